@@ -1,0 +1,84 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// heidi: a supervisor daemon (`heidid`) and control CLI (`heidictl`) for the Heidi training loop.
+let package = Package(
+    name: "heidi",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "heidid", targets: ["heidid"]),
+        .executable(name: "heidictl", targets: ["heidictl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // C: what Swift cannot import from Glibc (variadics, _GNU_SOURCE APIs, W* macros).
+        .target(name: "CHeidiShim"),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+
+        // Pure model: config, pipeline state machine, journal, status, redaction.
+        .target(
+            name: "HeidiCore",
+            dependencies: ["CCrypto", "CHeidiShim", .product(name: "Yams", package: "Yams")]
+        ),
+        // Wire types shared by the daemon and heidictl (no NIO, so heidictl stays small and fast).
+        .target(name: "HeidiAPI", dependencies: ["HeidiCore"]),
+        // Real processes: spawn, groups, subreaper, pidfd reaping, kill escalation, output capture.
+        .target(
+            name: "HeidiSupervisor",
+            dependencies: ["CHeidiShim", "HeidiCore", .product(name: "Logging", package: "swift-log")]
+        ),
+        // sd_notify, watchdog, socket activation, journald.
+        .target(
+            name: "HeidiSystemd",
+            dependencies: ["CSystemd", "HeidiCore", .product(name: "Logging", package: "swift-log")]
+        ),
+        // HTTP/1.1 control server over a Unix socket, peer-credential authorization.
+        .target(
+            name: "HeidiControl",
+            dependencies: [
+                "HeidiAPI", "HeidiCore", "CHeidiShim",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The Engine actor that drives the pipeline with real effects, and the daemon's services.
+        .target(
+            name: "HeidiEngine",
+            dependencies: [
+                "HeidiCore", "HeidiAPI", "HeidiSupervisor", "HeidiSystemd", "HeidiControl",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "heidid",
+            dependencies: [
+                "HeidiEngine", "HeidiCore", "HeidiSystemd",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "heidictl",
+            dependencies: ["HeidiAPI", "HeidiCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        .testTarget(name: "HeidiCoreTests", dependencies: ["HeidiCore"]),
+        .testTarget(name: "HeidiSupervisorTests", dependencies: ["HeidiSupervisor", "HeidiCore"]),
+        .testTarget(name: "HeidiSystemdTests", dependencies: ["HeidiSystemd", "HeidiCore"]),
+        .testTarget(name: "HeidiControlTests", dependencies: ["HeidiControl", "HeidiAPI", "HeidiCore"]),
+        .testTarget(name: "HeidiEngineTests", dependencies: ["HeidiEngine", "HeidiCore", "HeidiAPI", "HeidiSupervisor"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["HeidiCore", "HeidiAPI", "heidid", "heidictl"]),
+    ]
+)

@@ -1,0 +1,305 @@
+import Yams
+
+/// Reads a YAML config file onto a `HeidiConfig`, rejecting unknown keys and bad values with the file, line and
+/// dotted key in the error. Relative paths are resolved against the config file's directory.
+struct ConfigFileReader {
+    let path: String
+    var config: HeidiConfig
+    /// `control.socket` when the file sets it (resolved later against runtime_dir otherwise).
+    var socket: String?
+    private var defaults = StageDefaults()
+
+    struct StageDefaults {
+        var timeout: Double?
+        var stopGrace: Double?
+        var env: [String: String] = [:]
+    }
+
+    init(path: String, config: HeidiConfig) {
+        self.path = path
+        self.config = config
+    }
+
+    private var baseDirectory: String {
+        FileSystem.resolve(FileSystem.dirname(path), against: FileSystem.currentDirectory())
+    }
+
+    private func fail(_ node: Node?, _ key: String, _ message: String) -> ConfigError {
+        ConfigError(source: path, line: node?.mark.map(\.line), key: key, message: message)
+    }
+
+    mutating func read(_ text: String) throws(ConfigError) {
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch {
+            throw ConfigError(source: path, key: "", message: "invalid YAML: \(error)")
+        }
+        guard let root else { return }  // an empty file means defaults
+        // stage_defaults is applied before stages wherever it appears in the file.
+        let sections = try mapping(root, "").sorted { ($0.2 == "stage_defaults" ? 0 : 1) < ($1.2 == "stage_defaults" ? 0 : 1) }
+        for (key, node, name) in sections {
+            switch name {
+            case "pipeline": try readPipeline(node, key)
+            case "paths": try readPaths(node, key)
+            case "control": try readControl(node, key)
+            case "stage_defaults": try readStageDefaults(node, key)
+            case "stages": try readStages(node, key)
+            case "limits": try readLimits(node, key)
+            case "journal": try readJournal(node, key)
+            case "logs": try readLogs(node, key)
+            default:
+                throw fail(node, key, "unknown section (known: pipeline, paths, control, stage_defaults, stages, limits, journal, logs)")
+            }
+        }
+        // stage_defaults apply to every stage that does not set its own value; the file order must not matter.
+        for stage in Stage.allCases {
+            guard var settings = config.stages[stage] else { continue }
+            settings.env = defaults.env.merging(settings.env) { _, own in own }
+            config.stages[stage] = settings
+        }
+    }
+
+    // MARK: Sections
+
+    private mutating func readPipeline(_ node: Node, _ prefix: String) throws(ConfigError) {
+        for (key, value, name) in try mapping(node, prefix) {
+            switch name {
+            case "mode": config.mode = try enumeration(value, key, PipelineMode.self)
+            case "rounds": config.rounds = try integer(value, key, minimum: 1)
+            case "run_unit_tests": config.runUnitTests = try boolean(value, key)
+            case "autostart": config.autostart = try boolean(value, key)
+            case "recovery": config.recovery = try enumeration(value, key, RecoveryPolicy.self)
+            case "vars":
+                for (varKey, varValue, varName) in try mapping(value, key) {
+                    guard !Placeholders.builtIn.contains(varName) else {
+                        throw fail(varValue, varKey, "shadows the built-in placeholder {\(varName)}")
+                    }
+                    config.vars[varName] = try scalar(varValue, varKey)
+                }
+            default: throw unknown(value, key, ["mode", "rounds", "run_unit_tests", "autostart", "recovery", "vars"])
+            }
+        }
+    }
+
+    private mutating func readPaths(_ node: Node, _ prefix: String) throws(ConfigError) {
+        for (key, value, name) in try mapping(node, prefix) {
+            switch name {
+            case "state_dir": config.stateDir = try pathValue(value, key)
+            case "runtime_dir": config.runtimeDir = try pathValue(value, key)
+            case "repo_root": config.repoRoot = try pathValue(value, key)
+            default: throw unknown(value, key, ["state_dir", "runtime_dir", "repo_root"])
+            }
+        }
+    }
+
+    private mutating func readControl(_ node: Node, _ prefix: String) throws(ConfigError) {
+        for (key, value, name) in try mapping(node, prefix) {
+            switch name {
+            case "socket": socket = try pathValue(value, key)
+            case "group":
+                let group = try scalar(value, key)
+                config.controlGroup = group.isEmpty ? nil : group
+            default: throw unknown(value, key, ["socket", "group"])
+            }
+        }
+    }
+
+    private mutating func readStageDefaults(_ node: Node, _ prefix: String) throws(ConfigError) {
+        for (key, value, name) in try mapping(node, prefix) {
+            switch name {
+            case "timeout": defaults.timeout = try duration(value, key)
+            case "stop_grace": defaults.stopGrace = try duration(value, key)
+            case "env": defaults.env = try stringMap(value, key)
+            default: throw unknown(value, key, ["timeout", "stop_grace", "env"])
+            }
+        }
+        for stage in Stage.allCases {
+            // Built-in stages take the defaults too; stages the file configures are read afterwards.
+            if let timeout = defaults.timeout { config.stages[stage]?.timeout = timeout }
+            if let grace = defaults.stopGrace { config.stages[stage]?.stopGrace = grace }
+        }
+    }
+
+    private mutating func readStages(_ node: Node, _ prefix: String) throws(ConfigError) {
+        for (key, value, name) in try mapping(node, prefix) {
+            guard let stage = Stage(rawValue: name) else {
+                throw fail(value, key, "unknown stage (known: \(Stage.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            try readStage(stage, value, key)
+        }
+    }
+
+    private mutating func readStage(_ stage: Stage, _ node: Node, _ prefix: String) throws(ConfigError) {
+        var settings = StageConfig(
+            command: [], timeout: defaults.timeout ?? (stage == .train ? 43200 : 7200),
+            stopGrace: defaults.stopGrace ?? (stage == .train ? 120 : 10), allowFailure: stage == .eval)
+        var sawCommand = false
+        for (key, value, name) in try mapping(node, prefix) {
+            switch name {
+            case "command":
+                sawCommand = true
+                settings.command = try command(value, key)
+            case "cwd": settings.cwd = try pathValue(value, key)
+            case "env": settings.env = try stringMap(value, key)
+            case "timeout": settings.timeout = try duration(value, key)
+            case "stop_grace": settings.stopGrace = try duration(value, key)
+            case "allow_failure": settings.allowFailure = try boolean(value, key)
+            case "retries": settings.retries = try integer(value, key, minimum: 0)
+            case "watchdog": settings.watchdog = try duration(value, key)
+            case "rlimits":
+                for (limitKey, limitValue, limitName) in try mapping(value, key) {
+                    guard ["nofile", "as", "cpu", "core", "nproc"].contains(limitName) else {
+                        throw unknown(limitValue, limitKey, ["nofile", "as", "cpu", "core", "nproc"])
+                    }
+                    guard let amount = Units.parseSize(try scalar(limitValue, limitKey)) else {
+                        throw fail(limitValue, limitKey, "expected a non-negative number (sizes may use KiB/MiB/GiB)")
+                    }
+                    settings.rlimits[limitName] = amount
+                }
+            default:
+                throw unknown(value, key, ["command", "cwd", "env", "timeout", "stop_grace", "allow_failure", "retries", "rlimits", "watchdog"])
+            }
+        }
+        guard sawCommand else { throw fail(node, prefix, "missing 'command'") }
+        config.stages[stage] = settings
+    }
+
+    private mutating func readLimits(_ node: Node, _ prefix: String) throws(ConfigError) {
+        for (key, value, name) in try mapping(node, prefix) {
+            switch name {
+            case "max_cpu_pct": config.maxCPUPercent = try percent(value, key)
+            case "max_mem_pct": config.maxMemoryPercent = try percent(value, key)
+            case "max_wait": config.maxWait = try duration(value, key)
+            default: throw unknown(value, key, ["max_cpu_pct", "max_mem_pct", "max_wait"])
+            }
+        }
+    }
+
+    private mutating func readJournal(_ node: Node, _ prefix: String) throws(ConfigError) {
+        for (key, value, name) in try mapping(node, prefix) {
+            switch name {
+            case "fsync": config.journalFsync = try enumeration(value, key, FsyncPolicy.self)
+            case "rotate_size": config.journalRotateSize = try size(value, key)
+            default: throw unknown(value, key, ["fsync", "rotate_size"])
+            }
+        }
+    }
+
+    private mutating func readLogs(_ node: Node, _ prefix: String) throws(ConfigError) {
+        for (key, value, name) in try mapping(node, prefix) {
+            switch name {
+            case "max_size": config.logMaxSize = try size(value, key)
+            case "journald": config.logsToJournald = try boolean(value, key)
+            default: throw unknown(value, key, ["max_size", "journald"])
+            }
+        }
+    }
+
+    // MARK: Value readers
+
+    private func unknown(_ node: Node, _ key: String, _ known: [String]) -> ConfigError {
+        fail(node, key, "unknown key (known: \(known.joined(separator: ", ")))")
+    }
+
+    private func mapping(_ node: Node, _ prefix: String) throws(ConfigError) -> [(String, Node, String)] {
+        guard case .mapping(let map) = node else {
+            throw fail(node, prefix.isEmpty ? "(top level)" : prefix, "expected a mapping of keys to values")
+        }
+        var result: [(String, Node, String)] = []
+        for (keyNode, value) in map {
+            guard case .scalar(let scalar) = keyNode else { throw fail(keyNode, prefix, "keys must be plain strings") }
+            let name = scalar.string
+            result.append((prefix.isEmpty ? name : prefix + "." + name, value, name))
+        }
+        return result
+    }
+
+    private func scalar(_ node: Node, _ key: String) throws(ConfigError) -> String {
+        guard case .scalar(let scalar) = node else { throw fail(node, key, "expected a single value") }
+        return scalar.string
+    }
+
+    private func boolean(_ node: Node, _ key: String) throws(ConfigError) -> Bool {
+        let text = try scalar(node, key)
+        guard let value = parseBoolean(text) else { throw fail(node, key, "expected true or false, got \"\(text)\"") }
+        return value
+    }
+
+    private func integer(_ node: Node, _ key: String, minimum: Int) throws(ConfigError) -> Int {
+        let text = try scalar(node, key)
+        guard let value = Int(text), value >= minimum else {
+            throw fail(node, key, "expected an integer >= \(minimum), got \"\(text)\"")
+        }
+        return value
+    }
+
+    private func percent(_ node: Node, _ key: String) throws(ConfigError) -> Double {
+        let text = try scalar(node, key)
+        guard let value = Double(text), value > 0, value <= 100 else {
+            throw fail(node, key, "expected a percentage in (0, 100], got \"\(text)\"")
+        }
+        return value
+    }
+
+    private func duration(_ node: Node, _ key: String) throws(ConfigError) -> Double {
+        let text = try scalar(node, key)
+        guard let value = Units.parseDuration(text) else {
+            throw fail(node, key, "invalid duration \"\(text)\" (use seconds like 90, or \"90s\", \"15m\", \"2h\")")
+        }
+        return value
+    }
+
+    private func size(_ node: Node, _ key: String) throws(ConfigError) -> Int64 {
+        let text = try scalar(node, key)
+        guard let value = Units.parseSize(text) else {
+            throw fail(node, key, "invalid size \"\(text)\" (use bytes, or \"512KiB\", \"64MiB\", \"1GiB\")")
+        }
+        return value
+    }
+
+    private func enumeration<T: RawRepresentable & CaseIterable>(_ node: Node, _ key: String, _ type: T.Type) throws(ConfigError) -> T
+    where T.RawValue == String {
+        let text = try scalar(node, key)
+        guard let value = T(rawValue: text) else {
+            throw fail(node, key, "expected one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
+        }
+        return value
+    }
+
+    private func pathValue(_ node: Node, _ key: String) throws(ConfigError) -> String {
+        let text = try scalar(node, key)
+        guard !text.isEmpty else { throw fail(node, key, "must not be empty") }
+        // Paths with placeholders are expanded per stage and resolved there.
+        return text.contains("{") ? text : FileSystem.resolve(text, against: baseDirectory)
+    }
+
+    private func stringMap(_ node: Node, _ key: String) throws(ConfigError) -> [String: String] {
+        var result: [String: String] = [:]
+        for (entryKey, value, name) in try mapping(node, key) { result[name] = try scalar(value, entryKey) }
+        return result
+    }
+
+    private func command(_ node: Node, _ key: String) throws(ConfigError) -> [String] {
+        switch node {
+        case .scalar(let scalar):
+            // A single string runs through the shell, like a line in a script.
+            guard !scalar.string.isEmpty else { throw fail(node, key, "must not be empty") }
+            return ["/bin/sh", "-c", scalar.string]
+        case .sequence(let sequence):
+            var argv: [String] = []
+            for item in sequence { argv.append(try scalar(item, key)) }
+            guard !argv.isEmpty else { throw fail(node, key, "must not be empty") }
+            return argv
+        default:
+            throw fail(node, key, "expected a list of arguments, e.g. [python3, \"{repo_root}/train.py\"]")
+        }
+    }
+}
+
+/// `true`/`false` and the usual spellings (`yes`/`no`, `on`/`off`, `1`/`0`), case-insensitive.
+public func parseBoolean(_ text: String) -> Bool? {
+    switch text.lowercased() {
+    case "true", "yes", "on", "1": return true
+    case "false", "no", "off", "0": return false
+    default: return nil
+    }
+}

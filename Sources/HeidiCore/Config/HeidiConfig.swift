@@ -1,0 +1,87 @@
+/// One stage's fully resolved settings (defaults applied, placeholders not yet expanded).
+public struct StageConfig: Sendable, Equatable {
+    public var command: [String]
+    public var cwd: String?
+    public var env: [String: String]
+    /// Seconds before the stage is killed as timed out.
+    public var timeout: Double
+    /// Seconds between SIGTERM and SIGKILL on timeout or stop.
+    public var stopGrace: Double
+    /// A failure is recorded as `warn` and the run continues (eval by default).
+    public var allowFailure: Bool
+    public var retries: Int
+    public var rlimits: [String: Int64]
+    /// Seconds within which the stage must send `WATCHDOG=1` on its progress channel (nil: not required).
+    public var watchdog: Double?
+
+    public init(
+        command: [String], cwd: String? = nil, env: [String: String] = [:], timeout: Double = 7200,
+        stopGrace: Double = 10, allowFailure: Bool = false, retries: Int = 0, rlimits: [String: Int64] = [:],
+        watchdog: Double? = nil
+    ) {
+        self.command = command
+        self.cwd = cwd
+        self.env = env
+        self.timeout = timeout
+        self.stopGrace = stopGrace
+        self.allowFailure = allowFailure
+        self.retries = retries
+        self.rlimits = rlimits
+        self.watchdog = watchdog
+    }
+}
+
+/// What to do with a run that was interrupted by a daemon restart.
+public enum RecoveryPolicy: String, Sendable, CaseIterable {
+    case resume, idle
+}
+
+/// The daemon's configuration after defaults, file, environment and flags (SPEC §3).
+public struct HeidiConfig: Sendable, Equatable {
+    // pipeline
+    public var mode: PipelineMode = .collect
+    public var rounds = 3
+    public var runUnitTests = false
+    public var autostart = false
+    public var recovery: RecoveryPolicy = .resume
+    public var vars: [String: String] = [:]
+    // paths
+    public var stateDir: String
+    public var runtimeDir: String
+    public var repoRoot = "/opt/heidi-engine"
+    // control
+    public var socketPath: String
+    public var controlGroup: String? = "heidi"
+    // stages
+    public var stages: [Stage: StageConfig] = [:]
+    // limits
+    public var maxCPUPercent: Double = 90
+    public var maxMemoryPercent: Double = 90
+    public var maxWait: Double = 3600
+    // journal and logs
+    public var journalFsync: FsyncPolicy = .always
+    public var journalRotateSize: Int64 = 64 << 20
+    public var logMaxSize: Int64 = 64 << 20
+    public var logsToJournald = true
+    // process-level
+    /// `HEIDI_MOCK_SUBPROCESSES=1`: stages succeed without spawning anything.
+    public var mockSubprocesses = false
+    /// `RUN_ID`: the id of the next run instead of a generated one.
+    public var nextRunID: String?
+    /// Where the settings came from (the file path, or "built-in defaults"), for messages.
+    public var source = "built-in defaults"
+
+    public init(stateDir: String, runtimeDir: String) {
+        self.stateDir = stateDir
+        self.runtimeDir = runtimeDir
+        self.socketPath = runtimeDir + "/heidi.sock"
+    }
+
+    public var journalPath: String { stateDir + "/events.jsonl" }
+    public var stateFilePath: String { stateDir + "/state.json" }
+    public var lockPath: String { stateDir + "/heidid.lock" }
+    public func runDirectory(_ runID: String) -> String { stateDir + "/runs/" + runID }
+
+    /// The stages a run with these settings executes, in order.
+    public var activeStages: [Stage] { Stage.allCases.filter { $0 != .test || runUnitTests } }
+}

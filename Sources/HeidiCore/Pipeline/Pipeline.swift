@@ -1,0 +1,240 @@
+/// The pure pipeline state machine (SPEC §2): `transition(state, input)` returns the next state, the effects the
+/// engine must carry out, and whether the input was accepted. No I/O, no clocks, no threads.
+public enum Pipeline {
+    public static func transition(_ state: PipelineState, _ input: PipelineInput) -> Transition {
+        var machine = Machine(state: state)
+        let outcome = machine.apply(input)
+        if case .refused = outcome { return Transition(state: state, effects: [], outcome: outcome) }
+        return Transition(state: machine.state, effects: machine.effects, outcome: outcome)
+    }
+
+    /// Restart recovery: `persisted` is the state a previous daemon left. A run that had a child running either
+    /// re-runs the interrupted stage (`resume`) or goes IDLE; ERROR and paused runs are kept as they were.
+    public static func recover(_ persisted: PipelineState, resume: Bool) -> Transition {
+        var machine = Machine(state: persisted)
+        let hadChild = persisted.stageActive
+        machine.state.stageActive = false
+        guard persisted.phase.isRunning, hadChild || persisted.stopping else {
+            machine.state.stopping = false
+            return Transition(state: machine.state, effects: [], outcome: .accepted(nil))
+        }
+        let stageName = persisted.stage?.rawValue ?? "?"
+        if resume && !persisted.stopping {
+            machine.record(.runRecovered, level: .warn,
+                           "daemon restarted during \(stageName) of round \(persisted.round); re-running \(stageName)")
+            machine.state.pauseRequested = false
+            machine.enter(persisted.phase)
+        } else {
+            machine.record(.runRecovered, level: .warn,
+                           "daemon restarted during \(stageName) of round \(persisted.round); run ended (recovery: idle)")
+            machine.endRun(as: "stopped")
+        }
+        return Transition(state: machine.state, effects: machine.effects, outcome: .accepted(nil))
+    }
+}
+
+/// The mutable working copy used while computing one transition.
+private struct Machine {
+    var state: PipelineState
+    var effects: [PipelineEffect] = []
+
+    mutating func record(_ type: EventType, level: EventLevel = .info, _ message: String) {
+        effects.append(.record(EventDraft(
+            type, level: level, message: message, runID: state.runID, round: state.round, stage: state.stage?.rawValue)))
+    }
+
+    mutating func apply(_ input: PipelineInput) -> PipelineOutcome {
+        switch input {
+        case let .start(mode, rounds, runUnitTests, runID): return start(mode, rounds, runUnitTests, runID)
+        case let .stageFinished(failure, at): return stageFinished(failure, at: at)
+        case .stop: return stop()
+        case .trainNow: return trainNow()
+        case .pause: return pause()
+        case .resume: return resume()
+        case .reset: return reset()
+        }
+    }
+
+    // MARK: Runs and rounds
+
+    mutating func start(_ mode: PipelineMode, _ rounds: Int, _ runUnitTests: Bool, _ runID: String) -> PipelineOutcome {
+        guard !state.runActive else {
+            return .refused("a run is active (\(state.phase.rawValue), run \(state.runID ?? "?")); stop it first")
+        }
+        guard rounds >= 1 else { return .refused("rounds must be at least 1") }
+        var next = PipelineState()
+        next.mode = mode
+        next.rounds = rounds
+        next.runUnitTests = runUnitTests
+        next.runID = runID
+        next.round = 1
+        state = next
+        record(.pipelineStart, "run \(runID) started: mode \(mode.rawValue), \(rounds) round\(rounds == 1 ? "" : "s")")
+        record(.roundStart, "round 1/\(rounds) started")
+        enter(.collecting)
+        return .accepted(nil)
+    }
+
+    /// Moves to `phase` and starts its stage, unless a pause was requested: then the run holds at this boundary.
+    mutating func enter(_ phase: PipelinePhase) {
+        state.phase = phase
+        state.stageActive = false
+        guard let stage = phase.stage else { return }
+        if state.pauseRequested {
+            state.pauseRequested = false
+            state.paused = true
+            record(.paused, "paused before \(stage.rawValue) of round \(state.round)")
+            return
+        }
+        state.stageActive = true
+        effects.append(.startStage(stage, round: state.round))
+    }
+
+    mutating func endRun(as ending: String) {
+        state.phase = .idle
+        state.stageActive = false
+        state.stopping = false
+        state.paused = false
+        state.pauseRequested = false
+        state.trainNowPending = false
+        state.awaitingTrainNow = false
+        state.lastRunEnding = ending
+    }
+
+    mutating func stageFinished(_ failure: StageFailure?, at: String) -> PipelineOutcome {
+        guard state.stageActive, let stage = state.stage else { return .refused("no stage is running") }
+        state.stageActive = false
+        if state.stopping {
+            record(.pipelineStop, "run stopped during \(stage.rawValue) of round \(state.round); stage interrupted")
+            endRun(as: "stopped")
+            return .accepted(nil)
+        }
+        if let failure, !failure.allowed {
+            state.phase = .error
+            state.paused = false
+            state.pauseRequested = false
+            state.trainNowPending = false
+            state.lastError = PipelineFailure(
+                stage: stage.rawValue, round: state.round, message: failure.message,
+                exitCode: failure.exitCode, signal: failure.signal, at: at)
+            effects.append(.record(EventDraft(
+                .pipelineError, level: .error, message: "\(stage.rawValue) failed: \(failure.message)",
+                runID: state.runID, round: state.round, stage: stage.rawValue)))
+            return .accepted(nil)
+        }
+        advance(after: stage)
+        return .accepted(nil)
+    }
+
+    mutating func advance(after stage: Stage) {
+        switch stage {
+        case .generate: enter(.validating)
+        case .validate: state.runUnitTests ? enter(.testing) : collected()
+        case .test: collected()
+        case .train: enter(.evaluating)
+        case .eval: roundEnded()
+        }
+    }
+
+    /// validate/test are done: full mode (or a queued train-now) trains; collect mode waits in IDLE.
+    mutating func collected() {
+        if state.mode == .full {
+            enter(.finalizing)
+        } else if state.trainNowPending {
+            state.trainNowPending = false
+            record(.trainNowTrigger, "train-now (queued) starts training round \(state.round)")
+            enter(.finalizing)
+        } else {
+            state.phase = .idle
+            state.awaitingTrainNow = true
+            state.lastRunEnding = nil
+            record(.roundCollected, "round \(state.round)/\(state.rounds) collected; waiting for train-now")
+        }
+    }
+
+    mutating func roundEnded() {
+        if state.round < state.rounds {
+            state.round += 1
+            record(.roundStart, "round \(state.round)/\(state.rounds) started")
+            enter(.collecting)
+        } else {
+            state.phase = .idle
+            record(.pipelineComplete, "run \(state.runID ?? "?") complete: \(state.rounds) round\(state.rounds == 1 ? "" : "s")")
+            endRun(as: "completed")
+        }
+    }
+
+    // MARK: Operator actions
+
+    mutating func stop() -> PipelineOutcome {
+        if state.stopping { return .refused("already stopping") }
+        if state.stageActive {
+            state.stopping = true
+            effects.append(.terminateStage)
+            return .accepted(nil)
+        }
+        if state.phase.isRunning || state.awaitingTrainNow {
+            let reason = state.awaitingTrainNow ? "while waiting for train-now" : "while paused"
+            record(.pipelineStop, "run stopped \(reason)")
+            endRun(as: "stopped")
+            return .accepted(nil)
+        }
+        return .refused(state.phase == .error ? "the pipeline is in ERROR; use reset" : "no run is active")
+    }
+
+    mutating func trainNow() -> PipelineOutcome {
+        if state.phase == .error { return .refused("the pipeline is in ERROR; reset or start a new run first") }
+        if state.runID == nil || (!state.runActive && !state.awaitingTrainNow) {
+            return .refused("no run is active; start one with mode collect")
+        }
+        if state.mode != .collect { return .refused("train-now applies to collect mode only; this run is in full mode") }
+        switch state.phase {
+        case .idle:
+            state.awaitingTrainNow = false
+            state.lastRunEnding = nil
+            record(.trainNowTrigger, "train-now starts training round \(state.round)")
+            enter(.finalizing)
+            return .accepted("started")
+        case .collecting, .validating, .testing:
+            if state.stopping { return .refused("the run is stopping") }
+            if !state.trainNowPending {
+                state.trainNowPending = true
+                record(.trainNowTrigger, "train-now queued: round \(state.round) trains after \(state.stage?.rawValue ?? "collection")")
+            }
+            return .accepted("queued")
+        case .finalizing, .evaluating:
+            return .refused("already training (\(state.phase.rawValue))")
+        case .error:
+            return .refused("the pipeline is in ERROR")
+        }
+    }
+
+    mutating func pause() -> PipelineOutcome {
+        guard state.phase.isRunning else { return .refused("no run is active") }
+        if state.paused { return .refused("already paused") }
+        if state.pauseRequested { return .refused("pause already requested") }
+        if state.stopping { return .refused("the run is stopping") }
+        state.pauseRequested = true
+        return .accepted("pause takes effect when \(state.stage?.rawValue ?? "the stage") finishes")
+    }
+
+    mutating func resume() -> PipelineOutcome {
+        if state.pauseRequested {
+            state.pauseRequested = false
+            record(.resumed, "pause request withdrawn")
+            return .accepted(nil)
+        }
+        guard state.paused, let phase = Optional(state.phase), phase.isRunning else { return .refused("not paused") }
+        state.paused = false
+        record(.resumed, "resumed: starting \(phase.stage?.rawValue ?? "?") of round \(state.round)")
+        enter(phase)
+        return .accepted(nil)
+    }
+
+    mutating func reset() -> PipelineOutcome {
+        guard state.phase == .error else { return .refused("reset applies only in ERROR (state is \(state.phase.rawValue))") }
+        record(.reset, "reset from ERROR (\(state.lastError?.message ?? "no recorded error"))")
+        state = PipelineState()
+        return .accepted(nil)
+    }
+}

@@ -1,0 +1,86 @@
+import FoundationEssentials
+
+/// `state.json` (SPEC §8): the status object plus the original engine's keys, written atomically on every transition.
+public struct StateFile: Sendable, Equatable, Codable {
+    public var status: StatusSnapshot
+    /// `idle` | `running` | `paused` | `completed` | `stopped` | `error`
+    public var legacyStatus: String
+    /// Whether the run had a child running (recovery re-runs that stage).
+    public var stageActive: Bool
+    public var runUnitTests: Bool
+
+    public init(status: StatusSnapshot, legacyStatus: String, stageActive: Bool, runUnitTests: Bool) {
+        self.status = status
+        self.legacyStatus = legacyStatus
+        self.stageActive = stageActive
+        self.runUnitTests = runUnitTests
+    }
+
+    enum ExtraKeys: String, CodingKey {
+        case status, currentRound = "current_round", currentStage = "current_stage", stageActive = "stage_active"
+        case runUnitTests = "run_unit_tests"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        status = try StatusSnapshot(from: decoder)
+        let c = try decoder.container(keyedBy: ExtraKeys.self)
+        legacyStatus = try c.decode(String.self, forKey: .status)
+        stageActive = try c.decodeIfPresent(Bool.self, forKey: .stageActive) ?? false
+        runUnitTests = try c.decodeIfPresent(Bool.self, forKey: .runUnitTests) ?? false
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try status.encode(to: encoder)
+        var c = encoder.container(keyedBy: ExtraKeys.self)
+        try c.encode(legacyStatus, forKey: .status)
+        try c.encode(status.round, forKey: .currentRound)
+        try c.encode(status.stage, forKey: .currentStage)
+        try c.encode(stageActive, forKey: .stageActive)
+        try c.encode(runUnitTests, forKey: .runUnitTests)
+    }
+
+    /// Writes `state.json` atomically (temp file, fsync, rename, fsync directory).
+    public func write(to path: String) throws {
+        try FileSystem.writeAtomically(path, Array(try JSONCoding.encode(self)) + [0x0a])
+    }
+
+    /// Reads `state.json`; nil when the file does not exist.
+    public static func read(from path: String) throws -> StateFile? {
+        guard FileSystem.exists(path) else { return nil }
+        let bytes = try FileSystem.read(path)
+        return try JSONDecoder().decode(StateFile.self, from: Data(bytes))
+    }
+
+    /// The pipeline state a restarted daemon continues from.
+    public var pipelineState: PipelineState {
+        var state = PipelineState()
+        state.phase = status.state
+        state.mode = status.mode
+        state.runID = status.runID
+        state.round = status.round
+        state.rounds = status.rounds
+        state.runUnitTests = runUnitTests
+        state.stageActive = stageActive
+        state.paused = status.paused
+        state.pauseRequested = status.pauseRequested
+        state.trainNowPending = status.trainNowPending
+        state.stopping = status.stopping
+        state.awaitingTrainNow = status.awaitingTrainNow
+        state.lastError = status.lastError
+        if status.state == .idle, ["completed", "stopped"].contains(legacyStatus) { state.lastRunEnding = legacyStatus }
+        return state
+    }
+}
+
+/// JSON encoding shared by the daemon and heidictl: no escaped slashes, declaration order.
+public enum JSONCoding {
+    public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return Array(try encoder.encode(value))
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+        try JSONDecoder().decode(type, from: Data(bytes))
+    }
+}

@@ -63,10 +63,11 @@ let package = Package(
         .executableTarget(
             name: "heidid",
             dependencies: [
-                "HeidiEngine", "HeidiCore", "HeidiSystemd",
+                "HeidiEngine", "HeidiCore", "HeidiSystemd", "HeidiControl", "HeidiAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(

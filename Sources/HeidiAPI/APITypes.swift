@@ -87,7 +87,7 @@ public enum APIErrorCode: String, Sendable, Codable, CaseIterable {
 }
 
 /// `{"error":{"code":"…","message":"…"}}`
-public struct APIErrorBody: Sendable, Equatable, Codable {
+public struct APIErrorBody: Error, Sendable, Equatable, Codable {
     public struct Detail: Sendable, Equatable, Codable {
         public var code: APIErrorCode
         public var message: String

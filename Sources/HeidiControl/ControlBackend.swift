@@ -1,0 +1,45 @@
+import HeidiAPI
+import HeidiCore
+
+/// A response body: complete bytes, or a stream of chunks (followed events and logs).
+public enum ResponseBody: Sendable {
+    case bytes([UInt8])
+    case stream(AsyncStream<[UInt8]>)
+}
+
+/// An HTTP response from the router.
+public struct ControlResponse: Sendable {
+    public var status: Int
+    public var contentType: String
+    public var body: ResponseBody
+
+    public init(status: Int, contentType: String = "application/json", body: ResponseBody) {
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+    }
+
+    public static func json<T: Encodable>(_ status: Int, _ value: T) -> ControlResponse {
+        let bytes = (try? JSONCoding.encode(value)) ?? Array("{}".utf8)
+        return ControlResponse(status: status, body: .bytes(bytes + [0x0a]))
+    }
+
+    public static func error(_ code: APIErrorCode, _ message: String) -> ControlResponse {
+        json(code.httpStatus, APIErrorBody(code, message))
+    }
+}
+
+/// What the control server needs from the daemon. The engine implements it; tests use a fake.
+public protocol ControlBackend: Sendable {
+    func status() async -> StatusSnapshot
+    /// True once the daemon is fully up (journal checked, state recovered).
+    func isReady() async -> Bool
+    /// Carries out an action; an `APIErrorBody` (usually `invalid_state`) when it does not apply.
+    func perform(_ action: Action, start: StartRequest?) async -> Result<ActionResponse, APIErrorBody>
+    /// Journal lines with seq > `after`, byte for byte; with `follow`, then live lines until the client goes away.
+    func events(after: UInt64, follow: Bool) async -> Result<AsyncStream<[UInt8]>, APIErrorBody>
+    /// A stage's output lines (the current run's), the last `tail` lines; with `follow`, then live lines.
+    func logs(stage: String, round: Int?, tail: Int?, follow: Bool) async -> Result<AsyncStream<[UInt8]>, APIErrorBody>
+    /// Prometheus text exposition.
+    func metrics() async -> String
+}

@@ -1,0 +1,117 @@
+import HeidiAPI
+import HeidiCore
+
+/// A parsed request as the router sees it.
+public struct ControlRequest: Sendable {
+    public var method: String
+    public var path: String
+    public var query: [String: String]
+    public var body: [UInt8]
+    public var peer: PeerCredentials
+
+    public init(method: String, uri: String, body: [UInt8], peer: PeerCredentials) {
+        self.method = method
+        self.body = body
+        self.peer = peer
+        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        path = String(parts.first ?? "")
+        var query: [String: String] = [:]
+        if parts.count > 1 {
+            for pair in parts[1].split(separator: "&") {
+                let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                query[String(kv[0])] = kv.count > 1 ? String(kv[1]) : ""
+            }
+        }
+        self.query = query
+    }
+}
+
+/// Maps API paths to the backend, with authorization and input validation (SPEC §5).
+public struct ControlRouter: Sendable {
+    let backend: any ControlBackend
+    let authorizer: Authorizer
+
+    public init(backend: any ControlBackend, authorizer: Authorizer) {
+        self.backend = backend
+        self.authorizer = authorizer
+    }
+
+    public func route(_ request: ControlRequest) async -> ControlResponse {
+        switch (request.method, request.path) {
+        case ("GET", API.status), ("HEAD", API.status):
+            return .json(200, await backend.status())
+        case ("GET", API.health):
+            return await backend.isReady() ? .json(200, HealthResponse(ok: true)) : .error(.unavailable, "heidid is starting")
+        case ("GET", API.metrics):
+            let text = await backend.metrics()
+            return ControlResponse(status: 200, contentType: "text/plain; version=0.0.4", body: .bytes(Array(text.utf8)))
+        case ("GET", API.events):
+            guard let after = UInt64(request.query["after"] ?? "0") else {
+                return .error(.badRequest, "after must be a non-negative integer (a journal seq)")
+            }
+            guard let follow = flag(request.query["follow"]) else { return .error(.badRequest, "follow must be 0 or 1") }
+            return stream(await backend.events(after: after, follow: follow), contentType: "application/x-ndjson")
+        case ("GET", API.logs):
+            return await logs(request)
+        case ("POST", let path) where path.hasPrefix(API.actionPrefix):
+            return await action(String(path.dropFirst(API.actionPrefix.count)), request)
+        case (_, API.status), (_, API.health), (_, API.metrics), (_, API.events), (_, API.logs):
+            return .error(.methodNotAllowed, "\(request.method) is not allowed on \(request.path); use GET")
+        case (_, let path) where path.hasPrefix(API.actionPrefix):
+            return .error(.methodNotAllowed, "\(request.method) is not allowed on \(path); use POST")
+        default:
+            return .error(.notFound, "no such endpoint: \(request.path)")
+        }
+    }
+
+    private func flag(_ value: String?) -> Bool? {
+        switch value {
+        case nil, "0", "false": return false
+        case "1", "true", "": return true
+        default: return nil
+        }
+    }
+
+    private func stream(_ result: Result<AsyncStream<[UInt8]>, APIErrorBody>, contentType: String) -> ControlResponse {
+        switch result {
+        case .success(let chunks): return ControlResponse(status: 200, contentType: contentType, body: .stream(chunks))
+        case .failure(let error): return .json(error.error.code.httpStatus, error)
+        }
+    }
+
+    private func logs(_ request: ControlRequest) async -> ControlResponse {
+        guard let stage = request.query["stage"], Stage(rawValue: stage) != nil else {
+            return .error(.badRequest, "stage must be one of \(Stage.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        var round: Int?
+        if let text = request.query["round"] {
+            guard let value = Int(text), value >= 1 else { return .error(.badRequest, "round must be an integer >= 1") }
+            round = value
+        }
+        var tail: Int?
+        if let text = request.query["tail"] {
+            guard let value = Int(text), value >= 0 else { return .error(.badRequest, "tail must be an integer >= 0") }
+            tail = value
+        }
+        guard let follow = flag(request.query["follow"]) else { return .error(.badRequest, "follow must be 0 or 1") }
+        return stream(await backend.logs(stage: stage, round: round, tail: tail, follow: follow), contentType: "text/plain; charset=utf-8")
+    }
+
+    private func action(_ name: String, _ request: ControlRequest) async -> ControlResponse {
+        guard let action = Action(rawValue: name) else {
+            return .error(.notFound, "no such action: \(name) (actions: \(Action.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        guard authorizer.mayControl(request.peer) else { return .error(.forbidden, authorizer.refusal(for: request.peer)) }
+        var start: StartRequest?
+        if action == .start, !request.body.allSatisfy({ [0x20, 0x0a, 0x0d, 0x09].contains($0) }) {
+            do { start = try JSONCoding.decode(StartRequest.self, from: request.body) } catch {
+                return .error(.badRequest, "body must be {\"mode\":\"full\"|\"collect\",\"rounds\":N} (both optional): \(error)")
+            }
+            if let rounds = start?.rounds, rounds < 1 { return .error(.badRequest, "rounds must be at least 1") }
+        }
+        switch await backend.perform(action, start: start) {
+        case .success(let response): return .json(202, response)
+        case .failure(let error): return .json(error.error.code.httpStatus, error)
+        }
+    }
+}

@@ -1,0 +1,58 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HeidiCore
+
+/// Why the control socket cannot be set up, naming the socket path.
+public enum ControlSocketError: Error, CustomStringConvertible, Equatable, Sendable {
+    case inUse(String)
+    case notASocket(String)
+    case system(FileSystemError)
+
+    public var description: String {
+        switch self {
+        case .inUse(let path): return "\(path): another heidid is already listening on this control socket"
+        case .notASocket(let path): return "\(path): exists and is not a socket; remove it or choose another control.socket"
+        case .system(let error): return "control socket: \(error)"
+        }
+    }
+}
+
+/// Preparing and cleaning up a control socket path the daemon binds itself (not socket-activated).
+public enum ListeningSocket {
+    /// Makes `path` bindable: creates the directory, refuses if a live daemon answers there, removes a stale socket.
+    public static func prepare(_ path: String) throws(ControlSocketError) {
+        do { try FileSystem.createDirectories(FileSystem.dirname(path)) } catch { throw .system(error) }
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        guard (st.st_mode & S_IFMT) == S_IFSOCK else { throw .notASocket(path) }
+        if isListening(path) { throw .inUse(path) }
+        unlink(path)
+    }
+
+    /// Whether something accepts connections on the Unix socket `path`.
+    public static func isListening(_ path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+        }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        return rc == 0
+    }
+
+    /// Sets mode 0660 and, when given, the group of the socket file.
+    public static func setPermissions(_ path: String, group: UInt32?) throws(ControlSocketError) {
+        if let group, chown(path, uid_t(bitPattern: -1), group) != 0 {
+            throw .system(FileSystemError(path: path, operation: "chown to group \(group)", errno: errno))
+        }
+        if chmod(path, 0o660) != 0 { throw .system(FileSystemError(path: path, operation: "chmod 0660", errno: errno)) }
+    }
+}

@@ -1,0 +1,110 @@
+import HeidiAPI
+import HeidiControl
+import HeidiCore
+
+extension Engine: ControlBackend {
+    public func status() async -> StatusSnapshot { snapshot() }
+
+    public func isReady() async -> Bool { ready && !shuttingDown }
+
+    public func perform(_ action: Action, start: StartRequest?) async -> Result<ActionResponse, APIErrorBody> {
+        if shuttingDown { return .failure(APIErrorBody(.unavailable, "heidid is shutting down")) }
+        if action == .start, let storageFailure {
+            return .failure(APIErrorBody(.unavailable, "cannot start a run: \(storageFailure)"))
+        }
+        let outcome: PipelineOutcome
+        switch action {
+        case .start: outcome = startRun(start ?? StartRequest())
+        case .stop: outcome = submit(.stop)
+        case .pause: outcome = submit(.pause)
+        case .resume: outcome = submit(.resume)
+        case .reset: outcome = submit(.reset)
+        case .trainNow: outcome = submit(.trainNow)
+        }
+        switch outcome {
+        case .accepted(let note):
+            return .success(ActionResponse(action: action.rawValue, outcome: note, state: state.phase, runID: state.runID))
+        case .refused(let reason):
+            return .failure(APIErrorBody(.invalidState, "\(action.rawValue) refused: \(reason)"))
+        }
+    }
+
+    /// Starts a new run with the request's mode and rounds, or the configured ones.
+    func startRun(_ request: StartRequest) -> PipelineOutcome {
+        let runsDirectory = config.stateDir + "/runs"
+        let runID: String
+        if let fixed = config.nextRunID, !FileSystem.exists(runsDirectory + "/" + fixed) {
+            runID = fixed
+            config.nextRunID = nil
+        } else {
+            runID = RunID.make(at: clock.now()) { FileSystem.exists(runsDirectory + "/" + $0) }
+        }
+        let outcome = submit(.start(mode: request.mode ?? config.mode, rounds: request.rounds ?? config.rounds,
+                                    runUnitTests: config.runUnitTests, runID: runID))
+        if outcome.isAccepted { try? FileSystem.createDirectories(config.runDirectory(runID)) }
+        return outcome
+    }
+
+    public func events(after: UInt64, follow: Bool) async -> Result<AsyncStream<[UInt8]>, APIErrorBody> {
+        let files = RotatedJournals.all(besides: config.journalPath) + [config.journalPath]
+        let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(100_000))
+        // Reading and subscribing in one actor turn: no line can be written in between, so none is lost or doubled.
+        for file in files {
+            guard let bytes = try? FileSystem.read(file) else { continue }
+            var start = 0
+            while let newline = bytes[start...].firstIndex(of: 0x0a) {
+                let line = bytes[start...newline]
+                if Self.seq(of: line).map({ $0 > after }) ?? false { continuation.yield(Array(line)) }
+                start = newline + 1
+            }
+        }
+        if follow && !shuttingDown {
+            nextFollowerID += 1
+            let id = nextFollowerID
+            eventFollowers[id] = continuation
+            continuation.onTermination = { _ in Task { await self.removeEventFollower(id) } }
+        } else {
+            continuation.finish()
+        }
+        return .success(stream)
+    }
+
+    func removeEventFollower(_ id: Int) { eventFollowers.removeValue(forKey: id) }
+
+    /// The `seq` of a journal line, read from its fixed prefix without parsing the whole line.
+    static func seq(of line: ArraySlice<UInt8>) -> UInt64? {
+        let prefix = Array("{\"event_version\":\"2\",\"seq\":".utf8)
+        guard line.count > prefix.count, line.prefix(prefix.count).elementsEqual(prefix) else { return nil }
+        var value: UInt64 = 0
+        for byte in line.dropFirst(prefix.count) {
+            guard (48...57).contains(byte) else { break }
+            value = value &* 10 &+ UInt64(byte - 48)
+        }
+        return value
+    }
+
+    public func logs(stage: String, round: Int?, tail: Int?, follow: Bool) async -> Result<AsyncStream<[UInt8]>, APIErrorBody> {
+        guard let stage = Stage(rawValue: stage) else { return .failure(APIErrorBody(.badRequest, "unknown stage \(stage)")) }
+        guard let runID = state.runID else { return .failure(APIErrorBody(.notFound, "no run yet: there are no stage logs")) }
+        let round = round ?? max(1, state.round)
+        let path = "\(config.runDirectory(runID))/logs/round-\(round)/\(stage.rawValue).log"
+        var backlog: [[UInt8]] = []
+        if let bytes = try? FileSystem.read(path) {
+            var lines = bytes.split(separator: 0x0a, omittingEmptySubsequences: false)
+            if lines.last?.isEmpty == true { lines.removeLast() }
+            let selected = tail.map { lines.suffix($0) } ?? lines[...]
+            backlog = selected.map { Array($0) + [0x0a] }
+        } else if !follow {
+            return .failure(APIErrorBody(.notFound, "no log for \(stage.rawValue) in round \(round) of \(runID) (\(path))"))
+        }
+        if follow && !shuttingDown {
+            return .success(logBroadcaster.follow(stage: stage, round: round, backlog: backlog))
+        }
+        let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self)
+        for chunk in backlog { continuation.yield(chunk) }
+        continuation.finish()
+        return .success(stream)
+    }
+
+    public func metrics() async -> String { metricsText() }
+}

@@ -1,0 +1,211 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HeidiAPI
+import HeidiCore
+import HeidiSupervisor
+import HeidiSystemd
+import Logging
+
+/// The one owner of mutable daemon state: the pipeline, the running child, the journal and the status.
+///
+/// Everything else (control server, stage watchers, timers, signals) sends it messages. It is event driven: it
+/// runs only when an action arrives, a child ends, or the watchdog asks for a health check.
+public actor Engine {
+    public static let version = "0.1.0"
+
+    var config: HeidiConfig
+    let environment: [String: String]
+    let launcher: any StageLauncher
+    let notifier: any ServiceNotifier
+    let mirror: (any EventMirror)?
+    let clock: any WallClock
+    let logger: Logger
+    let startedAt: Timestamp
+    /// `subreaper+pgroup`: how whole stage trees are found and killed.
+    let supervision: String
+
+    var state = PipelineState()
+    var journal: JournalWriter?
+    var lock: StateDirectoryLock?
+    var current: CurrentStage?
+    var ready = false
+    var shuttingDown = false
+    /// A journal or state write failed; reported in status and blocks new stages until writes work again.
+    var storageFailure: String?
+    var pendingInputs: [PipelineInput] = []
+    var drainingInputs = false
+    var eventFollowers: [Int: AsyncStream<[UInt8]>.Continuation] = [:]
+    let logBroadcaster = LogBroadcaster()
+    var nextFollowerID = 0
+    var metrics = EngineMetrics()
+    var batchSyncScheduled = false
+
+    public init(
+        config: HeidiConfig, environment: [String: String], launcher: any StageLauncher, notifier: any ServiceNotifier,
+        mirror: (any EventMirror)?, clock: any WallClock = SystemWallClock(), logger: Logger
+    ) {
+        self.config = config
+        self.environment = environment
+        self.launcher = launcher
+        self.notifier = notifier
+        self.mirror = mirror
+        self.clock = clock
+        self.logger = logger
+        self.startedAt = clock.now()
+        self.supervision = TreeKiller.becomeSubreaper() ? "subreaper+pgroup" : "pgroup"
+    }
+
+    // MARK: Start-up and shutdown
+
+    /// Takes the state-directory lock, opens the journal (repairing a torn tail), records `daemon_start`, and
+    /// recovers an interrupted run. After this the engine is ready except for `READY=1`, sent by `markReady`.
+    public func open() throws {
+        try FileSystem.createDirectories(config.stateDir)
+        lock = try StateDirectoryLock(path: config.lockPath)
+        let writer = try JournalWriter(path: config.journalPath, fsync: config.journalFsync, rotateSize: config.journalRotateSize)
+        journal = writer
+        let persisted = try StateFile.read(from: config.stateFilePath)
+        record(EventDraft(.daemonStart, message: "heidid \(Self.version) started (pid \(getpid()), config \(config.source), "
+                          + "supervision \(supervision)\(config.mockSubprocesses ? ", mock subprocesses" : ""))"))
+        if let repair = writer.repair {
+            record(EventDraft(.journalRepaired, level: .warn,
+                              message: "cut a torn last line off the journal: \(repair.droppedBytes) bytes, sha256 \(repair.droppedSHA256)"))
+        }
+        if let persisted { recover(from: persisted) }
+        persist()
+    }
+
+    /// Called once the control socket listens: the daemon is fully up.
+    public func markReady() {
+        ready = true
+        notifier.notify("READY=1\nSTATUS=\(statusLine())\nMAINPID=\(getpid())")
+        logger.info("heidid ready", metadata: ["state": "\(state.phase.rawValue)", "socket": "\(config.socketPath)"])
+        if config.autostart && !state.runActive && state.phase != .error {
+            _ = startRun(StartRequest())
+        }
+    }
+
+    /// Stops a running stage (children get their grace), records `daemon_stop`, and closes the journal.
+    public func shutdown(reason: String = "SIGTERM") async {
+        guard !shuttingDown else { return }
+        shuttingDown = true
+        notifier.notify("STOPPING=1\nSTATUS=stopping (\(reason))")
+        if let current {
+            let grace = current.grace + 5
+            notifier.notify("EXTEND_TIMEOUT_USEC=\(UInt64(grace * 1e6))")
+            if !state.stopping { submit(.stop) }
+            await current.watcher.value
+        }
+        record(EventDraft(.daemonStop, message: "heidid stopping (\(reason))", runID: state.runID, round: state.round))
+        persist()
+        for follower in eventFollowers.values { follower.finish() }
+        logBroadcaster.finishAll()
+        eventFollowers = [:]
+        journal?.close()
+    }
+
+    /// Applies a re-read configuration: stage definitions apply from the next stage start (SPEC §10).
+    public func reload(_ newConfig: HeidiConfig) {
+        var applied = newConfig
+        var notes: [String] = []
+        if newConfig.stateDir != config.stateDir { applied.stateDir = config.stateDir; notes.append("state_dir") }
+        if newConfig.socketPath != config.socketPath { applied.socketPath = config.socketPath; notes.append("control.socket") }
+        config = applied
+        let ignored = notes.isEmpty ? "" : "; \(notes.joined(separator: ", ")) need a restart and were kept"
+        record(EventDraft(.configReloaded, message: "configuration reloaded from \(newConfig.source)\(ignored)",
+                          runID: state.runID, round: state.round))
+        persist()
+    }
+
+    /// Records a reload that failed validation; the old configuration stays in force.
+    public func reloadFailed(_ error: String) {
+        record(EventDraft(.configReloaded, level: .error, message: "reload refused, keeping the running configuration: \(error)",
+                          runID: state.runID, round: state.round))
+    }
+
+    // MARK: The state machine loop
+
+    /// Feeds an input to the pipeline and carries out the effects. Inputs produced while effects run (a mocked
+    /// stage finishes at once) are queued by `enqueue` and applied in order afterwards, never recursively.
+    @discardableResult
+    func submit(_ input: PipelineInput) -> PipelineOutcome {
+        let outcome = apply(input)
+        drainPendingInputs()
+        return outcome
+    }
+
+    func drainPendingInputs() {
+        guard !drainingInputs else { return }
+        drainingInputs = true
+        defer { drainingInputs = false }
+        while !pendingInputs.isEmpty { apply(pendingInputs.removeFirst()) }
+    }
+
+    func enqueue(_ input: PipelineInput) { pendingInputs.append(input) }
+
+    @discardableResult
+    private func apply(_ input: PipelineInput) -> PipelineOutcome {
+        let transition = Pipeline.transition(state, input)
+        guard transition.outcome.isAccepted else { return transition.outcome }
+        state = transition.state
+        for effect in transition.effects {
+            switch effect {
+            case .record(let draft): record(draft)
+            case .terminateStage: current?.handle.requestStop()
+            case .startStage(let stage, let round): startStage(stage, round: round)
+            }
+        }
+        persist()
+        notifier.notify("STATUS=\(statusLine())")
+        return transition.outcome
+    }
+
+    // MARK: Journal and state.json
+
+    /// Appends an event, mirrors it to journald and to followers. A failed write is reported, never half-written.
+    @discardableResult
+    func record(_ draft: EventDraft) -> WrittenEvent? {
+        guard let journal else { return nil }
+        do {
+            let written = try journal.append(draft, at: clock.now())
+            if storageFailure != nil {
+                storageFailure = nil
+                logger.notice("journal writes work again", metadata: ["journal": "\(journal.path)"])
+            }
+            mirror?.event(written)
+            for follower in eventFollowers.values { follower.yield(written.line) }
+            metrics.count(written.draft)
+            if journal.needsSync { scheduleBatchSync() }
+            return written
+        } catch {
+            storageFailure = "\(error)"
+            logger.error("journal write failed", metadata: ["error": "\(error)", "event": "\(draft.type.rawValue)"])
+            return nil
+        }
+    }
+
+    private func scheduleBatchSync() {
+        guard !batchSyncScheduled else { return }
+        batchSyncScheduled = true
+        Task {
+            try? await Task.sleep(nanoseconds: 10_000_000)
+            self.syncJournal()
+        }
+    }
+
+    private func syncJournal() {
+        batchSyncScheduled = false
+        do { try journal?.sync() } catch { storageFailure = "\(error)" }
+    }
+
+    /// Writes `state.json` atomically.
+    func persist() {
+        let file = StateFile(status: snapshot(), legacyStatus: state.legacyStatus, stageActive: state.stageActive,
+                             runUnitTests: state.runUnitTests)
+        do { try file.write(to: config.stateFilePath) } catch {
+            storageFailure = "state.json: \(error)"
+            logger.error("state.json write failed", metadata: ["error": "\(error)", "path": "\(config.stateFilePath)"])
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import HeidiCore
+import HeidiSupervisor
+import HeidiSystemd
+import Logging
+
+/// A running stage as the engine sees it (a real supervised child, or a test double).
+public protocol StageHandle: Sendable {
+    var pid: Int32 { get }
+    var startTicks: UInt64 { get }
+    func requestStop()
+    func waitForEnd() async -> StageRunResult
+}
+
+/// What the engine asks a launcher to start.
+public struct StageLaunch: Sendable {
+    public var stage: Stage
+    public var round: Int
+    public var spec: LaunchSpec
+    public var timeout: Double
+    public var grace: Double
+    public var instanceToken: String
+}
+
+/// Starts stage children. The real one spawns processes; engine tests may substitute their own.
+public protocol StageLauncher: Sendable {
+    func launch(_ launch: StageLaunch, onLine: @escaping OutputLineHandler) throws(SpawnError) -> any StageHandle
+}
+
+/// Spawns real, supervised children (`RunningStage`).
+public struct ProcessStageLauncher: StageLauncher {
+    let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    public func launch(_ launch: StageLaunch, onLine: @escaping OutputLineHandler) throws(SpawnError) -> any StageHandle {
+        try RunningStage.start(launch.spec, instanceToken: launch.instanceToken, timeout: launch.timeout,
+                               grace: launch.grace, logger: logger, onLine: onLine)
+    }
+}
+
+extension RunningStage: StageHandle {
+    public var pid: Int32 { child.pid }
+    public var startTicks: UInt64 { child.startTicks }
+}
+
+/// Mirrors journal events and child output to journald (SPEC §7). A seam: tests and non-journald runs use `nil`.
+public protocol EventMirror: Sendable {
+    func event(_ event: WrittenEvent)
+    func childLine(_ line: OutputLine, stage: Stage, round: Int, runID: String?, pid: Int32)
+}
+
+/// The journald mirror through `sd_journal_sendv`.
+public struct JournaldMirror: EventMirror {
+    public init() {}
+
+    public func event(_ event: WrittenEvent) {
+        let draft = event.draft
+        JournaldSender.send([
+            ("MESSAGE", Redactor.redact(draft.message)),
+            ("PRIORITY", String(draft.level.syslogPriority)),
+            ("SYSLOG_IDENTIFIER", "heidid"),
+            ("MESSAGE_ID", draft.type.messageID),
+            ("HEIDI_EVENT_TYPE", draft.type.rawValue),
+            ("HEIDI_SEQ", String(event.seq)),
+            ("HEIDI_HASH", event.hash),
+            ("HEIDI_RUN_ID", draft.runID ?? ""),
+            ("HEIDI_ROUND", String(draft.round)),
+            ("HEIDI_STAGE", draft.stage ?? ""),
+        ])
+    }
+
+    public func childLine(_ line: OutputLine, stage: Stage, round: Int, runID: String?, pid: Int32) {
+        JournaldSender.send([
+            ("MESSAGE", line.text),
+            ("PRIORITY", line.stream == .stdout ? "6" : "4"),
+            ("SYSLOG_IDENTIFIER", "heidi-\(stage.rawValue)"),
+            ("HEIDI_STAGE", stage.rawValue),
+            ("HEIDI_ROUND", String(round)),
+            ("HEIDI_RUN_ID", runID ?? ""),
+            ("HEIDI_CHILD_PID", String(pid)),
+        ])
+    }
+}

@@ -1,0 +1,130 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import HeidiAPI
+import HeidiCore
+
+/// `heidictl`: control and inspect heidid over its Unix socket.
+@main
+struct HeidiCtl: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "heidictl",
+        abstract: "Control heidid, the Heidi training-loop supervisor.",
+        discussion: """
+            The socket is --socket, else $HEIDI_SOCKET, else control.socket of the config (--config, $HEIDI_CONFIG,
+            /etc/heidi/heidi.yaml), else the daemon's default (<runtime_dir>/heidi.sock).
+
+            Exit status: 0 success; 1 refused (409) or, for status, the pipeline is in ERROR; 2 usage error;
+            3 heidid not running; 4 permission denied; 5 other failure.
+            journal verify: 0 intact, 1 tampered, broken or torn, 2 usage, 5 unreadable.
+            """,
+        version: version,
+        subcommands: [Status.self, Start.self, Stop.self, TrainNow.self, Pause.self, Resume.self, Reset.self,
+                      Events.self, Logs.self, Journal.self, Version.self])
+
+    /// Runs the command with SPEC exit codes: usage errors exit 2 (ArgumentParser's default is 64).
+    static func main() {
+        do {
+            var command = try parseAsRoot(GlobalOptions.hoisted(Array(CommandLine.arguments.dropFirst())))
+            try command.run()
+        } catch let exit as ExitCode {
+            Glibc.exit(exit.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Glibc.exit(0)
+            }
+            printError(fullMessage(for: error))
+            Glibc.exit(code == .validationFailure || code.rawValue == 64 ? 2 : code.rawValue)
+        }
+    }
+}
+
+/// Options every command takes; they may also come before the command (`heidictl --json status`).
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Control socket path (default: $HEIDI_SOCKET, the config's control.socket, or <runtime_dir>/heidi.sock).")
+    var socket: String?
+
+    @Option(name: .long, help: "Configuration file used to find the socket and the journal.")
+    var config: String?
+
+    @Flag(name: .long, help: "Print exactly one JSON document (NDJSON for streams) on stdout.")
+    var json = false
+
+    var environment: [String: String] { currentEnvironment() }
+
+    var client: UnixHTTPClient {
+        UnixHTTPClient(socketPath: SocketLocator.resolve(explicit: socket, configPath: config, environment: environment))
+    }
+
+    /// Moves global options written before the command word to the end, where every subcommand parses them.
+    static func hoisted(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var rest = arguments[...]
+        while let first = rest.first, first.hasPrefix("--") {
+            if first == "--json" || first.hasPrefix("--socket=") || first.hasPrefix("--config=") {
+                leading.append(first)
+                rest = rest.dropFirst()
+            } else if (first == "--socket" || first == "--config"), rest.count >= 2 {
+                leading += rest.prefix(2)
+                rest = rest.dropFirst(2)
+            } else {
+                break
+            }
+        }
+        return Array(rest) + leading
+    }
+}
+
+/// The process environment as a dictionary.
+func currentEnvironment() -> [String: String] {
+    var result: [String: String] = [:]
+    var pointer = environ
+    while let entry = pointer.pointee {
+        let text = String(cString: entry)
+        if let equals = text.firstIndex(of: "=") { result[String(text[..<equals])] = String(text[text.index(after: equals)...]) }
+        pointer += 1
+    }
+    return result
+}
+
+/// Writes a diagnostic line to stderr.
+func printError(_ message: String) {
+    let bytes = Array((message.hasSuffix("\n") ? message : message + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+/// Writes bytes to stdout unbuffered (streams must appear as they arrive).
+func writeOut(_ bytes: [UInt8]) {
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes.withUnsafeBytes { write(1, $0.baseAddress! + offset, $0.count - offset) }
+        if n <= 0 { if errno == EINTR { continue }; Glibc.exit(0) }  // stdout closed (e.g. piped into head)
+        offset += n
+    }
+}
+
+/// Runs a client call, turning connection failures into the documented exit codes.
+func withDaemon<T>(_ body: () throws(ClientError) -> T) throws -> T {
+    do { return try body() } catch {
+        printError("heidictl: \(error)")
+        throw ExitCode(error.exitCode)
+    }
+}
+
+/// Reports a non-2xx answer: the error body on stdout with --json, the message on stderr, and the exit code.
+func failForStatus(_ reply: HTTPReply, json: Bool) -> ExitCode {
+    let error = try? JSONCoding.decode(APIErrorBody.self, from: reply.body)
+    if json { writeOut(reply.body) }
+    printError("heidictl: \(error?.error.message ?? "HTTP \(reply.status)")")
+    switch reply.status {
+    case 409: return ExitCode(1)
+    case 403: return ExitCode(4)
+    case 400, 404, 405, 413: return ExitCode(5)
+    default: return ExitCode(5)
+    }
+}

@@ -1,0 +1,206 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why heidictl could not talk to the daemon; each maps to an exit code and names the socket.
+enum ClientError: Error, CustomStringConvertible {
+    case noSocket(String)
+    case staleSocket(String)
+    case permissionDenied(String)
+    case protocolError(String)
+    case io(String)
+
+    var description: String {
+        switch self {
+        case .noSocket(let path):
+            return "heidid is not running: no control socket at \(path) (start it with 'systemctl start heidi', or pass --socket)"
+        case .staleSocket(let path):
+            return "heidid is not running: \(path) exists but nothing accepts connections (stale socket from a stopped daemon)"
+        case .permissionDenied(let path):
+            return "permission denied on \(path): join the daemon's control group (usually 'heidi': sudo usermod -aG heidi $USER, then log in again) or run as root"
+        case .protocolError(let message): return "unexpected answer from heidid: \(message)"
+        case .io(let message): return message
+        }
+    }
+
+    var exitCode: Int32 {
+        switch self {
+        case .noSocket, .staleSocket: return 3
+        case .permissionDenied: return 4
+        case .protocolError, .io: return 5
+        }
+    }
+}
+
+/// An HTTP response read off the socket.
+struct HTTPReply {
+    var status: Int
+    var body: [UInt8]
+}
+
+/// A small blocking HTTP/1.1 client over a Unix socket: one request per connection, no event loop, so a
+/// `heidictl status` costs a connect, a write and a read.
+struct UnixHTTPClient {
+    let socketPath: String
+
+    func request(_ method: String, _ path: String, body: [UInt8]? = nil) throws(ClientError) -> HTTPReply {
+        var reply = HTTPReply(status: 0, body: [])
+        let status = try stream(method, path, body: body) { _, chunk in reply.body += chunk }
+        reply.status = status
+        return reply
+    }
+
+    /// Sends a request and calls `onChunk` with the status and body bytes as they arrive (for followed streams).
+    /// Returns the status.
+    @discardableResult
+    func stream(_ method: String, _ path: String, body: [UInt8]? = nil, onChunk: (Int, [UInt8]) -> Void) throws(ClientError) -> Int {
+        let fd = try connectSocket()
+        defer { close(fd) }
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nUser-Agent: heidictl\r\n"
+        if let body {
+            head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n"
+        } else if method == "POST" {
+            head += "Content-Length: 0\r\n"
+        }
+        head += "\r\n"
+        try writeAll(fd, Array(head.utf8) + (body ?? []))
+        var reader = SocketReader(fd: fd)
+        let statusLine = try reader.line()
+        let parts = statusLine.split(separator: " ", maxSplits: 2)
+        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]) else {
+            throw .protocolError("bad status line \"\(statusLine)\"")
+        }
+        var length: Int?
+        var chunked = false
+        while true {
+            let line = try reader.line()
+            if line.isEmpty { break }
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let name = line[..<colon].lowercased()
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: " \t")
+            if name == "content-length" { length = Int(value) }
+            if name == "transfer-encoding", value.lowercased().contains("chunked") { chunked = true }
+        }
+        if chunked {
+            while true {
+                let sizeLine = try reader.line()
+                guard let size = Int(sizeLine.split(separator: ";").first.map(String.init) ?? "", radix: 16) else {
+                    throw .protocolError("bad chunk size \"\(sizeLine)\"")
+                }
+                if size == 0 { break }
+                onChunk(status, try reader.bytes(size))
+                _ = try reader.line()
+            }
+        } else if let length {
+            onChunk(status, try reader.bytes(length))
+        } else {
+            while let chunk = try reader.some() { onChunk(status, chunk) }
+        }
+        return status
+    }
+
+    private func connectSocket() throws(ClientError) -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw .io("socket: \(String(cString: strerror(errno)))") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(socketPath.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
+            throw .io("control socket path is too long (max 107 bytes): \(socketPath)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else {
+            let code = errno
+            close(fd)
+            switch code {
+            case ENOENT, ENOTDIR: throw .noSocket(socketPath)
+            case ECONNREFUSED: throw .staleSocket(socketPath)
+            case EACCES, EPERM: throw .permissionDenied(socketPath)
+            default: throw .io("cannot connect to \(socketPath): \(String(cString: strerror(code)))")
+            }
+        }
+        return fd
+    }
+
+    private func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(ClientError) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io("writing to \(socketPath): \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
+    }
+}
+
+/// Buffered reads from a socket.
+struct SocketReader {
+    let fd: Int32
+    private var buffer: [UInt8] = []
+    private var position = 0
+    private var eof = false
+
+    init(fd: Int32) { self.fd = fd }
+
+    private mutating func fill() throws(ClientError) -> Bool {
+        if eof { return false }
+        if position > 0 {
+            buffer.removeFirst(position)
+            position = 0
+        }
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw .io("reading from heidid: \(String(cString: strerror(errno)))") }
+            if n == 0 { eof = true; return false }
+            buffer += chunk[0..<n]
+            return true
+        }
+    }
+
+    mutating func line() throws(ClientError) -> String {
+        while true {
+            if let newline = buffer[position...].firstIndex(of: 0x0a) {
+                var end = newline
+                if end > position, buffer[end - 1] == 0x0d { end -= 1 }
+                let text = String(decoding: buffer[position..<end], as: UTF8.self)
+                position = newline + 1
+                return text
+            }
+            guard try fill() else { throw .protocolError("connection closed mid-response") }
+        }
+    }
+
+    mutating func bytes(_ count: Int) throws(ClientError) -> [UInt8] {
+        while buffer.count - position < count {
+            guard try fill() else { throw .protocolError("connection closed mid-body") }
+        }
+        defer { position += count }
+        return Array(buffer[position..<(position + count)])
+    }
+
+    mutating func some() throws(ClientError) -> [UInt8]? {
+        if position < buffer.count {
+            defer { position = buffer.count }
+            return Array(buffer[position...])
+        }
+        guard try fill() else { return nil }
+        return try some()
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> String {
+        var view = self
+        while let first = view.first, set.contains(first) { view = view.dropFirst() }
+        while let last = view.last, set.contains(last) { view = view.dropLast() }
+        return String(view)
+    }
+}

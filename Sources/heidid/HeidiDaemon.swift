@@ -1,0 +1,144 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import HeidiAPI
+import HeidiControl
+import HeidiCore
+import HeidiEngine
+import HeidiSystemd
+import Logging
+import ServiceLifecycle
+
+/// `heidid`: the supervisor daemon for the Heidi training loop.
+@main
+struct HeidiDaemon: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "heidid",
+        abstract: "Supervisor daemon for the Heidi training loop (generate → validate → [test] → train → eval).",
+        discussion: """
+            Configuration: --config PATH, else $HEIDI_CONFIG, else /etc/heidi/heidi.yaml if present, else built-in
+            defaults; environment variables override the file and flags override both. Control it with heidictl.
+
+            Exit status: 0 after a clean shutdown (SIGTERM/SIGINT) or a valid --check-config; 1 when the daemon
+            cannot run (state directory locked, control socket in use, journal unreadable); 2 for usage and
+            configuration errors.
+            """,
+        version: Engine.version)
+
+    @Option(name: .long, help: "Path of the YAML configuration file.")
+    var config: String?
+
+    @Option(name: .long, help: "State directory (journal, state.json, runs/). Overrides paths.state_dir.")
+    var stateDir: String?
+
+    @Option(name: .long, help: "Runtime directory (control socket). Overrides paths.runtime_dir.")
+    var runtimeDir: String?
+
+    @Option(name: .long, help: "Control socket path. Overrides control.socket.")
+    var socket: String?
+
+    @Option(name: .long, help: "Repository root ({repo_root}, default working directory of stages).")
+    var repoRoot: String?
+
+    @Option(name: .long, help: "Run mode for runs started without one: full or collect.")
+    var mode: PipelineMode?
+
+    @Option(name: .long, help: "Rounds for runs started without a count.")
+    var rounds: Int?
+
+    @Flag(name: .long, help: "Start a run as soon as the daemon is ready.")
+    var autostart = false
+
+    @Flag(name: .long, help: "Validate the configuration, print the resolved settings and exit.")
+    var checkConfig = false
+
+    @Option(name: .long, help: "Where the daemon's own logs go: auto (journald when stderr is the journal), journald, stderr.")
+    var logTarget: LogTarget = .auto
+
+    @Option(name: .long, help: "Minimum log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    enum LogTarget: String, ExpressibleByArgument {
+        case auto, journald, stderr
+    }
+
+    func run() async throws {
+        let environment = currentEnvironment()
+        let overrides = ConfigOverrides(stateDir: stateDir, runtimeDir: runtimeDir, socket: socket, repoRoot: repoRoot,
+                                        mode: mode, rounds: rounds, autostart: autostart ? true : nil)
+        let settings: HeidiConfig
+        do { settings = try ConfigLoader.load(path: config, environment: environment, overrides: overrides) } catch {
+            printError("heidid: \(error)")
+            throw ExitCode(2)
+        }
+        if checkConfig {
+            print(ConfigSummary.describe(settings))
+            return
+        }
+        let logger = bootstrapLogging(environment: environment)
+        umask(0o027)
+        let notifier = SystemdNotifier()
+        let mirror: (any EventMirror)? = FileSystem.exists("/run/systemd/journal/socket") ? JournaldMirror() : nil
+        let engine = Engine(config: settings, environment: environment, launcher: ProcessStageLauncher(logger: logger),
+                            notifier: notifier, mirror: mirror, logger: logger)
+        do { try await engine.open() } catch {
+            logger.critical("heidid cannot start: \(error)")
+            printErrorIfNotJournal("heidid: \(error)", environment: environment)
+            throw ExitCode(1)
+        }
+        var groupID: UInt32?
+        if let group = settings.controlGroup {
+            groupID = Authorizer.lookupGroup(group)
+            if groupID == nil {
+                logger.warning("control group '\(group)' does not exist; only root and this user may control heidid")
+            }
+        }
+        let activated = SocketActivation.takeListeningSocket()
+        let router = ControlRouter(backend: engine, authorizer: Authorizer(groupName: groupID == nil ? nil : settings.controlGroup))
+        let server = ControlServer(socketPath: settings.socketPath, activatedDescriptor: activated, router: router,
+                                   socketGroup: groupID, logger: logger) { await engine.markReady() }
+        let reloader = ReloadService(engine: engine, notifier: notifier, logger: logger,
+                                     load: { try ConfigLoader.load(path: config, environment: environment, overrides: overrides) })
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: server),
+                    .init(service: reloader),
+                    .init(service: EngineService(engine: engine, watchdogInterval: SystemdNotifier.watchdogInterval()),
+                          successTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        do { try await group.run() } catch {
+            logger.critical("heidid stopped: \(error)")
+            printErrorIfNotJournal("heidid: \(error)", environment: environment)
+            await engine.shutdown(reason: "error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
+    private func bootstrapLogging(environment: [String: String]) -> Logger {
+        let useJournal: Bool
+        switch logTarget {
+        case .journald: useJournal = true
+        case .stderr: useJournal = false
+        case .auto: useJournal = JournaldSender.stderrIsJournal(environment: environment)
+        }
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = useJournal ? JournaldLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: "heidid")
+    }
+
+    private func printErrorIfNotJournal(_ message: String, environment: [String: String]) {
+        // With the journal as stderr the logger already recorded it; a second copy would be a duplicate line.
+        if !JournaldSender.stderrIsJournal(environment: environment) || logTarget == .stderr { return }
+        printError(message)
+    }
+}
+
+extension PipelineMode: ExpressibleByArgument {}

@@ -1,0 +1,33 @@
+import HeidiCore
+import HeidiEngine
+import HeidiSystemd
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// SIGHUP: `RELOADING=1` + `MONOTONIC_USEC`, re-read the configuration (an invalid one is refused and the running
+/// one kept), `READY=1`. A running child is never restarted; stage definitions apply from the next stage start.
+struct ReloadService: Service {
+    let engine: Engine
+    let notifier: any ServiceNotifier
+    let logger: Logger
+    let load: @Sendable () throws -> HeidiConfig
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        await withGracefulShutdownHandler {
+            for await _ in signals.cancelOnGracefulShutdown() {
+                notifier.notify("RELOADING=1\nMONOTONIC_USEC=\(SystemdNotifier.monotonicMicroseconds())")
+                do {
+                    let config = try load()
+                    await engine.reload(config)
+                    logger.notice("configuration reloaded", metadata: ["source": "\(config.source)"])
+                } catch {
+                    logger.error("reload refused, keeping the running configuration: \(error)")
+                    await engine.reloadFailed("\(error)")
+                }
+                notifier.notify("READY=1")
+            }
+        } onGracefulShutdown: {}
+    }
+}

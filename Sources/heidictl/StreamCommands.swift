@@ -63,7 +63,7 @@ struct Logs: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Keep printing new lines as the stage writes them.")
     var follow = false
 
-    @Option(name: .shortAndLong, help: "Only the last LINES lines.")
+    @Option(name: [.customShort("n"), .long], help: "Only the last LINES lines.")
     var lines: Int?
 
     @OptionGroup var global: GlobalOptions

@@ -15,8 +15,8 @@ struct ReloadService: Service {
 
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
-        await withGracefulShutdownHandler {
-            for await _ in signals.cancelOnGracefulShutdown() {
+        try await cancelWhenGracefulShutdown {
+            for await _ in signals {
                 notifier.notify("RELOADING=1\nMONOTONIC_USEC=\(SystemdNotifier.monotonicMicroseconds())")
                 do {
                     let config = try load()
@@ -28,6 +28,6 @@ struct ReloadService: Service {
                 }
                 notifier.notify("READY=1")
             }
-        } onGracefulShutdown: {}
+        }
     }
 }

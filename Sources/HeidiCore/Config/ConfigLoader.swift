@@ -55,7 +55,7 @@ public enum ConfigLoader {
             try reader.read(text)
             config = reader.config
             explicitSocket = reader.socket
-            config.source = path
+            config.source = absolute(path)
         }
         try EnvironmentOverrides.apply(environment, to: &config, socket: &explicitSocket)
         if let value = overrides.stateDir { config.stateDir = absolute(value) }

@@ -38,9 +38,11 @@ private struct Machine {
     var state: PipelineState
     var effects: [PipelineEffect] = []
 
-    mutating func record(_ type: EventType, level: EventLevel = .info, _ message: String) {
+    /// Records an event about the current stage; run- and round-level events (`stageless`) carry no stage.
+    mutating func record(_ type: EventType, level: EventLevel = .info, stageless: Bool = false, _ message: String) {
         effects.append(.record(EventDraft(
-            type, level: level, message: message, runID: state.runID, round: state.round, stage: state.stage?.rawValue)))
+            type, level: level, message: message, runID: state.runID, round: state.round,
+            stage: stageless ? nil : state.stage?.rawValue)))
     }
 
     mutating func apply(_ input: PipelineInput) -> PipelineOutcome {
@@ -69,8 +71,8 @@ private struct Machine {
         next.runID = runID
         next.round = 1
         state = next
-        record(.pipelineStart, "run \(runID) started: mode \(mode.rawValue), \(rounds) round\(rounds == 1 ? "" : "s")")
-        record(.roundStart, "round 1/\(rounds) started")
+        record(.pipelineStart, stageless: true, "run \(runID) started: mode \(mode.rawValue), \(rounds) round\(rounds == 1 ? "" : "s")")
+        record(.roundStart, stageless: true, "round 1/\(rounds) started")
         enter(.collecting)
         return .accepted(nil)
     }
@@ -155,7 +157,7 @@ private struct Machine {
     mutating func roundEnded() {
         if state.round < state.rounds {
             state.round += 1
-            record(.roundStart, "round \(state.round)/\(state.rounds) started")
+            record(.roundStart, stageless: true, "round \(state.round)/\(state.rounds) started")
             enter(.collecting)
         } else {
             state.phase = .idle

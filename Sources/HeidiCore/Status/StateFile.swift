@@ -72,11 +72,11 @@ public struct StateFile: Sendable, Equatable, Codable {
     }
 }
 
-/// JSON encoding shared by the daemon and heidictl: no escaped slashes, declaration order.
+/// JSON encoding shared by the daemon and heidictl: no escaped slashes, sorted keys (stable output for diffs).
 public enum JSONCoding {
     public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         return Array(try encoder.encode(value))
     }
 

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The README's demo: builds heidid and heidictl, starts the daemon on the bundled demo pipeline in a temporary
+# directory, runs 2 full rounds of real child processes, and shows status, events, a stage log and the journal check.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+echo "==> building heidid and heidictl"
+swift build --product heidid >/dev/null
+swift build --product heidictl >/dev/null
+BIN=$(swift build --show-bin-path)
+WORK=${HEIDI_DEMO_DIR:-$(mktemp -d /tmp/heidi-demo.XXXXXX)}
+SOCK="$WORK/heidi.sock"
+ctl() { "$BIN/heidictl" --socket "$SOCK" "$@"; }
+
+echo "==> starting heidid (state in $WORK/state, log in $WORK/heidid.log)"
+"$BIN/heidid" --config config/demo.yaml --state-dir "$WORK/state" --socket "$SOCK" >"$WORK/heidid.log" 2>&1 &
+DAEMON=$!
+FOLLOWER=
+cleanup() {
+    [ -n "$FOLLOWER" ] && kill "$FOLLOWER" 2>/dev/null || true
+    kill -TERM "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null || true
+}
+trap cleanup EXIT
+for _ in $(seq 100); do ctl status >/dev/null 2>&1 && break; sleep 0.1; done
+ctl status >/dev/null
+
+echo "==> heidictl start --mode full --rounds 2 (live events follow)"
+"$BIN/heidictl" --socket "$SOCK" events --follow &
+FOLLOWER=$!
+ctl start --mode full --rounds 2 >/dev/null
+for _ in $(seq 600); do
+    state=$(ctl --json status || true)
+    case "$state" in
+    *'"state":"ERROR"'*) echo "demo run failed:"; ctl status || true; exit 1 ;;
+    *'"state":"IDLE"'*) break ;;
+    esac
+    sleep 0.2
+done
+sleep 0.3
+kill "$FOLLOWER" 2>/dev/null || true
+wait "$FOLLOWER" 2>/dev/null || true
+FOLLOWER=
+
+echo
+echo "==> heidictl status"
+ctl status
+echo
+echo "==> heidictl logs train --round 2 -n 4"
+ctl logs train --round 2 -n 4
+echo
+echo "==> stopping heidid (SIGTERM) and verifying the journal offline"
+kill -TERM "$DAEMON"
+wait "$DAEMON" || true
+"$BIN/heidictl" journal verify "$WORK/state/events.jsonl"
+echo
+echo "Artifacts of the run: $(ls -d "$WORK"/state/runs/*)"
+ls "$WORK"/state/runs/*/data "$WORK"/state/runs/*/eval 2>/dev/null | sed 's/^/  /'

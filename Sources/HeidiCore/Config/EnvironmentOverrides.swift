@@ -18,6 +18,10 @@ enum EnvironmentOverrides {
             guard let mode = PipelineMode(rawValue: text) else { throw fail("PIPELINE_MODE", "expected full or collect, got \"\(text)\"") }
             config.mode = mode
         }
+        if let text = value("SAMPLES_PER_ROUND") {
+            guard let samples = Int(text), samples >= 1 else { throw fail("SAMPLES_PER_ROUND", "expected an integer >= 1, got \"\(text)\"") }
+            config.vars["samples"] = String(samples)
+        }
         if let dir = value("HEIDI_STATE_DIR") ?? value("OUT_DIR") { config.stateDir = ConfigLoader.absolute(dir) }
         if let dir = value("HEIDI_REPO_ROOT") { config.repoRoot = ConfigLoader.absolute(dir) }
         if let id = value("RUN_ID") {

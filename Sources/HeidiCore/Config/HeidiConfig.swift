@@ -44,7 +44,8 @@ public struct HeidiConfig: Sendable, Equatable {
     public var runUnitTests = false
     public var autostart = false
     public var recovery: RecoveryPolicy = .resume
-    public var vars: [String: String] = [:]
+    /// Extra placeholders; `samples` (the original engine's SAMPLES_PER_ROUND, 50) is always defined.
+    public var vars: [String: String] = ["samples": "50"]
     // paths
     public var stateDir: String
     public var runtimeDir: String

@@ -16,6 +16,11 @@ public enum FsyncPolicy: String, Sendable, CaseIterable {
 public struct TailRepair: Sendable, Equatable {
     public var droppedBytes: Int
     public var droppedSHA256: String
+
+    public init(droppedBytes: Int, droppedSHA256: String) {
+        self.droppedBytes = droppedBytes
+        self.droppedSHA256 = droppedSHA256
+    }
 }
 
 /// Appends hash-chained v2 lines to the journal file, continuing the chain of whatever is already there

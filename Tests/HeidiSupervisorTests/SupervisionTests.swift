@@ -1,0 +1,144 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HeidiCore
+import HeidiSupervisor
+import Testing
+
+@Suite("Real-process supervision", .serialized)
+struct SupervisionTests {
+    @Test func capturesBothStreamsAndTheExitCode() async throws {
+        let sink = LineSink()
+        let stage = try startStage("echo out1; echo err1 >&2; printf 'no-newline'; exit 3", sink: sink)
+        let result = await stage.waitForEnd()
+        #expect(result.ending == .exited)
+        #expect(result.exit.exitCode == 3 && result.exit.signal == nil)
+        let texts = sink.lines.map(\.text)
+        #expect(texts.contains("out1") && texts.contains("err1") && texts.contains("no-newline"))
+        #expect(sink.lines.first { $0.text == "err1" }?.stream == .stderr)
+        #expect(result.excerpt.contains("err1"))
+        #expect(result.outputLines == 3)
+    }
+
+    @Test func childRunsInItsOwnSessionWithACleanEnvironment() async throws {
+        let sink = LineSink()
+        let script = """
+            ls /proc/self/fd | wc -l; readlink /proc/self/fd/0; echo "notify=${NOTIFY_SOCKET:-unset} stream=${JOURNAL_STREAM:-unset}"
+            echo "stage=$HEIDI_STAGE py=$PYTHONUNBUFFERED"; grep -E '^(SigIgn|SigBlk)' /proc/self/status; sleep 0.3
+            """
+        // SIG_IGN survives exec: the daemon ignores signals (ServiceLifecycle does), the child must not.
+        signal(SIGUSR2, SIG_IGN)
+        defer { signal(SIGUSR2, SIG_DFL) }
+        let stage = try startStage(script, sink: sink)
+        let info = try #require(ProcessTable.info(stage.child.pid))
+        #expect(info.group == stage.child.pid && info.session == stage.child.pid, "leader of its own session and group")
+        let result = await stage.waitForEnd()
+        #expect(result.exit.exitCode == 0)
+        let texts = sink.lines.map(\.text)
+        // ls itself holds 0,1,2 and the directory it lists: 4 entries means nothing else was inherited.
+        #expect(texts.first == "4", "\(texts)")
+        #expect(texts.contains("/dev/null"))
+        #expect(texts.contains("notify=unset stream=unset"))
+        #expect(texts.contains("stage=test py=1"))
+        // Signals 32 and 33 are reserved by glibc for its threads and cannot be reset; every real signal must be.
+        func mask(_ name: String) -> UInt64? {
+            texts.first { $0.hasPrefix(name + ":") }.flatMap { UInt64($0.dropFirst(name.count + 1).trimmingPrefix("\t"), radix: 16) }
+        }
+        let standardSignals: UInt64 = 0x7FFF_FFFF
+        #expect(try #require(mask("SigIgn")) & standardSignals == 0, "\(texts.filter { $0.hasPrefix("Sig") })")
+        #expect(try #require(mask("SigBlk")) & standardSignals == 0)
+    }
+
+    @Test func timeoutEscalatesToSIGKILLForATermIgnoringTree() async throws {
+        let pidFile = temporaryPath("grandchild")
+        let start = MonotonicClock.nanoseconds()
+        let stage = try startStage("trap '' TERM; sh -c 'echo $$ > \(pidFile); exec sleep 60' & sleep 60", timeout: 0.5, grace: 0.5)
+        let grandchild = try #require(readPid(pidFile))
+        let result = await stage.waitForEnd()
+        let seconds = Double(MonotonicClock.nanoseconds() - start) / 1e9
+        #expect(result.ending == .timedOut)
+        #expect(result.exit.signal == Int(SIGKILL))
+        #expect(seconds >= 0.9 && seconds < 5, "timeout 0.5 s + grace 0.5 s, took \(seconds)")
+        #expect(!isAlive(grandchild), "a TERM-ignoring grandchild must not survive")
+        #expect(result.survivors.isEmpty)
+    }
+
+    @Test func doubleForkedSetsidEscaperIsKilledWhenTheStageEnds() async throws {
+        let pidFile = temporaryPath("escaper")
+        // The subshell forks, the escaper calls setsid (new session, not in the stage's group), the leader exits.
+        let script = "( setsid sh -c 'echo $$ > \(pidFile); exec sleep 60' & ); sleep 0.3; echo leader-done"
+        let stage = try startStage(script)
+        let escaper = try #require(readPid(pidFile))
+        let info = try #require(ProcessTable.info(escaper))
+        #expect(info.session != stage.child.pid, "the escaper left the stage's session")
+        let result = await stage.waitForEnd()
+        #expect(result.exit.exitCode == 0)
+        #expect(!isAlive(escaper), "setsid escaper survived the stage end")
+        #expect(ProcessTable.info(escaper) == nil, "the escaper was reaped, not left as a zombie")
+    }
+
+    @Test func stopTerminatesTheGroupWithinTheGrace() async throws {
+        let stage = try startStage("sleep 60 & sleep 60 & wait", grace: 5)
+        try await Task.sleep(nanoseconds: 200_000_000)
+        let start = MonotonicClock.nanoseconds()
+        stage.requestStop()
+        let result = await stage.waitForEnd()
+        let seconds = Double(MonotonicClock.nanoseconds() - start) / 1e9
+        #expect(result.ending == .stopped)
+        #expect(result.exit.signal == Int(SIGTERM))
+        #expect(seconds < 2, "SIGTERM is honoured at once, took \(seconds)")
+        let group = stage.child.pid
+        #expect(!ProcessTable.all().contains { $0.group == group && !$0.isZombie }, "no member of the group is left")
+    }
+
+    @Test func aChildThatClosesItsOutputEarlyIsStillSupervised() async throws {
+        let start = MonotonicClock.nanoseconds()
+        let stage = try startStage("echo before; exec >&- 2>&-; sleep 0.6; exit 4")
+        let result = await stage.waitForEnd()
+        let seconds = Double(MonotonicClock.nanoseconds() - start) / 1e9
+        #expect(result.exit.exitCode == 4, "the exit status is still observed")
+        #expect(seconds >= 0.5, "the stage is not considered over when its pipes close")
+    }
+
+    @Test func longLinesAreCutAndBinaryIsSafe() async throws {
+        let sink = LineSink()
+        let stage = try startStage(#"head -c 40000 /dev/zero | tr '\0' x; printf '\377\376 bin\n'"#, sink: sink)
+        let result = await stage.waitForEnd()
+        #expect(result.exit.exitCode == 0)
+        let pieces = sink.lines.filter { $0.text.hasPrefix("x") }
+        #expect(pieces.count == 3, "40000 bytes → 16384 + 16384 + 7232")
+        #expect(pieces.first?.cut == true && pieces.first?.text.utf8.count == 16384)
+        #expect(sink.lines.contains { $0.text.contains("\u{FFFD}") && $0.text.hasSuffix(" bin") })
+    }
+
+    @Test func aCommandThatDoesNotExistIsASpawnError() {
+        let spec = LaunchSpec(argv: ["/nonexistent/heidi-stage"], environment: [:], workingDirectory: nil)
+        #expect(throws: SpawnError.self) { try ChildProcess.spawn(spec) }
+        do { _ = try ChildProcess.spawn(spec) } catch { #expect(error.errno == ENOENT && "\(error)".contains("not found")) }
+    }
+}
+
+@Suite("Line assembly")
+struct LineAssemblyTests {
+    @Test func linesAcrossReads() {
+        var assembler = LineAssembler(maxLine: 8)
+        #expect(assembler.feed(Array("ab".utf8)).isEmpty)
+        #expect(assembler.feed(Array("c\nde\r\n".utf8)).map(\.text) == ["abc", "de"])
+        #expect(assembler.feed(Array("0123456789".utf8)).map(\.text) == ["01234567"])
+        #expect(assembler.finish()?.text == "89")
+    }
+
+    @Test func cutsNeverSplitACharacter() {
+        var assembler = LineAssembler(maxLine: 8)
+        let lines = assembler.feed(Array("abcdeé€x\n".utf8))
+        #expect(lines.allSatisfy { !$0.text.contains("\u{FFFD}") }, "\(lines)")
+        #expect(lines.map(\.text).joined() == "abcdeé€x")
+    }
+
+    @Test func ringKeepsTheTail() {
+        var ring = OutputRing(capacity: 20)
+        for i in 0..<100 { ring.append("line \(i)") }
+        #expect(ring.contents.last == "line 99")
+        #expect(ring.contents.count <= 3)
+    }
+}

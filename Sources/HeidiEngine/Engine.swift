@@ -103,6 +103,7 @@ public actor Engine {
         logBroadcaster.finishAll()
         eventFollowers = [:]
         journal?.close()
+        lock = nil
     }
 
     /// Applies a re-read configuration: stage definitions apply from the next stage start (SPEC §10).

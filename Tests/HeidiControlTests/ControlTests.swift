@@ -1,0 +1,195 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HeidiAPI
+import HeidiControl
+import HeidiCore
+import Logging
+import ServiceLifecycle
+import Testing
+
+/// A backend that answers from fixed values and records actions.
+actor FakeBackend: ControlBackend {
+    var actions: [Action] = []
+    var refuse = false
+
+    func status() async -> StatusSnapshot {
+        StatusSnapshot(version: "0.1.0", pid: 1, startedAt: "t", state: .idle, mode: .full, runID: nil, round: 0, rounds: 0,
+                       stage: nil, paused: false, pauseRequested: false, trainNowPending: false, awaitingTrainNow: false,
+                       stopping: false, child: nil, lastError: nil, journal: JournalHead(path: "/j", seq: 3, head: SHA256.zeroHex),
+                       supervision: "subreaper+pgroup", updatedAt: "t")
+    }
+
+    func isReady() async -> Bool { true }
+
+    func setRefuse(_ value: Bool) { refuse = value }
+
+    func perform(_ action: Action, start: StartRequest?) async -> Result<ActionResponse, APIErrorBody> {
+        actions.append(action)
+        if refuse { return .failure(APIErrorBody(.invalidState, "\(action.rawValue) refused: no run is active")) }
+        return .success(ActionResponse(action: action.rawValue, outcome: action == .trainNow ? "queued" : nil, state: .collecting, runID: "r"))
+    }
+
+    func events(after: UInt64, follow: Bool) async -> Result<AsyncStream<[UInt8]>, APIErrorBody> {
+        let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self)
+        continuation.yield(Array("{\"seq\":\(after + 1)}\n".utf8))
+        continuation.finish()
+        return .success(stream)
+    }
+
+    func logs(stage: String, round: Int?, tail: Int?, follow: Bool) async -> Result<AsyncStream<[UInt8]>, APIErrorBody> {
+        .failure(APIErrorBody(.notFound, "no log"))
+    }
+
+    func metrics() async -> String { "heidi_up 1\n" }
+}
+
+let root = PeerCredentials(pid: getpid(), uid: 0, gid: 0)
+let stranger = PeerCredentials(pid: getpid(), uid: 4242, gid: 4242)
+
+func body(_ response: ControlResponse) async -> String {
+    switch response.body {
+    case .bytes(let bytes): return String(decoding: bytes, as: UTF8.self)
+    case .stream(let chunks):
+        var all: [UInt8] = []
+        for await chunk in chunks { all += chunk }
+        return String(decoding: all, as: UTF8.self)
+    }
+}
+
+@Suite("Control router")
+struct ControlRouterTests {
+    let backend = FakeBackend()
+    var router: ControlRouter { ControlRouter(backend: backend, authorizer: Authorizer(daemonUID: 1000, groupName: nil)) }
+
+    @Test func statusHealthMetricsAndEvents() async {
+        let status = await router.route(ControlRequest(method: "GET", uri: "/api/v1/status", body: [], peer: stranger))
+        #expect(status.status == 200)
+        let text = await body(status)
+        #expect(text.contains("\"api_version\":1") && text.contains("\"child\":null") && text.contains("\"last_error\":null"))
+        #expect(await router.route(ControlRequest(method: "GET", uri: "/api/v1/health", body: [], peer: stranger)).status == 200)
+        let metrics = await router.route(ControlRequest(method: "GET", uri: "/metrics", body: [], peer: stranger))
+        #expect(metrics.contentType.hasPrefix("text/plain"))
+        let events = await router.route(ControlRequest(method: "GET", uri: "/api/v1/events?after=41", body: [], peer: stranger))
+        #expect(await body(events) == "{\"seq\":42}\n")
+        #expect(events.contentType == "application/x-ndjson")
+    }
+
+    @Test func errorsCarryCodesAndStatuses() async {
+        func check(_ method: String, _ uri: String, body requestBody: String = "", _ status: Int, _ code: String, peer: PeerCredentials = root) async {
+            let response = await router.route(ControlRequest(method: method, uri: uri, body: Array(requestBody.utf8), peer: peer))
+            #expect(response.status == status, "\(method) \(uri)")
+            #expect(await body(response).contains("\"code\":\"\(code)\""), "\(method) \(uri)")
+        }
+        await check("GET", "/api/v1/nope", 404, "not_found")
+        await check("DELETE", "/api/v1/status", 405, "method_not_allowed")
+        await check("GET", "/api/v1/action/start", 405, "method_not_allowed")
+        await check("POST", "/api/v1/action/explode", 404, "not_found")
+        await check("POST", "/api/v1/action/start", body: "{\"rounds\":\"many\"}", 400, "bad_request")
+        await check("POST", "/api/v1/action/start", body: "{\"rounds\":0}", 400, "bad_request")
+        await check("POST", "/api/v1/action/start", body: "{\"mode\":\"sideways\"}", 400, "bad_request")
+        await check("GET", "/api/v1/events?after=-1", 400, "bad_request")
+        await check("GET", "/api/v1/logs?stage=deploy", 400, "bad_request")
+        await check("GET", "/api/v1/logs?stage=train", 404, "not_found")
+        await check("POST", "/api/v1/action/stop", 403, "forbidden", peer: stranger)
+        #expect(await backend.actions.isEmpty, "nothing invalid or unauthorized reached the backend")
+        await backend.setRefuse(true)
+        await check("POST", "/api/v1/action/stop", 409, "invalid_state")
+    }
+
+    @Test func actionsAreAcceptedWith202() async {
+        let response = await router.route(ControlRequest(method: "POST", uri: "/api/v1/action/train_now", body: [], peer: root))
+        #expect(response.status == 202)
+        let text = await body(response)
+        #expect(text.contains("\"accepted\":true") && text.contains("\"outcome\":\"queued\""))
+        let start = await router.route(ControlRequest(method: "POST", uri: "/api/v1/action/start",
+                                                      body: Array("{\"mode\":\"collect\",\"rounds\":2}".utf8), peer: root))
+        #expect(start.status == 202)
+        #expect(await backend.actions == [.trainNow, .start])
+    }
+
+    @Test func authorization() {
+        let authorizer = Authorizer(daemonUID: 1000, groupName: "root")  // group "root" (gid 0) exists everywhere
+        #expect(authorizer.mayControl(PeerCredentials(pid: 1, uid: 0, gid: 0)))
+        #expect(authorizer.mayControl(PeerCredentials(pid: 1, uid: 1000, gid: 1000)), "the daemon's own user")
+        #expect(authorizer.mayControl(PeerCredentials(pid: 1, uid: 5000, gid: 0)), "primary group member")
+        #expect(!authorizer.mayControl(PeerCredentials(pid: 999_999_999, uid: 5000, gid: 5000)))
+        #expect(authorizer.refusal(for: PeerCredentials(pid: 1, uid: 5000, gid: 5000)).contains("join group 'root'"))
+    }
+}
+
+@Suite("Control server over a Unix socket", .serialized)
+struct ControlServerTests {
+    /// Sends raw bytes and returns the raw answer (connection closed by either side).
+    func exchange(_ path: String, _ request: [UInt8]) -> String {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else { return "connect failed" }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            answer += buffer[0..<n]
+        }
+        return String(decoding: answer, as: UTF8.self)
+    }
+
+    @Test func servesHTTPAndEnforcesLimits() async throws {
+        let path = "/tmp/heidi-ctl-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+        var options = ControlServer.Options()
+        options.idleTimeout = 0.5
+        let ready = AsyncStream.makeStream(of: Void.self)
+        let server = ControlServer(socketPath: path, activatedDescriptor: nil,
+                                   router: ControlRouter(backend: FakeBackend(), authorizer: Authorizer(groupName: nil)),
+                                   socketGroup: nil, logger: Logger(label: "test"), options: options) { ready.continuation.yield() }
+        let group = ServiceGroup(services: [server], logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            for await _ in ready.stream { break }
+            var st = stat()
+            #expect(stat(path, &st) == 0 && st.st_mode & 0o777 == 0o660, "socket mode 0660")
+
+            let ok = exchange(path, Array("GET /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+            #expect(ok.hasPrefix("HTTP/1.1 200 OK") && ok.contains("\"api_version\":1"))
+
+            let big = "POST /api/v1/action/start HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n" + String(repeating: "a", count: 70000)
+            #expect(exchange(path, Array(big.utf8)).hasPrefix("HTTP/1.1 413"))
+
+            let garbage = exchange(path, Array("NOT HTTP AT ALL\r\n\r\n".utf8))
+            #expect(garbage.hasPrefix("HTTP/1.1 400") || garbage.isEmpty, "\(garbage)")
+
+            // A client that sends half a request is disconnected after the idle timeout, and the server still answers others.
+            let start = MonotonicClock.nanoseconds()
+            let slow = exchange(path, Array("GET /api/v1/status HTTP/1.1\r\nHo".utf8))
+            #expect(slow.isEmpty)
+            #expect(Double(MonotonicClock.nanoseconds() - start) / 1e9 < 3)
+            #expect(exchange(path, Array("GET /api/v1/health HTTP/1.1\r\nConnection: close\r\n\r\n".utf8)).contains("{\"ok\":true}"))
+
+            await group.triggerGracefulShutdown()
+            try await tasks.next()
+        }
+        #expect(!FileSystem.exists(path), "a socket the daemon bound itself is removed on shutdown")
+    }
+
+    @Test func refusesToStealALiveSocket() async throws {
+        let path = "/tmp/heidi-ctl-live-\(getpid()).sock"
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd); unlink(path) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        listen(fd, 1)
+        #expect(throws: ControlSocketError.inUse(path)) { try ListeningSocket.prepare(path) }
+    }
+}

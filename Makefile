@@ -2,7 +2,10 @@
 PREFIX ?= /usr/local
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build demo test release clean
+SYSTEMD_UNIT_DIR ?= /etc/systemd/system
+SYSUSERS_DIR ?= /usr/lib/sysusers.d
+
+.PHONY: deps build demo test release install clean
 
 ## Install the system packages the build needs (libsystemd-dev; libssl-dev and pkg-config are usually present).
 deps:
@@ -24,6 +27,16 @@ test: deps
 
 release: deps
 	swift build -c release --static-swift-stdlib
+
+## Install static release binaries, units, sysusers entry and /etc/heidi/heidi.yaml (never overwrites an edited config).
+install: release
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(SYSUSERS_DIR) $(DESTDIR)/etc/heidi
+	install -m 0755 .build/release/heidid .build/release/heidictl $(DESTDIR)$(PREFIX)/bin/
+	sed 's|/usr/local/bin/heidid|$(PREFIX)/bin/heidid|' units/heidi.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/heidi.service
+	install -m 0644 units/heidi.socket $(DESTDIR)$(SYSTEMD_UNIT_DIR)/heidi.socket
+	install -m 0644 contrib/sysusers.d/heidi.conf $(DESTDIR)$(SYSUSERS_DIR)/heidi.conf
+	[ -e $(DESTDIR)/etc/heidi/heidi.yaml ] || install -m 0640 config/heidi.yaml $(DESTDIR)/etc/heidi/heidi.yaml
+	@echo "installed; now: systemd-sysusers && systemctl daemon-reload && systemctl enable --now heidi.socket heidi.service"
 
 clean:
 	rm -rf .build

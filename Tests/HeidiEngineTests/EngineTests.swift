@@ -109,6 +109,26 @@ struct EngineTests {
         await engine.shutdown()
     }
 
+    @Test func theJournalStaysValidWhateverAChildPrints() async throws {
+        let directory = temporaryDirectory()
+        // Quotes, backslashes, control characters, invalid UTF-8, ANSI colours, a secret, and a 100 KiB line.
+        let nasty = #"printf '"quoted" \\back\001\033[31mred\033[0m \377\376 sk-ABCDEFGHIJKLMNOPQRSTUVWX\n'; head -c 100000 /dev/zero | tr '\0' '"'; exit 9"#
+        let config = makeConfig(directory, mock: false, stages: [.generate: StageConfig(command: ["/bin/sh", "-c", nasty], timeout: 30, stopGrace: 1)])
+        let engine = makeEngine(config)
+        try await engine.open()
+        _ = try await engine.perform(.start, start: StartRequest(rounds: 1)).get()
+        #expect(await waitFor { await engine.status().state == .error })
+        await engine.shutdown()
+        let report = try JournalVerifier.verify(files: [config.journalPath])
+        #expect(report.outcome == .intact)
+        let text = String(decoding: try FileSystem.read(config.journalPath), as: UTF8.self)
+        #expect(text.contains("[OPENAI_KEY]") && !text.contains("ABCDEFGHIJKLMNOPQRSTUVWX"), "secrets never reach the journal")
+        #expect(!text.contains(#"\u001b[31m"#), "ANSI escapes are stripped")
+        let log = String(decoding: try FileSystem.read("\(config.runDirectory(try #require(await engine.status().runID)))/logs/round-1/generate.log"), as: UTF8.self)
+        #expect(log.contains("[OPENAI_KEY]") && !log.contains("ABCDEFGHIJKLMNOPQRSTUVWX"), "nor the stage log")
+        #expect(log.contains("…[line cut at 16 KiB]"))
+    }
+
     @Test func stopInterruptsTheStageAndNothingSurvives() async throws {
         let directory = temporaryDirectory()
         let slow = StageConfig(command: ["/bin/sh", "-c", "trap '' TERM; sleep 60 & sleep 60"], timeout: 60, stopGrace: 0.5)

@@ -55,7 +55,7 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Print exactly one JSON document (NDJSON for streams) on stdout.")
     var json = false
 
-    var environment: [String: String] { currentEnvironment() }
+    var environment: [String: String] { ProcessEnvironment.current() }
 
     var client: UnixHTTPClient {
         UnixHTTPClient(socketPath: SocketLocator.resolve(explicit: socket, configPath: config, environment: environment))
@@ -80,23 +80,8 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-/// The process environment as a dictionary.
-func currentEnvironment() -> [String: String] {
-    var result: [String: String] = [:]
-    var pointer = environ
-    while let entry = pointer.pointee {
-        let text = String(cString: entry)
-        if let equals = text.firstIndex(of: "=") { result[String(text[..<equals])] = String(text[text.index(after: equals)...]) }
-        pointer += 1
-    }
-    return result
-}
-
 /// Writes a diagnostic line to stderr.
-func printError(_ message: String) {
-    let bytes = Array((message.hasSuffix("\n") ? message : message + "\n").utf8)
-    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-}
+func printError(_ message: String) { ProcessEnvironment.printError(message) }
 
 /// Writes bytes to stdout unbuffered (streams must appear as they arrive).
 func writeOut(_ bytes: [UInt8]) {

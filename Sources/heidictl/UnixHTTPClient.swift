@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import HeidiCore
 
 /// Why heidictl could not talk to the daemon; each maps to an exit code and names the socket.
 enum ClientError: Error, CustomStringConvertible {
@@ -100,30 +101,17 @@ struct UnixHTTPClient {
     }
 
     private func connectSocket() throws(ClientError) -> Int32 {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw .io("socket: \(String(cString: strerror(errno)))") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(socketPath.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            close(fd)
-            throw .io("control socket path is too long (max 107 bytes): \(socketPath)")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0 else {
-            let code = errno
-            close(fd)
-            switch code {
+        switch UnixSocket.connect(socketPath) {
+        case .success(let fd): return fd
+        case .failure(let error):
+            switch error.errno {
             case ENOENT, ENOTDIR: throw .noSocket(socketPath)
             case ECONNREFUSED: throw .staleSocket(socketPath)
             case EACCES, EPERM: throw .permissionDenied(socketPath)
-            default: throw .io("cannot connect to \(socketPath): \(String(cString: strerror(code)))")
+            case ENAMETOOLONG: throw .io("control socket path is too long (max 107 bytes): \(socketPath)")
+            default: throw .io("cannot connect to \(socketPath): \(errnoDescription(error.errno))")
             }
         }
-        return fd
     }
 
     private func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(ClientError) {

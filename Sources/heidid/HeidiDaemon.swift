@@ -64,19 +64,23 @@ struct HeidiDaemon: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let environment = currentEnvironment()
+        let environment = ProcessEnvironment.current()
         let overrides = ConfigOverrides(stateDir: stateDir, runtimeDir: runtimeDir, socket: socket, repoRoot: repoRoot,
                                         mode: mode, rounds: rounds, autostart: autostart ? true : nil)
         let settings: HeidiConfig
         do { settings = try ConfigLoader.load(path: config, environment: environment, overrides: overrides) } catch {
-            printError("heidid: \(error)")
+            ProcessEnvironment.printError("heidid: \(error)")
             throw ExitCode(2)
         }
         if checkConfig {
             print(ConfigSummary.describe(settings))
             return
         }
-        let logger = bootstrapLogging(environment: environment)
+        let (logger, logsToJournal) = bootstrapLogging(environment: environment)
+        /// Errors reach the operator's terminal too, unless the logger already wrote them there.
+        func report(_ message: String) {
+            if logsToJournal && !JournaldSender.stderrIsJournal(environment: environment) { ProcessEnvironment.printError(message) }
+        }
         umask(0o027)
         let notifier = SystemdNotifier()
         let mirror: (any EventMirror)? = FileSystem.exists("/run/systemd/journal/socket") ? JournaldMirror() : nil
@@ -84,7 +88,7 @@ struct HeidiDaemon: AsyncParsableCommand {
                             notifier: notifier, mirror: mirror, logger: logger)
         do { try await engine.open() } catch {
             logger.critical("heidid cannot start: \(error)")
-            printErrorIfNotJournal("heidid: \(error)", environment: environment)
+            report("heidid: \(error)")
             throw ExitCode(1)
         }
         var groupID: UInt32?
@@ -112,13 +116,13 @@ struct HeidiDaemon: AsyncParsableCommand {
                 logger: logger))
         do { try await group.run() } catch {
             logger.critical("heidid stopped: \(error)")
-            printErrorIfNotJournal("heidid: \(error)", environment: environment)
+            report("heidid: \(error)")
             await engine.shutdown(reason: "error: \(error)")
             throw ExitCode(1)
         }
     }
 
-    private func bootstrapLogging(environment: [String: String]) -> Logger {
+    private func bootstrapLogging(environment: [String: String]) -> (Logger, usesJournal: Bool) {
         let useJournal: Bool
         switch logTarget {
         case .journald: useJournal = true
@@ -131,13 +135,7 @@ struct HeidiDaemon: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
-        return Logger(label: "heidid")
-    }
-
-    private func printErrorIfNotJournal(_ message: String, environment: [String: String]) {
-        // With the journal as stderr the logger already recorded it; a second copy would be a duplicate line.
-        if !JournaldSender.stderrIsJournal(environment: environment) || logTarget == .stderr { return }
-        printError(message)
+        return (Logger(label: "heidid"), useJournal)
     }
 }
 

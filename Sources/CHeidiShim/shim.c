@@ -64,6 +64,13 @@ int heidi_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid) {
     return 0;
 }
 
+int heidi_child_exited_nowait(pid_t pid) {
+    siginfo_t info;
+    info.si_pid = 0;
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT | WNOHANG) != 0) return -1;
+    return info.si_pid == pid ? 1 : 0;
+}
+
 int heidi_wifexited(int status) { return WIFEXITED(status); }
 int heidi_wexitstatus(int status) { return WEXITSTATUS(status); }
 int heidi_wifsignaled(int status) { return WIFSIGNALED(status); }

@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import CHeidiShim
-import Dispatch
 import HeidiCore
 
 /// What to run for a stage: argv, the complete environment, and the working directory.
@@ -74,44 +73,39 @@ public final class ChildProcess: Sendable {
         self.pidfd = pidfd
     }
 
-    /// Calls `handler` once, on `queue`, when the child has exited and been reaped.
-    func onExit(queue: DispatchQueue, _ handler: @escaping @Sendable (ExitInfo) -> Void) {
+    /// Calls `handler` once, from a waiter thread, when the child has exited. The child is left a zombie (not
+    /// reaped), so its pid and process-group id stay reserved while the rest of the tree is cleaned up; then call
+    /// `reap()`. The thread sleeps in poll(2) on the pidfd: no signal handler, no polling loop.
+    func onExit(_ handler: @escaping @Sendable () -> Void) {
         let pid = self.pid
-        guard pidfd >= 0 else {
-            // pidfd_open unavailable (kernel < 5.3): fall back to a blocking wait4 on a dispatch thread.
-            queue.async { handler(Self.reap(pid, blocking: true) ?? ExitInfo(exitCode: nil, signal: nil)) }
-            return
+        let pidfd = self.pidfd
+        startThread {
+            if pidfd >= 0 {
+                var fds = [pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)]
+                while heidi_child_exited_nowait(pid) == 0 {
+                    if poll(&fds, 1, -1) < 0 && errno != EINTR { break }
+                }
+                close(pidfd)
+            } else {
+                // pidfd_open unavailable (kernel < 5.3): block in waitid without reaping.
+                var info = siginfo_t()
+                while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR {}
+            }
+            handler()
         }
-        let source = DispatchSource.makeReadSource(fileDescriptor: pidfd, queue: queue)
-        let fd = pidfd
-        let box = SourceBox(source)
-        source.setEventHandler {
-            guard let info = Self.reap(pid, blocking: false) else { return }
-            box.source?.cancel()
-            box.source = nil
-            handler(info)
-        }
-        source.setCancelHandler { close(fd) }
-        source.resume()
     }
 
-    static func reap(_ pid: Int32, blocking: Bool) -> ExitInfo? {
+    /// Reaps the exited child with `wait4`, returning its status and resource usage.
+    func reap() -> ExitInfo {
         var status: Int32 = 0
         var usage = rusage()
         while true {
-            let rc = wait4(pid, &status, blocking ? 0 : WNOHANG, &usage)
+            let rc = wait4(pid, &status, 0, &usage)
             if rc == pid { return ExitInfo(status: status, usage: usage) }
             if rc < 0 && errno == EINTR { continue }
-            if rc < 0 { return ExitInfo(exitCode: nil, signal: nil) }  // already reaped elsewhere
-            return nil
+            return ExitInfo(exitCode: nil, signal: nil)  // already reaped elsewhere
         }
     }
-}
-
-/// Holds a dispatch source so its own handler can cancel it (touched only on the source's serial queue).
-final class SourceBox: @unchecked Sendable {
-    var source: (any DispatchSourceProtocol)?
-    init(_ source: any DispatchSourceProtocol) { self.source = source }
 }
 
 /// Runs `body` with a NULL-terminated C array of C strings.

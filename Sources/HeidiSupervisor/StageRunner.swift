@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
+import Synchronization
 import HeidiCore
 import Logging
 
@@ -42,11 +42,11 @@ public final class RunningStage: @unchecked Sendable {
     private let timeout: Double
     private let grace: Double
     private let logger: Logger
-    private let queue: DispatchQueue
     private let collector: OutputCollector
 
     enum Event: Sendable {
-        case exited(ExitInfo)
+        /// The leader exited; it is still an unreaped zombie.
+        case exited
         case timeout
         case stop
         case graceExpired
@@ -73,18 +73,17 @@ public final class RunningStage: @unchecked Sendable {
         self.grace = grace
         self.logger = logger
         self.killer = TreeKiller(leader: child.pid, instanceEntry: "HEIDI_STAGE_INSTANCE=\(token)")
-        self.queue = DispatchQueue(label: "heidi.stage.\(child.pid)")
         (events, sink) = AsyncStream.makeStream(of: Event.self)
         collector = OutputCollector(onLine: onLine)
         let sink = self.sink
         let collector = self.collector
         let streams = [(child.stdoutFD, OutputStream.stdout), (child.stderrFD, OutputStream.stderr)]
         collector.captures = streams.map { fd, stream in
-            OutputCapture(fd: fd, stream: stream, queue: queue, onLine: { collector.handle($0) },
+            OutputCapture(fd: fd, stream: stream, onLine: { collector.handle($0) },
                           onClose: { sink.yield(.outputClosed) })
         }
         for capture in collector.captures { capture.start() }
-        child.onExit(queue: queue) { sink.yield(.exited($0)) }
+        child.onExit { sink.yield(.exited) }
     }
 
     /// Asks the stage to stop: SIGTERM to the tree now, SIGKILL after the grace period.
@@ -122,11 +121,12 @@ public final class RunningStage: @unchecked Sendable {
                     logger.warning("stage ignored SIGTERM for its grace period; sending SIGKILL", metadata: ["pid": "\(child.pid)"])
                     killer.signalAll(SIGKILL)
                 }
-            case .exited(let info):
-                exit = info
+            case .exited:
                 graceTimer?.cancel()
-                // The leader is gone: nothing of the stage may outlive it.
+                // The leader is gone: nothing of the stage may outlive it. Its zombie still reserves the group id,
+                // so killpg cannot hit an unrelated group that reused the number; reap it only afterwards.
                 survivors = await killer.killRemaining()
+                exit = child.reap()
                 if !survivors.isEmpty {
                     logger.error("stage processes survived SIGKILL", metadata: ["pids": "\(survivors)"])
                 }
@@ -158,28 +158,35 @@ extension RunningStage.Event {
     var isTimeout: Bool { if case .timeout = self { return true }; return false }
 }
 
-/// Redacts, counts and keeps the tail of a stage's output; lines arrive on the stage's serial queue.
+/// Redacts, counts and keeps the tail of a stage's output. The stdout and stderr reader threads call `handle`;
+/// the lock makes the line handler (log file, journald, followers) see one line at a time.
 final class OutputCollector: @unchecked Sendable {
+    private struct Tally {
+        var ring = OutputRing()
+        var lines: Int64 = 0
+        var bytes: Int64 = 0
+        var redactors: [OutputStream: LineRedactor] = [.stdout: LineRedactor(), .stderr: LineRedactor()]
+    }
+
     private let onLine: OutputLineHandler
-    private var ring = OutputRing()
-    private var lines: Int64 = 0
-    private var bytes: Int64 = 0
-    private var redactors: [OutputStream: LineRedactor] = [.stdout: LineRedactor(), .stderr: LineRedactor()]
+    private let tally = Mutex(Tally())
+    /// Set once in `RunningStage.init`, before the readers start.
     var captures: [OutputCapture] = []
 
     init(onLine: @escaping OutputLineHandler) { self.onLine = onLine }
 
     func handle(_ raw: OutputLine) {
-        var line = raw
-        line.text = redactors[line.stream, default: LineRedactor()].redact(line.text)
-        lines += 1
-        bytes += Int64(line.text.utf8.count + 1)
-        ring.append(line.text)
-        onLine(line)
+        tally.withLock { tally in
+            var line = raw
+            line.text = tally.redactors[line.stream, default: LineRedactor()].redact(line.text)
+            tally.lines += 1
+            tally.bytes += Int64(line.text.utf8.count + 1)
+            tally.ring.append(line.text)
+            onLine(line)
+        }
     }
 
     func stats() -> (lines: Int64, bytes: Int64, excerpt: String) {
-        // Called after both pipes closed: no more lines arrive, the queue is quiet.
-        (lines, bytes, ring.excerpt(lines: 20))
+        tally.withLock { ($0.lines, $0.bytes, $0.ring.excerpt(lines: 20)) }
     }
 }

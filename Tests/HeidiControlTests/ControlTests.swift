@@ -147,7 +147,7 @@ struct ControlServerTests {
     @Test func servesHTTPAndEnforcesLimits() async throws {
         let path = "/tmp/heidi-ctl-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
         var options = ControlServer.Options()
-        options.idleTimeout = 0.5
+        options.idleTimeout = 1.5
         let ready = AsyncStream.makeStream(of: Void.self)
         let server = ControlServer(socketPath: path, activatedDescriptor: nil,
                                    router: ControlRouter(backend: FakeBackend(), authorizer: Authorizer(groupName: nil)),
@@ -160,7 +160,7 @@ struct ControlServerTests {
             #expect(stat(path, &st) == 0 && st.st_mode & 0o777 == 0o660, "socket mode 0660")
 
             let ok = exchange(path, Array("GET /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
-            #expect(ok.hasPrefix("HTTP/1.1 200 OK") && ok.contains("\"api_version\":1"))
+            #expect(ok.hasPrefix("HTTP/1.1 200 OK") && ok.contains("\"api_version\":1"), "\(ok)")
 
             let big = "POST /api/v1/action/start HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n" + String(repeating: "a", count: 70000)
             #expect(exchange(path, Array(big.utf8)).hasPrefix("HTTP/1.1 413"))
@@ -172,7 +172,7 @@ struct ControlServerTests {
             let start = MonotonicClock.nanoseconds()
             let slow = exchange(path, Array("GET /api/v1/status HTTP/1.1\r\nHo".utf8))
             #expect(slow.isEmpty)
-            #expect(Double(MonotonicClock.nanoseconds() - start) / 1e9 < 3)
+            #expect(Double(MonotonicClock.nanoseconds() - start) / 1e9 < 4.5, "closed by the idle timeout, not the client's")
             #expect(exchange(path, Array("GET /api/v1/health HTTP/1.1\r\nConnection: close\r\n\r\n".utf8)).contains("{\"ok\":true}"))
 
             await group.triggerGracefulShutdown()

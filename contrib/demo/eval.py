@@ -23,84 +23,15 @@ import json
 import math
 import os
 import random
-import socket
 import sys
-import tempfile
 import time
+
+from demo_common import env_round, int_arg, notify, positive_int, read_input_lines, write_output
 
 MAX_SAMPLE_RESULTS = 10
 
 
 # ---------------------------------------------------------------- helpers
-
-def notify(message):
-    """Best-effort sd_notify-style datagram to $HEIDI_NOTIFY_SOCKET."""
-    addr = os.environ.get("HEIDI_NOTIFY_SOCKET")
-    if not addr:
-        return
-    if addr.startswith("@"):
-        addr = "\0" + addr[1:]
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
-            s.setblocking(False)
-            s.sendto(message.encode("utf-8"), addr)
-    except OSError:
-        pass
-
-
-def atomic_write_text(path, text):
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=parent)
-    try:
-        mask = os.umask(0)
-        os.umask(mask)
-        os.fchmod(fd, 0o666 & ~mask)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:
-        dfd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-
-
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text)
-    return value
-
-
-def int_arg(text):
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected an integer, got %r" % text)
-
-
-def env_round(default=1):
-    try:
-        value = int(os.environ.get("HEIDI_ROUND", ""))
-        return value if value >= 1 else default
-    except ValueError:
-        return default
-
 
 def find_metrics(adapter):
     candidates = [os.path.join(adapter, "metrics.json")]
@@ -140,14 +71,8 @@ def main(argv=None):
         print("[ERROR] cannot read train metrics from %s: %s" % (metrics_path, e), file=sys.stderr)
         return 1
 
-    if not os.path.isfile(args.data):
-        print("[ERROR] evaluation data not found: %s" % args.data, file=sys.stderr)
-        return 1
-    try:
-        with open(args.data, "r", encoding="utf-8") as f:
-            lines = [line for line in f if line.strip()]
-    except (OSError, UnicodeDecodeError) as e:
-        print("[ERROR] cannot read %s: %s" % (args.data, e), file=sys.stderr)
+    lines = read_input_lines(args.data, "evaluation data not found")
+    if lines is None:
         return 1
     if args.num_samples is not None:
         lines = lines[:args.num_samples]
@@ -209,10 +134,7 @@ def main(argv=None):
         "sample_results": results[:MAX_SAMPLE_RESULTS],
         "seed": seed,
     }
-    try:
-        atomic_write_text(args.output, json.dumps(report, indent=2, sort_keys=False) + "\n")
-    except OSError as e:
-        print("[ERROR] cannot write %s: %s" % (args.output, e.strerror or e), file=sys.stderr)
+    if not write_output(args.output, json.dumps(report, indent=2, sort_keys=False) + "\n"):
         return 1
     m = report["metrics"]
     summary = "eval: %d samples, success_rate=%.2f format_compliance=%.2f (train_loss=%.4f)" % (

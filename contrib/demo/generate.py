@@ -17,12 +17,11 @@ Standard library only.
 
 import argparse
 import json
-import os
 import random
-import socket
 import sys
-import tempfile
 import time
+
+from demo_common import env_round, int_arg, notify, positive_int, write_jsonl
 
 TEACHER_MODEL = "demo-teacher"
 TEACHER_BACKEND = "demo"
@@ -142,77 +141,6 @@ def plan_bad(rng, n):
     return dict(zip(sorted(positions), kinds))
 
 
-# ---------------------------------------------------------------- helpers
-
-def notify(message):
-    """Best-effort sd_notify-style datagram to $HEIDI_NOTIFY_SOCKET."""
-    addr = os.environ.get("HEIDI_NOTIFY_SOCKET")
-    if not addr:
-        return
-    if addr.startswith("@"):
-        addr = "\0" + addr[1:]
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
-            s.setblocking(False)
-            s.sendto(message.encode("utf-8"), addr)
-    except OSError:
-        pass
-
-
-def atomic_write_text(path, text):
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=parent)
-    try:
-        mask = os.umask(0)
-        os.umask(mask)
-        os.fchmod(fd, 0o666 & ~mask)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:
-        dfd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-
-
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("expected a positive integer, got %r" % text)
-    return value
-
-
-def int_arg(text):
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected an integer, got %r" % text)
-
-
-def env_round(default=1):
-    try:
-        value = int(os.environ.get("HEIDI_ROUND", ""))
-        return value if value >= 1 else default
-    except ValueError:
-        return default
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description="Demo teacher: generate synthetic code-instruction samples as JSONL.")
@@ -250,11 +178,7 @@ def main(argv=None):
             print("[INFO] " + line, file=sys.stderr, flush=True)
             notify("STATUS=" + line)
 
-    text = "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples)
-    try:
-        atomic_write_text(args.output, text)
-    except OSError as e:
-        print("[ERROR] cannot write %s: %s" % (args.output, e.strerror or e), file=sys.stderr)
+    if not write_jsonl(args.output, samples):
         return 1
     notify("X_HEIDI_COUNTERS=" + json.dumps({"samples_generated": n}))
     print("[OK] Wrote %d samples to %s" % (n, args.output), flush=True)

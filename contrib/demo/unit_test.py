@@ -15,12 +15,11 @@ cannot be written, 2 on bad arguments. Standard library only.
 
 import argparse
 import json
-import os
 import re
-import socket
 import sys
-import tempfile
 import time
+
+from demo_common import int_arg, notify, read_input_lines, write_jsonl
 
 FENCED = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 PYTHON_HINT = re.compile(r"^\s*(?:def |class |import |from \S+ import |return\b|for |while |if |async def )",
@@ -58,59 +57,6 @@ def check_sample(rec):
     return {"passed": passed, "reason": reason, "blocks_tested": len(blocks), "block_results": results}
 
 
-# ---------------------------------------------------------------- helpers
-
-def notify(message):
-    """Best-effort sd_notify-style datagram to $HEIDI_NOTIFY_SOCKET."""
-    addr = os.environ.get("HEIDI_NOTIFY_SOCKET")
-    if not addr:
-        return
-    if addr.startswith("@"):
-        addr = "\0" + addr[1:]
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
-            s.setblocking(False)
-            s.sendto(message.encode("utf-8"), addr)
-    except OSError:
-        pass
-
-
-def atomic_write_text(path, text):
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=parent)
-    try:
-        mask = os.umask(0)
-        os.umask(mask)
-        os.fchmod(fd, 0o666 & ~mask)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:
-        dfd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-
-
-def int_arg(text):
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected an integer, got %r" % text)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description="Demo unit-test gate: syntax-check the code in each sample and record the result.")
@@ -119,14 +65,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int_arg, default=None, help="accepted for symmetry; the gate is deterministic")
     args = parser.parse_args(argv)
 
-    if not os.path.isfile(args.input):
-        print("[ERROR] input file not found: %s" % args.input, file=sys.stderr)
-        return 1
-    try:
-        with open(args.input, "r", encoding="utf-8") as f:
-            lines = [line for line in f if line.strip()]
-    except (OSError, UnicodeDecodeError) as e:
-        print("[ERROR] cannot read %s: %s" % (args.input, e), file=sys.stderr)
+    lines = read_input_lines(args.input, "input file not found")
+    if lines is None:
         return 1
 
     delay = min(0.05, 1.0 / max(1, len(lines)))
@@ -154,11 +94,7 @@ def main(argv=None):
         if len(out) % 10 == 0:
             print("[INFO] Tested %d/%d" % (len(out), len(lines)), file=sys.stderr, flush=True)
 
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in out)
-    try:
-        atomic_write_text(args.output, text)
-    except OSError as e:
-        print("[ERROR] cannot write %s: %s" % (args.output, e.strerror or e), file=sys.stderr)
+    if not write_jsonl(args.output, out):
         return 1
     print("[OK] Unit-test gate: %d samples, %d passed (%d without code), %d failed"
           % (len(out), passed, no_code, failed))

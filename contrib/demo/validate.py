@@ -20,12 +20,11 @@ Standard library only.
 import argparse
 import hashlib
 import json
-import os
 import re
-import socket
 import sys
-import tempfile
 import time
+
+from demo_common import int_arg, notify, read_input_lines, write_jsonl
 
 REQUIRED_KEYS = ("id", "instruction", "input", "output", "metadata")
 
@@ -71,50 +70,6 @@ def find_secret(rec):
 
 # ---------------------------------------------------------------- helpers
 
-def notify(message):
-    """Best-effort sd_notify-style datagram to $HEIDI_NOTIFY_SOCKET."""
-    addr = os.environ.get("HEIDI_NOTIFY_SOCKET")
-    if not addr:
-        return
-    if addr.startswith("@"):
-        addr = "\0" + addr[1:]
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
-            s.setblocking(False)
-            s.sendto(message.encode("utf-8"), addr)
-    except OSError:
-        pass
-
-
-def atomic_write_text(path, text):
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=parent)
-    try:
-        mask = os.umask(0)
-        os.umask(mask)
-        os.fchmod(fd, 0o666 & ~mask)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:
-        dfd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-
-
 def non_negative_int(text):
     try:
         value = int(text)
@@ -123,13 +78,6 @@ def non_negative_int(text):
     if value < 0:
         raise argparse.ArgumentTypeError("expected a non-negative integer, got %r" % text)
     return value
-
-
-def int_arg(text):
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected an integer, got %r" % text)
 
 
 def main(argv=None):
@@ -148,14 +96,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int_arg, default=None, help="accepted for symmetry; validation is deterministic")
     args = parser.parse_args(argv)
 
-    if not os.path.isfile(args.input):
-        print("[ERROR] input file not found: %s" % args.input, file=sys.stderr)
-        return 1
-    try:
-        with open(args.input, "r", encoding="utf-8") as f:
-            lines = f.readlines()
-    except (OSError, UnicodeDecodeError) as e:
-        print("[ERROR] cannot read %s: %s" % (args.input, e), file=sys.stderr)
+    lines = read_input_lines(args.input, "input file not found", keep_blank=True)
+    if lines is None:
         return 1
 
     # Pretend the checks are expensive so progress is visible (~1.2 s in all).
@@ -206,11 +148,7 @@ def main(argv=None):
         rec["validation"] = {"passed": True, "reason": "ok"}
         kept.append(rec)
 
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept)
-    try:
-        atomic_write_text(args.output, text)
-    except OSError as e:
-        print("[ERROR] cannot write %s: %s" % (args.output, e.strerror or e), file=sys.stderr)
+    if not write_jsonl(args.output, kept):
         return 1
 
     n_dropped = sum(dropped.values())

@@ -27,6 +27,10 @@ int heidi_is_child_subreaper(void);
 /// SO_PEERCRED of a connected AF_UNIX socket. Returns 0 or -1 with errno set.
 int heidi_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
 
+/// Whether `pid` (a child) has exited, without reaping it: the zombie keeps the pid and process-group id
+/// reserved, so the rest of its group can still be signalled safely. Returns 1 exited, 0 running, -1 error.
+int heidi_child_exited_nowait(pid_t pid);
+
 int heidi_wifexited(int status);
 int heidi_wexitstatus(int status);
 int heidi_wifsignaled(int status);

@@ -1,0 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CHeidiShim
+
+/// Runs `body` on a new detached thread.
+///
+/// Blocking waits (a pipe read, a pidfd poll) get their own thread instead of a dispatch source: libdispatch's
+/// epoll multiplexing crashed here when a source's descriptor was cancelled and its number reused quickly, and a
+/// thread blocked in poll(2) costs no CPU and never wakes without reason.
+func startThread(_ body: @escaping @Sendable () -> Void) {
+    final class Box {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+    let context = Unmanaged.passRetained(Box(body)).toOpaque()
+    var thread = pthread_t()
+    let rc = pthread_create(&thread, nil, { raw in
+        guard let raw else { return nil }
+        Unmanaged<Box>.fromOpaque(raw).takeRetainedValue().body()
+        return nil
+    }, context)
+    if rc == 0 {
+        pthread_detach(thread)
+    } else {
+        Unmanaged<Box>.fromOpaque(context).takeRetainedValue().body()  // cannot happen in practice; stay correct
+    }
+}
+
+/// A pipe whose only job is to wake a thread blocked in poll(2).
+final class WakePipe: Sendable {
+    let readEnd: Int32
+    let writeEnd: Int32
+
+    init() {
+        var fds: [Int32] = [-1, -1]
+        _ = heidi_pipe_cloexec(&fds)
+        readEnd = fds[0]
+        writeEnd = fds[1]
+        _ = fcntl(writeEnd, F_SETFL, O_NONBLOCK)
+    }
+
+    func wake() {
+        var byte: UInt8 = 1
+        _ = write(writeEnd, &byte, 1)
+    }
+
+    deinit {
+        close(readEnd)
+        close(writeEnd)
+    }
+}
+
+/// Waits until `fd` is readable (or hung up) or `wake` is signalled. Returns false when woken.
+func waitReadable(_ fd: Int32, orWake wake: WakePipe) -> Bool {
+    var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.readEnd, events: Int16(POLLIN), revents: 0)]
+    while true {
+        let rc = poll(&fds, 2, -1)
+        if rc < 0 && errno == EINTR { continue }
+        if fds[1].revents != 0 { return false }
+        return true
+    }
+}

@@ -12,12 +12,8 @@ struct Journal: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify journal files offline: schema, key order, seq continuity and the hash chain.",
             discussion: """
-                Without FILES, verifies the configured journal (<state_dir>/events.jsonl). A single live journal is
-                checked together with its rotated files (events.<seq>.jsonl) and against the head recorded in the
-                state.json beside it, so a cut-off or edited tail is detected too. Several FILES are checked in the
-                order given, as one chain.
-                Exit status: 0 intact, 1 tampered, broken or torn tail, 2 usage, 5 unreadable.
-                """)
+            Without FILES, verifies the configured journal (<state_dir>/events.jsonl). A single live journal is checked together with its rotated files (events.<seq>.jsonl) and against the head recorded in the state.json beside it, so a cut-off or edited tail is detected too. Several FILES are checked in the order given, as one chain. Exit status: 0 intact, 1 tampered, broken or torn tail, 2 usage, 5 unreadable.
+            """)
 
         @Argument(help: "Journal files (default: the configured journal).")
         var files: [String] = []

@@ -17,12 +17,9 @@ struct HeidiDaemon: AsyncParsableCommand {
         commandName: "heidid",
         abstract: "Supervisor daemon for the Heidi training loop (generate → validate → [test] → train → eval).",
         discussion: """
-            Configuration: --config PATH, else $HEIDI_CONFIG, else /etc/heidi/heidi.yaml if present, else built-in
-            defaults; environment variables override the file and flags override both. Control it with heidictl.
+            Configuration: --config PATH, else $HEIDI_CONFIG, else /etc/heidi/heidi.yaml if present, else built-in defaults; environment variables override the file and flags override both. Control it with heidictl.
 
-            Exit status: 0 after a clean shutdown (SIGTERM/SIGINT) or a valid --check-config; 1 when the daemon
-            cannot run (state directory locked, control socket in use, journal unreadable); 2 for usage and
-            configuration errors.
+            Exit status: 0 after a clean shutdown (SIGTERM/SIGINT) or a valid --check-config; 1 when the daemon cannot run (state directory locked, control socket in use, journal unreadable); 2 for usage and configuration errors.
             """,
         version: Engine.version)
 

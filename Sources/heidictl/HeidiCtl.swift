@@ -84,7 +84,7 @@ func printError(_ message: String) { ProcessEnvironment.printError(message) }
 func writeOut(_ bytes: [UInt8]) {
     var offset = 0
     while offset < bytes.count {
-        let n = bytes.withUnsafeBytes { write(1, $0.baseAddress! + offset, $0.count - offset) }
+        let n = bytes.withUnsafeBytes { raw in raw.baseAddress.map { write(1, $0 + offset, raw.count - offset) } ?? 0 }
         if n <= 0 { if errno == EINTR { continue }; Glibc.exit(0) }  // stdout closed (e.g. piped into head)
         offset += n
     }

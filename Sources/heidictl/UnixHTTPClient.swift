@@ -117,7 +117,7 @@ struct UnixHTTPClient {
     private func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(ClientError) {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            let n = bytes.withUnsafeBytes { raw in raw.baseAddress.map { send(fd, $0 + offset, raw.count - offset, Int32(MSG_NOSIGNAL)) } ?? 0 }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw .io("writing to \(socketPath): \(String(cString: strerror(errno)))")

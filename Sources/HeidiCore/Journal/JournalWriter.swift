@@ -206,7 +206,9 @@ enum JournalTail {
         var buffer = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
-            let n = buffer.withUnsafeMutableBytes { Glibc.pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+            let n = buffer.withUnsafeMutableBytes { raw in
+                raw.baseAddress.map { Glibc.pread(fd, $0 + done, count - done, off_t(offset) + off_t(done)) } ?? 0
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw .io(FileSystemError(path: path, operation: "read", errno: errno))

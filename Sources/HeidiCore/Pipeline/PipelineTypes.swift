@@ -8,7 +8,17 @@ public enum Stage: String, Sendable, Codable, CaseIterable, Comparable {
     case generate, validate, test, train, eval
 
     public static func < (lhs: Stage, rhs: Stage) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+        lhs.order < rhs.order
+    }
+
+    private var order: Int {
+        switch self {
+        case .generate: return 0
+        case .validate: return 1
+        case .test: return 2
+        case .train: return 3
+        case .eval: return 4
+        }
     }
 }
 

@@ -69,7 +69,7 @@ public enum FileSystem {
     public static func writeAll(fd: Int32, _ bytes: [UInt8], path: String) throws(FileSystemError) {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            let n = bytes.withUnsafeBytes { raw in raw.baseAddress.map { Glibc.write(fd, $0 + offset, raw.count - offset) } ?? 0 }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw FileSystemError(path: path, operation: "write", errno: errno)

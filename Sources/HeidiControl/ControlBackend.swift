@@ -12,11 +12,14 @@ public struct ControlResponse: Sendable {
     public var status: Int
     public var contentType: String
     public var body: ResponseBody
+    /// Extra response headers.
+    public var headers: [(String, String)]
 
-    public init(status: Int, contentType: String = "application/json", body: ResponseBody) {
+    public init(status: Int, contentType: String = "application/json", body: ResponseBody, headers: [(String, String)] = []) {
         self.status = status
         self.contentType = contentType
         self.body = body
+        self.headers = headers
     }
 
     public static func json<T: Encodable>(_ status: Int, _ value: T) -> ControlResponse {
@@ -29,6 +32,17 @@ public struct ControlResponse: Sendable {
     }
 }
 
+/// A stage log as streamed to a client: the 0-based index of its first line in the log file, and the lines.
+public struct LogStream: Sendable {
+    public var firstLine: Int
+    public var chunks: AsyncStream<[UInt8]>
+
+    public init(firstLine: Int, chunks: AsyncStream<[UInt8]>) {
+        self.firstLine = firstLine
+        self.chunks = chunks
+    }
+}
+
 /// What the control server needs from the daemon. The engine implements it; tests use a fake.
 public protocol ControlBackend: Sendable {
     func status() async -> StatusSnapshot
@@ -38,8 +52,9 @@ public protocol ControlBackend: Sendable {
     func perform(_ action: Action, start: StartRequest?) async -> Result<ActionResponse, APIErrorBody>
     /// Journal lines with seq > `after`, byte for byte; with `follow`, then live lines until the client goes away.
     func events(after: UInt64, follow: Bool) async -> Result<AsyncStream<[UInt8]>, APIErrorBody>
-    /// A stage's output lines (the current run's), the last `tail` lines; with `follow`, then live lines.
-    func logs(stage: String, round: Int?, tail: Int?, follow: Bool) async -> Result<AsyncStream<[UInt8]>, APIErrorBody>
+    /// A stage's output lines (the current run's): the last `tail` lines, or those from line `fromLine` (0-based)
+    /// on; with `follow`, then live lines.
+    func logs(stage: String, round: Int?, tail: Int?, fromLine: Int?, follow: Bool) async -> Result<LogStream, APIErrorBody>
     /// Prometheus text exposition.
     func metrics() async -> String
 }

@@ -93,8 +93,19 @@ public struct ControlRouter: Sendable {
             guard let value = Int(text), value >= 0 else { return .error(.badRequest, "tail must be an integer >= 0") }
             tail = value
         }
+        var fromLine: Int?
+        if let text = request.query["from_line"] {
+            guard let value = Int(text), value >= 0 else { return .error(.badRequest, "from_line must be an integer >= 0") }
+            fromLine = value
+        }
         guard let follow = flag(request.query["follow"]) else { return .error(.badRequest, "follow must be 0 or 1") }
-        return stream(await backend.logs(stage: stage, round: round, tail: tail, follow: follow), contentType: "text/plain; charset=utf-8")
+        switch await backend.logs(stage: stage, round: round, tail: tail, fromLine: fromLine, follow: follow) {
+        case .success(let log):
+            return ControlResponse(status: 200, contentType: "text/plain; charset=utf-8", body: .stream(log.chunks),
+                                   headers: [("X-Heidi-First-Line", String(log.firstLine))])
+        case .failure(let error):
+            return .json(error.error.code.httpStatus, error)
+        }
     }
 
     private func action(_ name: String, _ request: ControlRequest) async -> ControlResponse {

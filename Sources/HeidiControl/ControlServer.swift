@@ -156,6 +156,8 @@ public final class ControlServer: Service, Sendable {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: response.contentType)
         headers.add(name: "Server", value: "heidid")
+        headers.add(name: "X-Heidi-API", value: String(API.version))
+        for (name, value) in response.headers { headers.add(name: name, value: value) }
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         let status = HTTPResponseStatus(statusCode: response.status)
         switch response.body {

@@ -83,27 +83,32 @@ extension Engine: ControlBackend {
         return value
     }
 
-    public func logs(stage: String, round: Int?, tail: Int?, follow: Bool) async -> Result<AsyncStream<[UInt8]>, APIErrorBody> {
+    public func logs(stage: String, round: Int?, tail: Int?, fromLine: Int?, follow: Bool) async -> Result<LogStream, APIErrorBody> {
         guard let stage = Stage(rawValue: stage) else { return .failure(APIErrorBody(.badRequest, "unknown stage \(stage)")) }
         guard let runID = state.runID else { return .failure(APIErrorBody(.notFound, "no run yet: there are no stage logs")) }
         let round = round ?? max(1, state.round)
         let path = "\(config.runDirectory(runID))/logs/round-\(round)/\(stage.rawValue).log"
-        var backlog: [[UInt8]] = []
-        if let bytes = try? FileSystem.read(path) {
-            var lines = bytes.split(separator: 0x0a, omittingEmptySubsequences: false)
-            if lines.last?.isEmpty == true { lines.removeLast() }
-            let selected = tail.map { lines.suffix($0) } ?? lines[...]
-            backlog = selected.map { Array($0) + [0x0a] }
-        } else if !follow {
+        let exists = FileSystem.exists(path)
+        if !exists && !follow {
             return .failure(APIErrorBody(.notFound, "no log for \(stage.rawValue) in round \(round) of \(runID) (\(path))"))
         }
-        if follow && !shuttingDown {
-            return .success(logBroadcaster.follow(stage: stage, round: round, backlog: backlog))
+        var firstLine = 0
+        let readBacklog = { () -> [[UInt8]] in
+            guard let bytes = try? FileSystem.read(path) else { return [] }
+            var lines = bytes.split(separator: 0x0a, omittingEmptySubsequences: false)
+            if lines.last?.isEmpty == true { lines.removeLast() }
+            firstLine = min(lines.count, fromLine ?? tail.map { max(0, lines.count - $0) } ?? 0)
+            return lines[firstLine...].map { Array($0) + [0x0a] }
         }
+        if follow && !shuttingDown {
+            let chunks = logBroadcaster.follow(stage: stage, round: round, backlog: readBacklog)
+            return .success(LogStream(firstLine: firstLine, chunks: chunks))
+        }
+        let backlog = readBacklog()
         let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self)
         for chunk in backlog { continuation.yield(chunk) }
         continuation.finish()
-        return .success(stream)
+        return .success(LogStream(firstLine: firstLine, chunks: stream))
     }
 
     public func metrics() async -> String { metricsText() }

@@ -243,8 +243,7 @@ final class LineSinkContext: @unchecked Sendable {
 
     func deliver(_ line: OutputLine) {
         let text = line.cut ? line.text + " …[line cut at 16 KiB]" : line.text
-        logFile.append(text)
+        broadcaster.publish(text, stage: stage, round: round) { logFile.append(text) }
         mirror?.childLine(OutputLine(stream: line.stream, text: text, cut: line.cut), stage: stage, round: round, runID: runID, pid: pid.load(ordering: .relaxed))
-        broadcaster.publish(text, stage: stage, round: round)
     }
 }

@@ -13,11 +13,12 @@ final class LogBroadcaster: Sendable {
     private let state = Mutex<(next: Int, followers: [Int: Follower])>((0, [:]))
     private let buffer = 10_000
 
-    /// A stream of lines of `stage` (in `round`, or any round when nil), each ending in `\n`.
-    func follow(stage: Stage, round: Int?, backlog: [[UInt8]]) -> AsyncStream<[UInt8]> {
+    /// A stream of lines of `stage` (in `round`, or any round when nil), each ending in `\n`: first what `backlog`
+    /// returns (read under the lock, so no line is lost or doubled between the file and the live feed), then live lines.
+    func follow(stage: Stage, round: Int?, backlog: () -> [[UInt8]]) -> AsyncStream<[UInt8]> {
         let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(buffer))
-        for chunk in backlog { continuation.yield(chunk) }
         let id = state.withLock { state in
+            for chunk in backlog() { continuation.yield(chunk) }
             state.next += 1
             state.followers[state.next] = Follower(stage: stage, round: round, continuation: continuation)
             return state.next
@@ -28,13 +29,15 @@ final class LogBroadcaster: Sendable {
         return stream
     }
 
-    func publish(_ text: String, stage: Stage, round: Int) {
-        let targets = state.withLock { state in
-            state.followers.values.filter { $0.stage == stage && ($0.round == nil || $0.round == round) }.map(\.continuation)
+    /// Runs `write` (the log file append) and hands the line to followers, atomically with respect to `follow`.
+    func publish(_ text: String, stage: Stage, round: Int, write: () -> Void) {
+        state.withLock { state in
+            write()
+            let targets = state.followers.values.filter { $0.stage == stage && ($0.round == nil || $0.round == round) }
+            guard !targets.isEmpty else { return }
+            let bytes = Array(text.utf8) + [0x0a]
+            for target in targets { target.continuation.yield(bytes) }
         }
-        guard !targets.isEmpty else { return }
-        let bytes = Array(text.utf8) + [0x0a]
-        for target in targets { target.yield(bytes) }
     }
 
     func finishAll() {

@@ -8,6 +8,9 @@ import HeidiCore
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show the pipeline state, the running child and the journal head.")
 
+    @Flag(name: .shortAndLong, help: "Keep showing the status, redrawn in place on a terminal (one JSON document per change with --json).")
+    var watch = false
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
@@ -18,14 +21,47 @@ struct Status: ParsableCommand {
             printError("heidictl: cannot read the status answer: \(error)")
             throw ExitCode(5)
         }
-        if global.json { writeOut(reply.body) } else { print(StatusFormatter.describe(status)) }
+        if watch { try watchLoop(); return }
+        if global.json { writeOut(reply.body) } else { print(StatusFormatter.describe(status, colors: Terminal.colors)) }
         if status.state == .error { throw ExitCode(1) }
+    }
+
+    /// Redraws every second (elapsed times move) or prints a new block when something changes.
+    private func watchLoop() throws {
+        let poller = StatusPoller(client: global.client)
+        let redraw = Terminal.isTTY && !global.json
+        var last = ""
+        while true {
+            let (status, body) = try poller.current()
+            let text = global.json ? String(decoding: body, as: UTF8.self) : StatusFormatter.describe(status, colors: Terminal.colors)
+            var comparable = status
+            comparable.updatedAt = ""
+            comparable.child?.elapsedSeconds = 0
+            let key = "\(comparable)"
+            if redraw {
+                writeOut(Array(("\u{1B}[H\u{1B}[2J" + text + "\n").utf8))
+            } else if key != last {
+                writeOut(Array((global.json ? text : text + "\n\n").utf8))
+            }
+            last = key
+            usleep(redraw ? 1_000_000 : 500_000)
+        }
+    }
+}
+
+/// Terminal capabilities for human output.
+enum Terminal {
+    static var isTTY: Bool { isatty(1) == 1 }
+    /// Colours only on a terminal, never with NO_COLOR (https://no-color.org) or TERM=dumb.
+    static var colors: Bool {
+        let environment = ProcessEnvironment.current()
+        return isTTY && environment["NO_COLOR"].map(\.isEmpty) ?? true && environment["TERM"] != "dumb"
     }
 }
 
 /// The human `status` block.
 enum StatusFormatter {
-    static func describe(_ s: StatusSnapshot) -> String {
+    static func describe(_ s: StatusSnapshot, colors: Bool = false) -> String {
         var rows: [(String, String)] = []
         var state = s.state.rawValue
         if let stage = s.stage { state += " (\(stage))" }
@@ -33,6 +69,10 @@ enum StatusFormatter {
         if s.stopping { state += ", stopping" }
         if s.awaitingTrainNow { state += ", waiting for train-now" }
         if s.trainNowPending { state += ", train-now queued" }
+        if colors {
+            let code = s.state == .error ? "31;1" : (s.state == .idle ? "2" : "32;1")
+            state = "\u{1B}[\(code)m\(state)\u{1B}[0m"
+        }
         rows.append(("state", state))
         rows.append(("round", s.runID == nil ? "-" : "\(s.round)/\(s.rounds)"))
         rows.append(("mode", s.mode.rawValue))

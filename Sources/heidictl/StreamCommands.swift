@@ -6,7 +6,9 @@ import HeidiAPI
 import HeidiCore
 
 struct Events: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print journal events (NDJSON with --json), optionally following new ones.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print journal events (NDJSON with --json), optionally following new ones.",
+        discussion: "With --follow, a daemon restart is survived: heidictl reconnects and resumes after the last seq it printed, without duplicates or gaps.")
 
     @Flag(name: .shortAndLong, help: "Keep printing new events as they are written.")
     var follow = false
@@ -17,21 +19,79 @@ struct Events: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        var assembler = [UInt8]()
-        var errorBody = [UInt8]()
-        let path = "\(API.events)?after=\(after)&follow=\(follow ? 1 : 0)"
-        let status = try withDaemon { () throws(ClientError) in
-            try global.client.stream("GET", path) { status, chunk in
-                guard status == 200 else { errorBody += chunk; return }
-                assembler += chunk
-                while let newline = assembler.firstIndex(of: 0x0a) {
-                    let line = Array(assembler[...newline])
-                    assembler.removeFirst(newline + 1)
-                    if global.json { writeOut(line) } else { writeOut(Array((EventFormatter.describe(line) + "\n").utf8)) }
+        var lastSeq = after
+        let json = global.json
+        try FollowingStream(client: global.client, follow: follow, json: json).run(path: {
+            "\(API.events)?after=\(lastSeq)&follow=\(follow ? 1 : 0)"
+        }) { line in
+            guard let seq = JournalLines.seq(of: line[...]), seq > lastSeq else { return }
+            lastSeq = seq
+            writeOut(json ? line : Array((EventFormatter.describe(line) + "\n").utf8))
+        }
+    }
+}
+
+/// Streams lines from the daemon; with `follow`, reconnects after the daemon goes away (restart, upgrade) and asks
+/// again with a fresh path, so callers resume where they stopped.
+struct FollowingStream {
+    let client: UnixHTTPClient
+    let follow: Bool
+    let json: Bool
+
+    /// Calls `onHeaders` for each successful connection, then `onLine` for every line.
+    func run(path: () -> String, onHeaders: ([String: String]) -> Void = { _ in }, onLine: ([UInt8]) -> Void) throws {
+        var announced = false
+        while true {
+            var pending: [UInt8] = []
+            var errorBody: [UInt8] = []
+            do {
+                let (status, _) = try client.stream("GET", path(), onHeaders: { status, headers in
+                    if status == 200 { onHeaders(headers) }
+                }) { status, chunk in
+                    guard status == 200 else { errorBody += chunk; return }
+                    pending += chunk
+                    while let newline = pending.firstIndex(of: 0x0a) {
+                        onLine(Array(pending[...newline]))
+                        pending.removeFirst(newline + 1)
+                    }
                 }
+                if status != 200 { throw failForStatus(HTTPReply(status: status, body: errorBody), json: json) }
+                if !follow { return }
+                announced = false
+            } catch let error as ClientError {
+                guard follow, error.isRetryable else {
+                    printError("heidictl: \(error)")
+                    throw ExitCode(error.exitCode)
+                }
+                if !announced { printError("heidictl: heidid went away (\(error)); reconnecting…") }
+                announced = true
+                usleep(200_000)
             }
         }
-        if status != 200 { throw failForStatus(HTTPReply(status: status, body: errorBody), json: global.json) }
+    }
+}
+
+extension ClientError {
+    /// Failures a follower waits out (the daemon restarting), as opposed to permanent ones.
+    var isRetryable: Bool {
+        switch self {
+        case .noSocket, .staleSocket, .protocolError, .io: return true
+        case .permissionDenied, .incompatible: return false
+        }
+    }
+}
+
+/// Reads the `seq` of a journal line from its fixed prefix.
+enum JournalLines {
+    static func seq(of line: ArraySlice<UInt8>) -> UInt64? {
+        let prefix = Array("{\"event_version\":\"2\",\"seq\":".utf8)
+        guard line.count > prefix.count, line.prefix(prefix.count).elementsEqual(prefix) else { return nil }
+        var value: UInt64 = 0
+        for byte in line.dropFirst(prefix.count) {
+            guard (48...57).contains(byte) else { break }
+            value = value &* 10 &+ UInt64(byte - 48)
+        }
+        return value
     }
 }
 
@@ -71,33 +131,35 @@ struct Logs: ParsableCommand {
     func run() throws {
         let client = global.client
         var stageName = stage?.rawValue
-        if stageName == nil {
+        var round = self.round
+        if stageName == nil || (round == nil && follow) {
             let reply = try withDaemon { () throws(ClientError) in try client.request("GET", API.status) }
-            stageName = (try? JSONCoding.decode(StatusSnapshot.self, from: reply.body))?.stage
+            let status = try? JSONCoding.decode(StatusSnapshot.self, from: reply.body)
+            stageName = stageName ?? status?.stage
+            // Pin the round, so a follower that reconnects keeps reading the same log.
+            if round == nil, let status, status.round > 0 { round = status.round }
         }
         guard let stageName else {
             printError("heidictl: no stage is running; name one: heidictl logs generate|validate|test|train|eval")
             throw ExitCode(2)
         }
-        var path = "\(API.logs)?stage=\(stageName)&follow=\(follow ? 1 : 0)"
-        if let round { path += "&round=\(round)" }
-        if let lines { path += "&tail=\(lines)" }
-        var errorBody: [UInt8] = []
-        var pending: [UInt8] = []
+        var received = 0
+        var firstLine = 0
         let json = global.json
-        let statusCode = try withDaemon { () throws(ClientError) in
-            try client.stream("GET", path) { status, chunk in
-                guard status == 200 else { errorBody += chunk; return }
-                if !json { writeOut(chunk); return }
-                pending += chunk
-                while let newline = pending.firstIndex(of: 0x0a) {
-                    let text = String(decoding: pending[..<newline], as: UTF8.self)
-                    pending.removeFirst(newline + 1)
-                    writeOut(Array("{\"stage\":\(JSONText.quoted(stageName)),\"line\":\(JSONText.quoted(text))}\n".utf8))
-                }
-            }
+        try FollowingStream(client: client, follow: follow, json: json).run(path: {
+            var path = "\(API.logs)?stage=\(stageName)&follow=\(follow ? 1 : 0)"
+            if let round { path += "&round=\(round)" }
+            // After a reconnect, continue after the lines already printed.
+            if received > 0 { path += "&from_line=\(firstLine + received)" } else if let lines { path += "&tail=\(lines)" }
+            return path
+        }, onHeaders: { headers in
+            if received == 0 { firstLine = headers["x-heidi-first-line"].flatMap { Int($0) } ?? 0 }
+        }) { line in
+            received += 1
+            if !json { writeOut(line); return }
+            let text = String(decoding: line.dropLast(), as: UTF8.self)
+            writeOut(Array("{\"stage\":\(JSONText.quoted(stageName)),\"line\":\(JSONText.quoted(text))}\n".utf8))
         }
-        if statusCode != 200 { throw failForStatus(HTTPReply(status: statusCode, body: errorBody), json: json) }
     }
 }
 

@@ -1,13 +1,17 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import HeidiAPI
 import HeidiCore
 
 /// Why heidictl could not talk to the daemon; each maps to an exit code and names the socket.
 enum ClientError: Error, CustomStringConvertible {
     case noSocket(String)
     case staleSocket(String)
-    case permissionDenied(String)
+    /// The path, and a description of its owner, group and mode (or of the directory that blocks it).
+    case permissionDenied(String, detail: String)
+    /// The daemon speaks another API version.
+    case incompatible(String)
     case protocolError(String)
     case io(String)
 
@@ -17,8 +21,9 @@ enum ClientError: Error, CustomStringConvertible {
             return "heidid is not running: no control socket at \(path) (start it with 'systemctl start heidi', or pass --socket)"
         case .staleSocket(let path):
             return "heidid is not running: \(path) exists but nothing accepts connections (stale socket from a stopped daemon)"
-        case .permissionDenied(let path):
-            return "permission denied on \(path): join the daemon's control group (usually 'heidi': sudo usermod -aG heidi $USER, then log in again) or run as root"
+        case .permissionDenied(let path, let detail):
+            return "permission denied on \(path) (\(detail)): join that group (sudo usermod -aG GROUP $USER, then log in again) or run as root"
+        case .incompatible(let message): return message
         case .protocolError(let message): return "unexpected answer from heidid: \(message)"
         case .io(let message): return message
         }
@@ -28,7 +33,7 @@ enum ClientError: Error, CustomStringConvertible {
         switch self {
         case .noSocket, .staleSocket: return 3
         case .permissionDenied: return 4
-        case .protocolError, .io: return 5
+        case .protocolError, .io, .incompatible: return 5
         }
     }
 }
@@ -46,15 +51,17 @@ struct UnixHTTPClient {
 
     func request(_ method: String, _ path: String, body: [UInt8]? = nil) throws(ClientError) -> HTTPReply {
         var reply = HTTPReply(status: 0, body: [])
-        let status = try stream(method, path, body: body) { _, chunk in reply.body += chunk }
-        reply.status = status
+        reply.status = try stream(method, path, body: body) { _, chunk in reply.body += chunk }.status
         return reply
     }
 
     /// Sends a request and calls `onChunk` with the status and body bytes as they arrive (for followed streams).
     /// Returns the status.
     @discardableResult
-    func stream(_ method: String, _ path: String, body: [UInt8]? = nil, onChunk: (Int, [UInt8]) -> Void) throws(ClientError) -> Int {
+    func stream(
+        _ method: String, _ path: String, body: [UInt8]? = nil, onHeaders: (Int, [String: String]) -> Void = { _, _ in },
+        onChunk: (Int, [UInt8]) -> Void
+    ) throws(ClientError) -> (status: Int, headers: [String: String]) {
         let fd = try connectSocket()
         defer { close(fd) }
         var head = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nUser-Agent: heidictl\r\n"
@@ -73,15 +80,21 @@ struct UnixHTTPClient {
         }
         var length: Int?
         var chunked = false
+        var headers: [String: String] = [:]
         while true {
             let line = try reader.line()
             if line.isEmpty { break }
             guard let colon = line.firstIndex(of: ":") else { continue }
             let name = line[..<colon].lowercased()
             let value = line[line.index(after: colon)...].trimmingCharacters(in: " \t")
+            headers[name] = value
             if name == "content-length" { length = Int(value) }
             if name == "transfer-encoding", value.lowercased().contains("chunked") { chunked = true }
         }
+        if let apiVersion = headers["x-heidi-api"], apiVersion != String(API.version) {
+            throw .incompatible("heidid at \(socketPath) speaks API v\(apiVersion); this heidictl speaks v\(API.version): use the heidictl that came with the installed heidid")
+        }
+        onHeaders(status, headers)
         if chunked {
             while true {
                 let sizeLine = try reader.line()
@@ -97,7 +110,7 @@ struct UnixHTTPClient {
         } else {
             while let chunk = try reader.some() { onChunk(status, chunk) }
         }
-        return status
+        return (status, headers)
     }
 
     private func connectSocket() throws(ClientError) -> Int32 {
@@ -107,7 +120,7 @@ struct UnixHTTPClient {
             switch error.errno {
             case ENOENT, ENOTDIR: throw .noSocket(socketPath)
             case ECONNREFUSED: throw .staleSocket(socketPath)
-            case EACCES, EPERM: throw .permissionDenied(socketPath)
+            case EACCES, EPERM: throw .permissionDenied(socketPath, detail: FileOwnership.describeBlocker(of: socketPath))
             case ENAMETOOLONG: throw .io("control socket path is too long (max 107 bytes): \(socketPath)")
             default: throw .io("cannot connect to \(socketPath): \(errnoDescription(error.errno))")
             }

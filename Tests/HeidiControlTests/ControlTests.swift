@@ -37,7 +37,7 @@ actor FakeBackend: ControlBackend {
         return .success(stream)
     }
 
-    func logs(stage: String, round: Int?, tail: Int?, follow: Bool) async -> Result<AsyncStream<[UInt8]>, APIErrorBody> {
+    func logs(stage: String, round: Int?, tail: Int?, fromLine: Int?, follow: Bool) async -> Result<LogStream, APIErrorBody> {
         .failure(APIErrorBody(.notFound, "no log"))
     }
 

@@ -1,0 +1,45 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HeidiCore
+import Testing
+
+/// The real heidid talking sd_notify to a socket the test owns, as systemd would (SPEC §9).
+@Suite(.serialized)
+struct NotifyTests {
+    @Test("READY=1 only once the control socket answers; STATUS= follows the pipeline; STOPPING=1 on SIGTERM")
+    func notifyLifecycle() async throws {
+        let s = try Session(environment: ["HEIDI_MOCK_SUBPROCESSES": "1"])
+        defer { s.tearDown() }
+        let listener = try NotifyListener(path: s.dir.file("notify.sock"))
+        let daemon = try await s.startDaemon(environment: ["NOTIFY_SOCKET": listener.path], waitUntilAnswering: false)
+
+        let readyMessage = listener.next(timeout: 10) { NotifyListener.has($0, "READY=1") }
+        let ready = try #require(readyMessage, "no READY=1 within 10 s; got \(listener.received); stderr:\n\(daemon.stderrText)")
+        // At the moment READY=1 arrives, the control socket must already serve requests.
+        let status = controlGet(socket: s.socket, "/api/v1/status")
+        #expect(status?.status == 200, "GET status right after READY=1: \(String(describing: status))")
+        #expect(status?.body.contains("\"state\":\"IDLE\"") == true, "\(String(describing: status))")
+        let health = controlGet(socket: s.socket, "/api/v1/health")
+        #expect(health?.status == 200 && health?.body.contains("\"ok\":true") == true, "\(String(describing: health))")
+        #expect(NotifyListener.value("STATUS", in: ready)?.hasPrefix("IDLE") == true, "READY datagram: \(ready)")
+        let mainPID = NotifyListener.value("MAINPID", in: ready).flatMap { Int32($0) }
+        #expect(mainPID == daemon.pid, "READY datagram: \(ready)")
+
+        let start = try s.ctl("start", "--mode", "collect", "--rounds", "1")
+        #expect(start.status == 0, "start: \(start)")
+        let collected = listener.next(timeout: 10) { NotifyListener.value("STATUS", in: $0)?.contains("waiting for train-now") == true }
+        #expect(collected != nil, "no STATUS for the collected round; got \(listener.statuses)")
+        let statuses = listener.statuses
+        let collecting = statuses.firstIndex { $0.hasPrefix("COLLECTING (generate) round 1/1 run_") }
+        let validating = statuses.firstIndex { $0.hasPrefix("VALIDATING (validate) round 1/1 run_") }
+        #expect(collecting != nil && validating != nil, "statuses: \(statuses)")
+        if let collecting, let validating { #expect(collecting < validating, "statuses: \(statuses)") }
+        #expect(statuses.last?.hasPrefix("IDLE") == true, "statuses: \(statuses)")
+
+        kill(daemon.pid, SIGTERM)
+        let stopping = listener.next(timeout: 10) { NotifyListener.has($0, "STOPPING=1") }
+        #expect(stopping != nil, "no STOPPING=1 after SIGTERM; got \(listener.received)")
+        #expect(await daemon.waitForExit(timeout: 10) == 0, "stderr:\n\(daemon.stderrText)")
+    }
+}

@@ -84,8 +84,10 @@ enum StatusFormatter {
             rows.append(("child", "-"))
         }
         if let error = s.lastError {
-            let firstLine = error.message.split(separator: "\n").first.map(String.init) ?? error.message
-            rows.append(("last error", "\(error.stage ?? "daemon") round \(error.round): \(firstLine) (at \(error.at))"))
+            let lines = error.message.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            rows.append(("last error", "\(error.stage ?? "daemon") round \(error.round): \(lines.first ?? "") (at \(error.at))"))
+            // The failing stage's last output lines, which say why.
+            for line in lines.dropFirst().suffix(5) { rows.append(("", "  " + line)) }
         } else {
             rows.append(("last error", "-"))
         }

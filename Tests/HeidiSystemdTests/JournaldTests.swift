@@ -3,6 +3,7 @@ import Glibc
 #endif
 import HeidiSystemd
 import Logging
+import HeidiCore
 import Testing
 
 /// The journald seams that need no running journald: field names, stderr detection, priorities.
@@ -40,7 +41,7 @@ struct JournaldTests {
     /// `JOURNAL_STREAM` as systemd would set it for this process's real stderr.
     static func stderrDeviceAndInode() throws -> (UInt64, UInt64) {
         var st = stat()
-        guard fstat(2, &st) == 0 else { throw HarnessError("fstat(2): \(String(cString: strerror(errno)))") }
+        guard fstat(2, &st) == 0 else { throw FileSystemError(path: "stderr", operation: "fstat", errno: errno) }
         return (UInt64(st.st_dev), UInt64(st.st_ino))
     }
 

@@ -69,8 +69,12 @@ public final class ControlServer: Service, Sendable {
             logger.info("control socket taken from systemd (socket activation)", metadata: ["socket": "\(socketPath)"])
         } else {
             try ListeningSocket.prepare(socketPath)
-            server = try await bootstrap.bind(unixDomainSocketPath: socketPath, childChannelInitializer: initializer)
-            try ListeningSocket.setPermissions(socketPath, group: socketGroup)
+            // Bind under a temporary name, set group and mode, then rename into place: the socket never exists
+            // at its public path with the wrong owner or mode.
+            let staging = ListeningSocket.stagingPath(for: socketPath)
+            server = try await bootstrap.bind(unixDomainSocketPath: staging, cleanupExistingSocketFile: true,
+                                              childChannelInitializer: initializer)
+            try ListeningSocket.publish(staging, at: socketPath, group: socketGroup)
             logger.info("control socket listening", metadata: ["socket": "\(socketPath)"])
         }
         await onListening()

@@ -37,11 +37,17 @@ public enum ListeningSocket {
         return true
     }
 
-    /// Sets mode 0660 and, when given, the group of the socket file.
-    public static func setPermissions(_ path: String, group: UInt32?) throws(ControlSocketError) {
-        if let group, chown(path, uid_t(bitPattern: -1), group) != 0 {
-            throw .system(FileSystemError(path: path, operation: "chown to group \(group)", errno: errno))
+    /// A temporary name next to `path` to bind before the socket is ready to be seen.
+    public static func stagingPath(for path: String) -> String {
+        FileSystem.dirname(path) + "/.heidi-\(getpid()).sock"
+    }
+
+    /// Gives the bound socket at `staging` mode 0660 and, when given, `group`, then renames it to `path`.
+    public static func publish(_ staging: String, at path: String, group: UInt32?) throws(ControlSocketError) {
+        if let group, chown(staging, uid_t(bitPattern: -1), group) != 0 {
+            throw .system(FileSystemError(path: staging, operation: "chown to group \(group)", errno: errno))
         }
-        if chmod(path, 0o660) != 0 { throw .system(FileSystemError(path: path, operation: "chmod 0660", errno: errno)) }
+        if chmod(staging, 0o660) != 0 { throw .system(FileSystemError(path: staging, operation: "chmod 0660", errno: errno)) }
+        if rename(staging, path) != 0 { throw .system(FileSystemError(path: path, operation: "rename from \(staging)", errno: errno)) }
     }
 }

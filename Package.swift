@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "heidid", targets: ["heidid"]),
         .executable(name: "heidictl", targets: ["heidictl"]),
+        .executable(name: "heidi-exec", targets: ["heidi-exec"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -19,6 +20,8 @@ let package = Package(
     targets: [
         // C: what Swift cannot import from Glibc (variadics, _GNU_SOURCE APIs, W* macros).
         .target(name: "CHeidiShim"),
+        // C: the exec wrapper that applies a stage's rlimits and joins its cgroup before exec (heidid never forks).
+        .executableTarget(name: "heidi-exec"),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
@@ -70,6 +73,17 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        // The control request path driven from raw bytes: libFuzzer target and corpus replay (contrib/fuzz).
+        .target(
+            name: "HeidiFuzzing",
+            dependencies: [
+                "HeidiControl", "HeidiAPI", "HeidiCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(name: "heidi-fuzz", dependencies: ["HeidiFuzzing", "HeidiCore"]),
         .executableTarget(
             name: "heidictl",
             dependencies: ["HeidiAPI", "HeidiCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -78,7 +92,7 @@ let package = Package(
         .testTarget(name: "HeidiCoreTests", dependencies: ["HeidiCore"]),
         .testTarget(name: "HeidiSupervisorTests", dependencies: ["HeidiSupervisor", "HeidiCore"]),
         .testTarget(name: "HeidiSystemdTests", dependencies: ["HeidiSystemd", "HeidiCore"]),
-        .testTarget(name: "HeidiControlTests", dependencies: ["HeidiControl", "HeidiAPI", "HeidiCore"]),
+        .testTarget(name: "HeidiControlTests", dependencies: ["HeidiControl", "HeidiAPI", "HeidiCore", "HeidiFuzzing"]),
         .testTarget(name: "HeidiEngineTests", dependencies: ["HeidiEngine", "HeidiCore", "HeidiAPI", "HeidiSupervisor"]),
         .testTarget(name: "EndToEndTests", dependencies: ["HeidiCore", "HeidiAPI", "heidid", "heidictl"]),
     ]

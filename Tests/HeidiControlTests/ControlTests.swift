@@ -4,45 +4,10 @@ import Glibc
 import HeidiAPI
 import HeidiControl
 import HeidiCore
+import HeidiFuzzing
 import Logging
 import ServiceLifecycle
 import Testing
-
-/// A backend that answers from fixed values and records actions.
-actor FakeBackend: ControlBackend {
-    var actions: [Action] = []
-    var refuse = false
-
-    func status() async -> StatusSnapshot {
-        StatusSnapshot(version: "0.1.0", pid: 1, startedAt: "t", state: .idle, mode: .full, runID: nil, round: 0, rounds: 0,
-                       stage: nil, paused: false, pauseRequested: false, trainNowPending: false, awaitingTrainNow: false,
-                       stopping: false, child: nil, lastError: nil, journal: JournalHead(path: "/j", seq: 3, head: SHA256.zeroHex),
-                       supervision: "subreaper+pgroup", updatedAt: "t")
-    }
-
-    func isReady() async -> Bool { true }
-
-    func setRefuse(_ value: Bool) { refuse = value }
-
-    func perform(_ action: Action, start: StartRequest?) async -> Result<ActionResponse, APIErrorBody> {
-        actions.append(action)
-        if refuse { return .failure(APIErrorBody(.invalidState, "\(action.rawValue) refused: no run is active")) }
-        return .success(ActionResponse(action: action.rawValue, outcome: action == .trainNow ? "queued" : nil, state: .collecting, runID: "r"))
-    }
-
-    func events(after: UInt64, follow: Bool) async -> Result<AsyncStream<[UInt8]>, APIErrorBody> {
-        let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self)
-        continuation.yield(Array("{\"seq\":\(after + 1)}\n".utf8))
-        continuation.finish()
-        return .success(stream)
-    }
-
-    func logs(stage: String, round: Int?, tail: Int?, fromLine: Int?, follow: Bool) async -> Result<LogStream, APIErrorBody> {
-        .failure(APIErrorBody(.notFound, "no log"))
-    }
-
-    func metrics() async -> String { "heidi_up 1\n" }
-}
 
 let root = PeerCredentials(pid: getpid(), uid: 0, gid: 0)
 let stranger = PeerCredentials(pid: getpid(), uid: 4242, gid: 4242)
@@ -59,7 +24,7 @@ func body(_ response: ControlResponse) async -> String {
 
 @Suite("Control router")
 struct ControlRouterTests {
-    let backend = FakeBackend()
+    let backend = StaticBackend()
     var router: ControlRouter { ControlRouter(backend: backend, authorizer: Authorizer(daemonUID: 1000, groupName: nil)) }
 
     @Test func statusHealthMetricsAndEvents() async {
@@ -150,7 +115,7 @@ struct ControlServerTests {
         options.idleTimeout = 1.5
         let ready = AsyncStream.makeStream(of: Void.self)
         let server = ControlServer(socketPath: path, activatedDescriptor: nil,
-                                   router: ControlRouter(backend: FakeBackend(), authorizer: Authorizer(groupName: nil)),
+                                   router: ControlRouter(backend: StaticBackend(), authorizer: Authorizer(groupName: nil)),
                                    socketGroup: nil, logger: Logger(label: "test"), options: options) { ready.continuation.yield() }
         let group = ServiceGroup(services: [server], logger: Logger(label: "test"))
         try await withThrowingTaskGroup(of: Void.self) { tasks in

@@ -30,10 +30,13 @@ public struct ControlRequest: Sendable {
 public struct ControlRouter: Sendable {
     let backend: any ControlBackend
     let authorizer: Authorizer
+    /// The server's request latency histogram, appended to `/metrics`.
+    public let stats: RequestStats
 
-    public init(backend: any ControlBackend, authorizer: Authorizer) {
+    public init(backend: any ControlBackend, authorizer: Authorizer, stats: RequestStats = RequestStats()) {
         self.backend = backend
         self.authorizer = authorizer
+        self.stats = stats
     }
 
     public func route(_ request: ControlRequest) async -> ControlResponse {
@@ -43,7 +46,7 @@ public struct ControlRouter: Sendable {
         case ("GET", API.health):
             return await backend.isReady() ? .json(200, HealthResponse(ok: true)) : .error(.unavailable, "heidid is starting")
         case ("GET", API.metrics):
-            let text = await backend.metrics()
+            let text = await backend.metrics() + stats.exposition()
             return ControlResponse(status: 200, contentType: "text/plain; version=0.0.4", body: .bytes(Array(text.utf8)))
         case ("GET", API.events):
             guard let after = UInt64(request.query["after"] ?? "0") else {

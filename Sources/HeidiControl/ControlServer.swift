@@ -17,7 +17,8 @@ import Synchronization
 /// at once get 503. Nothing a client sends reaches the engine unless it parses.
 public final class ControlServer: Service, Sendable {
     public struct Options: Sendable {
-        public var maxConnections = 64
+        /// Enough for a thousand polling clients at once (heidid raises its descriptor limit to match).
+        public var maxConnections = 2048
         /// A request must arrive complete within this many seconds of the connection opening or the last response.
         public var idleTimeout: Double = 10
         public init() {}
@@ -102,6 +103,7 @@ public final class ControlServer: Service, Sendable {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 if active > options.maxConnections {
+                    router.stats.recordRejected()
                     try await write(.error(.unavailable, "too many connections (limit \(options.maxConnections)); retry shortly"),
                                     to: outbound, keepAlive: false)
                     return
@@ -131,9 +133,13 @@ public final class ControlServer: Service, Sendable {
                             return
                         }
                         let request = ControlRequest(method: requestHead.method.rawValue, uri: requestHead.uri, body: body, peer: peer)
+                        let started = MonotonicClock.nanoseconds()
                         let response = await router.route(request)
                         let keepAlive = requestHead.isKeepAlive
                         try await write(response, to: outbound, keepAlive: keepAlive)
+                        if case .bytes = response.body {
+                            router.stats.record(seconds: Double(MonotonicClock.nanoseconds() - started) / 1e9)
+                        }
                         if !keepAlive { return }
                         head = nil
                         watchdog = idleWatchdog(channel)

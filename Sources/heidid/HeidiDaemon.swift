@@ -79,6 +79,7 @@ struct HeidiDaemon: AsyncParsableCommand {
             if logsToJournal && !JournaldSender.stderrIsJournal(environment: environment) { ProcessEnvironment.printError(message) }
         }
         umask(0o027)
+        Self.raiseDescriptorLimit()
         let notifier = SystemdNotifier()
         let mirror: (any EventMirror)? = FileSystem.exists("/run/systemd/journal/socket") ? JournaldMirror() : nil
         let engine = Engine(config: settings, environment: environment, launcher: ProcessStageLauncher(logger: logger),
@@ -116,6 +117,18 @@ struct HeidiDaemon: AsyncParsableCommand {
             report("heidid: \(error)")
             await engine.shutdown(reason: "error: \(error)")
             throw ExitCode(1)
+        }
+    }
+
+    /// Raises the soft RLIMIT_NOFILE to the hard limit (capped at 65536): each control connection and each stage
+    /// pipe is a descriptor, and the default soft limit of 1024 is too low for many concurrent clients.
+    private static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let target = min(limit.rlim_max, 65536)
+        if limit.rlim_cur < target {
+            limit.rlim_cur = target
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         }
     }
 

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Control-plane benchmarks, heidi and its peers side by side in one run (contrib/bench/README.md):
+#   - whole-process latency of `heidictl status` vs `supervisorctl status`, `s6-svstat`, `systemctl is-active`
+#   - request round trip on one persistent connection: GET /api/v1/status vs supervisord's XML-RPC getState
+#   - resident memory of the idle daemon with one running child: heidid vs supervisord
+# Builds static release binaries into .build-release; installs supervisor (pip) and s6 (apt) when missing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+N_SPAWN=${N_SPAWN:-200}
+N_RTT=${N_RTT:-5000}
+
+echo "==> building release binaries (static Swift stdlib)"
+swift build -c release --static-swift-stdlib --scratch-path .build-release --product heidid >/dev/null
+swift build -c release --static-swift-stdlib --scratch-path .build-release --product heidictl >/dev/null
+BIN=$(swift build -c release --scratch-path .build-release --show-bin-path)
+python3 -c 'import supervisor' 2>/dev/null || python3 -m pip install -q supervisor
+command -v s6-svstat >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq s6 >/dev/null 2>&1 || true; }
+WORK=$(mktemp -d /tmp/heidi-bench.XXXXXX)
+PROBE="$WORK/bench"
+cc -O2 -o "$PROBE" contrib/bench/bench.c
+
+cleanup() {
+    [ -n "${HEIDID:-}" ] && kill -TERM "$HEIDID" 2>/dev/null && wait "$HEIDID" 2>/dev/null
+    [ -f "$WORK/supervisord.pid" ] && kill -TERM "$(cat "$WORK/supervisord.pid")" 2>/dev/null
+    [ -n "${S6PID:-}" ] && kill "$S6PID" 2>/dev/null
+    sleep 0.5
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# heidid with one running, quiet child.
+cat >"$WORK/heidi.yaml" <<YAML
+pipeline: {mode: collect, rounds: 1}
+logs: {journald: false}
+stages:
+  generate: {command: [sleep, "600"]}
+  validate: {command: ["true"]}
+  train: {command: ["true"]}
+  eval: {command: ["true"]}
+YAML
+SOCK="$WORK/heidi.sock"
+"$BIN/heidid" --config "$WORK/heidi.yaml" --state-dir "$WORK/state" --socket "$SOCK" 2>"$WORK/heidid.log" &
+HEIDID=$!
+for _ in $(seq 100); do "$BIN/heidictl" --socket "$SOCK" status >/dev/null 2>&1 && break; sleep 0.05; done
+"$BIN/heidictl" --socket "$SOCK" start >/dev/null
+
+# supervisord with one child on a Unix socket.
+cat >"$WORK/supervisord.conf" <<CONF
+[unix_http_server]
+file=$WORK/supervisor.sock
+[supervisord]
+pidfile=$WORK/supervisord.pid
+logfile=$WORK/supervisord.log
+nodaemon=false
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+[supervisorctl]
+serverurl=unix://$WORK/supervisor.sock
+[program:sleeper]
+command=sleep 600
+CONF
+python3 -m supervisor.supervisord -c "$WORK/supervisord.conf"
+for _ in $(seq 100); do [ -S "$WORK/supervisor.sock" ] && python3 -m supervisor.supervisorctl -c "$WORK/supervisord.conf" status >/dev/null 2>&1 && break; sleep 0.1; done
+SUPERVISORCTL=$(python3 -c 'import shutil; print(shutil.which("supervisorctl") or "")')
+sleep 1
+
+echo
+echo "== whole-process latency of a status command (posix_spawn + wait, stdout to /dev/null)"
+printf '%-34s ' "heidictl status (static release)"; "$PROBE" spawn "$N_SPAWN" "$BIN/heidictl" --socket "$SOCK" status
+if [ -n "$SUPERVISORCTL" ]; then
+    printf '%-34s ' "supervisorctl status"; "$PROBE" spawn 30 "$SUPERVISORCTL" -c "$WORK/supervisord.conf" status
+fi
+if command -v s6-svscan >/dev/null && command -v s6-svstat >/dev/null; then
+    mkdir -p "$WORK/s6/sleeper"
+    printf '#!/bin/sh\nexec sleep 600\n' >"$WORK/s6/sleeper/run"
+    chmod +x "$WORK/s6/sleeper/run"
+    s6-svscan "$WORK/s6" >/dev/null 2>&1 &
+    S6PID=$!
+    sleep 1
+    printf '%-34s ' "s6-svstat"; "$PROBE" spawn "$N_SPAWN" "$(command -v s6-svstat)" "$WORK/s6/sleeper"
+fi
+if command -v systemctl >/dev/null; then
+    printf '%-34s ' "systemctl is-active (no PID-1 systemd)"; "$PROBE" spawn "$N_SPAWN" "$(command -v systemctl)" is-active heidi || true
+fi
+
+echo
+echo "== one persistent connection: request round trip"
+printf 'GET /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n' >"$WORK/status.http"
+printf '%-34s ' "heidid GET /api/v1/status"; "$PROBE" rtt "$SOCK" "$WORK/status.http" "$N_RTT"
+XML='<?xml version="1.0"?><methodCall><methodName>supervisor.getState</methodName><params></params></methodCall>'
+printf 'POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n\r\n%s' "${#XML}" "$XML" >"$WORK/getstate.http"
+printf '%-34s ' "supervisord XML-RPC getState"; "$PROBE" rtt "$WORK/supervisor.sock" "$WORK/getstate.http" 2000 || true
+
+echo
+echo "== resident memory, idle daemon with one running child"
+rss() { awk '/VmRSS/ {printf "%.1f MiB\n", $2/1024}' "/proc/$1/status"; }
+printf '%-34s %s\n' "heidid" "$(rss "$HEIDID")"
+printf '%-34s %s\n' "supervisord" "$(rss "$(cat "$WORK/supervisord.pid")")"

@@ -5,7 +5,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEMD_UNIT_DIR ?= /etc/systemd/system
 SYSUSERS_DIR ?= /usr/lib/sysusers.d
 
-.PHONY: deps build demo test release install clean
+.PHONY: deps build demo test release install install-docs clean
 
 ## Install the system packages the build needs (libsystemd-dev; libssl-dev and pkg-config are usually present).
 deps:
@@ -36,7 +36,22 @@ install: release
 	install -m 0644 units/heidi.socket $(DESTDIR)$(SYSTEMD_UNIT_DIR)/heidi.socket
 	install -m 0644 contrib/sysusers.d/heidi.conf $(DESTDIR)$(SYSUSERS_DIR)/heidi.conf
 	[ -e $(DESTDIR)/etc/heidi/heidi.yaml ] || install -m 0640 config/heidi.yaml $(DESTDIR)/etc/heidi/heidi.yaml
+	$(MAKE) install-docs DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) BIN=.build/release
 	@echo "installed; now: systemd-sysusers && systemctl daemon-reload && systemctl enable --now heidi.socket heidi.service"
+
+## Shell completions and man pages, generated from the argument parser (BIN: where the built heidictl/heidid are).
+BIN ?= .build/debug
+install-docs:
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d $(DESTDIR)$(PREFIX)/share/man/man1
+	for tool in heidictl heidid; do \
+		$(BIN)/$$tool --generate-completion-script bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$tool; \
+		$(BIN)/$$tool --generate-completion-script zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$tool; \
+		$(BIN)/$$tool --generate-completion-script fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$tool.fish; \
+	done
+	swift package plugin generate-manual --configuration debug --multi-page --section 1 >/dev/null
+	install -m 0644 .build/plugins/GenerateManual/outputs/heidictl/*.1 .build/plugins/GenerateManual/outputs/heidid/heidid.1 \
+		$(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
 	rm -rf .build

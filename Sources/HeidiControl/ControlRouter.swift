@@ -42,7 +42,7 @@ public struct ControlRouter: Sendable {
     public func route(_ request: ControlRequest) async -> ControlResponse {
         switch (request.method, request.path) {
         case ("GET", API.status), ("HEAD", API.status):
-            return .json(200, await backend.status())
+            return ControlResponse(status: 200, body: .bytes(await backend.status().jsonBytes() + [0x0a]))
         case ("GET", API.health):
             return await backend.isReady() ? .json(200, HealthResponse(ok: true)) : .error(.unavailable, "heidid is starting")
         case ("GET", API.metrics):

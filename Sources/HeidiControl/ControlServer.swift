@@ -50,7 +50,7 @@ public final class ControlServer: Service, Sendable {
 
     public func run() async throws {
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 128)
+            .serverChannelOption(.backlog, value: 4096)
         let initializer: @Sendable (Channel) -> EventLoopFuture<(Connection, PeerCredentials)> = { channel in
             let credentials: EventLoopFuture<UCred>
             if let provider = channel as? SocketOptionProvider {

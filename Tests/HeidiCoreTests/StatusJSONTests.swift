@@ -1,0 +1,26 @@
+import HeidiCore
+import Testing
+
+@Suite("Status JSON")
+struct StatusJSONTests {
+    static func snapshot(child: Bool, error: Bool) -> StatusSnapshot {
+        StatusSnapshot(
+            version: "0.1.0", pid: 42, startedAt: "2026-11-22T06:30:00.000000Z", state: .finalizing, mode: .collect,
+            runID: child ? "run_1" : nil, round: 2, rounds: 3, stage: child ? "train" : nil, paused: false,
+            pauseRequested: true, trainNowPending: false, awaitingTrainNow: false, stopping: false,
+            child: child ? ChildStatus(pid: 7, pgid: 7, argv: ["python3", "a \"b\"\n"], startedAt: "t", elapsedSeconds: 12.5,
+                                       timeoutSeconds: 43200, status: "epoch 3/10", startTicks: 99) : nil,
+            lastError: error ? PipelineFailure(stage: "eval", round: 1, message: "exit 3; last output:\nboom", exitCode: 3,
+                                               signal: nil, at: "t") : nil,
+            journal: JournalHead(path: "/var/lib/heidi/events.jsonl", seq: 1234, head: SHA256.zeroHex),
+            supervision: "subreaper+pgroup", updatedAt: "u")
+    }
+
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func handWrittenEncodingEqualsTheCodableOne(child: Bool, error: Bool) throws {
+        let status = Self.snapshot(child: child, error: error)
+        let fast = status.jsonBytes()
+        #expect(fast == (try JSONCoding.encode(status)), "\(String(decoding: fast, as: UTF8.self))")
+        #expect(try JSONCoding.decode(StatusSnapshot.self, from: fast) == status)
+    }
+}

@@ -84,6 +84,8 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "heidi-fuzz", dependencies: ["HeidiFuzzing", "HeidiCore"]),
+        // Journal benchmarks (contrib/bench/journal-bench.sh): append rate per fsync policy, verification speed.
+        .executableTarget(name: "heidi-journal-bench", dependencies: ["HeidiCore"], path: "contrib/bench/journal"),
         .executableTarget(
             name: "heidictl",
             dependencies: ["HeidiAPI", "HeidiCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]

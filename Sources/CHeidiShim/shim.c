@@ -8,10 +8,14 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 int heidi_spawn(const char *file, char *const argv[], char *const envp[], const char *cwd,
-                int out_fd, int err_fd, pid_t *pid_out) {
+                int out_fd, int err_fd, int status_fd, pid_t *pid_out) {
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
     int rc = posix_spawn_file_actions_init(&actions);
@@ -31,9 +35,10 @@ int heidi_spawn(const char *file, char *const argv[], char *const envp[], const 
     if ((rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)) != 0) goto out;
     if ((rc = posix_spawn_file_actions_adddup2(&actions, out_fd, 1)) != 0) goto out;
     if ((rc = posix_spawn_file_actions_adddup2(&actions, err_fd, 2)) != 0) goto out;
+    if (status_fd >= 0 && (rc = posix_spawn_file_actions_adddup2(&actions, status_fd, 3)) != 0) goto out;
     if (cwd != NULL && (rc = posix_spawn_file_actions_addchdir_np(&actions, cwd)) != 0) goto out;
-    // Must come after the dup2s: it closes every descriptor >= 3, including the pipe originals.
-    if ((rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3)) != 0) goto out;
+    // Must come after the dup2s: it closes every other descriptor, including the pipe originals.
+    if ((rc = posix_spawn_file_actions_addclosefrom_np(&actions, status_fd >= 0 ? 4 : 3)) != 0) goto out;
 
     rc = posix_spawnp(pid_out, file, &actions, &attr, argv, envp);
 out:
@@ -44,6 +49,10 @@ out:
 
 int heidi_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
+int heidi_gettid(void) { return (int)gettid(); }
+
+int heidi_set_pipe_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
+
 int heidi_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
 int heidi_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
@@ -52,6 +61,13 @@ int heidi_is_child_subreaper(void) {
     int value = 0;
     if (prctl(PR_GET_CHILD_SUBREAPER, &value, 0, 0, 0) != 0) return -1;
     return value ? 1 : 0;
+}
+
+int heidi_xattr_is_one(const char *path, const char *name) {
+    char value[8];
+    ssize_t n = getxattr(path, name, value, sizeof value);
+    if (n < 0) return (errno == ENODATA || errno == ENOTSUP) ? 0 : -1;
+    return n >= 1 && value[0] == '1' ? 1 : 0;
 }
 
 int heidi_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid) {
@@ -69,6 +85,34 @@ int heidi_child_exited_nowait(pid_t pid) {
     info.si_pid = 0;
     if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT | WNOHANG) != 0) return -1;
     return info.si_pid == pid ? 1 : 0;
+}
+
+static int byte_is_plain(unsigned char byte) {
+    unsigned char lower = byte | 0x20;
+    return byte < 0x80 && byte != 0x1b && byte != 0x0d && !(lower >= 'a' && lower <= 'z');
+}
+
+long heidi_plain_lines(const unsigned char *bytes, size_t count) {
+    size_t offset = 0;
+    long lines = 0;
+#if defined(__SSE2__)
+    const __m128i escape = _mm_set1_epi8(0x1b), carriage = _mm_set1_epi8(0x0d), fold = _mm_set1_epi8(0x20);
+    const __m128i below_a = _mm_set1_epi8('a' - 1), above_z = _mm_set1_epi8('z' + 1), newline = _mm_set1_epi8(0x0a);
+    for (; offset + 16 <= count; offset += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(bytes + offset));
+        __m128i lower = _mm_or_si128(v, fold);
+        // Signed compares: bytes >= 0x80 are negative, and their sign bit marks them as a hit anyway.
+        __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lower, below_a), _mm_cmplt_epi8(lower, above_z));
+        __m128i hit = _mm_or_si128(_mm_or_si128(v, letter), _mm_or_si128(_mm_cmpeq_epi8(v, escape), _mm_cmpeq_epi8(v, carriage)));
+        if (_mm_movemask_epi8(hit) != 0) return -1;
+        lines += __builtin_popcount((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, newline)));
+    }
+#endif
+    for (; offset < count; offset++) {
+        if (!byte_is_plain(bytes[offset])) return -1;
+        lines += bytes[offset] == 0x0a;
+    }
+    return lines;
 }
 
 int heidi_wifexited(int status) { return WIFEXITED(status); }

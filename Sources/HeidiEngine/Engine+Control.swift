@@ -9,9 +9,7 @@ extension Engine: ControlBackend {
 
     public func perform(_ action: Action, start: StartRequest?) async -> Result<ActionResponse, APIErrorBody> {
         if shuttingDown { return .failure(APIErrorBody(.unavailable, "heidid is shutting down")) }
-        if action == .start, let storageFailure {
-            return .failure(APIErrorBody(.unavailable, "cannot start a run: \(storageFailure)"))
-        }
+        if let refusal = journalRefusal(for: action) { return .failure(refusal) }
         let outcome: PipelineOutcome
         switch action {
         case .start: outcome = startRun(start ?? StartRequest())
@@ -21,6 +19,7 @@ extension Engine: ControlBackend {
         case .reset: outcome = submit(.reset)
         case .trainNow: outcome = submit(.trainNow)
         }
+        if outcome.isAccepted, let failure = journalFailure(after: action) { return .failure(failure) }
         switch outcome {
         case .accepted(let note):
             return .success(ActionResponse(action: action.rawValue, outcome: note, state: state.phase, runID: state.runID))
@@ -43,44 +42,6 @@ extension Engine: ControlBackend {
                                     runUnitTests: config.runUnitTests, runID: runID))
         if outcome.isAccepted { try? FileSystem.createDirectories(config.runDirectory(runID)) }
         return outcome
-    }
-
-    public func events(after: UInt64, follow: Bool) async -> Result<AsyncStream<[UInt8]>, APIErrorBody> {
-        let files = RotatedJournals.all(besides: config.journalPath) + [config.journalPath]
-        let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(100_000))
-        // Reading and subscribing in one actor turn: no line can be written in between, so none is lost or doubled.
-        for file in files {
-            guard let bytes = try? FileSystem.read(file) else { continue }
-            var start = 0
-            while let newline = bytes[start...].firstIndex(of: 0x0a) {
-                let line = bytes[start...newline]
-                if Self.seq(of: line).map({ $0 > after }) ?? false { continuation.yield(Array(line)) }
-                start = newline + 1
-            }
-        }
-        if follow && !shuttingDown {
-            nextFollowerID += 1
-            let id = nextFollowerID
-            eventFollowers[id] = continuation
-            continuation.onTermination = { _ in Task { await self.removeEventFollower(id) } }
-        } else {
-            continuation.finish()
-        }
-        return .success(stream)
-    }
-
-    func removeEventFollower(_ id: Int) { eventFollowers.removeValue(forKey: id) }
-
-    /// The `seq` of a journal line, read from its fixed prefix without parsing the whole line.
-    static func seq(of line: ArraySlice<UInt8>) -> UInt64? {
-        let prefix = Array("{\"event_version\":\"2\",\"seq\":".utf8)
-        guard line.count > prefix.count, line.prefix(prefix.count).elementsEqual(prefix) else { return nil }
-        var value: UInt64 = 0
-        for byte in line.dropFirst(prefix.count) {
-            guard (48...57).contains(byte) else { break }
-            value = value &* 10 &+ UInt64(byte - 48)
-        }
-        return value
     }
 
     public func logs(stage: String, round: Int?, tail: Int?, fromLine: Int?, follow: Bool) async -> Result<LogStream, APIErrorBody> {

@@ -5,22 +5,38 @@ import HeidiCore
 import HeidiSupervisor
 import Synchronization
 
-/// The stage child the engine is supervising.
-struct CurrentStage {
+/// One attempt at running a stage: `retries` makes up to `retries + 1` of them within one pipeline stage.
+struct StageAttempt: Sendable, Equatable {
     var stage: Stage
     var round: Int
     var runID: String?
+    /// 1 for the first attempt.
+    var number: Int
+    var total: Int
+
+    /// ` (attempt 2/3)`, or nothing for a stage without retries.
+    var suffix: String { total > 1 ? " (attempt \(number)/\(total))" : "" }
+}
+
+/// The stage child the engine is supervising.
+struct CurrentStage {
+    var attempt: StageAttempt
     var handle: any StageHandle
     var argv: [String]
     var startedAt: Timestamp
     var startNanos: UInt64
     var timeout: Double
     var grace: Double
-    var logFile: StageLogFile
+    var output: StageOutputSink
     var token: String
     var watcher: Task<Void, Never>
     /// The last `STATUS=` line from the stage's progress channel.
     var progress: String?
+
+    var stage: Stage { attempt.stage }
+    var round: Int { attempt.round }
+    var runID: String? { attempt.runID }
+    var logFile: StageLogFile { output.logFile }
 }
 
 extension Engine {
@@ -43,11 +59,12 @@ extension Engine {
         Placeholders.expand(text) { values[$0] }
     }
 
-    /// Starts `stage`: journal first (durable before the child exists), then the child.
+    /// The pipeline wants `stage` to run: the first attempt goes through the resource governor, then starts.
     func startStage(_ stage: Stage, round: Int) {
         let runID = state.runID
         guard storageFailure == nil else {
-            failStart(stage, round: round, "not starting \(stage.rawValue): the journal cannot be written (\(storageFailure ?? ""))")
+            failStart(StageAttempt(stage: stage, round: round, runID: runID, number: 1, total: 1),
+                      "the journal cannot be written (\(storageFailure ?? ""))", allowed: false)
             return
         }
         if config.mockSubprocesses {
@@ -58,8 +75,16 @@ extension Engine {
             enqueue(.stageFinished(failure: nil, at: clock.now().description))
             return
         }
+        let retries = config.stages[stage]?.retries ?? 0
+        holdForResources(StageAttempt(stage: stage, round: round, runID: runID, number: 1, total: retries + 1))
+    }
+
+    /// Starts one attempt: journal first (durable before the child exists), then the child.
+    func launchAttempt(_ attempt: StageAttempt) {
+        let stage = attempt.stage
+        let round = attempt.round
         guard let settings = config.stages[stage] else {
-            failStart(stage, round: round, "no command is configured for stage \(stage.rawValue)")
+            failStart(attempt, "no command is configured for stage \(stage.rawValue)", allowed: false)
             return
         }
         let values = placeholders(for: stage, round: round)
@@ -71,35 +96,39 @@ extension Engine {
             logFile = try StageLogFile(path: logPath, maxSize: config.logMaxSize)
             try FileSystem.createDirectories(values["run_dir"] ?? config.stateDir)
         } catch {
-            failStart(stage, round: round, "\(error)")
+            failStart(attempt, "\(error)", allowed: settings.allowFailure)
             return
         }
+        if attempt.number > 1 { logFile.append(Array("──── heidid: \(stage.rawValue) attempt \(attempt.number)/\(attempt.total) ────\n".utf8)) }
         let shown = launch.spec.argv.map { $0.contains(" ") ? JSONText.quoted($0) : $0 }.joined(separator: " ")
-        record(EventDraft(.stageStart, message: "\(stage.rawValue) starting: \(shown)", runID: runID, round: round, stage: stage.rawValue))
+        record(EventDraft(.stageStart, message: "\(stage.rawValue) starting\(attempt.suffix): \(shown)", runID: attempt.runID,
+                          round: round, stage: stage.rawValue))
+        let feed = !config.logsToJournald ? nil : journald?.feed(for: ForwardedLineSource(stage: stage, round: round, runID: attempt.runID, pid: 0, logPath: logFile.path))
+        let sink = StageOutputSink(broadcaster: logBroadcaster, logFile: logFile, journald: feed, stage: stage, round: round)
         let handle: any StageHandle
-        let sinkContext = LineSinkContext(broadcaster: logBroadcaster, logFile: logFile, mirror: config.logsToJournald ? mirror : nil,
-                                          stage: stage, round: round, runID: runID)
         do {
-            handle = try launcher.launch(launch) { line in sinkContext.deliver(line) }
+            handle = try launcher.launch(launch) { batch in sink.deliver(batch) }
         } catch {
-            record(EventDraft(.stageEnd, level: .error, message: "\(stage.rawValue) could not start: \(error)", runID: runID,
-                              round: round, stage: stage.rawValue))
+            record(EventDraft(.stageEnd, level: .error, message: "\(stage.rawValue) could not start\(attempt.suffix): \(error)",
+                              runID: attempt.runID, round: round, stage: stage.rawValue))
             metrics.stageEnded(stage, outcome: "spawn_failed", seconds: 0)
+            logFile.close()
             enqueue(.stageFinished(failure: StageFailure(kind: .spawn, message: "\(error)", allowed: settings.allowFailure),
                                    at: clock.now().description))
             return
         }
-        sinkContext.pid.store(handle.pid, ordering: .relaxed)
+        feed?.setPID(handle.pid)
         let token = launch.instanceToken
         let watcher = Task { [handle] in
             let result = await handle.waitForEnd()
             self.stageEnded(token: token, result: result)
         }
         current = CurrentStage(
-            stage: stage, round: round, runID: runID, handle: handle, argv: launch.spec.argv, startedAt: clock.now(),
+            attempt: attempt, handle: handle, argv: launch.spec.argv, startedAt: clock.now(),
             startNanos: MonotonicClock.nanoseconds(), timeout: settings.timeout, grace: settings.stopGrace,
-            logFile: logFile, token: token, watcher: watcher)
-        logger.info("stage started", metadata: ["stage": "\(stage.rawValue)", "round": "\(round)", "pid": "\(handle.pid)"])
+            output: sink, token: token, watcher: watcher)
+        logger.info("stage started", metadata: ["stage": "\(stage.rawValue)", "round": "\(round)", "pid": "\(handle.pid)",
+                                                "attempt": "\(attempt.number)/\(attempt.total)"])
     }
 
     private func makeLaunch(_ stage: Stage, round: Int, settings: StageConfig, values: [String: String]) throws -> StageLaunch {
@@ -112,15 +141,18 @@ extension Engine {
         ]
         let directory = cwd ?? (FileSystem.isDirectory(config.repoRoot) ? config.repoRoot : config.stateDir)
         let spec = LaunchSpec(argv: argv, environment: ChildEnvironment.make(daemon: environment, stage: stageEnv, heidi: heidi),
-                              workingDirectory: directory)
+                              workingDirectory: directory, rlimits: ResourceLimit.from(settings.rlimits))
         return StageLaunch(stage: stage, round: round, spec: spec, timeout: settings.timeout, grace: settings.stopGrace,
-                           instanceToken: Self.randomToken())
+                           instanceToken: Self.randomToken(), cgroups: supervision.cgroups)
     }
 
-    private func failStart(_ stage: Stage, round: Int, _ message: String) {
-        record(EventDraft(.stageEnd, level: .error, message: "\(stage.rawValue) could not start: \(message)",
-                          runID: state.runID, round: round, stage: stage.rawValue))
-        enqueue(.stageFinished(failure: StageFailure(kind: .spawn, message: message), at: clock.now().description))
+    /// Records that `attempt` could not start, and ends the pipeline stage with that failure.
+    func failStart(_ attempt: StageAttempt, _ message: String, allowed: Bool) {
+        let stage = attempt.stage
+        record(EventDraft(.stageEnd, level: allowed ? .warn : .error, message: "\(stage.rawValue) could not start: \(message)",
+                          runID: attempt.runID, round: attempt.round, stage: stage.rawValue))
+        metrics.stageEnded(stage, outcome: "spawn_failed", seconds: 0)
+        enqueue(.stageFinished(failure: StageFailure(kind: .spawn, message: message, allowed: allowed), at: clock.now().description))
     }
 
     static func randomToken() -> String {
@@ -128,23 +160,20 @@ extension Engine {
         return Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 
-    /// A stage's child tree is gone: record `stage_end` with its usage, then let the pipeline decide what is next.
+    /// A stage's child tree is gone: record `stage_end` with its usage, then retry the stage or let the pipeline
+    /// decide what is next.
     func stageEnded(token: String, result: StageRunResult) {
         guard let finished = current, finished.token == token else { return }
         current = nil
         finished.logFile.close()
-        let stage = finished.stage
+        finished.output.finish()
+        let attempt = finished.attempt
+        let stage = attempt.stage
         let seconds = Double(result.wallMilliseconds) / 1000
-        let usage: [String: Double] = [
-            "wall_ms": Double(result.wallMilliseconds), "cpu_user_ms": Double(result.exit.userCPUMilliseconds),
-            "cpu_sys_ms": Double(result.exit.systemCPUMilliseconds), "max_rss_kb": Double(result.exit.maxRSSKilobytes),
-        ]
-        let counters: [String: Double] = ["output_lines": Double(result.outputLines), "output_bytes": Double(result.outputBytes)]
         let settings = config.stages[stage]
-        var failure: StageFailure?
-        var level = EventLevel.info
-        var outcome = "success"
         let exitText = result.exit.description
+        var failure: StageFailure?
+        var outcome = "success"
         switch result.ending {
         case .exited where result.exit.succeeded:
             break
@@ -155,27 +184,56 @@ extension Engine {
             outcome = "failed"
         case .timedOut:
             let text = "timed out after \(Units.formatDuration(finished.timeout)) (\(exitText))"
-            record(EventDraft(.stageTimeout, level: .error, message: "\(stage.rawValue) \(text)", runID: finished.runID,
-                              round: finished.round, stage: stage.rawValue))
+            record(EventDraft(.stageTimeout, level: .error, message: "\(stage.rawValue) \(text)\(attempt.suffix)", runID: attempt.runID,
+                              round: attempt.round, stage: stage.rawValue))
             failure = StageFailure(kind: .timeout, message: text + Self.excerptSuffix(result.excerpt),
                                    exitCode: result.exit.exitCode, signal: result.exit.signal, allowed: settings?.allowFailure ?? false)
             outcome = "timeout"
         case .stopped:
             outcome = "interrupted"
-            level = .warn
         }
-        if let failure { level = failure.allowed ? .warn : .error }
+        let retry = failure != nil && result.ending != .stopped && !state.stopping && attempt.number < attempt.total
+            && !(settings?.noRetryExitCodes.contains(result.exit.exitCode ?? -1) ?? false)
+        var level = EventLevel.info
+        if result.ending == .stopped || retry { level = .warn } else if let failure { level = failure.allowed ? .warn : .error }
         let verb = result.ending == .stopped ? "interrupted" : (failure == nil ? "finished" : "failed")
-        var message = "\(stage.rawValue) \(verb) (\(exitText)) in \(Units.formatDuration(seconds)), pid \(finished.handle.pid)"
-        if let failure, failure.allowed { message += "; failure allowed, run continues" }
+        var message = "\(stage.rawValue) \(verb)\(attempt.suffix) (\(exitText)) in \(Units.formatDuration(seconds)), pid \(finished.handle.pid)"
+        if retry { message += "; will retry" } else if let failure, failure.allowed { message += "; failure allowed, run continues" }
         if !result.survivors.isEmpty { message += "; WARNING: pids \(result.survivors) survived SIGKILL" }
+        if let error = finished.logFile.lastError { message += "; log file incomplete (\(finished.logFile.unwrittenBytes) bytes lost: \(error))" }
         if failure != nil { message += Self.excerptSuffix(result.excerpt) }
-        record(EventDraft(.stageEnd, level: level, message: message, runID: finished.runID, round: finished.round,
-                          stage: stage.rawValue, countersDelta: counters, usageDelta: usage,
+        record(EventDraft(.stageEnd, level: level, message: message, runID: attempt.runID, round: attempt.round,
+                          stage: stage.rawValue, countersDelta: counters(result, finished), usageDelta: Self.usageDelta(result),
                           artifactPaths: [finished.logFile.path]))
-        metrics.stageEnded(stage, outcome: outcome, seconds: seconds)
+        metrics.stageEnded(stage, outcome: outcome, seconds: seconds, result: result)
+        metrics.journaldDropped += finished.output.journald?.droppedLines ?? 0
         logger.info("stage ended", metadata: ["stage": "\(stage.rawValue)", "outcome": "\(outcome)", "exit": "\(exitText)"])
+        if retry {
+            scheduleRetry(after: attempt, because: exitText)
+            return
+        }
         submit(.stageFinished(failure: failure, at: clock.now().description))
+    }
+
+    /// `usage_delta` of `stage_end`: wall time, CPU (from the cgroup when there is one: it includes orphans and
+    /// escapers that `wait4` of the leader cannot see), max RSS, and the cgroup's memory peak when known.
+    static func usageDelta(_ result: StageRunResult) -> [String: Double] {
+        var usage: [String: Double] = [
+            "wall_ms": Double(result.wallMilliseconds), "cpu_user_ms": Double(result.exit.userCPUMilliseconds),
+            "cpu_sys_ms": Double(result.exit.systemCPUMilliseconds), "max_rss_kb": Double(result.exit.maxRSSKilobytes),
+        ]
+        if let cgroup = result.cgroupUsage {
+            usage["cpu_user_ms"] = Double(max(cgroup.userMicroseconds / 1000, result.exit.userCPUMilliseconds))
+            usage["cpu_sys_ms"] = Double(max(cgroup.systemMicroseconds / 1000, result.exit.systemCPUMilliseconds))
+            if let peak = cgroup.memoryPeakBytes { usage["memory_peak_kb"] = Double(peak / 1024) }
+        }
+        return usage
+    }
+
+    private func counters(_ result: StageRunResult, _ finished: CurrentStage) -> [String: Double] {
+        var counters: [String: Double] = ["output_lines": Double(result.outputLines), "output_bytes": Double(result.outputBytes)]
+        if let dropped = finished.output.journald?.droppedLines, dropped > 0 { counters["journald_lines_dropped"] = Double(dropped) }
+        return counters
     }
 
     static func excerptSuffix(_ excerpt: String) -> String {
@@ -183,67 +241,35 @@ extension Engine {
         let text = lines.joined(separator: "\n")
         return text.isEmpty ? "" : "; last output:\n" + text
     }
-
-    /// Restart recovery (SPEC §2): make sure nothing of the interrupted stage survives, then resume or go idle.
-    func recover(from persisted: StateFile) {
-        let previous = persisted.pipelineState
-        if previous.stageActive, let child = persisted.status.child {
-            let killed = Self.killLeftovers(pgid: child.pgid, startTicks: child.startTicks)
-            if killed > 0 {
-                logger.warning("killed processes left by the previous daemon", metadata: ["pgid": "\(child.pgid)", "count": "\(killed)"])
-            }
-        }
-        state = previous
-        state.stageActive = false
-        let transition = Pipeline.recover(previous, resume: config.recovery == .resume)
-        state = transition.state
-        for effect in transition.effects {
-            switch effect {
-            case .record(let draft): record(draft)
-            case .startStage(let stage, let round): startStage(stage, round: round)
-            case .terminateStage: break
-            }
-        }
-        drainPendingInputs()
-    }
-
-    /// SIGKILLs the recorded process group of a previous daemon's stage, unless the pid now belongs to another
-    /// process (checked by start time). Returns how many processes were signalled.
-    static func killLeftovers(pgid: Int32, startTicks: UInt64?) -> Int {
-        // A live pid with another start time was reused; the kernel never reuses a pid while a group of that
-        // id still has members, so the old group is gone too.
-        if let leader = ProcessTable.info(pgid), let startTicks, leader.startTicks != startTicks { return 0 }
-        let members = ProcessTable.all().filter { ($0.group == pgid || $0.session == pgid) && !$0.isZombie }
-        guard !members.isEmpty else { return 0 }
-        killpg(pgid, SIGKILL)
-        for member in members { kill(member.pid, SIGKILL) }
-        return members.count
-    }
 }
 
-/// Delivers one stage's output lines to its log file, journald and live followers (called on the stage's queue).
-final class LineSinkContext: @unchecked Sendable {
+/// Delivers one stage's output batches to its log file, live followers and journald (from the pipe reader threads,
+/// one batch at a time).
+final class StageOutputSink: Sendable {
     let broadcaster: LogBroadcaster
     let logFile: StageLogFile
-    let mirror: (any EventMirror)?
+    let journald: JournaldFeed?
     let stage: Stage
     let round: Int
-    let runID: String?
-    /// Set right after spawn (the first lines may race it and carry 0).
-    let pid = Atomic<Int32>(0)
+    /// Live totals for `/metrics` (rates while the stage runs).
+    let lines = Atomic<Int>(0)
+    let bytes = Atomic<Int>(0)
 
-    init(broadcaster: LogBroadcaster, logFile: StageLogFile, mirror: (any EventMirror)?, stage: Stage, round: Int, runID: String?) {
+    init(broadcaster: LogBroadcaster, logFile: StageLogFile, journald: JournaldFeed?, stage: Stage, round: Int) {
         self.broadcaster = broadcaster
         self.logFile = logFile
-        self.mirror = mirror
+        self.journald = journald
         self.stage = stage
         self.round = round
-        self.runID = runID
     }
 
-    func deliver(_ line: OutputLine) {
-        let text = line.cut ? line.text + " …[line cut at 16 KiB]" : line.text
-        broadcaster.publish(text, stage: stage, round: round) { logFile.append(text) }
-        mirror?.childLine(OutputLine(stream: line.stream, text: text, cut: line.cut), stage: stage, round: round, runID: runID, pid: pid.load(ordering: .relaxed))
+    func deliver(_ batch: OutputBatch) {
+        broadcaster.publish(batch.bytes, lines: batch.lineCount, stage: stage, round: round) { logFile.append(batch.bytes) }
+        journald?.offer(batch)
+        lines.add(batch.lineCount, ordering: .relaxed)
+        bytes.add(batch.bytes.count, ordering: .relaxed)
     }
+
+    /// The stage ended: journald hears how many lines it did not get.
+    func finish() { journald?.finish() }
 }

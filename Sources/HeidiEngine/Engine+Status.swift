@@ -26,7 +26,7 @@ extension Engine {
             pauseRequested: state.pauseRequested, trainNowPending: state.trainNowPending,
             awaitingTrainNow: state.awaitingTrainNow, stopping: state.stopping, child: child, lastError: lastError,
             journal: JournalHead(path: config.journalPath, seq: journal?.lastSeq ?? 0, head: journal?.headHash ?? SHA256.zeroHex),
-            supervision: supervision, updatedAt: now.description)
+            supervision: supervision.mechanism, updatedAt: now.description)
     }
 
     /// systemd's one-line status: `FINALIZING (train) round 2/3 run_… child 5678 12m`.
@@ -41,72 +41,32 @@ extension Engine {
             parts.append("child \(current.handle.pid) \(Units.formatDuration(Double(MonotonicClock.nanoseconds() - current.startNanos) / 1e9))")
             if let progress = current.progress { parts.append("– \(progress)") }
         }
+        if let note = pendingStartNote() { parts.append("– \(note)") }
         if let error = state.lastError, state.phase == .error { parts.append("– \(error.stage ?? "?") failed") }
         return parts.joined(separator: " ")
     }
 
-    /// Prometheus text exposition (minimal here; deepened with stage telemetry later).
+    /// Prometheus text exposition (`GET /metrics`).
     func metricsText() -> String {
-        var out = ""
-        func line(_ text: String) { out += text + "\n" }
-        line("# HELP heidi_up 1 while heidid is running.")
-        line("# TYPE heidi_up gauge")
-        line("heidi_up 1")
-        line("# HELP heidi_pipeline_state 1 for the current pipeline state.")
-        line("# TYPE heidi_pipeline_state gauge")
-        for phase in PipelinePhase.allCases { line("heidi_pipeline_state{state=\"\(phase.rawValue)\"} \(phase == state.phase ? 1 : 0)") }
-        line("# HELP heidi_round The current round of the run.")
-        line("# TYPE heidi_round gauge")
-        line("heidi_round \(state.round)")
-        line("# HELP heidi_journal_seq The seq of the last journal line.")
-        line("# TYPE heidi_journal_seq counter")
-        line("heidi_journal_seq \(journal?.lastSeq ?? 0)")
-        line("# HELP heidi_events_total Journal events written since start, by type.")
-        line("# TYPE heidi_events_total counter")
-        for (type, count) in metrics.events.sorted(by: { $0.key < $1.key }) { line("heidi_events_total{type=\"\(type)\"} \(count)") }
-        line("# HELP heidi_stage_runs_total Stage runs since start, by stage and outcome.")
-        line("# TYPE heidi_stage_runs_total counter")
-        for (key, count) in metrics.stageRuns.sorted(by: { $0.key < $1.key }) {
-            line("heidi_stage_runs_total{stage=\"\(key.stage)\",outcome=\"\(key.outcome)\"} \(count)")
+        var out = PrometheusText()
+        out.family("heidi_up", .gauge, "1 while heidid is running.") { $0.sample(1) }
+        out.family("heidi_pipeline_state", .gauge, "1 for the current pipeline state.") { family in
+            for phase in PipelinePhase.allCases { family.sample(phase == state.phase ? 1 : 0, ["state": phase.rawValue]) }
         }
-        line("# HELP heidi_stage_duration_seconds Wall time of finished stages.")
-        line("# TYPE heidi_stage_duration_seconds summary")
-        for (stage, sum) in metrics.stageSeconds.sorted(by: { $0.key < $1.key }) {
-            line("heidi_stage_duration_seconds_sum{stage=\"\(stage)\"} \(sum)")
-            line("heidi_stage_duration_seconds_count{stage=\"\(stage)\"} \(metrics.stageCounts[stage] ?? 0)")
+        out.family("heidi_round", .gauge, "The current round of the run.") { $0.sample(Double(state.round)) }
+        out.family("heidi_journal_seq", .counter, "The seq of the last journal line.") { $0.sample(Double(journal?.lastSeq ?? 0)) }
+        out.family("heidi_events_total", .counter, "Journal events written since start, by type.") { family in
+            for (type, count) in metrics.events.sorted(by: { $0.key < $1.key }) { family.sample(Double(count), ["type": type]) }
         }
-        line("# HELP heidi_process_resident_memory_bytes Resident memory of heidid.")
-        line("# TYPE heidi_process_resident_memory_bytes gauge")
-        line("heidi_process_resident_memory_bytes \(EngineMetrics.residentBytes())")
-        return out
-    }
-}
-
-/// Counters the engine keeps for `/metrics`.
-struct EngineMetrics {
-    struct StageOutcome: Hashable, Comparable {
-        var stage: String
-        var outcome: String
-        static func < (a: StageOutcome, b: StageOutcome) -> Bool { (a.stage, a.outcome) < (b.stage, b.outcome) }
-    }
-
-    var events: [String: Int] = [:]
-    var stageRuns: [StageOutcome: Int] = [:]
-    var stageSeconds: [String: Double] = [:]
-    var stageCounts: [String: Int] = [:]
-
-    mutating func count(_ draft: EventDraft) { events[draft.type.rawValue, default: 0] += 1 }
-
-    mutating func stageEnded(_ stage: Stage, outcome: String, seconds: Double) {
-        stageRuns[StageOutcome(stage: stage.rawValue, outcome: outcome), default: 0] += 1
-        stageSeconds[stage.rawValue, default: 0] += seconds
-        stageCounts[stage.rawValue, default: 0] += 1
-    }
-
-    static func residentBytes() -> Int {
-        guard let bytes = try? FileSystem.read("/proc/self/statm") else { return 0 }
-        let fields = String(decoding: bytes, as: UTF8.self).split(separator: " ")
-        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+        metrics.write(to: &out, live: current.map { ($0.stage.rawValue, $0.output) })
+        out.family("heidi_log_follower_lines_skipped_total", .counter, "Output lines live followers skipped because they fell behind.") {
+            $0.sample(Double(logBroadcaster.skippedLines.load(ordering: .relaxed)))
+        }
+        let process = DaemonProcessStats.read()
+        out.family("heidi_process_resident_memory_bytes", .gauge, "Resident memory of heidid.") { $0.sample(Double(process.residentBytes)) }
+        out.family("heidi_process_open_fds", .gauge, "Open file descriptors of heidid.") { $0.sample(Double(process.openFDs)) }
+        out.family("heidi_process_cpu_seconds_total", .counter, "User and system CPU time of heidid.") { $0.sample(process.cpuSeconds) }
+        out.family("heidi_process_threads", .gauge, "Threads of heidid.") { $0.sample(Double(process.threads)) }
+        return out.text
     }
 }

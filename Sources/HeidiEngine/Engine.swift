@@ -22,28 +22,36 @@ public actor Engine {
     let clock: any WallClock
     let logger: Logger
     let startedAt: Timestamp
-    /// `subreaper+pgroup`: how whole stage trees are found and killed.
-    let supervision: String
+    /// How whole stage trees are found and killed (`cgroup2+subreaper+pgroup`, …), decided once at start.
+    let supervision: Supervision
+    /// Readings for the resource governor (`limits.*`).
+    let sampler: any SystemLoadSampler
+    /// Child output to journald, rate-limited per stage (nil without a mirror).
+    let journald: JournaldForwarder?
 
     var state = PipelineState()
     var journal: JournalWriter?
     var lock: StateDirectoryLock?
     var current: CurrentStage?
+    /// A stage attempt held by the resource governor or waiting out a retry backoff.
+    var pendingStart: PendingStart?
+    var nextPendingID = 0
     var ready = false
     var shuttingDown = false
     /// A journal or state write failed; reported in status and blocks new stages until writes work again.
     var storageFailure: String?
     var pendingInputs: [PipelineInput] = []
     var drainingInputs = false
-    var eventFollowers: [Int: AsyncStream<[UInt8]>.Continuation] = [:]
     let logBroadcaster = LogBroadcaster()
-    var nextFollowerID = 0
     var metrics = EngineMetrics()
-    var batchSyncScheduled = false
+    /// Checkpoints, group commit, write failures and followers (Engine+Journal.swift).
+    var journalRuntime = JournalRuntime()
 
     public init(
         config: HeidiConfig, environment: [String: String], launcher: any StageLauncher, notifier: any ServiceNotifier,
-        mirror: (any EventMirror)?, clock: any WallClock = SystemWallClock(), logger: Logger
+        mirror: (any EventMirror)?, clock: any WallClock = SystemWallClock(), logger: Logger,
+        supervision: Supervision? = nil, sampler: any SystemLoadSampler = ProcSystemSampler(),
+        journaldLimits: JournaldForwarder.Limits = JournaldForwarder.Limits()
     ) {
         self.config = config
         self.environment = environment
@@ -53,7 +61,13 @@ public actor Engine {
         self.clock = clock
         self.logger = logger
         self.startedAt = clock.now()
-        self.supervision = TreeKiller.becomeSubreaper() ? "subreaper+pgroup" : "pgroup"
+        self.supervision = supervision ?? Supervision.setUp(environment: environment)
+        self.sampler = sampler
+        self.journald = mirror.map { mirror in
+            JournaldForwarder(limits: journaldLimits) { line, source in
+                mirror.childLine(line, stage: source.stage, round: source.round, runID: source.runID, pid: source.pid)
+            }
+        }
     }
 
     // MARK: Start-up and shutdown
@@ -65,13 +79,16 @@ public actor Engine {
         lock = try StateDirectoryLock(path: config.lockPath)
         let writer = try JournalWriter(path: config.journalPath, fsync: config.journalFsync, rotateSize: config.journalRotateSize)
         journal = writer
+        try loadJournalKey()
         let persisted = try StateFile.read(from: config.stateFilePath)
         record(EventDraft(.daemonStart, message: "heidid \(Self.version) started (pid \(getpid()), config \(config.source), "
-                          + "supervision \(supervision)\(config.mockSubprocesses ? ", mock subprocesses" : ""))"))
+                          + "supervision \(supervision.mechanism)\(config.mockSubprocesses ? ", mock subprocesses" : ""))"))
+        logger.notice("supervision: \(supervision.mechanism)", metadata: ["detail": "\(supervision.detail)"])
         if let repair = writer.repair {
             record(EventDraft(.journalRepaired, level: .warn,
                               message: "cut a torn last line off the journal: \(repair.droppedBytes) bytes, sha256 \(repair.droppedSHA256)"))
         }
+        startSealing()
         if let persisted { recover(from: persisted) }
         persist()
     }
@@ -96,13 +113,14 @@ public actor Engine {
             notifier.notify("EXTEND_TIMEOUT_USEC=\(UInt64(grace * 1e6))")
             if !state.stopping { submit(.stop) }
             await current.watcher.value
+        } else if pendingStart != nil && !state.stopping {
+            submit(.stop)  // a start still held or backing off is dropped at once
         }
+        stopSealing()
         record(EventDraft(.daemonStop, message: "heidid stopping (\(reason))", runID: state.runID, round: state.round))
         persist()
-        for follower in eventFollowers.values { follower.finish() }
         logBroadcaster.finishAll()
-        eventFollowers = [:]
-        journal?.close()
+        closeJournal()
         lock = nil
     }
 
@@ -153,7 +171,7 @@ public actor Engine {
         for effect in transition.effects {
             switch effect {
             case .record(let draft): record(draft)
-            case .terminateStage: current?.handle.requestStop()
+            case .terminateStage: terminateStage()
             case .startStage(let stage, let round): startStage(stage, round: round)
             }
         }
@@ -164,40 +182,15 @@ public actor Engine {
 
     // MARK: Journal and state.json
 
-    /// Appends an event, mirrors it to journald and to followers. A failed write is reported, never half-written.
+    /// Appends an event (Engine+Journal.swift publishes it to journald and followers). A failed write is
+    /// reported and blocks new stages; it never leaves half a line.
     @discardableResult
-    func record(_ draft: EventDraft) -> WrittenEvent? {
-        guard let journal else { return nil }
-        do {
-            let written = try journal.append(draft, at: clock.now())
-            if storageFailure != nil {
-                storageFailure = nil
-                logger.notice("journal writes work again", metadata: ["journal": "\(journal.path)"])
-            }
-            mirror?.event(written)
-            for follower in eventFollowers.values { follower.yield(written.line) }
-            metrics.count(written.draft)
-            if journal.needsSync { scheduleBatchSync() }
-            return written
-        } catch {
-            storageFailure = "\(error)"
-            logger.error("journal write failed", metadata: ["error": "\(error)", "event": "\(draft.type.rawValue)"])
+    func record(_ draft: EventDraft, at time: Timestamp? = nil) -> WrittenEvent? {
+        guard journal != nil else { return nil }
+        do { return try appendEvent(draft, at: time ?? clock.now()) } catch {
+            journalWriteFailed(error, lost: draft.type)
             return nil
         }
-    }
-
-    private func scheduleBatchSync() {
-        guard !batchSyncScheduled else { return }
-        batchSyncScheduled = true
-        Task {
-            try? await Task.sleep(nanoseconds: 10_000_000)
-            self.syncJournal()
-        }
-    }
-
-    private func syncJournal() {
-        batchSyncScheduled = false
-        do { try journal?.sync() } catch { storageFailure = "\(error)" }
     }
 
     /// Writes `state.json` atomically.
@@ -205,8 +198,9 @@ public actor Engine {
         let file = StateFile(status: snapshot(), legacyStatus: state.legacyStatus, stageActive: state.stageActive,
                              runUnitTests: state.runUnitTests)
         do { try file.write(to: config.stateFilePath) } catch {
-            storageFailure = "state.json: \(error)"
-            logger.error("state.json write failed", metadata: ["error": "\(error)", "path": "\(config.stateFilePath)"])
+            stateFileWriteFailed("\(error)")
+            return
         }
+        stateFileWritten()
     }
 }

@@ -19,11 +19,13 @@ public struct StageLaunch: Sendable {
     public var timeout: Double
     public var grace: Double
     public var instanceToken: String
+    /// The delegated cgroup subtree the stage gets its own cgroup in (nil: process group and subreaper only).
+    public var cgroups: CgroupDelegation?
 }
 
 /// Starts stage children. The real one spawns processes; engine tests may substitute their own.
 public protocol StageLauncher: Sendable {
-    func launch(_ launch: StageLaunch, onLine: @escaping OutputLineHandler) throws(SpawnError) -> any StageHandle
+    func launch(_ launch: StageLaunch, onOutput: @escaping OutputHandler) throws(SpawnError) -> any StageHandle
 }
 
 /// Spawns real, supervised children (`RunningStage`).
@@ -32,9 +34,9 @@ public struct ProcessStageLauncher: StageLauncher {
 
     public init(logger: Logger) { self.logger = logger }
 
-    public func launch(_ launch: StageLaunch, onLine: @escaping OutputLineHandler) throws(SpawnError) -> any StageHandle {
+    public func launch(_ launch: StageLaunch, onOutput: @escaping OutputHandler) throws(SpawnError) -> any StageHandle {
         try RunningStage.start(launch.spec, instanceToken: launch.instanceToken, timeout: launch.timeout,
-                               grace: launch.grace, logger: logger, onLine: onLine)
+                               grace: launch.grace, cgroups: launch.cgroups, logger: logger, onOutput: onOutput)
     }
 }
 

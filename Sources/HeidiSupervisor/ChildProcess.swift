@@ -4,17 +4,27 @@ import Glibc
 import CHeidiShim
 import HeidiCore
 
-/// What to run for a stage: argv, the complete environment, and the working directory.
+/// What to run for a stage: argv, the complete environment, the working directory, and what must be set up before
+/// the program's first instruction (resource limits, the stage's cgroup), which goes through `ExecHelper`.
 public struct LaunchSpec: Sendable, Equatable {
     public var argv: [String]
     public var environment: [String: String]
     public var workingDirectory: String?
+    public var rlimits: [ResourceLimit]
+    /// A cgroup v2 directory the child joins before exec.
+    public var cgroup: String?
 
-    public init(argv: [String], environment: [String: String], workingDirectory: String?) {
+    public init(argv: [String], environment: [String: String], workingDirectory: String?, rlimits: [ResourceLimit] = [],
+                cgroup: String? = nil) {
         self.argv = argv
         self.environment = environment
         self.workingDirectory = workingDirectory
+        self.rlimits = rlimits
+        self.cgroup = cgroup
     }
+
+    /// Whether the spawn needs the exec helper.
+    var needsHelper: Bool { !rlimits.isEmpty || cgroup != nil }
 }
 
 /// A spawned child: the leader of its own session and process group, with stdout/stderr pipes and a pidfd.
@@ -35,34 +45,93 @@ public final class ChildProcess: Sendable {
         guard let executable = spec.argv.first else {
             throw SpawnError(executable: "(empty command)", errno: EINVAL, detail: "empty argv")
         }
-        var out: [Int32] = [-1, -1]
-        var err: [Int32] = [-1, -1]
-        guard heidi_pipe_cloexec(&out) == 0 else {
-            throw SpawnError(executable: executable, errno: errno, detail: "pipe: \(errnoDescription(errno))")
+        var argv = spec.argv
+        var file = executable
+        if spec.needsHelper {
+            guard let helper = ExecHelper.path else {
+                throw SpawnError(executable: executable, errno: ENOENT,
+                                 detail: "the stage sets rlimits or runs in a cgroup, which needs the \(ExecHelper.name) helper; "
+                                     + "it was not found next to the daemon's executable (install it there or set HEIDI_EXEC_HELPER)")
+            }
+            argv = ExecHelper.arguments(helper: helper, for: spec)
+            file = helper
         }
-        guard heidi_pipe_cloexec(&err) == 0 else {
-            let code = errno
-            close(out[0]); close(out[1])
-            throw SpawnError(executable: executable, errno: code, detail: "pipe: \(errnoDescription(code))")
+        let out = try makePipe(for: executable)
+        let err: (read: Int32, write: Int32)
+        do { err = try makePipe(for: executable) } catch {
+            close(out.read); close(out.write)
+            throw error
+        }
+        var status: (read: Int32, write: Int32)?
+        if spec.needsHelper {
+            do { status = try makePipe(for: executable, awayFrom: 3) } catch {
+                for fd in [out.read, out.write, err.read, err.write] { close(fd) }
+                throw error
+            }
         }
         var pid: pid_t = 0
         let envp = spec.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        let rc = withCStrings(spec.argv) { argv in
+        let rc = withCStrings(argv) { argv in
             withCStrings(envp) { env in
-                heidi_spawn(executable, argv, env, spec.workingDirectory, out[1], err[1], &pid)
+                heidi_spawn(file, argv, env, spec.workingDirectory, out.write, err.write, status?.write ?? -1, &pid)
             }
         }
-        close(out[1])
-        close(err[1])
+        close(out.write)
+        close(err.write)
+        if let status { close(status.write) }
         guard rc == 0 else {
-            close(out[0]); close(err[0])
+            close(out.read); close(err.read)
+            if let status { close(status.read) }
             var detail = errnoDescription(rc)
             if let cwd = spec.workingDirectory, !FileSystem.isDirectory(cwd) { detail += " (working directory \(cwd) does not exist)" }
             throw SpawnError(executable: executable, errno: rc, detail: detail)
         }
+        if let status {
+            // EOF: the helper exec'd the program (the pipe is close-on-exec). Data: it failed and exits 127.
+            let report = drain(status.read)
+            close(status.read)
+            if !report.isEmpty {
+                close(out.read); close(err.read)
+                var code: Int32 = 0
+                while waitpid(pid, &code, 0) < 0 && errno == EINTR {}
+                let failure = ExecHelper.parseFailure(report)
+                throw SpawnError(executable: executable, errno: failure.errno, detail: failure.message)
+            }
+        }
         let pidfd = heidi_pidfd_open(pid)
         let ticks = ProcessTable.info(pid)?.startTicks ?? 0
-        return ChildProcess(pid: pid, startTicks: ticks, stdoutFD: out[0], stderrFD: err[0], pidfd: pidfd)
+        return ChildProcess(pid: pid, startTicks: ticks, stdoutFD: out.read, stderrFD: err.read, pidfd: pidfd)
+    }
+
+    /// A close-on-exec pipe; `awayFrom` keeps the write end off a descriptor number the spawn dup2s onto.
+    private static func makePipe(for executable: String, awayFrom reserved: Int32? = nil) throws(SpawnError) -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        guard heidi_pipe_cloexec(&fds) == 0 else {
+            throw SpawnError(executable: executable, errno: errno, detail: "pipe: \(errnoDescription(errno))")
+        }
+        if let reserved, fds[1] <= reserved {
+            let moved = fcntl(fds[1], F_DUPFD_CLOEXEC, reserved + 1)
+            let code = errno
+            close(fds[1])
+            guard moved >= 0 else {
+                close(fds[0])
+                throw SpawnError(executable: executable, errno: code, detail: "pipe: \(errnoDescription(code))")
+            }
+            fds[1] = moved
+        }
+        return (fds[0], fds[1])
+    }
+
+    /// Reads `fd` to end of file.
+    private static func drain(_ fd: Int32) -> [UInt8] {
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return result }
+            result += buffer[0..<n]
+        }
     }
 
     private init(pid: Int32, startTicks: UInt64, stdoutFD: Int32, stderrFD: Int32, pidfd: Int32) {
@@ -76,14 +145,32 @@ public final class ChildProcess: Sendable {
     /// Calls `handler` once, from a waiter thread, when the child has exited. The child is left a zombie (not
     /// reaped), so its pid and process-group id stay reserved while the rest of the tree is cleaned up; then call
     /// `reap()`. The thread sleeps in poll(2) on the pidfd: no signal handler, no polling loop.
-    func onExit(_ handler: @escaping @Sendable () -> Void) {
+    ///
+    /// `onTimeout` is called once if the child still runs `timeout` seconds from now. The same poll(2) measures it,
+    /// because a Dispatch timer (`Task.sleep`) pending for hours makes libdispatch wake up every second, and an idle
+    /// daemon with a quiet stage must not wake up at all. Returns false if there is no pidfd (kernel < 5.3): then
+    /// the caller must time the stage itself.
+    @discardableResult
+    func onExit(timeout: Double? = nil, onTimeout: @escaping @Sendable () -> Void = {}, _ handler: @escaping @Sendable () -> Void) -> Bool {
         let pid = self.pid
         let pidfd = self.pidfd
+        let deadline = timeout.map { MonotonicClock.nanoseconds() + UInt64(max(0, $0) * 1e9) }
         startThread {
             if pidfd >= 0 {
                 var fds = [pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)]
+                var timing = deadline
                 while heidi_child_exited_nowait(pid) == 0 {
-                    if poll(&fds, 1, -1) < 0 && errno != EINTR { break }
+                    var wait: Int32 = -1
+                    if let end = timing {
+                        let now = MonotonicClock.nanoseconds()
+                        if now >= end {
+                            timing = nil
+                            onTimeout()
+                            continue
+                        }
+                        wait = Int32(min(UInt64(Int32.max), (end - now + 999_999) / 1_000_000))
+                    }
+                    if poll(&fds, 1, wait) < 0 && errno != EINTR { break }
                 }
                 close(pidfd)
             } else {
@@ -93,6 +180,7 @@ public final class ChildProcess: Sendable {
             }
             handler()
         }
+        return pidfd >= 0
     }
 
     /// Reaps the exited child with `wait4`, returning its status and resource usage.

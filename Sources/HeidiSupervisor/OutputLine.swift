@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HeidiCore
+
 /// Which pipe a line came from.
 public enum OutputStream: String, Sendable {
     case stdout, stderr
@@ -14,84 +19,195 @@ public struct OutputLine: Sendable, Equatable {
         self.text = text
         self.cut = cut
     }
+
+    /// Appended to every piece of a line that was cut at the line limit, in logs and everywhere else.
+    public static let cutMarker = " …[line cut at 16 KiB]"
 }
 
-/// Splits a byte stream into lines across reads; a line longer than `maxLine` bytes is emitted in pieces marked `cut`.
-/// Invalid UTF-8 becomes U+FFFD; a trailing `\r` is dropped.
-public struct LineAssembler: Sendable {
-    public static let defaultMaxLine = 16 * 1024
-    public let maxLine: Int
-    private var pending: [UInt8] = []
+/// The complete lines of one read from one pipe, as they are logged: redacted, valid UTF-8, each ending in `\n`,
+/// cut pieces marked. Handled as one unit by the log file, followers and journald, so a chatty child costs one
+/// `write(2)` per read, not one per line.
+public struct OutputBatch: Sendable, Equatable {
+    public var stream: OutputStream
+    public var bytes: [UInt8]
+    public var lineCount: Int
 
-    public init(maxLine: Int = LineAssembler.defaultMaxLine) { self.maxLine = maxLine }
-
-    /// Lines completed by `bytes` (`cut` marks a piece of an over-long line).
-    public mutating func feed<Bytes: Collection>(_ bytes: Bytes) -> [(text: String, cut: Bool)] where Bytes.Element == UInt8 {
-        var lines: [(String, Bool)] = []
-        for byte in bytes {
-            if byte == 0x0a {
-                lines.append((Self.decode(pending), false))
-                pending.removeAll(keepingCapacity: true)
-            } else {
-                pending.append(byte)
-                if pending.count >= maxLine {
-                    let cutAt = Self.characterBoundary(pending)
-                    lines.append((Self.decode(pending[0..<cutAt]), true))
-                    pending.removeFirst(cutAt)
-                }
-            }
-        }
-        return lines
+    public init(stream: OutputStream, bytes: [UInt8] = [], lineCount: Int = 0) {
+        self.stream = stream
+        self.bytes = bytes
+        self.lineCount = lineCount
     }
 
-    /// The length of `bytes` without a trailing, incomplete UTF-8 sequence (so a cut piece stays valid text).
-    static func characterBoundary(_ bytes: [UInt8]) -> Int {
-        var lead = bytes.count - 1
-        while lead > 0, bytes.count - lead < 4, bytes[lead] & 0xC0 == 0x80 { lead -= 1 }
-        guard lead >= 0, bytes[lead] >= 0xC0 else { return bytes.count }
-        let expected = bytes[lead] >= 0xF0 ? 4 : bytes[lead] >= 0xE0 ? 3 : 2
-        return bytes.count - lead < expected ? lead : bytes.count
+    /// The batch split into lines (for journald and tests).
+    public var lines: [OutputLine] { lines(limit: lineCount) }
+
+    /// The first `limit` lines.
+    public func lines(limit: Int) -> [OutputLine] {
+        var result: [OutputLine] = []
+        var start = 0
+        while result.count < limit, let newline = bytes[start...].firstIndex(of: 0x0a) {
+            var text = String(decoding: bytes[start..<newline], as: UTF8.self)
+            let cut = text.hasSuffix(OutputLine.cutMarker)
+            if cut { text.removeLast(OutputLine.cutMarker.count) }
+            result.append(OutputLine(stream: stream, text: text, cut: cut))
+            start = newline + 1
+        }
+        return result
+    }
+}
+
+/// Splits a byte stream into lines across reads and turns them into an `OutputBatch`: lines longer than `maxLine`
+/// bytes are emitted in pieces marked cut (never inside a UTF-8 character), invalid UTF-8 becomes U+FFFD, a trailing
+/// `\r` is dropped, and secrets and terminal escapes are redacted. Lines that need none of that (the usual case,
+/// decided by one allocation-free scan) are copied byte for byte. One assembler per pipe.
+public struct LineAssembler: Sendable {
+    public static let defaultMaxLine = 16 * 1024
+    private static let stretch = 16 * 1024
+    public let maxLine: Int
+    private var pending: [UInt8] = []
+    private var redactor = LineRedactor()
+
+    public init(maxLine: Int = LineAssembler.defaultMaxLine) {
+        self.maxLine = maxLine
+        pending.reserveCapacity(maxLine)
+    }
+
+    /// Appends the lines `bytes` completes to `batch`.
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer, into batch: inout OutputBatch) {
+        let input = bytes.bindMemory(to: UInt8.self)
+        guard let base = input.baseAddress else { return }
+        var start = 0
+        var lineByLineUntil = 0
+        while start < input.count {
+            // Stretches of up to 16 KiB of clean lines (the usual case for a chatty child) are copied in one piece;
+            // a stretch that is not clean is done line by line, so every byte is looked at most twice. A stretch is
+            // never longer than a line may be, so nothing in it needs cutting.
+            if start >= lineByLineUntil, pending.isEmpty, !redactor.isInsidePrivateKey,
+               let last = input[start..<min(input.count, start + min(Self.stretch, maxLine + 1))].lastIndex(of: 0x0a) {
+                let end = last + 1
+                if appendPlainLines(UnsafeBufferPointer(rebasing: input[start..<end]), into: &batch) {
+                    start = end
+                    continue
+                }
+                lineByLineUntil = end
+            }
+            let rest = UnsafeBufferPointer(rebasing: input[start...])
+            guard let found = memchr(base + start, 0x0a, rest.count) else {
+                pending.append(contentsOf: rest)
+                cutOverlong(into: &batch)
+                return
+            }
+            let newline = UnsafePointer(found.assumingMemoryBound(to: UInt8.self)) - (base + start)
+            let line = UnsafeBufferPointer(rebasing: rest[..<newline])
+            if pending.isEmpty && line.count <= maxLine {
+                emit(line, cut: false, into: &batch)
+            } else {
+                pending.append(contentsOf: line)
+                cutOverlong(into: &batch)
+                pending.withUnsafeBufferPointer { emit($0, cut: false, into: &batch) }
+                pending.removeAll(keepingCapacity: true)
+            }
+            start += newline + 1
+        }
+    }
+
+    /// Appends `lines` (complete lines, together at most `maxLine + 1` bytes, so none needs cutting) as they are
+    /// when none needs anything else done: no redaction, no decoding, no carriage return. Returns false, and
+    /// appends nothing, otherwise.
+    private func appendPlainLines(_ lines: UnsafeBufferPointer<UInt8>, into batch: inout OutputBatch) -> Bool {
+        guard let count = Redactor.plainLineCount(UnsafeRawBufferPointer(lines)) else { return false }
+        batch.bytes.append(contentsOf: lines)
+        batch.lineCount += count
+        return true
     }
 
     /// The unterminated rest at end of stream, if any.
-    public mutating func finish() -> (text: String, cut: Bool)? {
-        guard !pending.isEmpty else { return nil }
-        defer { pending.removeAll() }
-        return (Self.decode(pending), false)
+    public mutating func finish(into batch: inout OutputBatch) {
+        guard !pending.isEmpty else { return }
+        pending.withUnsafeBufferPointer { emit($0, cut: false, into: &batch) }
+        pending.removeAll()
     }
 
-    private static func decode<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        var slice = Array(bytes)
-        if slice.last == 0x0d { slice.removeLast() }
-        return String(decoding: slice, as: UTF8.self)
+    /// Emits `maxLine`-sized pieces while more than `maxLine` bytes are pending.
+    private mutating func cutOverlong(into batch: inout OutputBatch) {
+        while pending.count > maxLine {
+            let cutAt = Self.characterBoundary(pending[0..<maxLine])
+            pending.withUnsafeBufferPointer { emit(UnsafeBufferPointer(rebasing: $0[0..<cutAt]), cut: true, into: &batch) }
+            pending.removeFirst(cutAt)
+        }
+    }
+
+    private mutating func emit(_ raw: UnsafeBufferPointer<UInt8>, cut: Bool, into batch: inout OutputBatch) {
+        var line = raw
+        if line.last == 0x0d { line = UnsafeBufferPointer(rebasing: line.dropLast()) }
+        if !redactor.isInsidePrivateKey && !Redactor.needsRedaction(line) {
+            // Clean: ASCII goes through as it is; anything else only needs decoding (invalid UTF-8 → U+FFFD).
+            if Self.isASCII(line) {
+                batch.bytes.append(contentsOf: line)
+            } else {
+                batch.bytes.append(contentsOf: String(decoding: line, as: UTF8.self).utf8)
+            }
+        } else {
+            batch.bytes.append(contentsOf: redactor.redact(String(decoding: line, as: UTF8.self)).utf8)
+        }
+        if cut { batch.bytes.append(contentsOf: OutputLine.cutMarker.utf8) }
+        batch.bytes.append(0x0a)
+        batch.lineCount += 1
+    }
+
+    private static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var all: UInt8 = 0
+        for byte in bytes { all |= byte }  // no early exit: the loop vectorizes
+        return all < 0x80
+    }
+
+    /// The length of `bytes` without a trailing, incomplete UTF-8 sequence (so a cut piece stays valid text).
+    static func characterBoundary(_ bytes: ArraySlice<UInt8>) -> Int {
+        let base = bytes.startIndex
+        var lead = bytes.endIndex - 1
+        while lead > base, bytes.endIndex - lead < 4, bytes[lead] & 0xC0 == 0x80 { lead -= 1 }
+        guard lead >= base, bytes[lead] >= 0xC0 else { return bytes.count }
+        let expected = bytes[lead] >= 0xF0 ? 4 : bytes[lead] >= 0xE0 ? 3 : 2
+        return bytes.endIndex - lead < expected ? lead - base : bytes.count
     }
 }
 
-/// The last `capacity` bytes of output lines, for the failure excerpt.
-public struct OutputRing: Sendable {
+extension LineAssembler {
+    /// Lines completed by `bytes`, decoded (a convenience for callers that do not batch).
+    public mutating func feed<Bytes: Collection>(_ bytes: Bytes) -> [(text: String, cut: Bool)] where Bytes.Element == UInt8 {
+        var batch = OutputBatch(stream: .stdout)
+        Array(bytes).withUnsafeBytes { feed($0, into: &batch) }
+        return batch.lines.map { ($0.text, $0.cut) }
+    }
+
+    /// The unterminated rest at end of stream, decoded.
+    public mutating func finish() -> (text: String, cut: Bool)? {
+        var batch = OutputBatch(stream: .stdout)
+        finish(into: &batch)
+        return batch.lines.first.map { ($0.text, $0.cut) }
+    }
+}
+
+/// The last `capacity` bytes of a stage's logged output, for the failure excerpt.
+public struct OutputTail: Sendable {
     public let capacity: Int
-    private var lines: [String] = []
-    private var head = 0
-    private var bytes = 0
+    private var bytes: [UInt8] = []
 
     public init(capacity: Int = 64 * 1024) { self.capacity = capacity }
 
-    public mutating func append(_ line: String) {
-        lines.append(line)
-        bytes += line.utf8.count + 1
-        while bytes > capacity, head < lines.count - 1 {
-            bytes -= lines[head].utf8.count + 1
-            head += 1
-        }
-        if head > 1024 {
-            lines.removeFirst(head)
-            head = 0
-        }
+    public mutating func append(_ batch: [UInt8]) {
+        bytes.append(contentsOf: batch.suffix(capacity))
+        if bytes.count > 2 * capacity { bytes.removeFirst(bytes.count - capacity) }
     }
 
-    /// The retained lines, oldest first.
-    public var contents: [String] { Array(lines[head...]) }
+    /// The retained complete lines, oldest first.
+    public var lines: [String] {
+        var kept = bytes.suffix(capacity)
+        // Drop a partial first line left by trimming.
+        if bytes.count > capacity, let newline = kept.firstIndex(of: 0x0a) { kept = kept[(newline + 1)...] }
+        return kept.split(separator: 0x0a, omittingEmptySubsequences: false).dropLast().map { String(decoding: $0, as: UTF8.self) }
+    }
 
     /// The last `count` lines joined for a message.
-    public func excerpt(lines count: Int) -> String { contents.suffix(count).joined(separator: "\n") }
+    public func excerpt(lines count: Int) -> String { lines.suffix(count).joined(separator: "\n") }
 }

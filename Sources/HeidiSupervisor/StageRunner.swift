@@ -25,15 +25,20 @@ public struct StageRunResult: Sendable, Equatable {
     public var excerpt: String
     /// Pids that could not be killed (should always be empty).
     public var survivors: [Int32]
+    /// CPU and memory of the whole tree, from the stage's cgroup (nil without cgroup supervision).
+    public var cgroupUsage: CgroupUsage?
 }
 
-/// Receives each output line of a running stage (log file, journald, followers). Called from a dispatch queue.
-public typealias OutputLineHandler = @Sendable (OutputLine) -> Void
+/// Receives each batch of output lines of a running stage (log file, journald, followers), one batch at a time,
+/// from the pipe reader threads.
+public typealias OutputHandler = @Sendable (OutputBatch) -> Void
 
 /// Runs one stage as a supervised child: spawn, capture output, enforce the timeout, honour stop requests with
 /// TERM → grace → KILL, and leave no process of the stage behind.
 public final class RunningStage: @unchecked Sendable {
     public let child: ChildProcess
+    /// The stage's own cgroup, when the daemon has a delegated subtree.
+    public let cgroup: StageCgroup?
     public let startedAt: Timestamp
     private let startNanos: UInt64
     private let events: AsyncStream<Event>
@@ -43,6 +48,8 @@ public final class RunningStage: @unchecked Sendable {
     private let grace: Double
     private let logger: Logger
     private let collector: OutputCollector
+    /// The exit watcher also measures the timeout (see `ChildProcess.onExit`); false only without pidfds.
+    private let timedByWatcher: Bool
 
     enum Event: Sendable {
         /// The leader exited; it is still an unreaped zombie.
@@ -53,38 +60,55 @@ public final class RunningStage: @unchecked Sendable {
         case outputClosed
     }
 
-    /// Spawns the stage. `onLine` sees every (redacted) output line; the log file is written by the caller's handler.
+    /// Spawns the stage (in a cgroup of its own when `cgroups` is given). `onOutput` sees every (redacted) batch of
+    /// output lines; the log file is written by the caller's handler.
     public static func start(
-        _ spec: LaunchSpec, instanceToken: String, timeout: Double, grace: Double, logger: Logger,
-        onLine: @escaping OutputLineHandler
+        _ spec: LaunchSpec, instanceToken: String, timeout: Double, grace: Double, cgroups: CgroupDelegation? = nil,
+        logger: Logger, onOutput: @escaping OutputHandler
     ) throws(SpawnError) -> RunningStage {
         var spec = spec
         spec.environment["HEIDI_STAGE_INSTANCE"] = instanceToken
-        let child = try ChildProcess.spawn(spec)
-        return RunningStage(child: child, token: instanceToken, timeout: timeout, grace: grace, logger: logger, onLine: onLine)
+        var cgroup: StageCgroup?
+        if let cgroups {
+            let name = "stage-\(spec.environment["HEIDI_STAGE"] ?? "run")-\(instanceToken.prefix(12))"
+            do { cgroup = try cgroups.makeStageGroup(name) } catch {
+                logger.warning("no cgroup for this stage; process group and subreaper only", metadata: ["error": "\(error)"])
+            }
+            spec.cgroup = cgroup?.path
+        }
+        let child: ChildProcess
+        do { child = try ChildProcess.spawn(spec) } catch {
+            cgroup?.remove()
+            throw error
+        }
+        return RunningStage(child: child, cgroup: cgroup, token: instanceToken, timeout: timeout, grace: grace, logger: logger,
+                            onOutput: onOutput)
     }
 
-    private init(child: ChildProcess, token: String, timeout: Double, grace: Double, logger: Logger,
-                 onLine: @escaping OutputLineHandler) {
+    private init(child: ChildProcess, cgroup: StageCgroup?, token: String, timeout: Double, grace: Double, logger: Logger,
+                 onOutput: @escaping OutputHandler) {
         self.child = child
+        self.cgroup = cgroup
         self.startedAt = Timestamp.now()
         self.startNanos = MonotonicClock.nanoseconds()
         self.timeout = timeout
         self.grace = grace
         self.logger = logger
-        self.killer = TreeKiller(leader: child.pid, instanceEntry: "HEIDI_STAGE_INSTANCE=\(token)")
+        self.killer = TreeKiller(leader: child.pid, instanceEntry: "HEIDI_STAGE_INSTANCE=\(token)", cgroup: cgroup)
         (events, sink) = AsyncStream.makeStream(of: Event.self)
-        collector = OutputCollector(onLine: onLine)
+        collector = OutputCollector(onOutput: onOutput)
         let sink = self.sink
         let collector = self.collector
         let streams = [(child.stdoutFD, OutputStream.stdout), (child.stderrFD, OutputStream.stderr)]
         collector.captures = streams.map { fd, stream in
-            OutputCapture(fd: fd, stream: stream, onLine: { collector.handle($0) },
-                          onClose: { sink.yield(.outputClosed) })
+            OutputCapture(fd: fd, stream: stream, deliver: { collector.handle($0) }, onClose: { sink.yield(.outputClosed) })
         }
         for capture in collector.captures { capture.start() }
-        child.onExit { sink.yield(.exited) }
+        timedByWatcher = child.onExit(timeout: timeout, onTimeout: { sink.yield(.timeout) }) { sink.yield(.exited) }
     }
+
+    /// What the stdout and stderr readers have done so far.
+    public var readerActivity: [ReaderActivity] { collector.captures.map(\.currentActivity) }
 
     /// Asks the stage to stop: SIGTERM to the tree now, SIGKILL after the grace period.
     public func requestStop() { sink.yield(.stop) }
@@ -92,11 +116,11 @@ public final class RunningStage: @unchecked Sendable {
     /// Waits until the stage has ended and every process of it is gone, then reports how it ended.
     public func waitForEnd() async -> StageRunResult {
         let sink = self.sink
-        let timer = Task {
+        let timer = timedByWatcher ? nil : Task {
             try await Task.sleep(nanoseconds: UInt64(max(0, timeout) * 1e9))
             sink.yield(.timeout)
         }
-        defer { timer.cancel() }
+        defer { timer?.cancel() }
         var ending = StageRunResult.Ending.exited
         var exit: ExitInfo?
         var openPipes = 2
@@ -104,6 +128,7 @@ public final class RunningStage: @unchecked Sendable {
         var drainTimer: Task<Void, Error>?
         defer { graceTimer?.cancel(); drainTimer?.cancel() }
         var survivors: [Int32] = []
+        var usage: CgroupUsage?
 
         for await event in events {
             switch event {
@@ -127,6 +152,10 @@ public final class RunningStage: @unchecked Sendable {
                 // so killpg cannot hit an unrelated group that reused the number; reap it only afterwards.
                 survivors = await killer.killRemaining()
                 exit = child.reap()
+                if let cgroup {
+                    usage = cgroup.usage()
+                    if survivors.isEmpty { cgroup.remove() }
+                }
                 if !survivors.isEmpty {
                     logger.error("stage processes survived SIGKILL", metadata: ["pids": "\(survivors)"])
                 }
@@ -147,7 +176,7 @@ public final class RunningStage: @unchecked Sendable {
         let stats = collector.stats()
         return StageRunResult(
             ending: ending, exit: exit ?? ExitInfo(exitCode: nil, signal: nil), wallMilliseconds: wall,
-            outputLines: stats.lines, outputBytes: stats.bytes, excerpt: stats.excerpt, survivors: survivors)
+            outputLines: stats.lines, outputBytes: stats.bytes, excerpt: stats.excerpt, survivors: survivors, cgroupUsage: usage)
     }
 
     /// Seconds since the stage started.
@@ -158,35 +187,32 @@ extension RunningStage.Event {
     var isTimeout: Bool { if case .timeout = self { return true }; return false }
 }
 
-/// Redacts, counts and keeps the tail of a stage's output. The stdout and stderr reader threads call `handle`;
-/// the lock makes the line handler (log file, journald, followers) see one line at a time.
+/// Counts and keeps the tail of a stage's output. The stdout and stderr reader threads call `handle`; the lock makes
+/// the output handler (log file, journald, followers) see one batch at a time, in one order for every consumer.
 final class OutputCollector: @unchecked Sendable {
     private struct Tally {
-        var ring = OutputRing()
+        var tail = OutputTail()
         var lines: Int64 = 0
         var bytes: Int64 = 0
-        var redactors: [OutputStream: LineRedactor] = [.stdout: LineRedactor(), .stderr: LineRedactor()]
     }
 
-    private let onLine: OutputLineHandler
+    private let onOutput: OutputHandler
     private let tally = Mutex(Tally())
     /// Set once in `RunningStage.init`, before the readers start.
     var captures: [OutputCapture] = []
 
-    init(onLine: @escaping OutputLineHandler) { self.onLine = onLine }
+    init(onOutput: @escaping OutputHandler) { self.onOutput = onOutput }
 
-    func handle(_ raw: OutputLine) {
+    func handle(_ batch: OutputBatch) {
         tally.withLock { tally in
-            var line = raw
-            line.text = tally.redactors[line.stream, default: LineRedactor()].redact(line.text)
-            tally.lines += 1
-            tally.bytes += Int64(line.text.utf8.count + 1)
-            tally.ring.append(line.text)
-            onLine(line)
+            tally.lines += Int64(batch.lineCount)
+            tally.bytes += Int64(batch.bytes.count)
+            tally.tail.append(batch.bytes)
+            onOutput(batch)
         }
     }
 
     func stats() -> (lines: Int64, bytes: Int64, excerpt: String) {
-        tally.withLock { ($0.lines, $0.bytes, $0.ring.excerpt(lines: 20)) }
+        tally.withLock { ($0.lines, $0.bytes, $0.tail.excerpt(lines: 20)) }
     }
 }

@@ -10,86 +10,202 @@ struct Journal: ParsableCommand {
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Verify journal files offline: schema, key order, seq continuity and the hash chain.",
+            abstract: "Verify journal files offline: every line, the hash chain, checkpoints and outside anchors.",
             discussion: """
-            Without FILES, verifies the configured journal (<state_dir>/events.jsonl). A single live journal is checked together with its rotated files (events.<seq>.jsonl) and against the head recorded in the state.json beside it, so a cut-off or edited tail is detected too. Several FILES are checked in the order given, as one chain. Exit status: 0 intact, 1 tampered, broken or torn tail, 2 usage, 5 unreadable.
+            Without FILES, verifies the configured journal (<state_dir>/events.jsonl) with the configured journal.key_file when it is readable. A single live journal is checked together with its rotated files (events.<seq>.jsonl), as a whole: history missing at the start must be explained by a journal_pruned record. It is also compared with the head recorded in the state.json beside it. Several FILES are checked in the order given, as one chain.
+
+            With a key (--key, repeatable for rotated keys), checkpoints must exist, verify, use a given key id, come at least once per interval, and directly precede daemon_stop; a journal whose last checkpoint is overdue was cut off. --journald compares every line with the HEIDI_SEQ/HEIDI_HASH journald recorded for it (journalctl -o json; entries of other users are ignored).
+
+            Verdicts: intact; intact with an unsealed tail (lines after the last checkpoint); torn tail (a crash cut the last line; heidid repairs it on start); broken (the first bad line and why). Exit status: 0 intact (also with an unsealed tail), 1 torn or broken, 2 usage, 5 unreadable.
             """)
 
         @Argument(help: "Journal files (default: the configured journal).")
         var files: [String] = []
 
+        @Option(name: .long, help: "A checkpoint key file (64 hex digits). Repeat for journals signed with several keys.")
+        var key: [String] = []
+
+        @Flag(name: .long, help: "Start at the newest checkpoint that verifies with the key; fast on large journals.")
+        var sinceCheckpoint = false
+
+        @Flag(name: .long, help: "Cross-check every line with the heads journald recorded (runs journalctl -o json).")
+        var journald = false
+
+        @Option(name: .long, help: "Read journald's files from DIR (journalctl --directory), e.g. a copy for an audit.")
+        var journaldDirectory: String?
+
+        @Option(name: .long, help: "Read saved 'journalctl -o json' output from FILE instead of running journalctl.")
+        var journaldJson: String?
+
+        @Option(name: .long, help: "An extra journalctl match, e.g. _SYSTEMD_UNIT=heidi.service (repeatable).")
+        var journaldMatch: [String] = []
+
         @OptionGroup var global: GlobalOptions
 
         func run() throws {
-            let environment = global.environment
             var files = files
+            var configuredKey: String?
             if files.isEmpty {
                 do {
-                    files = [try ConfigLoader.load(path: global.config, environment: environment).journalPath]
+                    let config = try ConfigLoader.load(path: global.config, environment: global.environment)
+                    files = [config.journalPath]
+                    configuredKey = config.journalKeyPath
                 } catch {
                     printError("heidictl: \(error)")
                     throw ExitCode(2)
                 }
             }
-            var anchors: [JournalAnchor] = []
-            if files.count == 1 {
-                let live = files[0]
+            var options = VerificationOptions(now: Timestamp.now(), sinceCheckpoint: sinceCheckpoint)
+            var notes: [String] = []
+            let live = files[0]
+            if files.count == 1 && RotatedJournals.firstSeq(of: live) == nil {
                 files = RotatedJournals.all(besides: live) + [live]
-                let statePath = FileSystem.dirname(live) + "/state.json"
-                if let state = try? StateFile.read(from: statePath), state.status.journal.seq > 0,
-                    FileSystem.resolve(state.status.journal.path, against: "/") == FileSystem.resolve(live, against: FileSystem.currentDirectory())
-                {
-                    anchors.append(JournalAnchor(seq: state.status.journal.seq, hash: state.status.journal.head, source: statePath))
-                }
+                options.complete = true
+                options.anchors = Self.stateAnchor(for: live)
+            }
+            options.keys = try loadKeys(configured: configuredKey, notes: &notes)
+            if sinceCheckpoint && options.keys.isEmpty {
+                printError("heidictl: --since-checkpoint needs a key (--key FILE) to trust the checkpoint it starts from")
+                throw ExitCode(2)
+            }
+            if journald || journaldDirectory != nil || journaldJson != nil {
+                options.journald = try loadJournald(owner: Self.owner(of: live))
             }
             let report: VerificationReport
-            do { report = try JournalVerifier.verify(files: files, anchors: anchors) } catch {
+            do { report = try JournalVerifier.verify(files: files, options: options) } catch {
                 printError("heidictl: cannot read the journal: \(error)")
                 throw ExitCode(5)
             }
-            if global.json { writeOut(Array(VerifyOutput.json(report, anchors: anchors).utf8)) } else { print(VerifyOutput.human(report, anchors: anchors)) }
-            if report.outcome != .intact { throw ExitCode(1) }
+            let output = VerifyOutput(report: report, options: options, notes: notes)
+            writeOut(Array((global.json ? output.json() : output.human()).utf8))
+            if report.verdict == .broken || report.verdict == .tornTail { throw ExitCode(1) }
+        }
+
+        private func loadKeys(configured: String?, notes: inout [String]) throws -> [JournalKey] {
+            var keys: [JournalKey] = []
+            for path in key {
+                do { keys.append(try JournalKey.load(path)) } catch {
+                    printError("heidictl: \(error)")
+                    throw ExitCode(5)
+                }
+            }
+            if keys.isEmpty, let configured, FileSystem.exists(configured) {
+                do { keys.append(try JournalKey.load(configured)) } catch {
+                    notes.append("checkpoints not verified: \(error); pass --key")
+                }
+            }
+            return keys
+        }
+
+        private func loadJournald(owner: UInt32?) throws -> JournaldHeads {
+            do {
+                let output: [UInt8]
+                if let journaldJson {
+                    output = try FileSystem.read(journaldJson)
+                } else {
+                    output = try JournaldHeads.query(directory: journaldDirectory, matches: journaldMatch)
+                }
+                return try JournaldHeads.parse(output, trustedUID: owner)
+            } catch {
+                printError("heidictl: cannot read journald's heads: \(error)")
+                throw ExitCode(5)
+            }
+        }
+
+        /// The head state.json records beside a live journal, when it describes this journal.
+        static func stateAnchor(for live: String) -> [JournalAnchor] {
+            let statePath = FileSystem.dirname(live) + "/state.json"
+            guard let state = try? StateFile.read(from: statePath), state.status.journal.seq > 0,
+                FileSystem.resolve(state.status.journal.path, against: "/") == FileSystem.resolve(live, against: FileSystem.currentDirectory())
+            else { return [] }
+            return [JournalAnchor(seq: state.status.journal.seq, hash: state.status.journal.head, source: statePath)]
+        }
+
+        /// The uid owning the journal: heidid's, whose journald entries count.
+        static func owner(of path: String) -> UInt32? {
+            var st = stat()
+            return stat(path, &st) == 0 ? st.st_uid : nil
         }
     }
 }
 
-/// Renders a verification report.
-enum VerifyOutput {
-    static func human(_ r: VerificationReport, anchors: [JournalAnchor]) -> String {
-        let range = r.firstSeq.map { "seq \($0)–\(r.lastSeq ?? $0)" } ?? "no lines"
+/// Renders a verification report for humans or as one JSON document.
+struct VerifyOutput {
+    let report: VerificationReport
+    let options: VerificationOptions
+    let notes: [String]
+
+    private var range: String { report.firstSeq.map { "seq \($0)–\(report.lastSeq ?? $0)" } ?? "no lines" }
+
+    func human() -> String {
+        let r = report
         var lines: [String] = []
         switch r.outcome {
+        case .intact where r.verdict == .intactUnsealedTail:
+            let count = r.unsealedLines ?? 0
+            let tail = count == 1 && r.endsWithStop ? "the last line (daemon_stop) follows the shutdown checkpoint; the next start seals it"
+                : "\(count) line\(count == 1 ? "" : "s") after the last checkpoint, sealed by the next one"
+            lines.append("intact, unsealed tail: \(r.lines) lines, \(range), head \(r.headHash ?? SHA256.zeroHex); \(tail)")
         case .intact:
             lines.append("intact: \(r.lines) lines, \(range), head \(r.headHash ?? SHA256.zeroHex)")
         case .tornTail(let bytes):
-            lines.append("torn tail: \(bytes) bytes after the last complete line (\(range)); recoverable: heidid cuts it off on its next start")
+            lines.append("torn tail: \(bytes) bytes after the last complete line (\(range)); recoverable: heidid cuts them off on its next start")
         case .broken(let file, let line, let reason):
             lines.append("BROKEN: \(file) line \(line): \(reason)")
             lines.append("  verified before it: \(r.lines) lines, \(range)")
         }
         lines.append("  files: \(r.files.joined(separator: ", "))")
-        for anchor in anchors { lines.append("  checked against \(anchor.source) (seq \(anchor.seq))") }
-        for note in r.notes { lines.append("  note: \(note)") }
-        return lines.joined(separator: "\n")
+        if let last = r.lastCheckpoint {
+            let sealed = options.keys.isEmpty ? "not verified (no key)" : "verified with key id \(options.keys.map(\.id).joined(separator: ", "))"
+            lines.append("  checkpoints: \(r.checkpoints), last at seq \(last.seq) (\(last.ts)), every \(last.intervalSeconds)s; \(sealed)")
+        } else if !options.keys.isEmpty {
+            lines.append("  checkpoints: none")
+        }
+        if let entries = r.journaldEntries {
+            lines.append("  journald: \(entries) heads compared; \(r.linesNotInJournald) lines have none (not sent yet, or rate-limited)")
+        }
+        for anchor in options.anchors { lines.append("  checked against \(anchor.source) (seq \(anchor.seq))") }
+        for note in notes + r.notes { lines.append("  note: \(note)") }
+        return lines.joined(separator: "\n") + "\n"
     }
 
-    static func json(_ r: VerificationReport, anchors: [JournalAnchor]) -> String {
-        var result: String
+    func json() -> String {
+        let r = report
         var fields: [String] = []
+        func add(_ key: String, _ value: String) { fields.append("\(JSONText.quoted(key)):\(value)") }
+        func list(_ items: [String]) -> String { "[" + items.map(JSONText.quoted).joined(separator: ",") + "]" }
+        let result: String
         switch r.outcome {
         case .intact: result = "intact"
-        case .tornTail(let bytes): result = "torn_tail"; fields.append("\"torn_bytes\":\(bytes)")
-        case .broken(let file, let line, let reason):
-            result = "broken"
-            fields.append("\"file\":\(JSONText.quoted(file)),\"line\":\(line),\"reason\":\(JSONText.quoted(reason))")
+        case .tornTail: result = "torn_tail"
+        case .broken: result = "broken"
         }
-        let head = r.headHash.map(JSONText.quoted) ?? "null"
-        var out = "{\"result\":\"\(result)\",\"lines\":\(r.lines),\"first_seq\":\(r.firstSeq.map(String.init) ?? "null"),"
-        out += "\"last_seq\":\(r.lastSeq.map(String.init) ?? "null"),\"head\":\(head),"
-        out += "\"files\":[\(r.files.map(JSONText.quoted).joined(separator: ","))],"
-        out += "\"anchors\":[\(anchors.map { JSONText.quoted($0.source) }.joined(separator: ","))]"
-        for field in fields { out += "," + field }
-        out += ",\"notes\":[\(r.notes.map(JSONText.quoted).joined(separator: ","))]}\n"
-        return out
+        add("result", JSONText.quoted(result))
+        add("verdict", JSONText.quoted(r.verdict.rawValue))
+        add("lines", String(r.lines))
+        add("bytes", String(r.bytes))
+        add("first_seq", r.firstSeq.map(String.init) ?? "null")
+        add("last_seq", r.lastSeq.map(String.init) ?? "null")
+        add("head", r.headHash.map(JSONText.quoted) ?? "null")
+        add("files", list(r.files))
+        add("anchors", list(options.anchors.map(\.source)))
+        add("unsealed_lines", r.unsealedLines.map(String.init) ?? "null")
+        add("checkpoints", String(r.checkpoints))
+        add("last_checkpoint", r.lastCheckpoint.map {
+            "{\"seq\":\($0.seq),\"ts\":\(JSONText.quoted($0.ts)),\"key_id\":\(JSONText.quoted($0.keyID)),\"interval_s\":\($0.intervalSeconds)}"
+        } ?? "null")
+        add("key_ids", list(r.keyIDs))
+        add("keys", list(options.keys.map(\.id)))
+        add("journald", r.journaldEntries.map { "{\"entries\":\($0),\"lines_not_in_journald\":\(r.linesNotInJournald)}" } ?? "null")
+        switch r.outcome {
+        case .intact: break
+        case .tornTail(let bytes): add("torn_bytes", String(bytes))
+        case .broken(let file, let line, let reason):
+            add("file", JSONText.quoted(file))
+            add("line", String(line))
+            add("reason", JSONText.quoted(reason))
+        }
+        add("notes", list(notes + r.notes))
+        return "{" + fields.joined(separator: ",") + "}\n"
     }
 }

@@ -44,6 +44,7 @@ struct FollowingStream {
         while true {
             var pending: [UInt8] = []
             var errorBody: [UInt8] = []
+            var received = false
             do {
                 let (status, _) = try client.stream("GET", path(), onHeaders: { status, headers in
                     if status == 200 { onHeaders(headers) }
@@ -51,13 +52,19 @@ struct FollowingStream {
                     guard status == 200 else { errorBody += chunk; return }
                     pending += chunk
                     while let newline = pending.firstIndex(of: 0x0a) {
+                        received = true
                         onLine(Array(pending[...newline]))
                         pending.removeFirst(newline + 1)
                     }
                 }
                 if status != 200 { throw failForStatus(HTTPReply(status: status, body: errorBody), json: json) }
+                if received { announced = false }
                 if !follow { return }
-                announced = false
+                // The daemon ended the stream: it is shutting down or restarting. Give it time to go away
+                // before reconnecting, instead of racing its shutdown.
+                if !announced { printError("heidictl: heidid closed the stream (stopping or restarting); reconnecting…") }
+                announced = true
+                usleep(500_000)
             } catch let error as ClientError {
                 guard follow, error.isRetryable else {
                     printError("heidictl: \(error)")

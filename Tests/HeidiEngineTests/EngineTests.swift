@@ -36,14 +36,20 @@ func makeConfig(_ directory: String, mock: Bool, stages: [Stage: StageConfig] = 
     config.mockSubprocesses = mock
     config.journalFsync = .never
     config.repoRoot = directory
+    // The real governor would hold stages while other tests load the machine; governor tests set their own limits.
+    config.maxCPUPercent = 100
+    config.maxMemoryPercent = 100
     for stage in Stage.allCases { config.stages[stage] = StageConfig(command: ["true"], timeout: 30, stopGrace: 1, allowFailure: stage == .eval) }
     config.stages.merge(stages) { $1 }
     return config
 }
 
-func makeEngine(_ config: HeidiConfig, notifier: RecordingNotifier = RecordingNotifier()) -> Engine {
+func makeEngine(_ config: HeidiConfig, notifier: RecordingNotifier = RecordingNotifier(), mirror: (any EventMirror)? = nil,
+                sampler: any SystemLoadSampler = ProcSystemSampler(), journaldLimits: JournaldForwarder.Limits = .init(),
+                supervision: Supervision? = nil) -> Engine {
     Engine(config: config, environment: ["PATH": "/usr/bin:/bin"], launcher: ProcessStageLauncher(logger: Logger(label: "t")),
-           notifier: notifier, mirror: nil, logger: Logger(label: "t"))
+           notifier: notifier, mirror: mirror, logger: Logger(label: "t"), supervision: supervision, sampler: sampler,
+           journaldLimits: journaldLimits)
 }
 
 func eventTypes(_ path: String) throws -> [String] {

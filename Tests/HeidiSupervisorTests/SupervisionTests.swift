@@ -52,7 +52,7 @@ struct SupervisionTests {
     @Test func timeoutEscalatesToSIGKILLForATermIgnoringTree() async throws {
         let pidFile = temporaryPath("grandchild")
         let start = MonotonicClock.nanoseconds()
-        let stage = try startStage("trap '' TERM; sh -c 'echo $$ > \(pidFile); exec sleep 60' & sleep 60", timeout: 0.5, grace: 0.5)
+        let stage = try startStage(Fixture.termIgnorer(pidFile: pidFile), timeout: 0.5, grace: 0.5)
         let grandchild = try #require(readPid(pidFile))
         let result = await stage.waitForEnd()
         let seconds = Double(MonotonicClock.nanoseconds() - start) / 1e9
@@ -66,7 +66,7 @@ struct SupervisionTests {
     @Test func doubleForkedSetsidEscaperIsKilledWhenTheStageEnds() async throws {
         let pidFile = temporaryPath("escaper")
         // The subshell forks, the escaper calls setsid (new session, not in the stage's group), the leader exits.
-        let script = "( setsid sh -c 'echo $$ > \(pidFile); exec sleep 60' & ); sleep 0.3; echo leader-done"
+        let script = Fixture.setsidEscaper(pidFile: pidFile) + "; sleep 0.3; echo leader-done"
         let stage = try startStage(script)
         let escaper = try #require(readPid(pidFile))
         let info = try #require(ProcessTable.info(escaper))
@@ -93,7 +93,7 @@ struct SupervisionTests {
 
     @Test func aChildThatClosesItsOutputEarlyIsStillSupervised() async throws {
         let start = MonotonicClock.nanoseconds()
-        let stage = try startStage("echo before; exec >&- 2>&-; sleep 0.6; exit 4")
+        let stage = try startStage(Fixture.earlyCloser(seconds: 0.6, exitCode: 4))
         let result = await stage.waitForEnd()
         let seconds = Double(MonotonicClock.nanoseconds() - start) / 1e9
         #expect(result.exit.exitCode == 4, "the exit status is still observed")
@@ -135,10 +135,40 @@ struct LineAssemblyTests {
         #expect(lines.map(\.text).joined() == "abcdeé€x")
     }
 
-    @Test func ringKeepsTheTail() {
-        var ring = OutputRing(capacity: 20)
-        for i in 0..<100 { ring.append("line \(i)") }
-        #expect(ring.contents.last == "line 99")
-        #expect(ring.contents.count <= 3)
+    @Test func theFastPathAndTheLineByLinePathAgreeWhateverTheReadBoundaries() {
+        var generator = SystemRandomNumberGenerator()
+        let kinds: [String] = ["0000123 4567", "step 10 loss 0.25", "token=abcdef123", "sk-ABCDEFGHIJKLMNOPQRSTUVWX here",
+                               "carriage\r", "\u{1b}[1mbold\u{1b}[0m", "caf\u{e9} \u{2588}\u{2588}", "", "...;;;---",
+                               String(repeating: "9", count: 40), "-----BEGIN PRIVATE KEY-----", "QUJD", "-----END PRIVATE KEY-----"]
+        var input: [UInt8] = []
+        for _ in 0..<3000 { input += Array((kinds.randomElement(using: &generator) ?? "").utf8) + [0x0a] }
+        input += [0xff, 0x0a] + Array(repeating: UInt8(ascii: "7"), count: 40) + [0x0a]
+        func run(_ chunks: [Int]) -> OutputBatch {
+            var assembler = LineAssembler(maxLine: 32)
+            var batch = OutputBatch(stream: .stdout)
+            var offset = 0
+            for size in chunks where offset < input.count {
+                let end = min(input.count, offset + size)
+                input[offset..<end].withUnsafeBytes { assembler.feed($0, into: &batch) }
+                offset = end
+            }
+            input[offset...].withUnsafeBytes { assembler.feed($0, into: &batch) }
+            assembler.finish(into: &batch)
+            return batch
+        }
+        let whole = run([input.count])
+        #expect(run(Array(repeating: 1, count: input.count)) == whole, "byte by byte")
+        #expect(run((0..<2000).map { _ in Int.random(in: 1...200, using: &generator) }) == whole, "random reads")
+        let text = String(decoding: whole.bytes, as: UTF8.self)
+        #expect(!text.contains("ABCDEFGHIJKLMNOPQRSTUVWX"), "secrets are redacted")
+        #expect(!whole.bytes.contains(0x0d) && !whole.bytes.contains(0x1b), "carriage returns and escapes are gone")
+        #expect(whole.lines.allSatisfy { $0.text.utf8.count <= 32 })
+    }
+
+    @Test func tailKeepsTheLastCompleteLines() {
+        var tail = OutputTail(capacity: 20)
+        for i in 0..<100 { tail.append(Array("line \(i)\n".utf8)) }
+        #expect(tail.lines.last == "line 99")
+        #expect(tail.lines.count <= 3 && tail.lines.allSatisfy { $0.hasPrefix("line ") })
     }
 }

@@ -10,7 +10,7 @@ final class LineSink: @unchecked Sendable {
     private let lock = NSLockLike()
     private var stored: [OutputLine] = []
     var lines: [OutputLine] { lock.with { stored } }
-    func add(_ line: OutputLine) { lock.with { stored.append(line) } }
+    func add(_ batch: OutputBatch) { lock.with { stored += batch.lines } }
 }
 
 /// A tiny pthread mutex wrapper (tests only).
@@ -25,13 +25,14 @@ final class NSLockLike: @unchecked Sendable {
 }
 
 func startStage(_ script: String, timeout: Double = 30, grace: Double = 1, environment: [String: String] = [:],
-                sink: LineSink = LineSink()) throws -> RunningStage {
+                rlimits: [ResourceLimit] = [], cgroups: CgroupDelegation? = nil, sink: LineSink = LineSink(),
+                onOutput: OutputHandler? = nil) throws -> RunningStage {
     TreeKiller.becomeSubreaper()
     let env = ChildEnvironment.make(daemon: ["PATH": "/usr/local/bin:/usr/bin:/bin", "NOTIFY_SOCKET": "/run/x", "JOURNAL_STREAM": "1:2"],
                                     stage: environment, heidi: ["HEIDI_STAGE": "test"])
-    let spec = LaunchSpec(argv: ["/bin/sh", "-c", script], environment: env, workingDirectory: "/tmp")
+    let spec = LaunchSpec(argv: ["/bin/sh", "-c", script], environment: env, workingDirectory: "/tmp", rlimits: rlimits)
     return try RunningStage.start(spec, instanceToken: "t\(UInt64.random(in: 0...UInt64.max))", timeout: timeout, grace: grace,
-                                  logger: Logger(label: "test"), onLine: { sink.add($0) })
+                                  cgroups: cgroups, logger: Logger(label: "test"), onOutput: onOutput ?? { sink.add($0) })
 }
 
 func temporaryPath(_ name: String) -> String {
@@ -53,4 +54,49 @@ func readPid(_ path: String, waitingUpTo seconds: Double = 5) -> Int32? {
 func isAlive(_ pid: Int32) -> Bool {
     guard let info = ProcessTable.info(pid) else { return false }
     return !info.isZombie
+}
+
+/// Checks that lines arrive complete and in order (`%069d` numbered from 0), without keeping them.
+final class SequenceSink: @unchecked Sendable {
+    private let lock = NSLockLike()
+    private var next = 0
+    private var broken: [String] = []
+    var count: Int { lock.with { next } }
+    var problems: [String] { lock.with { broken } }
+
+    func add(_ batch: OutputBatch) {
+        lock.with {
+            for line in batch.lines {
+                if line.text.utf8.count != 69 || Int(line.text) != next || line.cut {
+                    if broken.count < 5 { broken.append("line \(next): \(line.text.prefix(80))") }
+                }
+                next += 1
+            }
+        }
+    }
+}
+
+/// CPU time a thread of this process has used, in nanoseconds (`/proc/self/task/<tid>/schedstat`).
+func threadCPUNanoseconds(_ tid: Int32) -> UInt64? {
+    guard let bytes = try? FileSystem.read("/proc/self/task/\(tid)/schedstat") else { return nil }
+    return String(decoding: bytes, as: UTF8.self).split(separator: " ").first.flatMap { UInt64($0) }
+}
+
+/// Waits (up to `seconds`) until `condition` holds; for the few tests that must act while a stage runs.
+func eventually(_ seconds: Double = 5, _ condition: () -> Bool) -> Bool {
+    let deadline = MonotonicClock.nanoseconds() + UInt64(seconds * 1e9)
+    while MonotonicClock.nanoseconds() < deadline {
+        if condition() { return true }
+        usleep(10_000)
+    }
+    return condition()
+}
+
+/// The uid's live processes.
+func processes(ofUID uid: UInt32) -> [Int32] {
+    ProcessTable.all().filter { process in
+        guard !process.isZombie, let bytes = try? FileSystem.read("/proc/\(process.pid)/status") else { return false }
+        let line = String(decoding: bytes, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("Uid:") }
+        return line?.split(separator: "\t").dropFirst().first == Substring(String(uid))
+    }.map(\.pid)
 }

@@ -144,6 +144,12 @@ struct ConfigFileReader {
             case "stop_grace": settings.stopGrace = try duration(value, key)
             case "allow_failure": settings.allowFailure = try boolean(value, key)
             case "retries": settings.retries = try integer(value, key, minimum: 0)
+            case "retry_backoff": settings.retryBackoff = try duration(value, key)
+            case "retry_backoff_max": settings.retryBackoffMax = try duration(value, key)
+            case "no_retry_exit_codes":
+                guard case .sequence(let codes) = value else { throw fail(value, key, "expected a list of exit codes, e.g. [2, 64]") }
+                settings.noRetryExitCodes = []
+                for code in codes { settings.noRetryExitCodes.append(try integer(code, key, minimum: 0)) }
             case "watchdog": settings.watchdog = try duration(value, key)
             case "rlimits":
                 for (limitKey, limitValue, limitName) in try mapping(value, key) {
@@ -156,7 +162,8 @@ struct ConfigFileReader {
                     settings.rlimits[limitName] = amount
                 }
             default:
-                throw unknown(value, key, ["command", "cwd", "env", "timeout", "stop_grace", "allow_failure", "retries", "rlimits", "watchdog"])
+                throw unknown(value, key, ["command", "cwd", "env", "timeout", "stop_grace", "allow_failure", "retries", "retry_backoff",
+                                           "retry_backoff_max", "no_retry_exit_codes", "rlimits", "watchdog"])
             }
         }
         guard sawCommand else { throw fail(node, prefix, "missing 'command'") }
@@ -178,8 +185,16 @@ struct ConfigFileReader {
         for (key, value, name) in try mapping(node, prefix) {
             switch name {
             case "fsync": config.journalFsync = try enumeration(value, key, FsyncPolicy.self)
+            case "batch_delay":
+                config.journalBatchDelay = try duration(value, key)
+                guard config.journalBatchDelay > 0, config.journalBatchDelay <= 1 else { throw fail(value, key, "must be between 1ms and 1s") }
             case "rotate_size": config.journalRotateSize = try size(value, key)
-            default: throw unknown(value, key, ["fsync", "rotate_size"])
+            case "keep_rotated": config.journalKeepRotated = try integer(value, key, minimum: 0)
+            case "key_file": config.journalKeyFile = try pathValue(value, key)
+            case "checkpoint_interval":
+                config.journalCheckpointInterval = try duration(value, key)
+                guard config.journalCheckpointInterval >= 1 else { throw fail(value, key, "must be at least 1s") }
+            default: throw unknown(value, key, ["fsync", "batch_delay", "rotate_size", "keep_rotated", "key_file", "checkpoint_interval"])
             }
         }
     }

@@ -9,15 +9,22 @@ public struct StageConfig: Sendable, Equatable {
     public var stopGrace: Double
     /// A failure is recorded as `warn` and the run continues (eval by default).
     public var allowFailure: Bool
+    /// Extra attempts after a failure (exit, signal, timeout), with exponential backoff and jitter.
     public var retries: Int
+    /// The delay before the first retry; doubled for each further one, capped at `retryBackoffMax`.
+    public var retryBackoff: Double
+    public var retryBackoffMax: Double
+    /// Exit codes that mean "do not try again" (e.g. a usage error).
+    public var noRetryExitCodes: [Int]
+    /// setrlimit values by name (`nofile`, `as`, `cpu`, `core`, `nproc`), applied to the stage before it starts.
     public var rlimits: [String: Int64]
     /// Seconds within which the stage must send `WATCHDOG=1` on its progress channel (nil: not required).
     public var watchdog: Double?
 
     public init(
         command: [String], cwd: String? = nil, env: [String: String] = [:], timeout: Double = 7200,
-        stopGrace: Double = 10, allowFailure: Bool = false, retries: Int = 0, rlimits: [String: Int64] = [:],
-        watchdog: Double? = nil
+        stopGrace: Double = 10, allowFailure: Bool = false, retries: Int = 0, retryBackoff: Double = 10,
+        retryBackoffMax: Double = 600, noRetryExitCodes: [Int] = [], rlimits: [String: Int64] = [:], watchdog: Double? = nil
     ) {
         self.command = command
         self.cwd = cwd
@@ -26,6 +33,9 @@ public struct StageConfig: Sendable, Equatable {
         self.stopGrace = stopGrace
         self.allowFailure = allowFailure
         self.retries = retries
+        self.retryBackoff = retryBackoff
+        self.retryBackoffMax = retryBackoffMax
+        self.noRetryExitCodes = noRetryExitCodes
         self.rlimits = rlimits
         self.watchdog = watchdog
     }
@@ -61,7 +71,15 @@ public struct HeidiConfig: Sendable, Equatable {
     public var maxWait: Double = 3600
     // journal and logs
     public var journalFsync: FsyncPolicy = .always
+    /// `batch`: how long an appended event waits until its group is durable, fdatasync included (seconds).
+    public var journalBatchDelay: Double = 0.010
     public var journalRotateSize: Int64 = 64 << 20
+    /// Rotated journal files to keep; older ones are pruned with a `journal_pruned` record (0 keeps all).
+    public var journalKeepRotated = 0
+    /// `journal.key_file`: the checkpoint signing key; nil means `<state_dir>/journal.key`.
+    public var journalKeyFile: String?
+    /// Seconds between signed checkpoints (also written when idle).
+    public var journalCheckpointInterval: Double = 900
     public var logMaxSize: Int64 = 64 << 20
     public var logsToJournald = true
     // process-level
@@ -79,6 +97,8 @@ public struct HeidiConfig: Sendable, Equatable {
     }
 
     public var journalPath: String { stateDir + "/events.jsonl" }
+    /// The checkpoint key: `journal.key_file`, else `<state_dir>/journal.key` (created on first use, mode 0600).
+    public var journalKeyPath: String { journalKeyFile ?? stateDir + "/journal.key" }
     public var stateFilePath: String { stateDir + "/state.json" }
     public var lockPath: String { stateDir + "/heidid.lock" }
     public func runDirectory(_ runID: String) -> String { stateDir + "/runs/" + runID }

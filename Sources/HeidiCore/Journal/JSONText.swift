@@ -8,6 +8,16 @@ public enum JSONText {
     /// Appends `text` as a JSON string literal (with quotes).
     public static func appendString(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Most text needs no escape at all: copy it in one go.
+        let copied: Bool? = text.utf8.withContiguousStorageIfAvailable { bytes in
+            guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5c || $0 == 0x7f }) else { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if copied == true {
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [0x5c, 0x22])
@@ -48,8 +58,8 @@ public enum JSONText {
     public static func appendNumberMap(_ map: [String: Double], to out: inout [UInt8]) {
         out.append(UInt8(ascii: "{"))
         var first = true
-        for key in map.keys.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
-            guard let value = map[key], value.isFinite else { continue }
+        for (key, value) in map.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+            guard value.isFinite else { continue }
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
             appendString(key, to: &out)
@@ -67,5 +77,38 @@ public enum JSONText {
             appendString(item, to: &out)
         }
         out.append(UInt8(ascii: "]"))
+    }
+
+    /// Appends `"YYYY-MM-DDTHH:MM:SS.ffffffZ"` for `micros` since the epoch: exactly `Timestamp.description`, without
+    /// its string building (journal lines are written at hundreds of thousands per second).
+    public static func appendTimestamp(_ micros: Int64, to out: inout [UInt8]) {
+        let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
+        let fraction = micros - seconds * 1_000_000
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let time = seconds - days * 86_400
+        // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        func digits(_ value: Int64, _ width: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = value
+            while divisor > 0 {
+                out.append(UInt8(48 + (rest / divisor) % 10))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        out.append(0x22)
+        digits(year, 4); out.append(0x2d); digits(month, 2); out.append(0x2d); digits(day, 2); out.append(0x54)
+        digits(time / 3600, 2); out.append(0x3a); digits(time / 60 % 60, 2); out.append(0x3a); digits(time % 60, 2)
+        out.append(0x2e); digits(fraction, 6); out.append(0x5a); out.append(0x22)
     }
 }

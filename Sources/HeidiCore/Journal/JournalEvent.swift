@@ -36,6 +36,12 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case reset
     case configReloaded = "config_reloaded"
     case roundCollected = "round_collected"
+    /// A signed statement of the chain head (seq, hash of the line before it); see `Checkpoint`.
+    case checkpoint
+    /// Retention removed a rotated journal file; the message says which seqs and their last hash (`PruneRecord`).
+    case journalPruned = "journal_pruned"
+    /// Journal writes work again after failing (disk full, EIO); the message says for how long and what was lost.
+    case journalRecovered = "journal_recovered"
 
     /// A stable journald `MESSAGE_ID` (128-bit, hex) per event type, so `journalctl MESSAGE_ID=…` finds them.
     public var messageID: String {
@@ -124,7 +130,7 @@ public enum JournalLineEncoder {
         out.append(UInt8(ascii: "{"))
         key("event_version", first: true); JSONText.appendString("2", to: &out)
         key("seq"); out.append(contentsOf: String(seq).utf8)
-        key("ts"); JSONText.appendString(timestamp.description, to: &out)
+        key("ts"); JSONText.appendTimestamp(timestamp.microseconds, to: &out)
         key("run_id")
         if let runID = draft.runID { JSONText.appendString(runID, to: &out) } else { out.append(contentsOf: "null".utf8) }
         key("round"); out.append(contentsOf: String(max(0, draft.round)).utf8)
@@ -140,5 +146,23 @@ public enum JournalLineEncoder {
         out.append(UInt8(ascii: "}"))
         out.append(0x0a)
         return out
+    }
+}
+
+extension JournalLineEncoder {
+    /// The fixed start of every v2 line, up to the seq digits.
+    static let seqPrefix = Array(#"{"event_version":"2","seq":"#.utf8)
+
+    /// The `seq` of a journal line, read from its fixed prefix without parsing the rest; nil if it has none.
+    public static func seq<Line: Collection<UInt8>>(of line: Line) -> UInt64? {
+        guard line.count > seqPrefix.count, line.prefix(seqPrefix.count).elementsEqual(seqPrefix) else { return nil }
+        var value: UInt64 = 0
+        var digits = 0
+        for byte in line.dropFirst(seqPrefix.count) {
+            guard (48...57).contains(byte), digits < 19 else { break }
+            value = value * 10 + UInt64(byte - 48)
+            digits += 1
+        }
+        return digits > 0 ? value : nil
     }
 }

@@ -1,175 +1,258 @@
-/// The verdict of an offline journal check.
-public enum VerificationOutcome: Sendable, Equatable {
-    /// Every line parses, chains and continues; the head matches every anchor given.
-    case intact
-    /// Intact up to a partial last line (a crash mid-write); heidid cuts it off on its next start.
-    case tornTail(bytes: Int)
-    /// The first line that is wrong, and why.
-    case broken(file: String, line: Int, reason: String)
-}
-
-/// The full result of `JournalVerifier.verify`.
-public struct VerificationReport: Sendable, Equatable {
-    public var outcome: VerificationOutcome
-    public var files: [String]
-    public var lines: Int
-    public var firstSeq: UInt64?
-    public var lastSeq: UInt64?
-    public var headHash: String?
-    /// Observations that are not failures (e.g. the chain starts after seq 1 because older files were not given).
-    public var notes: [String]
-}
-
-/// The chain head recorded outside the journal (state.json), to detect a cut-off or edited tail.
-public struct JournalAnchor: Sendable, Equatable {
-    public var seq: UInt64
-    public var hash: String
-    public var source: String
-
-    public init(seq: UInt64, hash: String, source: String) {
-        self.seq = seq
-        self.hash = hash
-        self.source = source
-    }
-}
-
-/// Strict offline verification of journal files: schema, key order, types, seq continuity and the hash chain.
-/// It hashes the exact line bytes and never re-serialises.
+/// Strict offline verification of journal files: every line's schema, key order and types, seq continuity, the
+/// hash chain, checkpoints (signed heads), retention records, and heads recorded outside the files (state.json,
+/// journald). It hashes the exact line bytes, never re-serialises, and reads files in constant memory.
 public enum JournalVerifier {
-    private static let levels = Set(EventLevel.allCases.map(\.rawValue))
-
+    /// The chain and the given state.json anchors only.
     public static func verify(files: [String], anchors: [JournalAnchor] = []) throws(FileSystemError) -> VerificationReport {
-        var report = VerificationReport(outcome: .intact, files: files, lines: 0, notes: [])
-        var previousHash: String?
-        var expectedSeq: UInt64?
-        var anchorHashes: [UInt64: String] = [:]
-        let anchorSeqs = Set(anchors.map(\.seq))
+        try verify(files: files, options: VerificationOptions(anchors: anchors))
+    }
 
-        for (fileIndex, file) in files.enumerated() {
-            let bytes = try FileSystem.read(file)
-            var lineStart = 0
-            var lineNumber = 0
-            while lineStart < bytes.count {
+    /// Verifies `files` (oldest first) as one chain.
+    public static func verify(files: [String], options: VerificationOptions) throws(FileSystemError) -> VerificationReport {
+        var run = VerificationRun(files: files, options: options)
+        try run.execute()
+        return run.report
+    }
+}
+
+/// One verification: the state carried from line to line.
+struct VerificationRun {
+    let files: [String]
+    let options: VerificationOptions
+    var report: VerificationReport
+    private let hasher = LineHasher()
+    private var expectedSeq: UInt64?
+    private var previous: Digest?
+    private var firstTime: Int64?
+    /// The chain starts after seq 1 here (seq, prev_hash, file) until a `journal_pruned` record explains it.
+    private var startGap: (seq: UInt64, prev: Digest, file: String)?
+    private var seal: SealTracker
+    private let stateAnchors: [UInt64: (hash: Digest?, source: String)]
+    private var journaldIndex = 0
+    private var journaldUsed = 0
+    private var file = ""
+    private var lineNumber = 0
+
+    init(files: [String], options: VerificationOptions) {
+        self.files = files
+        self.options = options
+        report = VerificationReport(outcome: .intact, files: files, lines: 0, notes: [])
+        seal = SealTracker(keyed: !options.keys.isEmpty)
+        var anchors: [UInt64: (hash: Digest?, source: String)] = [:]
+        for anchor in options.anchors { anchors[anchor.seq] = (Digest(hex: anchor.hash), anchor.source) }
+        stateAnchors = anchors
+    }
+
+    mutating func execute() throws(FileSystemError) {
+        var startFile = 0
+        var startOffset: Int64 = 0
+        if options.sinceCheckpoint, !options.keys.isEmpty {
+            if let start = try CheckpointLocator.newest(in: files, keys: options.keys) {
+                (startFile, startOffset, expectedSeq, previous) = (start.fileIndex, start.offset, start.seq, start.head)
+                report.notes.append("started at the checkpoint with seq \(start.seq) in \(files[start.fileIndex]); the lines before "
+                                    + "it are sealed by it and were not read")
+            } else {
+                report.notes.append("no checkpoint verifies with the key: verified from the first line")
+            }
+        }
+        var tornBytes: Int?
+        for index in files.indices where index >= startFile {
+            file = files[index]
+            let offset = index == startFile ? startOffset : 0
+            lineNumber = offset > 0 ? try Self.countLines(in: file, before: offset) : 0
+            let tail = try JournalLineReader.forEachLine(in: file, from: offset, maxLine: JournalLineEncoder.maxLineBytes) { line, _ in
                 lineNumber += 1
-                guard let newline = bytes[lineStart...].firstIndex(of: 0x0a) else {
-                    let torn = bytes.count - lineStart
-                    if fileIndex == files.count - 1 {
-                        report.outcome = .tornTail(bytes: torn)
-                    } else {
-                        report.outcome = .broken(file: file, line: lineNumber, reason: "rotated file ends in a partial line")
-                    }
-                    return finish(report, anchors: anchors, anchorHashes: anchorHashes)
+                return accept(line)
+            }
+            switch tail {
+            case nil: return
+            case .clean?: continue
+            case .overlong?:
+                fail(line: lineNumber + 1, "line longer than 64 KiB (no newline within \(JournalLineEncoder.maxLineBytes) bytes)")
+                return
+            case .partial(let bytes)?:
+                if index < files.count - 1 {
+                    fail(line: lineNumber + 1, "a rotated file ends in a partial line")
+                    return
                 }
-                let line = bytes[lineStart...newline]
-                lineStart = newline + 1
-                do {
-                    let seq = try check(line: Array(line), expectedSeq: expectedSeq, previousHash: previousHash, report: &report)
-                    expectedSeq = seq + 1
-                    previousHash = SHA256.hex(line)
-                    if anchorSeqs.contains(seq) { anchorHashes[seq] = previousHash }
-                    report.lines += 1
-                    if report.firstSeq == nil { report.firstSeq = seq }
-                    report.lastSeq = seq
-                    report.headHash = previousHash
-                } catch {
-                    report.outcome = .broken(file: file, line: lineNumber, reason: error.reason)
-                    return report
+                guard TornTail.isPlausible(bytes, nextSeq: expectedSeq ?? 1, afterLines: report.lines > 0) else {
+                    let what = bytes.allSatisfy { $0 == 0 } ? "\(bytes.count) NUL bytes (not a heidi journal)"
+                        : "\(bytes.count) bytes without a newline that are not the start of the next event (a crash leaves only that)"
+                    fail(line: lineNumber + 1, "the file ends in \(what)")
+                    return
                 }
+                tornBytes = bytes.count
             }
         }
-        return finish(report, anchors: anchors, anchorHashes: anchorHashes)
+        finish(tornBytes: tornBytes)
     }
 
-    private static func finish(
-        _ report: VerificationReport, anchors: [JournalAnchor], anchorHashes: [UInt64: String]
-    ) -> VerificationReport {
-        var report = report
-        for anchor in anchors {
-            let lastSeq = report.lastSeq ?? 0
-            let where_ = report.files.last ?? "journal"
-            if anchor.seq > lastSeq {
-                report.outcome = .broken(
-                    file: where_, line: report.lines + 1,
-                    reason: "\(anchor.source) records seq \(anchor.seq) but the journal ends at seq \(lastSeq): "
-                        + "lines were cut off")
-                return report
-            }
-            if let seen = anchorHashes[anchor.seq], seen != anchor.hash {
-                report.outcome = .broken(
-                    file: where_, line: report.lines,
-                    reason: "the line with seq \(anchor.seq) does not match the head recorded in \(anchor.source): "
-                        + "it was edited")
-                return report
-            }
+    private static func countLines(in path: String, before offset: Int64) throws(FileSystemError) -> Int {
+        var count = 0
+        _ = try JournalLineReader.forEachLine(in: path, maxLine: JournalLineEncoder.maxLineBytes) { _, start in
+            guard start < offset else { return false }
+            count += 1
+            return true
         }
-        return report
+        return count
     }
 
-    struct LineError: Error { var reason: String }
+    @discardableResult
+    private mutating func fail(line: Int? = nil, _ reason: String) -> Bool {
+        report.outcome = .broken(file: file, line: line ?? lineNumber, reason: reason)
+        return false
+    }
 
-    private static func check(
-        line: [UInt8], expectedSeq: UInt64?, previousHash: String?, report: inout VerificationReport
-    ) throws(LineError) -> UInt64 {
-        guard line.count <= JournalLineEncoder.maxLineBytes + 1 else { throw LineError(reason: "line longer than 64 KiB") }
-        let value: JSONValue
-        do { value = try StrictJSONParser.parse(line.dropLast(), compact: true) } catch {
-            throw LineError(reason: "not compact JSON: \(error)")
-        }
-        guard case .object(let members) = value else { throw LineError(reason: "not a JSON object") }
-        let keys = members.map(\.key)
-        guard keys == JournalLineEncoder.keys else {
-            throw LineError(reason: "keys are \(keys.joined(separator: ",")); expected \(JournalLineEncoder.keys.joined(separator: ","))")
-        }
-        guard value["event_version"]?.stringValue == "2" else { throw LineError(reason: "event_version is not \"2\"") }
-        guard let seqValue = value["seq"]?.int64Value, seqValue >= 1, case .number(let seqText) = value["seq"],
-            !seqText.contains(".") && !seqText.contains("e") && !seqText.contains("E")
-        else { throw LineError(reason: "seq is not a positive integer") }
-        let seq = UInt64(seqValue)
-        guard let ts = value["ts"]?.stringValue, Timestamp(parsing: ts) != nil else {
-            throw LineError(reason: "ts is not an RFC 3339 UTC timestamp")
-        }
-        guard let runID = value["run_id"], runID.isNull || runID.stringValue != nil else {
-            throw LineError(reason: "run_id is neither a string nor null")
-        }
-        guard let round = value["round"]?.int64Value, round >= 0 else { throw LineError(reason: "round is not an integer >= 0") }
-        guard let stage = value["stage"], stage.isNull || stage.stringValue != nil else {
-            throw LineError(reason: "stage is neither a string nor null")
-        }
-        guard let level = value["level"]?.stringValue, levels.contains(level) else {
-            throw LineError(reason: "level is not one of debug, info, warn, error, critical")
-        }
-        guard let type = value["event_type"]?.stringValue, !type.isEmpty else { throw LineError(reason: "event_type is not a string") }
-        guard value["message"]?.stringValue != nil else { throw LineError(reason: "message is not a string") }
-        for key in ["counters_delta", "usage_delta"] {
-            guard case .object(let entries) = value[key] else { throw LineError(reason: "\(key) is not an object") }
-            guard entries.allSatisfy({ if case .number = $0.value { return true }; return false }) else {
-                throw LineError(reason: "\(key) holds a value that is not a number")
-            }
-            let names = entries.map { Array($0.key.utf8) }
-            guard zip(names, names.dropFirst()).allSatisfy({ $0.lexicographicallyPrecedes($1) }) else {
-                throw LineError(reason: "\(key) keys are not sorted")
-            }
-        }
-        guard case .array(let paths) = value["artifact_paths"], paths.allSatisfy({ $0.stringValue != nil }) else {
-            throw LineError(reason: "artifact_paths is not an array of strings")
-        }
-        guard let prev = value["prev_hash"]?.stringValue, Hex.isLowercaseHex(Substring(prev), length: 64) else {
-            throw LineError(reason: "prev_hash is not 64 lowercase hex digits")
-        }
+    /// Checks one line (with its newline); false stops the verification (the report says why).
+    private mutating func accept(_ line: UnsafeBufferPointer<UInt8>) -> Bool {
+        let body = UnsafeBufferPointer(rebasing: line.dropLast())
+        let scanned: ScannedLine
+        do { scanned = try JournalLineScanner.scan(body) } catch { return fail(error.reason) }
+        let seq = scanned.seq
+        let prevHex = UnsafeBufferPointer(rebasing: body[scanned.prevHash..<(scanned.prevHash + 64)])
+        // Parsed only where the chain has no previous line to compare with (the scanner checked the digits).
+        let prev = previous ?? Digest(hexBytes: prevHex) ?? .zero
         if let expectedSeq {
             guard seq == expectedSeq else {
-                throw LineError(reason: seq < expectedSeq
-                    ? "seq \(seq) repeats or goes back (expected \(expectedSeq))"
+                if seq < expectedSeq { return fail("seq \(seq) repeats or goes back (expected \(expectedSeq))") }
+                return fail(lineNumber == 1
+                    ? "this file starts at seq \(seq), but the previous one ends at seq \(expectedSeq - 1): the journal file with seq "
+                        + "\(expectedSeq)–\(seq - 1) is missing"
                     : "seq jumps from \(expectedSeq - 1) to \(seq): lines are missing")
             }
         } else if seq == 1 {
-            guard prev == SHA256.zeroHex else { throw LineError(reason: "the first line's prev_hash is not 64 zeros") }
+            guard prev == .zero else { return fail("the first line's prev_hash is not 64 zeros") }
         } else {
-            report.notes.append("the chain starts at seq \(seq); earlier files were not checked")
+            startGap = (seq, prev, file)
         }
-        if let previousHash, prev != previousHash {
-            throw LineError(reason: "prev_hash does not match the SHA-256 of the previous line (chain broken)")
+        if let previous, !previous.matches(hex: prevHex) {
+            return fail("prev_hash does not match the SHA-256 of the previous line (chain broken)")
         }
-        return seq
+        let digest = hasher.digest(UnsafeRawBufferPointer(line))
+        if firstTime == nil {
+            firstTime = scanned.time
+            report.firstSeq = seq
+        }
+        guard checkJournald(seq: seq, digest: digest) else { return false }
+        if !stateAnchors.isEmpty, let anchor = stateAnchors[seq], anchor.hash != digest {
+            return fail("the line with seq \(seq) does not match the head recorded in \(anchor.source): it was edited")
+        }
+        let kind = EventKind(body, scanned.eventType)
+        switch kind {
+        case .checkpoint:
+            guard checkpoint(Array(line), scanned, prev: prev) else { return false }
+        case .journalPruned:
+            guard pruned(body, scanned) else { return false }
+            if let reason = seal.line(kind, time: scanned.time) { return fail(reason) }
+        default:
+            if let reason = seal.line(kind, time: scanned.time) { return fail(reason) }
+        }
+        expectedSeq = seq + 1
+        previous = digest
+        report.lines += 1
+        report.bytes += Int64(line.count)
+        report.lastSeq = seq
+        return true
+    }
+
+    private mutating func checkpoint(_ line: [UInt8], _ scanned: ScannedLine, prev: Digest) -> Bool {
+        let text = String(decoding: line[scanned.message], as: UTF8.self)
+        guard let checkpoint = Checkpoint(message: Substring(text)) else {
+            return fail("a checkpoint whose message is not 'checkpoint v1 key_id=… seq=… head=… interval=… mac=…'")
+        }
+        guard checkpoint.seq + 1 == scanned.seq, Digest(hex: checkpoint.head) == prev else {
+            return fail("the checkpoint claims seq \(checkpoint.seq) with head \(checkpoint.head), but the line before it is "
+                        + "seq \(scanned.seq - 1) with hash \(prev)")
+        }
+        if !report.keyIDs.contains(checkpoint.keyID) { report.keyIDs.append(checkpoint.keyID) }
+        if !options.keys.isEmpty {
+            guard let key = options.keys.first(where: { $0.id == checkpoint.keyID }) else {
+                return fail("the checkpoint is signed with key id \(checkpoint.keyID), but the key given has id "
+                            + "\(options.keys.map(\.id).joined(separator: ", ")) (key id mismatch)")
+            }
+            guard Checkpoint.verify(line: line, messageEnd: scanned.message.upperBound, mac: checkpoint.mac, key: key) else {
+                return fail("the checkpoint's MAC does not verify with key \(key.id): the checkpoint or a line before it was "
+                            + "changed and re-chained")
+            }
+        }
+        seal.checkpoint(checkpoint, seq: scanned.seq, time: scanned.time, ts: Timestamp(microseconds: scanned.time).description)
+        report.checkpoints = seal.checkpoints
+        report.lastCheckpoint = seal.last
+        return true
+    }
+
+    private mutating func pruned(_ body: UnsafeBufferPointer<UInt8>, _ scanned: ScannedLine) -> Bool {
+        let text = String(decoding: UnsafeBufferPointer(rebasing: body[scanned.message]), as: UTF8.self)
+        guard let record = PruneRecord(message: Substring(text)) else {
+            return fail("a journal_pruned record whose message is not 'pruned v1 file=… first_seq=… last_seq=… last_hash=… bytes=… sha256=…'")
+        }
+        if let gap = startGap, record.lastSeq + 1 == gap.seq, Digest(hex: record.lastHash) == gap.prev {
+            report.notes.append("seq \(record.firstSeq)–\(record.lastSeq) (\(record.file)) were removed by retention, as the "
+                                + "journal_pruned record at seq \(scanned.seq) says; the chain links to it")
+            startGap = nil
+        }
+        return true
+    }
+
+    private mutating func checkJournald(seq: UInt64, digest: Digest) -> Bool {
+        guard let heads = options.journald else { return true }
+        let earliest = (firstTime ?? 0) - 1_000_000
+        var found = false
+        while journaldIndex < heads.entries.count, heads.entries[journaldIndex].seq <= seq {
+            let entry = heads.entries[journaldIndex]
+            journaldIndex += 1
+            guard entry.seq == seq, entry.time >= earliest else { continue }
+            found = true
+            journaldUsed += 1
+            if entry.hash != digest {
+                return fail("journald recorded HEIDI_HASH \(entry.hash) for seq \(seq), but this line hashes to \(digest): "
+                            + "it was edited or replaced")
+            }
+        }
+        if !found { report.linesNotInJournald += 1 }
+        return true
+    }
+
+    private mutating func finish(tornBytes: Int?) {
+        let lastSeq = report.lastSeq ?? 0
+        report.headHash = previous?.description
+        report.unsealedLines = seal.keyed ? seal.unsealed : nil
+        report.endsWithStop = seal.lastKind == .daemonStop
+        if let gap = startGap {
+            if options.complete {
+                file = gap.file
+                fail(line: 1, "the journal starts at seq \(gap.seq), but no journal_pruned record says that seq 1–\(gap.seq - 1) "
+                     + "were pruned: a journal file was deleted")
+                return
+            }
+            report.notes.append("the chain starts at seq \(gap.seq); earlier files were not given")
+        }
+        for anchor in options.anchors where anchor.seq > lastSeq {
+            fail(line: lineNumber + 1, "\(anchor.source) records seq \(anchor.seq) but the journal ends at seq \(lastSeq): lines were cut off")
+            return
+        }
+        if let heads = options.journald {
+            let earliest = (firstTime ?? 0) - 1_000_000
+            if let beyond = heads.entries[journaldIndex...].first(where: { $0.seq > lastSeq && $0.time >= earliest }) {
+                fail(line: lineNumber + 1, "journald has seq \(beyond.seq) (HEIDI_HASH \(beyond.hash)), but the journal ends at seq "
+                     + "\(lastSeq): lines were cut off")
+                return
+            }
+            report.journaldEntries = journaldUsed
+            if journaldUsed == 0 && report.lines > 0 {
+                fail(line: 1, "journald holds no HEIDI_SEQ entry for any line of this journal: nothing to cross-check (fail closed)")
+                return
+            }
+        }
+        let keys = options.keys.map { "key id \($0.id)" }.joined(separator: ", ")
+        if let reason = seal.finish(now: options.now, torn: tornBytes != nil, key: keys) {
+            fail(line: lineNumber, reason)
+            return
+        }
+        if !seal.keyed && seal.checkpoints > 0 {
+            report.notes.append("\(seal.checkpoints) checkpoints were not checked: no key was given")
+        }
+        if report.lines == 0 && tornBytes == nil { report.notes.append("the journal is empty") }
+        if let tornBytes { report.outcome = .tornTail(bytes: tornBytes) }
     }
 }

@@ -37,10 +37,19 @@ public final class JournalWriter {
     public let policy: FsyncPolicy
     public let rotateSize: Int64
     public private(set) var needsSync = false
+    /// How long the last `sync()` took: a group commit starts that much before its deadline.
+    public private(set) var lastSyncSeconds: Double = 0
+
+    /// How often the file was rotated since it was opened (the owner prunes after a rotation).
+    public private(set) var rotations = 0
 
     private var fd: Int32 = -1
     private var size: Int64 = 0
     private var firstSeqInFile: UInt64?
+    /// A failed write left bytes that could not be cut off yet.
+    private var tailDirty = false
+    private var closed = false
+    private let hasher = LineHasher()
 
     public init(path: String, fsync policy: FsyncPolicy = .always, rotateSize: Int64 = 64 << 20) throws(JournalError) {
         self.path = path
@@ -48,13 +57,6 @@ public final class JournalWriter {
         self.rotateSize = rotateSize
         try openFile()
         let tail = try JournalTail.inspect(fd: fd, size: size, path: path)
-        if let torn = tail.torn {
-            guard ftruncate(fd, off_t(tail.validEnd)) == 0, fsync(fd) == 0 else {
-                throw .io(FileSystemError(path: path, operation: "truncate torn tail", errno: errno))
-            }
-            size = tail.validEnd
-            repair = TailRepair(droppedBytes: torn.count, droppedSHA256: SHA256.hex(torn))
-        }
         if let last = tail.lastLine {
             (lastSeq, headHash) = try Self.head(of: last, path: path)
             if let first = tail.firstLine { firstSeqInFile = try Self.head(of: first, path: path).seq }
@@ -63,49 +65,90 @@ public final class JournalWriter {
             let last = try JournalTail.lastCompleteLine(in: bytes, path: rotated)
             (lastSeq, headHash) = try Self.head(of: last, path: rotated)
         }
+        if let torn = tail.torn {
+            guard TornTail.isPlausible(torn, nextSeq: lastSeq + 1, afterLines: lastSeq > 0) else {
+                throw .unreadableTail(path: path, reason: "the \(torn.count) bytes after the last complete line are not the start "
+                                      + "of the next event, so they are damage, not a torn write")
+            }
+            guard ftruncate(fd, off_t(tail.validEnd)) == 0, fsync(fd) == 0 else {
+                throw .io(FileSystemError(path: path, operation: "truncate torn tail", errno: errno))
+            }
+            size = tail.validEnd
+            repair = TailRepair(droppedBytes: torn.count, droppedSHA256: SHA256.hex(torn))
+        }
     }
 
     deinit { if fd >= 0 { Glibc.close(fd) } }
 
     /// Closes the file (after a final sync).
     public func close() {
-        guard fd >= 0 else { return }
+        guard fd >= 0 else {
+            closed = true
+            return
+        }
         if needsSync { fdatasync(fd) }
         Glibc.close(fd)
         fd = -1
+        closed = true
     }
 
     /// Appends one event. With `.always` it is on disk when this returns. A failed write leaves no partial line.
     @discardableResult
     public func append(_ draft: EventDraft, at timestamp: Timestamp) throws(JournalError) -> WrittenEvent {
+        let line = JournalLineEncoder.encode(draft, seq: lastSeq + 1, timestamp: timestamp, prevHash: headHash)
+        return try write(line, draft: draft, at: timestamp)
+    }
+
+    /// Appends a `checkpoint` signed with `key` that seals every line written so far (see `Checkpoint`).
+    @discardableResult
+    public func appendCheckpoint(key: JournalKey, interval: UInt64, at timestamp: Timestamp) throws(JournalError) -> WrittenEvent {
+        var draft = EventDraft(.checkpoint, message: Checkpoint(keyID: key.id, seq: lastSeq, head: headHash, interval: interval).message)
+        var line = JournalLineEncoder.encode(draft, seq: lastSeq + 1, timestamp: timestamp, prevHash: headHash)
+        draft.message = Checkpoint.sign(&line, with: key)
+        return try write(line, draft: draft, at: timestamp)
+    }
+
+    private func write(_ line: [UInt8], draft: EventDraft, at timestamp: Timestamp) throws(JournalError) -> WrittenEvent {
         let seq = lastSeq + 1
-        let line = JournalLineEncoder.encode(draft, seq: seq, timestamp: timestamp, prevHash: headHash)
         if rotateSize > 0, size > 0, size + Int64(line.count) > rotateSize { try rotate() }
-        guard fd >= 0 else { throw .io(FileSystemError(path: path, operation: "append (journal closed)", errno: EBADF)) }
+        if fd < 0 {
+            guard !closed else { throw .io(FileSystemError(path: path, operation: "append (journal closed)", errno: EBADF)) }
+            try openFile()
+        }
+        if tailDirty {
+            // An earlier failed write could not be cut back: finish that first, or write nothing.
+            guard ftruncate(fd, off_t(size)) == 0 else { throw .io(FileSystemError(path: path, operation: "truncate a failed write", errno: errno)) }
+            tailDirty = false
+        }
         let written = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         if written != line.count {
-            let code = written < 0 ? errno : ENOSPC
-            // Never leave half a line: cut back to the last complete one.
-            _ = ftruncate(fd, off_t(size))
-            throw .io(FileSystemError(path: path, operation: "append", errno: code))
+            throw .io(FileSystemError(path: path, operation: "append", errno: cutBack(written < 0 ? errno : ENOSPC)))
+        }
+        if policy == .always, fdatasync(fd) != 0 {
+            // Not durable: the event did not happen as far as anyone can tell, so it must not stay in the file either.
+            throw .io(FileSystemError(path: path, operation: "fdatasync", errno: cutBack(errno)))
         }
         size += Int64(line.count)
         if firstSeqInFile == nil { firstSeqInFile = seq }
-        if policy == .always {
-            guard fdatasync(fd) == 0 else { throw .io(FileSystemError(path: path, operation: "fdatasync", errno: errno)) }
-        } else if policy == .batch {
-            needsSync = true
-        }
-        let hash = SHA256.hex(line)
+        if policy == .batch { needsSync = true }
+        let hash = line.withUnsafeBytes { hasher.digest($0) }.description
         lastSeq = seq
         headHash = hash
         return WrittenEvent(draft: draft, seq: seq, timestamp: timestamp, prevHash: line.prevHashField, line: line, hash: hash)
     }
 
+    /// Cuts the file back to its last complete line after a failed write; returns `code` for chaining.
+    private func cutBack(_ code: Int32) -> Int32 {
+        if ftruncate(fd, off_t(size)) != 0 { tailDirty = true }
+        return code
+    }
+
     /// Makes every appended line durable (for the `batch` policy).
     public func sync() throws(JournalError) {
         guard needsSync, fd >= 0 else { return }
+        let start = MonotonicClock.nanoseconds()
         guard fdatasync(fd) == 0 else { throw .io(FileSystemError(path: path, operation: "fdatasync", errno: errno)) }
+        lastSyncSeconds = Double(MonotonicClock.nanoseconds() - start) / 1e9
         needsSync = false
     }
 
@@ -119,16 +162,16 @@ public final class JournalWriter {
     }
 
     private func rotate() throws(JournalError) {
-        let first = firstSeqInFile ?? (lastSeq + 1)
-        let target = RotatedJournals.name(for: path, firstSeq: first)
+        let target = RotatedJournals.name(for: path, firstSeq: firstSeqInFile ?? (lastSeq + 1))
         if fdatasync(fd) != 0 { throw .io(FileSystemError(path: path, operation: "fdatasync", errno: errno)) }
+        guard rename(path, target) == 0 else { throw .io(FileSystemError(path: target, operation: "rename", errno: errno)) }
         Glibc.close(fd)
         fd = -1
-        guard rename(path, target) == 0 else { throw .io(FileSystemError(path: target, operation: "rename", errno: errno)) }
-        try openFile()
-        FileSystem.syncDirectory(of: path)
         firstSeqInFile = nil
         needsSync = false
+        rotations += 1
+        FileSystem.syncDirectory(of: path)
+        try openFile()  // if this fails (no inode left), the next append tries again
     }
 
     private func readAll(_ file: String) throws(JournalError) -> [UInt8] {
@@ -248,4 +291,12 @@ public enum RotatedJournals {
     }
 
     static func newest(besides path: String) throws(JournalError) -> String? { all(besides: path).last }
+
+    /// The first seq of a rotated file, from its name.
+    public static func firstSeq(of file: String) -> UInt64? {
+        guard file.hasSuffix(".jsonl") else { return nil }
+        let digits = file.dropLast(6).suffix(13)
+        guard digits.first == ".", digits.count == 13 else { return nil }
+        return UInt64(digits.dropFirst())
+    }
 }

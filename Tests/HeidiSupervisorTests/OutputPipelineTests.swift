@@ -1,0 +1,181 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HeidiCore
+import HeidiSupervisor
+import Synchronization
+import Testing
+
+@Suite("Output pipeline with real children", .serialized)
+struct OutputPipelineTests {
+    @Test(arguments: [false, true])
+    func everySpewedLineArrivesIntactAndInOrder(perLine: Bool) async throws {
+        let count = perLine ? 20_000 : 100_000
+        let sink = SequenceSink()
+        let stage = try startStage(Fixture.spewer(count: count, perLine: perLine), onOutput: { sink.add($0) })
+        let result = await stage.waitForEnd()
+        #expect(result.exit.exitCode == 0)
+        #expect(sink.problems.isEmpty, "\(sink.problems)")
+        #expect(sink.count == count && result.outputLines == Int64(count))
+        #expect(result.outputBytes == Int64(count * 70), "70 bytes per line, as logged")
+    }
+
+    @Test func aMegabyteWithoutNewlineIsCutIntoMarkedPiecesAndNothingIsLost() async throws {
+        let sink = LineSink()
+        let stage = try startStage(Fixture.hugeLine(bytes: 1_000_000), sink: sink)
+        let result = await stage.waitForEnd()
+        #expect(result.exit.exitCode == 0)
+        let pieces = sink.lines
+        #expect(pieces.count == 62, "61 pieces of 16 KiB and the 576-byte rest")
+        #expect(pieces.dropLast().allSatisfy { $0.cut && $0.text.utf8.count == LineAssembler.defaultMaxLine })
+        #expect(pieces.last?.cut == false)
+        #expect(pieces.reduce(0) { $0 + $1.text.utf8.count } == 1_000_000)
+        #expect(pieces.allSatisfy { $0.text.allSatisfy { $0 == "x" } })
+    }
+
+    @Test func aHungUpPipeAndAQuietOneCostTheReadersNoCPU() async throws {
+        // stdout hangs up at once; stderr stays open and silent for three seconds (slack for loaded CI), then says goodbye.
+        let stage = try startStage("echo first; exec 1>&-; sleep 3; echo bye >&2")
+        #expect(eventually { stage.readerActivity.first { $0.stream == .stdout }?.finished == true },
+                "the stdout reader ended at EOF instead of polling a hung-up pipe")
+        let stderrReader = try #require(stage.readerActivity.first { $0.stream == .stderr })
+        #expect(eventually { stage.readerActivity.first { $0.stream == .stderr }?.threadID ?? 0 > 0 })
+        let tid = try #require(stage.readerActivity.first { $0.stream == .stderr }?.threadID)
+        let before = try #require(threadCPUNanoseconds(tid))
+        try await Task.sleep(nanoseconds: 500_000_000)
+        let after = try #require(threadCPUNanoseconds(tid), "the quiet reader is still blocked in poll(2)")
+        #expect(after - before < 20_000_000, "a reader blocked on a quiet pipe used \(after - before) ns of CPU in 0.5 s")
+        let result = await stage.waitForEnd()
+        #expect(result.exit.exitCode == 0 && stderrReader.wakeups == 0)
+        for reader in stage.readerActivity {
+            #expect(reader.finished)
+            #expect(reader.wakeups <= 3, "\(reader.stream) woke \(reader.wakeups) times for one line and EOF")
+            #expect(reader.cpuNanoseconds < 50_000_000, "\(reader.stream) reader used \(reader.cpuNanoseconds) ns")
+        }
+    }
+
+    @Test func aSigpipeVictimDiesOfSIGPIPEEvenThoughTheDaemonIgnoresIt() async throws {
+        signal(SIGPIPE, SIG_IGN)  // as NIO and most servers do; SIG_IGN would survive exec without SETSIGDEF
+        let sink = LineSink()
+        let stage = try startStage(Fixture.sigpipeVictim, sink: sink)
+        let result = await stage.waitForEnd()
+        #expect(sink.lines.map(\.text) == ["y", "y", "y"], "`yes` died quietly of SIGPIPE: \(sink.lines.map(\.text))")
+        #expect(result.exit.signal == Int(SIGPIPE) && result.exit.description == "killed by SIGPIPE")
+    }
+
+    @Test func logFilesRotateAtLineBoundariesWithBoundedDiskUse() throws {
+        let path = temporaryPath("rotate") + "/stage.log"
+        let log = try StageLogFile(path: path, maxSize: 10_000)
+        var expected: [String] = []
+        for batch in 0..<200 {
+            let lines = (0..<7).map { "batch \(batch) line \($0) " + String(repeating: "z", count: batch % 50) }
+            expected += lines
+            #expect(log.append(Array(lines.map { $0 + "\n" }.joined().utf8)) == nil)
+        }
+        log.close()
+        let current = try FileSystem.read(path)
+        let previous = try FileSystem.read(path + ".1")
+        #expect(current.count <= 10_000 && previous.count <= 10_000, "\(current.count), \(previous.count)")
+        #expect(!FileSystem.exists(path + ".2"))
+        let kept = String(decoding: previous + current, as: UTF8.self).split(separator: "\n").map(String.init)
+        #expect(kept == Array(expected.suffix(kept.count)), "the newest lines, whole and in order")
+        #expect(current.last == 0x0a && previous.last == 0x0a)
+    }
+
+    @Test func aFullDiskLosesLogBytesVisiblyAndNothingElse() throws {
+        let directory = temporaryPath("full")
+        try FileSystem.createDirectories(directory)
+        let path = directory + "/stage.log"
+        #expect(symlink("/dev/full", path) == 0)
+        let log = try StageLogFile(path: path, maxSize: 0)
+        let failure = log.append(Array("one\ntwo\n".utf8))
+        #expect(failure?.errno == ENOSPC)
+        #expect(log.unwrittenBytes == 8 && log.lastError?.errno == ENOSPC)
+    }
+
+    @Test func invalidUTF8AndEscapesAreCleanedAndSecretsRedactedInBatches() {
+        var assembler = LineAssembler()
+        var batch = OutputBatch(stream: .stderr)
+        let input: [UInt8] = Array("plain\n".utf8) + [0xff, 0xfe] + Array(" bin\n\u{1b}[31mred\u{1b}[0m\nkey=sk-ABCDEFGHIJKLMNOPQRSTUVWX\r\nk\u{e9}\n".utf8)
+        input.withUnsafeBytes { assembler.feed($0, into: &batch) }
+        #expect(batch.lines.map(\.text) == ["plain", "\u{FFFD}\u{FFFD} bin", "red", "key=[OPENAI_KEY]", "k\u{e9}"])
+        #expect(String(validating: batch.bytes, as: UTF8.self) != nil, "the batch is valid UTF-8")
+        #expect(batch.lineCount == 5)
+    }
+
+    @Test func aPrivateKeyBlockIsRedactedLineByLine() {
+        var assembler = LineAssembler()
+        var batch = OutputBatch(stream: .stdout)
+        let text = "before\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nabc\n-----END RSA PRIVATE KEY-----\nafter\n"
+        Array(text.utf8).withUnsafeBytes { assembler.feed($0, into: &batch) }
+        #expect(batch.lines.map(\.text) == ["before", "[PRIVATE_KEY]", "[PRIVATE_KEY]", "[PRIVATE_KEY]", "[PRIVATE_KEY]", "after"])
+    }
+}
+
+@Suite("journald forwarding")
+struct JournaldForwardingTests {
+    final class Recorder: @unchecked Sendable {
+        let lines = Mutex<[String]>([])
+        let gate = ConditionGate()
+    }
+
+    static let source = ForwardedLineSource(stage: .generate, round: 1, runID: "r", pid: 1, logPath: "/x/generate.log")
+
+    static func batch(_ range: Range<Int>) -> OutputBatch {
+        OutputBatch(stream: .stdout, bytes: Array(range.map { "line \($0)\n" }.joined().utf8), lineCount: range.count)
+    }
+
+    @Test func linesOverTheBurstAreCountedAndAnnouncedNotSent() {
+        let recorder = Recorder()
+        let forwarder = JournaldForwarder(limits: .init(burst: 100, perSecond: 0, queueCapacity: 10_000)) { line, _ in
+            recorder.lines.withLock { $0.append(line.text) }
+        }
+        let feed = forwarder.feed(for: Self.source)
+        for start in stride(from: 0, to: 5000, by: 500) { feed.offer(Self.batch(start..<(start + 500))) }
+        feed.finish()
+        #expect(eventually { recorder.lines.withLock { $0.count } == 101 })
+        let lines = recorder.lines.withLock { $0 }
+        #expect(Array(lines.prefix(100)) == (0..<100).map { "line \($0)" })
+        #expect(lines.last?.contains("4900 lines of generate output not sent to journald") == true)
+        #expect(lines.last?.contains("/x/generate.log") == true)
+        #expect(feed.droppedLines == 4900)
+    }
+
+    @Test func aStuckJournaldNeverBlocksTheStageItOnlyFillsABoundedQueue() {
+        let recorder = Recorder()
+        let forwarder = JournaldForwarder(limits: .init(burst: 100_000, perSecond: 0, queueCapacity: 50)) { line, _ in
+            recorder.gate.wait()  // journald does not answer
+            recorder.lines.withLock { $0.append(line.text) }
+        }
+        let feed = forwarder.feed(for: Self.source)
+        for start in stride(from: 0, to: 2000, by: 100) { feed.offer(Self.batch(start..<(start + 100))) }
+        // offer() returned for all 2000 lines while the sender is stuck on the first one.
+        // At most one queue's worth taken by the stuck sender plus one queue's worth waiting.
+        #expect(feed.droppedLines >= 2000 - 2 * 50, "\(feed.droppedLines)")
+        recorder.gate.open()
+        feed.finish()
+        #expect(eventually { recorder.lines.withLock { $0.last?.contains("not sent to journald") ?? false } })
+    }
+}
+
+/// A one-shot gate threads can wait on (tests only).
+final class ConditionGate: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var condition = pthread_cond_t()
+    private var isOpen = false
+    init() {
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&condition, nil)
+    }
+    func wait() {
+        pthread_mutex_lock(&mutex)
+        while !isOpen { pthread_cond_wait(&condition, &mutex) }
+        pthread_mutex_unlock(&mutex)
+    }
+    func open() {
+        pthread_mutex_lock(&mutex)
+        isOpen = true
+        pthread_cond_broadcast(&condition)
+        pthread_mutex_unlock(&mutex)
+    }
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Supervision benchmarks, heidid and supervisord side by side in one run (contrib/bench/README.md):
+#   - output capture throughput of one chatty child and the daemon's CPU per MB, in two shapes
+#     (8 KiB writes like `yes`; one write() per 70-byte line), every line verified
+#   - stop request → whole TERM-ignoring tree gone (1 s grace), and survivors (a setsid grandchild)
+#   - idle daemon with one quiet running child: CPU ticks over 60 s
+# Builds release binaries into .build-release; installs supervisor with pip when it is missing.
+# Knobs: BLOCK_LINES (4000000 = 280 MB), LINE_LINES (2000000 = 140 MB), REPEAT (5), STOP_TRIALS (5), IDLE_SECONDS (60),
+# BENCH_DIR (where logs go; default /dev/shm, so the disk's writeback decides nothing).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+echo "==> building release binaries"
+for product in heidid heidictl heidi-exec; do
+    swift build -c release --scratch-path .build-release --product "$product" >/dev/null
+done
+BIN=$(swift build -c release --scratch-path .build-release --show-bin-path)
+python3 -c 'import supervisor' 2>/dev/null || python3 -m pip install -q supervisor
+echo "==> $(nproc) CPUs, $(uname -r), supervisor $(python3 -c 'import supervisor, importlib.metadata as m; print(m.version("supervisor"))')"
+exec python3 contrib/bench/supervision_bench.py "$BIN"

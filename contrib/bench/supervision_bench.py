@@ -1,0 +1,315 @@
+#!/usr/bin/env python3
+"""Supervision benchmarks: heidid and supervisord side by side, in one run, on the same machine.
+
+Called by supervision-bench.sh (which builds the release binaries and installs supervisor). Measures:
+  1. output capture: throughput of one chatty child and the daemon's CPU per MB, in two shapes
+     (8 KiB writes like `yes`; one write() per 70-byte line like an unbuffered Python script), every line checked;
+  2. stop: time from the stop request to the whole TERM-ignoring tree gone (1 s grace), and survivors;
+  3. idle: the daemon's CPU ticks over 60 s with one quiet running child.
+Prints numbers and heidi/supervisord ratios.
+"""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+TICKS = os.sysconf("SC_CLK_TCK")
+LINE = 70
+BLOCK_LINES = 14_979  # ~1 MiB of numbered lines, written over and over in 8 KiB pieces
+
+WRITER = r'''
+import os, sys, time
+shape, count, stamp = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+open(stamp, "w").write(str(time.monotonic_ns()))
+if shape == "line":
+    for i in range(count):
+        os.write(1, b"%069d\n" % i)
+else:
+    block = b"".join(b"%069d\n" % i for i in range(%d))
+    view = memoryview(block * 2)
+    offset, left = 0, count * 70
+    while left:
+        n = os.write(1, view[offset:offset + min(8192, left)])
+        offset = (offset + n) %% len(block)
+        left -= n
+'''.replace("%d", str(BLOCK_LINES)).replace("%%", "%")
+
+TREE = ("trap '' TERM; sh -c 'echo $$ >> {pids}; exec sleep 600' & "
+        "setsid sh -c 'echo $$ >> {pids}; exec sleep 600' & echo $$ >> {pids}; sleep 600")
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:  # gone (ENOENT), or gone while being read (ESRCH)
+        return False
+
+
+def wait_until(predicate, timeout, step=0.005):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def verify(path, shape, count):
+    """Every line present, complete and in order; returns the number of bad lines."""
+    bad, index, rest = 0, 0, b""
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(1 << 22)
+            if not chunk:
+                break
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                expected = index if shape == "line" else index % BLOCK_LINES
+                if line != b"%069d" % expected:
+                    bad += 1
+                index += 1
+    return bad + abs(count - index) + (1 if rest else 0)
+
+
+def cgroup2_mount():
+    for line in open("/proc/self/mountinfo"):
+        left, _, right = line.partition(" - ")
+        if right.split(" ")[0] == "cgroup2":
+            return left.split(" ")[4]
+    return None
+
+
+class Heidi:
+    name = "heidid"
+
+    def __init__(self, bin_dir, work, cgroup=None):
+        self.bin, self.work, self.cgroup = bin_dir, work, cgroup
+        if cgroup:
+            self.name = "heidid+cgroup"
+
+    def start(self, command, grace="10s"):
+        self.dir = tempfile.mkdtemp(dir=self.work, prefix="heidi.")
+        self.sock = f"{self.dir}/heidi.sock"
+        quoted = command.replace("'", "''")
+        with open(f"{self.dir}/heidi.yaml", "w") as f:
+            f.write(f"""pipeline: {{mode: collect, rounds: 1}}
+limits: {{max_cpu_pct: 100, max_mem_pct: 100}}
+journal: {{fsync: never}}
+logs: {{journald: false, max_size: 64GiB}}
+stage_defaults: {{stop_grace: {grace}, timeout: 1h}}
+stages:
+  generate: {{command: '{quoted}'}}
+  validate: {{command: "true"}}
+  train: {{command: "true"}}
+  eval: {{command: "true"}}
+""")
+        env = dict(os.environ, HEIDI_CGROUP=self.cgroup or "off")
+        self.proc = subprocess.Popen([f"{self.bin}/heidid", "--config", f"{self.dir}/heidi.yaml", "--state-dir",
+                                      f"{self.dir}/state", "--socket", self.sock, "--log-target", "stderr"],
+                                     stderr=open(f"{self.dir}/heidid.log", "w"), env=env)
+        wait_until(lambda: self.ctl("status").returncode == 0, 10, 0.02)
+        self.ctl("start")
+        return self.proc.pid
+
+    def ctl(self, *args):
+        return subprocess.run([f"{self.bin}/heidictl", "--socket", self.sock, *args], capture_output=True)
+
+    def log(self):
+        runs = f"{self.dir}/state/runs"
+        run = sorted(os.listdir(runs))[-1] if os.path.isdir(runs) and os.listdir(runs) else "none"
+        return f"{runs}/{run}/logs/round-1/generate.log"
+
+    def stop_child(self):
+        self.ctl("stop")
+
+    def shutdown(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+
+
+class Supervisord:
+    name = "supervisord"
+
+    def __init__(self, work):
+        self.work = work
+
+    def start(self, command, grace="10s"):
+        self.dir = tempfile.mkdtemp(dir=self.work, prefix="supervisord.")
+        seconds = int(grace.rstrip("s"))
+        with open(f"{self.dir}/supervisord.conf", "w") as f:
+            f.write(f"""[unix_http_server]
+file={self.dir}/supervisor.sock
+[supervisord]
+logfile={self.dir}/supervisord.log
+pidfile={self.dir}/supervisord.pid
+childlogdir={self.dir}
+nodaemon=true
+loglevel=warn
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+[supervisorctl]
+serverurl=unix://{self.dir}/supervisor.sock
+[program:stage]
+command=/bin/sh -c "{command.replace('"', chr(92) + '"')}"
+autostart=false
+autorestart=false
+startsecs=0
+stopwaitsecs={seconds}
+stopasgroup=true
+killasgroup=true
+stdout_logfile={self.dir}/stage.log
+stdout_logfile_maxbytes=0
+stderr_logfile={self.dir}/stage.err
+stderr_logfile_maxbytes=0
+""")
+        self.proc = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", f"{self.dir}/supervisord.conf"],
+                                     stdout=subprocess.DEVNULL, stderr=open(f"{self.dir}/supervisord.stderr", "w"))
+        wait_until(lambda: self.ctl("status").returncode in (0, 3), 10, 0.02)
+        self.ctl("start", "stage")
+        return self.proc.pid
+
+    def ctl(self, *args):
+        return subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c", f"{self.dir}/supervisord.conf", *args],
+                              capture_output=True)
+
+    def log(self):
+        return f"{self.dir}/stage.log"
+
+    def stop_child(self):
+        self.ctl("stop", "stage")
+
+    def shutdown(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+
+
+def capture(daemon, shape, count, work):
+    stamp = tempfile.mktemp(dir=work, prefix=f"stamp.{daemon.name}.{shape}.")  # the writer creates it when it starts
+    writer = f"{work}/writer.py"
+    command = f"exec python3 {writer} {shape} {count} {stamp}"
+    os.sync()
+    pid = daemon.start(command)
+    expected = count * LINE
+    assert wait_until(lambda: os.path.exists(stamp) and os.path.getsize(stamp) > 0, 30), "writer did not start"
+    before = cpu_ticks(pid)
+    started = int(open(stamp).read()) / 1e9
+    assert wait_until(lambda: os.path.exists(daemon.log()) and os.path.getsize(daemon.log()) >= expected, 600, 0.002), \
+        f"{daemon.name}: output incomplete ({os.path.getsize(daemon.log()) if os.path.exists(daemon.log()) else 0} of {expected} bytes)"
+    seconds = time.monotonic() - started
+    used = (cpu_ticks(pid) - before) / TICKS
+    bad = verify(daemon.log(), shape, count)
+    daemon.shutdown()
+    subprocess.run(["rm", "-rf", daemon.dir])  # no dirty pages left to write back into the next run
+    mb = expected / 1e6
+    return {"mb_s": mb / seconds, "cpu_ms_per_mb": used * 1000 / mb, "cpu_pct": 100 * used / seconds, "bad": bad, "mb": mb}
+
+
+def stop_tree(daemon, work, trial):
+    pids_file = f"{work}/tree.{daemon.name}.{trial}"
+    daemon.start(TREE.format(pids=pids_file), grace="1s")
+    assert wait_until(lambda: os.path.exists(pids_file) and len(open(pids_file).read().split()) >= 3, 10), "tree not up"
+    time.sleep(0.2)
+    pids = [int(p) for p in open(pids_file).read().split()]
+    t0 = time.monotonic()
+    daemon.stop_child()
+    gone = wait_until(lambda: not any(alive(p) for p in pids), 5, 0.002)
+    seconds = time.monotonic() - t0
+    survivors = [p for p in pids if alive(p)]
+    for p in survivors:
+        os.kill(p, signal.SIGKILL)
+    daemon.shutdown()
+    return seconds if gone else None, len(survivors)
+
+
+def idle(daemons, seconds):
+    pids = [d.start("exec sleep 600") for d in daemons]
+    time.sleep(12)  # past the control server's 10 s idle timeout for the connections that started the runs
+    before = [cpu_ticks(p) for p in pids]
+    time.sleep(seconds)
+    after = [cpu_ticks(p) for p in pids]
+    for d in daemons:
+        d.stop_child()
+        d.shutdown()
+    return [a - b for a, b in zip(after, before)]
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}x" if b else "n/a"
+
+
+def main():
+    bin_dir = sys.argv[1]
+    block_lines = int(os.environ.get("BLOCK_LINES", 4_000_000))   # 280 MB
+    line_lines = int(os.environ.get("LINE_LINES", 2_000_000))     # 140 MB
+    trials = int(os.environ.get("STOP_TRIALS", 5))
+    repeat = int(os.environ.get("REPEAT", 5))
+    idle_seconds = int(os.environ.get("IDLE_SECONDS", 60))
+    # Logs go to a tmpfs when there is one, so the disk's writeback does not decide the result for either daemon.
+    base = os.environ.get("BENCH_DIR") or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
+    work = tempfile.mkdtemp(prefix="heidi-supbench.", dir=base)
+    with open(f"{work}/writer.py", "w") as f:
+        f.write(WRITER)
+    heidi, sup = Heidi(bin_dir, work), Supervisord(work)
+
+    print(f"== output capture (one child; daemon CPU per MB; every line verified; median of {repeat} runs) ==")
+    print(f"{'shape':<22}{'daemon':<13}{'MB':>7}{'MB/s':>9}{'CPU ms/MB':>11}{'CPU %':>8}{'bad lines':>11}")
+    results = {}
+    for shape, count in (("block", block_lines), ("line", line_lines)):
+        # Runs alternate between the daemons, and each reports the median of its runs (by CPU per MB): on a shared
+        # machine the load drifts, and this spreads the drift over both.
+        runs = {d.name: [] for d in (heidi, sup)}
+        for _ in range(repeat):
+            for daemon in (heidi, sup):
+                runs[daemon.name].append(capture(daemon, shape, count, work))
+        for daemon in (heidi, sup):
+            ordered = sorted(runs[daemon.name], key=lambda r: r["cpu_ms_per_mb"])
+            r = dict(ordered[len(ordered) // 2])
+            r["bad"] = sum(run["bad"] for run in ordered)
+            results[(shape, daemon.name)] = r
+            label = "8 KiB writes" if shape == "block" else "write() per line"
+            print(f"{label:<22}{daemon.name:<13}{r['mb']:>7.0f}{r['mb_s']:>9.1f}{r['cpu_ms_per_mb']:>11.2f}{r['cpu_pct']:>8.1f}{r['bad']:>11}")
+        h, s = results[(shape, "heidid")], results[(shape, "supervisord")]
+        print(f"{'':<22}heidi/sup    throughput {ratio(h['mb_s'], s['mb_s'])}, CPU per MB {ratio(h['cpu_ms_per_mb'], s['cpu_ms_per_mb'])}")
+
+    print(f"\n== stop: TERM-ignoring tree with a setsid grandchild, 1 s grace, {trials} trials ==")
+    stoppers = [heidi, sup]
+    mount = cgroup2_mount()
+    scratch = f"{mount}/heidi-bench-{os.getpid()}" if mount else None
+    try:
+        os.mkdir(scratch)
+        stoppers.insert(1, Heidi(bin_dir, work, cgroup=scratch))  # cgroup.kill instead of process scanning
+    except (OSError, TypeError):
+        print("(no writable cgroup2 here: heidid runs with process groups and the subreaper only)")
+    for daemon in stoppers:
+        runs = [stop_tree(daemon, work, t) for t in range(trials)]
+        times = sorted(t for t, _ in runs if t is not None)
+        survivors = sum(s for _, s in runs)
+        median = f"{times[len(times) // 2]:.3f} s" if times else "never (tree survived)"
+        print(f"{daemon.name:<13} stop→tree gone median {median:<12} trees with survivors: "
+              f"{sum(1 for _, s in runs if s)}/{trials} ({survivors} processes)")
+
+    if scratch and os.path.isdir(scratch):
+        for entry in os.listdir(scratch):
+            if os.path.isdir(f"{scratch}/{entry}"):
+                os.rmdir(f"{scratch}/{entry}")
+        os.rmdir(scratch)
+
+    print(f"\n== idle: one quiet running child, CPU ticks over {idle_seconds} s (tick = {1000 // TICKS} ms) ==")
+    print("(libdispatch, under Swift's concurrency runtime, wakes its worker-pool monitor once a second; heidi code does not)")
+    ticks = idle([heidi, sup], idle_seconds)
+    print(f"heidid {ticks[0]} ticks, supervisord {ticks[1]} ticks")
+    subprocess.run(["rm", "-rf", work])
+
+
+if __name__ == "__main__":
+    main()

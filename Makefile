@@ -31,7 +31,7 @@ release: deps
 ## Install static release binaries, units, sysusers entry and /etc/heidi/heidi.yaml (never overwrites an edited config).
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(SYSUSERS_DIR) $(DESTDIR)/etc/heidi
-	install -m 0755 .build/release/heidid .build/release/heidictl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 .build/release/heidid .build/release/heidictl .build/release/heidi-exec $(DESTDIR)$(PREFIX)/bin/
 	sed 's|/usr/local/bin/heidid|$(PREFIX)/bin/heidid|' units/heidi.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/heidi.service
 	install -m 0644 units/heidi.socket $(DESTDIR)$(SYSTEMD_UNIT_DIR)/heidi.socket
 	install -m 0644 contrib/sysusers.d/heidi.conf $(DESTDIR)$(SYSUSERS_DIR)/heidi.conf

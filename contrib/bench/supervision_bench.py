@@ -243,6 +243,11 @@ def idle(daemons, seconds):
     return [a - b for a, b in zip(after, before)]
 
 
+def middle(values):
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
 def ratio(a, b):
     return f"{a / b:.2f}x" if b else "n/a"
 
@@ -261,23 +266,25 @@ def main():
         f.write(WRITER)
     heidi, sup = Heidi(bin_dir, work), Supervisord(work)
 
-    print(f"== output capture (one child; daemon CPU per MB; every line verified; median of {repeat} runs) ==")
-    print(f"{'shape':<22}{'daemon':<13}{'MB':>7}{'MB/s':>9}{'CPU ms/MB':>11}{'CPU %':>8}{'bad lines':>11}")
+    print(f"== output capture (one child; daemon CPU per MB; every line verified; medians of {repeat} runs) ==")
+    print(f"{'shape':<22}{'daemon':<13}{'MB':>7}{'MB/s':>9}{'(range)':>12}{'CPU ms/MB':>11}{'CPU %':>8}{'bad lines':>11}")
     results = {}
     for shape, count in (("block", block_lines), ("line", line_lines)):
-        # Runs alternate between the daemons, and each reports the median of its runs (by CPU per MB): on a shared
-        # machine the load drifts, and this spreads the drift over both.
+        # Runs alternate between the daemons, and each reports the medians of its runs: on a shared machine the
+        # load drifts, and this spreads the drift over both.
         runs = {d.name: [] for d in (heidi, sup)}
         for _ in range(repeat):
             for daemon in (heidi, sup):
                 runs[daemon.name].append(capture(daemon, shape, count, work))
         for daemon in (heidi, sup):
-            ordered = sorted(runs[daemon.name], key=lambda r: r["cpu_ms_per_mb"])
-            r = dict(ordered[len(ordered) // 2])
-            r["bad"] = sum(run["bad"] for run in ordered)
+            mine = runs[daemon.name]
+            r = {key: middle([run[key] for run in mine]) for key in ("mb_s", "cpu_ms_per_mb", "cpu_pct", "mb")}
+            r["bad"] = sum(run["bad"] for run in mine)
+            r["spread"] = f"{min(run['mb_s'] for run in mine):.0f}-{max(run['mb_s'] for run in mine):.0f}"
             results[(shape, daemon.name)] = r
             label = "8 KiB writes" if shape == "block" else "write() per line"
-            print(f"{label:<22}{daemon.name:<13}{r['mb']:>7.0f}{r['mb_s']:>9.1f}{r['cpu_ms_per_mb']:>11.2f}{r['cpu_pct']:>8.1f}{r['bad']:>11}")
+            print(f"{label:<22}{daemon.name:<13}{r['mb']:>7.0f}{r['mb_s']:>9.1f}{r['spread']:>12}{r['cpu_ms_per_mb']:>11.2f}"
+                  f"{r['cpu_pct']:>8.1f}{r['bad']:>11}")
         h, s = results[(shape, "heidid")], results[(shape, "supervisord")]
         print(f"{'':<22}heidi/sup    throughput {ratio(h['mb_s'], s['mb_s'])}, CPU per MB {ratio(h['cpu_ms_per_mb'], s['cpu_ms_per_mb'])}")
 

@@ -24,7 +24,7 @@ struct Events: ParsableCommand {
         try FollowingStream(client: global.client, follow: follow, json: json).run(path: {
             "\(API.events)?after=\(lastSeq)&follow=\(follow ? 1 : 0)"
         }) { line in
-            guard let seq = JournalLines.seq(of: line[...]), seq > lastSeq else { return }
+            guard let seq = JournalLineEncoder.seq(of: line), seq > lastSeq else { return }
             lastSeq = seq
             writeOut(json ? line : Array((EventFormatter.describe(line) + "\n").utf8))
         }
@@ -88,19 +88,6 @@ extension ClientError {
     }
 }
 
-/// Reads the `seq` of a journal line from its fixed prefix.
-enum JournalLines {
-    static func seq(of line: ArraySlice<UInt8>) -> UInt64? {
-        let prefix = Array("{\"event_version\":\"2\",\"seq\":".utf8)
-        guard line.count > prefix.count, line.prefix(prefix.count).elementsEqual(prefix) else { return nil }
-        var value: UInt64 = 0
-        for byte in line.dropFirst(prefix.count) {
-            guard (48...57).contains(byte) else { break }
-            value = value &* 10 &+ UInt64(byte - 48)
-        }
-        return value
-    }
-}
 
 /// One journal line for humans: `#17 06:27:39 info  stage_end  r1 generate  message`.
 enum EventFormatter {

@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "heidid", targets: ["heidid"]),
         .executable(name: "heidictl", targets: ["heidictl"]),
         .executable(name: "heidi-exec", targets: ["heidi-exec"]),
+        .executable(name: "heidi-collect", targets: ["heidi-collect"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -16,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // C: what Swift cannot import from Glibc (variadics, _GNU_SOURCE APIs, W* macros).
@@ -91,11 +93,40 @@ let package = Package(
             dependencies: ["HeidiAPI", "HeidiCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
+        // Code validation at generation time: fenced blocks, language guessing, real toolchains as supervised children.
+        .target(name: "HeidiValidation", dependencies: ["HeidiSupervisor", "HeidiCore"]),
+        // Teacher collection (providers, bounded fan-out, budgets, atomic output) behind `heidi-collect`; heidid never
+        // links it, so the daemon stays free of the HTTP client and TLS.
+        .target(
+            name: "HeidiCollect",
+            dependencies: [
+                "HeidiValidation", "HeidiCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "heidi-collect",
+            dependencies: ["HeidiCollect", "HeidiCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
         .testTarget(name: "HeidiCoreTests", dependencies: ["HeidiCore"]),
         .testTarget(name: "HeidiSupervisorTests", dependencies: ["HeidiSupervisor", "HeidiCore"]),
         .testTarget(name: "HeidiSystemdTests", dependencies: ["HeidiSystemd", "HeidiCore"]),
         .testTarget(name: "HeidiControlTests", dependencies: ["HeidiControl", "HeidiAPI", "HeidiCore", "HeidiFuzzing"]),
         .testTarget(name: "HeidiEngineTests", dependencies: ["HeidiEngine", "HeidiCore", "HeidiAPI", "HeidiSupervisor"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["HeidiCore", "HeidiAPI", "heidid", "heidictl"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["HeidiCore", "HeidiAPI", "heidid", "heidictl", "heidi-collect"]),
+        .testTarget(name: "HeidiValidationTests", dependencies: ["HeidiValidation", "HeidiCore"]),
+        .testTarget(
+            name: "HeidiCollectTests",
+            dependencies: [
+                "HeidiCollect", "HeidiValidation", "HeidiCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
     ]
 )

@@ -1,0 +1,2 @@
+/// Placeholder: replaced by the collection module.
+public enum HeidiCollectModule {}

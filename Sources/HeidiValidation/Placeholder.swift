@@ -1,0 +1,2 @@
+/// Placeholder: replaced by the validation module.
+public enum HeidiValidationModule {}

@@ -1,0 +1,1 @@
+print("heidi-collect: not built yet")

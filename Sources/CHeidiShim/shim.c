@@ -7,6 +7,8 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -78,6 +80,64 @@ int heidi_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid) {
     *uid = cred.uid;
     *gid = cred.gid;
     return 0;
+}
+
+int heidi_bind_datagram(const char *path) {
+    struct sockaddr_un address;
+    memset(&address, 0, sizeof(address));
+    address.sun_family = AF_UNIX;
+    size_t length = strlen(path);
+    if (length == 0 || length >= sizeof(address.sun_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(address.sun_path, path, length);
+    if (path[0] == '@') address.sun_path[0] = '\0';
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    int on = 1;
+    socklen_t size = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + length + (path[0] == '@' ? 0 : 1));
+    if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0 || bind(fd, (struct sockaddr *)&address, size) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+long heidi_recv_with_credentials(int fd, void *buffer, size_t capacity, int *truncated, pid_t *pid, uid_t *uid) {
+    union {
+        struct cmsghdr header;
+        char space[CMSG_SPACE(sizeof(struct ucred))];
+    } control;
+    struct iovec vector = {.iov_base = buffer, .iov_len = capacity};
+    struct msghdr message;
+    memset(&message, 0, sizeof(message));
+    message.msg_iov = &vector;
+    message.msg_iovlen = 1;
+    message.msg_control = &control;
+    message.msg_controllen = sizeof(control);
+    ssize_t n = recvmsg(fd, &message, MSG_CMSG_CLOEXEC | MSG_TRUNC);
+    if (n < 0) return -1;
+    *truncated = (message.msg_flags & MSG_TRUNC) || (size_t)n > capacity;
+    *pid = 0;
+    *uid = (uid_t)-1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); c != NULL; c = CMSG_NXTHDR(&message, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+            struct ucred cred;
+            memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+            *pid = cred.pid;
+            *uid = cred.uid;
+        } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            // A sender may attach descriptors; never keep them.
+            int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            int fds[count > 0 ? count : 1];
+            memcpy(fds, CMSG_DATA(c), sizeof(int) * (size_t)count);
+            for (int i = 0; i < count; i++) close(fds[i]);
+        }
+    }
+    return (long)((size_t)n > capacity ? capacity : (size_t)n);
 }
 
 int heidi_child_exited_nowait(pid_t pid) {

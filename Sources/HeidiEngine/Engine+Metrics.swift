@@ -23,6 +23,11 @@ struct EngineMetrics {
     var cpuSeconds: [String: Double] = [:]
     var lastMaxRSSBytes: [String: Double] = [:]
     var journaldDropped = 0
+    /// Sums of what stages reported on their progress channels, by stage and name.
+    var reportedCounters: [String: [String: Double]] = [:]
+    var reportedUsage: [String: [String: Double]] = [:]
+    /// Most distinct names kept per family across all stages (stages choose the names).
+    static let maxReportedNames = 1024
     var governorHolds = 0
     var governorHoldSeconds = 0.0
 
@@ -41,6 +46,21 @@ struct EngineMetrics {
         let usage = Engine.usageDelta(result)
         cpuSeconds[name, default: 0] += ((usage["cpu_user_ms"] ?? 0) + (usage["cpu_sys_ms"] ?? 0)) / 1000
         lastMaxRSSBytes[name] = (usage["max_rss_kb"] ?? 0) * 1024
+        if let progress = result.progress {
+            Self.add(progress.counters, to: &reportedCounters, stage: name)
+            Self.add(progress.usage, to: &reportedUsage, stage: name)
+        }
+    }
+
+    private static func add(_ values: [String: Double], to totals: inout [String: [String: Double]], stage: String) {
+        var known = totals.values.reduce(0) { $0 + $1.count }
+        for (key, value) in values {
+            if totals[stage]?[key] == nil {
+                guard known < maxReportedNames else { continue }
+                known += 1
+            }
+            totals[stage, default: [:]][key, default: 0] += value
+        }
     }
 
     mutating func stageRetried(_ stage: Stage) { retries[stage.rawValue, default: 0] += 1 }
@@ -51,7 +71,7 @@ struct EngineMetrics {
     }
 
     /// The stage families; `live` adds the running stage's output so far, so rates move while it runs.
-    func write(to out: inout PrometheusText, live: (stage: String, output: StageOutputSink)?) {
+    func write(to out: inout PrometheusText, live: (stage: String, output: StageOutputSink, progress: StageProgress?)?) {
         out.family("heidi_stage_runs_total", .counter, "Stage attempts since start, by stage and outcome.") { family in
             for (key, count) in stageRuns.sorted(by: { $0.key < $1.key }) {
                 family.sample(Double(count), ["stage": key.stage, "outcome": key.outcome])
@@ -75,11 +95,27 @@ struct EngineMetrics {
         Self.perStage(&out, "heidi_stage_output_bytes_total", .counter, "Output bytes of stages as logged.", bytes)
         Self.perStage(&out, "heidi_stage_cpu_seconds_total", .counter, "User and system CPU time of finished stage trees.", cpuSeconds)
         Self.perStage(&out, "heidi_stage_max_rss_bytes", .gauge, "Max RSS of the last finished attempt.", lastMaxRSSBytes)
+        var counters = reportedCounters
+        var usage = reportedUsage
+        if let live, let progress = live.progress {
+            Self.add(progress.counters, to: &counters, stage: live.stage)
+            Self.add(progress.usage, to: &usage, stage: live.stage)
+        }
+        Self.perName(&out, "heidi_stage_reported_counter_total", "X_HEIDI_COUNTERS sums stages sent (running ones included).", counters)
+        Self.perName(&out, "heidi_stage_reported_usage_total", "X_HEIDI_USAGE sums stages sent (running ones included).", usage)
         out.family("heidi_journald_lines_dropped_total", .counter, "Child output lines not forwarded to journald (rate limit or backlog).") {
             $0.sample(Double(journaldDropped))
         }
         out.family("heidi_governor_holds_total", .counter, "Stage starts the resource governor held.") { $0.sample(Double(governorHolds)) }
         out.family("heidi_governor_hold_seconds_total", .counter, "Time stage starts spent on hold.") { $0.sample(governorHoldSeconds) }
+    }
+
+    private static func perName(_ out: inout PrometheusText, _ name: String, _ help: String, _ values: [String: [String: Double]]) {
+        out.family(name, .counter, help) { family in
+            for (stage, named) in values.sorted(by: { $0.key < $1.key }) {
+                for (key, value) in named.sorted(by: { $0.key < $1.key }) { family.sample(value, ["name": key, "stage": stage]) }
+            }
+        }
     }
 
     private static func perStage(_ out: inout PrometheusText, _ name: String, _ kind: PrometheusText.Kind, _ help: String,

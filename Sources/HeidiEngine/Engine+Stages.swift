@@ -30,8 +30,6 @@ struct CurrentStage {
     var output: StageOutputSink
     var token: String
     var watcher: Task<Void, Never>
-    /// The last `STATUS=` line from the stage's progress channel.
-    var progress: String?
 
     var stage: Stage { attempt.stage }
     var round: Int { attempt.round }
@@ -88,10 +86,11 @@ extension Engine {
             return
         }
         let values = placeholders(for: stage, round: round)
-        let launch: StageLaunch
+        var launch: StageLaunch
         let logFile: StageLogFile
         do {
             launch = try makeLaunch(stage, round: round, settings: settings, values: values)
+            try FileSystem.createDirectories(config.runtimeDir)
             let logPath = "\(values["run_dir"] ?? config.stateDir)/logs/round-\(round)/\(stage.rawValue).log"
             logFile = try StageLogFile(path: logPath, maxSize: config.logMaxSize)
             try FileSystem.createDirectories(values["run_dir"] ?? config.stateDir)
@@ -105,6 +104,10 @@ extension Engine {
                           round: round, stage: stage.rawValue))
         let feed = !config.logsToJournald ? nil : journald?.feed(for: ForwardedLineSource(stage: stage, round: round, runID: attempt.runID, pid: 0, logPath: logFile.path))
         let sink = StageOutputSink(broadcaster: logBroadcaster, logFile: logFile, journald: feed, stage: stage, round: round)
+        let token = launch.instanceToken
+        launch.progress = ProgressChannelSettings(directory: config.runtimeDir, watchdog: settings.watchdog) { [weak self] in
+            Task { await self?.progressChanged(token: token) }
+        }
         let handle: any StageHandle
         do {
             handle = try launcher.launch(launch) { batch in sink.deliver(batch) }
@@ -118,7 +121,6 @@ extension Engine {
             return
         }
         feed?.setPID(handle.pid)
-        let token = launch.instanceToken
         let watcher = Task { [handle] in
             let result = await handle.waitForEnd()
             self.stageEnded(token: token, result: result)
@@ -189,6 +191,14 @@ extension Engine {
             failure = StageFailure(kind: .timeout, message: text + Self.excerptSuffix(result.excerpt),
                                    exitCode: result.exit.exitCode, signal: result.exit.signal, allowed: settings?.allowFailure ?? false)
             outcome = "timeout"
+        case .hung:
+            let period = settings?.watchdog.map { Units.formatDuration($0) } ?? "its watchdog period"
+            let text = "sent no WATCHDOG=1 for \(period) and was treated as hung (\(exitText))"
+            record(EventDraft(.stageTimeout, level: .error, message: "\(stage.rawValue) \(text)\(attempt.suffix)", runID: attempt.runID,
+                              round: attempt.round, stage: stage.rawValue))
+            failure = StageFailure(kind: .timeout, message: text + Self.excerptSuffix(result.excerpt),
+                                   exitCode: result.exit.exitCode, signal: result.exit.signal, allowed: settings?.allowFailure ?? false)
+            outcome = "hung"
         case .stopped:
             outcome = "interrupted"
         }
@@ -203,7 +213,7 @@ extension Engine {
         if let error = finished.logFile.lastError { message += "; log file incomplete (\(finished.logFile.unwrittenBytes) bytes lost: \(error))" }
         if failure != nil { message += Self.excerptSuffix(result.excerpt) }
         record(EventDraft(.stageEnd, level: level, message: message, runID: attempt.runID, round: attempt.round,
-                          stage: stage.rawValue, countersDelta: counters(result, finished), usageDelta: Self.usageDelta(result),
+                          stage: stage.rawValue, countersDelta: counters(result, finished), usageDelta: Self.usageDelta(result, reported: true),
                           artifactPaths: [finished.logFile.path]))
         metrics.stageEnded(stage, outcome: outcome, seconds: seconds, result: result)
         metrics.journaldDropped += finished.output.journald?.droppedLines ?? 0
@@ -217,11 +227,13 @@ extension Engine {
 
     /// `usage_delta` of `stage_end`: wall time, CPU (from the cgroup when there is one: it includes orphans and
     /// escapers that `wait4` of the leader cannot see), max RSS, and the cgroup's memory peak when known.
-    static func usageDelta(_ result: StageRunResult) -> [String: Double] {
-        var usage: [String: Double] = [
+    /// With `reported`, the stage's own `X_HEIDI_USAGE` totals are included (the daemon's measurements win a clash).
+    static func usageDelta(_ result: StageRunResult, reported: Bool = false) -> [String: Double] {
+        var usage: [String: Double] = reported ? result.progress?.usage ?? [:] : [:]
+        usage.merge([
             "wall_ms": Double(result.wallMilliseconds), "cpu_user_ms": Double(result.exit.userCPUMilliseconds),
             "cpu_sys_ms": Double(result.exit.systemCPUMilliseconds), "max_rss_kb": Double(result.exit.maxRSSKilobytes),
-        ]
+        ]) { _, measured in measured }
         if let cgroup = result.cgroupUsage {
             usage["cpu_user_ms"] = Double(max(cgroup.userMicroseconds / 1000, result.exit.userCPUMilliseconds))
             usage["cpu_sys_ms"] = Double(max(cgroup.systemMicroseconds / 1000, result.exit.systemCPUMilliseconds))
@@ -230,8 +242,12 @@ extension Engine {
         return usage
     }
 
+    /// `counters_delta` of `stage_end`: the stage's own `X_HEIDI_COUNTERS` totals plus the daemon's output counts.
     private func counters(_ result: StageRunResult, _ finished: CurrentStage) -> [String: Double] {
-        var counters: [String: Double] = ["output_lines": Double(result.outputLines), "output_bytes": Double(result.outputBytes)]
+        var counters = result.progress?.counters ?? [:]
+        counters["output_lines"] = Double(result.outputLines)
+        counters["output_bytes"] = Double(result.outputBytes)
+        if let refused = result.progress?.refused, refused > 0 { counters["progress_datagrams_refused"] = Double(refused) }
         if let dropped = finished.output.journald?.droppedLines, dropped > 0 { counters["journald_lines_dropped"] = Double(dropped) }
         return counters
     }

@@ -10,10 +10,12 @@ extension Engine {
         let now = clock.now()
         var child: ChildStatus?
         if let current {
+            let progress = current.handle.progress
             child = ChildStatus(
                 pid: current.handle.pid, pgid: current.handle.pid, argv: current.argv, startedAt: current.startedAt.description,
                 elapsedSeconds: Double(Int(Double(MonotonicClock.nanoseconds() - current.startNanos) / 1e7)) / 100,
-                timeoutSeconds: current.timeout, status: current.progress, startTicks: current.handle.startTicks)
+                timeoutSeconds: current.timeout, status: progress?.status, startTicks: current.handle.startTicks,
+                counters: progress?.counters, usage: progress?.usage)
         }
         var lastError = state.lastError
         if lastError == nil, let storageFailure {
@@ -39,11 +41,17 @@ extension Engine {
         if state.awaitingTrainNow { parts.append("waiting for train-now") }
         if let current {
             parts.append("child \(current.handle.pid) \(Units.formatDuration(Double(MonotonicClock.nanoseconds() - current.startNanos) / 1e9))")
-            if let progress = current.progress { parts.append("– \(progress)") }
+            if let progress = current.handle.progress?.status { parts.append("– \(progress)") }
         }
         if let note = pendingStartNote() { parts.append("– \(note)") }
         if let error = state.lastError, state.phase == .error { parts.append("– \(error.stage ?? "?") failed") }
         return parts.joined(separator: " ")
+    }
+
+    /// The running stage's status text changed (coalesced by its progress channel): refresh systemd's status line.
+    func progressChanged(token: String) {
+        guard current?.token == token else { return }
+        notifier.notify("STATUS=\(statusLine())")
     }
 
     /// Prometheus text exposition (`GET /metrics`).
@@ -58,7 +66,7 @@ extension Engine {
         out.family("heidi_events_total", .counter, "Journal events written since start, by type.") { family in
             for (type, count) in metrics.events.sorted(by: { $0.key < $1.key }) { family.sample(Double(count), ["type": type]) }
         }
-        metrics.write(to: &out, live: current.map { ($0.stage.rawValue, $0.output) })
+        metrics.write(to: &out, live: current.map { ($0.stage.rawValue, $0.output, $0.handle.progress) })
         out.family("heidi_log_follower_lines_skipped_total", .counter, "Output lines live followers skipped because they fell behind.") {
             $0.sample(Double(logBroadcaster.skippedLines.load(ordering: .relaxed)))
         }

@@ -9,6 +9,12 @@ public protocol StageHandle: Sendable {
     var startTicks: UInt64 { get }
     func requestStop()
     func waitForEnd() async -> StageRunResult
+    /// What the stage has reported on its progress channel so far (nil: it has none).
+    var progress: StageProgress? { get }
+}
+
+extension StageHandle {
+    public var progress: StageProgress? { nil }
 }
 
 /// What the engine asks a launcher to start.
@@ -21,6 +27,8 @@ public struct StageLaunch: Sendable {
     public var instanceToken: String
     /// The delegated cgroup subtree the stage gets its own cgroup in (nil: process group and subreaper only).
     public var cgroups: CgroupDelegation?
+    /// The stage's progress channel (`HEIDI_NOTIFY_SOCKET`), if it gets one.
+    public var progress: ProgressChannelSettings?
 }
 
 /// Starts stage children. The real one spawns processes; engine tests may substitute their own.
@@ -36,13 +44,15 @@ public struct ProcessStageLauncher: StageLauncher {
 
     public func launch(_ launch: StageLaunch, onOutput: @escaping OutputHandler) throws(SpawnError) -> any StageHandle {
         try RunningStage.start(launch.spec, instanceToken: launch.instanceToken, timeout: launch.timeout,
-                               grace: launch.grace, cgroups: launch.cgroups, logger: logger, onOutput: onOutput)
+                               grace: launch.grace, cgroups: launch.cgroups, progress: launch.progress, logger: logger,
+                               onOutput: onOutput)
     }
 }
 
 extension RunningStage: StageHandle {
     public var pid: Int32 { child.pid }
     public var startTicks: UInt64 { child.startTicks }
+    public var progress: StageProgress? { channel?.progress }
 }
 
 /// Mirrors journal events and child output to journald (SPEC §7). A seam: tests and non-journald runs use `nil`.

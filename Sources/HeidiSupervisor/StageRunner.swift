@@ -14,6 +14,8 @@ public struct StageRunResult: Sendable, Equatable {
         case timedOut
         /// Terminated because stop was requested.
         case stopped
+        /// Killed because it stopped sending `WATCHDOG=1` on its progress channel (or sent `WATCHDOG=trigger`).
+        case hung
     }
 
     public var ending: Ending
@@ -27,6 +29,22 @@ public struct StageRunResult: Sendable, Equatable {
     public var survivors: [Int32]
     /// CPU and memory of the whole tree, from the stage's cgroup (nil without cgroup supervision).
     public var cgroupUsage: CgroupUsage?
+    /// What the stage reported on its progress channel (nil when it had none).
+    public var progress: StageProgress?
+}
+
+/// A stage's progress channel (`HEIDI_NOTIFY_SOCKET`): where its socket goes, the keep-alive period the stage must
+/// honour (`watchdog:`), and whom to tell when its status text changes.
+public struct ProgressChannelSettings: Sendable {
+    public var directory: String
+    public var watchdog: Double?
+    public var onStatusChange: @Sendable () -> Void
+
+    public init(directory: String, watchdog: Double?, onStatusChange: @escaping @Sendable () -> Void) {
+        self.directory = directory
+        self.watchdog = watchdog
+        self.onStatusChange = onStatusChange
+    }
 }
 
 /// Receives each batch of output lines of a running stage (log file, journald, followers), one batch at a time,
@@ -39,6 +57,8 @@ public final class RunningStage: @unchecked Sendable {
     public let child: ChildProcess
     /// The stage's own cgroup, when the daemon has a delegated subtree.
     public let cgroup: StageCgroup?
+    /// The stage's progress channel, if it has one.
+    public let channel: StageNotifyChannel?
     public let startedAt: Timestamp
     private let startNanos: UInt64
     private let events: AsyncStream<Event>
@@ -58,16 +78,29 @@ public final class RunningStage: @unchecked Sendable {
         case stop
         case graceExpired
         case outputClosed
+        case watchdogExpired
     }
 
-    /// Spawns the stage (in a cgroup of its own when `cgroups` is given). `onOutput` sees every (redacted) batch of
-    /// output lines; the log file is written by the caller's handler.
+    /// Spawns the stage (in a cgroup of its own when `cgroups` is given, with a progress channel when `progress` is
+    /// given). `onOutput` sees every (redacted) batch of output lines; the log file is written by the caller's handler.
     public static func start(
         _ spec: LaunchSpec, instanceToken: String, timeout: Double, grace: Double, cgroups: CgroupDelegation? = nil,
-        logger: Logger, onOutput: @escaping OutputHandler
+        progress: ProgressChannelSettings? = nil, logger: Logger, onOutput: @escaping OutputHandler
     ) throws(SpawnError) -> RunningStage {
         var spec = spec
         spec.environment["HEIDI_STAGE_INSTANCE"] = instanceToken
+        var channel: StageNotifyChannel?
+        if let progress {
+            do {
+                channel = try StageNotifyChannel(directory: progress.directory, name: "stage-\(instanceToken.prefix(16))",
+                                                 watchdog: progress.watchdog, logger: logger)
+            } catch {
+                // Without the channel a stage that must ping its watchdog would be killed as hung: refuse to start it.
+                if progress.watchdog != nil { throw SpawnError(executable: spec.argv.first ?? "?", errno: 0, detail: "\(error)") }
+                logger.warning("stage runs without a progress channel", metadata: ["error": "\(error)"])
+            }
+            if let channel { spec.environment["HEIDI_NOTIFY_SOCKET"] = channel.address }
+        }
         var cgroup: StageCgroup?
         if let cgroups {
             let name = "stage-\(spec.environment["HEIDI_STAGE"] ?? "run")-\(instanceToken.prefix(12))"
@@ -79,16 +112,25 @@ public final class RunningStage: @unchecked Sendable {
         let child: ChildProcess
         do { child = try ChildProcess.spawn(spec) } catch {
             cgroup?.remove()
+            if let channel { Task { await channel.finish() } }
             throw error
         }
-        return RunningStage(child: child, cgroup: cgroup, token: instanceToken, timeout: timeout, grace: grace, logger: logger,
-                            onOutput: onOutput)
+        let stage = RunningStage(child: child, cgroup: cgroup, channel: channel, token: instanceToken, timeout: timeout,
+                                 grace: grace, logger: logger, onOutput: onOutput)
+        if let channel, let progress {
+            let killer = stage.killer
+            let sink = stage.sink
+            channel.start(isMember: { killer.isMember($0) }, onStatusChange: progress.onStatusChange,
+                          onWatchdogExpired: { sink.yield(.watchdogExpired) })
+        }
+        return stage
     }
 
-    private init(child: ChildProcess, cgroup: StageCgroup?, token: String, timeout: Double, grace: Double, logger: Logger,
-                 onOutput: @escaping OutputHandler) {
+    private init(child: ChildProcess, cgroup: StageCgroup?, channel: StageNotifyChannel?, token: String, timeout: Double,
+                 grace: Double, logger: Logger, onOutput: @escaping OutputHandler) {
         self.child = child
         self.cgroup = cgroup
+        self.channel = channel
         self.startedAt = Timestamp.now()
         self.startNanos = MonotonicClock.nanoseconds()
         self.timeout = timeout
@@ -132,9 +174,9 @@ public final class RunningStage: @unchecked Sendable {
 
         for await event in events {
             switch event {
-            case .timeout, .stop:
+            case .timeout, .stop, .watchdogExpired:
                 guard exit == nil, ending == .exited else { continue }
-                ending = event.isTimeout ? .timedOut : .stopped
+                ending = event.ending
                 logger.info("stage terminating", metadata: ["pid": "\(child.pid)", "reason": "\(ending.rawValue)"])
                 killer.signalAll(SIGTERM)
                 graceTimer = Task {
@@ -148,6 +190,8 @@ public final class RunningStage: @unchecked Sendable {
                 }
             case .exited:
                 graceTimer?.cancel()
+                // Its last datagrams still pass the membership check while the leader is an unreaped zombie.
+                await channel?.finish()
                 // The leader is gone: nothing of the stage may outlive it. Its zombie still reserves the group id,
                 // so killpg cannot hit an unrelated group that reused the number; reap it only afterwards.
                 survivors = await killer.killRemaining()
@@ -176,7 +220,8 @@ public final class RunningStage: @unchecked Sendable {
         let stats = collector.stats()
         return StageRunResult(
             ending: ending, exit: exit ?? ExitInfo(exitCode: nil, signal: nil), wallMilliseconds: wall,
-            outputLines: stats.lines, outputBytes: stats.bytes, excerpt: stats.excerpt, survivors: survivors, cgroupUsage: usage)
+            outputLines: stats.lines, outputBytes: stats.bytes, excerpt: stats.excerpt, survivors: survivors, cgroupUsage: usage,
+            progress: channel?.progress)
     }
 
     /// Seconds since the stage started.
@@ -184,7 +229,14 @@ public final class RunningStage: @unchecked Sendable {
 }
 
 extension RunningStage.Event {
-    var isTimeout: Bool { if case .timeout = self { return true }; return false }
+    /// How a stage ends when this event makes the supervisor terminate it.
+    var ending: StageRunResult.Ending {
+        switch self {
+        case .timeout: return .timedOut
+        case .watchdogExpired: return .hung
+        default: return .stopped
+        }
+    }
 }
 
 /// Counts and keeps the tail of a stage's output. The stdout and stderr reader threads call `handle`; the lock makes

@@ -32,12 +32,7 @@ public struct TreeKiller: Sendable {
     /// The stage's processes alive or unreaped right now (excluding the leader).
     public func members() -> [ProcessInfo] {
         let table = ProcessTable.all()
-        var found = ProcessTable.descendants(of: getpid(), in: table).filter { process in
-            guard process.pid != leader else { return false }
-            if process.group == leader || process.session == leader { return true }
-            if let cgroup, cgroup.contains(process.pid) { return true }
-            return !process.isZombie && ProcessTable.environmentContains(process.pid, instanceEntry)
-        }
+        var found = ProcessTable.descendants(of: getpid(), in: table).filter { $0.pid != leader && belongs($0) }
         if let cgroup {
             let known = Set(found.map(\.pid))
             for pid in cgroup.processes() where pid != leader && !known.contains(pid) {
@@ -45,6 +40,20 @@ public struct TreeKiller: Sendable {
             }
         }
         return found
+    }
+
+    /// Whether `pid` (alive, or a zombie not yet reaped) is the leader or one of the stage's processes, by the same
+    /// tests as `members()`: process group, session, cgroup, or the instance variable in its environment.
+    public func isMember(_ pid: Int32) -> Bool {
+        if pid == leader { return true }
+        guard let info = ProcessTable.info(pid) else { return false }
+        return belongs(info)
+    }
+
+    private func belongs(_ process: ProcessInfo) -> Bool {
+        if process.group == leader || process.session == leader { return true }
+        if let cgroup, cgroup.contains(process.pid) { return true }
+        return !process.isZombie && ProcessTable.environmentContains(process.pid, instanceEntry)
     }
 
     /// Sends `signal` to the group and to every member outside it (with a cgroup, SIGKILL is `cgroup.kill`).

@@ -80,6 +80,8 @@ enum StatusFormatter {
         if let child = s.child {
             rows.append(("child", "pid \(child.pid), \(Units.formatDuration(child.elapsedSeconds)) of \(Units.formatDuration(child.timeoutSeconds)) timeout"))
             if let progress = child.status { rows.append(("progress", progress)) }
+            if let counters = child.counters, !counters.isEmpty { rows.append(("counters", Self.numbers(counters))) }
+            if let usage = child.usage, !usage.isEmpty { rows.append(("usage", Self.numbers(usage))) }
         } else {
             rows.append(("child", "-"))
         }
@@ -94,6 +96,14 @@ enum StatusFormatter {
         rows.append(("journal", "seq \(s.journal.seq), \(s.journal.path)"))
         rows.append(("daemon", "heidid \(s.version), pid \(s.pid), up since \(s.startedAt)"))
         return rows.map { "\($0.0.padded(11))\($0.1)" }.joined(separator: "\n")
+    }
+
+    /// `raw_written=120 teacher_failed=3`, sorted by name; whole numbers without a fraction.
+    static func numbers(_ values: [String: Double]) -> String {
+        values.sorted { $0.key < $1.key }.map { name, value in
+            let text = value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+            return "\(name)=\(text)"
+        }.joined(separator: " ")
     }
 }
 

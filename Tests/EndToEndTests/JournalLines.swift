@@ -14,6 +14,8 @@ struct JournalLine {
     let type: String
     let message: String
     let prevHash: String
+    var counters: [String: Double] = [:]
+    var usage: [String: Double] = [:]
 }
 
 /// Reads journal files independently of the daemon's writer and heidictl's verifier, checking SPEC §7 on every line.
@@ -37,6 +39,14 @@ enum JournalLines {
 
     /// Parses and checks every line: compact strict JSON, the exact key order, consecutive `seq` (starting at 1 when
     /// `fromStart`), and `prev_hash` equal to the SHA-256 of the previous line's bytes (zeros before seq 1).
+    /// A `counters_delta`/`usage_delta` object as numbers.
+    static func numbers(_ value: JSONValue?) -> [String: Double] {
+        guard case .object(let members)? = value else { return [:] }
+        var result: [String: Double] = [:]
+        for (key, member) in members { if case .number(let text) = member, let number = Double(text) { result[key] = number } }
+        return result
+    }
+
     static func parse(_ bytes: [UInt8], fromStart: Bool = true) throws -> [JournalLine] {
         guard bytes.last == 0x0a else { throw HarnessError("the journal does not end with a newline") }
         var result: [JournalLine] = []
@@ -54,8 +64,10 @@ enum JournalLines {
                   let type = value["event_type"]?.stringValue, let message = value["message"]?.stringValue,
                   let prevHash = value["prev_hash"]?.stringValue
             else { throw HarnessError("journal line \(number) has a field of the wrong type: \(String(decoding: bytes, as: UTF8.self))") }
-            let line = JournalLine(bytes: bytes, seq: seq, runID: value["run_id"]?.stringValue, round: round,
+            var line = JournalLine(bytes: bytes, seq: seq, runID: value["run_id"]?.stringValue, round: round,
                                    stage: value["stage"]?.stringValue, level: level, type: type, message: message, prevHash: prevHash)
+            line.counters = numbers(value["counters_delta"])
+            line.usage = numbers(value["usage_delta"])
             if let previous = result.last {
                 guard seq == previous.seq + 1 else { throw HarnessError("journal line \(number): seq \(seq) follows \(previous.seq)") }
                 guard prevHash == SHA256.hex(previous.bytes) else {

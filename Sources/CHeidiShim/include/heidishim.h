@@ -39,6 +39,16 @@ int heidi_xattr_is_one(const char *path, const char *name);
 /// SO_PEERCRED of a connected AF_UNIX socket. Returns 0 or -1 with errno set.
 int heidi_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
 
+/// Binds a non-blocking, close-on-exec AF_UNIX datagram socket with SO_PASSCRED to `path` (a leading '@' means
+/// the abstract namespace), for a stage's progress channel. Returns the descriptor or -1 with errno set
+/// (ENAMETOOLONG when the path does not fit in sun_path).
+int heidi_bind_datagram(const char *path);
+
+/// Receives one datagram with its sender's SCM_CREDENTIALS. Returns its length, or -1 with errno set (EAGAIN when
+/// nothing is queued); `*truncated` is 1 when the datagram was longer than `capacity` (the rest is discarded);
+/// `*pid` is 0 when the kernel sent no credentials.
+long heidi_recv_with_credentials(int fd, void *buffer, size_t capacity, int *truncated, pid_t *pid, uid_t *uid);
+
 /// Whether `pid` (a child) has exited, without reaping it: the zombie keeps the pid and process-group id
 /// reserved, so the rest of its group can still be signalled safely. Returns 1 exited, 0 running, -1 error.
 int heidi_child_exited_nowait(pid_t pid);

@@ -9,6 +9,7 @@ extension StatusSnapshot {
         if let child {
             var c = JSONObjectWriter()
             c.strings("argv", child.argv)
+            c.optionalNumbers("counters", child.counters)
             c.number("elapsed_s", child.elapsedSeconds)
             c.number("pgid", Double(child.pgid))
             c.number("pid", Double(child.pid))
@@ -16,6 +17,7 @@ extension StatusSnapshot {
             c.string("started_at", child.startedAt)
             c.optionalString("status", child.status)
             c.number("timeout_s", child.timeoutSeconds)
+            c.optionalNumbers("usage", child.usage)
             object.raw("child", c.finished())
         } else {
             object.null("child")
@@ -104,6 +106,13 @@ struct JSONObjectWriter {
     }
 
     /// A member whose value is already-encoded JSON.
+    mutating func optionalNumbers(_ name: String, _ values: [String: Double]?) {
+        guard let values else { return null(name) }
+        var bytes: [UInt8] = []
+        JSONText.appendNumberMap(values, to: &bytes)
+        raw(name, bytes)
+    }
+
     mutating func raw(_ name: String, _ value: [UInt8]) {
         key(name)
         bytes += value

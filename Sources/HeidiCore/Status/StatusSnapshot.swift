@@ -10,9 +10,14 @@ public struct ChildStatus: Sendable, Equatable, Codable {
     public var status: String?
     /// Process start time in clock ticks since boot (`/proc/PID/stat` field 22), so recovery never kills a reused pid.
     public var startTicks: UInt64?
+    /// The sums of the stage's `X_HEIDI_COUNTERS` so far (nil: it has no progress channel).
+    public var counters: [String: Double]?
+    /// The sums of the stage's `X_HEIDI_USAGE` so far.
+    public var usage: [String: Double]?
 
     public init(pid: Int32, pgid: Int32, argv: [String], startedAt: String, elapsedSeconds: Double,
-                timeoutSeconds: Double, status: String?, startTicks: UInt64?) {
+                timeoutSeconds: Double, status: String?, startTicks: UInt64?, counters: [String: Double]? = nil,
+                usage: [String: Double]? = nil) {
         self.pid = pid
         self.pgid = pgid
         self.argv = argv
@@ -21,11 +26,13 @@ public struct ChildStatus: Sendable, Equatable, Codable {
         self.timeoutSeconds = timeoutSeconds
         self.status = status
         self.startTicks = startTicks
+        self.counters = counters
+        self.usage = usage
     }
 
     enum CodingKeys: String, CodingKey {
         case pid, pgid, argv, startedAt = "started_at", elapsedSeconds = "elapsed_s", timeoutSeconds = "timeout_s"
-        case status, startTicks = "start_ticks"
+        case status, startTicks = "start_ticks", counters, usage
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -38,6 +45,8 @@ public struct ChildStatus: Sendable, Equatable, Codable {
         try c.encode(timeoutSeconds, forKey: .timeoutSeconds)
         try c.encode(status, forKey: .status)
         try c.encode(startTicks, forKey: .startTicks)
+        try c.encode(counters, forKey: .counters)
+        try c.encode(usage, forKey: .usage)
     }
 }
 

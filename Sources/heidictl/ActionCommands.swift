@@ -26,7 +26,8 @@ func postAction(_ action: Action, body: [UInt8]? = nil, global: GlobalOptions) t
 }
 
 struct Start: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Start a run (refused while one is active).")
+    static let configuration = CommandConfiguration(
+        commandName: "start", abstract: "Start a run (refused while one is active).")
 
     @Option(name: .long, help: "full (every round trains) or collect (rounds wait for train-now).")
     var mode: PipelineMode?
@@ -47,7 +48,8 @@ struct Start: ParsableCommand {
 }
 
 struct Stop: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Stop the run: the child gets SIGTERM, its stop_grace, then SIGKILL.")
+    static let configuration = CommandConfiguration(
+        commandName: "stop", abstract: "Stop the run: the child gets SIGTERM, its stop_grace, then SIGKILL.")
 
     @Flag(name: .long, help: "Wait until the child tree is gone and the pipeline is idle.")
     var wait = false
@@ -79,7 +81,8 @@ struct TrainNow: ParsableCommand {
 }
 
 struct Pause: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Pause at the next stage boundary (the running child finishes).")
+    static let configuration = CommandConfiguration(
+        commandName: "pause", abstract: "Pause at the next stage boundary (the running child finishes).")
 
     @OptionGroup var global: GlobalOptions
 
@@ -87,7 +90,8 @@ struct Pause: ParsableCommand {
 }
 
 struct Resume: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Resume a paused run (or withdraw a pending pause).")
+    static let configuration = CommandConfiguration(
+        commandName: "resume", abstract: "Resume a paused run (or withdraw a pending pause).")
 
     @OptionGroup var global: GlobalOptions
 
@@ -95,7 +99,8 @@ struct Resume: ParsableCommand {
 }
 
 struct Reset: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Clear ERROR and return to IDLE.")
+    static let configuration = CommandConfiguration(
+        commandName: "reset", abstract: "Clear ERROR and return to IDLE.")
 
     @OptionGroup var global: GlobalOptions
 

@@ -6,10 +6,12 @@ import HeidiAPI
 import HeidiCore
 
 struct Journal: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Work with the hash-chained journal.", subcommands: [Verify.self])
+    static let configuration = CommandConfiguration(
+        commandName: "journal", abstract: "Work with the hash-chained journal.", subcommands: [Verify.self])
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "verify",
             abstract: "Verify journal files offline: every line, the hash chain, checkpoints and outside anchors.",
             discussion: """
             Without FILES, verifies the configured journal (<state_dir>/events.jsonl) with the configured journal.key_file when it is readable. A single live journal is checked together with its rotated files (events.<seq>.jsonl), as a whole: history missing at the start must be explained by a journal_pruned record. It is also compared with the head recorded in the state.json beside it. Several FILES are checked in the order given, as one chain.

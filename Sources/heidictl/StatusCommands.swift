@@ -6,7 +6,8 @@ import HeidiAPI
 import HeidiCore
 
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the pipeline state, the running child and the journal head.")
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show the pipeline state, the running child and the journal head.")
 
     @Flag(name: .shortAndLong, help: "Keep showing the status, redrawn in place on a terminal (one JSON document per change with --json).")
     var watch = false
@@ -108,7 +109,8 @@ enum StatusFormatter {
 }
 
 struct Version: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print heidictl's version and, if reachable, heidid's.")
+    static let configuration = CommandConfiguration(
+        commandName: "version", abstract: "Print heidictl's version and, if reachable, heidid's.")
 
     @OptionGroup var global: GlobalOptions
 

@@ -7,6 +7,7 @@ import HeidiCore
 
 struct Events: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "events",
         abstract: "Print journal events (NDJSON with --json), optionally following new ones.",
         discussion: "With --follow, a daemon restart is survived: heidictl reconnects and resumes after the last seq it printed, without duplicates or gaps.")
 
@@ -106,7 +107,8 @@ enum EventFormatter {
 }
 
 struct Logs: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print a stage's output of the current run (default: the running stage).")
+    static let configuration = CommandConfiguration(
+        commandName: "logs", abstract: "Print a stage's output of the current run (default: the running stage).")
 
     @Argument(help: "generate, validate, test, train or eval.")
     var stage: Stage?

@@ -22,6 +22,7 @@ struct StatusPoller {
 
 struct Wait: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "wait",
         abstract: "Wait until the pipeline reaches a state.",
         discussion: "Exit status: 0 when the state is reached; 1 when the pipeline goes to ERROR instead (unless waiting for ERROR); 5 on timeout. With --json, prints the final status object.")
 

@@ -42,4 +42,22 @@ struct NotifyTests {
         #expect(stopping != nil, "no STOPPING=1 after SIGTERM; got \(listener.received)")
         #expect(await daemon.waitForExit(timeout: 10) == 0, "stderr:\n\(daemon.stderrText)")
     }
+
+    @Test("a stage's STATUS= on its progress channel reaches systemd's status line")
+    func stageStatusReachesSystemd() async throws {
+        let s = try Session()
+        defer { s.tearDown() }
+        let gate = s.dir.file("gate")
+        let script = s.dir.file("report.py")
+        try FileSystem.writeAtomically(script, Array(ProgressChannelEndToEndTests.pythonBody(gate: gate).utf8))
+        try s.writeConfig(TestConfig.shell(stages: [.generate: "exec python3 \(script)"]))
+        let listener = try NotifyListener(path: s.dir.file("notify.sock"))
+        try await s.startDaemon(environment: ["NOTIFY_SOCKET": listener.path])
+        #expect(try s.ctl("start", "--rounds", "1").status == 0)
+        let line = listener.next(timeout: 10) { NotifyListener.value("STATUS", in: $0)?.contains("– generating 2/4") == true }
+        #expect(line != nil, "no STATUS= with the stage's progress; got \(listener.statuses)")
+        if let line { #expect(NotifyListener.value("STATUS", in: line)?.hasPrefix("COLLECTING (generate) round 1/1") == true) }
+        try s.openGate(gate)
+        _ = try await s.waitForEvent("pipeline_complete", timeout: 30)
+    }
 }

@@ -77,7 +77,7 @@ enum GuessFeatures {
 
     static let javascript: [LineFeature] = [
         LineFeature(.javascript, 3) { line in
-            line.startsWithAny(["function ", "function*", "async function "]) || line.containsAny(["function(", "function (", " function "])
+            line.startsWithAny(["function ", "function*", "async function "]) || line.containsAny(["function(", "function (", "= function", "async function "])
         },
         LineFeature(.javascript, 2.5) { $0.isJavaScriptDeclaration(keywords: ["const ", "let "]) },
         LineFeature(.javascript, 1.5) { $0.isJavaScriptDeclaration(keywords: ["var "]) },

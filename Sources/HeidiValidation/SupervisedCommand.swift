@@ -50,8 +50,12 @@ struct SupervisedCommand: Sendable {
         } catch {
             throw .spawn(error)
         }
+        // `waitForEnd` iterates an AsyncStream, which ends at once in a cancelled task, before the tree is gone.
+        // So it runs in a task of its own, which cancellation does not reach; cancelling the caller asks the
+        // stage to stop instead, and the wait goes on until every process of it has been killed and reaped.
+        let waiter = Task { await stage.waitForEnd() }
         let result = await withTaskCancellationHandler {
-            await stage.waitForEnd()
+            await waiter.value
         } onCancel: {
             stage.requestStop()
         }

@@ -19,12 +19,15 @@ import HeidiSupervisor
 public struct CodeValidator: Sendable {
     public let configuration: ValidationConfiguration
     private let executables: [CodeLanguage: String]
+    /// `configuration.effectiveSearchPath`, read once: the checks' `PATH`.
+    private let searchPath: String
     private let limiter: ConcurrencyLimiter
     private let planner: ValidationPlanner
 
     public init(configuration: ValidationConfiguration = ValidationConfiguration()) {
         self.configuration = configuration
         let searchPath = configuration.effectiveSearchPath
+        self.searchPath = searchPath
         var executables: [CodeLanguage: String] = [:]
         for language in CodeLanguage.allCases {
             executables[language] = ToolchainLocator.resolve(configuration.toolchain(for: language), searchPath: searchPath)
@@ -86,7 +89,7 @@ public struct CodeValidator: Sendable {
                 }
             } else {
                 let command = configuration.toolchain(for: language)
-                verdict = .toolchainMissing(ValidationError.toolchainNotFound(command: command, searchPath: configuration.effectiveSearchPath).description)
+                verdict = .toolchainMissing(ValidationError.toolchainNotFound(command: command, searchPath: searchPath).description)
             }
             result.durationMs = Int((MonotonicClock.nanoseconds() - started) / 1_000_000)
             apply(verdict, language: language, to: &result)
@@ -179,7 +182,7 @@ public struct CodeValidator: Sendable {
     /// directory; then `configuration.environment`.
     private func environment(scratch: ScratchDirectory) -> [String: String] {
         var environment = [
-            "PATH": configuration.effectiveSearchPath,
+            "PATH": searchPath,
             "HOME": scratch.path,
             "TMPDIR": scratch.path,
             "LANG": "C.UTF-8",

@@ -35,7 +35,9 @@ public struct ValidationConfiguration: Sendable {
     public var diagnosticMaxLines: Int
     /// Characters kept in `BlockResult.diagnostic`. Default 1000.
     public var diagnosticMaxCharacters: Int
-    /// Extra environment for the checks (they get only `PATH`, `HOME`, `TMPDIR`, a UTF-8 locale and this).
+    /// Extra environment for the checks, which get nothing of this process's environment but `PATH`: only `PATH`,
+    /// `HOME` and `TMPDIR` (the scratch directory), `LANG`/`LC_ALL=C.UTF-8`, the Python bytecode settings, the
+    /// supervisor's `HEIDI_STAGE_INSTANCE` marker, and this (which wins).
     public var environment: [String: String]
 
     public init(

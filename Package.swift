@@ -118,7 +118,8 @@ let package = Package(
         .testTarget(name: "HeidiControlTests", dependencies: ["HeidiControl", "HeidiAPI", "HeidiCore", "HeidiFuzzing"]),
         .testTarget(name: "HeidiEngineTests", dependencies: ["HeidiEngine", "HeidiCore", "HeidiAPI", "HeidiSupervisor"]),
         .testTarget(name: "EndToEndTests", dependencies: ["HeidiCore", "HeidiAPI", "heidid", "heidictl", "heidi-collect"]),
-        .testTarget(name: "HeidiValidationTests", dependencies: ["HeidiValidation", "HeidiCore"]),
+        // Corpus/: language-guesser and toolchain snippets, read from the source tree (not compiled, not bundled).
+        .testTarget(name: "HeidiValidationTests", dependencies: ["HeidiValidation", "HeidiCore"], exclude: ["Corpus"]),
         .testTarget(
             name: "HeidiCollectTests",
             dependencies: [

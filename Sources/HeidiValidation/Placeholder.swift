@@ -1,2 +1,0 @@
-/// Placeholder: replaced by the validation module.
-public enum HeidiValidationModule {}

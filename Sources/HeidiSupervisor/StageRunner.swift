@@ -155,8 +155,15 @@ public final class RunningStage: @unchecked Sendable {
     /// Asks the stage to stop: SIGTERM to the tree now, SIGKILL after the grace period.
     public func requestStop() { sink.yield(.stop) }
 
-    /// Waits until the stage has ended and every process of it is gone, then reports how it ended.
+    /// Waits until the stage has ended and every process of it is gone, then reports how it ended. Call it once.
+    /// Cancelling the caller asks the stage to stop (TERM, grace, KILL) and still waits for the whole tree: the
+    /// supervision runs in a task of its own, so a cancelled caller can never leave a process behind.
     public func waitForEnd() async -> StageRunResult {
+        let supervision = Task { await self.superviseUntilEnd() }
+        return await withTaskCancellationHandler { await supervision.value } onCancel: { self.requestStop() }
+    }
+
+    private func superviseUntilEnd() async -> StageRunResult {
         let sink = self.sink
         let timer = timedByWatcher ? nil : Task {
             try await Task.sleep(nanoseconds: UInt64(max(0, timeout) * 1e9))

@@ -50,18 +50,11 @@ struct SupervisedCommand: Sendable {
         } catch {
             throw .spawn(error)
         }
-        // `waitForEnd` iterates an AsyncStream, which ends at once in a cancelled task, before the tree is gone.
-        // So it runs in a task of its own, which cancellation does not reach; cancelling the caller asks the
-        // stage to stop instead, and the wait goes on until every process of it has been killed and reaped.
-        let waiter = Task { await stage.waitForEnd() }
-        let result = await withTaskCancellationHandler {
-            await waiter.value
-        } onCancel: {
-            stage.requestStop()
-        }
+        // Cancelling this task makes `waitForEnd` stop the child, and it still waits until the whole tree is gone.
+        let result = await stage.waitForEnd()
         let ending: Outcome.Ending
         switch result.ending {
-        case .timedOut: ending = .timedOut
+        case .timedOut, .hung: ending = .timedOut
         case .stopped: ending = .cancelled
         case .exited:
             if let code = result.exit.exitCode {

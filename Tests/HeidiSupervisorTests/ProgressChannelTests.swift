@@ -229,3 +229,17 @@ private func sendDatagram(_ text: String, to address: String) -> Bool {
     }
     return sent == payload.count
 }
+
+struct CancellationTests {
+    @Test func cancellingTheWaiterStillStopsAndReapsTheWholeStage() async throws {
+        let pidFile = temporaryPath("cancel.pid")
+        let stage = try startStage("sh -c 'trap \"\" TERM; sleep 60' & echo $! > \(pidFile); wait", grace: 0.3)
+        let worker = try #require(readPid(pidFile))
+        let waiter = Task { await stage.waitForEnd() }
+        waiter.cancel()
+        let result = await waiter.value
+        #expect(result.ending == .stopped)
+        #expect(result.survivors.isEmpty)
+        #expect(!isAlive(worker), "the TERM-ignoring worker \(worker) survived a cancelled waiter")
+    }
+}

@@ -140,7 +140,10 @@ public final class JournaldFeed: Sendable {
             bucket.dropped += batch.lineCount - allowed
             return (allowed, notice)
         }
-        let from = source.withLock { $0 }
+        let from = source.withLock { source in
+            if batch.pid != 0 { source.pid = batch.pid }
+            return source
+        }
         if notice > 0 { _ = forwarder.enqueue([noticeLine(notice, from)], from: from, notice: true) }
         guard allowed > 0 else { return }
         let overflow = forwarder.enqueue(batch.lines(limit: allowed), from: from)

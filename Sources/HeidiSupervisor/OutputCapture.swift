@@ -28,14 +28,17 @@ final class OutputCapture: Sendable {
 
     let stream: OutputStream
     private let fd: Int32
+    private let pid: Int32
     private let wake = WakePipe()
     private let deliver: @Sendable (OutputBatch) -> Void
     private let onClose: @Sendable () -> Void
     private let activity: Mutex<ReaderActivity>
     private let pipeCapacity: Int
 
-    init(fd: Int32, stream: OutputStream, deliver: @escaping @Sendable (OutputBatch) -> Void, onClose: @escaping @Sendable () -> Void) {
+    init(fd: Int32, stream: OutputStream, pid: Int32, deliver: @escaping @Sendable (OutputBatch) -> Void,
+         onClose: @escaping @Sendable () -> Void) {
         self.fd = fd
+        self.pid = pid
         self.stream = stream
         self.deliver = deliver
         self.onClose = onClose
@@ -98,6 +101,7 @@ final class OutputCapture: Sendable {
 
     private func flush(_ batch: inout OutputBatch, keepStorage: Bool) {
         guard batch.lineCount > 0 else { return }
+        batch.pid = pid
         deliver(batch)
         if keepStorage {
             batch.bytes.removeAll(keepingCapacity: true)

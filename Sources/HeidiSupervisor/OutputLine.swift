@@ -31,6 +31,8 @@ public struct OutputBatch: Sendable, Equatable {
     public var stream: OutputStream
     public var bytes: [UInt8]
     public var lineCount: Int
+    /// The stage leader's pid (0 when unknown), stamped by the reader so every consumer knows it from the first line.
+    public var pid: Int32 = 0
 
     public init(stream: OutputStream, bytes: [UInt8] = [], lineCount: Int = 0) {
         self.stream = stream

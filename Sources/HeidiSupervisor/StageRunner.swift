@@ -143,7 +143,8 @@ public final class RunningStage: @unchecked Sendable {
         let collector = self.collector
         let streams = [(child.stdoutFD, OutputStream.stdout), (child.stderrFD, OutputStream.stderr)]
         collector.captures = streams.map { fd, stream in
-            OutputCapture(fd: fd, stream: stream, deliver: { collector.handle($0) }, onClose: { sink.yield(.outputClosed) })
+            OutputCapture(fd: fd, stream: stream, pid: child.pid, deliver: { collector.handle($0) },
+                          onClose: { sink.yield(.outputClosed) })
         }
         for capture in collector.captures { capture.start() }
         timedByWatcher = child.onExit(timeout: timeout, onTimeout: { sink.yield(.timeout) }) { sink.yield(.exited) }

@@ -22,6 +22,7 @@ enum Binaries {
 
     static var heidid: String { directory + "/heidid" }
     static var heidictl: String { directory + "/heidictl" }
+    static var heidiCollect: String { directory + "/heidi-collect" }
 
     /// The absolute path of `name` on `$PATH`, or nil.
     static func onPath(_ name: String) -> String? {

@@ -105,11 +105,16 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .executableTarget(
             name: "heidi-collect",
-            dependencies: ["HeidiCollect", "HeidiCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "HeidiCollect", "HeidiCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
         ),
 
         .testTarget(name: "HeidiCoreTests", dependencies: ["HeidiCore"]),

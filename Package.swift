@@ -127,7 +127,7 @@ let package = Package(
         .testTarget(
             name: "HeidiCollectTests",
             dependencies: [
-                "HeidiCollect", "HeidiValidation", "HeidiCore",
+                "HeidiCollect", "HeidiValidation", "HeidiCore", "heidi-collect",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -55,7 +55,9 @@ public struct MockProvider: TeacherProvider {
         let prompt = request.task.system + "\n" + request.task.userMessage
         return TeacherResponse(
             content: content,
-            usage: TokenUsage(inputTokens: TokenUsage.estimate(prompt), outputTokens: TokenUsage.estimate(content)),
+            // Like a real model, never more output tokens than max_tokens.
+            usage: TokenUsage(inputTokens: TokenUsage.estimate(prompt),
+                              outputTokens: min(TokenUsage.estimate(content), request.maxOutputTokens)),
             model: request.model)
     }
 

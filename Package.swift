@@ -88,6 +88,16 @@ let package = Package(
         .executableTarget(name: "heidi-fuzz", dependencies: ["HeidiFuzzing", "HeidiCore"]),
         // Journal benchmarks (contrib/bench/journal-bench.sh): append rate per fsync policy, verification speed.
         .executableTarget(name: "heidi-journal-bench", dependencies: ["HeidiCore"], path: "contrib/bench/journal"),
+        // heidi-collect benchmark peer (contrib/bench/collect-bench.sh): a minimal OpenAI-compatible server on loopback.
+        .executableTarget(
+            name: "heidi-collect-bench-server",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "contrib/bench/collect"
+        ),
         .executableTarget(
             name: "heidictl",
             dependencies: ["HeidiAPI", "HeidiCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]

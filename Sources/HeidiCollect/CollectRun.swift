@@ -9,11 +9,13 @@ public struct CollectJob: Sendable {
     public var round: Int
     /// Also write answers that failed validation (with `validation.passed: false`).
     public var keepRejected: Bool
+    /// Exit 0 instead of 3 when a budget stops the run (for pipelines where the budget is the intended per-round limit).
+    public var budgetExhaustedOK: Bool
     public var progress: ProgressOptions
 
     public init(tasks: [PromptTask], settings: CollectSettings, provider: any TeacherProvider,
                 validator: (any SampleValidator)?, output: AtomicOutputFile, round: Int = 1, keepRejected: Bool = false,
-                progress: ProgressOptions = ProgressOptions()) {
+                budgetExhaustedOK: Bool = false, progress: ProgressOptions = ProgressOptions()) {
         self.tasks = tasks
         self.settings = settings
         self.provider = provider
@@ -21,6 +23,7 @@ public struct CollectJob: Sendable {
         self.output = output
         self.round = round
         self.keepRejected = keepRejected
+        self.budgetExhaustedOK = budgetExhaustedOK
         self.progress = progress
     }
 }
@@ -95,7 +98,8 @@ public enum CollectRun {
         }
         await collector.recordWritten(lines.count)
         if let stop = result.stopCause {
-            return (CollectExitCode.budgetExhausted, lines.count, "\(stop); wrote the \(lines.count) records collected so far to \(path)")
+            let code = job.budgetExhaustedOK ? CollectExitCode.success : CollectExitCode.budgetExhausted
+            return (code, lines.count, "\(stop); wrote the \(lines.count) records collected so far to \(path)")
         }
         return (CollectExitCode.success, lines.count, "wrote \(lines.count) records to \(path)")
     }
@@ -125,6 +129,7 @@ public enum CollectRun {
 
     static func finalStatus(code: Int32, _ snapshot: LedgerSnapshot, total: Int) -> String {
         let progress = "\(snapshot.done)/\(total)\(ProgressReporter.detail(snapshot))"
+        if code == CollectExitCode.success, snapshot.counter("skipped_budget") > 0 { return "budget exhausted \(progress)" }
         switch code {
         case CollectExitCode.success: return "done \(progress)"
         case CollectExitCode.budgetExhausted: return "budget exhausted \(progress)"

@@ -38,12 +38,13 @@ struct HeidiCollectCommand: AsyncParsableCommand {
             by others) and never printed or written.
 
             Exit status:
-              0    success: every prompt was tried and the output is written
-              1    the output could not be written (or another runtime failure)
-              2    usage or configuration error (flags, --config, templates, prompts, key file, output path)
-              3    a budget (--max-requests, --max-tokens, --max-cost) stopped the run; what was collected is written
-              4    every request failed, or the provider refused us (HTTP 401/403/404); nothing is written
-              130  interrupted by SIGINT, 143 by SIGTERM; nothing is written
+              0    every prompt was tried; the output is written
+              1    the output could not be written
+              2    usage or configuration error; nothing was sent
+              3    a budget stopped the run; what was collected is written
+                   (0 instead with --budget-exhausted-ok)
+              4    every request failed, or HTTP 401/403/404; nothing written
+              130  interrupted by SIGINT (143: SIGTERM); nothing written
             """,
         version: version)
 

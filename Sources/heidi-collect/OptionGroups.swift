@@ -115,10 +115,14 @@ struct BudgetOptions: ParsableArguments {
     @Option(name: .customLong("max-cost"), help: ArgumentHelp("Stop before the estimated cost could pass this many USD.", valueName: "usd"))
     var maxCost: Double?
 
+    @Flag(name: .customLong("budget-exhausted-ok"), help: "Exit 0 instead of 3 when a budget stops the run (the budget is the intended per-round limit).")
+    var budgetExhaustedOK = false
+
     func apply(to values: inout CollectOptionValues) throws {
         values.maxRequests = maxRequests
         values.maxTokens = maxTokens
         values.maxCost = maxCost
+        values.budgetExhaustedOK = budgetExhaustedOK ? true : nil
     }
 }
 

@@ -136,3 +136,26 @@ struct WireAndPolicyTests {
         #expect(datagrams.first?.hasPrefix("STATUS=generating 1/5") == true)
     }
 }
+
+@Suite("Rate limit schedule")
+struct TokenBucketTests {
+    @Test func burstThenOneSlotPerInterval() {
+        var bucket = TokenBucket(requestsPerSecond: 2)
+        let base = ContinuousClock.now
+        let starts = (0..<5).map { _ in bucket.reserve(at: base) - base }
+        #expect(starts == [.zero, .zero, .milliseconds(500), .milliseconds(1000), .milliseconds(1500)])
+        // After a quiet period the bucket is full again, but never fuller than one second's worth.
+        let later = base + .seconds(10)
+        #expect(bucket.reserve(at: later) == later)
+        #expect(bucket.reserve(at: later) == later)
+        #expect(bucket.reserve(at: later) == later + .milliseconds(500))
+    }
+
+    @Test func slowRatesAllowOneAtATime() {
+        var bucket = TokenBucket(requestsPerSecond: 0.5)
+        let base = ContinuousClock.now
+        #expect(bucket.reserve(at: base) == base)
+        #expect(bucket.reserve(at: base + .seconds(1)) == base + .seconds(2))
+        #expect(bucket.reserve(at: base + .seconds(10)) == base + .seconds(10))
+    }
+}

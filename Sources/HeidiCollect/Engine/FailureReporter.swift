@@ -9,7 +9,8 @@ public actor FailureReporter {
     public init(sink: (@Sendable (String) -> Void)?) { self.sink = sink }
 
     func report(_ error: ProviderError, task: PromptTask, attempt: Int, final: Bool) {
-        guard let sink, case let code = error.code, code != "cancelled", seen.insert(code).inserted else { return }
+        let code = error.code
+        guard let sink, code != "cancelled", seen.insert(code).inserted else { return }
         let what = final ? "failed" : "will be retried"
         sink("prompt \(task.id) attempt \(attempt) \(what): \(error) (further \(code) failures are counted, not shown)")
     }

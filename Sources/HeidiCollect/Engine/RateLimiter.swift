@@ -1,35 +1,40 @@
-/// The run's global request rate: a token bucket of one second's worth of requests (at least one), refilled at
-/// `requestsPerSecond`. Callers wait for their turn in arrival order (each takes the next free slot; nobody polls).
-/// A 429 with Retry-After pauses every caller until then.
-actor RateLimiter {
-    private let interval: Duration?
+/// The schedule of a token bucket holding one second's worth of requests (at least one), refilled at
+/// `requestsPerSecond`: each request takes the next free slot (GCRA: a theoretical arrival time advanced by one
+/// interval per request, with a burst tolerance). Pure, so its arithmetic is testable without waiting.
+struct TokenBucket: Sendable {
+    private let interval: Duration
     private let tolerance: Duration
-    private var theoreticalArrival: ContinuousClock.Instant
+    private var theoreticalArrival: ContinuousClock.Instant?
+
+    init(requestsPerSecond rate: Double) {
+        interval = .nanoseconds(Int64(1e9 / rate))
+        tolerance = interval * Int(max(1, rate.rounded(.down)) - 1)
+    }
+
+    /// When a request arriving at `now` may start (never before `now`); books that slot.
+    mutating func reserve(at now: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        let arrival = max(theoreticalArrival ?? now, now)
+        theoreticalArrival = arrival + interval
+        return max(now, arrival - tolerance)
+    }
+}
+
+/// The run's global request rate (`--rate-limit`, a `TokenBucket`; none by default). Callers wait for their slot
+/// in arrival order, sleeping until it comes (nobody polls). A 429 with Retry-After pauses every caller until then.
+actor RateLimiter {
+    private var bucket: TokenBucket?
     private var pausedUntil: ContinuousClock.Instant?
     private let clock = ContinuousClock()
 
     /// `requestsPerSecond` nil or ≤ 0: no limit (only Retry-After pauses apply).
     init(requestsPerSecond: Double?) {
-        if let rate = requestsPerSecond, rate > 0 {
-            let interval = Duration.nanoseconds(Int64(1e9 / rate))
-            self.interval = interval
-            tolerance = interval * Int(max(1, rate.rounded(.down)) - 1)
-        } else {
-            interval = nil
-            tolerance = .zero
-        }
-        theoreticalArrival = ContinuousClock().now
+        bucket = requestsPerSecond.flatMap { $0 > 0 ? TokenBucket(requestsPerSecond: $0) : nil }
     }
 
     /// Waits until the caller may send a request. Throws `CancellationError` when the task is cancelled meanwhile.
     func acquire() async throws {
         let now = clock.now
-        var start = now
-        if let interval {
-            let arrival = max(theoreticalArrival, now)
-            start = max(now, arrival - tolerance)
-            theoreticalArrival = arrival + interval
-        }
+        var start = bucket?.reserve(at: now) ?? now
         if let pausedUntil, pausedUntil > start { start = pausedUntil }
         if start > now { try await Task.sleep(until: start, clock: clock) } else { try Task.checkCancellation() }
     }

@@ -32,6 +32,7 @@ public struct CollectOptionValues: Sendable, Equatable {
     public var mockInvalidRate: Double?
     public var validate: Bool?
     public var keepRejected: Bool?
+    public var budgetExhaustedOK: Bool?
     public var progressInterval: Double?
     public var quiet: Bool?
 
@@ -48,7 +49,7 @@ public struct CollectOptionValues: Sendable, Equatable {
         take(\.backoff); take(\.backoffMax); take(\.rateLimit); take(\.maxRequests); take(\.maxTokens); take(\.maxCost)
         take(\.priceInput); take(\.priceOutput); take(\.maxOutputTokens); take(\.temperature); take(\.baseURL)
         take(\.apiKeyEnv); take(\.apiKeyFile); take(\.mockLatency); take(\.mockJitter); take(\.mockFailureRate)
-        take(\.mockInvalidRate); take(\.validate); take(\.keepRejected); take(\.progressInterval); take(\.quiet)
+        take(\.mockInvalidRate); take(\.validate); take(\.keepRejected); take(\.budgetExhaustedOK); take(\.progressInterval); take(\.quiet)
         return merged
     }
 }

@@ -44,7 +44,7 @@ public enum JobBuilder {
             throw CollectConfigError(flag: "--output", message: "required: the JSONL file to write")
         }
         let output = AtomicOutputFile(path: FileSystem.resolve(outputPath, against: FileSystem.currentDirectory()))
-        do throws(OutputError) { try output.checkWritable() } catch { throw CollectConfigError(flag: "", message: error.description) }
+        do throws(OutputError) { try output.prepare() } catch { throw CollectConfigError(flag: "", message: error.description) }
 
         let tasks = try loadTasks(values, seed: seed, round: round)
 
@@ -110,6 +110,7 @@ public enum JobBuilder {
         let job = CollectJob(
             tasks: tasks, settings: settings, provider: teacher, validator: validate ? Validators.make(enabled: true) : nil,
             output: output, round: round, keepRejected: values.keepRejected ?? false,
+            budgetExhaustedOK: values.budgetExhaustedOK ?? false,
             progress: ProgressOptions(quiet: quiet, interval: progressInterval,
                                       notifyAddress: environment["HEIDI_NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }))
         return Resolved(job: job, notes: notes, quiet: quiet)

@@ -30,11 +30,17 @@ public struct AtomicOutputFile: Sendable {
     /// The temporary file this process writes before renaming it over `path`.
     public var temporaryPath: String { directory + "/" + tempPrefix + "\(getpid()).tmp" }
 
-    /// Checks early (before any request is paid for) that the output can be written.
-    public func checkWritable() throws(OutputError) {
+    /// Checks early (before any request is paid for) that the output can be written, creating its directory
+    /// (mode 0750) when it does not exist yet, as a fresh `{run_dir}/data` does not.
+    public func prepare() throws(OutputError) {
         guard !baseName.isEmpty, !path.hasSuffix("/") else { throw .notWritable(path: path, reason: "not a file name") }
-        guard FileSystem.isDirectory(directory) else {
-            throw .notWritable(path: path, reason: "directory \(directory) does not exist")
+        if !FileSystem.isDirectory(directory) {
+            do throws(FileSystemError) { try FileSystem.createDirectories(directory) } catch {
+                throw .notWritable(path: path, reason: "cannot create directory \(directory): \(errnoDescription(error.errno))")
+            }
+            guard FileSystem.isDirectory(directory) else {
+                throw .notWritable(path: path, reason: "cannot create directory \(directory): a file of that name exists")
+            }
         }
         guard access(directory, W_OK) == 0 else {
             throw .notWritable(path: path, reason: "directory \(directory) is not writable: \(errnoDescription(errno))")

@@ -60,6 +60,8 @@ struct HeidiCollectCommand: AsyncParsableCommand {
 
     /// ArgumentParser exits 64 on usage errors; heidi's tools use 2.
     static func main() async {
+        // Output goes to pipes heidid reads; a closed pipe must be an error, not a silent death.
+        signal(SIGPIPE, SIG_IGN)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

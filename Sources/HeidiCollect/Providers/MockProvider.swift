@@ -38,11 +38,14 @@ public struct MockProvider: TeacherProvider {
         let index = request.task.index
         var attemptRandom = SeededRandom(seed: seed, "mock-attempt", index, request.attempt)
         let delay = behaviour.latency * (1 + behaviour.latencyJitter * attemptRandom.unit())
-        if delay > 0 {
-            do { try await Task.sleep(for: .nanoseconds(Int64(delay * 1e9))) } catch { throw .cancelled }
+        // One sleep per attempt, cut at the timeout: no timer task racing it (a run may have a thousand in flight).
+        let wait = min(delay, request.timeout)
+        if wait > 0 {
+            do { try await Task.sleep(for: .nanoseconds(Int64(wait * 1e9))) } catch { throw .cancelled }
         } else if Task.isCancelled {
             throw .cancelled
         }
+        if delay > request.timeout { throw .timeout(seconds: request.timeout) }
         if attemptRandom.unit() < behaviour.failureRate {
             if attemptRandom.next() % 2 == 0 {
                 throw .rateLimited(retryAfter: nil, message: "injected by the mock provider")

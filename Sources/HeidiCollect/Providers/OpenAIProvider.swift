@@ -59,7 +59,15 @@ public final class OpenAIProvider: TeacherProvider {
         return base + "/chat/completions"
     }
 
+    /// One attempt, bounded by `request.timeout` from the request until the whole body is read (AsyncHTTPClient's
+    /// own deadline ends when the response head arrives).
     public func complete(_ request: TeacherRequest) async throws(ProviderError) -> TeacherResponse {
+        try await Deadline.run(seconds: request.timeout) { () async throws(ProviderError) -> TeacherResponse in
+            try await self.attempt(request)
+        }.get()
+    }
+
+    private func attempt(_ request: TeacherRequest) async throws(ProviderError) -> TeacherResponse {
         var httpRequest = HTTPClientRequest(url: url)
         httpRequest.method = .POST
         httpRequest.headers = headers

@@ -60,7 +60,8 @@ public struct TokenUsage: Sendable, Equatable {
 /// A source of teacher answers: the mock, or an OpenAI-compatible HTTP endpoint.
 ///
 /// `complete` is called concurrently; it never retries (the collector does) and reports every failure as a
-/// `ProviderError`. Cancellation of the calling task must end the request promptly with `.cancelled`.
+/// `ProviderError`. It must end within `request.timeout` (else with `.timeout`; `Deadline.run` does that for any
+/// async work), and cancellation of the calling task must end it promptly with `.cancelled`.
 public protocol TeacherProvider: Sendable {
     /// `mock` or `openai` (written into records as `metadata.provider`).
     var name: String { get }

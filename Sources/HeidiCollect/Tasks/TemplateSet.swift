@@ -17,6 +17,16 @@ public struct TemplateSet: Sendable, Equatable {
         public var taskType: String
         public var instruction: String
         public var input: String
+        let compiledInstruction: Placeholder.Compiled
+        let compiledInput: Placeholder.Compiled
+
+        public init(taskType: String, instruction: String, input: String) {
+            self.taskType = taskType
+            self.instruction = instruction
+            self.input = input
+            compiledInstruction = Placeholder.Compiled(instruction)
+            compiledInput = Placeholder.Compiled(input)
+        }
     }
 
     /// The file it came from (for messages).
@@ -26,6 +36,16 @@ public struct TemplateSet: Sendable, Equatable {
     public var templates: [Template]
     /// Each topic maps placeholder names to text; `name` is the topic's identifier.
     public var topics: [[String: String]]
+    private let compiledSystem: Placeholder.Compiled?
+
+    public init(path: String, language: String, system: String?, templates: [Template], topics: [[String: String]]) {
+        self.path = path
+        self.language = language
+        self.system = system
+        self.templates = templates
+        self.topics = topics
+        compiledSystem = system.map(Placeholder.Compiled.init)
+    }
 
     /// The `index`-th task of a run: template and topic drawn from the seed, independently for every index.
     func task(index: Int, seed: UInt64, round: Int) -> PromptTask {
@@ -34,55 +54,91 @@ public struct TemplateSet: Sendable, Equatable {
         let topic = topics[Int(random.next() % UInt64(topics.count))]
         var values = topic
         values["language"] = Languages.displayName(language)
-        let system = system.map { Placeholder.fill($0, values) } ?? PromptTask.defaultSystem(language: language)
+        let system = compiledSystem?.fill(values) ?? PromptTask.defaultSystem(language: language)
         return PromptTask(index: index, id: PromptTask.recordID(round: round, index: index),
-                          instruction: Placeholder.fill(template.instruction, values),
-                          input: Placeholder.fill(template.input, values), language: language,
+                          instruction: template.compiledInstruction.fill(values),
+                          input: template.compiledInput.fill(values), language: language,
                           taskType: template.taskType, system: system, topic: topic["name"])
     }
 }
 
-/// `{name}` substitution for templates.
+/// `{name}` substitution for templates, on UTF-8 bytes: a run expands thousands of prompts, so a template is split
+/// into literal text and placeholders once (`Placeholder.Compiled`) and filled by concatenation.
 enum Placeholder {
-    /// The placeholder names `text` uses, in order of appearance.
-    static func names(in text: String) -> [String] {
-        var names: [String] = []
-        scan(text) { names.append($0); return "" }
-        return names
-    }
+    /// A template split into literal parts and placeholder names.
+    struct Compiled: Sendable, Equatable {
+        enum Part: Sendable, Equatable {
+            case literal(String)
+            case name(String)
+        }
 
-    /// `text` with every `{name}` replaced by `values[name]` (unknown names are left as written).
-    static func fill(_ text: String, _ values: [String: String]) -> String {
-        scan(text) { values[$0] ?? "{\($0)}" }
-    }
+        var parts: [Part]
 
-    @discardableResult
-    private static func scan(_ text: String, _ replacement: (String) -> String) -> String {
-        var result = ""
-        var index = text.startIndex
-        while index < text.endIndex {
-            let character = text[index]
-            let next = text.index(after: index)
-            if character == "{", next < text.endIndex, text[next] == "{" {
-                result.append("{")
-                index = text.index(after: next)
-            } else if character == "}", next < text.endIndex, text[next] == "}" {
-                result.append("}")
-                index = text.index(after: next)
-            } else if character == "{", let close = text[next...].firstIndex(of: "}"),
-                      isName(text[next..<close])
-            {
-                result += replacement(String(text[next..<close]))
-                index = text.index(after: close)
-            } else {
-                result.append(character)
-                index = next
+        init(_ text: String) {
+            var parts: [Part] = []
+            var literal: [UInt8] = []
+            let bytes = Array(text.utf8)
+            var index = 0
+            func flush() {
+                if !literal.isEmpty { parts.append(.literal(String(decoding: literal, as: UTF8.self))) }
+                literal.removeAll()
+            }
+            while index < bytes.count {
+                let byte = bytes[index]
+                let next = index + 1 < bytes.count ? bytes[index + 1] : 0
+                if (byte == UInt8(ascii: "{") && next == UInt8(ascii: "{")) || (byte == UInt8(ascii: "}") && next == UInt8(ascii: "}")) {
+                    literal.append(byte)
+                    index += 2
+                } else if byte == UInt8(ascii: "{"), let close = Self.nameEnd(bytes, from: index + 1) {
+                    flush()
+                    parts.append(.name(String(decoding: bytes[(index + 1)..<close], as: UTF8.self)))
+                    index = close + 1
+                } else {
+                    literal.append(byte)
+                    index += 1
+                }
+            }
+            flush()
+            self.parts = parts
+        }
+
+        /// The placeholder names, in order of appearance.
+        var names: [String] {
+            parts.compactMap { part in
+                if case .name(let name) = part { return name }
+                return nil
             }
         }
-        return result
+
+        /// The text with every `{name}` replaced by `values[name]` (unknown names are left as written).
+        func fill(_ values: [String: String]) -> String {
+            var result = ""
+            for part in parts {
+                switch part {
+                case .literal(let text): result += text
+                case .name(let name): result += values[name] ?? "{\(name)}"
+                }
+            }
+            return result
+        }
+
+        /// The index of the `}` closing a placeholder name that starts at `start`, or nil if it is not one
+        /// (names are ASCII letters, digits and `_`).
+        private static func nameEnd(_ bytes: [UInt8], from start: Int) -> Int? {
+            var index = start
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "}") { return index > start ? index : nil }
+                let isNameByte = (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                    || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_")
+                guard isNameByte else { return nil }
+                index += 1
+            }
+            return nil
+        }
     }
 
-    private static func isName(_ text: Substring) -> Bool {
-        !text.isEmpty && text.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }
-    }
+    static func names(in text: String) -> [String] { Compiled(text).names }
+    static func fill(_ text: String, _ values: [String: String]) -> String { Compiled(text).fill(values) }
 }

@@ -49,7 +49,7 @@ public enum CollectRun {
                                   failures: FailureReporter(sink: log))
         let reporter = ProgressReporter(options: job.progress, total: job.tasks.count, printer: log)
         let result = await withTaskGroup(of: CollectResult?.self) { group in
-            group.addTask { await reporter.run { await collector.snapshot() }; return nil }
+            group.addTask { await reporter.run { collector.snapshot() }; return nil }
             group.addTask { await collector.run(job.tasks) }
             var collected: CollectResult?
             while let next = await group.next() {
@@ -68,7 +68,7 @@ public enum CollectRun {
         }
         if Task.isCancelled { result.interrupted = true }
         let (code, written, headline) = await conclude(job, &result, collector: collector)
-        result.totals = await collector.snapshot()
+        result.totals = collector.snapshot()
         let summary = headline + "\n" + Self.totals(result, total: job.tasks.count)
         await reporter.finish(result.totals, status: Self.finalStatus(code: code, result.totals, total: job.tasks.count))
         return CollectReport(exitCode: code, summary: summary, result: result, written: written)
@@ -96,7 +96,7 @@ public enum CollectRun {
         do { try job.output.write(lines) } catch {
             return (CollectExitCode.failure, nil, "\(error)")
         }
-        await collector.recordWritten(lines.count)
+        collector.recordWritten(lines.count)
         if let stop = result.stopCause {
             let code = job.budgetExhaustedOK ? CollectExitCode.success : CollectExitCode.budgetExhausted
             return (code, lines.count, "\(stop); wrote the \(lines.count) records collected so far to \(path)")

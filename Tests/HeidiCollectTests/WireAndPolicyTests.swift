@@ -159,3 +159,39 @@ struct TokenBucketTests {
         #expect(bucket.reserve(at: base + .seconds(10)) == base + .seconds(10))
     }
 }
+
+@Suite("Budget reservations")
+struct LedgerTests {
+    @Test func aRequestWaitsForRoomThenTheBudgetStops() async throws {
+        let ledger = Ledger(budget: Budget(maxTokens: 300), price: .free)
+        let estimate = RequestEstimate(inputTokens: 100, outputTokens: 100)
+        let first = try #require(await ledger.reserve(estimate))
+        // 0 used + 200 reserved + 200 > 300: the second waits until the first settles (or finds room at once if it
+        // runs after the settle); either way it gets its reservation.
+        async let second = ledger.reserve(estimate)
+        ledger.settle(first, usage: TokenUsage(inputTokens: 30, outputTokens: 20))
+        let secondReservation = try #require(await second)
+        #expect(ledger.snapshot.requestsSent == 2)
+        async let third = ledger.reserve(estimate)
+        ledger.settle(secondReservation, usage: TokenUsage(inputTokens: 40, outputTokens: 30))
+        // 120 used + 200 may be needed > 300: refused, and the run stops issuing.
+        #expect(await third == nil)
+        #expect(ledger.snapshot.inputTokens + ledger.snapshot.outputTokens == 120)
+        guard case .budgetExhausted(.tokens, let message)? = ledger.stopCause else {
+            Issue.record("expected a token budget stop")
+            return
+        }
+        #expect(message.contains("120 of 300 tokens used"))
+        #expect(await ledger.reserve(RequestEstimate(inputTokens: 1, outputTokens: 1)) == nil, "no request after a stop")
+    }
+
+    @Test func requestBudgetCountsAttempts() async {
+        let ledger = Ledger(budget: Budget(maxRequests: 2), price: .free)
+        let estimate = RequestEstimate(inputTokens: 1, outputTokens: 1)
+        #expect(await ledger.reserve(estimate) != nil)
+        #expect(await ledger.reserve(estimate) != nil)
+        #expect(await ledger.reserve(estimate) == nil)
+        #expect(ledger.snapshot.requestsSent == 2)
+        #expect(ledger.stopCause == .budgetExhausted(.requests, "2 requests sent (--max-requests 2)"))
+    }
+}

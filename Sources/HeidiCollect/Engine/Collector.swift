@@ -20,10 +20,10 @@ public struct Collector: Sendable {
     }
 
     /// Current counters and usage (for progress while `run` is going).
-    public func snapshot() async -> LedgerSnapshot { await ledger.snapshot }
+    public func snapshot() -> LedgerSnapshot { ledger.snapshot }
 
     /// Sets `raw_written` once the output is written.
-    public func recordWritten(_ lines: Int) async { await ledger.setWritten(lines) }
+    public func recordWritten(_ lines: Int) { ledger.setWritten(lines) }
 
     public func run(_ tasks: [PromptTask]) async -> CollectResult {
         let runner = RequestRunner(settings: settings, provider: provider, validator: validator, ledger: ledger,
@@ -35,22 +35,22 @@ public struct Collector: Sendable {
         let ledger = self.ledger
         var issued = 0
         await withTaskGroup(of: (Int, ItemOutcome).self) { group in
-            while issued < min(window, tasks.count), !Task.isCancelled, await ledger.isIssuing {
+            while issued < min(window, tasks.count), !Task.isCancelled, ledger.isIssuing {
                 let position = issued
                 group.addTask { (position, await runner.run(tasks[position])) }
                 issued += 1
             }
             while let (position, outcome) = await group.next() {
                 outcomes[position] = outcome
-                await ledger.finish(outcome)
-                if issued < tasks.count, !Task.isCancelled, await ledger.isIssuing {
+                ledger.finish(outcome)
+                if issued < tasks.count, !Task.isCancelled, ledger.isIssuing {
                     let next = issued
                     group.addTask { (next, await runner.run(tasks[next])) }
                     issued += 1
                 }
             }
         }
-        let stopCause = await ledger.stopCause
+        let stopCause = ledger.stopCause
         let interrupted = Task.isCancelled && outcomes.contains { outcome in
             switch outcome {
             case .failed(.cancelled, _), .notAttempted: return true
@@ -61,9 +61,9 @@ public struct Collector: Sendable {
             if case .notAttempted = outcome { return count + 1 }
             return count
         }
-        if !interrupted { await ledger.noteSkipped(neverSent, because: stopCause) }
+        if !interrupted { ledger.noteSkipped(neverSent, because: stopCause) }
         let elapsed = clock.now - start
-        return CollectResult(outcomes: outcomes, stopCause: stopCause, interrupted: interrupted, totals: await ledger.snapshot,
+        return CollectResult(outcomes: outcomes, stopCause: stopCause, interrupted: interrupted, totals: ledger.snapshot,
                              elapsed: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
 }

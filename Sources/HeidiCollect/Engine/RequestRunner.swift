@@ -29,20 +29,20 @@ struct RequestRunner: Sendable {
             do throws(ProviderError) { result = .success(try await provider.complete(request)) } catch { result = .failure(error) }
             switch result {
             case .success(let response):
-                await ledger.settle(reservation, usage: response.usage)
+                ledger.settle(reservation, usage: response.usage)
                 let verdict = await validator?.validate(response.content, expectedLanguage: task.language)
                 return .generated(GeneratedSample(task: task, response: response, verdict: verdict, attempts: attempt))
             case .failure(let error):
-                await ledger.settle(reservation, usage: nil)
+                ledger.settle(reservation, usage: nil)
                 if case .cancelled = error { return .failed(.cancelled, attempts: attempt) }
-                if case .rateLimited = error { await ledger.noteRateLimited() }
+                if case .rateLimited = error { ledger.noteRateLimited() }
                 if let retryAfter = error.retryAfter { rateLimiter.pause(for: min(retryAfter, settings.retry.maxRetryAfter)) }
-                if error.isFatal { await ledger.stop(.providerUnusable(error.description)) }
+                if error.isFatal { ledger.stop(.providerUnusable(error.description)) }
                 await reporter.report(error, task: task, attempt: attempt, final: !error.isRetryable || attempt > settings.retry.retries)
                 guard error.isRetryable, attempt <= settings.retry.retries else { return .failed(error, attempts: attempt) }
                 lastError = error
                 attempt += 1
-                await ledger.noteRetry()
+                ledger.noteRetry()
                 let delay = settings.retry.delay(beforeAttempt: attempt, retryAfter: error.retryAfter, random: &backoffRandom)
                 do { try await Task.sleep(for: .nanoseconds(Int64(delay * 1e9))) } catch {
                     return .failed(.cancelled, attempts: attempt - 1)

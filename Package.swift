@@ -88,6 +88,16 @@ let package = Package(
         .executableTarget(name: "heidi-fuzz", dependencies: ["HeidiFuzzing", "HeidiCore"]),
         // Journal benchmarks (contrib/bench/journal-bench.sh): append rate per fsync policy, verification speed.
         .executableTarget(name: "heidi-journal-bench", dependencies: ["HeidiCore"], path: "contrib/bench/journal"),
+        // heidi-collect benchmark peer (contrib/bench/collect-bench.sh): a minimal OpenAI-compatible server on loopback.
+        .executableTarget(
+            name: "heidi-collect-bench-server",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "contrib/bench/collect"
+        ),
         .executableTarget(
             name: "heidictl",
             dependencies: ["HeidiAPI", "HeidiCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -105,11 +115,16 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .executableTarget(
             name: "heidi-collect",
-            dependencies: ["HeidiCollect", "HeidiCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "HeidiCollect", "HeidiCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
         ),
 
         .testTarget(name: "HeidiCoreTests", dependencies: ["HeidiCore"]),
@@ -123,7 +138,7 @@ let package = Package(
         .testTarget(
             name: "HeidiCollectTests",
             dependencies: [
-                "HeidiCollect", "HeidiValidation", "HeidiCore",
+                "HeidiCollect", "HeidiValidation", "HeidiCore", "heidi-collect",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

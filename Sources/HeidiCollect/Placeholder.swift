@@ -1,2 +1,0 @@
-/// Placeholder: replaced by the collection module.
-public enum HeidiCollectModule {}

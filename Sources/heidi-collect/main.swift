@@ -1,1 +1,0 @@
-print("heidi-collect: not built yet")

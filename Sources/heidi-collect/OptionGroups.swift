@@ -151,6 +151,10 @@ struct ReportingOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Check generated code with the language toolchains and drop answers that fail (default on).")
     var validate: Bool?
 
+    @Flag(name: .customLong("allow-missing-toolchains"),
+          help: "Accept code whose toolchain (g++, node, gofmt, python3) is not installed, with a note (default: reject it).")
+    var allowMissingToolchains = false
+
     @Flag(name: .customLong("keep-rejected"), help: "Also write answers that failed validation (validation.passed false).")
     var keepRejected = false
 
@@ -162,6 +166,7 @@ struct ReportingOptions: ParsableArguments {
 
     func apply(to values: inout CollectOptionValues) throws {
         values.validate = validate
+        values.allowMissingToolchains = allowMissingToolchains ? true : nil
         values.keepRejected = keepRejected ? true : nil
         values.progressInterval = try progressInterval.map { try duration($0, "--progress-interval") }
         values.quiet = quiet ? true : nil

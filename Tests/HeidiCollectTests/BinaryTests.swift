@@ -8,9 +8,24 @@ import Testing
 /// The built `heidi-collect` executable: exit codes, signals, atomic output, secrets, the progress channel.
 @Suite("heidi-collect binary")
 struct BinaryTests {
+    /// The mock provider without toolchain validation: these tests are about collection, counts and files
+    /// (`validationRejectsBrokenAnswers` covers validation).
     func mockArguments(_ dir: TemporaryDirectory, samples: Int = 20, output: String = "out.jsonl") -> [String] {
         ["--provider", "mock", "--templates", Fixtures.templatesDirectory, "--samples", String(samples),
-         "--output", dir.file(output), "--mock-latency", "5ms", "--quiet"]
+         "--output", dir.file(output), "--mock-latency", "5ms", "--quiet", "--no-validate"]
+    }
+
+    @Test func validationRejectsBrokenAnswersWithTheRealToolchains() async throws {
+        let dir = try TemporaryDirectory()
+        let arguments = ["--provider", "mock", "--templates", Fixtures.templatesDirectory, "--samples", "16",
+                         "--output", dir.file("out.jsonl"), "--mock-latency", "5ms", "--mock-invalid-rate", "0.5", "--seed", "3"]
+        let result = try await CollectProcess.run(arguments, directory: dir.path)
+        #expect(result.status == 0, "\(result)")
+        let records = try Fixtures.records(dir.file("out.jsonl"))
+        #expect(!records.isEmpty && records.count < 16, "about half the answers are broken on purpose: \(records.count) kept")
+        let kept = try FileSystem.read(dir.file("out.jsonl"))
+        #expect(String(decoding: kept, as: UTF8.self).contains("\"validator\":\"toolchains\""))
+        #expect(result.stderr.contains("rejected"), "\(result.stderr)")
     }
 
     @Test func usageErrorsExitTwoAndNameTheFlag() async throws {
@@ -70,7 +85,8 @@ struct BinaryTests {
         let output = dir.file("run/data/raw_round_1.jsonl")
         let result = try await CollectProcess.run(
             ["--provider", "mock", "--templates", Fixtures.templatesDirectory, "--samples", "10", "--output", output,
-             "--mock-latency", "1ms", "--max-requests", "4", "--concurrency", "2", "--budget-exhausted-ok"], directory: dir.path)
+             "--mock-latency", "1ms", "--max-requests", "4", "--concurrency", "2", "--budget-exhausted-ok", "--no-validate"],
+            directory: dir.path)
         #expect(result.status == 0, "\(result)")
         #expect(result.stderr.contains("budget exhausted"))
         #expect(try Fixtures.records(output).count == 4)

@@ -28,7 +28,7 @@ public enum CollectConfigFile {
         "provider", "model", "templates", "prompts", "languages", "samples", "output", "seed", "round", "concurrency",
         "timeout", "retries", "backoff", "backoff_max", "rate_limit", "max_requests", "max_tokens", "max_cost",
         "price_input", "price_output", "max_output_tokens", "temperature", "base_url", "api_key_env", "api_key_file",
-        "mock_latency", "mock_jitter", "mock_failure_rate", "mock_invalid_rate", "validate", "keep_rejected", "budget_exhausted_ok",
+        "mock_latency", "mock_jitter", "mock_failure_rate", "mock_invalid_rate", "validate", "allow_missing_toolchains", "keep_rejected", "budget_exhausted_ok",
         "progress_interval", "quiet",
     ]
 
@@ -79,6 +79,7 @@ public enum CollectConfigFile {
             case "mock_failure_rate": values.mockFailureRate = try yaml.number(value, key, range: 0...1)
             case "mock_invalid_rate": values.mockInvalidRate = try yaml.number(value, key, range: 0...1)
             case "validate": values.validate = try yaml.boolean(value, key)
+            case "allow_missing_toolchains": values.allowMissingToolchains = try yaml.boolean(value, key)
             case "keep_rejected": values.keepRejected = try yaml.boolean(value, key)
             case "budget_exhausted_ok": values.budgetExhaustedOK = try yaml.boolean(value, key)
             case "progress_interval": values.progressInterval = try duration(value, key)

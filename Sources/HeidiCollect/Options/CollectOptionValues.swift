@@ -31,6 +31,8 @@ public struct CollectOptionValues: Sendable, Equatable {
     public var mockFailureRate: Double?
     public var mockInvalidRate: Double?
     public var validate: Bool?
+    /// Accept (with a note) code whose toolchain is missing instead of rejecting it.
+    public var allowMissingToolchains: Bool?
     public var keepRejected: Bool?
     public var budgetExhaustedOK: Bool?
     public var progressInterval: Double?
@@ -49,7 +51,7 @@ public struct CollectOptionValues: Sendable, Equatable {
         take(\.backoff); take(\.backoffMax); take(\.rateLimit); take(\.maxRequests); take(\.maxTokens); take(\.maxCost)
         take(\.priceInput); take(\.priceOutput); take(\.maxOutputTokens); take(\.temperature); take(\.baseURL)
         take(\.apiKeyEnv); take(\.apiKeyFile); take(\.mockLatency); take(\.mockJitter); take(\.mockFailureRate)
-        take(\.mockInvalidRate); take(\.validate); take(\.keepRejected); take(\.budgetExhaustedOK); take(\.progressInterval); take(\.quiet)
+        take(\.mockInvalidRate); take(\.validate); take(\.allowMissingToolchains); take(\.keepRejected); take(\.budgetExhaustedOK); take(\.progressInterval); take(\.quiet)
         return merged
     }
 }

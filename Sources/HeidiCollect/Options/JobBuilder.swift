@@ -108,7 +108,7 @@ public enum JobBuilder {
         }
 
         let job = CollectJob(
-            tasks: tasks, settings: settings, provider: teacher, validator: Validators.make(enabled: validate),
+            tasks: tasks, settings: settings, provider: teacher, validator: Validators.make(enabled: validate, failClosed: !(values.allowMissingToolchains ?? false)),
             output: output, round: round, keepRejected: values.keepRejected ?? false,
             budgetExhaustedOK: values.budgetExhaustedOK ?? false,
             progress: ProgressOptions(quiet: quiet, interval: progressInterval,

@@ -33,9 +33,20 @@ public final class NotifySender: Sendable {
 
     deinit { close(fd) }
 
-    /// Sends one datagram; false when it could not be sent.
+    /// Sends one datagram; false when it could not be sent. While the listener's queue is full, retries every
+    /// 10 ms for up to `seconds` (0: one try; the socket never blocks).
     @discardableResult
-    public func send(_ message: String) -> Bool {
+    public func send(_ message: String, waitingUpTo seconds: Double = 0) -> Bool {
+        var waited = 0.0
+        while true {
+            if sendOnce(message) { return true }
+            guard errno == EAGAIN || errno == EWOULDBLOCK, waited < seconds else { return false }
+            usleep(10_000)
+            waited += 0.01
+        }
+    }
+
+    private func sendOnce(_ message: String) -> Bool {
         let bytes = Array(message.utf8)
         return bytes.withUnsafeBytes { payload in
             address.withUnsafeBytes { raw in

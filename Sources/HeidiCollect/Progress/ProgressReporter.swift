@@ -63,12 +63,15 @@ public actor ProgressReporter {
 
     /// The final datagram (everything not yet sent, with the final status) and no more lines.
     public func finish(_ snapshot: LedgerSnapshot, status: String) {
-        send(status: status, snapshot)
+        send(status: status, snapshot, waitingUpTo: 1)
     }
 
-    private func send(status: String, _ snapshot: LedgerSnapshot) {
-        guard let sender, let datagram = message.next(status: status, snapshot: snapshot) else { return }
-        sender.send(datagram)
+    /// Increments count as sent only once a datagram carrying them went out: when the listener's queue is full
+    /// (EAGAIN), they ride along with the next one, so heidid's sums still equal the totals.
+    private func send(status: String, _ snapshot: LedgerSnapshot, waitingUpTo seconds: Double = 0) {
+        var draft = message
+        guard let sender, let datagram = draft.next(status: status, snapshot: snapshot) else { return }
+        if sender.send(datagram, waitingUpTo: seconds) { message = draft }
     }
 
     /// `120/400 done: 110 ok, 3 failed, 7 rejected | 95.2 req/s | tokens 12345 in, 67890 out | 4 retries, 2 rate limited | $0.0123 | 12.5s`

@@ -1,17 +1,32 @@
+import HeidiValidation
+
 /// The one place that chooses the validator heidi-collect uses.
-///
-/// Integration point for HeidiValidation: when its `CodeValidator` is available, `make(enabled:)` returns an
-/// adapter (`CodeValidator.validate` → `ValidationReport` → `SampleVerdict`: `passed`, `rejectionReason`, the
-/// blocks' languages). Nothing else in the module needs to change.
 public enum Validators {
-    /// The validator for a run: toolchain validation when `enabled` (`--validate`), nil for `--no-validate`.
-    public static func make(enabled: Bool) -> (any SampleValidator)? {
+    /// The validator for a run: HeidiValidation's toolchain checks when `enabled` (`--validate`), nil for
+    /// `--no-validate`. `failClosed` false (`--allow-missing-toolchains`) accepts, with a note, code whose
+    /// toolchain is not installed instead of rejecting it.
+    public static func make(enabled: Bool, failClosed: Bool = true) -> (any SampleValidator)? {
         guard enabled else { return nil }
-        // Until HeidiValidation's CodeValidator lands, validation accepts every answer.
-        return AcceptAllValidator()
+        var configuration = ValidationConfiguration()
+        configuration.failClosed = failClosed
+        return ToolchainValidator(CodeValidator(configuration: configuration))
     }
 
-    /// Whether `make(enabled: true)` really checks code (false while only the no-op validator exists), so the
-    /// command can say so instead of silently claiming validation.
-    public static var toolchainValidationAvailable: Bool { false }
+    /// Whether `make(enabled: true)` really checks code.
+    public static var toolchainValidationAvailable: Bool { true }
+}
+
+/// Adapts HeidiValidation's `CodeValidator` (g++, node, gofmt, python3 as supervised children) to `SampleValidator`.
+struct ToolchainValidator: SampleValidator {
+    let validator: CodeValidator
+
+    init(_ validator: CodeValidator) { self.validator = validator }
+
+    var name: String { "toolchains" }
+
+    func validate(_ text: String, expectedLanguage: String?) async -> SampleVerdict {
+        let report = await validator.validate(text, expectedLanguage: expectedLanguage)
+        let languages = report.blocks.map(\.language)
+        return report.passed ? .accepted(languages: languages) : .rejected(report.rejectionReason ?? "rejected", languages: languages)
+    }
 }

@@ -3,7 +3,7 @@ import Testing
 
 /// Good and bad code through the real python3, g++, node and gofmt. A missing toolchain fails these tests with
 /// the Debian package to install; they never skip.
-@Suite struct RealToolchainTests {
+@Suite(.serialized) struct RealToolchainTests {
     static let bad: [(CodeLanguage, String, String)] = [
         (.python, "def broken(:\n    return 1\n", "SyntaxError"),
         (.python, "if True:\nprint('not indented')\n", "IndentationError"),

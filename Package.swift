@@ -132,13 +132,17 @@ let package = Package(
         .testTarget(name: "HeidiSystemdTests", dependencies: ["HeidiSystemd", "HeidiCore"]),
         .testTarget(name: "HeidiControlTests", dependencies: ["HeidiControl", "HeidiAPI", "HeidiCore", "HeidiFuzzing"]),
         .testTarget(name: "HeidiEngineTests", dependencies: ["HeidiEngine", "HeidiCore", "HeidiAPI", "HeidiSupervisor"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["HeidiCore", "HeidiAPI", "heidid", "heidictl", "heidi-collect"]),
+        // What the test targets that run the built executables share (not a product).
+        .target(name: "HeidiTestSupport", dependencies: ["HeidiCore"], path: "Tests/HeidiTestSupport"),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["HeidiCore", "HeidiAPI", "HeidiTestSupport", "heidid", "heidictl", "heidi-collect"]
+        ),
         // Corpus/: language-guesser and toolchain snippets, read from the source tree (not compiled, not bundled).
         .testTarget(name: "HeidiValidationTests", dependencies: ["HeidiValidation", "HeidiCore"], exclude: ["Corpus"]),
         .testTarget(
             name: "HeidiCollectTests",
             dependencies: [
-                "HeidiCollect", "HeidiValidation", "HeidiCore", "heidi-collect",
+                "HeidiCollect", "HeidiValidation", "HeidiCore", "HeidiTestSupport", "heidi-collect",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -184,21 +184,20 @@ extension Engine {
                                    message: "\(exitText)\(Self.excerptSuffix(result.excerpt))",
                                    exitCode: result.exit.exitCode, signal: result.exit.signal, allowed: settings?.allowFailure ?? false)
             outcome = "failed"
-        case .timedOut:
-            let text = "timed out after \(Units.formatDuration(finished.timeout)) (\(exitText))"
+        case .timedOut, .hung:
+            let text: String
+            if result.ending == .hung {
+                let period = settings?.watchdog.map { Units.formatDuration($0) } ?? "its watchdog period"
+                text = "sent no WATCHDOG=1 for \(period) and was treated as hung (\(exitText))"
+                outcome = "hung"
+            } else {
+                text = "timed out after \(Units.formatDuration(finished.timeout)) (\(exitText))"
+                outcome = "timeout"
+            }
             record(EventDraft(.stageTimeout, level: .error, message: "\(stage.rawValue) \(text)\(attempt.suffix)", runID: attempt.runID,
                               round: attempt.round, stage: stage.rawValue))
             failure = StageFailure(kind: .timeout, message: text + Self.excerptSuffix(result.excerpt),
                                    exitCode: result.exit.exitCode, signal: result.exit.signal, allowed: settings?.allowFailure ?? false)
-            outcome = "timeout"
-        case .hung:
-            let period = settings?.watchdog.map { Units.formatDuration($0) } ?? "its watchdog period"
-            let text = "sent no WATCHDOG=1 for \(period) and was treated as hung (\(exitText))"
-            record(EventDraft(.stageTimeout, level: .error, message: "\(stage.rawValue) \(text)\(attempt.suffix)", runID: attempt.runID,
-                              round: attempt.round, stage: stage.rawValue))
-            failure = StageFailure(kind: .timeout, message: text + Self.excerptSuffix(result.excerpt),
-                                   exitCode: result.exit.exitCode, signal: result.exit.signal, allowed: settings?.allowFailure ?? false)
-            outcome = "hung"
         case .stopped:
             outcome = "interrupted"
         }

@@ -5,25 +5,9 @@
 import Glibc
 #endif
 import HeidiCore
+@_exported import HeidiTestSupport
 
-/// A harness failure with a readable reason (shown by Swift Testing when a test throws it).
-struct HarnessError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// The executables `swift test` built: they sit next to the test bundle (the realpath of `/proc/self/exe`).
-enum Binaries {
-    static let directory: String = {
-        guard let resolved = realpath("/proc/self/exe", nil) else { return FileSystem.currentDirectory() }
-        defer { free(resolved) }
-        return FileSystem.dirname(String(cString: resolved))
-    }()
-
-    static var heidid: String { directory + "/heidid" }
-    static var heidictl: String { directory + "/heidictl" }
-    static var heidiCollect: String { directory + "/heidi-collect" }
-
+extension Binaries {
     /// The absolute path of `name` on `$PATH`, or nil.
     static func onPath(_ name: String) -> String? {
         let path = TestEnvironment.inherited["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"

@@ -1,25 +1,10 @@
-// Running the built heidi-collect binary: locating it next to the test bundle (the same logic as
-// Tests/EndToEndTests/ProcessSupport.swift, copied), spawning it with captured output, signalling and reaping it.
+// Running the built heidi-collect binary (found by HeidiTestSupport's `Binaries`): spawning it with captured
+// output, signalling and reaping it.
 #if canImport(Glibc)
 import Glibc
 #endif
 import HeidiCore
-
-struct HarnessError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-enum Binaries {
-    /// `swift build`/`swift test` put executables next to the test bundle: the realpath of `/proc/self/exe`.
-    static let directory: String = {
-        guard let resolved = realpath("/proc/self/exe", nil) else { return FileSystem.currentDirectory() }
-        defer { free(resolved) }
-        return FileSystem.dirname(String(cString: resolved))
-    }()
-
-    static var heidiCollect: String { directory + "/heidi-collect" }
-}
+@_exported import HeidiTestSupport
 
 /// What a finished run printed and how it ended (`status`: the exit code, or 128 + signal).
 struct RunResult: CustomStringConvertible {

@@ -55,9 +55,14 @@ install-docs:
 		$(BIN)/$$tool --generate-completion-script zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$tool; \
 		$(BIN)/$$tool --generate-completion-script fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$tool.fish; \
 	done
-	swift package plugin generate-manual --configuration debug --multi-page --section 1 >/dev/null
-	install -m 0644 .build/plugins/GenerateManual/outputs/heidictl/*.1 .build/plugins/GenerateManual/outputs/heidid/heidid.1 \
-		$(DESTDIR)$(PREFIX)/share/man/man1/
+	# argument-parser's generate-manual tool run on the built binaries directly: its package plugin would rebuild every
+	# executable of the package in debug mode and fails on one without argument-parser (heidi-collect).
+	swift build --product generate-manual >/dev/null
+	for tool in heidictl heidid; do \
+		"$$(swift build --show-bin-path)/generate-manual" $(BIN)/$$tool --multi-page --section 1 \
+			--output-directory $(DESTDIR)$(PREFIX)/share/man/man1 || exit 1; \
+	done
+	chmod 0644 $(DESTDIR)$(PREFIX)/share/man/man1/heidictl*.1 $(DESTDIR)$(PREFIX)/share/man/man1/heidid*.1
 
 ## The end-to-end test against real systemd (root): boots a cached Debian 12 rootfs with systemd-nspawn, installs with
 ## `make install`, and checks start/status/journal/reload/watchdog/stop/socket activation (contrib/systemd-e2e/run.sh).

@@ -19,14 +19,14 @@ fail() { E2E_FAILS=$((E2E_FAILS + 1)); echo "[e2e $(_stamp)] FAIL: $*"; }
 
 # check "description" cmd args...: PASS when the command exits 0; on FAIL its output is shown.
 check() {
-    local what=$1 out rc=0
+    local what=$1 output rc=0
     shift
-    out=$("$@" 2>&1) || rc=$?
+    output=$("$@" 2>&1) || rc=$?
     if [ "$rc" = 0 ]; then
         pass "$what"
     else
         fail "$what (exit $rc: $*)"
-        [ -z "$out" ] || printf '%s\n' "$out" | tail -n 25 | sed 's/^/        | /'
+        [ -z "$output" ] || printf '%s\n' "$output" | tail -n 25 | sed 's/^/        | /'
     fi
     return 0
 }

@@ -129,8 +129,8 @@ if [ -z "${HEIDI_E2E_INNER:-}" ]; then
     derive "$slow" 's|--steps, "{train_steps}"\]|--steps, "{train_steps}", --step-delay, "0.25"]|' \
         '--steps, "\{train_steps\}", --step-delay, "0\.25"\]$'
     broken=$payload/opt/heidi-e2e/heidi-broken.yaml
-    sed 's|^  rounds: 2 |  rounds: many |' "$demo" >"$broken"
-    grep -q '^  rounds: many ' "$broken" || die "could not derive a broken config from config/demo.yaml"
+    cp "$demo" "$broken"
+    derive "$broken" 's|^  rounds: [0-9]*|  rounds: many|' '^  rounds: many'
 
     # nspawn stays in its own cgroup (--keep-unit: there is no host systemd to ask for a scope) and creates its
     # payload/supervisor cgroups below it: give it a throwaway child cgroup in every hierarchy systemd uses.

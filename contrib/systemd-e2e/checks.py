@@ -7,9 +7,10 @@
         every line of events.jsonl has its journald entry with the SPEC §7 fields: MESSAGE, PRIORITY (from level),
         SYSLOG_IDENTIFIER=heidid, MESSAGE_ID (fixed per event type), HEIDI_EVENT_TYPE, HEIDI_SEQ, HEIDI_HASH
         (SHA-256 of the exact line), HEIDI_RUN_ID, HEIDI_ROUND, HEIDI_STAGE, and _SYSTEMD_UNIT=UNIT
-  checks.py child-lines JOURNAL_JSON RUN_ID ROUNDS STAGE...
+  checks.py child-lines JOURNAL_JSON EVENTS_JSONL RUN_ID ROUNDS STAGE...
         every STAGE of every round 1..ROUNDS of RUN_ID forwarded output to journald with SYSLOG_IDENTIFIER=heidi-<stage>,
-        HEIDI_STAGE, HEIDI_ROUND, HEIDI_RUN_ID, HEIDI_CHILD_PID, PRIORITY 6 (stdout) / 4 (stderr), _SYSTEMD_UNIT
+        HEIDI_STAGE, HEIDI_ROUND, HEIDI_RUN_ID, HEIDI_CHILD_PID (the pid its stage_end event names), PRIORITY 6
+        (stdout) / 4 (stderr), _SYSTEMD_UNIT
   checks.py own-logs JOURNAL_JSON MAINPID
         heidid's own log lines are structured journald entries (HEIDI_LOGGER, CODE_FILE, PRIORITY), not plain stderr text
   checks.py exposure TEXT_FILE MAX                 "Overall exposure level for X: N" of systemd-analyze security is <= MAX
@@ -123,8 +124,14 @@ def cmd_event_mirror(journal_path, events_path, unit):
     print("%d events, %d types (%s) mirrored with all fields" % (len(events), len(types), " ".join(sorted(types))))
 
 
-def cmd_child_lines(journal_path, run_id, rounds, *stages):
+def cmd_child_lines(journal_path, events_path, run_id, rounds, *stages):
     entries = [e for e in load_journal(journal_path) if e.get("HEIDI_RUN_ID") == run_id and "HEIDI_CHILD_PID" in e]
+    stage_pids = {}
+    for _, ev in load_events(events_path):
+        if ev["event_type"] == "stage_end" and ev.get("run_id") == run_id:
+            m = re.search(r"\bpid (\d+)", ev["message"])
+            if m:
+                stage_pids[(ev["stage"], str(ev["round"]))] = m.group(1)
     reasons = []
     for e in entries:
         stage = e.get("HEIDI_STAGE", "")
@@ -145,8 +152,11 @@ def cmd_child_lines(journal_path, run_id, rounds, *stages):
                 reasons.append("round %d, stage %s: no output line in journald" % (r, stage))
                 continue
             pids = {e["HEIDI_CHILD_PID"] for e in lines}
-            if len(pids) != 1:
-                reasons.append("round %d, stage %s: several HEIDI_CHILD_PIDs %s" % (r, stage, sorted(pids)))
+            want = stage_pids.get((stage, str(r)))
+            if want is None:
+                reasons.append("round %d, stage %s: no stage_end event naming the pid" % (r, stage))
+            elif pids != {want}:
+                reasons.append("round %d, stage %s: HEIDI_CHILD_PID %s, but the stage's pid is %s" % (r, stage, sorted(pids), want))
             summary.append("%s/%d:%d" % (stage, r, len(lines)))
     train = [e for e in entries if e.get("HEIDI_STAGE") == "train" and re.match(r"step \d+/\d+ loss=", e.get("MESSAGE", ""))]
     if "train" in stages and not all(e.get("PRIORITY") == "6" for e in train):

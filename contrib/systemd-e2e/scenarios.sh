@@ -169,7 +169,7 @@ scenario_journald() {
     check "every journal event is in journald with MESSAGE_ID, PRIORITY, HEIDI_EVENT_TYPE/SEQ/HASH/RUN_ID/ROUND/STAGE" \
         checks event-mirror "$out/journal-demo.json" "$out/events.jsonl" heidi.service
     check "child output of every stage is in journald with HEIDI_STAGE/ROUND/RUN_ID/CHILD_PID and SYSLOG_IDENTIFIER=heidi-<stage>" \
-        checks child-lines "$out/journal-demo.json" "$DEMO_RUN" 2 generate validate test train eval
+        checks child-lines "$out/journal-demo.json" "$out/events.jsonl" "$DEMO_RUN" 2 generate validate test train eval
     check "journalctl -u heidi HEIDI_STAGE=train finds the training output" \
         out_has 'step 8/8 loss=' IN journalctl -u heidi --no-pager -o cat HEIDI_STAGE=train
     local id
@@ -205,6 +205,9 @@ scenario_reload() {
     check "systemctl reload heidi with a broken config" IN systemctl reload heidi
     check "still active after a refused reload" IN systemctl is-active --quiet heidi.service
     check "same process after a refused reload" out_is "$before" prop MainPID
+    check "the journal recorded the refused reload (config_reloaded, level error, names the key)" \
+        out_has '"level":"error","event_type":"config_reloaded","message":"reload refused[^"]*rounds' \
+        IN tail -n 1 /var/lib/heidi/events.jsonl
     check "heidid logged why it refused the reload (names the key)" \
         out_has 'rounds' IN journalctl -u heidi --no-pager -o cat -p warning --since=-60s
     check "restore the slow-train configuration and reload" \

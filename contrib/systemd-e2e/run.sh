@@ -24,7 +24,8 @@
 # Environment: HEIDI_E2E_CACHE (rootfs cache), HEIDI_E2E_BOOT_TIMEOUT (s, default 60).
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+case ${BASH_SOURCE[0]} in */*) here=${BASH_SOURCE[0]%/*} ;; *) here=. ;; esac
+here=$(cd "$here" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
@@ -146,11 +147,27 @@ if [ -z "${HEIDI_E2E_INNER:-}" ]; then
         echo $$ >"$cg/cgroup.procs" || die "cannot move into cgroup $cg"
     done
 
-    set +e
     HEIDI_E2E_INNER=1 E2E_T0=$E2E_T0 E2E_ROOTFS=$rootfs E2E_WORK=$work E2E_ARTIFACTS=$artifacts E2E_REPO=$repo \
-        unshare --mount --propagation private -- "$BASH" "$here/run.sh"
-    rc=$?
-    set -e
+        unshare --mount --propagation private -- "$BASH" "$here/run.sh" &
+    inner=$!
+    # SIGINT/SIGTERM (Ctrl-C, a CI timeout): the inner part and what it waits for get SIGTERM, so it powers the
+    # container off and unmounts at once instead of after its current step; then the cleanup above runs.
+    interrupted=""
+    forward() {
+        interrupted=1
+        local c
+        for c in $(cat /proc/$inner/task/*/children 2>/dev/null); do kill -TERM "$c" 2>/dev/null || true; done
+        kill -TERM "$inner" 2>/dev/null || true
+    }
+    trap forward INT TERM
+    rc=0
+    wait "$inner" || rc=$?
+    while kill -0 "$inner" 2>/dev/null; do rc=0; wait "$inner" || rc=$?; done # wait returns early on a trapped signal
+    trap - INT TERM
+    if [ -n "$interrupted" ]; then
+        log "interrupted; cleaned up"
+        exit 130
+    fi
     log "total $(ms_since "$E2E_T0") ms"
     case $rc in
     0) log "RESULT: systemd end-to-end test passed" ;;
@@ -190,11 +207,11 @@ inner_cleanup() {
     if [ $rc != 0 ] && [ -z "${E2E_DONE:-}" ] && [ -n "${E2E_LAST_ERR:-}" ]; then
         log "ERROR: the harness stopped early; last failed command: $E2E_LAST_ERR"
     fi
-    if [ $rc != 0 ] && [ -n "${LEADER:-}" ] && [ -z "$artifacts" ]; then
+    if [ $rc != 0 ] && [ $rc != 130 ] && [ -n "${LEADER:-}" ] && [ -z "$artifacts" ]; then
         echo "---- last 60 lines of journalctl -u heidi.service in the container"
         IN_T 20 journalctl -u heidi.service -u heidi.socket --no-pager -n 60 -o short-precise 2>&1 | sed 's/^/    /'
     fi
-    if [ -n "$artifacts" ] && [ -n "${LEADER:-}" ]; then save_artifacts; fi
+    if [ -n "$artifacts" ] && [ -n "${LEADER:-}" ] && [ $rc != 130 ]; then save_artifacts; fi
     if kill -0 $nspawn 2>/dev/null; then
         kill -TERM $nspawn # nspawn turns SIGTERM into an orderly poweroff of the container
         local i

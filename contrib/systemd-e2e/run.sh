@@ -107,11 +107,8 @@ if [ -z "${HEIDI_E2E_INNER:-}" ]; then
     # The demo pipeline, as the installed configuration: config/demo.yaml with repo_root pointing at the demo
     # scripts' new home, and child output forwarded to journald. Plus the two variants the scenarios reload.
     payload=$work/payload
-    mkdir -p "$payload/opt/heidi-demo/config" "$payload/opt/heidi-e2e"
-    cp "$repo/config/demo.yaml" "$payload/opt/heidi-demo/config/demo.yaml"
-    cp -r "$repo/contrib/demo" "$payload/opt/heidi-demo/contrib-demo"
-    mkdir -p "$payload/opt/heidi-demo/contrib"
-    mv "$payload/opt/heidi-demo/contrib-demo" "$payload/opt/heidi-demo/contrib/demo"
+    mkdir -p "$payload/opt/heidi-demo/contrib" "$payload/opt/heidi-e2e"
+    cp -r "$repo/contrib/demo" "$payload/opt/heidi-demo/contrib/demo"
     rm -rf "$payload/opt/heidi-demo/contrib/demo/__pycache__"
     derive() { # derive FILE SED-EXPRESSION ERE: edits FILE, then requires a line matching ERE
         sed -i -e "$2" "$1"
@@ -194,6 +191,26 @@ cp -a "$work/payload/." "$root/" || die "cannot copy the demo into the container
 cp "$root/etc/heidi/heidi.yaml" "$root/opt/heidi-e2e/heidi-installed.yaml"
 install -m 0640 "$root/opt/heidi-e2e/heidi-demo.yaml" "$root/etc/heidi/heidi.yaml"
 
+# IN_T SECONDS cmd...: run a command inside the container (all its namespaces, a clean environment), bounded.
+IN_T() {
+    local secs=$1
+    shift
+    timeout --kill-after=5 "$secs" nsenter -t "$LEADER" -a \
+        env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin TERM=dumb SYSTEMD_COLORS=0 \
+        SYSTEMD_PAGER= SYSTEMD_LESS= LANG=C.UTF-8 "$@"
+}
+IN() { IN_T 60 "$@"; }
+
+save_artifacts() {
+    mkdir -p "$artifacts"
+    IN_T 30 journalctl --no-pager -o export >"$artifacts/journal.export" 2>/dev/null
+    IN_T 30 journalctl --no-pager -o short-precise >"$artifacts/journal.txt" 2>/dev/null
+    IN_T 30 cat /var/lib/heidi/events.jsonl >"$artifacts/events.jsonl" 2>/dev/null
+    IN_T 30 tar -C /var/log/journal -cf - . 2>/dev/null | { mkdir -p "$artifacts/journal" && tar -C "$artifacts/journal" -xf -; }
+    cp -r "$work/out" "$artifacts/outputs" 2>/dev/null
+    log "artifacts in $artifacts (journalctl -D $artifacts/journal ...)"
+}
+
 step "booting the container ($machine) with systemd-nspawn"
 t=$(ts_ns)
 # SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1: a pure cgroup v2 tree in the container (as on a stock Debian 12), even though
@@ -249,16 +266,6 @@ for _ in $(seq $((boot_timeout * 10))); do
 done
 [ -n "$LEADER" ] || { cat "$work/console.log"; die "no container PID 1 after ${boot_timeout}s"; }
 
-# IN_T SECONDS cmd...: run a command inside the container (all its namespaces, a clean environment), bounded.
-IN_T() {
-    local secs=$1
-    shift
-    timeout --kill-after=5 "$secs" nsenter -t "$LEADER" -a \
-        env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin TERM=dumb SYSTEMD_COLORS=0 \
-        SYSTEMD_PAGER= SYSTEMD_LESS= LANG=C.UTF-8 "$@"
-}
-IN() { IN_T 60 "$@"; }
-
 wait_until "$boot_timeout" "the container's systemd to listen" IN_T 5 test -S /run/systemd/private ||
     { cat "$work/console.log"; die "the container's systemd did not come up"; }
 state=$(IN_T "$boot_timeout" systemctl is-system-running --wait 2>&1 || true)
@@ -267,16 +274,6 @@ if [ "$state" != running ]; then
     IN systemctl --failed --no-pager || true
     die "the container did not boot to 'running' (state '$state'; failed units above)"
 fi
-
-save_artifacts() {
-    mkdir -p "$artifacts"
-    IN_T 30 journalctl --no-pager -o export >"$artifacts/journal.export" 2>/dev/null
-    IN_T 30 journalctl --no-pager -o short-precise >"$artifacts/journal.txt" 2>/dev/null
-    IN_T 30 cat /var/lib/heidi/events.jsonl >"$artifacts/events.jsonl" 2>/dev/null
-    IN_T 30 tar -C /var/log/journal -cf - . 2>/dev/null | { mkdir -p "$artifacts/journal" && tar -C "$artifacts/journal" -xf -; }
-    cp -r "$work/out" "$artifacts/outputs" 2>/dev/null
-    log "artifacts in $artifacts (journalctl -D $artifacts/journal ...)"
-}
 
 mkdir -p "$work/out"
 # shellcheck source=scenarios.sh

@@ -231,8 +231,7 @@ inner_cleanup() {
     if [ -n "$artifacts" ] && [ -n "${LEADER:-}" ] && [ $rc != 130 ]; then save_artifacts; fi
     if kill -0 $nspawn 2>/dev/null; then
         kill -TERM $nspawn # nspawn turns SIGTERM into an orderly poweroff of the container
-        local i
-        for i in $(seq 150); do kill -0 $nspawn 2>/dev/null || break; sleep 0.1; done
+        for _ in $(seq 150); do kill -0 $nspawn 2>/dev/null || break; sleep 0.1; done
         if kill -0 $nspawn 2>/dev/null; then
             log "nspawn did not power off within 15 s: SIGKILL"
             kill -KILL $nspawn

@@ -4,8 +4,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 SYSTEMD_UNIT_DIR ?= /etc/systemd/system
 SYSUSERS_DIR ?= /usr/lib/sysusers.d
+TMPFILES_DIR ?= /usr/lib/tmpfiles.d
 
-.PHONY: deps build demo test release install install-docs clean
+.PHONY: deps build demo test release install install-docs systemd-test systemd-test-deps clean
 
 ## Install the system packages the build needs (libsystemd-dev; libssl-dev and pkg-config are usually present).
 deps:
@@ -28,16 +29,21 @@ test: deps
 release: deps
 	swift build -c release --static-swift-stdlib
 
-## Install static release binaries, units, sysusers entry and /etc/heidi/heidi.yaml (never overwrites an edited config).
+## Install static release binaries, units, sysusers and tmpfiles entries and /etc/heidi/heidi.yaml (never overwrites an
+## edited config). heidi-exec must sit next to heidid (stages start through it); heidi-collect is the native generate stage.
 install: release
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(SYSUSERS_DIR) $(DESTDIR)/etc/heidi
-	install -m 0755 .build/release/heidid .build/release/heidictl .build/release/heidi-exec $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(SYSUSERS_DIR) $(DESTDIR)$(TMPFILES_DIR)
+	[ -d $(DESTDIR)/etc/heidi ] || install -d -m 0750 $(DESTDIR)/etc/heidi
+	install -m 0755 .build/release/heidid .build/release/heidictl .build/release/heidi-exec .build/release/heidi-collect \
+		$(DESTDIR)$(PREFIX)/bin/
 	sed 's|/usr/local/bin/heidid|$(PREFIX)/bin/heidid|' units/heidi.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/heidi.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/heidi.service
 	install -m 0644 units/heidi.socket $(DESTDIR)$(SYSTEMD_UNIT_DIR)/heidi.socket
 	install -m 0644 contrib/sysusers.d/heidi.conf $(DESTDIR)$(SYSUSERS_DIR)/heidi.conf
+	install -m 0644 contrib/tmpfiles.d/heidi.conf $(DESTDIR)$(TMPFILES_DIR)/heidi.conf
 	[ -e $(DESTDIR)/etc/heidi/heidi.yaml ] || install -m 0640 config/heidi.yaml $(DESTDIR)/etc/heidi/heidi.yaml
 	$(MAKE) install-docs DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) BIN=.build/release
-	@echo "installed; now: systemd-sysusers && systemctl daemon-reload && systemctl enable --now heidi.socket heidi.service"
+	@echo "installed; now: systemd-sysusers && systemd-tmpfiles --create $(TMPFILES_DIR)/heidi.conf && systemctl daemon-reload && systemctl enable --now heidi.socket heidi.service"
 
 ## Shell completions and man pages, generated from the argument parser (BIN: where the built heidictl/heidid are).
 BIN ?= .build/debug
@@ -49,9 +55,24 @@ install-docs:
 		$(BIN)/$$tool --generate-completion-script zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$tool; \
 		$(BIN)/$$tool --generate-completion-script fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$tool.fish; \
 	done
-	swift package plugin generate-manual --configuration debug --multi-page --section 1 >/dev/null
-	install -m 0644 .build/plugins/GenerateManual/outputs/heidictl/*.1 .build/plugins/GenerateManual/outputs/heidid/heidid.1 \
-		$(DESTDIR)$(PREFIX)/share/man/man1/
+	# argument-parser's generate-manual tool run on the built binaries directly: its package plugin would rebuild every
+	# executable of the package in debug mode and fails on one without argument-parser (heidi-collect).
+	swift build --product generate-manual >/dev/null
+	for tool in heidictl heidid; do \
+		"$$(swift build --show-bin-path)/generate-manual" $(BIN)/$$tool --multi-page --section 1 \
+			--output-directory $(DESTDIR)$(PREFIX)/share/man/man1 || exit 1; \
+	done
+	chmod 0644 $(DESTDIR)$(PREFIX)/share/man/man1/heidictl*.1 $(DESTDIR)$(PREFIX)/share/man/man1/heidid*.1
+
+## The end-to-end test against real systemd (root): boots a cached Debian 12 rootfs with systemd-nspawn, installs with
+## `make install`, and checks start/status/journal/reload/watchdog/stop/socket activation (contrib/systemd-e2e/run.sh).
+systemd-test: systemd-test-deps
+	$(SUDO) contrib/systemd-e2e/run.sh
+
+systemd-test-deps: deps
+	@command -v systemd-nspawn >/dev/null && command -v debootstrap >/dev/null || { \
+		echo "installing systemd-container debootstrap"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq systemd-container debootstrap; }
 
 clean:
 	rm -rf .build

@@ -6,13 +6,19 @@ SYSTEMD_UNIT_DIR ?= /etc/systemd/system
 SYSUSERS_DIR ?= /usr/lib/sysusers.d
 TMPFILES_DIR ?= /usr/lib/tmpfiles.d
 
-.PHONY: deps build demo test release install install-docs systemd-test systemd-test-deps clean
+.PHONY: deps test-deps build demo test release install install-docs systemd-test systemd-test-deps clean
 
 ## Install the system packages the build needs (libsystemd-dev; libssl-dev and pkg-config are usually present).
 deps:
 	@pkg-config --exists libsystemd libcrypto 2>/dev/null || { \
 		echo "installing libsystemd-dev libssl-dev pkg-config"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libsystemd-dev libssl-dev pkg-config; }
+
+## The toolchains heidi-collect validates generated code with; the tests run them for real.
+test-deps: deps
+	@command -v g++ >/dev/null && command -v node >/dev/null && command -v gofmt >/dev/null || { \
+		echo "installing g++ nodejs golang-go (code validation toolchains)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq g++ nodejs golang-go; }
 
 build: deps
 	swift build
@@ -22,7 +28,7 @@ demo: deps
 	contrib/demo/run-demo.sh
 
 ## Run every test suite (unit, real-process supervision, end to end with the built binaries).
-test: deps
+test: test-deps
 	swift build
 	swift test
 
@@ -42,6 +48,10 @@ install: release
 	install -m 0644 contrib/sysusers.d/heidi.conf $(DESTDIR)$(SYSUSERS_DIR)/heidi.conf
 	install -m 0644 contrib/tmpfiles.d/heidi.conf $(DESTDIR)$(TMPFILES_DIR)/heidi.conf
 	[ -e $(DESTDIR)/etc/heidi/heidi.yaml ] || install -m 0640 config/heidi.yaml $(DESTDIR)/etc/heidi/heidi.yaml
+	install -d $(DESTDIR)$(PREFIX)/share/heidi/collect/templates
+	install -m 0644 contrib/collect/templates/*.yaml $(DESTDIR)$(PREFIX)/share/heidi/collect/templates/
+	[ -e $(DESTDIR)/etc/heidi/collect.yaml ] || sed 's|^templates: .*|templates: $(PREFIX)/share/heidi/collect/templates|' \
+		contrib/collect/collect.yaml > $(DESTDIR)/etc/heidi/collect.yaml
 	$(MAKE) install-docs DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) BIN=.build/release
 	@echo "installed; now: systemd-sysusers && systemd-tmpfiles --create $(TMPFILES_DIR)/heidi.conf && systemctl daemon-reload && systemctl enable --now heidi.socket heidi.service"
 
@@ -50,19 +60,20 @@ BIN ?= .build/debug
 install-docs:
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
 		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d $(DESTDIR)$(PREFIX)/share/man/man1
-	for tool in heidictl heidid; do \
+	for tool in heidictl heidid heidi-collect; do \
 		$(BIN)/$$tool --generate-completion-script bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$tool; \
 		$(BIN)/$$tool --generate-completion-script zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$tool; \
 		$(BIN)/$$tool --generate-completion-script fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$tool.fish; \
 	done
 	# argument-parser's generate-manual tool run on the built binaries directly: its package plugin would rebuild every
-	# executable of the package in debug mode and fails on one without argument-parser (heidi-collect).
+	# executable of the package in debug mode (and fails on executables without argument-parser, like heidi-exec).
 	swift build --product generate-manual >/dev/null
-	for tool in heidictl heidid; do \
+	for tool in heidictl heidid heidi-collect; do \
 		"$$(swift build --show-bin-path)/generate-manual" $(BIN)/$$tool --multi-page --section 1 \
 			--output-directory $(DESTDIR)$(PREFIX)/share/man/man1 || exit 1; \
 	done
-	chmod 0644 $(DESTDIR)$(PREFIX)/share/man/man1/heidictl*.1 $(DESTDIR)$(PREFIX)/share/man/man1/heidid*.1
+	chmod 0644 $(DESTDIR)$(PREFIX)/share/man/man1/heidictl*.1 $(DESTDIR)$(PREFIX)/share/man/man1/heidid*.1 \
+		$(DESTDIR)$(PREFIX)/share/man/man1/heidi-collect*.1
 
 ## The end-to-end test against real systemd (root): boots a cached Debian 12 rootfs with systemd-nspawn, installs with
 ## `make install`, and checks start/status/journal/reload/watchdog/stop/socket activation (contrib/systemd-e2e/run.sh).

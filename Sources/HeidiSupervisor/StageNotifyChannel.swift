@@ -32,6 +32,8 @@ public final class StageNotifyChannel: Sendable {
         var onWatchdogExpired: (@Sendable () -> Void)?
         var watchdogDeadline: UInt64?
         var refusalsLogged = 0
+        /// Senders already found to belong to the stage, with their start time (`/proc/PID/stat` field 22).
+        var members: [Int32: UInt64] = [:]
     }
 
     /// Status changes reach the engine at most this often (the latest text always arrives).
@@ -170,11 +172,20 @@ public final class StageNotifyChannel: Sendable {
         }
     }
 
+    /// Why a datagram is refused, or nil to accept it. A sender that is gone (its parent already reaped it, e.g. a
+    /// child of a shell leader that sent its last datagram and exited) is accepted only if it was found to be a
+    /// member while it ran: its pid cannot have been reused by a process that is gone as well.
     private func refusal(pid: pid_t, uid: uid_t, truncated: Bool) -> String? {
         if truncated { return "datagram longer than \(Self.maxDatagram) bytes" }
         if pid <= 0 { return "no sender credentials (the sender may have exited)" }
         if uid != geteuid() && uid != 0 { return "sender runs as uid \(uid)" }
-        guard let isMember = shared.withLock({ $0.isMember }), isMember(pid) else { return "sender is not a process of this stage" }
+        let (isMember, known) = shared.withLock { ($0.isMember, $0.members[pid]) }
+        guard let info = ProcessTable.info(pid) else {
+            return known != nil ? nil : "sender is gone and was not seen as a process of this stage"
+        }
+        if known == info.startTicks { return nil }
+        guard let isMember, isMember(pid) else { return "sender is not a process of this stage" }
+        shared.withLock { $0.members[pid] = info.startTicks }
         return nil
     }
 

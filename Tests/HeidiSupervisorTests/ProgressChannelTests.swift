@@ -244,3 +244,26 @@ struct CancellationTests {
         #expect(!isAlive(worker), "the TERM-ignoring worker \(worker) survived a cancelled waiter")
     }
 }
+
+extension ProgressChannelTests {
+    @Test func aChildReapedBeforeItsLastDatagramIsReadStillCountsIfItWasSeenBefore() async throws {
+        // The leader is a shell that forks the sender and reaps it at once; the sender's first datagram is read
+        // while it lives, its last one possibly only after the shell reaped it.
+        let stage = try startNotifyingStage("""
+            import subprocess, sys
+            code = '''
+            import os, socket, time
+            a = os.environ["HEIDI_NOTIFY_SOCKET"]
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            t = "\\\\0" + a[1:] if a.startswith("@") else a
+            s.sendto(b'X_HEIDI_COUNTERS={"early":1}', t)
+            time.sleep(0.3)
+            s.sendto(b'X_HEIDI_COUNTERS={"last":1}', t)
+            '''
+            subprocess.run([sys.executable, "-c", code], check=True)
+            """)
+        let result = await stage.waitForEnd()
+        #expect(result.progress?.counters == ["early": 1, "last": 1])
+        #expect(result.progress?.refused == 0)
+    }
+}

@@ -42,37 +42,9 @@ struct ProcessResult: CustomStringConvertible {
 }
 
 enum Processes {
-    /// Spawns `argv` (argv[0] an absolute path) with posix_spawn in a new process group: stdin /dev/null, stdout and
-    /// stderr onto the given descriptors, signal mask and the usual dispositions reset.
+    /// Spawns `argv` in a new process group (HeidiTestSupport's `TestSpawn`).
     static func spawn(_ argv: [String], environment: [String: String], stdout: Int32, stderr: Int32) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
-        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        posix_spawnattr_setsigmask(&attributes, &mask)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let cArguments = argv.map { strdup($0) } + [nil]
-        let cEnvironment = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            cArguments.forEach { free($0) }
-            cEnvironment.forEach { free($0) }
-        }
-        var pid = pid_t()
-        let rc = posix_spawn(&pid, argv[0], &actions, &attributes, cArguments, cEnvironment)
-        guard rc == 0 else { throw HarnessError("posix_spawn \(argv[0]): \(String(cString: strerror(rc)))") }
-        return pid
+        try TestSpawn.spawn(argv, environment: environment, stdout: stdout, stderr: stderr)
     }
 
     /// Reaps `pid` if it has ended: its exit code (128 + signal when killed), or nil while it still runs.

@@ -29,35 +29,9 @@ final class CollectProcess {
         let err = open(stderrPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard out >= 0, err >= 0 else { throw HarnessError("cannot create capture files in \(directory)") }
         defer { close(out); close(err) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, out, 1)
-        posix_spawn_file_actions_adddup2(&actions, err, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        posix_spawnattr_setsigmask(&attributes, &mask)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let inherited = ProcessEnvironment.current().filter { !$0.key.hasPrefix("HEIDI_") && $0.key != "OPENAI_API_KEY" }
         let env = inherited.merging(environment) { _, new in new }
-        let argv = [Binaries.heidiCollect] + arguments
-        let cArguments = argv.map { strdup($0) } + [nil]
-        let cEnvironment = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            cArguments.forEach { free($0) }
-            cEnvironment.forEach { free($0) }
-        }
-        var pid = pid_t()
-        let rc = posix_spawn(&pid, argv[0], &actions, &attributes, cArguments, cEnvironment)
-        guard rc == 0 else { throw HarnessError("posix_spawn \(argv[0]): \(String(cString: strerror(rc)))") }
+        let pid = try TestSpawn.spawn([Binaries.heidiCollect] + arguments, environment: env, stdout: out, stderr: err)
         self.pid = pid
     }
 

@@ -45,6 +45,17 @@ echo
 echo "==> heidictl status"
 ctl status
 echo
+echo "==> what the stages counted (stage_end counters_delta of round 2: their own X_HEIDI_COUNTERS, sent over"
+echo "    HEIDI_NOTIFY_SOCKET, next to heidid's output counts)"
+python3 - "$WORK/state/events.jsonl" <<'PY'
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    event = json.loads(line)
+    if event["event_type"] == "stage_end" and event["round"] == 2:
+        counters = " ".join(f"{k}={v:g}" for k, v in sorted(event["counters_delta"].items()))
+        print(f"  {event['stage']:<9} {counters}")
+PY
+echo
 echo "==> heidictl logs train --round 2 -n 4"
 ctl logs train --round 2 -n 4
 echo

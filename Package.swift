@@ -110,7 +110,7 @@ let package = Package(
         .target(
             name: "HeidiCollect",
             dependencies: [
-                "HeidiValidation", "HeidiCore",
+                "HeidiValidation", "HeidiCore", "CHeidiShim",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -82,22 +82,31 @@ int heidi_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid) {
     return 0;
 }
 
-int heidi_bind_datagram(const char *path) {
-    struct sockaddr_un address;
-    memset(&address, 0, sizeof(address));
-    address.sun_family = AF_UNIX;
+/// Fills `address` for `path` (a leading '@' means the abstract namespace). Returns the address length, or -1 with
+/// errno ENAMETOOLONG.
+static int datagram_address(const char *path, struct sockaddr_un *address) {
+    memset(address, 0, sizeof(*address));
+    address->sun_family = AF_UNIX;
     size_t length = strlen(path);
-    if (length == 0 || length >= sizeof(address.sun_path)) {
+    if (length == 0 || length >= sizeof(address->sun_path)) {
         errno = ENAMETOOLONG;
         return -1;
     }
-    memcpy(address.sun_path, path, length);
-    if (path[0] == '@') address.sun_path[0] = '\0';
+    memcpy(address->sun_path, path, length);
+    if (path[0] == '@') address->sun_path[0] = '\0';
+    // Abstract names are exactly as long as given; paths include their terminating NUL.
+    return (int)(offsetof(struct sockaddr_un, sun_path) + length + (path[0] == '@' ? 0 : 1));
+}
+
+static int datagram_socket(const char *path, int passcred, int (*attach)(int, const struct sockaddr *, socklen_t)) {
+    struct sockaddr_un address;
+    int size = datagram_address(path, &address);
+    if (size < 0) return -1;
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return -1;
     int on = 1;
-    socklen_t size = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + length + (path[0] == '@' ? 0 : 1));
-    if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0 || bind(fd, (struct sockaddr *)&address, size) != 0) {
+    if ((passcred && setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0)
+        || attach(fd, (struct sockaddr *)&address, (socklen_t)size) != 0) {
         int saved = errno;
         close(fd);
         errno = saved;
@@ -105,6 +114,10 @@ int heidi_bind_datagram(const char *path) {
     }
     return fd;
 }
+
+int heidi_bind_datagram(const char *path) { return datagram_socket(path, 1, bind); }
+
+int heidi_connect_datagram(const char *path) { return datagram_socket(path, 0, connect); }
 
 long heidi_recv_with_credentials(int fd, void *buffer, size_t capacity, int *truncated, pid_t *pid, uid_t *uid) {
     union {

@@ -141,7 +141,12 @@ public struct StageProgress: Sendable, Equatable {
                 problems.append("\(key): more than \(maxNames) names; \(name) was ignored")
                 continue
             }
-            totals[name, default: 0] += value
+            let sum = totals[name, default: 0] + value
+            guard sum.isFinite else {
+                problems.append("\(key): the sum of \(name) left the range of finite numbers; the increment was ignored")
+                continue
+            }
+            totals[name] = sum
         }
     }
 }

@@ -17,13 +17,12 @@ public final class StageNotifyChannel: Sendable {
     /// What the stage sees in `HEIDI_NOTIFY_SOCKET`: a path, or `@name` in the abstract namespace.
     public let address: String
     private let fd: Int32
-    private let path: String?
     private let wake = WakePipe()
     private let watchdog: Double?
     private let logger: Logger
     private let shared: Mutex<Shared>
-    private let finished = Mutex<CheckedContinuation<Void, Never>?>(nil)
-    private let done = Atomic<Bool>(false)
+    /// The reader has stopped (`done`), or who waits for it to (`waiter`).
+    private let ending = Mutex<(done: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
 
     private struct Shared {
         var progress = StageProgress()
@@ -44,8 +43,7 @@ public final class StageNotifyChannel: Sendable {
     /// Binds the socket as `<directory>/<name>.notify`, or in the abstract namespace when that path is too long for
     /// an AF_UNIX address.
     public init(directory: String, name: String, watchdog: Double?, logger: Logger) throws(ProgressChannelError) {
-        var candidates = ["\(directory)/\(name).notify"]
-        candidates.append("@heidi/\(getpid())/\(name)")
+        let candidates = ["\(directory)/\(name).notify", "@heidi/\(getpid())/\(name)"]
         var bound: (Int32, String)?
         var failure = ""
         for candidate in candidates {
@@ -63,7 +61,6 @@ public final class StageNotifyChannel: Sendable {
         if !address.hasPrefix("@") { chmod(address, 0o600) }
         self.fd = fd
         self.address = address
-        self.path = address.hasPrefix("@") ? nil : address
         self.watchdog = watchdog
         self.logger = logger
         shared = Mutex(Shared())
@@ -76,7 +73,7 @@ public final class StageNotifyChannel: Sendable {
             shared.isMember = isMember
             shared.onStatusChange = onStatusChange
             shared.onWatchdogExpired = onWatchdogExpired
-            if let watchdog { shared.watchdogDeadline = MonotonicClock.nanoseconds() + UInt64(max(0, watchdog) * 1e9) }
+            shared.watchdogDeadline = nextWatchdogDeadline()
         }
         startThread { [self] in run() }
     }
@@ -88,13 +85,22 @@ public final class StageNotifyChannel: Sendable {
     /// leader, so its last datagrams still pass the membership check.
     public func finish() async {
         await withCheckedContinuation { continuation in
-            let alreadyDone = finished.withLock { slot -> Bool in
-                if done.load(ordering: .acquiring) { return true }
-                slot = continuation
-                return false
+            let alreadyDone = ending.withLock { ending -> Bool in
+                if !ending.done { ending.waiter = continuation }
+                return ending.done
             }
             if alreadyDone { continuation.resume() } else { wake.wake() }
         }
+    }
+
+    /// When the next `WATCHDOG=1` is due (nil: the stage has no watchdog).
+    private func nextWatchdogDeadline() -> UInt64? {
+        watchdog.map { MonotonicClock.nanoseconds() + UInt64(max(0, $0) * 1e9) }
+    }
+
+    /// Milliseconds for poll(2) until `deadline` (rounded up, so the wake-up is never early).
+    private static func milliseconds(until deadline: UInt64, from now: UInt64) -> Int32 {
+        Int32(clamping: deadline > now ? (deadline - now) / 1_000_000 + 1 : 0)
     }
 
     private func run() {
@@ -107,11 +113,10 @@ public final class StageNotifyChannel: Sendable {
             let now = MonotonicClock.nanoseconds()
             var timeout: Int32 = -1
             if let deadline = shared.withLock({ $0.watchdogDeadline }) {
-                timeout = Int32(clamping: deadline > now ? (deadline - now) / 1_000_000 + 1 : 0)
+                timeout = Self.milliseconds(until: deadline, from: now)
             }
             if statusPending {
-                let due = lastStatusSignal + Self.statusInterval
-                let wait = Int32(clamping: due > now ? (due - now) / 1_000_000 + 1 : 0)
+                let wait = Self.milliseconds(until: lastStatusSignal + Self.statusInterval, from: now)
                 timeout = timeout < 0 ? wait : min(timeout, wait)
             }
             fds[0].revents = 0
@@ -130,11 +135,11 @@ public final class StageNotifyChannel: Sendable {
             if stopping { break }
         }
         close(fd)
-        if let path { unlink(path) }
-        let waiter = finished.withLock { slot -> CheckedContinuation<Void, Never>? in
-            done.store(true, ordering: .releasing)
-            defer { slot = nil }
-            return slot
+        if !address.hasPrefix("@") { unlink(address) }
+        let waiter = ending.withLock { ending -> CheckedContinuation<Void, Never>? in
+            ending.done = true
+            defer { ending.waiter = nil }
+            return ending.waiter
         }
         waiter?.resume()
     }
@@ -159,9 +164,7 @@ public final class StageNotifyChannel: Sendable {
             let (problems, changed) = shared.withLock { shared -> ([String], Bool) in
                 let before = shared.progress.status
                 let problems = shared.progress.apply(notification)
-                if notification.watchdogPing, let watchdog {
-                    shared.watchdogDeadline = MonotonicClock.nanoseconds() + UInt64(max(0, watchdog) * 1e9)
-                }
+                if notification.watchdogPing, watchdog != nil { shared.watchdogDeadline = nextWatchdogDeadline() }
                 if notification.watchdogTrigger { shared.watchdogDeadline = 0 }
                 return (problems, shared.progress.status != before || notification.ready)
             }

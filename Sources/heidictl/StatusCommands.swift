@@ -99,12 +99,9 @@ enum StatusFormatter {
         return rows.map { "\($0.0.padded(11))\($0.1)" }.joined(separator: "\n")
     }
 
-    /// `raw_written=120 teacher_failed=3`, sorted by name; whole numbers without a fraction.
+    /// `raw_written=120 teacher_failed=3`, sorted by name, numbers as in JSON.
     static func numbers(_ values: [String: Double]) -> String {
-        values.sorted { $0.key < $1.key }.map { name, value in
-            let text = value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
-            return "\(name)=\(text)"
-        }.joined(separator: " ")
+        values.sorted { $0.key < $1.key }.map { "\($0.key)=\(JSONText.number($0.value))" }.joined(separator: " ")
     }
 }
 

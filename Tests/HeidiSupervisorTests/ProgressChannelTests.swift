@@ -214,21 +214,11 @@ struct ProgressChannelTests {
 
 /// Sends one datagram to a channel address (`@name` is abstract) from this process.
 private func sendDatagram(_ text: String, to address: String) -> Bool {
-    let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+    let fd = heidi_connect_datagram(address)
+    guard fd >= 0 else { return false }
     defer { close(fd) }
-    var target = sockaddr_un()
-    target.sun_family = sa_family_t(AF_UNIX)
-    let bytes = Array(address.utf8)
-    withUnsafeMutableBytes(of: &target.sun_path) { raw in
-        for (i, byte) in bytes.enumerated() where i < raw.count { raw[i] = byte }
-        if bytes.first == UInt8(ascii: "@") { raw[0] = 0 }
-    }
-    let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + (bytes.first == UInt8(ascii: "@") ? 0 : 1))
     let payload = Array(text.utf8)
-    let sent = withUnsafePointer(to: &target) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, payload, payload.count, 0, $0, length) }
-    }
-    return sent == payload.count
+    return payload.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) } == payload.count
 }
 
 struct CancellationTests {

@@ -44,6 +44,10 @@ int heidi_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
 /// (ENAMETOOLONG when the path does not fit in sun_path).
 int heidi_bind_datagram(const char *path);
 
+/// A non-blocking, close-on-exec AF_UNIX datagram socket connected to `path` ('@' = abstract namespace): how a
+/// stage (or a test) talks to a progress channel. Returns the descriptor or -1 with errno set.
+int heidi_connect_datagram(const char *path);
+
 /// Receives one datagram with its sender's SCM_CREDENTIALS. Returns its length, or -1 with errno set (EAGAIN when
 /// nothing is queued); `*truncated` is 1 when the datagram was longer than `capacity` (the rest is discarded);
 /// `*pid` is 0 when the kernel sent no credentials.

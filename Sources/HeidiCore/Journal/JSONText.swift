@@ -46,12 +46,13 @@ public enum JSONText {
 
     /// Appends a finite number: integers without a fraction, others in Swift's shortest round-trip form.
     public static func appendNumber(_ value: Double, to out: inout [UInt8]) {
+        out.append(contentsOf: number(value).utf8)
+    }
+
+    /// A finite number as JSON writes it: whole numbers without a fraction (`12`, not `12.0`).
+    public static func number(_ value: Double) -> String {
         precondition(value.isFinite, "JSON numbers must be finite")
-        if value == value.rounded(), abs(value) < 9_007_199_254_740_992 {
-            out.append(contentsOf: String(Int64(value)).utf8)
-        } else {
-            out.append(contentsOf: value.description.utf8)
-        }
+        return value == value.rounded() && abs(value) < 9_007_199_254_740_992 ? String(Int64(value)) : value.description
     }
 
     /// Appends `{"k":v,...}` with keys sorted by their UTF-8 bytes; non-finite values are skipped.

@@ -90,7 +90,6 @@ extension Engine {
         let logFile: StageLogFile
         do {
             launch = try makeLaunch(stage, round: round, settings: settings, values: values)
-            try FileSystem.createDirectories(config.runtimeDir)
             let logPath = "\(values["run_dir"] ?? config.stateDir)/logs/round-\(round)/\(stage.rawValue).log"
             logFile = try StageLogFile(path: logPath, maxSize: config.logMaxSize)
             try FileSystem.createDirectories(values["run_dir"] ?? config.stateDir)

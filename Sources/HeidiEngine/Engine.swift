@@ -76,6 +76,8 @@ public actor Engine {
     /// recovers an interrupted run. After this the engine is ready except for `READY=1`, sent by `markReady`.
     public func open() throws {
         try FileSystem.createDirectories(config.stateDir)
+        // Stages' progress channels live in the runtime directory (heidid's control socket usually does too).
+        try FileSystem.createDirectories(config.runtimeDir)
         lock = try StateDirectoryLock(path: config.lockPath)
         let writer = try JournalWriter(path: config.journalPath, fsync: config.journalFsync, rotateSize: config.journalRotateSize)
         journal = writer

@@ -103,6 +103,16 @@ public final class StageNotifyChannel: Sendable {
         Int32(clamping: deadline > now ? (deadline - now) / 1_000_000 + 1 : 0)
     }
 
+    /// Closes and removes a channel that was never started (its stage could not be spawned).
+    public func discard() {
+        close(fd)
+        removeAddress()
+    }
+
+    private func removeAddress() {
+        if !address.hasPrefix("@") { unlink(address) }
+    }
+
     private func run() {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.maxDatagram, alignment: 16)
         defer { buffer.deallocate() }
@@ -135,7 +145,7 @@ public final class StageNotifyChannel: Sendable {
             if stopping { break }
         }
         close(fd)
-        if !address.hasPrefix("@") { unlink(address) }
+        removeAddress()
         let waiter = ending.withLock { ending -> CheckedContinuation<Void, Never>? in
             ending.done = true
             defer { ending.waiter = nil }

@@ -112,7 +112,7 @@ public final class RunningStage: @unchecked Sendable {
         let child: ChildProcess
         do { child = try ChildProcess.spawn(spec) } catch {
             cgroup?.remove()
-            if let channel { Task { await channel.finish() } }
+            channel?.discard()
             throw error
         }
         let stage = RunningStage(child: child, cgroup: cgroup, channel: channel, token: instanceToken, timeout: timeout,

@@ -5,6 +5,7 @@ import CHeidiShim
 import HeidiCore
 import HeidiSupervisor
 import Synchronization
+import Logging
 import Testing
 
 /// The sender every fixture uses: the five-line Python example of the README.
@@ -255,5 +256,20 @@ extension ProgressChannelTests {
         let result = await stage.waitForEnd()
         #expect(result.progress?.counters == ["early": 1, "last": 1])
         #expect(result.progress?.refused == 0)
+    }
+}
+
+extension ProgressChannelTests {
+    @Test func aStageThatCannotSpawnLeavesNoChannelBehind() throws {
+        let directory = temporaryPath("spawnfail")
+        try FileSystem.createDirectories(directory)
+        let spec = LaunchSpec(argv: ["/nonexistent/command"], environment: ["PATH": "/usr/bin:/bin"], workingDirectory: "/tmp")
+        #expect(throws: SpawnError.self) {
+            try RunningStage.start(spec, instanceToken: "spawnfail\(getpid())", timeout: 5, grace: 1,
+                                   progress: ProgressChannelSettings(directory: directory, watchdog: nil, onStatusChange: {}),
+                                   logger: Logger(label: "test"), onOutput: { _ in })
+        }
+        let socket = "\(directory)/stage-\("spawnfail\(getpid())".prefix(16)).notify"
+        #expect(!FileSystem.exists(socket), "\(socket) was left behind")
     }
 }

@@ -27,10 +27,18 @@ build: deps
 demo: deps
 	contrib/demo/run-demo.sh
 
-## Run every test suite (unit, real-process supervision, end to end with the built binaries).
+## Run every test suite (unit, real-process supervision, end to end with the built binaries). The full output is
+## also kept in .build/test.log; on failure the failed expectations are repeated at the end, where a CI log's tail
+## shows them.
 test: test-deps
 	swift build
-	swift test
+	@{ swift test 2>&1; echo $$? > .build/test.status; } | tee .build/test.log; \
+	status=$$(cat .build/test.status); \
+	if [ "$$status" != 0 ]; then \
+		echo "== swift test failed (exit $$status); the failures, from .build/test.log:"; \
+		grep -a -A2 -E '✘ Test .*(recorded an issue|failed after)|error: |Fatal error' .build/test.log | cut -c1-400 | tail -60; \
+		exit "$$status"; \
+	fi
 
 release: deps
 	swift build -c release --static-swift-stdlib

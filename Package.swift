@@ -127,18 +127,18 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "HeidiCoreTests", dependencies: ["HeidiCore"]),
-        .testTarget(name: "HeidiSupervisorTests", dependencies: ["HeidiSupervisor", "HeidiCore"]),
+        .testTarget(name: "HeidiCoreTests", dependencies: ["HeidiCore", "HeidiTestSupport"]),
+        .testTarget(name: "HeidiSupervisorTests", dependencies: ["HeidiSupervisor", "HeidiCore", "HeidiTestSupport"]),
         .testTarget(name: "HeidiSystemdTests", dependencies: ["HeidiSystemd", "HeidiCore"]),
-        .testTarget(name: "HeidiControlTests", dependencies: ["HeidiControl", "HeidiAPI", "HeidiCore", "HeidiFuzzing"]),
-        .testTarget(name: "HeidiEngineTests", dependencies: ["HeidiEngine", "HeidiCore", "HeidiAPI", "HeidiSupervisor"]),
+        .testTarget(name: "HeidiControlTests", dependencies: ["HeidiControl", "HeidiAPI", "HeidiCore", "HeidiFuzzing", "HeidiTestSupport"]),
+        .testTarget(name: "HeidiEngineTests", dependencies: ["HeidiEngine", "HeidiCore", "HeidiAPI", "HeidiSupervisor", "HeidiTestSupport"]),
         // What the test targets that run the built executables share (not a product).
         .target(name: "HeidiTestSupport", dependencies: ["HeidiCore"], path: "Tests/HeidiTestSupport"),
         .testTarget(
             name: "EndToEndTests", dependencies: ["HeidiCore", "HeidiAPI", "HeidiTestSupport", "heidid", "heidictl", "heidi-collect"]
         ),
         // Corpus/: language-guesser and toolchain snippets, read from the source tree (not compiled, not bundled).
-        .testTarget(name: "HeidiValidationTests", dependencies: ["HeidiValidation", "HeidiCore"], exclude: ["Corpus"]),
+        .testTarget(name: "HeidiValidationTests", dependencies: ["HeidiValidation", "HeidiCore", "HeidiTestSupport"], exclude: ["Corpus"]),
         .testTarget(
             name: "HeidiCollectTests",
             dependencies: [

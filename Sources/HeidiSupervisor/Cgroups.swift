@@ -166,14 +166,6 @@ enum CgroupFile {
     }
 
     static func subdirectories(_ path: String) -> [String] {
-        guard let dir = opendir(path) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
+        ((try? FileSystem.entries(of: path)) ?? []).filter { FileSystem.isDirectory(path + "/" + $0) }
     }
 }

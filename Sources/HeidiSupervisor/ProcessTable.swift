@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import HeidiCore
 
 /// One row of `/proc/PID/stat`: what the supervisor needs to find and kill a process tree.
 public struct ProcessInfo: Sendable, Equatable {
@@ -33,15 +34,7 @@ public enum ProcessTable {
 
     /// Every process visible in `/proc`.
     public static func all() -> [ProcessInfo] {
-        guard let dir = opendir("/proc") else { return [] }
-        defer { closedir(dir) }
-        var result: [ProcessInfo] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard let pid = Int32(name), let info = info(pid) else { continue }
-            result.append(info)
-        }
-        return result
+        ((try? FileSystem.entries(of: "/proc")) ?? []).compactMap { name in Int32(name).flatMap { info($0) } }
     }
 
     /// Every descendant of `ancestor` (children, grandchildren, …).

@@ -29,26 +29,5 @@ struct ScratchDirectory: Sendable {
     }
 
     /// Deletes the directory and its content. Best effort, never throws: a check must not fail for it.
-    func remove() { Self.removeTree(path) }
-
-    private static func removeTree(_ path: String) {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        guard (info.st_mode & S_IFMT) == S_IFDIR else {
-            unlink(path)
-            return
-        }
-        if let directory = opendir(path) {
-            var entries: [String] = []
-            while let entry = readdir(directory) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-                }
-                if name != "." && name != ".." { entries.append(name) }
-            }
-            closedir(directory)
-            for name in entries { removeTree(path + "/" + name) }
-        }
-        rmdir(path)
-    }
+    func remove() { FileSystem.removeTree(path) }
 }

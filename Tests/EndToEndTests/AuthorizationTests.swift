@@ -12,19 +12,19 @@ struct AuthorizationTests {
     static let nobody = "65534"
 
     /// `setpriv` runs heidictl as another user with exactly the groups given.
-    func asNobody(groups: String?, _ s: Session, _ arguments: String...) throws -> ProcessResult {
+    func asNobody(groups: String?, _ s: Session, _ arguments: String...) async throws -> ProcessResult {
         let setpriv = try #require(Binaries.onPath("setpriv"), "setpriv (util-linux) is needed to run heidictl as another user")
         var argv = [setpriv, "--reuid=\(Self.nobody)", "--regid=\(Self.nobody)"]
         argv.append(groups.map { "--groups=\($0)" } ?? "--clear-groups")
         argv += [Binaries.heidictl, "--socket", s.socket] + arguments
-        return try Processes.run(argv, environment: TestEnvironment.make(["HOME": "/"]))
+        return try await Processes.run(argv, environment: TestEnvironment.make(["HOME": "/"]))
     }
 
-    func controlGroupID() throws -> UInt32 {
+    func controlGroupID() async throws -> UInt32 {
         if getgrnam(Self.group) == nil {
             let groupadd = try #require(Binaries.onPath("groupadd") ?? ["/usr/sbin/groupadd", "/sbin/groupadd"].first { access($0, X_OK) == 0 },
                                         "groupadd is needed to create the test's control group")
-            let result = try Processes.run([groupadd, "-f", Self.group])
+            let result = try await Processes.run([groupadd, "-f", Self.group])
             #expect(result.status == 0, "groupadd: \(result)")
         }
         return try #require(getgrnam(Self.group)?.pointee.gr_gid, "group \(Self.group) does not exist")
@@ -35,7 +35,7 @@ struct AuthorizationTests {
 
     @Test("outsiders are refused at the socket; control-group members may read and control")
     func groupMembership() async throws {
-        let gid = try controlGroupID()
+        let gid = try await controlGroupID()
         let s = try Session()
         defer { s.tearDown() }
         try s.writeConfig(TestConfig.shell() + "control:\n  group: \(Self.group)\n")
@@ -45,14 +45,14 @@ struct AuthorizationTests {
         var st = stat()
         #expect(stat(s.socket, &st) == 0 && st.st_mode & 0o777 == 0o660 && st.st_gid == gid, "socket mode 0660, group \(Self.group)")
 
-        let outsider = try asNobody(groups: nil, s, "status")
+        let outsider = try await asNobody(groups: nil, s, "status")
         #expect(outsider.status == 4, "\(outsider)")
         #expect(outsider.stderr.contains("permission denied") && outsider.stderr.contains("group \(Self.group)")
                 && outsider.stderr.contains("mode 0660"), "\(outsider)")
 
-        let member = try asNobody(groups: String(gid), s, "status")
+        let member = try await asNobody(groups: String(gid), s, "status")
         #expect(member.status == 0, "\(member)")
-        let start = try asNobody(groups: String(gid), s, "--json", "start")
+        let start = try await asNobody(groups: String(gid), s, "--json", "start")
         #expect(start.status == 0, "a member of control.group may control: \(start)")
         #expect(start.stdout.contains("\"accepted\":true"))
     }
@@ -66,10 +66,10 @@ struct AuthorizationTests {
         openDirectory(s)
         try await s.startDaemon()
 
-        #expect(try asNobody(groups: "0", s, "status").status == 0, "reading is allowed")
-        let refused = try asNobody(groups: "0", s, "start")
+        #expect(try await asNobody(groups: "0", s, "status").status == 0, "reading is allowed")
+        let refused = try await asNobody(groups: "0", s, "start")
         #expect(refused.status == 4, "\(refused)")
         #expect(refused.stderr.contains("may read but not control"), "\(refused)")
-        #expect(try s.status().state == .idle, "nothing was started")
+        #expect(try await s.status().state == .idle, "nothing was started")
     }
 }

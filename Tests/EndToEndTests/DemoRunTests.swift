@@ -12,7 +12,7 @@ struct DemoRunTests {
         defer { s.tearDown() }
         s.useConfig(Self.repositoryRoot + "/config/demo.yaml")
         let daemon = try await s.startDaemon()
-        let start = try s.ctl("start", "--mode", "full", "--rounds", "2")
+        let start = try await s.ctl("start", "--mode", "full", "--rounds", "2")
         #expect(start.status == 0, "start: \(start)")
         try await s.waitForEvent("pipeline_complete", timeout: 75)
 
@@ -38,11 +38,11 @@ struct DemoRunTests {
         }
         #expect(events.of("pipeline_complete").count == 1)
 
-        let verify = try s.ctl("journal", "verify", s.journalPath)
+        let verify = try await s.ctl("journal", "verify", s.journalPath)
         #expect(verify.status == 0, "verify: \(verify)")
         #expect(verify.stdout.contains("intact"), "verify: \(verify)")
 
-        let curl = try Processes.run([try requireTool("curl"), "--silent", "--show-error", "--max-time", "10",
+        let curl = try await Processes.run([try requireTool("curl"), "--silent", "--show-error", "--max-time", "10",
                                       "--unix-socket", s.socket, "http://localhost/api/v1/status"])
         #expect(curl.status == 0, "curl: \(curl)")
         let viaCurl = try JSONCoding.decode(StatusSnapshot.self, from: curl.stdoutBytes)

@@ -13,7 +13,7 @@ struct FailureAndShutdownTests {
         defer { s.tearDown() }
         try s.writeConfig(TestConfig.shell(stages: [.validate: "echo boom >&2; exit 3"]))
         try await s.startDaemon()
-        #expect(try s.ctl("start", "--mode", "full", "--rounds", "1").status == 0)
+        #expect(try await s.ctl("start", "--mode", "full", "--rounds", "1").status == 0)
         let failed = try await s.waitForStatus("ERROR") { $0.state == .error }
 
         let error = try #require(failed.lastError)
@@ -25,19 +25,19 @@ struct FailureAndShutdownTests {
         #expect(events.of("pipeline_error").count == 1)
         #expect(events.of("stage_start", stage: "train").isEmpty)
 
-        let human = try s.ctl("status")
+        let human = try await s.ctl("status")
         #expect(human.status == 1, "status in ERROR: \(human)")
         #expect(human.stdout.contains("ERROR"), "\(human)")
         #expect(human.stdout.contains("validate round 1"), "\(human)")
 
-        let reset = try s.ctl("reset")
+        let reset = try await s.ctl("reset")
         #expect(reset.status == 0, "reset: \(reset)")
-        let idle = try s.status()
+        let idle = try await s.status()
         #expect(idle.state == .idle)
-        #expect(try s.ctl("status").status == 0)
+        #expect(try await s.ctl("status").status == 0)
         #expect(try s.events().last?.type == "reset")
 
-        let again = try s.ctl("reset")
+        let again = try await s.ctl("reset")
         #expect(again.status == 1, "second reset: \(again)")
         #expect(again.stderr.contains("refused"), "\(again)")
     }
@@ -53,7 +53,7 @@ struct FailureAndShutdownTests {
         try s.writeConfig(TestConfig.shell(stages: [.generate: stage], stopGrace: "2s",
                                            stageEnv: ["HEIDI_E2E_STAGE": s.dir.path]))
         let daemon = try await s.startDaemon()
-        #expect(try s.ctl("start", "--mode", "full", "--rounds", "1").status == 0)
+        #expect(try await s.ctl("start", "--mode", "full", "--rounds", "1").status == 0)
         let running = try await s.waitForStatus("the generate child") { $0.state == .collecting && $0.child != nil }
         let child = try #require(running.child)
         try await s.waitUntil("the stage's three processes") {
@@ -64,14 +64,16 @@ struct FailureAndShutdownTests {
 
         let signalled = Clock.seconds()
         kill(daemon.pid, SIGTERM)
-        let exit = await daemon.waitForExit(timeout: 10)
+        let exit = await daemon.waitForExit(timeout: Session.patience)
         let elapsed = Clock.seconds() - signalled
         #expect(exit == 0, "heidid exit after SIGTERM; stderr:\n\(daemon.stderrText)")
         #expect(elapsed >= 1.5, "the stage ignores SIGTERM, so it must have had its 2 s grace (took \(elapsed) s)")
 
         // SIGKILL is delivered asynchronously; a survivor would still be there after this short wait.
         let deadline = Clock.seconds() + 2
-        while !Processes.withEnvironmentEntry(stageMarker).isEmpty && Clock.seconds() < deadline { usleep(50_000) }
+        while !Processes.withEnvironmentEntry(stageMarker).isEmpty && Clock.seconds() < deadline {
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
         #expect(Processes.withEnvironmentEntry(stageMarker).isEmpty, "stage processes survived the daemon")
 
         let events = try s.events()

@@ -24,12 +24,12 @@ struct FollowerTests {
             kill(follower, SIGKILL)
             _ = Processes.waitBlocking(follower, timeout: 5)
         }
-        #expect(try s.ctl("start").status == 0)
+        #expect(try await s.ctl("start").status == 0)
         try await s.waitForEvent("pipeline_complete")
         let stopped = try await s.stopDaemon()
         #expect(stopped == 0, "heidid exit \(stopped); stderr:\n\(s.daemon?.stderrText ?? "")")
         try await s.startDaemon()
-        #expect(try s.ctl("start").status == 0)
+        #expect(try await s.ctl("start").status == 0)
         try await s.waitUntil("the second run to complete") {
             let events = (try? JournalLines.parse(s.journalBytes())) ?? []
             return events.filter { $0.type == "pipeline_complete" }.count == 2 ? true : nil

@@ -35,43 +35,43 @@ struct JSONOutputTests {
         try s.writeConfig(TestConfig.shell(mode: .collect, stages: [.generate: "echo hello; echo 'quote \" done'; " + TestConfig.waitFor(gate: gate)]))
         try await s.startDaemon()
 
-        #expect(document(try s.ctl("--json", "status"), "status")?["state"]?.stringValue == "IDLE")
-        #expect(document(try s.ctl("--json", "version"), "version")?["heidictl"]?.stringValue != nil)
-        let refusedReset = try s.ctl("--json", "reset")
+        #expect(document(try await s.ctl("--json", "status"), "status")?["state"]?.stringValue == "IDLE")
+        #expect(document(try await s.ctl("--json", "version"), "version")?["heidictl"]?.stringValue != nil)
+        let refusedReset = try await s.ctl("--json", "reset")
         #expect(refusedReset.status == 1)
         #expect(document(refusedReset, "refused reset")?["error"]?["code"]?.stringValue == "invalid_state")
 
-        let start = try s.ctl("--json", "start", "--rounds", "1")
+        let start = try await s.ctl("--json", "start", "--rounds", "1")
         #expect(document(start, "start")?["accepted"] == .bool(true))
         try await s.waitForStatus("COLLECTING") { $0.state == .collecting }
-        #expect(document(try s.ctl("--json", "train-now"), "train-now")?["outcome"]?.stringValue == "queued")
-        #expect(document(try s.ctl("--json", "pause"), "pause")?["accepted"] == .bool(true))
-        #expect(document(try s.ctl("--json", "resume"), "resume")?["accepted"] == .bool(true))
-        try await s.waitUntil("two lines of generate output") { try s.ctl("logs", "generate").stdout.contains("done") ? true : nil }
-        let logs = lines(try s.ctl("--json", "logs", "generate"), "logs", minimum: 2)
+        #expect(document(try await s.ctl("--json", "train-now"), "train-now")?["outcome"]?.stringValue == "queued")
+        #expect(document(try await s.ctl("--json", "pause"), "pause")?["accepted"] == .bool(true))
+        #expect(document(try await s.ctl("--json", "resume"), "resume")?["accepted"] == .bool(true))
+        try await s.waitUntil("two lines of generate output") { try await s.ctl("logs", "generate").stdout.contains("done") ? true : nil }
+        let logs = lines(try await s.ctl("--json", "logs", "generate"), "logs", minimum: 2)
         #expect(logs.first?["line"]?.stringValue == "hello")
         #expect(logs.dropFirst().first?["line"]?.stringValue == "quote \" done")
 
-        #expect(document(try s.ctl("--json", "stop"), "stop")?["accepted"] == .bool(true))
-        let waited = try s.ctl("--json", "wait", "--state", "IDLE", "--timeout", "10s")
+        #expect(document(try await s.ctl("--json", "stop"), "stop")?["accepted"] == .bool(true))
+        let waited = try await s.ctl("--json", "wait", "--state", "IDLE", "--timeout", "10s")
         #expect(waited.status == 0 && document(waited, "wait")?["state"]?.stringValue == "IDLE")
 
-        let events = lines(try s.ctl("--json", "events"), "events", minimum: 5)
+        let events = lines(try await s.ctl("--json", "events"), "events", minimum: 5)
         #expect(events.first?["event_type"]?.stringValue == "daemon_start")
-        let after = lines(try s.ctl("--json", "events", "--after", "3"), "events --after")
+        let after = lines(try await s.ctl("--json", "events", "--after", "3"), "events --after")
         #expect(after.first?["seq"] == .number("4"))
 
-        let verify = try s.ctl("--json", "journal", "verify", s.journalPath)
+        let verify = try await s.ctl("--json", "journal", "verify", s.journalPath)
         #expect(verify.status == 0 && document(verify, "journal verify")?["result"]?.stringValue == "intact")
-        let timeout = try s.ctl("--json", "wait", "--state", "ERROR", "--timeout", "0.3")
+        let timeout = try await s.ctl("--json", "wait", "--state", "ERROR", "--timeout", "0.3")
         #expect(timeout.status == 5 && document(timeout, "wait timeout")?["state"]?.stringValue == "IDLE")
     }
 
     @Test("errors without a daemon keep stdout empty and say why on stderr")
-    func noDaemon() throws {
+    func noDaemon() async throws {
         let s = try Session()
         defer { s.tearDown() }
-        let result = try s.ctl("--json", "status")
+        let result = try await s.ctl("--json", "status")
         #expect(result.status == 3)
         #expect(result.stdoutBytes.isEmpty, "\(result)")
         #expect(result.stderr.contains(s.socket))

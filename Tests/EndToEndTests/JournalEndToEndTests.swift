@@ -21,26 +21,26 @@ struct JournalEndToEndTests {
         // Rotating at 1 KiB makes the journal need a fresh page soon, so it fails as well as state.json.
         try s.writeConfig(Self.config(s, journal: "fsync: always, rotate_size: 1KiB"))
         #expect(mkdir(s.stateDir, 0o750) == 0)
-        let mounted = try Processes.run([try requireTool("mount"), "-t", "tmpfs", "-o", "size=256k", "tmpfs", s.stateDir])
+        let mounted = try await Processes.run([try requireTool("mount"), "-t", "tmpfs", "-o", "size=256k", "tmpfs", s.stateDir])
         guard mounted.status == 0 else {
             throw HarnessError("cannot mount a tmpfs on \(s.stateDir) (this test needs root to fill a real file system): \(mounted)")
         }
-        defer { _ = try? Processes.run([requireTool("umount"), "-l", s.stateDir]) }
+        defer { if let umount = try? requireTool("umount") { Processes.cleanUp([umount, "-l", s.stateDir]) } }
         try await s.startDaemon()
         let filler = s.stateDir + "/filler"
         let dd = try requireTool("dd")
-        _ = try Processes.run([dd, "if=/dev/zero", "of=\(filler)", "bs=4096"])
-        _ = try Processes.run([dd, "if=/dev/zero", "of=\(filler)", "bs=1", "oflag=append", "conv=notrunc"])
+        _ = try await Processes.run([dd, "if=/dev/zero", "of=\(filler)", "bs=4096"])
+        _ = try await Processes.run([dd, "if=/dev/zero", "of=\(filler)", "bs=1", "oflag=append", "conv=notrunc"])
 
-        let start = try s.ctl("start", "--mode", "full", "--rounds", "20")
+        let start = try await s.ctl("start", "--mode", "full", "--rounds", "20")
         #expect(start.status == 5 && start.stderr.contains("the journal cannot be written"), "\(start)")
-        let failed = try s.status()
+        let failed = try await s.status()
         #expect(failed.state == .error, "no further stage started")
         #expect(failed.lastError?.message.contains("No space left on device") == true, "\(String(describing: failed.lastError))")
-        let again = try s.ctl("start")
+        let again = try await s.ctl("start")
         #expect(again.status == 5 && again.stderr.contains("cannot start"), "\(again)")
         #expect(s.daemon?.stderrText.contains("journal write failed") == true)
-        let verify = try s.ctl("journal", "verify", s.journalPath)
+        let verify = try await s.ctl("journal", "verify", s.journalPath)
         #expect(verify.status == 0, "only whole lines are in the file: \(verify)")
 
         #expect(unlink(filler) == 0)
@@ -49,10 +49,10 @@ struct JournalEndToEndTests {
         }
         #expect(recovered.message.contains("could not be recorded"), "\(recovered.message)")
         try await s.waitForStatus("state.json to work again") { $0.lastError?.message.contains("state.json") != true }
-        #expect(try s.ctl("reset").status == 0)
-        #expect(try s.ctl("start", "--mode", "full", "--rounds", "1").status == 0)
+        #expect(try await s.ctl("reset").status == 0)
+        #expect(try await s.ctl("start", "--mode", "full", "--rounds", "1").status == 0)
         try await s.waitForStatus("the run to complete") { $0.state == .idle && $0.runID != failed.runID }
-        let after = try s.ctl("--config", try #require(s.configPath), "--json", "journal", "verify")
+        let after = try await s.ctl("--config", try #require(s.configPath), "--json", "journal", "verify")
         #expect(after.status == 0 && after.stdout.contains(#""result":"intact""#), "\(after)")
     }
 
@@ -67,26 +67,30 @@ struct JournalEndToEndTests {
         #expect(stat(key, &st) == 0 && st.st_mode & 0o777 == 0o600)
         // Idle: nothing happens but the timer.
         try await s.waitUntil("three checkpoints") { try s.events().of("checkpoint").count >= 3 ? true : nil }
-        let verify = try s.ctl("--config", try #require(s.configPath), "--json", "journal", "verify")
+        let verify = try await s.ctl("--config", try #require(s.configPath), "--json", "journal", "verify")
         #expect(verify.status == 0 && verify.stdout.contains(#""keys":["#) && !verify.stdout.contains(#""keys":[]"#), "\(verify)")
-        let fast = try s.ctl("journal", "verify", "--key", key, "--since-checkpoint", s.journalPath)
+        let fast = try await s.ctl("journal", "verify", "--key", key, "--since-checkpoint", s.journalPath)
         #expect(fast.status == 0 && fast.stdout.contains("started at the checkpoint"), "\(fast)")
-        #expect(try s.ctl("journal", "verify", "--since-checkpoint", s.journalPath).status == 2, "needs a key")
+        #expect(try await s.ctl("journal", "verify", "--since-checkpoint", s.journalPath).status == 2, "needs a key")
 
         // journald's copy of the heads (as journalctl -o json prints them) agrees; an edit is caught.
         #expect(try await s.stopDaemon() == 0)
         let lines = try s.events()
         #expect(Array(lines.suffix(2).map(\.type)) == ["checkpoint", "daemon_stop"])
         let now = Timestamp.now().microseconds
-        let heads = try lines.map { #"{"__REALTIME_TIMESTAMP":"\#(now)","_UID":"\#(getuid())","HEIDI_SEQ":"\#($0.seq)","HEIDI_HASH":"\#(try s.sha256sum($0.bytes))"}"# }
+        var heads: [String] = []
+        for line in lines {
+            let hash = try await s.sha256sum(line.bytes)
+            heads.append(#"{"__REALTIME_TIMESTAMP":"\#(now)","_UID":"\#(getuid())","HEIDI_SEQ":"\#(line.seq)","HEIDI_HASH":"\#(hash)"}"#)
+        }
         let json = try s.dir.write("journald.json", heads.joined(separator: "\n") + "\n")
-        let crossed = try s.ctl("journal", "verify", "--key", key, "--journald-json", json, s.journalPath)
+        let crossed = try await s.ctl("journal", "verify", "--key", key, "--journald-json", json, s.journalPath)
         #expect(crossed.status == 0 && crossed.stdout.contains("\(lines.count) heads compared"), "\(crossed)")
         var bytes = try s.journalBytes()
         let at = try #require(bytes.lastIndex(of: UInt8(ascii: "S")))  // in "SIGTERM" of daemon_stop
         bytes[at] = UInt8(ascii: "s")
         try FileSystem.writeAtomically(s.journalPath, bytes, mode: 0o640)
-        let edited = try s.ctl("journal", "verify", "--key", key, "--journald-json", json, s.journalPath)
+        let edited = try await s.ctl("journal", "verify", "--key", key, "--journald-json", json, s.journalPath)
         #expect(edited.status == 1 && edited.stdout.contains("journald recorded"), "\(edited)")
     }
 
@@ -96,15 +100,15 @@ struct JournalEndToEndTests {
         defer { s.tearDown() }
         try s.writeConfig(Self.config(s, journal: "fsync: never, rotate_size: 3KiB, keep_rotated: 2"))
         try await s.startDaemon()
-        #expect(try s.ctl("start", "--mode", "full", "--rounds", "6").status == 0)
+        #expect(try await s.ctl("start", "--mode", "full", "--rounds", "6").status == 0)
         try await s.waitForStatus("the run to complete") { $0.state == .idle && $0.round == 6 }
         let rotated = RotatedJournals.all(besides: s.journalPath)
         #expect(rotated.count == 2, "\(rotated)")
         #expect(!(try s.wholeJournal(fromStart: false)).of("journal_pruned").isEmpty)
-        let verify = try s.ctl("journal", "verify", s.journalPath)
+        let verify = try await s.ctl("journal", "verify", s.journalPath)
         #expect(verify.status == 0 && verify.stdout.contains("removed by retention"), "\(verify)")
         #expect(unlink(rotated[0]) == 0)
-        let deleted = try s.ctl("journal", "verify", s.journalPath)
+        let deleted = try await s.ctl("journal", "verify", s.journalPath)
         #expect(deleted.status == 1 && deleted.stdout.contains("a journal file was deleted"), "\(deleted)")
     }
 
@@ -129,9 +133,9 @@ struct JournalEndToEndTests {
             errors.close()
         }
         // Nobody reads the pipe: heidictl blocks, then the socket fills up. The run must complete regardless.
-        #expect(try s.ctl("start", "--mode", "full", "--rounds", "120").status == 0)
+        #expect(try await s.ctl("start", "--mode", "full", "--rounds", "120").status == 0)
         let events = try await s.waitForEvent("pipeline_complete", timeout: 60)
-        #expect(try s.status().state == .idle)
+        #expect(try await s.status().state == .idle)
         let last = try #require(events.last?.seq)
 
         _ = fcntl(pipeFDs[0], F_SETFL, fcntl(pipeFDs[0], F_GETFL) | O_NONBLOCK)
@@ -149,7 +153,7 @@ struct JournalEndToEndTests {
     }
 
     @Test("bad input gets a clear verdict from heidictl: never a crash or a hang")
-    func badInputVerdicts() throws {
+    func badInputVerdicts() async throws {
         let s = try Session()
         defer { s.tearDown() }
         let line = #"{"event_version":"2","seq":1,"ts":"2026-11-22T06:27:39.286123Z","run_id":null,"round":0,"stage":null,"level":"info","event_type":"daemon_start","message":"m","counters_delta":{},"usage_delta":{},"artifact_paths":[],"prev_hash":"\#(SHA256.zeroHex)"}"#
@@ -165,11 +169,11 @@ struct JournalEndToEndTests {
         for (name, bytes, status, text) in cases {
             let path = s.dir.file(name)
             try FileSystem.writeAtomically(path, bytes, mode: 0o644)
-            let result = try s.ctl("journal", "verify", path)
+            let result = try await s.ctl("journal", "verify", path)
             #expect(result.status == status && result.stdout.contains(text), "\(name): \(result)")
         }
-        #expect(try s.ctl("journal", "verify", s.dir.path).status == 5, "a directory is unreadable")
-        #expect(try s.ctl("journal", "verify", s.dir.file("missing.jsonl")).status == 5)
+        #expect(try await s.ctl("journal", "verify", s.dir.path).status == 5, "a directory is unreadable")
+        #expect(try await s.ctl("journal", "verify", s.dir.file("missing.jsonl")).status == 5)
     }
 }
 

@@ -90,7 +90,7 @@ extension Session {
 
     /// Polls the journal until an event of `type` is written; returns the whole journal then.
     @discardableResult
-    func waitForEvent(_ type: String, timeout: Double = 10) async throws -> [JournalLine] {
+    func waitForEvent(_ type: String, timeout: Double = Session.patience) async throws -> [JournalLine] {
         try await waitUntil("a \(type) event", timeout: timeout) { () throws -> [JournalLine]? in
             let bytes = FileSystem.exists(journalPath) ? try journalBytes() : []
             // Only complete lines: the daemon may be in the middle of appending one.
@@ -101,11 +101,11 @@ extension Session {
     }
 
     /// `sha256sum` of `bytes`: an implementation independent of the daemon's.
-    func sha256sum(_ bytes: [UInt8]) throws -> String {
+    func sha256sum(_ bytes: [UInt8]) async throws -> String {
         let path = dir.file("sha256-input")
         try FileSystem.writeAtomically(path, bytes, mode: 0o644)
         let tool = try requireTool("sha256sum")
-        let result = try Processes.run([tool, path])
+        let result = try await Processes.run([tool, path])
         guard result.status == 0, result.stdout.count >= 64 else { throw HarnessError("sha256sum failed: \(result)") }
         return String(result.stdout.prefix(64))
     }

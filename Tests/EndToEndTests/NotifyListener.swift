@@ -19,20 +19,21 @@ final class NotifyListener {
             close(fd)
             throw HarnessError("bind \(path): \(reason)")
         }
-        // Short receive timeout: `next` loops to its own deadline.
-        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
     deinit { close(fd) }
 
-    /// Receives datagrams until one satisfies `match` (at most `timeout` seconds); returns it, or nil.
-    func next(timeout: Double, where match: (String) -> Bool) -> String? {
+    /// Receives datagrams until one satisfies `match` (at most `timeout` seconds); returns it, or nil. Polls
+    /// without blocking and sleeps in between, so a waiting test holds no thread of the cooperative pool.
+    func next(timeout: Double, where match: (String) -> Bool) async -> String? {
         let deadline = Clock.seconds() + timeout
         var buffer = [UInt8](repeating: 0, count: 65536)
         while Clock.seconds() < deadline {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            guard n > 0 else { continue }  // timeout (EAGAIN) or EINTR
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            guard n > 0 else {  // nothing yet (EAGAIN), or EINTR
+                try? await Task.sleep(nanoseconds: 10_000_000)
+                continue
+            }
             let message = String(decoding: buffer[0..<n], as: UTF8.self)
             received.append(message)
             if match(message) { return message }
@@ -55,8 +56,13 @@ final class NotifyListener {
 }
 
 /// A raw HTTP/1.1 GET over the control socket from inside the test process (no heidictl, so no spawn delay):
-/// the status code and the body, or nil when the socket does not accept the connection.
-func controlGet(socket path: String, _ target: String) -> (status: Int, body: String)? {
+/// the status code and the body, or nil when the socket does not accept the connection. The blocking exchange runs
+/// off the cooperative pool.
+func controlGet(socket path: String, _ target: String) async -> (status: Int, body: String)? {
+    await Blocking.run { controlGetBlocking(socket: path, target) }
+}
+
+private func controlGetBlocking(socket path: String, _ target: String) -> (status: Int, body: String)? {
     guard case .success(let fd) = UnixSocket.connect(path) else { return nil }
     defer { close(fd) }
     var timeout = timeval(tv_sec: 5, tv_usec: 0)

@@ -14,21 +14,21 @@ struct NotifyTests {
         let listener = try NotifyListener(path: s.dir.file("notify.sock"))
         let daemon = try await s.startDaemon(environment: ["NOTIFY_SOCKET": listener.path], waitUntilAnswering: false)
 
-        let readyMessage = listener.next(timeout: 10) { NotifyListener.has($0, "READY=1") }
+        let readyMessage = await listener.next(timeout: Session.patience) { NotifyListener.has($0, "READY=1") }
         let ready = try #require(readyMessage, "no READY=1 within 10 s; got \(listener.received); stderr:\n\(daemon.stderrText)")
         // At the moment READY=1 arrives, the control socket must already serve requests.
-        let status = controlGet(socket: s.socket, "/api/v1/status")
+        let status = await controlGet(socket: s.socket, "/api/v1/status")
         #expect(status?.status == 200, "GET status right after READY=1: \(String(describing: status))")
         #expect(status?.body.contains("\"state\":\"IDLE\"") == true, "\(String(describing: status))")
-        let health = controlGet(socket: s.socket, "/api/v1/health")
+        let health = await controlGet(socket: s.socket, "/api/v1/health")
         #expect(health?.status == 200 && health?.body.contains("\"ok\":true") == true, "\(String(describing: health))")
         #expect(NotifyListener.value("STATUS", in: ready)?.hasPrefix("IDLE") == true, "READY datagram: \(ready)")
         let mainPID = NotifyListener.value("MAINPID", in: ready).flatMap { Int32($0) }
         #expect(mainPID == daemon.pid, "READY datagram: \(ready)")
 
-        let start = try s.ctl("start", "--mode", "collect", "--rounds", "1")
+        let start = try await s.ctl("start", "--mode", "collect", "--rounds", "1")
         #expect(start.status == 0, "start: \(start)")
-        let collected = listener.next(timeout: 10) { NotifyListener.value("STATUS", in: $0)?.contains("waiting for train-now") == true }
+        let collected = await listener.next(timeout: Session.patience) { NotifyListener.value("STATUS", in: $0)?.contains("waiting for train-now") == true }
         #expect(collected != nil, "no STATUS for the collected round; got \(listener.statuses)")
         let statuses = listener.statuses
         let collecting = statuses.firstIndex { $0.hasPrefix("COLLECTING (generate) round 1/1 run_") }
@@ -38,9 +38,9 @@ struct NotifyTests {
         #expect(statuses.last?.hasPrefix("IDLE") == true, "statuses: \(statuses)")
 
         kill(daemon.pid, SIGTERM)
-        let stopping = listener.next(timeout: 10) { NotifyListener.has($0, "STOPPING=1") }
+        let stopping = await listener.next(timeout: Session.patience) { NotifyListener.has($0, "STOPPING=1") }
         #expect(stopping != nil, "no STOPPING=1 after SIGTERM; got \(listener.received)")
-        #expect(await daemon.waitForExit(timeout: 10) == 0, "stderr:\n\(daemon.stderrText)")
+        #expect(await daemon.waitForExit(timeout: Session.patience) == 0, "stderr:\n\(daemon.stderrText)")
     }
 
     @Test("a stage's STATUS= on its progress channel reaches systemd's status line")
@@ -53,8 +53,8 @@ struct NotifyTests {
         try s.writeConfig(TestConfig.shell(stages: [.generate: "exec python3 \(script)"]))
         let listener = try NotifyListener(path: s.dir.file("notify.sock"))
         try await s.startDaemon(environment: ["NOTIFY_SOCKET": listener.path])
-        #expect(try s.ctl("start", "--rounds", "1").status == 0)
-        let line = listener.next(timeout: 10) { NotifyListener.value("STATUS", in: $0)?.contains("– generating 2/4") == true }
+        #expect(try await s.ctl("start", "--rounds", "1").status == 0)
+        let line = await listener.next(timeout: Session.patience) { NotifyListener.value("STATUS", in: $0)?.contains("– generating 2/4") == true }
         #expect(line != nil, "no STATUS= with the stage's progress; got \(listener.statuses)")
         if let line { #expect(NotifyListener.value("STATUS", in: line)?.hasPrefix("COLLECTING (generate) round 1/1") == true) }
         try s.openGate(gate)

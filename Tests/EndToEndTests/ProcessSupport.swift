@@ -59,7 +59,21 @@ enum Processes {
         return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 
-    /// Polls `reap` until `pid` ends or `timeout` seconds pass (blocking; for short-lived commands).
+    /// Polls `reap` until `pid` ends or `timeout` seconds pass, sleeping (not blocking a thread of the shared
+    /// cooperative pool: on a 2-core machine two blocked threads starve every other test running in parallel).
+    static func wait(_ pid: pid_t, timeout: Double) async -> Int32? {
+        let deadline = Clock.seconds() + timeout
+        var pause: UInt64 = 1_000_000
+        while Clock.seconds() < deadline {
+            if let status = reap(pid) { return status }
+            try? await Task.sleep(nanoseconds: pause)
+            pause = min(pause * 2, 20_000_000)
+        }
+        return reap(pid)
+    }
+
+    /// Polls `reap` until `pid` ends or `timeout` seconds pass, blocking the calling thread. Only for cleanup
+    /// (teardown, `defer`) of processes that were just SIGKILLed; everything else uses `wait`.
     static func waitBlocking(_ pid: pid_t, timeout: Double) -> Int32? {
         let deadline = Clock.seconds() + timeout
         while Clock.seconds() < deadline {
@@ -69,9 +83,21 @@ enum Processes {
         return reap(pid)
     }
 
+    /// Runs a short cleanup command (in teardown or `defer`, where nothing can be awaited) and ignores how it ends;
+    /// blocks the calling thread for at most `timeout` seconds.
+    static func cleanUp(_ argv: [String], timeout: Double = 20) {
+        guard let output = try? CaptureFile() else { return }
+        defer { output.close() }
+        guard let pid = try? spawn(argv, environment: TestEnvironment.make(), stdout: output.fd, stderr: output.fd) else { return }
+        if waitBlocking(pid, timeout: timeout) == nil {
+            killpg(pid, SIGKILL)
+            _ = waitBlocking(pid, timeout: 5)
+        }
+    }
+
     /// Runs a command to completion (at most `timeout` seconds) and captures its output.
     static func run(_ argv: [String], environment: [String: String] = TestEnvironment.make(), timeout: Double = 20)
-        throws -> ProcessResult
+        async throws -> ProcessResult
     {
         let out = try CaptureFile()
         let err = try CaptureFile()
@@ -80,7 +106,7 @@ enum Processes {
             err.close()
         }
         let pid = try spawn(argv, environment: environment, stdout: out.fd, stderr: err.fd)
-        guard let status = waitBlocking(pid, timeout: timeout) else {
+        guard let status = await wait(pid, timeout: timeout) else {
             killpg(pid, SIGKILL)
             _ = waitBlocking(pid, timeout: 5)
             throw HarnessError("\(argv.joined(separator: " ")) did not finish within \(timeout) s")
@@ -90,12 +116,9 @@ enum Processes {
 
     /// Live (non-zombie) processes whose environment contains the entry `marker` (`NAME=value`).
     static func withEnvironmentEntry(_ marker: String) -> [pid_t] {
-        guard let directory = opendir("/proc") else { return [] }
-        defer { closedir(directory) }
         let needle = Array(marker.utf8)
         var found: [pid_t] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        for name in (try? FileSystem.entries(of: "/proc")) ?? [] {
             guard let pid = pid_t(name), let environment = try? FileSystem.read("/proc/\(name)/environ") else { continue }
             if environment.split(separator: 0).contains(where: { $0.elementsEqual(needle) }) { found.append(pid) }
         }
@@ -152,7 +175,8 @@ struct TempDirectory {
         return target
     }
 
-    func remove() { _ = try? Processes.run(["/bin/rm", "-rf", path]) }
+    /// Removes the directory and everything in it.
+    func remove() { Processes.cleanUp(["/bin/rm", "-rf", path]) }
 }
 
 /// Monotonic seconds, for deadlines.

@@ -15,15 +15,15 @@ struct ProgressChannelEndToEndTests {
         try FileSystem.writeAtomically(script, Array(Self.pythonBody(gate: gate).utf8))
         try s.writeConfig(TestConfig.shell(stages: [.generate: "exec python3 \(script)"]))
         try await s.startDaemon()
-        #expect(try s.ctl("start", "--rounds", "1").status == 0)
+        #expect(try await s.ctl("start", "--rounds", "1").status == 0)
         let live = try await s.waitForStatus("the stage's counters") { $0.child?.counters?["rejected_syntax"] == 1 }
         #expect(live.child?.status == "generating 2/4")
         #expect(live.child?.counters == ["teacher_generated": 4, "rejected_syntax": 1])
         #expect(live.child?.usage == ["requests_sent": 3])
-        let human = try s.ctl("status")
+        let human = try await s.ctl("status")
         #expect(human.stdout.contains("generating 2/4"), "human status: \(human.stdout)")
         #expect(human.stdout.contains("rejected_syntax=1 teacher_generated=4"), "human status: \(human.stdout)")
-        let metricsLive = try Self.metrics(s)
+        let metricsLive = try await Self.metrics(s)
         #expect(metricsLive.stdout.contains("heidi_stage_reported_counter_total{name=\"teacher_generated\",stage=\"generate\"} 4"),
                 "metrics: \(metricsLive.stdout)")
 
@@ -35,7 +35,7 @@ struct ProgressChannelEndToEndTests {
         #expect(end.counters["output_lines"] != nil)
         #expect(end.usage["requests_sent"] == 4)
         #expect(end.usage["wall_ms"] != nil)
-        let metrics = try Self.metrics(s)
+        let metrics = try await Self.metrics(s)
         #expect(metrics.stdout.contains("heidi_stage_reported_usage_total{name=\"requests_sent\",stage=\"generate\"} 4"),
                 "metrics: \(metrics.stdout)")
     }
@@ -49,7 +49,7 @@ struct ProgressChannelEndToEndTests {
         #expect(yaml.contains("watchdog: 1s"))
         try s.writeConfig(yaml)
         try await s.startDaemon()
-        #expect(try s.ctl("start", "--rounds", "1").status == 0)
+        #expect(try await s.ctl("start", "--rounds", "1").status == 0)
         let events = try await s.waitForEvent("pipeline_error", timeout: 30)
         let timeout = try #require(events.of("stage_timeout").first)
         #expect(timeout.message.contains("WATCHDOG=1"), "\(timeout.message)")
@@ -59,8 +59,8 @@ struct ProgressChannelEndToEndTests {
     }
 
     /// `GET /metrics` through curl.
-    static func metrics(_ s: Session) throws -> ProcessResult {
-        try Processes.run([try requireTool("curl"), "--silent", "--show-error", "--max-time", "10", "--unix-socket", s.socket,
+    static func metrics(_ s: Session) async throws -> ProcessResult {
+        try await Processes.run([try requireTool("curl"), "--silent", "--show-error", "--max-time", "10", "--unix-socket", s.socket,
                            "http://localhost/metrics"])
     }
 

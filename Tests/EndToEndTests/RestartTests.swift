@@ -13,7 +13,7 @@ struct RestartTests {
         defer { s.tearDown() }
         try s.writeConfig(TestConfig.shell())
         try await s.startDaemon()
-        #expect(try s.ctl("start", "--mode", "full", "--rounds", "2").status == 0)
+        #expect(try await s.ctl("start", "--mode", "full", "--rounds", "2").status == 0)
         try await s.waitForEvent("pipeline_complete")
         #expect(try await s.stopDaemon() == 0)
         let before = try s.journalBytes()
@@ -28,9 +28,9 @@ struct RestartTests {
         let first = try #require(all.count > old.count ? all[old.count] : nil)
         #expect(first.type == "daemon_start")
         #expect(first.seq == oldLast.seq + 1)
-        #expect(first.prevHash == (try s.sha256sum(oldLast.bytes)))
+        #expect(first.prevHash == (try await s.sha256sum(oldLast.bytes)))
 
-        let verify = try s.ctl("journal", "verify", s.journalPath)
+        let verify = try await s.ctl("journal", "verify", s.journalPath)
         #expect(verify.status == 0 && verify.stdout.contains("intact"), "verify: \(verify)")
         #expect(try await s.stopDaemon() == 0)
     }
@@ -51,7 +51,7 @@ struct RestartTests {
         let written = torn.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         #expect(written == torn.count)
         close(fd)
-        let beforeRepair = try s.ctl("journal", "verify", s.journalPath)
+        let beforeRepair = try await s.ctl("journal", "verify", s.journalPath)
         #expect(beforeRepair.status == 1, "a torn tail is not intact: \(beforeRepair)")
         #expect(beforeRepair.stdout.contains("torn"), "\(beforeRepair)")
 
@@ -61,9 +61,9 @@ struct RestartTests {
         let repaired = try #require(events.of("journal_repaired").first)
         #expect(repaired.seq == oldLast.seq + 2, "journal_repaired follows this start's daemon_start")
         #expect(repaired.message.contains("\(torn.count) bytes"), "\(repaired.message)")
-        #expect(repaired.message.contains(try s.sha256sum(torn)), "\(repaired.message)")
+        #expect(repaired.message.contains(try await s.sha256sum(torn)), "\(repaired.message)")
 
-        let verify = try s.ctl("journal", "verify", s.journalPath)
+        let verify = try await s.ctl("journal", "verify", s.journalPath)
         #expect(verify.status == 0 && verify.stdout.contains("intact"), "verify: \(verify)")
     }
 }

@@ -57,6 +57,10 @@ final class DaemonProcess {
 }
 
 final class Session {
+    /// How long a test waits for something that normally takes a second or two, by default: generous, since the
+    /// whole suite shares two busy cores on the CI machines (which can be three times slower than a laptop). Only a
+    /// failing test ever waits this long.
+    static let patience: Double = 30
     let dir: TempDirectory
     let stateDir: String
     let socket: String
@@ -95,7 +99,7 @@ final class Session {
     /// `heidictl status` (at most `timeout` seconds).
     @discardableResult
     func startDaemon(extraArguments: [String] = [], environment extra: [String: String] = [:], waitUntilAnswering: Bool = true,
-                     timeout: Double = 10) async throws -> DaemonProcess {
+                     timeout: Double = Session.patience) async throws -> DaemonProcess {
         var arguments = ["--state-dir", stateDir, "--socket", socket, "--log-target", "stderr"]
         if let configPath { arguments += ["--config", configPath] }
         let daemon = try DaemonProcess(arguments: arguments + extraArguments,
@@ -107,14 +111,14 @@ final class Session {
     }
 
     /// Polls `heidictl status` until it gets an answer (exit 0, or 1 for a pipeline in ERROR).
-    func waitForAnswer(_ daemon: DaemonProcess, timeout: Double = 10) async throws {
+    func waitForAnswer(_ daemon: DaemonProcess, timeout: Double = Session.patience) async throws {
         let deadline = Clock.seconds() + timeout
         var last: ProcessResult?
         while Clock.seconds() < deadline {
             if daemon.hasExited {
                 throw HarnessError("heidid exited (\(daemon.exitStatus ?? -1)) before answering; stderr:\n\(daemon.stderrText)")
             }
-            let result = try ctl("status")
+            let result = try await ctl("status")
             if result.status == 0 || result.status == 1 { return }
             last = result
             try await Task.sleep(nanoseconds: 50_000_000)
@@ -124,13 +128,13 @@ final class Session {
     }
 
     /// Runs `heidictl --socket <socket> ARGS...`.
-    func ctl(_ arguments: String...) throws -> ProcessResult {
-        try Processes.run([Binaries.heidictl, "--socket", socket] + arguments, environment: environment)
+    func ctl(_ arguments: String...) async throws -> ProcessResult {
+        try await Processes.run([Binaries.heidictl, "--socket", socket] + arguments, environment: environment)
     }
 
     /// `heidictl --json status`, decoded (exit 1 is fine: it means the pipeline is in ERROR).
-    func status() throws -> StatusSnapshot {
-        let result = try ctl("--json", "status")
+    func status() async throws -> StatusSnapshot {
+        let result = try await ctl("--json", "status")
         guard result.status == 0 || result.status == 1 else { throw HarnessError("heidictl status failed: \(result)") }
         do { return try JSONCoding.decode(StatusSnapshot.self, from: result.stdoutBytes) } catch {
             throw HarnessError("status --json is not a status object (\(error)): \(result.stdout)")
@@ -140,26 +144,26 @@ final class Session {
     /// Polls until `condition` holds (at most `timeout` seconds); fails with `what`, the last value seen and the
     /// daemon's stderr.
     @discardableResult
-    func waitUntil<T>(_ what: String, timeout: Double = 10, _ probe: () throws -> T?) async throws -> T {
+    func waitUntil<T>(_ what: String, timeout: Double = Session.patience, _ probe: () async throws -> T?) async throws -> T {
         let deadline = Clock.seconds() + timeout
         while true {
-            if let value = try probe() { return value }
+            if let value = try await probe() { return value }
             if let daemon, daemon.hasExited {
                 throw HarnessError("waiting for \(what): heidid exited (\(daemon.exitStatus ?? -1)); stderr:\n\(daemon.stderrText)")
             }
             if Clock.seconds() >= deadline { break }
             try await Task.sleep(nanoseconds: 100_000_000)
         }
-        let last = (try? status()).map { "state \($0.state.rawValue) round \($0.round)/\($0.rounds) stage \($0.stage ?? "-")" } ?? "-"
+        let last = (try? await status()).map { "state \($0.state.rawValue) round \($0.round)/\($0.rounds) stage \($0.stage ?? "-")" } ?? "-"
         throw HarnessError("timed out after \(timeout) s waiting for \(what); last status: \(last)\nheidid stderr:\n"
                            + (daemon?.stderrText ?? ""))
     }
 
     /// Polls `heidictl status` until `condition` holds.
     @discardableResult
-    func waitForStatus(_ what: String, timeout: Double = 10, _ condition: (StatusSnapshot) -> Bool) async throws -> StatusSnapshot {
-        try await waitUntil(what, timeout: timeout) { () throws -> StatusSnapshot? in
-            let status = try status()
+    func waitForStatus(_ what: String, timeout: Double = Session.patience, _ condition: (StatusSnapshot) -> Bool) async throws -> StatusSnapshot {
+        try await waitUntil(what, timeout: timeout) { () async throws -> StatusSnapshot? in
+            let status = try await status()
             return condition(status) ? status : nil
         }
     }

@@ -36,7 +36,7 @@ struct ShutdownRaceTests {
                                             stdout: devNull, stderr: devNull)
             try await Task.sleep(nanoseconds: 600_000_000)
             let status = await daemon.terminate()
-            _ = Processes.waitBlocking(storm, timeout: 10)
+            _ = await Processes.wait(storm, timeout: 10)
             #expect(status == 0, "round \(round): heidid exited \(String(describing: status)); stderr:\n\(daemon.stderrText.suffix(2000))")
             if status != 0 { break }
         }

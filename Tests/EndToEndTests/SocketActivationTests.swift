@@ -27,14 +27,14 @@ struct SocketActivationTests {
         }
         try await s.waitUntil("the activation socket to exist") { FileSystem.exists(s.socket) ? true : nil }
         // The first connection starts heidid, which answers on the inherited descriptor.
-        let status = try s.ctl("status")
+        let status = try await s.ctl("status")
         #expect(status.status == 0, "\(status)\n\(String(decoding: log.contents(), as: UTF8.self))")
-        #expect(try s.ctl("start").status == 0)
+        #expect(try await s.ctl("start").status == 0)
         try await s.waitForEvent("pipeline_complete")
         #expect(String(decoding: log.contents(), as: UTF8.self).contains("socket activation"))
 
         kill(pid, SIGTERM)
-        let exit = Processes.waitBlocking(pid, timeout: 15)
+        let exit = await Processes.wait(pid, timeout: 15)
         #expect(exit == 0, "\(String(decoding: log.contents(), as: UTF8.self))")
         var st = stat()
         #expect(lstat(s.socket, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK, "the activated socket must not be unlinked")

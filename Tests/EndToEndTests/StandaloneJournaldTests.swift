@@ -128,15 +128,15 @@ struct StandaloneJournaldTests {
         var answered = false
         while Clock.seconds() < deadline {
             if Processes.reap(namespace) != nil { throw HarnessError("the namespace ended before heidid answered\n\(diagnostics())") }
-            if (try s.ctl("status")).status == 0 { answered = true; break }
+            if (try await s.ctl("status")).status == 0 { answered = true; break }
             try await Task.sleep(nanoseconds: 50_000_000)
         }
         guard answered else { throw HarnessError("heidid did not answer within 20 s\n\(diagnostics())") }
 
-        let start = try s.ctl("start", "--mode", "full", "--rounds", String(Self.rounds))
+        let start = try await s.ctl("start", "--mode", "full", "--rounds", String(Self.rounds))
         #expect(start.status == 0, "start: \(start)")
         try await s.waitForEvent("pipeline_complete", timeout: 30)
-        let status = try s.status()
+        let status = try await s.status()
         let runID = try #require(status.runID)
         #expect(kill(status.pid, SIGTERM) == 0)
         var exit: Int32?
@@ -147,7 +147,7 @@ struct StandaloneJournaldTests {
         }
         #expect(exit == 0, "heidid (or the namespace script) did not end cleanly within 20 s of SIGTERM\n\(diagnostics())")
 
-        let read = try Processes.run([journalctl, "--directory", journalDir, "--output", "json", "--no-pager"])
+        let read = try await Processes.run([journalctl, "--directory", journalDir, "--output", "json", "--no-pager"])
         try #require(read.status == 0, "journalctl: \(read)")
         let entries = try Self.parseEntries(read.stdoutBytes)
         let events = try s.events()

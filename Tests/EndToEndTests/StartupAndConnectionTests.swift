@@ -14,14 +14,14 @@ struct StartupAndConnectionTests {
         try s.writeConfig(TestConfig.shell())
         let first = try await s.startDaemon()
         let second = try await s.startDaemon(extraArguments: ["--socket", s.dir.file("second.sock")], waitUntilAnswering: false)
-        let exit = await second.waitForExit(timeout: 10)
+        let exit = await second.waitForExit(timeout: Session.patience)
         #expect(exit != nil && exit != 0, "second heidid exit \(exit.map(String.init) ?? "none (still running)")")
         let message = second.stderrText
         #expect(message.contains(s.stateDir + "/heidid.lock"), "stderr: \(message)")
         #expect(message.contains("pid \(first.pid)"), "stderr: \(message)")
 
         #expect(!first.hasExited)
-        #expect(try s.status().pid == first.pid)
+        #expect(try await s.status().pid == first.pid)
         let journal = try s.events()
         #expect(journal.of("daemon_start").count == 1, "the refused daemon wrote nothing")
     }
@@ -30,7 +30,7 @@ struct StartupAndConnectionTests {
     func missingSocket() async throws {
         let s = try Session()
         defer { s.tearDown() }
-        let result = try s.ctl("status")
+        let result = try await s.ctl("status")
         #expect(result.status == 3, "\(result)")
         #expect(result.stderr.contains(s.socket), "\(result)")
         #expect(result.stderr.contains("no control socket"), "\(result)")
@@ -46,7 +46,7 @@ struct StartupAndConnectionTests {
         #expect(bound == 0, "bind: \(String(cString: strerror(errno)))")
         close(fd)  // leaves the socket file behind, like a daemon that was killed
         for command in [["status"], ["start"]] {
-            let result = try Processes.run([Binaries.heidictl, "--socket", s.socket] + command)
+            let result = try await Processes.run([Binaries.heidictl, "--socket", s.socket] + command)
             #expect(result.status == 3, "\(command): \(result)")
             #expect(result.stderr.contains(s.socket), "\(command): \(result)")
             #expect(result.stderr.contains("stale"), "\(command): \(result)")
@@ -58,7 +58,7 @@ struct StartupAndConnectionTests {
         let s = try Session()
         defer { s.tearDown() }
         try s.writeConfig(TestConfig.shell(stopGrace: "3s"))
-        let result = try Processes.run([Binaries.heidid, "--check-config", "--config", try #require(s.configPath)])
+        let result = try await Processes.run([Binaries.heidid, "--check-config", "--config", try #require(s.configPath)])
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.contains("config OK"), "\(result)")
         #expect(result.stdout.contains("stop_grace 3"), "\(result)")
@@ -74,7 +74,7 @@ struct StartupAndConnectionTests {
         let s = try Session()
         defer { s.tearDown() }
         let bad = try s.dir.write("bad.yaml", yaml)
-        let result = try Processes.run([Binaries.heidid, "--check-config", "--config", bad])
+        let result = try await Processes.run([Binaries.heidid, "--check-config", "--config", bad])
         #expect(result.status == 2, "\(result)")
         #expect(result.stderr.contains(bad), "names the file: \(result)")
         #expect(result.stderr.contains(key), "names the key: \(result)")

@@ -7,8 +7,8 @@ import Testing
 @Suite(.serialized)
 struct TrainNowTests {
     /// `heidictl --json train-now`, decoded; expects exit 0.
-    static func trainNow(_ s: Session) throws -> ActionResponse {
-        let result = try s.ctl("--json", "train-now")
+    static func trainNow(_ s: Session) async throws -> ActionResponse {
+        let result = try await s.ctl("--json", "train-now")
         guard result.status == 0 else { throw HarnessError("train-now was not accepted: \(result)") }
         return try JSONCoding.decode(ActionResponse.self, from: result.stdoutBytes)
     }
@@ -25,14 +25,14 @@ struct TrainNowTests {
         let gate = s.dir.file("gate")
         try s.writeConfig(TestConfig.shell(mode: .collect, stages: [.generate: TestConfig.waitFor(gate: gate)]))
         try await s.startDaemon()
-        let start = try s.ctl("start", "--mode", "collect", "--rounds", "1")
+        let start = try await s.ctl("start", "--mode", "collect", "--rounds", "1")
         #expect(start.status == 0, "start: \(start)")
         try await s.waitForStatus("COLLECTING with a child") { $0.state == .collecting && $0.child != nil }
 
-        let response = try Self.trainNow(s)
+        let response = try await Self.trainNow(s)
         #expect(response.outcome == "queued")
         #expect(response.state == .collecting)
-        #expect(try s.status().trainNowPending)
+        #expect(try await s.status().trainNowPending)
 
         try s.openGate(gate)
         let events = try await s.waitForEvent("pipeline_complete")
@@ -52,21 +52,21 @@ struct TrainNowTests {
         defer { s.tearDown() }
         try s.writeConfig(TestConfig.shell(mode: .collect))
         try await s.startDaemon()
-        let start = try s.ctl("start", "--mode", "collect", "--rounds", "2")
+        let start = try await s.ctl("start", "--mode", "collect", "--rounds", "2")
         #expect(start.status == 0, "start: \(start)")
         try await s.waitForStatus("round 1 collected") { $0.state == .idle && $0.awaitingTrainNow && $0.round == 1 }
         let collected = try s.events()
         #expect(Self.stagesStarted(collected, round: 1) == ["generate", "validate"])
         #expect(collected.of("round_collected", round: 1).count == 1)
 
-        #expect(try Self.trainNow(s).outcome == "started")
+        #expect(try await Self.trainNow(s).outcome == "started")
         try await s.waitForStatus("round 2 collected") { $0.state == .idle && $0.awaitingTrainNow && $0.round == 2 }
         let afterFirst = try s.events()
         #expect(Self.stagesStarted(afterFirst, round: 1) == ["generate", "validate", "train", "eval"])
         #expect(Self.stagesStarted(afterFirst, round: 2) == ["generate", "validate"])
         #expect(afterFirst.of("pipeline_complete").isEmpty)
 
-        #expect(try Self.trainNow(s).outcome == "started")
+        #expect(try await Self.trainNow(s).outcome == "started")
         let events = try await s.waitForEvent("pipeline_complete")
         #expect(Self.stagesStarted(events, round: 2) == ["generate", "validate", "train", "eval"])
         let status = try await s.waitForStatus("IDLE after the run") { $0.state == .idle && !$0.awaitingTrainNow }
@@ -81,18 +81,18 @@ struct TrainNowTests {
         try s.writeConfig(TestConfig.shell(mode: .full, stages: [.generate: TestConfig.waitFor(gate: gate)]))
         try await s.startDaemon()
 
-        let idle = try s.ctl("train-now")
+        let idle = try await s.ctl("train-now")
         #expect(idle.status == 1, "train-now with no run: \(idle)")
         #expect(idle.stderr.contains("refused"), "\(idle)")
 
-        #expect(try s.ctl("start", "--mode", "full", "--rounds", "1").status == 0)
+        #expect(try await s.ctl("start", "--mode", "full", "--rounds", "1").status == 0)
         try await s.waitForStatus("COLLECTING") { $0.state == .collecting }
-        let full = try s.ctl("--json", "train-now")
+        let full = try await s.ctl("--json", "train-now")
         #expect(full.status == 1, "train-now in full mode: \(full)")
         #expect(full.stderr.contains("full mode"), "\(full)")
         let body = try JSONCoding.decode(APIErrorBody.self, from: full.stdoutBytes)
         #expect(body.error.code == .invalidState)
-        #expect(try s.status().trainNowPending == false)
+        #expect(try await s.status().trainNowPending == false)
 
         try s.openGate(gate)
         try await s.waitForEvent("pipeline_complete")

@@ -15,9 +15,9 @@ struct UnitSecurityTests {
     static let socketUnit = repositoryRoot + "/units/heidi.socket"
 
     /// `systemd-analyze security --offline=yes --threshold=20 UNIT`: its exit status and the overall exposure it printed.
-    static func analyze(_ unit: String) throws -> (status: Int32, exposure: Double, output: String) {
+    static func analyze(_ unit: String) async throws -> (status: Int32, exposure: Double, output: String) {
         let analyze = try requireTool("systemd-analyze")
-        let result = try Processes.run([analyze, "security", "--offline=yes", "--threshold=20", "--no-pager", unit])
+        let result = try await Processes.run([analyze, "security", "--offline=yes", "--threshold=20", "--no-pager", unit])
         let output = result.stdout + result.stderr
         guard let line = output.split(separator: "\n").first(where: { $0.contains("Overall exposure level for") }),
               let value = line.split(separator: ":").last?.split(separator: " ").first, let exposure = Double(value)
@@ -26,14 +26,14 @@ struct UnitSecurityTests {
     }
 
     @Test("systemd-analyze security --offline=yes: heidi.service has an exposure of at most 2.0")
-    func exposure() throws {
-        let result = try Self.analyze(Self.serviceUnit)
+    func exposure() async throws {
+        let result = try await Self.analyze(Self.serviceUnit)
         #expect(result.exposure <= 2.0, "exposure \(result.exposure) > 2.0:\n\(result.output)")
         #expect(result.status == 0, "--threshold=20 failed:\n\(result.output)")
     }
 
     @Test("the exposure check fails for a unit without the sandbox (so it can catch a regression)")
-    func exposureCheckCanFail() throws {
+    func exposureCheckCanFail() async throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
         // heidi.service without its [Service] hardening: everything after "---- sandbox" up to [Install] removed.
@@ -45,7 +45,7 @@ struct UnitSecurityTests {
         }.lines.joined(separator: "\n")
         #expect(weakened.count < unit.text.count - 500, "the sandbox section of heidi.service was not found")
         let path = try dir.write("heidi.service", weakened)
-        let result = try Self.analyze(path)
+        let result = try await Self.analyze(path)
         #expect(result.exposure > 2.0, "an unsandboxed unit scored \(result.exposure)")
         #expect(result.status != 0, "--threshold=20 did not fail for exposure \(result.exposure)")
     }
@@ -95,7 +95,7 @@ struct UnitSecurityTests {
     }
 
     @Test("sysusers.d creates user and group heidi, and tmpfiles.d then makes /etc/heidi readable by the group only")
-    func sysusersAndTmpfiles() throws {
+    func sysusersAndTmpfiles() async throws {
         guard geteuid() == 0 else {
             throw HarnessError("this test must run as root: systemd-tmpfiles --root chowns files to the heidi group")
         }
@@ -104,14 +104,14 @@ struct UnitSecurityTests {
         let root = try TempDirectory()
         defer { root.remove() }
         for dir in ["/etc/heidi", "/usr/lib/sysusers.d", "/usr/lib/tmpfiles.d"] {
-            let made = try Processes.run(["/bin/mkdir", "-p", root.path + dir])
+            let made = try await Processes.run(["/bin/mkdir", "-p", root.path + dir])
             #expect(made.status == 0, "\(made)")
         }
         try root.write("usr/lib/sysusers.d/heidi.conf", String(decoding: try FileSystem.read(Self.repositoryRoot + "/contrib/sysusers.d/heidi.conf"), as: UTF8.self))
         try root.write("usr/lib/tmpfiles.d/heidi.conf", String(decoding: try FileSystem.read(Self.repositoryRoot + "/contrib/tmpfiles.d/heidi.conf"), as: UTF8.self))
         try root.write("etc/heidi/heidi.yaml", "pipeline: {rounds: 1}\n")  // written 0644, as an editor might leave it
 
-        let users = try Processes.run([sysusers, "--root=" + root.path])
+        let users = try await Processes.run([sysusers, "--root=" + root.path])
         #expect(users.status == 0, "systemd-sysusers: \(users)")
         let passwd = String(decoding: try FileSystem.read(root.file("etc/passwd")), as: UTF8.self)
         let group = String(decoding: try FileSystem.read(root.file("etc/group")), as: UTF8.self)
@@ -127,7 +127,7 @@ struct UnitSecurityTests {
         #expect(fields[5] == "/var/lib/heidi", "home: \(user)")
         #expect(fields[6].hasSuffix("nologin"), "shell: \(user)")
 
-        let created = try Processes.run([tmpfiles, "--root=" + root.path, "--create"])
+        let created = try await Processes.run([tmpfiles, "--root=" + root.path, "--create"])
         #expect(created.status == 0, "systemd-tmpfiles: \(created)")
         for (path, mode) in [("etc/heidi", 0o750), ("etc/heidi/heidi.yaml", 0o640)] {
             var st = stat()

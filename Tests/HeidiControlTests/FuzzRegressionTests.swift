@@ -17,10 +17,7 @@ struct FuzzRegressionTests {
     static func corpusFiles() -> [String] {
         var files: [String] = []
         for directory in [corpus, corpus + "/regressions"] {
-            guard let dir = opendir(directory) else { continue }
-            defer { closedir(dir) }
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            for name in (try? FileSystem.entries(of: directory)) ?? [] {
                 if !name.hasPrefix("."), !FileSystem.isDirectory(directory + "/" + name) { files.append(directory + "/" + name) }
             }
         }

@@ -2,13 +2,10 @@
 import Glibc
 #endif
 import HeidiCore
+import HeidiTestSupport
 
-/// A fresh temporary directory for one test.
-func makeTemporaryDirectory(_ prefix: String = "heidi-test") -> String {
-    var template = Array("/tmp/\(prefix).XXXXXX".utf8CString)
-    guard let pointer = mkdtemp(&template) else { fatalError("mkdtemp failed") }
-    return String(cString: pointer)
-}
+/// A fresh temporary directory for one test (in the test process's scratch root, removed at exit).
+func makeTemporaryDirectory(_ prefix: String = "heidi-test") -> String { Scratch.directory(prefix) }
 
 func writeFile(_ path: String, _ text: String) throws {
     try FileSystem.writeAtomically(path, Array(text.utf8))

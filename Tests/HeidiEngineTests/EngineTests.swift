@@ -3,6 +3,7 @@ import Glibc
 #endif
 import HeidiAPI
 import HeidiCore
+import HeidiTestSupport
 import HeidiEngine
 import HeidiSupervisor
 import HeidiSystemd
@@ -26,10 +27,7 @@ final class RecordingNotifier: ServiceNotifier, @unchecked Sendable {
     }
 }
 
-func temporaryDirectory() -> String {
-    var template = Array("/tmp/heidi-engine.XXXXXX".utf8CString)
-    return String(cString: mkdtemp(&template)!)
-}
+func temporaryDirectory() -> String { Scratch.directory("heidi-engine") }
 
 func makeConfig(_ directory: String, mock: Bool, stages: [Stage: StageConfig] = [:]) -> HeidiConfig {
     var config = HeidiConfig(stateDir: directory + "/state", runtimeDir: directory)

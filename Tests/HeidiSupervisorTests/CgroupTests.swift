@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import HeidiCore
+import HeidiTestSupport
 @testable import HeidiSupervisor
 import CHeidiShim
 import Testing
@@ -66,7 +67,7 @@ struct CgroupTests {
         let cgroup = try #require(stage.cgroup)
         #expect(cgroup.path.hasPrefix(scratch.root + "/stage-"))
         #expect(cgroup.contains(stage.child.pid), "the leader was in its cgroup from its first instruction")
-        let escaper = try #require(readPid(escaperFile))
+        let escaper = try #require(await PidFile.read(escaperFile))
         let info = try #require(ProcessTable.info(escaper))
         #expect(info.session != stage.child.pid && !ProcessTable.environmentContains(escaper, "HEIDI_STAGE=test"),
                 "the escaper left the session and dropped the environment")

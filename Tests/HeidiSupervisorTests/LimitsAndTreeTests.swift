@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import HeidiCore
+import HeidiTestSupport
 @testable import HeidiSupervisor
 import Testing
 
@@ -48,7 +49,7 @@ struct LimitsAndTreeTests {
         let deadline = MonotonicClock.nanoseconds() + 1_200_000_000
         while MonotonicClock.nanoseconds() < deadline {
             most = max(most, processes(ofUID: uid).count)
-            usleep(20_000)
+            try await Task.sleep(nanoseconds: 20_000_000)
         }
         let result = await stage.waitForEnd()
         #expect(most > 1, "the bomb ran as uid \(uid)")
@@ -73,7 +74,7 @@ struct LimitsAndTreeTests {
     @Test func aChildThatChangesItsProcessGroupIsStillKilled() async throws {
         let pidFile = temporaryPath("pgroup")
         let stage = try startStage(Fixture.groupChanger(pidFile: pidFile))
-        let moved = try #require(readPid(pidFile))
+        let moved = try #require(await PidFile.read(pidFile))
         let info = try #require(ProcessTable.info(moved))
         #expect(info.group != stage.child.pid && info.session == stage.child.pid, "left the group, kept the session")
         let result = await stage.waitForEnd()

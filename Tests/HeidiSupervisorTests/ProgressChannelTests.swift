@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CHeidiShim
 import HeidiCore
+import HeidiTestSupport
 import HeidiSupervisor
 import Synchronization
 import Logging
@@ -177,7 +178,7 @@ struct ProgressChannelTests {
             open("\(pidFile)", "w").write(str(worker.pid))
             time.sleep(60)
             """, watchdog: 0.5, grace: 0.3)
-        let worker = try #require(readPid(pidFile))
+        let worker = try #require(await PidFile.read(pidFile))
         let result = await stage.waitForEnd()
         let seconds = Double(MonotonicClock.nanoseconds() - started) / 1e9
         #expect(result.ending == .hung)
@@ -226,7 +227,7 @@ struct CancellationTests {
     @Test func cancellingTheWaiterStillStopsAndReapsTheWholeStage() async throws {
         let pidFile = temporaryPath("cancel.pid")
         let stage = try startStage("sh -c 'trap \"\" TERM; sleep 60' & echo $! > \(pidFile); wait", grace: 0.3)
-        let worker = try #require(readPid(pidFile))
+        let worker = try #require(await PidFile.read(pidFile))
         let waiter = Task { await stage.waitForEnd() }
         waiter.cancel()
         let result = await waiter.value

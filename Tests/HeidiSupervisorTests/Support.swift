@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import HeidiCore
+import HeidiTestSupport
 import HeidiSupervisor
 import Logging
 
@@ -36,20 +37,7 @@ func startStage(_ script: String, timeout: Double = 30, grace: Double = 1, envir
                                   onOutput: onOutput ?? { sink.add($0) })
 }
 
-func temporaryPath(_ name: String) -> String {
-    "/tmp/heidi-sup-\(getpid())-\(UInt32.random(in: 0...UInt32.max))-\(name)"
-}
-
-func readPid(_ path: String, waitingUpTo seconds: Double = 5) -> Int32? {
-    let deadline = MonotonicClock.nanoseconds() + UInt64(seconds * 1e9)
-    while MonotonicClock.nanoseconds() < deadline {
-        if let bytes = try? FileSystem.read(path), let pid = Int32(String(decoding: bytes, as: UTF8.self).split(separator: "\n").first ?? "") {
-            return pid
-        }
-        usleep(10_000)
-    }
-    return nil
-}
+func temporaryPath(_ name: String) -> String { Scratch.path(name) }
 
 /// Alive means present and not a zombie.
 func isAlive(_ pid: Int32) -> Bool {
@@ -83,7 +71,8 @@ func threadCPUNanoseconds(_ tid: Int32) -> UInt64? {
     return String(decoding: bytes, as: UTF8.self).split(separator: " ").first.flatMap { UInt64($0) }
 }
 
-/// Waits (up to `seconds`) until `condition` holds; for the few tests that must act while a stage runs.
+/// Waits (up to `seconds`, blocking the calling thread) until `condition` holds; only for cleanup code that
+/// cannot await.
 func eventually(_ seconds: Double = 5, _ condition: () -> Bool) -> Bool {
     let deadline = MonotonicClock.nanoseconds() + UInt64(seconds * 1e9)
     while MonotonicClock.nanoseconds() < deadline {

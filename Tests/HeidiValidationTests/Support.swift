@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import HeidiCore
+import HeidiTestSupport
 import Testing
 @testable import HeidiValidation
 
@@ -26,14 +27,7 @@ enum Corpus {
 enum Files {
     /// The entries of a directory, sorted, without `.` and `..`.
     static func names(in path: String) -> [String] {
-        guard let directory = opendir(path) else { return [] }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
+        ((try? FileSystem.entries(of: path)) ?? []).sorted()
     }
 
     static func read(_ path: String) -> String? {
@@ -46,9 +40,7 @@ struct TestDirectory {
     let path: String
 
     init(_ label: String) {
-        var template = Array("/tmp/heidi-validation-test-\(label)-XXXXXX".utf8CString)
-        _ = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        path = Scratch.directory("heidi-validation-test-\(label)")
     }
 
     /// Writes an executable `#!/bin/sh` script: a fake toolchain.
@@ -60,7 +52,7 @@ struct TestDirectory {
 
     var entries: [String] { Files.names(in: path) }
 
-    func remove() { ScratchDirectory(path: path).remove() }
+    func remove() { FileSystem.removeTree(path) }
 }
 
 /// Present and not a zombie.
@@ -68,16 +60,6 @@ func isAlive(_ pid: Int32) -> Bool {
     guard let stat = Files.read("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return false }
     let state = stat[stat.index(after: close)...].trimmed().first
     return state != nil && state != "Z" && state != "X"
-}
-
-/// Waits up to `seconds` for a pid file written by a fake toolchain.
-func readPid(_ path: String, waitingUpTo seconds: Double = 10) async -> Int32? {
-    let deadline = MonotonicClock.nanoseconds() + UInt64(seconds * 1e9)
-    while MonotonicClock.nanoseconds() < deadline {
-        if let text = Files.read(path), let pid = Int32(text.trimmed()) { return pid }
-        try? await Task.sleep(nanoseconds: 10_000_000)
-    }
-    return nil
 }
 
 /// A validator with the real toolchains; records a failure naming the Debian package for every missing one, so

@@ -52,11 +52,8 @@ public struct AtomicOutputFile: Sendable {
     /// Returns their paths.
     @discardableResult
     public func removeStaleTemporaries() -> [String] {
-        guard let dir = opendir(directory) else { return [] }
-        defer { closedir(dir) }
         var removed: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        for name in (try? FileSystem.entries(of: directory)) ?? [] {
             guard name.hasPrefix(tempPrefix), name.hasSuffix(".tmp") else { continue }
             let pidText = name.dropFirst(tempPrefix.count).dropLast(4)
             guard let pid = Int32(pidText), pid != getpid() else { continue }

@@ -35,17 +35,11 @@ public enum TemplateLoader {
     }
 
     static func yamlFiles(in directory: String) throws(PromptSourceError) -> [String] {
-        guard let dir = opendir(directory) else {
-            throw .unreadable(path: directory, reason: errnoDescription(errno))
+        let entries: [String]
+        do throws(FileSystemError) { entries = try FileSystem.entries(of: directory) } catch {
+            throw .unreadable(path: directory, reason: errnoDescription(error.errno))
         }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if !name.hasPrefix("."), name.hasSuffix(".yaml") || name.hasSuffix(".yml") { names.append(name) }
-        }
+        let names = entries.filter { !$0.hasPrefix(".") && ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) }
         return names.sorted().map { directory.hasSuffix("/") ? directory + $0 : directory + "/" + $0 }
     }
 

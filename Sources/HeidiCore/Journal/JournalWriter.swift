@@ -276,16 +276,10 @@ public enum RotatedJournals {
         let directory = FileSystem.dirname(path)
         let base = String(path.split(separator: "/").last ?? Substring(path))
         let stem = base.hasSuffix(".jsonl") ? String(base.dropLast(6)) : base
-        guard let dir = opendir(directory) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            guard name.hasPrefix(stem + "."), name.hasSuffix(".jsonl") else { continue }
+        let names = ((try? FileSystem.entries(of: directory)) ?? []).filter { name in
+            guard name.hasPrefix(stem + "."), name.hasSuffix(".jsonl") else { return false }
             let middle = name.dropFirst(stem.count + 1).dropLast(6)
-            if middle.count == 12, middle.allSatisfy(\.isASCII), middle.allSatisfy(\.isNumber) { names.append(name) }
+            return middle.count == 12 && middle.allSatisfy(\.isASCII) && middle.allSatisfy(\.isNumber)
         }
         return names.sorted().map { directory + "/" + $0 }
     }

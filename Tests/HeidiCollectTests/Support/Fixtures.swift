@@ -3,19 +3,16 @@ import Glibc
 #endif
 @testable import HeidiCollect
 import HeidiCore
+import HeidiTestSupport
 import Synchronization
 
 /// A private temporary directory, removed when the value goes away.
 final class TemporaryDirectory: Sendable {
     let path: String
 
-    init() throws {
-        var template = Array("/tmp/heidi-collect-test.XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw HarnessError("mkdtemp failed") }
-        path = String(cString: made)
-    }
+    init() throws { path = Scratch.directory("heidi-collect-test") }
 
-    deinit { removeTree(path) }
+    deinit { FileSystem.removeTree(path) }
 
     func file(_ name: String) -> String { path + "/" + name }
 
@@ -27,29 +24,7 @@ final class TemporaryDirectory: Sendable {
     }
 
     /// Names in the directory (hidden ones included).
-    var entries: [String] {
-        guard let dir = opendir(path) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
-    }
-
-    private func removeTree(_ path: String) {
-        guard let dir = opendir(path) else { unlink(path); return }
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard name != "." && name != ".." else { continue }
-            let child = path + "/" + name
-            var info = stat()
-            if lstat(child, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR { removeTree(child) } else { unlink(child) }
-        }
-        closedir(dir)
-        rmdir(path)
-    }
+    var entries: [String] { ((try? FileSystem.entries(of: path)) ?? []).sorted() }
 }
 
 enum Fixtures {

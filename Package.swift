@@ -16,7 +16,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
@@ -26,11 +25,14 @@ let package = Package(
         .executableTarget(name: "heidi-exec"),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        // YAML documents composed over libyaml's parser, and typed field readers (config, collect templates).
+        .target(name: "HeidiYAML", dependencies: ["CYAML"]),
 
         // Pure model: config, pipeline state machine, journal, status, redaction.
         .target(
             name: "HeidiCore",
-            dependencies: ["CCrypto", "CHeidiShim", .product(name: "Yams", package: "Yams")]
+            dependencies: ["CCrypto", "CHeidiShim", "HeidiYAML"]
         ),
         // Wire types shared by the daemon and heidictl (no NIO, so heidictl stays small and fast).
         .target(name: "HeidiAPI", dependencies: ["HeidiCore"]),
@@ -115,7 +117,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Yams", package: "Yams"),
+                "HeidiYAML",
             ]
         ),
         .executableTarget(
@@ -127,6 +129,7 @@ let package = Package(
             ]
         ),
 
+        .testTarget(name: "HeidiYAMLTests", dependencies: ["HeidiYAML"]),
         .testTarget(name: "HeidiCoreTests", dependencies: ["HeidiCore", "HeidiTestSupport"]),
         .testTarget(name: "HeidiSupervisorTests", dependencies: ["HeidiSupervisor", "HeidiCore", "HeidiTestSupport"]),
         .testTarget(name: "HeidiSystemdTests", dependencies: ["HeidiSystemd", "HeidiCore"]),

@@ -1,5 +1,5 @@
 import HeidiCore
-import Yams
+import HeidiYAML
 
 /// Reads a `--config` YAML file: the flags' long names with `_` instead of `-` as keys, e.g.
 ///
@@ -37,10 +37,10 @@ public enum CollectConfigFile {
         var values = CollectOptionValues()
         guard let root = try yaml.document(text) else { return values }
         let base = FileSystem.resolve(FileSystem.dirname(path), against: FileSystem.currentDirectory())
-        func file(_ node: Node, _ key: String) throws(YAMLFieldError) -> String {
+        func file(_ node: YAMLNode, _ key: String) throws(YAMLFieldError) -> String {
             FileSystem.resolve(try yaml.string(node, key), against: base)
         }
-        func duration(_ node: Node, _ key: String) throws(YAMLFieldError) -> Double {
+        func duration(_ node: YAMLNode, _ key: String) throws(YAMLFieldError) -> Double {
             let text = try yaml.string(node, key)
             guard let seconds = Units.parseDuration(text) else {
                 throw yaml.fail(node, key, "invalid duration \(text) (e.g. 90, \"500ms\", \"30s\", \"2m\")")

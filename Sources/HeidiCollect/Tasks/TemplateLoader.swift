@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import HeidiCore
-import Yams
+import HeidiYAML
 
 /// Loads `TemplateSet`s from a template file or a directory of `*.yaml`/`*.yml` files and expands them into tasks.
 public enum TemplateLoader {
@@ -59,8 +59,8 @@ public enum TemplateLoader {
         var system: String?
         var templates: [TemplateSet.Template] = []
         var topics: [[String: String]] = []
-        var templatesNode: Node?
-        var topicsNode: Node?
+        var templatesNode: YAMLNode?
+        var topicsNode: YAMLNode?
         for (key, value, name) in try yaml.mapping(root, "") {
             switch name {
             case "language": language = Languages.normalize(try yaml.string(value, key))
@@ -103,7 +103,7 @@ public enum TemplateLoader {
         return TemplateSet(path: path, language: language, system: system, templates: templates, topics: topics)
     }
 
-    private static func template(_ node: Node, _ prefix: String, _ yaml: YAMLFields) throws(YAMLFieldError) -> TemplateSet.Template {
+    private static func template(_ node: YAMLNode, _ prefix: String, _ yaml: YAMLFields) throws(YAMLFieldError) -> TemplateSet.Template {
         var taskType: String?
         var instruction: String?
         var input = ""

@@ -1,4 +1,4 @@
-import Yams
+import HeidiYAML
 
 /// Reads a YAML config file onto a `HeidiConfig`, rejecting unknown keys and bad values with the file, line and
 /// dotted key in the error. Relative paths are resolved against the config file's directory.
@@ -24,14 +24,19 @@ struct ConfigFileReader {
         FileSystem.resolve(FileSystem.dirname(path), against: FileSystem.currentDirectory())
     }
 
-    private func fail(_ node: Node?, _ key: String, _ message: String) -> ConfigError {
-        ConfigError(source: path, line: node?.mark.map(\.line), key: key, message: message)
+    private func fail(_ node: YAMLNode?, _ key: String, _ message: String) -> ConfigError {
+        ConfigError(source: path, line: node?.line, key: key, message: message)
+    }
+
+    private var fields: YAMLFields<ConfigError> {
+        let path = path
+        return YAMLFields { node, key, message in ConfigError(source: path, line: node?.line, key: key, message: message) }
     }
 
     mutating func read(_ text: String) throws(ConfigError) {
-        let root: Node?
-        do { root = try Yams.compose(yaml: text) } catch {
-            throw ConfigError(source: path, key: "", message: "invalid YAML: \(error)")
+        let root: YAMLNode?
+        do throws(YAMLSyntaxError) { root = try YAMLDocument.parse(text) } catch {
+            throw ConfigError(source: path, line: error.line, key: "", message: "invalid YAML: \(error.message)")
         }
         guard let root else { return }  // an empty file means defaults
         // stage_defaults is applied before stages wherever it appears in the file.
@@ -60,7 +65,7 @@ struct ConfigFileReader {
 
     // MARK: Sections
 
-    private mutating func readPipeline(_ node: Node, _ prefix: String) throws(ConfigError) {
+    private mutating func readPipeline(_ node: YAMLNode, _ prefix: String) throws(ConfigError) {
         for (key, value, name) in try mapping(node, prefix) {
             switch name {
             case "mode": config.mode = try enumeration(value, key, PipelineMode.self)
@@ -80,7 +85,7 @@ struct ConfigFileReader {
         }
     }
 
-    private mutating func readPaths(_ node: Node, _ prefix: String) throws(ConfigError) {
+    private mutating func readPaths(_ node: YAMLNode, _ prefix: String) throws(ConfigError) {
         for (key, value, name) in try mapping(node, prefix) {
             switch name {
             case "state_dir": config.stateDir = try pathValue(value, key)
@@ -91,7 +96,7 @@ struct ConfigFileReader {
         }
     }
 
-    private mutating func readControl(_ node: Node, _ prefix: String) throws(ConfigError) {
+    private mutating func readControl(_ node: YAMLNode, _ prefix: String) throws(ConfigError) {
         for (key, value, name) in try mapping(node, prefix) {
             switch name {
             case "socket": socket = try pathValue(value, key)
@@ -103,7 +108,7 @@ struct ConfigFileReader {
         }
     }
 
-    private mutating func readStageDefaults(_ node: Node, _ prefix: String) throws(ConfigError) {
+    private mutating func readStageDefaults(_ node: YAMLNode, _ prefix: String) throws(ConfigError) {
         for (key, value, name) in try mapping(node, prefix) {
             switch name {
             case "timeout": defaults.timeout = try duration(value, key)
@@ -119,7 +124,7 @@ struct ConfigFileReader {
         }
     }
 
-    private mutating func readStages(_ node: Node, _ prefix: String) throws(ConfigError) {
+    private mutating func readStages(_ node: YAMLNode, _ prefix: String) throws(ConfigError) {
         for (key, value, name) in try mapping(node, prefix) {
             guard let stage = Stage(rawValue: name) else {
                 throw fail(value, key, "unknown stage (known: \(Stage.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -128,7 +133,7 @@ struct ConfigFileReader {
         }
     }
 
-    private mutating func readStage(_ stage: Stage, _ node: Node, _ prefix: String) throws(ConfigError) {
+    private mutating func readStage(_ stage: Stage, _ node: YAMLNode, _ prefix: String) throws(ConfigError) {
         var settings = StageConfig(
             command: [], timeout: defaults.timeout ?? (stage == .train ? 43200 : 7200),
             stopGrace: defaults.stopGrace ?? (stage == .train ? 120 : 10), allowFailure: stage == .eval)
@@ -147,7 +152,7 @@ struct ConfigFileReader {
             case "retry_backoff": settings.retryBackoff = try duration(value, key)
             case "retry_backoff_max": settings.retryBackoffMax = try duration(value, key)
             case "no_retry_exit_codes":
-                guard case .sequence(let codes) = value else { throw fail(value, key, "expected a list of exit codes, e.g. [2, 64]") }
+                guard case .sequence(let codes) = value.content else { throw fail(value, key, "expected a list of exit codes, e.g. [2, 64]") }
                 settings.noRetryExitCodes = []
                 for code in codes { settings.noRetryExitCodes.append(try integer(code, key, minimum: 0)) }
             case "watchdog": settings.watchdog = try duration(value, key)
@@ -170,7 +175,7 @@ struct ConfigFileReader {
         config.stages[stage] = settings
     }
 
-    private mutating func readLimits(_ node: Node, _ prefix: String) throws(ConfigError) {
+    private mutating func readLimits(_ node: YAMLNode, _ prefix: String) throws(ConfigError) {
         for (key, value, name) in try mapping(node, prefix) {
             switch name {
             case "max_cpu_pct": config.maxCPUPercent = try percent(value, key)
@@ -181,7 +186,7 @@ struct ConfigFileReader {
         }
     }
 
-    private mutating func readJournal(_ node: Node, _ prefix: String) throws(ConfigError) {
+    private mutating func readJournal(_ node: YAMLNode, _ prefix: String) throws(ConfigError) {
         for (key, value, name) in try mapping(node, prefix) {
             switch name {
             case "fsync": config.journalFsync = try enumeration(value, key, FsyncPolicy.self)
@@ -199,7 +204,7 @@ struct ConfigFileReader {
         }
     }
 
-    private mutating func readLogs(_ node: Node, _ prefix: String) throws(ConfigError) {
+    private mutating func readLogs(_ node: YAMLNode, _ prefix: String) throws(ConfigError) {
         for (key, value, name) in try mapping(node, prefix) {
             switch name {
             case "max_size": config.logMaxSize = try size(value, key)
@@ -211,51 +216,32 @@ struct ConfigFileReader {
 
     // MARK: Value readers
 
-    private func unknown(_ node: Node, _ key: String, _ known: [String]) -> ConfigError {
+    private func unknown(_ node: YAMLNode, _ key: String, _ known: [String]) -> ConfigError {
         fail(node, key, "unknown key (known: \(known.joined(separator: ", ")))")
     }
 
-    private func mapping(_ node: Node, _ prefix: String) throws(ConfigError) -> [(String, Node, String)] {
-        guard case .mapping(let map) = node else {
-            throw fail(node, prefix.isEmpty ? "(top level)" : prefix, "expected a mapping of keys to values")
-        }
-        var result: [(String, Node, String)] = []
-        for (keyNode, value) in map {
-            guard case .scalar(let scalar) = keyNode else { throw fail(keyNode, prefix, "keys must be plain strings") }
-            let name = scalar.string
-            result.append((prefix.isEmpty ? name : prefix + "." + name, value, name))
-        }
-        return result
+    private func mapping(_ node: YAMLNode, _ prefix: String) throws(ConfigError) -> [(key: String, value: YAMLNode, name: String)] {
+        try fields.mapping(node, prefix)
     }
 
-    private func scalar(_ node: Node, _ key: String) throws(ConfigError) -> String {
-        guard case .scalar(let scalar) = node else { throw fail(node, key, "expected a single value") }
-        return scalar.string
+    private func scalar(_ node: YAMLNode, _ key: String) throws(ConfigError) -> String { try fields.string(node, key) }
+
+    private func boolean(_ node: YAMLNode, _ key: String) throws(ConfigError) -> Bool { try fields.boolean(node, key) }
+
+    private func integer(_ node: YAMLNode, _ key: String, minimum: Int) throws(ConfigError) -> Int {
+        try fields.integer(node, key, minimum: minimum)
     }
 
-    private func boolean(_ node: Node, _ key: String) throws(ConfigError) -> Bool {
-        let text = try scalar(node, key)
-        guard let value = parseBoolean(text) else { throw fail(node, key, "expected true or false, got \"\(text)\"") }
-        return value
+    private func enumeration<T: RawRepresentable & CaseIterable>(_ node: YAMLNode, _ key: String, _ type: T.Type) throws(ConfigError) -> T
+    where T.RawValue == String {
+        try fields.enumeration(node, key, type)
     }
 
-    private func integer(_ node: Node, _ key: String, minimum: Int) throws(ConfigError) -> Int {
-        let text = try scalar(node, key)
-        guard let value = Int(text), value >= minimum else {
-            throw fail(node, key, "expected an integer >= \(minimum), got \"\(text)\"")
-        }
-        return value
+    private func percent(_ node: YAMLNode, _ key: String) throws(ConfigError) -> Double {
+        try fields.value(node, key, expected: "a percentage in (0, 100]") { Double($0).flatMap { $0 > 0 && $0 <= 100 ? $0 : nil } }
     }
 
-    private func percent(_ node: Node, _ key: String) throws(ConfigError) -> Double {
-        let text = try scalar(node, key)
-        guard let value = Double(text), value > 0, value <= 100 else {
-            throw fail(node, key, "expected a percentage in (0, 100], got \"\(text)\"")
-        }
-        return value
-    }
-
-    private func duration(_ node: Node, _ key: String) throws(ConfigError) -> Double {
+    private func duration(_ node: YAMLNode, _ key: String) throws(ConfigError) -> Double {
         let text = try scalar(node, key)
         guard let value = Units.parseDuration(text) else {
             throw fail(node, key, "invalid duration \"\(text)\" (use seconds like 90, or \"90s\", \"15m\", \"2h\")")
@@ -263,7 +249,7 @@ struct ConfigFileReader {
         return value
     }
 
-    private func size(_ node: Node, _ key: String) throws(ConfigError) -> Int64 {
+    private func size(_ node: YAMLNode, _ key: String) throws(ConfigError) -> Int64 {
         let text = try scalar(node, key)
         guard let value = Units.parseSize(text) else {
             throw fail(node, key, "invalid size \"\(text)\" (use bytes, or \"512KiB\", \"64MiB\", \"1GiB\")")
@@ -271,50 +257,32 @@ struct ConfigFileReader {
         return value
     }
 
-    private func enumeration<T: RawRepresentable & CaseIterable>(_ node: Node, _ key: String, _ type: T.Type) throws(ConfigError) -> T
-    where T.RawValue == String {
-        let text = try scalar(node, key)
-        guard let value = T(rawValue: text) else {
-            throw fail(node, key, "expected one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
-        }
-        return value
-    }
-
-    private func pathValue(_ node: Node, _ key: String) throws(ConfigError) -> String {
+    private func pathValue(_ node: YAMLNode, _ key: String) throws(ConfigError) -> String {
         let text = try scalar(node, key)
         guard !text.isEmpty else { throw fail(node, key, "must not be empty") }
         // Paths with placeholders are expanded per stage and resolved there.
         return text.contains("{") ? text : FileSystem.resolve(text, against: baseDirectory)
     }
 
-    private func stringMap(_ node: Node, _ key: String) throws(ConfigError) -> [String: String] {
+    private func stringMap(_ node: YAMLNode, _ key: String) throws(ConfigError) -> [String: String] {
         var result: [String: String] = [:]
         for (entryKey, value, name) in try mapping(node, key) { result[name] = try scalar(value, entryKey) }
         return result
     }
 
-    private func command(_ node: Node, _ key: String) throws(ConfigError) -> [String] {
-        switch node {
-        case .scalar(let scalar):
+    private func command(_ node: YAMLNode, _ key: String) throws(ConfigError) -> [String] {
+        switch node.content {
+        case .scalar(let text):
             // A single string runs through the shell, like a line in a script.
-            guard !scalar.string.isEmpty else { throw fail(node, key, "must not be empty") }
-            return ["/bin/sh", "-c", scalar.string]
-        case .sequence(let sequence):
+            guard !text.isEmpty else { throw fail(node, key, "must not be empty") }
+            return ["/bin/sh", "-c", text]
+        case .sequence(let items):
             var argv: [String] = []
-            for item in sequence { argv.append(try scalar(item, key)) }
+            for item in items { argv.append(try scalar(item, key)) }
             guard !argv.isEmpty else { throw fail(node, key, "must not be empty") }
             return argv
-        default:
+        case .mapping:
             throw fail(node, key, "expected a list of arguments, e.g. [python3, \"{repo_root}/train.py\"]")
         }
-    }
-}
-
-/// `true`/`false` and the usual spellings (`yes`/`no`, `on`/`off`, `1`/`0`), case-insensitive.
-public func parseBoolean(_ text: String) -> Bool? {
-    switch text.lowercased() {
-    case "true", "yes", "on", "1": return true
-    case "false", "no", "off", "0": return false
-    default: return nil
     }
 }

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Yams
 
 /// Command-line settings that override everything else.
 public struct ConfigOverrides: Sendable, Equatable {

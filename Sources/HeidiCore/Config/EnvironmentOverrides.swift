@@ -1,3 +1,4 @@
+import HeidiYAML
 /// Environment overrides, including the original engine's variable names (SPEC §3).
 enum EnvironmentOverrides {
     static func apply(_ env: [String: String], to config: inout HeidiConfig, socket: inout String?) throws(ConfigError) {

@@ -1,0 +1,80 @@
+/// Typed reading of a composed YAML document, with errors that name the file, line and dotted key. `Failure` is
+/// the reader's own error type (heidid's `ConfigError`, heidi-collect's `YAMLFieldError`), made by `fail` from the
+/// node at fault (nil when unknown), the dotted key and the message.
+public struct YAMLFields<Failure: Error>: Sendable {
+    public let fail: @Sendable (YAMLNode?, String, String) -> Failure
+
+    public init(fail: @escaping @Sendable (YAMLNode?, String, String) -> Failure) { self.fail = fail }
+
+    /// The entries of a mapping as (dotted key, value, plain name), in file order.
+    public func mapping(_ node: YAMLNode, _ prefix: String) throws(Failure) -> [(key: String, value: YAMLNode, name: String)] {
+        guard case .mapping(let entries) = node.content else {
+            throw fail(node, prefix.isEmpty ? "(top level)" : prefix, "expected a mapping of keys to values")
+        }
+        var result: [(key: String, value: YAMLNode, name: String)] = []
+        for (keyNode, value) in entries {
+            guard let name = keyNode.scalar else { throw fail(keyNode, prefix, "keys must be plain strings") }
+            result.append((prefix.isEmpty ? name : prefix + "." + name, value, name))
+        }
+        return result
+    }
+
+    /// The items of a sequence.
+    public func sequence(_ node: YAMLNode, _ key: String) throws(Failure) -> [YAMLNode] {
+        guard case .sequence(let items) = node.content else { throw fail(node, key, "expected a list") }
+        return items
+    }
+
+    /// A scalar's text.
+    public func string(_ node: YAMLNode, _ key: String) throws(Failure) -> String {
+        guard let text = node.scalar else { throw fail(node, key, "expected a single value") }
+        return text
+    }
+
+    /// A list of strings, or one string standing for a list of one.
+    public func strings(_ node: YAMLNode, _ key: String) throws(Failure) -> [String] {
+        if let text = node.scalar { return [text] }
+        var result: [String] = []
+        for item in try sequence(node, key) { result.append(try string(item, key)) }
+        return result
+    }
+
+    /// A scalar read by `parse`; `expected` says what was wanted when it returns nil.
+    public func value<T>(_ node: YAMLNode, _ key: String, expected: String, _ parse: (String) -> T?) throws(Failure) -> T {
+        let text = try string(node, key)
+        guard let value = parse(text) else { throw fail(node, key, "expected \(expected), got \"\(text)\"") }
+        return value
+    }
+
+    /// An integer of at least `minimum` (`1_000` allowed).
+    public func integer(_ node: YAMLNode, _ key: String, minimum: Int) throws(Failure) -> Int {
+        try value(node, key, expected: "an integer >= \(minimum)") { Int($0.filter { $0 != "_" }).flatMap { $0 >= minimum ? $0 : nil } }
+    }
+
+    /// A finite number in `range` (`1_000.5` allowed).
+    public func number(_ node: YAMLNode, _ key: String, range: ClosedRange<Double>) throws(Failure) -> Double {
+        try value(node, key, expected: "a number in \(range.lowerBound)...\(range.upperBound)") { text in
+            Double(text.filter { $0 != "_" }).flatMap { $0.isFinite && range.contains($0) ? $0 : nil }
+        }
+    }
+
+    /// `true`/`false` and the usual spellings.
+    public func boolean(_ node: YAMLNode, _ key: String) throws(Failure) -> Bool {
+        try value(node, key, expected: "true or false", parseBoolean)
+    }
+
+    /// One of an enumeration's raw values.
+    public func enumeration<T: RawRepresentable & CaseIterable>(_ node: YAMLNode, _ key: String, _ type: T.Type) throws(Failure) -> T
+    where T.RawValue == String {
+        try value(node, key, expected: "one of \(T.allCases.map(\.rawValue).joined(separator: ", "))") { T(rawValue: $0) }
+    }
+}
+
+/// `true`/`false` and the usual spellings (`yes`/`no`, `on`/`off`, `1`/`0`), case-insensitive.
+public func parseBoolean(_ text: String) -> Bool? {
+    switch text.lowercased() {
+    case "true", "yes", "on", "1": return true
+    case "false", "no", "off", "0": return false
+    default: return nil
+    }
+}

@@ -80,7 +80,7 @@ if command -v s6-svscan >/dev/null && command -v s6-svstat >/dev/null; then
     printf '%-34s ' "s6-svstat"; "$PROBE" spawn "$N_SPAWN" "$(command -v s6-svstat)" "$WORK/s6/sleeper"
 fi
 if command -v systemctl >/dev/null; then
-    printf '%-34s ' "systemctl is-active (no PID-1 systemd)"; "$PROBE" spawn "$N_SPAWN" "$(command -v systemctl)" is-active heidi || true
+    printf '%-34s ' "systemctl is-active (no PID-1 systemd)"; "$PROBE" spawn "$N_SPAWN" "$(command -v systemctl)" is-active heidi 2>/dev/null || true
 fi
 
 echo

@@ -1,10 +1,22 @@
 /// Typed reading of a composed YAML document, with errors that name the file, line and dotted key. `Failure` is
-/// the reader's own error type (heidid's `ConfigError`, heidi-collect's `YAMLFieldError`), made by `fail` from the
-/// node at fault (nil when unknown), the dotted key and the message.
+/// the reader's own error type (heidid's `ConfigError`, heidi-collect's `YAMLFieldError`), made by `makeFailure`
+/// from the line at fault (nil when unknown), the dotted key and the message.
 public struct YAMLFields<Failure: Error>: Sendable {
-    public let fail: @Sendable (YAMLNode?, String, String) -> Failure
+    private let makeFailure: @Sendable (Int?, String, String) -> Failure
 
-    public init(fail: @escaping @Sendable (YAMLNode?, String, String) -> Failure) { self.fail = fail }
+    public init(makeFailure: @escaping @Sendable (_ line: Int?, _ key: String, _ message: String) -> Failure) {
+        self.makeFailure = makeFailure
+    }
+
+    /// The reader's error for `node` (nil when no node is at fault).
+    public func fail(_ node: YAMLNode?, _ key: String, _ message: String) -> Failure { makeFailure(node?.line, key, message) }
+
+    /// The document in `text` (nil when it is empty); a syntax error becomes the reader's error, with its line.
+    public func document(_ text: String) throws(Failure) -> YAMLNode? {
+        do throws(YAMLSyntaxError) { return try YAMLDocument.parse(text) } catch {
+            throw makeFailure(error.line, "", "invalid YAML: \(error.message)")
+        }
+    }
 
     /// The entries of a mapping as (dotted key, value, plain name), in file order.
     public func mapping(_ node: YAMLNode, _ prefix: String) throws(Failure) -> [(key: String, value: YAMLNode, name: String)] {

@@ -83,16 +83,20 @@ enum Processes {
         return reap(pid)
     }
 
+    /// SIGKILL to `pid`'s process group, then reaps it (blocking briefly: the kernel delivers SIGKILL at once).
+    @discardableResult
+    static func killGroupAndReap(_ pid: pid_t) -> Int32? {
+        killpg(pid, SIGKILL)
+        return waitBlocking(pid, timeout: 5)
+    }
+
     /// Runs a short cleanup command (in teardown or `defer`, where nothing can be awaited) and ignores how it ends;
     /// blocks the calling thread for at most `timeout` seconds.
     static func cleanUp(_ argv: [String], timeout: Double = 20) {
         guard let output = try? CaptureFile() else { return }
         defer { output.close() }
         guard let pid = try? spawn(argv, environment: TestEnvironment.make(), stdout: output.fd, stderr: output.fd) else { return }
-        if waitBlocking(pid, timeout: timeout) == nil {
-            killpg(pid, SIGKILL)
-            _ = waitBlocking(pid, timeout: 5)
-        }
+        if waitBlocking(pid, timeout: timeout) == nil { killGroupAndReap(pid) }
     }
 
     /// Runs a command to completion (at most `timeout` seconds) and captures its output.
@@ -107,8 +111,7 @@ enum Processes {
         }
         let pid = try spawn(argv, environment: environment, stdout: out.fd, stderr: err.fd)
         guard let status = await wait(pid, timeout: timeout) else {
-            killpg(pid, SIGKILL)
-            _ = waitBlocking(pid, timeout: 5)
+            killGroupAndReap(pid)
             throw HarnessError("\(argv.joined(separator: " ")) did not finish within \(timeout) s")
         }
         return ProcessResult(status: status, stdoutBytes: out.contents(), stderr: String(decoding: err.contents(), as: UTF8.self))

@@ -51,8 +51,7 @@ final class DaemonProcess {
     /// Cleanup: SIGKILL to the daemon's process group and reap it.
     func forceStop() {
         guard !hasExited else { return }
-        killpg(pid, SIGKILL)
-        exitStatus = Processes.waitBlocking(pid, timeout: 10)
+        exitStatus = Processes.killGroupAndReap(pid)
     }
 }
 

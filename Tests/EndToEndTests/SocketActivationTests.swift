@@ -22,8 +22,7 @@ struct SocketActivationTests {
         let pid = try Processes.spawn(argv, environment: TestEnvironment.make(["HEIDI_MOCK_SUBPROCESSES": "1"]),
                                       stdout: log.fd, stderr: log.fd)
         defer {
-            killpg(pid, SIGKILL)
-            _ = Processes.waitBlocking(pid, timeout: 5)
+            Processes.killGroupAndReap(pid)
         }
         try await s.waitUntil("the activation socket to exist") { FileSystem.exists(s.socket) ? true : nil }
         // The first connection starts heidid, which answers on the inherited descriptor.

@@ -113,8 +113,7 @@ struct StandaloneJournaldTests {
                                             stdout: output.fd, stderr: output.fd)
         defer {
             if Processes.reap(namespace) == nil {
-                killpg(namespace, SIGKILL)
-                _ = Processes.waitBlocking(namespace, timeout: 5)
+                Processes.killGroupAndReap(namespace)
             }
         }
         func diagnostics() -> String {

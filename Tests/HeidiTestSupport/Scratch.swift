@@ -8,12 +8,13 @@ import HeidiCore
 /// run of the suite leaves nothing in /tmp. Roots left by earlier runs that were killed are removed when the next
 /// run starts.
 public enum Scratch {
-    private static let prefix = "/tmp/heidi-tests-"
+    private static let parent = "/tmp"
+    private static let prefix = "heidi-tests-"
 
     /// The root directory, created on first use.
     public static let root: String = {
         removeRootsOfDeadRuns()
-        let path = prefix + String(getpid())
+        let path = "\(parent)/\(prefix)\(getpid())"
         FileSystem.removeTree(path)  // a pid reused from a killed run
         guard mkdir(path, 0o700) == 0 else { fatalError("cannot create the test scratch directory \(path): \(errnoDescription(errno))") }
         atexit { FileSystem.removeTree(Scratch.root) }
@@ -35,9 +36,9 @@ public enum Scratch {
     }
 
     private static func removeRootsOfDeadRuns() {
-        for name in (try? FileSystem.entries(of: "/tmp")) ?? [] where ("/tmp/" + name).hasPrefix(prefix) {
-            guard let pid = pid_t(("/tmp/" + name).dropFirst(prefix.count)), pid != getpid() else { continue }
-            if kill(pid, 0) != 0 && errno == ESRCH { FileSystem.removeTree("/tmp/" + name) }
+        for name in (try? FileSystem.entries(of: parent)) ?? [] where name.hasPrefix(prefix) {
+            guard let pid = pid_t(name.dropFirst(prefix.count)), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { FileSystem.removeTree("\(parent)/\(name)") }
         }
     }
 }

@@ -79,7 +79,7 @@ struct YAMLDocumentTests {
         var message: String
     }
 
-    static let fields = YAMLFields { node, key, message in Failure(line: node?.line, key: key, message: message) }
+    static let fields = YAMLFields { line, key, message in Failure(line: line, key: key, message: message) }
 
     @Test func fieldsReadTypedValuesAndNameTheKeyAndLine() throws {
         let root = try #require(try YAMLDocument.parse("n: 1_000\nb: Yes\nl: [a, b]\none: solo\nbad: x\nmode: fast\n"))

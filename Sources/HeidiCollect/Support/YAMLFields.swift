@@ -19,15 +19,6 @@ typealias YAMLFields = HeidiYAML.YAMLFields<YAMLFieldError>
 extension HeidiYAML.YAMLFields where Failure == YAMLFieldError {
     /// Readers for the file at `path`.
     init(path: String) {
-        self.init { node, key, message in YAMLFieldError(path: path, line: node?.line, key: key, message: message) }
-    }
-
-    /// The file's document (nil when it is empty).
-    func document(_ text: String) throws(YAMLFieldError) -> YAMLNode? {
-        do throws(YAMLSyntaxError) { return try YAMLDocument.parse(text) } catch {
-            var failure = fail(nil, "", "invalid YAML: \(error.message)")
-            failure.line = error.line
-            throw failure
-        }
+        self.init { line, key, message in YAMLFieldError(path: path, line: line, key: key, message: message) }
     }
 }

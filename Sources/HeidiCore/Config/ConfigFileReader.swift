@@ -15,30 +15,22 @@ struct ConfigFileReader {
         var env: [String: String] = [:]
     }
 
+    private let fields: YAMLFields<ConfigError>
+
     init(path: String, config: HeidiConfig) {
         self.path = path
         self.config = config
+        fields = YAMLFields { line, key, message in ConfigError(source: path, line: line, key: key, message: message) }
     }
 
     private var baseDirectory: String {
         FileSystem.resolve(FileSystem.dirname(path), against: FileSystem.currentDirectory())
     }
 
-    private func fail(_ node: YAMLNode?, _ key: String, _ message: String) -> ConfigError {
-        ConfigError(source: path, line: node?.line, key: key, message: message)
-    }
-
-    private var fields: YAMLFields<ConfigError> {
-        let path = path
-        return YAMLFields { node, key, message in ConfigError(source: path, line: node?.line, key: key, message: message) }
-    }
+    private func fail(_ node: YAMLNode?, _ key: String, _ message: String) -> ConfigError { fields.fail(node, key, message) }
 
     mutating func read(_ text: String) throws(ConfigError) {
-        let root: YAMLNode?
-        do throws(YAMLSyntaxError) { root = try YAMLDocument.parse(text) } catch {
-            throw ConfigError(source: path, line: error.line, key: "", message: "invalid YAML: \(error.message)")
-        }
-        guard let root else { return }  // an empty file means defaults
+        guard let root = try fields.document(text) else { return }  // an empty file means defaults
         // stage_defaults is applied before stages wherever it appears in the file.
         let sections = try mapping(root, "").sorted { ($0.2 == "stage_defaults" ? 0 : 1) < ($1.2 == "stage_defaults" ? 0 : 1) }
         for (key, node, name) in sections {

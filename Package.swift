@@ -75,6 +75,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            // The static Swift runtime's link arguments export every symbol of the executable (15,000 here); heidid
+            // needs none, and the dynamic symbol table they fill costs start-up relocation time and ~1 MiB resident.
+            linkerSettings: [
+                .unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux], configuration: .release))
             ]
         ),
         // The control request path driven from raw bytes: libFuzzer target and corpus replay (contrib/fuzz).
@@ -102,7 +107,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "heidictl",
-            dependencies: ["HeidiAPI", "HeidiCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["HeidiAPI", "HeidiCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            // Release heidictl is one static executable: no dynamic loader, no shared libraries to map and relocate,
+            // so `heidictl status` starts in about 60 % of the time (contrib/bench/control-bench.sh). Not a static
+            // PIE: glibc's static-PIE start-up aborts on the $ORIGIN run path SwiftPM adds to every executable, so a
+            // plain `swift build -c release` would produce a heidictl that crashes. Stack, heap and mmap stay randomised.
+            linkerSettings: [
+                .unsafeFlags(["-static-executable"], .when(platforms: [.linux], configuration: .release))
+            ]
         ),
 
         // Code validation at generation time: fenced blocks, language guessing, real toolchains as supervised children.

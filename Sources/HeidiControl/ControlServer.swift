@@ -173,9 +173,11 @@ public final class ControlServer: Service, Sendable {
         switch response.body {
         case .bytes(let bytes):
             headers.add(name: "Content-Length", value: String(bytes.count))
-            try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
-            try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: bytes))))
-            try await outbound.write(.end(nil))
+            // One hand-over to the event loop, not three: each could suspend this task behind every other client's.
+            try await outbound.write(contentsOf: [
+                .head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)),
+                .body(.byteBuffer(ByteBuffer(bytes: bytes))), .end(nil),
+            ])
         case .stream(let chunks):
             // No length: NIOHTTP1 uses chunked transfer encoding. Ends when the stream ends or the client leaves.
             try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))

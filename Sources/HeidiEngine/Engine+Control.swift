@@ -3,7 +3,11 @@ import HeidiControl
 import HeidiCore
 
 extension Engine: ControlBackend {
-    public func status() async -> StatusSnapshot { snapshot() }
+    /// Answered from the status board: never waits for the actor, which may be busy with a stage's output.
+    public nonisolated func status() async -> StatusSnapshot {
+        if let published = statusBoard.read(now: clock.now()) { return published }
+        return await snapshot()  // nothing published yet: only before open()
+    }
 
     public func isReady() async -> Bool { ready && !shuttingDown }
 

@@ -56,6 +56,7 @@ extension Engine {
     /// Sends a written line on: journald (after the group commit under `batch`), followers, metrics; prunes after
     /// a rotation.
     private func published(_ written: WrittenEvent) {
+        publishStatus()  // the journal head moved
         if journal?.policy == .batch {
             journalRuntime.unsynced.append(written)
             scheduleBatchSync()

@@ -33,6 +33,8 @@ struct CurrentStage {
 
     var stage: Stage { attempt.stage }
     var round: Int { attempt.round }
+    /// What a status request refreshes without the engine.
+    var live: StatusBoard.LiveStage { StatusBoard.LiveStage(handle: handle, startNanos: startNanos) }
     var runID: String? { attempt.runID }
     var logFile: StageLogFile { output.logFile }
 }

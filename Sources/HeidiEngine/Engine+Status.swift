@@ -8,14 +8,12 @@ extension Engine {
     /// The status object (SPEC §5).
     func snapshot() -> StatusSnapshot {
         let now = clock.now()
-        var child: ChildStatus?
-        if let current {
-            let progress = current.handle.progress
-            child = ChildStatus(
+        let child = current.map { current in
+            var child = ChildStatus(
                 pid: current.handle.pid, pgid: current.handle.pid, argv: current.argv, startedAt: current.startedAt.description,
-                elapsedSeconds: Double(Int(Double(MonotonicClock.nanoseconds() - current.startNanos) / 1e7)) / 100,
-                timeoutSeconds: current.timeout, status: progress?.status, startTicks: current.handle.startTicks,
-                counters: progress?.counters, usage: progress?.usage)
+                elapsedSeconds: 0, timeoutSeconds: current.timeout, status: nil, startTicks: current.handle.startTicks)
+            current.live.refresh(&child)
+            return child
         }
         var lastError = state.lastError
         if lastError == nil, let storageFailure {
@@ -29,6 +27,12 @@ extension Engine {
             awaitingTrainNow: state.awaitingTrainNow, stopping: state.stopping, child: child, lastError: lastError,
             journal: JournalHead(path: config.journalPath, seq: journal?.lastSeq ?? 0, head: journal?.headHash ?? SHA256.zeroHex),
             supervision: supervision.mechanism, updatedAt: now.description)
+    }
+
+    /// Publishes the status for requests that do not wait for the engine (`status()`); called whenever something
+    /// `snapshot()` shows has changed.
+    func publishStatus() {
+        statusBoard.publish(snapshot(), live: current?.live)
     }
 
     /// systemd's one-line status: `FINALIZING (train) round 2/3 run_… child 5678 12m`.

@@ -14,7 +14,7 @@ import Logging
 public actor Engine {
     public static let version = "0.1.0"
 
-    var config: HeidiConfig
+    var config: HeidiConfig { didSet { publishStatus() } }
     let environment: [String: String]
     let launcher: any StageLauncher
     let notifier: any ServiceNotifier
@@ -29,20 +29,23 @@ public actor Engine {
     /// Child output to journald, rate-limited per stage (nil without a mirror).
     let journald: JournaldForwarder?
 
-    var state = PipelineState()
-    var journal: JournalWriter?
+    // What status shows: every change is published to `statusBoard` at once (Engine+Status.swift).
+    var state = PipelineState() { didSet { publishStatus() } }
+    var journal: JournalWriter? { didSet { publishStatus() } }
     var lock: StateDirectoryLock?
-    var current: CurrentStage?
+    var current: CurrentStage? { didSet { publishStatus() } }
     /// A stage attempt held by the resource governor or waiting out a retry backoff.
     var pendingStart: PendingStart?
     var nextPendingID = 0
     var ready = false
     var shuttingDown = false
     /// A journal or state write failed; reported in status and blocks new stages until writes work again.
-    var storageFailure: String?
+    var storageFailure: String? { didSet { publishStatus() } }
     var pendingInputs: [PipelineInput] = []
     var drainingInputs = false
     let logBroadcaster = LogBroadcaster()
+    /// The status as of the last change, for requests that must not wait for the actor.
+    let statusBoard = StatusBoard()
     var metrics = EngineMetrics()
     /// Checkpoints, group commit, write failures and followers (Engine+Journal.swift).
     var journalRuntime = JournalRuntime()

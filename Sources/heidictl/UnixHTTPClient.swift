@@ -9,7 +9,7 @@ enum ClientError: Error, CustomStringConvertible {
     case noSocket(String)
     case staleSocket(String)
     /// The path, and a description of its owner, group and mode (or of the directory that blocks it).
-    case permissionDenied(String, detail: String)
+    case permissionDenied(String, FileOwnership.Blocker)
     /// The daemon speaks another API version.
     case incompatible(String)
     case protocolError(String)
@@ -21,8 +21,9 @@ enum ClientError: Error, CustomStringConvertible {
             return "heidid is not running: no control socket at \(path) (start it with 'systemctl start heidi', or pass --socket)"
         case .staleSocket(let path):
             return "heidid is not running: \(path) exists but nothing accepts connections (stale socket from a stopped daemon)"
-        case .permissionDenied(let path, let detail):
-            return "permission denied on \(path) (\(detail)): join that group (sudo usermod -aG GROUP $USER, then log in again) or run as root"
+        case .permissionDenied(let path, let blocker):
+            let join = blocker.group.map { "join group \($0) (sudo usermod -aG \($0) $USER, then log in again) or " } ?? ""
+            return "permission denied on \(path) (\(blocker.detail)): \(join)run as root"
         case .incompatible(let message): return message
         case .protocolError(let message): return "unexpected answer from heidid: \(message)"
         case .io(let message): return message
@@ -120,7 +121,7 @@ struct UnixHTTPClient {
             switch error.errno {
             case ENOENT, ENOTDIR: throw .noSocket(socketPath)
             case ECONNREFUSED: throw .staleSocket(socketPath)
-            case EACCES, EPERM: throw .permissionDenied(socketPath, detail: FileOwnership.describeBlocker(of: socketPath))
+            case EACCES, EPERM: throw .permissionDenied(socketPath, FileOwnership.describeBlocker(of: socketPath))
             case ENAMETOOLONG: throw .io("control socket path is too long (max 107 bytes): \(socketPath)")
             default: throw .io("cannot connect to \(socketPath): \(errnoDescription(error.errno))")
             }

@@ -48,6 +48,7 @@ struct AuthorizationTests {
         let outsider = try await asNobody(groups: nil, s, "status")
         #expect(outsider.status == 4, "\(outsider)")
         #expect(outsider.stderr.contains("permission denied") && outsider.stderr.contains("group \(Self.group)")
+                && outsider.stderr.contains("usermod -aG \(Self.group) $USER")
                 && outsider.stderr.contains("mode 0660"), "\(outsider)")
 
         let member = try await asNobody(groups: String(gid), s, "status")

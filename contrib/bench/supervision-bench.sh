@@ -16,4 +16,6 @@ done
 BIN=$(swift build -c release --scratch-path .build-release --show-bin-path)
 python3 -c 'import supervisor' 2>/dev/null || python3 -m pip install -q supervisor
 echo "==> $(nproc) CPUs, $(uname -r), supervisor $(python3 -c 'import supervisor, importlib.metadata as m; print(m.version("supervisor"))')"
-exec python3 contrib/bench/supervision_bench.py "$BIN"
+FLOOR=$(mktemp -d)/capture-floor
+cc -O2 -o "$FLOOR" contrib/bench/capture-floor.c
+exec python3 contrib/bench/supervision_bench.py "$BIN" "$FLOOR"

@@ -6,7 +6,8 @@ Called by supervision-bench.sh (which builds the release binaries and installs s
      (8 KiB writes like `yes`; one write() per 70-byte line like an unbuffered Python script), every line checked;
   2. stop: time from the stop request to the whole TERM-ignoring tree gone (1 s grace), and survivors;
   3. idle: the daemon's CPU ticks over 60 s with one quiet running child.
-Prints numbers and heidi/supervisord ratios.
+Prints numbers and heidi/supervisord ratios. With a second argument (the built capture-floor.c), the 8 KiB shape
+also runs the floor: a C loop that only copies the pipe to the log, i.e. the kernel's part of anyone's capture.
 """
 import os
 import signal
@@ -193,6 +194,25 @@ stderr_logfile_maxbytes=0
         self.proc.wait(timeout=60)
 
 
+class Floor:
+    """The least any supervisor can do: capture-floor.c copies the pipe to the log file, nothing else."""
+    name = "floor (C)"
+
+    def __init__(self, binary, work):
+        self.binary, self.work = binary, work
+
+    def start(self, command, grace="10s"):
+        self.dir = tempfile.mkdtemp(dir=self.work, prefix="floor.")
+        self.proc = subprocess.Popen([self.binary, self.log(), command])
+        return self.proc.pid
+
+    def log(self):
+        return f"{self.dir}/stage.log"
+
+    def shutdown(self):
+        self.proc.wait(timeout=60)
+
+
 def capture(daemon, shape, count, work):
     stamp = tempfile.mktemp(dir=work, prefix=f"stamp.{daemon.name}.{shape}.")  # the writer creates it when it starts
     writer = f"{work}/writer.py"
@@ -265,6 +285,7 @@ def main():
     with open(f"{work}/writer.py", "w") as f:
         f.write(WRITER)
     heidi, sup = Heidi(bin_dir, work), Supervisord(work)
+    floor = Floor(sys.argv[2], work) if len(sys.argv) > 2 else None
 
     print(f"== output capture (one child; daemon CPU per MB; every line verified; medians of {repeat} runs) ==")
     print(f"{'shape':<22}{'daemon':<13}{'MB':>7}{'MB/s':>9}{'(range)':>12}{'CPU ms/MB':>11}{'CPU %':>8}{'bad lines':>11}")
@@ -272,11 +293,14 @@ def main():
     for shape, count in (("block", block_lines), ("line", line_lines)):
         # Runs alternate between the daemons, and each reports the medians of its runs: on a shared machine the
         # load drifts, and this spreads the drift over both.
-        runs = {d.name: [] for d in (heidi, sup)}
+        # The floor only in the 8 KiB shape: with one write per line it would read and write per line, which is a
+        # choice (supervisord's), not a floor.
+        capturers = [heidi, sup] + ([floor] if floor and shape == "block" else [])
+        runs = {d.name: [] for d in capturers}
         for _ in range(repeat):
-            for daemon in (heidi, sup):
+            for daemon in capturers:
                 runs[daemon.name].append(capture(daemon, shape, count, work))
-        for daemon in (heidi, sup):
+        for daemon in capturers:
             mine = runs[daemon.name]
             r = {key: middle([run[key] for run in mine]) for key in ("mb_s", "cpu_ms_per_mb", "cpu_pct", "mb")}
             r["bad"] = sum(run["bad"] for run in mine)
@@ -287,6 +311,10 @@ def main():
                   f"{r['cpu_pct']:>8.1f}{r['bad']:>11}")
         h, s = results[(shape, "heidid")], results[(shape, "supervisord")]
         print(f"{'':<22}heidi/sup    throughput {ratio(h['mb_s'], s['mb_s'])}, CPU per MB {ratio(h['cpu_ms_per_mb'], s['cpu_ms_per_mb'])}")
+        if floor and shape == "block":
+            f = results[(shape, floor.name)]
+            print(f"{'':<22}floor/sup    CPU per MB {ratio(f['cpu_ms_per_mb'], s['cpu_ms_per_mb'])} (what no supervisor can go below); "
+                  f"heidi/floor {ratio(h['cpu_ms_per_mb'], f['cpu_ms_per_mb'])}")
 
     print(f"\n== stop: TERM-ignoring tree with a setsid grandchild, 1 s grace, {trials} trials ==")
     stoppers = [heidi, sup]

@@ -112,6 +112,8 @@ let package = Package(
             // so `heidictl status` starts in about 60 % of the time (contrib/bench/control-bench.sh). Not a static
             // PIE: glibc's static-PIE start-up aborts on the $ORIGIN run path SwiftPM adds to every executable, so a
             // plain `swift build -c release` would produce a heidictl that crashes. Stack, heap and mmap stay randomised.
+            // Release builds take --static-swift-stdlib (as `make release` and the benchmarks do): without it the
+            // objects lack the static runtime's link dependencies and heidictl does not link.
             linkerSettings: [
                 .unsafeFlags(["-static-executable"], .when(platforms: [.linux], configuration: .release))
             ]

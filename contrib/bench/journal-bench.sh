@@ -14,9 +14,9 @@ ROUNDS=${ROUNDS:-200}
 
 echo "==> building release binaries in $SCRATCH"
 for product in heidi-journal-bench heidid heidictl; do
-    swift build -c release --scratch-path "$SCRATCH" --product "$product" >/dev/null
+    swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --product "$product" >/dev/null
 done
-BIN=$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)
+BIN=$(swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --show-bin-path)
 WORK=$(mktemp -d /tmp/heidi-journal-bench.XXXXXX)
 cleanup() {
     [ -n "${HEIDID:-}" ] && kill -TERM "$HEIDID" 2>/dev/null && wait "$HEIDID" 2>/dev/null

@@ -11,9 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 echo "==> building release binaries"
 for product in heidid heidictl heidi-exec; do
-    swift build -c release --scratch-path .build-release --product "$product" >/dev/null
+    swift build -c release --static-swift-stdlib --scratch-path .build-release --product "$product" >/dev/null
 done
-BIN=$(swift build -c release --scratch-path .build-release --show-bin-path)
+BIN=$(swift build -c release --static-swift-stdlib --scratch-path .build-release --show-bin-path)
 python3 -c 'import supervisor' 2>/dev/null || python3 -m pip install -q supervisor
 echo "==> $(nproc) CPUs, $(uname -r), supervisor $(python3 -c 'import supervisor, importlib.metadata as m; print(m.version("supervisor"))')"
 FLOOR=$(mktemp -d)/capture-floor

@@ -196,7 +196,7 @@ stderr_logfile_maxbytes=0
 
 class Floor:
     """The least any supervisor can do: capture-floor.c copies the pipe to the log file, nothing else."""
-    name = "floor (C)"
+    name = "floor"
 
     def __init__(self, binary, work):
         self.binary, self.work = binary, work

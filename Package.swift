@@ -147,7 +147,14 @@ let package = Package(
         .testTarget(name: "HeidiCoreTests", dependencies: ["HeidiCore", "HeidiTestSupport"]),
         .testTarget(name: "HeidiSupervisorTests", dependencies: ["HeidiSupervisor", "HeidiCore", "HeidiTestSupport"]),
         .testTarget(name: "HeidiSystemdTests", dependencies: ["HeidiSystemd", "HeidiCore"]),
-        .testTarget(name: "HeidiControlTests", dependencies: ["HeidiControl", "HeidiAPI", "HeidiCore", "HeidiFuzzing", "HeidiTestSupport"]),
+        .testTarget(
+            name: "HeidiControlTests",
+            dependencies: [
+                "HeidiControl", "HeidiAPI", "HeidiCore", "HeidiFuzzing", "HeidiTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "HeidiEngineTests", dependencies: ["HeidiEngine", "HeidiCore", "HeidiAPI", "HeidiSupervisor", "HeidiTestSupport"]),
         // What the test targets that run the built executables share (not a product).
         .target(name: "HeidiTestSupport", dependencies: ["HeidiCore"], path: "Tests/HeidiTestSupport"),

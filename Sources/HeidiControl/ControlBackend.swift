@@ -45,7 +45,9 @@ public struct LogStream: Sendable {
 
 /// What the control server needs from the daemon. The engine implements it; tests use a fake.
 public protocol ControlBackend: Sendable {
-    func status() async -> StatusSnapshot
+    /// The status now, without waiting for anything (the control server answers it on the connection's event loop);
+    /// nil while the daemon is still starting.
+    func publishedStatus() -> StatusSnapshot?
     /// True once the daemon is fully up (journal checked, state recovered).
     func isReady() async -> Bool
     /// Carries out an action; an `APIErrorBody` (usually `invalid_state`) when it does not apply.

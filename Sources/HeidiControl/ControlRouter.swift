@@ -39,10 +39,18 @@ public struct ControlRouter: Sendable {
         self.stats = stats
     }
 
+    /// The response to a request that is answered at once, without waiting for the engine: status, from what the
+    /// engine last published. Nil for every other request. `path` is the request target; one with a query is not
+    /// answered here (`route` answers it the same way).
+    public func immediateResponse(method: String, path: String) -> ControlResponse? {
+        guard method == "GET" || method == "HEAD", path == API.status else { return nil }
+        guard let status = backend.publishedStatus() else { return .error(.unavailable, "heidid is starting") }
+        return ControlResponse(status: 200, body: .bytes(status.jsonBytes() + [0x0a]))
+    }
+
     public func route(_ request: ControlRequest) async -> ControlResponse {
+        if let response = immediateResponse(method: request.method, path: request.path) { return response }
         switch (request.method, request.path) {
-        case ("GET", API.status), ("HEAD", API.status):
-            return ControlResponse(status: 200, body: .bytes(await backend.status().jsonBytes() + [0x0a]))
         case ("GET", API.health):
             return await backend.isReady() ? .json(200, HealthResponse(ok: true)) : .error(.unavailable, "heidid is starting")
         case ("GET", API.metrics):

@@ -12,9 +12,10 @@ import Synchronization
 
 /// The HTTP/1.1 control server on a Unix socket (SPEC §5), as a ServiceLifecycle service.
 ///
-/// Binds `socketPath` itself, or takes a socket-activated descriptor (which it never unlinks). Each connection is
-/// served by one task; requests over 64 KiB get 413, idle connections are closed, and more than `maxConnections`
-/// at once get 503. Nothing a client sends reaches the engine unless it parses.
+/// Binds `socketPath` itself, or takes a socket-activated descriptor (which it never unlinks). Status requests are
+/// answered on the connection's event loop (`ConnectionFrontHandler`); every other request is served by the
+/// connection's task. Requests over 64 KiB get 413, idle connections are closed, and more than `maxConnections` at
+/// once get 503. Nothing a client sends reaches the engine unless it parses.
 public final class ControlServer: Service, Sendable {
     public struct Options: Sendable {
         /// Enough for a thousand polling clients at once (heidid raises its descriptor limit to match).
@@ -48,23 +49,35 @@ public final class ControlServer: Service, Sendable {
 
     typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
 
+    /// An accepted connection, ready for its task.
+    struct Accepted: Sendable {
+        var connection: Connection
+        var peer: PeerCredentials
+        var overLimit: Bool
+    }
+
     public func run() async throws {
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 4096)
-        let initializer: @Sendable (Channel) -> EventLoopFuture<(Connection, PeerCredentials)> = { channel in
+        let initializer: @Sendable (Channel) -> EventLoopFuture<Accepted> = { channel in
             let credentials: EventLoopFuture<UCred>
             if let provider = channel as? SocketOptionProvider {
                 credentials = provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
             } else {
                 credentials = channel.eventLoop.makeSucceededFuture(UCred(pid: 0, uid: UInt32.max, gid: UInt32.max))
             }
+            // Counted from accept to close; over the limit, the connection's task answers 503 and closes it.
+            let active = self.connections.wrappingAdd(1, ordering: .relaxed).newValue
+            channel.closeFuture.whenComplete { _ in self.connections.wrappingSubtract(1, ordering: .relaxed) }
+            let overLimit = active > self.options.maxConnections
             return credentials.flatMapThrowing { cred in
-                try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                try Self.configureConnection(channel, router: self.router, idleTimeout: self.options.idleTimeout, answersHere: !overLimit)
                 let connection = try Connection.closingOnDeinit(channel)
-                return (connection, PeerCredentials(pid: cred.pid, uid: cred.uid, gid: cred.gid))
+                return Accepted(connection: connection, peer: PeerCredentials(pid: cred.pid, uid: cred.uid, gid: cred.gid),
+                                overLimit: overLimit)
             }
         }
-        let server: NIOAsyncChannel<(Connection, PeerCredentials), Never>
+        let server: NIOAsyncChannel<Accepted, Never>
         if let activatedDescriptor {
             server = try await bootstrap.bind(activatedDescriptor, childChannelInitializer: initializer)
             logger.info("control socket taken from systemd (socket activation)", metadata: ["socket": "\(socketPath)"])
@@ -86,8 +99,8 @@ public final class ControlServer: Service, Sendable {
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { inbound in
-                    for try await (connection, peer) in inbound {
-                        group.addTask { await self.serve(connection, peer: peer) }
+                    for try await accepted in inbound {
+                        group.addTask { await self.serve(accepted) }
                     }
                 }
             }
@@ -96,20 +109,24 @@ public final class ControlServer: Service, Sendable {
         }
     }
 
-    private func serve(_ connection: Connection, peer: PeerCredentials) async {
-        let active = connections.wrappingAdd(1, ordering: .relaxed).newValue
-        defer { connections.wrappingSubtract(1, ordering: .relaxed) }
-        let channel = connection.channel
+    /// Sets up a connection's pipeline on its event loop: NIO's HTTP codec (with pipelining and error handling),
+    /// then the front handler. Shared with the fuzz harness, so it drives the same pipeline.
+    public static func configureConnection(_ channel: Channel, router: ControlRouter, idleTimeout: Double, answersHere: Bool) throws {
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+        try channel.pipeline.syncOperations.addHandler(ConnectionFrontHandler(
+            router: router, idleTimeout: .nanoseconds(Int64(idleTimeout * 1e9)), answersHere: answersHere))
+    }
+
+    /// Serves the requests the front handler passes on (everything but status), one at a time, in order.
+    private func serve(_ accepted: Accepted) async {
         do {
-            try await connection.executeThenClose { inbound, outbound in
-                if active > options.maxConnections {
+            try await accepted.connection.executeThenClose { inbound, outbound in
+                if accepted.overLimit {
                     router.stats.recordRejected()
                     try await write(.error(.unavailable, "too many connections (limit \(options.maxConnections)); retry shortly"),
                                     to: outbound, keepAlive: false)
                     return
                 }
-                var watchdog = idleWatchdog(channel)
-                defer { watchdog.cancel() }
                 var head: HTTPRequestHead?
                 var body: [UInt8] = []
                 var tooLarge = false
@@ -127,12 +144,11 @@ public final class ControlServer: Service, Sendable {
                         if !tooLarge, let bytes = buffer.readBytes(length: buffer.readableBytes) { body += bytes }
                     case .end:
                         guard let requestHead = head else { return }
-                        watchdog.cancel()
                         if tooLarge {
                             try await write(.error(.tooLarge, "request larger than \(API.maxRequestBytes) bytes"), to: outbound, keepAlive: false)
                             return
                         }
-                        let request = ControlRequest(method: requestHead.method.rawValue, uri: requestHead.uri, body: body, peer: peer)
+                        let request = ControlRequest(method: requestHead.method.rawValue, uri: requestHead.uri, body: body, peer: accepted.peer)
                         let started = MonotonicClock.nanoseconds()
                         let response = await router.route(request)
                         let keepAlive = requestHead.isKeepAlive
@@ -142,7 +158,6 @@ public final class ControlServer: Service, Sendable {
                         }
                         if !keepAlive { return }
                         head = nil
-                        watchdog = idleWatchdog(channel)
                     }
                 }
             }
@@ -151,41 +166,40 @@ public final class ControlServer: Service, Sendable {
         }
     }
 
-    /// Closes the connection unless the watchdog is cancelled first (slow or idle clients).
-    private func idleWatchdog(_ channel: Channel) -> Task<Void, Never> {
-        let seconds = options.idleTimeout
-        return Task {
-            try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
-            if !Task.isCancelled { channel.close(promise: nil) }
-        }
-    }
-
     private func write(
         _ response: ControlResponse, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, keepAlive: Bool
     ) async throws {
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: response.contentType)
-        headers.add(name: "Server", value: "heidid")
-        headers.add(name: "X-Heidi-API", value: String(API.version))
-        for (name, value) in response.headers { headers.add(name: name, value: value) }
-        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
-        let status = HTTPResponseStatus(statusCode: response.status)
         switch response.body {
         case .bytes(let bytes):
-            headers.add(name: "Content-Length", value: String(bytes.count))
             // One hand-over to the event loop, not three: each could suspend this task behind every other client's.
-            try await outbound.write(contentsOf: [
-                .head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)),
-                .body(.byteBuffer(ByteBuffer(bytes: bytes))), .end(nil),
-            ])
+            try await outbound.write(contentsOf: response.parts(keepAlive: keepAlive, bytes: bytes))
         case .stream(let chunks):
             // No length: NIOHTTP1 uses chunked transfer encoding. Ends when the stream ends or the client leaves.
-            try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
+            try await outbound.write(.head(response.head(keepAlive: keepAlive)))
             for await chunk in chunks {
                 try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: chunk))))
             }
             try await outbound.write(.end(nil))
         }
+    }
+}
+
+extension ControlResponse {
+    /// The response head: content type, server, API version, extra headers, keep-alive, and the length of a byte body.
+    func head(keepAlive: Bool) -> HTTPResponseHead {
+        var fields = HTTPHeaders()
+        fields.add(name: "Content-Type", value: contentType)
+        fields.add(name: "Server", value: "heidid")
+        fields.add(name: "X-Heidi-API", value: String(API.version))
+        for (name, value) in headers { fields.add(name: name, value: value) }
+        fields.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        if case .bytes(let bytes) = body { fields.add(name: "Content-Length", value: String(bytes.count)) }
+        return HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: fields)
+    }
+
+    /// The whole response when the body is `bytes`: head, body, end.
+    func parts(keepAlive: Bool, bytes: [UInt8]) -> [HTTPServerResponsePart] {
+        [.head(head(keepAlive: keepAlive)), .body(.byteBuffer(ByteBuffer(bytes: bytes))), .end(nil)]
     }
 }
 

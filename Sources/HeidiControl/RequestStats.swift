@@ -25,6 +25,9 @@ public final class RequestStats: Sendable {
         }
     }
 
+    /// Requests answered so far (the histogram's count).
+    public var answered: UInt64 { counts.withLock { $0.count } }
+
     func recordRejected() { counts.withLock { $0.rejected += 1 } }
 
     /// Prometheus text for the histogram and the 503 counter.

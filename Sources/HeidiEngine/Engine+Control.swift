@@ -3,10 +3,13 @@ import HeidiControl
 import HeidiCore
 
 extension Engine: ControlBackend {
-    /// Answered from the status board: never waits for the actor, which may be busy with a stage's output.
+    /// Read from the status board: never waits for the actor, which may be busy with a stage's output.
+    public nonisolated func publishedStatus() -> StatusSnapshot? { statusBoard.read(now: clock.now()) }
+
+    /// The status: as published, or (before `open()` has published anything) as the engine sees it.
     public nonisolated func status() async -> StatusSnapshot {
-        if let published = statusBoard.read(now: clock.now()) { return published }
-        return await snapshot()  // nothing published yet: only before open()
+        if let published = publishedStatus() { return published }
+        return await snapshot()
     }
 
     public func isReady() async -> Bool { ready && !shuttingDown }

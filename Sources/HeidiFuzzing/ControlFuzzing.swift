@@ -27,13 +27,16 @@ public enum ControlFuzzing {
         return count.value
     }
 
-    /// Runs one input. Returns how many requests were routed (for tests).
+    /// Runs one input. Returns how many requests were routed (for tests): answered in the connection's pipeline or
+    /// passed on to the router by it.
     @discardableResult
     public static func route(_ bytes: [UInt8]) async -> Int {
         let channel = EmbeddedChannel()
         let collector = RequestCollector()
+        let router = ControlRouter(backend: StaticBackend(), authorizer: Authorizer(daemonUID: 1000, groupName: nil))
         do {
-            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+            // The server's own connection pipeline: status is answered inside it, the rest reaches the collector.
+            try ControlServer.configureConnection(channel, router: router, idleTimeout: 10, answersHere: true)
             try channel.pipeline.syncOperations.addHandler(collector)
             // Feed in pieces, as a socket would deliver them.
             var offset = 0
@@ -48,14 +51,13 @@ public enum ControlFuzzing {
             // Malformed HTTP: the pipeline answers 400 and closes; that is the expected outcome.
         }
         _ = try? channel.finish()
-        let router = ControlRouter(backend: StaticBackend(), authorizer: Authorizer(daemonUID: 1000, groupName: nil))
         let peers = [PeerCredentials(pid: 1, uid: 0, gid: 0), PeerCredentials(pid: 1, uid: 4242, gid: 4242)]
         for (index, request) in collector.requests.enumerated() {
             let routed = ControlRequest(method: request.method, uri: request.uri, body: request.body, peer: peers[index % 2])
             let response = await router.route(routed)
             if case .stream(let chunks) = response.body { for await _ in chunks {} }
         }
-        return collector.requests.count
+        return collector.requests.count + Int(router.stats.answered)  // those passed on, and those answered in the pipeline
     }
 }
 
@@ -97,7 +99,7 @@ public actor StaticBackend: ControlBackend {
 
     public func setRefuse(_ value: Bool) { refuse = value }
 
-    public func status() async -> StatusSnapshot {
+    public nonisolated func publishedStatus() -> StatusSnapshot? {
         StatusSnapshot(version: "0.1.0", pid: 1, startedAt: "t", state: .idle, mode: .full, runID: nil, round: 0, rounds: 0,
                        stage: nil, paused: false, pauseRequested: false, trainNowPending: false, awaitingTrainNow: false,
                        stopping: false, child: nil, lastError: nil, journal: JournalHead(path: "/j", seq: 3, head: SHA256.zeroHex),

@@ -1,0 +1,102 @@
+import HeidiControl
+import HeidiFuzzing
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import Testing
+
+/// The connection pipeline on an embedded channel: what is answered on the event loop, what reaches the task, in
+/// which order, and when idle or slow connections are closed.
+@Suite("Connection front handler")
+struct ConnectionFrontHandlerTests {
+    static let status = "GET /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n"
+    static let metrics = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+
+    func connection(answersHere: Bool = true, idleTimeout: Double = 10) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        let router = ControlRouter(backend: StaticBackend(), authorizer: Authorizer(daemonUID: 1000, groupName: nil))
+        try ControlServer.configureConnection(channel, router: router, idleTimeout: idleTimeout, answersHere: answersHere)
+        try channel.connect(to: SocketAddress(unixDomainSocketPath: "/heidi-test.sock")).wait()
+        return channel
+    }
+
+    /// Everything the pipeline has written to the socket so far.
+    func written(_ channel: EmbeddedChannel) throws -> String {
+        var text = ""
+        while let data = try channel.readOutbound(as: IOData.self) {
+            if case .byteBuffer(let buffer) = data { text += String(buffer: buffer) }
+        }
+        return text
+    }
+
+    /// The request heads passed on to the connection's task.
+    func passedOn(_ channel: EmbeddedChannel) throws -> [String] {
+        var uris: [String] = []
+        while let part = try channel.readInbound(as: HTTPServerRequestPart.self) {
+            if case .head(let head) = part { uris.append(head.uri) }
+        }
+        return uris
+    }
+
+    @Test func statusIsAnsweredInThePipelineAndNothingReachesTheTask() throws {
+        let channel = try connection()
+        try channel.writeInbound(ByteBuffer(string: Self.status))
+        let response = try written(channel)
+        #expect(response.hasPrefix("HTTP/1.1 200 OK") && response.contains("X-Heidi-API: 1") && response.contains("\"journal\""))
+        #expect(try passedOn(channel).isEmpty)
+        #expect(channel.isActive, "keep-alive")
+    }
+
+    @Test func otherRequestsAndStatusOverTheLimitGoToTheTask() throws {
+        let channel = try connection()
+        try channel.writeInbound(ByteBuffer(string: Self.metrics))
+        #expect(try passedOn(channel) == ["/metrics"])
+        #expect(try written(channel).isEmpty)
+
+        let overLimit = try connection(answersHere: false)
+        try overLimit.writeInbound(ByteBuffer(string: Self.status))
+        #expect(try passedOn(overLimit) == ["/api/v1/status"], "the task answers 503 there")
+    }
+
+    @Test func aPipelinedStatusWaitsForTheResponseBeforeIt() throws {
+        let channel = try connection()
+        try channel.writeInbound(ByteBuffer(string: Self.metrics + Self.status))
+        #expect(try passedOn(channel) == ["/metrics"])
+        #expect(try written(channel).isEmpty, "status is not answered before the metrics response")
+        // The task answers /metrics; only then is status answered, after it.
+        let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: ["Content-Length": "7"])
+        try channel.writeOutbound(HTTPServerResponsePart.head(head))
+        try channel.writeOutbound(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: "metrics"))))
+        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        let responses = try written(channel)
+        let metricsAt = try #require(responses.firstRange(of: "metrics"))
+        let statusAt = try #require(responses.firstRange(of: "\"journal\""))
+        #expect(metricsAt.lowerBound < statusAt.lowerBound)
+        #expect(try passedOn(channel).isEmpty)
+    }
+
+    @Test func idleAndSlowConnectionsAreClosedActiveOnesAreNot() throws {
+        let loop = EmbeddedEventLoop()
+        func open() throws -> EmbeddedChannel {
+            let channel = EmbeddedChannel(loop: loop)
+            let router = ControlRouter(backend: StaticBackend(), authorizer: Authorizer(daemonUID: 1000, groupName: nil))
+            try ControlServer.configureConnection(channel, router: router, idleTimeout: 10, answersHere: true)
+            try channel.connect(to: SocketAddress(unixDomainSocketPath: "/heidi-test.sock")).wait()
+            return channel
+        }
+        let idle = try open()
+        let slow = try open()
+        let polling = try open()
+        try slow.writeInbound(ByteBuffer(string: "GET /api/v1/sta"))
+        for _ in 0..<4 {
+            loop.advanceTime(by: .seconds(6))
+            try polling.writeInbound(ByteBuffer(string: Self.status))
+            _ = try written(polling)
+        }
+        #expect(!idle.isActive, "no request within 10 s of opening")
+        #expect(!slow.isActive, "request not complete within 10 s")
+        #expect(polling.isActive, "a status every 6 s for 24 s keeps the connection")
+        loop.advanceTime(by: .seconds(11))
+        #expect(!polling.isActive, "closed 10 s after its last response")
+    }
+}

@@ -47,6 +47,18 @@ struct ConnectionFrontHandlerTests {
         #expect(channel.isActive, "keep-alive")
     }
 
+    @Test func pipelinedStatusRequestsAreAllAnsweredInOrder() throws {
+        let channel = try connection()
+        let last = "GET /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        try channel.writeInbound(ByteBuffer(string: Self.status + Self.status + last))
+        let responses = try written(channel)
+        #expect(responses.components(separatedBy: "HTTP/1.1 200 OK").count == 4, "three responses")
+        #expect(responses.components(separatedBy: "Connection: keep-alive").count == 3)
+        #expect(responses.hasSuffix("\n") && responses.contains("Connection: close"))
+        #expect(try passedOn(channel).isEmpty)
+        #expect(!channel.isActive, "closed after the request that asked for it")
+    }
+
     @Test func otherRequestsAndStatusOverTheLimitGoToTheTask() throws {
         let channel = try connection()
         try channel.writeInbound(ByteBuffer(string: Self.metrics))

@@ -24,7 +24,8 @@ final class ConnectionFrontHandler: ChannelDuplexHandler, RemovableChannelHandle
     private let answersHere: Bool
     /// Requests passed on to the task whose response has not ended.
     private var withTask = 0
-    private var answering: (head: HTTPRequestHead, response: ControlResponse, started: UInt64)?
+    /// The request being answered here, between its head and its end.
+    private var answering: (response: ControlResponse, keepAlive: Bool, started: UInt64)?
     private var idleClose: Scheduled<Void>?
 
     init(router: ControlRouter, idleTimeout: TimeAmount, answersHere: Bool) {
@@ -54,7 +55,7 @@ final class ConnectionFrontHandler: ChannelDuplexHandler, RemovableChannelHandle
         case .head(let head):
             if withTask == 0, answersHere, !head.announcesBody,
                let response = router.immediateResponse(method: head.method.rawValue, path: head.uri) {
-                answering = (head, response, MonotonicClock.nanoseconds())
+                answering = (response, head.isKeepAlive, MonotonicClock.nanoseconds())
                 return
             }
             withTask += 1
@@ -64,12 +65,12 @@ final class ConnectionFrontHandler: ChannelDuplexHandler, RemovableChannelHandle
             if answering == nil { context.fireChannelRead(data) }
         case .end:
             disarmIdleClose()
-            guard let (head, response, started) = answering else {
+            guard let (response, keepAlive, started) = answering else {
                 context.fireChannelRead(data)
                 return
             }
             answering = nil
-            answer(head, response, started: started, context: context)
+            answer(response, keepAlive: keepAlive, started: started, context: context)
         }
     }
 
@@ -81,13 +82,12 @@ final class ConnectionFrontHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.write(data, promise: promise)
     }
 
-    private func answer(_ head: HTTPRequestHead, _ response: ControlResponse, started: UInt64, context: ChannelHandlerContext) {
+    private func answer(_ response: ControlResponse, keepAlive: Bool, started: UInt64, context: ChannelHandlerContext) {
         guard case .bytes(let bytes) = response.body else {
             assertionFailure("the router answers at once only with a byte body")
             context.close(promise: nil)
             return
         }
-        let keepAlive = head.isKeepAlive
         for part in response.parts(keepAlive: keepAlive, bytes: bytes) { context.write(wrapOutboundOut(part), promise: nil) }
         context.flush()
         router.stats.record(seconds: Double(MonotonicClock.nanoseconds() - started) / 1e9)

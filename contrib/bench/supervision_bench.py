@@ -311,7 +311,7 @@ def main():
                   f"{r['cpu_pct']:>8.1f}{r['bad']:>11}")
         h, s = results[(shape, "heidid")], results[(shape, "supervisord")]
         print(f"{'':<22}heidi/sup    throughput {ratio(h['mb_s'], s['mb_s'])}, CPU per MB {ratio(h['cpu_ms_per_mb'], s['cpu_ms_per_mb'])}")
-        if floor and shape == "block":
+        if floor in capturers:
             f = results[(shape, floor.name)]
             print(f"{'':<22}floor/sup    CPU per MB {ratio(f['cpu_ms_per_mb'], s['cpu_ms_per_mb'])} (what no supervisor can go below); "
                   f"heidi/floor {ratio(h['cpu_ms_per_mb'], f['cpu_ms_per_mb'])}")

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Names of the functions of BINARY that ran, from callgrind profiles (--dump-instr=yes), for lld's
+--symbol-ordering-file: the symbols of the first profile first, then the new ones of each further profile, each
+profile in order of first appearance.
+
+Instruction addresses, not callgrind's function names: valgrind cannot name code that has no ELF symbol size or lies
+below main, and a function it cannot name would be left out of the hot region.
+
+    callgrind-symbols.py BINARY PROFILE...
+"""
+import bisect
+import re
+import subprocess
+import sys
+
+binary, profiles = sys.argv[1], sys.argv[2:]
+starts, names = [], []
+for line in subprocess.run(["nm", "-n", "--defined-only", binary], capture_output=True, text=True, check=True).stdout.splitlines():
+    fields = line.split()
+    if len(fields) == 3 and fields[1] in "tTWw":
+        starts.append(int(fields[0], 16))
+        names.append(fields[2])
+
+ordered, seen = [], set()
+for profile in profiles:
+    objects, current, last = {}, None, 0
+    for line in open(profile, errors="replace"):
+        line = line.rstrip("\n")
+        match = re.match(r"^(c?ob)=\((\d+)\)(?: (.+))?$", line)
+        if match:
+            if match.group(3):
+                objects[match.group(2)] = match.group(3)
+            if match.group(1) == "ob":
+                current = objects.get(match.group(2))
+            continue
+        # Cost lines start with an instruction address: absolute (0x..), relative to the last one (+n, -n) or the same (*).
+        if not line or not (line[0] in "+-*" or line.startswith("0x")):
+            continue
+        token = line.split()[0]
+        address = last if token == "*" else last + int(token, 0) if token[0] in "+-" else int(token, 16)
+        last = address
+        if current and current.endswith("/" + binary.rsplit("/", 1)[-1]):
+            index = bisect.bisect_right(starts, address) - 1
+            if index >= 0 and names[index] not in seen:
+                seen.add(names[index])
+                ordered.append(names[index])
+print("\n".join(ordered))

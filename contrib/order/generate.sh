@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Regenerates contrib/order/heidid.order, the function order the release heidid is linked with (Package.swift:
+# lld --symbol-ordering-file). The functions the daemon runs when it starts, supervises a stage and answers its
+# control socket are placed together at the front of .text, so they share pages: the idle daemon keeps ~4 MiB less
+# of its executable resident than with the default layout, where they are spread over the whole 13 MiB of code
+# (contrib/bench/README.md, "Daemon memory").
+#
+# Profiles two runs of a release heidid under valgrind's callgrind, every instruction address kept:
+#   1. idle: a collect pipeline whose stage sleeps; status, events, logs, /metrics and 300 status requests on one
+#      connection (what control-bench.sh measures), then SIGTERM;
+#   2. demo: one full round of the bundled demo pipeline (config/demo.yaml), its status, events and logs, then SIGTERM.
+# The idle run's functions come first. Needs valgrind (apt-get install valgrind). Symbols the code no longer has are
+# ignored at link time, so a stale order costs memory, never correctness: regenerate after large changes.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+command -v valgrind >/dev/null || { echo "generate.sh: needs valgrind (apt-get install -y valgrind)" >&2; exit 1; }
+
+echo "==> building release heidid and heidictl"
+make release >/dev/null
+BIN=$(swift build -c release --static-swift-stdlib --show-bin-path)
+WORK=$(mktemp -d /tmp/heidi-order.XXXXXX)
+trap 'pkill -TERM -f "valgrind.*$WORK" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+# valgrind 3.19 cannot read the DWARF 5 debug information Swift emits; the symbol table is all it needs.
+objcopy --strip-debug "$BIN/heidid" "$WORK/heidid"
+cc -O2 -o "$WORK/bench" contrib/bench/bench.c
+
+# profile NAME CONFIG: starts heidid under callgrind, waits for its socket; the caller drives it and calls finish.
+profile() {
+    SOCK="$WORK/$1.sock"
+    valgrind --tool=callgrind --dump-instr=yes --demangle=no --callgrind-out-file="$WORK/$1.callgrind" \
+        "$WORK/heidid" --config "$2" --state-dir "$WORK/$1-state" --socket "$SOCK" 2>"$WORK/$1.log" &
+    DAEMON=$!
+    for _ in $(seq 600); do ctl status >/dev/null 2>&1 && return; sleep 0.1; done
+    echo "generate.sh: heidid did not come up under valgrind; its log:" >&2; cat "$WORK/$1.log" >&2; exit 1
+}
+ctl() { "$BIN/heidictl" --socket "$SOCK" "$@"; }
+finish() { kill -TERM "$DAEMON"; wait "$DAEMON" || true; }
+wait_idle() {
+    for _ in $(seq 900); do
+        case "$(ctl --json status)" in *'"state":"IDLE"'*) return ;; *'"state":"ERROR"'*) ctl status; exit 1 ;; esac
+        sleep 0.2
+    done
+    echo "generate.sh: the demo round did not finish" >&2; exit 1
+}
+
+echo "==> profiling the idle daemon"
+cat >"$WORK/idle.yaml" <<YAML
+pipeline: {mode: collect, rounds: 1}
+logs: {journald: false}
+stages:
+  generate: {command: [sleep, "600"]}
+  validate: {command: ["true"]}
+  train: {command: ["true"]}
+  eval: {command: ["true"]}
+YAML
+profile idle "$WORK/idle.yaml"
+ctl start >/dev/null
+for _ in $(seq 20); do ctl status >/dev/null; ctl --json status >/dev/null; done
+ctl events >/dev/null; ctl logs generate -n 5 >/dev/null
+printf 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n' >"$WORK/metrics.http"
+"$WORK/bench" rtt "$SOCK" "$WORK/metrics.http" 5 >/dev/null
+printf 'GET /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n' >"$WORK/status.http"
+"$WORK/bench" rtt "$SOCK" "$WORK/status.http" 300 >/dev/null
+finish
+
+echo "==> profiling one round of the demo pipeline"
+sed 's/^  rounds: 2/  rounds: 1/' config/demo.yaml >"$WORK/demo.yaml"
+sed -i "s|repo_root: ../contrib/demo|repo_root: $PWD/contrib/demo|" "$WORK/demo.yaml"
+profile demo "$WORK/demo.yaml"
+ctl start --mode full --rounds 1 >/dev/null
+wait_idle
+ctl status >/dev/null; ctl events >/dev/null; ctl logs train -n 5 >/dev/null
+finish
+
+{
+    echo "# Function order for the release heidid (lld --symbol-ordering-file), written by contrib/order/generate.sh."
+    contrib/order/callgrind-symbols.py "$WORK/heidid" "$WORK/idle.callgrind" "$WORK/demo.callgrind"
+} >contrib/order/heidid.order
+echo "==> contrib/order/heidid.order: $(($(wc -l <contrib/order/heidid.order) - 1)) functions"

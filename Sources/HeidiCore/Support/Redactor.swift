@@ -3,43 +3,28 @@ import CHeidiShim
 /// Removes secrets and terminal escapes from text before it is written anywhere (journal, logs, journald, API).
 ///
 /// Case-insensitive patterns: GitHub, GitLab, OpenAI and AWS keys, bearer tokens, private key blocks, and
-/// `*_API_KEY=`/`TOKEN=`/`SECRET=`/`PASSWORD=` style assignments. A cheap byte scan decides whether the regular
-/// expressions need to run at all, so ordinary output lines cost almost nothing.
+/// `*_API_KEY=`/`TOKEN=`/`SECRET=`/`PASSWORD=` style assignments. A cheap byte scan decides whether the patterns
+/// need to be matched at all, so ordinary output lines cost almost nothing.
 public enum Redactor {
-    nonisolated(unsafe) private static let ansi = #/\x1B(?:[@-Z\\-_]|\[[0-?]*[ -/]*[@-~])/#
-    nonisolated(unsafe) private static let rules: [(Regex<Substring>, String)] = [
-        (#/-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----)?/#.ignoresCase(), "[PRIVATE_KEY]"),
-        (#/github_pat_[A-Za-z0-9_]{20,}/#.ignoresCase(), "[GITHUB_TOKEN]"),
-        (#/gh[pousr]_[A-Za-z0-9]{30,}/#.ignoresCase(), "[GITHUB_TOKEN]"),
-        (#/glpat-[A-Za-z0-9_\-]{20,}/#.ignoresCase(), "[GITLAB_TOKEN]"),
-        (#/sk-[A-Za-z0-9_\-]{20,}/#.ignoresCase(), "[OPENAI_KEY]"),
-        (#/(?:AKIA|ASIA)[A-Z0-9]{16}/#.ignoresCase(), "[AWS_KEY]"),
-        (#/bearer\s+[A-Za-z0-9._~+\/=\-]{16,}/#.ignoresCase(), "Bearer [BEARER_TOKEN]"),
-    ]
-    nonisolated(unsafe) private static let assignment =
-        #/(?<name>[A-Za-z0-9_.\-]*(?:api_key|apikey|api-key|token|secret|secret_key|access_key|password|passwd))(?<sep>["']?\s*[=:]\s*["']?)(?<value>[^\s"',;]+)/#
-        .ignoresCase()
-
     private static let triggers: [[UInt8]] = [
         "private key", "github_pat", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "glpat-", "sk-", "akia", "asia",
         "bearer", "key", "token", "secret", "passw",
     ].map { Array($0.utf8) }
 
-    /// `text` with secrets replaced by markers like `[OPENAI_KEY]` and ANSI escape sequences removed.
+    /// `text` with secrets replaced by markers like `[OPENAI_KEY]` and ANSI escape sequences removed
+    /// (`SecretPatterns` has the patterns).
     public static func redact(_ text: String) -> String {
         var text = text
-        let (hasEscape, suspicious) = text.withUTF8 { scan($0) }
+        var (hasEscape, suspicious) = text.withUTF8 { scan($0) }
         guard hasEscape || suspicious else { return text }
-        var result = text
-        if hasEscape { result = result.replacing(ansi, with: "") }
-        guard suspicious else { return result }
-        for (pattern, marker) in rules { result = result.replacing(pattern, with: marker) }
-        result = result.replacing(assignment) { match in
-            match.output.value.hasPrefix("[") && match.output.value.hasSuffix("]")
-                ? String(match.output.0)
-                : "\(match.output.name)\(match.output.sep)[REDACTED]"
+        var bytes = Array(text.utf8)
+        if hasEscape {
+            bytes = SecretPatterns.removeEscapes(from: bytes)
+            // A secret's name may have been split by an escape sequence ("TO\e[1mKEN=..."): look again without them.
+            suspicious = bytes.withUnsafeBufferPointer { scan($0).trigger }
         }
-        return result
+        if suspicious { bytes = SecretPatterns.replaceSecrets(in: bytes) }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Whether `redact` could change these bytes (an escape character or a trigger word, ASCII case-insensitive).

@@ -1,0 +1,249 @@
+/// The patterns `Redactor` removes, matched by hand over UTF-8 bytes.
+///
+/// Each pattern is a literal prefix and a run of one ASCII character class, so a direct scan does what regular
+/// expressions did, with the same leftmost, non-overlapping, greedy matches. Written by hand rather than with Swift
+/// Regex because the regex path was costly where it matters: every output line that mentions "token" or "key" (most
+/// training logs print tokens per second) ran eight regular expressions, and the first such line parsed and compiled
+/// them, which kept the regex parser and compiler (~0.9 MiB of code) resident in the idle daemon. `RedactorTests`
+/// checks these matchers against the regular expressions they replaced, on generated lines.
+///
+/// Letters match ASCII case-insensitively; a pattern's characters are ASCII, so a match never splits a UTF-8
+/// sequence, and whitespace is Unicode's White_Space, as `\s` was.
+enum SecretPatterns {
+    /// `bytes` with every secret replaced by its marker, the rules applied one after another as before.
+    static func replaceSecrets(in bytes: [UInt8]) -> [UInt8] {
+        var result = replaceAll(in: bytes, with: Array("[PRIVATE_KEY]".utf8), matching: privateKeyBlock)
+        for rule in tokenRules { result = replaceAll(in: result, with: rule.marker, matching: rule.match) }
+        return redactAssignments(in: result)
+    }
+
+    /// `bytes` without ANSI escape sequences: ESC and one byte of `@`–`_` (not `[`), or a CSI sequence
+    /// (ESC `[`, parameter bytes, intermediate bytes, a final byte). An ESC that starts neither stays.
+    static func removeEscapes(from bytes: [UInt8]) -> [UInt8] {
+        replaceAll(in: bytes, with: []) { bytes, start in
+            guard bytes[start] == 0x1B, start + 1 < bytes.count else { return nil }
+            let next = bytes[start + 1]
+            if (0x40...0x5F).contains(next) && next != 0x5B { return start + 2 }
+            guard next == 0x5B else { return nil }
+            var end = skip(bytes, from: start + 2) { (0x30...0x3F).contains($0) }
+            end = skip(bytes, from: end) { (0x20...0x2F).contains($0) }
+            return end < bytes.count && (0x40...0x7E).contains(bytes[end]) ? end + 1 : nil
+        }
+    }
+
+    // MARK: - Token rules
+
+    /// A literal prefix (any of `prefixes`), optional whitespace, and a run of `body` characters.
+    private struct TokenRule {
+        let prefixes: [[UInt8]]
+        /// `bearer\s+`: at least one whitespace character between the prefix and the body.
+        var whitespaceAfterPrefix = false
+        let body: @Sendable (UInt8) -> Bool
+        let minimum: Int
+        /// The body's exact length when set (`{16}`), else as long as it runs (`{n,}`).
+        var exactLength = false
+        let marker: [UInt8]
+
+        func match(_ bytes: [UInt8], at start: Int) -> Int? {
+            for prefix in prefixes where SecretPatterns.hasPrefix(bytes, prefix, at: start) {
+                var index = start + prefix.count
+                if whitespaceAfterPrefix {
+                    let afterPrefix = index
+                    index = SecretPatterns.skipWhitespace(bytes, from: index)
+                    guard index > afterPrefix else { continue }
+                }
+                let bodyStart = index
+                while index < bytes.count && body(bytes[index]) && !(exactLength && index - bodyStart == minimum) { index += 1 }
+                if index - bodyStart >= minimum { return index }
+            }
+            return nil
+        }
+    }
+
+    private static let tokenRules: [TokenRule] = [
+        TokenRule(prefixes: ["github_pat_"].map(lower), body: { isAlphanumeric($0) || $0 == underscore }, minimum: 20,
+                  marker: Array("[GITHUB_TOKEN]".utf8)),
+        TokenRule(prefixes: ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"].map(lower), body: isAlphanumeric, minimum: 30,
+                  marker: Array("[GITHUB_TOKEN]".utf8)),
+        TokenRule(prefixes: ["glpat-"].map(lower), body: isTokenCharacter, minimum: 20, marker: Array("[GITLAB_TOKEN]".utf8)),
+        TokenRule(prefixes: ["sk-"].map(lower), body: isTokenCharacter, minimum: 20, marker: Array("[OPENAI_KEY]".utf8)),
+        TokenRule(prefixes: ["akia", "asia"].map(lower), body: isAlphanumeric, minimum: 16, exactLength: true,
+                  marker: Array("[AWS_KEY]".utf8)),
+        TokenRule(prefixes: ["bearer"].map(lower), whitespaceAfterPrefix: true,
+                  body: isBearerCharacter, minimum: 16,
+                  marker: Array("Bearer [BEARER_TOKEN]".utf8)),
+    ]
+
+    // MARK: - Private key blocks
+
+    private static let beginMarker = lower("-----BEGIN ")
+    private static let endMarker = lower("-----END ")
+    private static let keyMarker = lower("PRIVATE KEY")
+    private static let dashes = lower("-----")
+
+    /// `-----BEGIN [A-Z ]*PRIVATE KEY-----`, through the first `-----END [A-Z ]*PRIVATE KEY-----` on the same line.
+    private static func privateKeyBlock(_ bytes: [UInt8], at start: Int) -> Int? {
+        guard let headerEnd = keyBoundary(bytes, marker: beginMarker, at: start) else { return nil }
+        var index = headerEnd
+        while index < bytes.count && newlineLength(bytes, at: index) == 0 {
+            if let end = keyBoundary(bytes, marker: endMarker, at: index) { return end }
+            index += 1
+        }
+        return headerEnd
+    }
+
+    /// `marker`, a run of letters and spaces that ends in `PRIVATE KEY`, and five dashes.
+    private static func keyBoundary(_ bytes: [UInt8], marker: [UInt8], at start: Int) -> Int? {
+        guard hasPrefix(bytes, marker, at: start) else { return nil }
+        let runEnd = skip(bytes, from: start + marker.count) { isLetter($0) || $0 == space }
+        guard runEnd - (start + marker.count) >= keyMarker.count, hasPrefix(bytes, keyMarker, at: runEnd - keyMarker.count),
+            hasPrefix(bytes, dashes, at: runEnd)
+        else { return nil }
+        return runEnd + dashes.count
+    }
+
+    // MARK: - Assignments
+
+    private static let secretNames = ["api_key", "apikey", "api-key", "token", "secret", "secret_key", "access_key", "password", "passwd"]
+        .map(lower)
+    private static let redacted = Array("[REDACTED]".utf8)
+
+    /// `NAME=value`, `NAME: value`, `"NAME": "value"` where NAME (a run of `[A-Za-z0-9_.-]`) ends in a secret name:
+    /// the value becomes `[REDACTED]`, unless it already is a marker such as `[OPENAI_KEY]`.
+    private static func redactAssignments(in bytes: [UInt8]) -> [UInt8] {
+        var result: [UInt8] = []
+        result.reserveCapacity(bytes.count)
+        var index = 0
+        var copied = 0
+        while index < bytes.count {
+            guard isNameCharacter(bytes[index]) else { index += 1; continue }
+            // A name that does not match from its first character matches from none of the later ones: they share
+            // its end, where the secret name and the separator must be.
+            let nameEnd = skip(bytes, from: index, while: isNameCharacter)
+            guard secretNames.contains(where: { nameEnd - index >= $0.count && hasPrefix(bytes, $0, at: nameEnd - $0.count) }),
+                let valueStart = separatorEnd(bytes, from: nameEnd)
+            else { index = nameEnd; continue }
+            let valueEnd = skip(bytes, from: valueStart) { !isQuote($0) && $0 != UInt8(ascii: ",") && $0 != UInt8(ascii: ";") }
+            let valueEndBeforeSpace = firstWhitespace(bytes, from: valueStart, before: valueEnd)
+            guard valueEndBeforeSpace > valueStart else { index = nameEnd; continue }
+            let isMarker = bytes[valueStart] == UInt8(ascii: "[") && bytes[valueEndBeforeSpace - 1] == UInt8(ascii: "]")
+            if !isMarker {
+                result += bytes[copied..<valueStart]
+                result += redacted
+                copied = valueEndBeforeSpace
+            }
+            index = valueEndBeforeSpace
+        }
+        if copied == 0 { return bytes }
+        result += bytes[copied...]
+        return result
+    }
+
+    /// `["']?\s*[=:]\s*["']?` from `start`: where the value begins, or nil.
+    private static func separatorEnd(_ bytes: [UInt8], from start: Int) -> Int? {
+        var index = start
+        if index < bytes.count && isQuote(bytes[index]) { index += 1 }
+        index = skipWhitespace(bytes, from: index)
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "=") || bytes[index] == UInt8(ascii: ":") else { return nil }
+        index = skipWhitespace(bytes, from: index + 1)
+        if index < bytes.count && isQuote(bytes[index]) { index += 1 }
+        return index
+    }
+
+    private static func firstWhitespace(_ bytes: [UInt8], from start: Int, before end: Int) -> Int {
+        var index = start
+        while index < end && whitespaceLength(bytes, at: index) == 0 { index += 1 }
+        return index
+    }
+
+    // MARK: - Scanning
+
+    /// One pass, left to right: where `match` finds a secret at an index (returning where it ends), `marker` replaces
+    /// it and the scan goes on after it.
+    private static func replaceAll(in bytes: [UInt8], with marker: [UInt8], matching match: ([UInt8], Int) -> Int?) -> [UInt8] {
+        var result: [UInt8] = []
+        var copied = 0
+        var index = 0
+        while index < bytes.count {
+            guard let end = match(bytes, index) else { index += 1; continue }
+            if copied == 0 && result.isEmpty { result.reserveCapacity(bytes.count) }
+            result += bytes[copied..<index]
+            result += marker
+            copied = end
+            index = end
+        }
+        if copied == 0 && result.isEmpty { return bytes }
+        result += bytes[copied...]
+        return result
+    }
+
+    private static func skip(_ bytes: [UInt8], from start: Int, while accepts: (UInt8) -> Bool) -> Int {
+        var index = start
+        while index < bytes.count && accepts(bytes[index]) { index += 1 }
+        return index
+    }
+
+    private static func skipWhitespace(_ bytes: [UInt8], from start: Int) -> Int {
+        var index = start
+        while case let length = whitespaceLength(bytes, at: index), length > 0 { index += length }
+        return index
+    }
+
+    /// The length of the White_Space character at `index` (U+0009–000D, U+0020, U+0085, U+00A0, U+1680,
+    /// U+2000–200A, U+2028, U+2029, U+202F, U+205F, U+3000), or 0.
+    static func whitespaceLength(_ bytes: [UInt8], at index: Int) -> Int {
+        guard index < bytes.count else { return 0 }
+        let byte = bytes[index]
+        if byte == 0x20 || (0x09...0x0D).contains(byte) { return 1 }
+        func continuation(_ offset: Int) -> UInt8? { index + offset < bytes.count ? bytes[index + offset] : nil }
+        switch byte {
+        case 0xC2: return continuation(1) == 0x85 || continuation(1) == 0xA0 ? 2 : 0
+        case 0xE1: return continuation(1) == 0x9A && continuation(2) == 0x80 ? 3 : 0
+        case 0xE2:
+            guard let second = continuation(1), let third = continuation(2) else { return 0 }
+            if second == 0x80 && ((0x80...0x8A).contains(third) || third == 0xA8 || third == 0xA9 || third == 0xAF) { return 3 }
+            return second == 0x81 && third == 0x9F ? 3 : 0
+        case 0xE3: return continuation(1) == 0x80 && continuation(2) == 0x80 ? 3 : 0
+        default: return 0
+        }
+    }
+
+    /// The length of the line break at `index` (what `.` does not match: U+000A–000D, U+0085, U+2028, U+2029), or 0.
+    private static func newlineLength(_ bytes: [UInt8], at index: Int) -> Int {
+        let byte = bytes[index]
+        if (0x0A...0x0D).contains(byte) { return 1 }
+        let length = whitespaceLength(bytes, at: index)
+        guard length > 1 else { return 0 }
+        let last = bytes[index + length - 1]
+        return (byte == 0xC2 && last == 0x85) || (byte == 0xE2 && bytes[index + 1] == 0x80 && (last == 0xA8 || last == 0xA9)) ? length : 0
+    }
+
+    /// Whether `bytes` holds the lowercase ASCII `prefix` at `start`, letters in either case.
+    private static func hasPrefix(_ bytes: [UInt8], _ prefix: [UInt8], at start: Int) -> Bool {
+        guard start >= 0, bytes.count - start >= prefix.count else { return false }
+        for offset in 0..<prefix.count where bytes[start + offset] | (isLetter(bytes[start + offset]) ? 0x20 : 0) != prefix[offset] {
+            return false
+        }
+        return true
+    }
+
+    private static func lower(_ text: String) -> [UInt8] { Array(text.lowercased().utf8) }
+    private static let underscore = UInt8(ascii: "_")
+    private static let space = UInt8(ascii: " ")
+    private static func isLetter(_ byte: UInt8) -> Bool { (byte | 0x20) &- 0x61 < 26 }
+    private static func isAlphanumeric(_ byte: UInt8) -> Bool { isLetter(byte) || byte &- 0x30 < 10 }
+    /// `[A-Za-z0-9_-]`
+    private static func isTokenCharacter(_ byte: UInt8) -> Bool { isAlphanumeric(byte) || byte == underscore || byte == 0x2D }
+    /// `[A-Za-z0-9_.-]`
+    private static func isNameCharacter(_ byte: UInt8) -> Bool { isTokenCharacter(byte) || byte == 0x2E }
+    /// `[A-Za-z0-9._~+/=-]`
+    private static func isBearerCharacter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="),
+            UInt8(ascii: "-"):
+            return true
+        default: return isAlphanumeric(byte)
+        }
+    }
+    private static func isQuote(_ byte: UInt8) -> Bool { byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") }
+}

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// heidid's release link on Linux; each flag keeps part of the executable out of the idle daemon's resident memory
-/// (contrib/bench/README.md, "Daemon memory"):
+/// (README.md, "Benchmarks"):
 /// - `--no-export-dynamic`: the static Swift runtime's link arguments export every symbol of the executable (15,000);
 ///   heidid needs none, and the dynamic symbol table costs start-up relocation time and ~1 MiB resident.
 /// - lld with `--symbol-ordering-file`: the functions heidid runs when it starts, supervises and answers its socket

@@ -29,17 +29,8 @@ cleanup() {
 trap cleanup EXIT
 
 # heidid with one running, quiet child.
-cat >"$WORK/heidi.yaml" <<YAML
-pipeline: {mode: collect, rounds: 1}
-logs: {journald: false}
-stages:
-  generate: {command: [sleep, "600"]}
-  validate: {command: ["true"]}
-  train: {command: ["true"]}
-  eval: {command: ["true"]}
-YAML
 SOCK="$WORK/heidi.sock"
-"$BIN/heidid" --config "$WORK/heidi.yaml" --state-dir "$WORK/state" --socket "$SOCK" 2>"$WORK/heidid.log" &
+"$BIN/heidid" --config contrib/bench/idle-child.yaml --state-dir "$WORK/state" --socket "$SOCK" 2>"$WORK/heidid.log" &
 HEIDID=$!
 for _ in $(seq 100); do "$BIN/heidictl" --socket "$SOCK" status >/dev/null 2>&1 && break; sleep 0.05; done
 "$BIN/heidictl" --socket "$SOCK" start >/dev/null

@@ -3,7 +3,7 @@
 # lld --symbol-ordering-file). The functions the daemon runs when it starts, supervises a stage and answers its
 # control socket are placed together at the front of .text, so they share pages: the idle daemon keeps ~4 MiB less
 # of its executable resident than with the default layout, where they are spread over the whole 13 MiB of code
-# (contrib/bench/README.md, "Daemon memory").
+# (README.md, "Benchmarks").
 #
 # Profiles two runs of a release heidid under valgrind's callgrind, every instruction address kept:
 #   1. idle: a collect pipeline whose stage sleeps; status, events, logs, /metrics and 300 status requests on one
@@ -44,16 +44,7 @@ wait_idle() {
 }
 
 echo "==> profiling the idle daemon"
-cat >"$WORK/idle.yaml" <<YAML
-pipeline: {mode: collect, rounds: 1}
-logs: {journald: false}
-stages:
-  generate: {command: [sleep, "600"]}
-  validate: {command: ["true"]}
-  train: {command: ["true"]}
-  eval: {command: ["true"]}
-YAML
-profile idle "$WORK/idle.yaml"
+profile idle contrib/bench/idle-child.yaml
 ctl start >/dev/null
 for _ in $(seq 20); do ctl status >/dev/null; ctl --json status >/dev/null; done
 ctl events >/dev/null; ctl logs generate -n 5 >/dev/null

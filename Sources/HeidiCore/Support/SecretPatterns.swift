@@ -112,7 +112,6 @@ enum SecretPatterns {
     /// the value becomes `[REDACTED]`, unless it already is a marker such as `[OPENAI_KEY]`.
     private static func redactAssignments(in bytes: [UInt8]) -> [UInt8] {
         var result: [UInt8] = []
-        result.reserveCapacity(bytes.count)
         var index = 0
         var copied = 0
         while index < bytes.count {
@@ -128,13 +127,14 @@ enum SecretPatterns {
             guard valueEndBeforeSpace > valueStart else { index = nameEnd; continue }
             let isMarker = bytes[valueStart] == UInt8(ascii: "[") && bytes[valueEndBeforeSpace - 1] == UInt8(ascii: "]")
             if !isMarker {
+                if copied == 0 { result.reserveCapacity(bytes.count + redacted.count) }
                 result += bytes[copied..<valueStart]
                 result += redacted
                 copied = valueEndBeforeSpace
             }
             index = valueEndBeforeSpace
         }
-        if copied == 0 { return bytes }
+        if copied == 0 { return bytes }  // nothing redacted (a value is never empty, so a redaction moves `copied`)
         result += bytes[copied...]
         return result
     }
@@ -162,17 +162,19 @@ enum SecretPatterns {
     /// it and the scan goes on after it.
     private static func replaceAll(in bytes: [UInt8], with marker: [UInt8], matching match: ([UInt8], Int) -> Int?) -> [UInt8] {
         var result: [UInt8] = []
+        var matched = false
         var copied = 0
         var index = 0
         while index < bytes.count {
             guard let end = match(bytes, index) else { index += 1; continue }
-            if copied == 0 && result.isEmpty { result.reserveCapacity(bytes.count) }
+            if !matched { result.reserveCapacity(bytes.count) }
+            matched = true
             result += bytes[copied..<index]
             result += marker
             copied = end
             index = end
         }
-        if copied == 0 && result.isEmpty { return bytes }
+        guard matched else { return bytes }
         result += bytes[copied...]
         return result
     }
@@ -191,7 +193,7 @@ enum SecretPatterns {
 
     /// The length of the White_Space character at `index` (U+0009–000D, U+0020, U+0085, U+00A0, U+1680,
     /// U+2000–200A, U+2028, U+2029, U+202F, U+205F, U+3000), or 0.
-    static func whitespaceLength(_ bytes: [UInt8], at index: Int) -> Int {
+    private static func whitespaceLength(_ bytes: [UInt8], at index: Int) -> Int {
         guard index < bytes.count else { return 0 }
         let byte = bytes[index]
         if byte == 0x20 || (0x09...0x0D).contains(byte) { return 1 }

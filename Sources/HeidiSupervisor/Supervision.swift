@@ -111,12 +111,15 @@ public enum CgroupDetection {
     }
 
     /// The mount point and mount root of the cgroup2 file system.
+    ///
+    /// A mountinfo line is space-separated fields: ID, parent ID, major:minor, root, mount point, options, optional
+    /// fields, then a lone `-` and the file system type. (Split on single characters: a string separator would pull
+    /// Swift's string-processing library into the daemon's start-up.)
     static func cgroup2Mount(_ mountinfo: String) -> (point: String, root: String)? {
         for line in mountinfo.split(separator: "\n") {
-            let halves = line.split(separator: " - ", maxSplits: 1)
-            guard halves.count == 2, halves[1].split(separator: " ").first == "cgroup2" else { continue }
-            let fields = halves[0].split(separator: " ")
-            guard fields.count >= 5 else { continue }
+            let fields = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard let dash = fields.firstIndex(of: "-"), dash >= 5, dash + 1 < fields.count, fields[dash + 1] == "cgroup2"
+            else { continue }
             return (String(fields[4]), String(fields[3]))
         }
         return nil

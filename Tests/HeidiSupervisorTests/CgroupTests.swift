@@ -163,3 +163,19 @@ struct CgroupDetectionTests {
         #expect(!supervision.detail.isEmpty)
     }
 }
+
+@Suite("cgroup2 mount detection")
+struct CgroupMountParsingTests {
+    @Test func findsTheCgroup2LineWithOrWithoutOptionalFields() {
+        let mountinfo = """
+            22 1 0:21 / /proc rw,nosuid - proc proc rw
+            30 25 0:26 / /sys/fs/cgroup/systemd rw,nosuid shared:9 - cgroup cgroup rw,name=systemd
+            31 25 0:27 /heidi.slice /sys/fs/cgroup/unified rw,nosuid,nodev shared:10 master:3 - cgroup2 cgroup2 rw
+            """
+        let mount = CgroupDetection.cgroup2Mount(mountinfo)
+        #expect(mount?.point == "/sys/fs/cgroup/unified" && mount?.root == "/heidi.slice")
+        #expect(CgroupDetection.cgroup2Mount("29 23 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw")?.point == "/sys/fs/cgroup")
+        #expect(CgroupDetection.cgroup2Mount("22 1 0:21 / /proc rw - proc proc rw\n30 25 0:26 / /x rw - cgroup cgroup rw") == nil)
+        #expect(CgroupDetection.cgroup2Mount("malformed - cgroup2 x") == nil, "too few fields before the separator")
+    }
+}

@@ -8,12 +8,12 @@ TMPFILES_DIR ?= /usr/lib/tmpfiles.d
 
 .PHONY: deps test-deps build demo test release install install-docs systemd-test systemd-test-deps clean
 
-## Install the system packages the build needs (libsystemd-dev, libyaml-dev; libssl-dev and pkg-config are usually
+## Install the system packages the build needs (libsystemd-dev, libgcrypt20-dev, libyaml-dev; pkg-config is usually
 ## present).
 deps:
-	@pkg-config --exists libsystemd libcrypto yaml-0.1 2>/dev/null || { \
-		echo "installing libsystemd-dev libssl-dev libyaml-dev pkg-config"; \
-		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libsystemd-dev libssl-dev libyaml-dev pkg-config; }
+	@pkg-config --exists libsystemd libgcrypt yaml-0.1 2>/dev/null || { \
+		echo "installing libsystemd-dev libgcrypt20-dev libyaml-dev pkg-config"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libsystemd-dev libgcrypt20-dev libyaml-dev pkg-config; }
 
 ## The toolchains heidi-collect validates generated code with; the tests run them for real.
 test-deps: deps

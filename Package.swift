@@ -13,6 +13,8 @@ import Glibc
 ///   (contrib/order/heidid.order, written by contrib/order/generate.sh) are placed together, so they share pages
 ///   instead of touching most of the 13 MiB of code: ~4 MiB less resident. Symbols the order names that no longer
 ///   exist are ignored, so a stale order costs memory, never correctness.
+/// - libstdc++ linked statically (contrib/link/libstdc++.so, a linker script found before the shared library): the
+///   shared libstdc++ cost ~1 MiB resident for the few functions the Swift runtime calls.
 /// - `-z pack-relative-relocs` (DT_RELR), when this machine's glibc applies it (2.36 and later; older ones would
 ///   refuse to start the binary): 1.3 MiB of relocation records shrink to 11 KiB, and the loader no longer reads them.
 let heididReleaseLinkFlags: [String] = {
@@ -21,6 +23,7 @@ let heididReleaseLinkFlags: [String] = {
         "-use-ld=lld",
         "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/contrib/order/heidid.order",
         "-Xlinker", "--no-warn-symbol-ordering",
+        "-L", "\(Context.packageDirectory)/contrib/link",
     ]
     #if canImport(Glibc)
     var text = [CChar](repeating: 0, count: 64)  // "glibc 2.36"
@@ -56,7 +59,8 @@ let package = Package(
         // C: the exec wrapper that applies a stage's rlimits and joins its cgroup before exec (heidid never forks).
         .executableTarget(name: "heidi-exec"),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
-        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // libgcrypt (SHA-256, HMAC-SHA256): see HeidiCore's SHA256.swift for why not OpenSSL's libcrypto.
+        .systemLibrary(name: "CCrypto", pkgConfig: "libgcrypt", providers: [.apt(["libgcrypt20-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         // YAML documents composed over libyaml's parser, and typed field readers (config, collect templates).
         .target(name: "HeidiYAML", dependencies: ["CYAML"]),

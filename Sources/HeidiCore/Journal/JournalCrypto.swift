@@ -68,53 +68,61 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible {
     public var description: String { Hex.encode(bytes) }
 }
 
-/// SHA-256 of many lines with one reused libcrypto context (no allocation per line). Not thread-safe.
+/// SHA-256 of many lines with one reused libgcrypt context (no allocation per line). Not thread-safe.
 final class LineHasher {
-    private let context: OpaquePointer?
-    /// Fetched once: with OpenSSL 3, `EVP_sha256()` would be fetched again (under a lock) on every init.
-    private let algorithm: OpaquePointer?
+    private var handle: gcry_md_hd_t?
 
     init() {
-        context = EVP_MD_CTX_new()
-        algorithm = EVP_MD_fetch(nil, "SHA256", nil)
+        Libgcrypt.initialize()
+        if gcry_md_open(&handle, Libgcrypt.sha256, 0) != 0 { handle = nil }
     }
 
-    deinit {
-        EVP_MD_CTX_free(context)
-        EVP_MD_free(algorithm)
-    }
+    deinit { gcry_md_close(handle) }
 
     func digest(_ bytes: UnsafeRawBufferPointer) -> Digest {
         var digest = Digest()
         withUnsafeMutableBytes(of: &digest) { out in
-            guard EVP_DigestInit_ex(context, algorithm, nil) == 1,
-                EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) == 1,
-                EVP_DigestFinal_ex(context, out.baseAddress?.assumingMemoryBound(to: UInt8.self), nil) == 1
-            else {
-                // libcrypto only fails here when out of memory; fall back to the one-shot path.
-                let fallback = SHA256.hash(UnsafeRawBufferPointer(bytes))
-                fallback.withUnsafeBytes { out.copyMemory(from: $0) }
+            // libgcrypt only fails to open a context when out of memory; the one-shot path needs none.
+            guard let handle, let base = bytes.baseAddress else {
+                SHA256.hash(bytes).withUnsafeBytes { out.copyMemory(from: $0) }
                 return
             }
+            gcry_md_reset(handle)
+            gcry_md_write(handle, base, bytes.count)
+            guard let result = gcry_md_read(handle, Libgcrypt.sha256) else {
+                SHA256.hash(bytes).withUnsafeBytes { out.copyMemory(from: $0) }
+                return
+            }
+            out.copyMemory(from: UnsafeRawBufferPointer(start: result, count: 32))
         }
         return digest
     }
 }
 
-/// HMAC-SHA256 through libcrypto, and a comparison whose time does not depend on where two MACs differ.
+/// HMAC-SHA256 through libgcrypt, and a comparison whose time does not depend on where two MACs differ.
 enum HMACSHA256 {
     static func mac(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        Libgcrypt.initialize()
         var out = [UInt8](repeating: 0, count: 32)
-        var length: UInt32 = 0
-        _ = key.withUnsafeBytes { keyBytes in
+        var byte: UInt8 = 0
+        let error = key.withUnsafeBytes { keyBytes in
             message.withUnsafeBytes { data in
-                out.withUnsafeMutableBytes { result in
-                    HMAC(EVP_sha256(), keyBytes.baseAddress, Int32(keyBytes.count),
-                         data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count,
-                         result.baseAddress?.assumingMemoryBound(to: UInt8.self), &length)
+                withUnsafeMutablePointer(to: &byte) { empty in
+                    // With GCRY_MD_FLAG_HMAC the first buffer is the key. Nothing is allocated, so this fails only
+                    // for an unknown algorithm or flag: never for these constants.
+                    var buffers = [
+                        gcry_buffer_t(size: keyBytes.count, off: 0, len: keyBytes.count,
+                                      data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress ?? UnsafeRawPointer(empty))),
+                        gcry_buffer_t(size: data.count, off: 0, len: data.count,
+                                      data: UnsafeMutableRawPointer(mutating: data.baseAddress ?? UnsafeRawPointer(empty))),
+                    ]
+                    return out.withUnsafeMutableBytes { result in
+                        gcry_md_hash_buffers(Libgcrypt.sha256, UInt32(GCRY_MD_FLAG_HMAC.rawValue), result.baseAddress, &buffers, 2)
+                    }
                 }
             }
         }
+        precondition(error == 0, "libgcrypt HMAC-SHA256 failed: \(String(cString: gcry_strerror(error)))")
         return out
     }
 

@@ -108,8 +108,9 @@ enum HMACSHA256 {
         let error = key.withUnsafeBytes { keyBytes in
             message.withUnsafeBytes { data in
                 withUnsafeMutablePointer(to: &byte) { empty in
-                    // With GCRY_MD_FLAG_HMAC the first buffer is the key. Nothing is allocated, so this fails only
-                    // for an unknown algorithm or flag: never for these constants.
+                    // With GCRY_MD_FLAG_HMAC the first buffer is the key. This fails only when libgcrypt cannot
+                    // allocate its context; heidid then stops (systemd restarts it, the journal is on disk) rather
+                    // than sign or accept a checkpoint with a MAC it did not compute.
                     var buffers = [
                         gcry_buffer_t(size: keyBytes.count, off: 0, len: keyBytes.count,
                                       data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress ?? UnsafeRawPointer(empty))),
@@ -122,7 +123,7 @@ enum HMACSHA256 {
                 }
             }
         }
-        precondition(error == 0, "libgcrypt HMAC-SHA256 failed: \(String(cString: gcry_strerror(error)))")
+        precondition(error == 0, "HMAC-SHA256 failed in libgcrypt: \(String(cString: gcry_strerror(error)))")
         return out
     }
 

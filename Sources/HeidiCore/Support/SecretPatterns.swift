@@ -4,7 +4,7 @@
 /// expressions did, with the same leftmost, non-overlapping, greedy matches. Written by hand rather than with Swift
 /// Regex because the regex path was costly where it matters: every output line that mentions "token" or "key" (most
 /// training logs print tokens per second) ran eight regular expressions, and the first such line parsed and compiled
-/// them, which kept the regex parser and compiler (~0.9 MiB of code) resident in the idle daemon. `RedactorTests`
+/// them, which kept the regex parser and compiler (~0.9 MiB of code) resident in the idle daemon. `SecretPatternsTests`
 /// checks these matchers against the regular expressions they replaced, on generated lines.
 ///
 /// Letters match ASCII case-insensitively; a pattern's characters are ASCII, so a match never splits a UTF-8

@@ -7,6 +7,10 @@ import HeidiSupervisor
 extension Engine {
     /// Restart recovery (SPEC §2): make sure nothing of the interrupted stage survives, then resume or go idle.
     func recover(from persisted: StateFile) {
+        withStatusHeld { applyRecovery(from: persisted) }
+    }
+
+    private func applyRecovery(from persisted: StateFile) {
         let previous = persisted.pipelineState
         if previous.stageActive, let child = persisted.status.child {
             let killed = Self.killLeftovers(pgid: child.pgid, startTicks: child.startTicks)

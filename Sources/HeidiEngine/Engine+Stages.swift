@@ -166,6 +166,10 @@ extension Engine {
     /// A stage's child tree is gone: record `stage_end` with its usage, then retry the stage or let the pipeline
     /// decide what is next.
     func stageEnded(token: String, result: StageRunResult) {
+        withStatusHeld { finishStage(token: token, result: result) }
+    }
+
+    private func finishStage(token: String, result: StageRunResult) {
         guard let finished = current, finished.token == token else { return }
         current = nil
         finished.logFile.close()

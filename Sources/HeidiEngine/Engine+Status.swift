@@ -30,9 +30,28 @@ extension Engine {
     }
 
     /// Publishes the status for requests that do not wait for the engine (`status()`); called whenever something
-    /// `snapshot()` shows has changed.
+    /// `snapshot()` shows has changed. Inside `withStatusHeld`, only marks the board stale.
     func publishStatus() {
+        guard statusHolds == 0 else {
+            statusStale = true
+            return
+        }
         statusBoard.publish(snapshot(), live: current?.live)
+    }
+
+    /// Runs `step`, which changes several things status shows together (the pipeline state and the running stage,
+    /// say), and publishes once when it is done: a status read never sees half a step, such as `FINALIZING` before
+    /// its stage has a child. `step` is synchronous, so the board is never held across a suspension.
+    func withStatusHeld<Result>(_ step: () -> Result) -> Result {
+        statusHolds += 1
+        defer {
+            statusHolds -= 1
+            if statusHolds == 0 && statusStale {
+                statusStale = false
+                publishStatus()
+            }
+        }
+        return step()
     }
 
     /// systemd's one-line status: `FINALIZING (train) round 2/3 run_… child 5678 12m`.

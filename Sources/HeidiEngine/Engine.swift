@@ -29,7 +29,8 @@ public actor Engine {
     /// Child output to journald, rate-limited per stage (nil without a mirror).
     let journald: JournaldForwarder?
 
-    // What status shows: every change is published to `statusBoard` at once (Engine+Status.swift).
+    // What status shows: every change is published to `statusBoard` (Engine+Status.swift), at once or, inside a
+    // step that changes several of them together (`withStatusHeld`), once at its end.
     var state = PipelineState() { didSet { publishStatus() } }
     var journal: JournalWriter? { didSet { publishStatus() } }
     var lock: StateDirectoryLock?
@@ -46,6 +47,9 @@ public actor Engine {
     let logBroadcaster = LogBroadcaster()
     /// The status as of the last change, for requests that must not wait for the actor.
     let statusBoard = StatusBoard()
+    /// Nesting depth of `withStatusHeld`; while above 0, changes only mark the board stale.
+    var statusHolds = 0
+    var statusStale = false
     var metrics = EngineMetrics()
     /// Checkpoints, group commit, write failures and followers (Engine+Journal.swift).
     var journalRuntime = JournalRuntime()
@@ -154,9 +158,11 @@ public actor Engine {
     /// stage finishes at once) are queued by `enqueue` and applied in order afterwards, never recursively.
     @discardableResult
     func submit(_ input: PipelineInput) -> PipelineOutcome {
-        let outcome = apply(input)
-        drainPendingInputs()
-        return outcome
+        withStatusHeld {
+            let outcome = apply(input)
+            drainPendingInputs()
+            return outcome
+        }
     }
 
     func drainPendingInputs() {

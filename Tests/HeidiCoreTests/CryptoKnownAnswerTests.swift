@@ -3,7 +3,7 @@ import Testing
 @testable import HeidiCore
 
 /// SHA-256 and HMAC-SHA256 against published test vectors (FIPS 180-2 examples, RFC 4231), through every path the
-/// journal uses: the one-shot hash, the reused per-line context, and the checkpoint MAC. A chain hashed wrongly would
+/// journal uses: the hash as bytes, the per-line `Digest`, and the checkpoint MAC. A chain hashed wrongly would
 /// still verify against itself; these pin the digests to the standard.
 @Suite("Crypto known answers")
 struct CryptoKnownAnswerTests {
@@ -16,7 +16,7 @@ struct CryptoKnownAnswerTests {
         #expect(SHA256.hex(Array(message.utf8)) == expected)
         #expect(SHA256.hex(message.utf8) == expected, "through a non-contiguous collection")
         let hasher = LineHasher()
-        for _ in 0..<2 {  // the context is reset between lines
+        for _ in 0..<2 {  // the same hasher, line after line
             let digest = Array(message.utf8).withUnsafeBytes { hasher.digest($0) }
             #expect(digest.description == expected)
         }

@@ -68,33 +68,12 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible {
     public var description: String { Hex.encode(bytes) }
 }
 
-/// SHA-256 of many lines with one reused libgcrypt context (no allocation per line). Not thread-safe.
-final class LineHasher {
-    private var handle: gcry_md_hd_t?
-
-    init() {
-        Libgcrypt.initialize()
-        if gcry_md_open(&handle, Libgcrypt.sha256, 0) != 0 { handle = nil }
-    }
-
-    deinit { gcry_md_close(handle) }
-
+/// SHA-256 of a journal line straight into a `Digest`. libgcrypt's one-shot digest allocates nothing, so there is no
+/// context to keep from one line to the next.
+struct LineHasher {
     func digest(_ bytes: UnsafeRawBufferPointer) -> Digest {
         var digest = Digest()
-        withUnsafeMutableBytes(of: &digest) { out in
-            // libgcrypt only fails to open a context when out of memory; the one-shot path needs none.
-            guard let handle, let base = bytes.baseAddress else {
-                SHA256.hash(bytes).withUnsafeBytes { out.copyMemory(from: $0) }
-                return
-            }
-            gcry_md_reset(handle)
-            gcry_md_write(handle, base, bytes.count)
-            guard let result = gcry_md_read(handle, Libgcrypt.sha256) else {
-                SHA256.hash(bytes).withUnsafeBytes { out.copyMemory(from: $0) }
-                return
-            }
-            out.copyMemory(from: UnsafeRawBufferPointer(start: result, count: 32))
-        }
+        withUnsafeMutableBytes(of: &digest) { SHA256.digest(bytes, into: $0) }
         return digest
     }
 }

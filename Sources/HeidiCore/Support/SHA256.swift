@@ -9,18 +9,19 @@ import CCrypto
 public enum SHA256 {
     /// The 32-byte digest of `bytes`.
     public static func hash<Bytes: Collection>(_ bytes: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
-        Libgcrypt.initialize()
         var out = [UInt8](repeating: 0, count: 32)
-        let done: Void? = bytes.withContiguousStorageIfAvailable { digest(UnsafeRawBufferPointer($0), into: &out) }
-        if done == nil { Array(bytes).withUnsafeBytes { digest($0, into: &out) } }
+        out.withUnsafeMutableBytes { result in
+            let done: Void? = bytes.withContiguousStorageIfAvailable { digest(UnsafeRawBufferPointer($0), into: result) }
+            if done == nil { Array(bytes).withUnsafeBytes { digest($0, into: result) } }
+        }
         return out
     }
 
-    private static func digest(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+    /// The digest of `bytes` into the first 32 bytes of `out`; allocates nothing.
+    static func digest(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) {
+        Libgcrypt.initialize()
         withUnsafeBytes(of: 0 as UInt8) { empty in
-            out.withUnsafeMutableBytes { result in
-                gcry_md_hash_buffer(Libgcrypt.sha256, result.baseAddress, bytes.baseAddress ?? empty.baseAddress, bytes.count)
-            }
+            gcry_md_hash_buffer(Libgcrypt.sha256, out.baseAddress, bytes.baseAddress ?? empty.baseAddress, bytes.count)
         }
     }
 

@@ -14,7 +14,7 @@ enum SecretPatterns {
     static func replaceSecrets(in bytes: [UInt8]) -> [UInt8] {
         var result = replaceAll(in: bytes, with: Array("[PRIVATE_KEY]".utf8), matching: privateKeyBlock)
         for rule in tokenRules { result = replaceAll(in: result, with: rule.marker, matching: rule.match) }
-        return redactAssignments(in: result)
+        return replaceAll(in: result, with: redacted, matching: assignment)
     }
 
     /// `bytes` without ANSI escape sequences: ESC and one byte of `@`–`_` (not `[`), or a CSI sequence
@@ -109,34 +109,25 @@ enum SecretPatterns {
     private static let redacted = Array("[REDACTED]".utf8)
 
     /// `NAME=value`, `NAME: value`, `"NAME": "value"` where NAME (a run of `[A-Za-z0-9_.-]`) ends in a secret name:
-    /// the value becomes `[REDACTED]`, unless it already is a marker such as `[OPENAI_KEY]`.
-    private static func redactAssignments(in bytes: [UInt8]) -> [UInt8] {
-        var result: [UInt8] = []
-        var index = 0
-        var copied = 0
-        while index < bytes.count {
-            guard isNameCharacter(bytes[index]) else { index += 1; continue }
-            // A name that does not match from its first character matches from none of the later ones: they share
-            // its end, where the secret name and the separator must be.
-            let nameEnd = skip(bytes, from: index, while: isNameCharacter)
-            guard secretNames.contains(where: { nameEnd - index >= $0.count && hasPrefix(bytes, $0, at: nameEnd - $0.count) }),
-                let valueStart = separatorEnd(bytes, from: nameEnd)
-            else { index = nameEnd; continue }
-            let valueEnd = skip(bytes, from: valueStart) { !isQuote($0) && $0 != UInt8(ascii: ",") && $0 != UInt8(ascii: ";") }
-            let valueEndBeforeSpace = firstWhitespace(bytes, from: valueStart, before: valueEnd)
-            guard valueEndBeforeSpace > valueStart else { index = nameEnd; continue }
-            let isMarker = bytes[valueStart] == UInt8(ascii: "[") && bytes[valueEndBeforeSpace - 1] == UInt8(ascii: "]")
-            if !isMarker {
-                if copied == 0 { result.reserveCapacity(bytes.count + redacted.count) }
-                result += bytes[copied..<valueStart]
-                result += redacted
-                copied = valueEndBeforeSpace
-            }
-            index = valueEndBeforeSpace
+    /// the value is replaced, unless it already is a marker such as `[OPENAI_KEY]`.
+    private static func assignment(_ bytes: [UInt8], at start: Int) -> Match? {
+        // Only from the start of a name: a later character of it shares its end, where the secret name and the
+        // separator must be, so it matches only if the start does.
+        guard isNameCharacter(bytes[start]), start == 0 || !isNameCharacter(bytes[start - 1]) else { return nil }
+        let nameEnd = skip(bytes, from: start, while: isNameCharacter)
+        guard secretNames.contains(where: { nameEnd - start >= $0.count && hasPrefix(bytes, $0, at: nameEnd - $0.count) }),
+            let valueStart = separatorEnd(bytes, from: nameEnd)
+        else { return nil }
+        // `[^\s"',;]+`
+        var valueEnd = valueStart
+        while valueEnd < bytes.count, !isQuote(bytes[valueEnd]), bytes[valueEnd] != UInt8(ascii: ","),
+            bytes[valueEnd] != UInt8(ascii: ";"), whitespaceLength(bytes, at: valueEnd) == 0
+        {
+            valueEnd += 1
         }
-        if copied == 0 { return bytes }  // nothing redacted (a value is never empty, so a redaction moves `copied`)
-        result += bytes[copied...]
-        return result
+        guard valueEnd > valueStart else { return nil }
+        let isMarker = bytes[valueStart] == UInt8(ascii: "[") && bytes[valueEnd - 1] == UInt8(ascii: "]")
+        return Match(end: valueEnd, replacedFrom: isMarker ? nil : valueStart)
     }
 
     /// `["']?\s*[=:]\s*["']?` from `start`: where the value begins, or nil.
@@ -150,31 +141,37 @@ enum SecretPatterns {
         return index
     }
 
-    private static func firstWhitespace(_ bytes: [UInt8], from start: Int, before end: Int) -> Int {
-        var index = start
-        while index < end && whitespaceLength(bytes, at: index) == 0 { index += 1 }
-        return index
-    }
-
     // MARK: - Scanning
+
+    /// Where a pattern matched: up to `end`; from `replacedFrom` on, the marker replaces it (nil: it stays as it is).
+    private struct Match {
+        var end: Int
+        var replacedFrom: Int?
+    }
 
     /// One pass, left to right: where `match` finds a secret at an index (returning where it ends), `marker` replaces
     /// it and the scan goes on after it.
     private static func replaceAll(in bytes: [UInt8], with marker: [UInt8], matching match: ([UInt8], Int) -> Int?) -> [UInt8] {
+        replaceAll(in: bytes, with: marker) { bytes, start in match(bytes, start).map { Match(end: $0, replacedFrom: start) } }
+    }
+
+    private static func replaceAll(in bytes: [UInt8], with marker: [UInt8], matching match: ([UInt8], Int) -> Match?) -> [UInt8] {
         var result: [UInt8] = []
-        var matched = false
+        var replaced = false
         var copied = 0
         var index = 0
         while index < bytes.count {
-            guard let end = match(bytes, index) else { index += 1; continue }
-            if !matched { result.reserveCapacity(bytes.count) }
-            matched = true
-            result += bytes[copied..<index]
-            result += marker
-            copied = end
-            index = end
+            guard let found = match(bytes, index) else { index += 1; continue }
+            if let from = found.replacedFrom {
+                if !replaced { result.reserveCapacity(bytes.count + marker.count) }
+                replaced = true
+                result += bytes[copied..<from]
+                result += marker
+                copied = found.end
+            }
+            index = found.end
         }
-        guard matched else { return bytes }
+        guard replaced else { return bytes }
         result += bytes[copied...]
         return result
     }

@@ -25,6 +25,12 @@ final class OutputCapture: Sendable {
     /// Bytes per read(2); the pipe itself is grown to 1 MiB so a fast writer blocks less often.
     static let readSize = 256 * 1024
     private static let pipeSize: Int32 = 1 << 20
+    /// A wake-up that finds at least this much is part of a flood: the batch keeps its storage for the next one
+    /// (unless a consumer still holds it), even when the reader has caught up and its last read came back short.
+    /// Letting a megabyte go and taking it back at every wake-up made the kernel unmap and fault in its pages each
+    /// time: ~750 page faults per 280 MB, each far dearer in a VM whose free memory goes back to the host. Smaller
+    /// wake-ups let the storage go, so a quiet or trickling stage holds no buffer.
+    private static let floodBurst = 64 * 1024
 
     let stream: OutputStream
     private let fd: Int32
@@ -73,18 +79,18 @@ final class OutputCapture: Sendable {
                 if n > 0 {
                     burst += n
                     // A flood fills batches of up to four reads: size the storage once, not by repeated growth.
-                    if n == buffer.count && batch.bytes.capacity < 5 * Self.readSize { batch.bytes.reserveCapacity(5 * Self.readSize) }
+                    if burst >= Self.floodBurst && batch.bytes.capacity < 5 * Self.readSize {
+                        batch.bytes.reserveCapacity(5 * Self.readSize)
+                    }
                     assembler.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), into: &batch)
                     if n == buffer.count && batch.bytes.count < 4 * Self.readSize { continue }  // more is waiting
-                    // A full read means a flood: keep the batch's storage for the next one (unless a consumer
-                    // still holds it). Otherwise let it go, so a quiet stage holds no buffer.
-                    flush(&batch, keepStorage: n == buffer.count)
+                    flush(&batch, keepStorage: burst >= Self.floodBurst)
                     coalesce(burst: burst, since: &drained)
                     continue reading
                 }
                 if n < 0 && errno == EINTR { continue }
                 if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                    flush(&batch, keepStorage: false)
+                    flush(&batch, keepStorage: burst >= Self.floodBurst)
                     coalesce(burst: burst, since: &drained)
                     continue reading
                 }

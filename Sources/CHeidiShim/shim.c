@@ -12,9 +12,6 @@
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 int heidi_spawn(const char *file, char *const argv[], char *const envp[], const char *cwd,
                 int out_fd, int err_fd, int status_fd, pid_t *pid_out) {
@@ -158,34 +155,6 @@ int heidi_child_exited_nowait(pid_t pid) {
     info.si_pid = 0;
     if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT | WNOHANG) != 0) return -1;
     return info.si_pid == pid ? 1 : 0;
-}
-
-static int byte_is_plain(unsigned char byte) {
-    unsigned char lower = byte | 0x20;
-    return byte < 0x80 && byte != 0x1b && byte != 0x0d && !(lower >= 'a' && lower <= 'z');
-}
-
-long heidi_plain_lines(const unsigned char *bytes, size_t count) {
-    size_t offset = 0;
-    long lines = 0;
-#if defined(__SSE2__)
-    const __m128i escape = _mm_set1_epi8(0x1b), carriage = _mm_set1_epi8(0x0d), fold = _mm_set1_epi8(0x20);
-    const __m128i below_a = _mm_set1_epi8('a' - 1), above_z = _mm_set1_epi8('z' + 1), newline = _mm_set1_epi8(0x0a);
-    for (; offset + 16 <= count; offset += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(bytes + offset));
-        __m128i lower = _mm_or_si128(v, fold);
-        // Signed compares: bytes >= 0x80 are negative, and their sign bit marks them as a hit anyway.
-        __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lower, below_a), _mm_cmplt_epi8(lower, above_z));
-        __m128i hit = _mm_or_si128(_mm_or_si128(v, letter), _mm_or_si128(_mm_cmpeq_epi8(v, escape), _mm_cmpeq_epi8(v, carriage)));
-        if (_mm_movemask_epi8(hit) != 0) return -1;
-        lines += __builtin_popcount((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, newline)));
-    }
-#endif
-    for (; offset < count; offset++) {
-        if (!byte_is_plain(bytes[offset])) return -1;
-        lines += bytes[offset] == 0x0a;
-    }
-    return lines;
 }
 
 int heidi_wifexited(int status) { return WIFEXITED(status); }

@@ -117,7 +117,7 @@ public struct LineAssembler: Sendable {
     /// when none needs anything else done: no redaction, no decoding, no carriage return. Returns false, and
     /// appends nothing, otherwise.
     private func appendPlainLines(_ lines: UnsafeBufferPointer<UInt8>, into batch: inout OutputBatch) -> Bool {
-        guard let count = Redactor.plainLineCount(UnsafeRawBufferPointer(lines)) else { return false }
+        guard let count = Redactor.unchangedLineCount(lines) else { return false }
         batch.bytes.append(contentsOf: lines)
         batch.lineCount += count
         return true
@@ -142,7 +142,9 @@ public struct LineAssembler: Sendable {
     private mutating func emit(_ raw: UnsafeBufferPointer<UInt8>, cut: Bool, into batch: inout OutputBatch) {
         var line = raw
         if line.last == 0x0d { line = UnsafeBufferPointer(rebasing: line.dropLast()) }
-        if !redactor.isInsidePrivateKey && !Redactor.needsRedaction(line) {
+        if !redactor.isInsidePrivateKey && Redactor.unchangedLineCount(line) != nil {
+            batch.bytes.append(contentsOf: line)  // the usual case: ASCII, and no secret from any trigger word in it
+        } else if !redactor.isInsidePrivateKey && !Redactor.needsRedaction(line) {
             // Clean: ASCII goes through as it is; anything else only needs decoding (invalid UTF-8 → U+FFFD).
             if Self.isASCII(line) {
                 batch.bytes.append(contentsOf: line)

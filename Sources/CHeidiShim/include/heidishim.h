@@ -5,6 +5,7 @@
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /// Spawns `file` (PATH lookup) with argv/envp as the leader of a new session and process group:
 /// stdin is /dev/null, stdout/stderr are `out_fd`/`err_fd`, every other descriptor is closed, the
@@ -57,9 +58,33 @@ long heidi_recv_with_credentials(int fd, void *buffer, size_t capacity, int *tru
 /// reserved, so the rest of its group can still be signalled safely. Returns 1 exited, 0 running, -1 error.
 int heidi_child_exited_nowait(pid_t pid);
 
-/// Counts the lines (newlines) in `count` bytes if they are "plain": no byte >= 0x80, no ESC (0x1b), no CR (0x0d)
-/// and no ASCII letter. Returns -1 when they are not. 16 bytes at a time with SSE2.
-long heidi_plain_lines(const unsigned char *bytes, size_t count);
+#define HEIDI_TRIGGER_WORDS_MAX 32
+#define HEIDI_TRIGGER_WORD_LENGTH_MAX 16
+
+/// Trigger words prepared for heidi_scan_text (built once by heidi_trigger_table_init, then only read).
+typedef struct heidi_trigger_table {
+    unsigned char first_low[16], first_high[16], second_low[16], second_high[16];
+    unsigned char word_count;
+    unsigned char bucket_size[8];
+    unsigned char bucket_words[8][HEIDI_TRIGGER_WORDS_MAX];
+    unsigned char word_bucket[HEIDI_TRIGGER_WORDS_MAX];
+    unsigned char word_length[HEIDI_TRIGGER_WORDS_MAX];
+    unsigned char word_text[HEIDI_TRIGGER_WORDS_MAX][HEIDI_TRIGGER_WORD_LENGTH_MAX];
+    unsigned char word_fold[HEIDI_TRIGGER_WORDS_MAX][HEIDI_TRIGGER_WORD_LENGTH_MAX];
+} heidi_trigger_table;
+
+/// Prepares `count` trigger words (ASCII, 2 to 16 bytes, letters matched in either case; at most 32 words with at
+/// most 8 different first letters). Returns 0, or -1 when the words do not fit.
+int heidi_trigger_table_init(heidi_trigger_table *table, const char *const *words, size_t count);
+
+enum { HEIDI_SCAN_ESCAPE = 1, HEIDI_SCAN_CARRIAGE_RETURN = 2, HEIDI_SCAN_NON_ASCII = 4 };
+
+/// One pass over `count` bytes: returns the number of newlines; sets `*flags` to the HEIDI_SCAN_ bits of what it
+/// saw (ESC, CR, bytes >= 0x80); stores every occurrence of a trigger word, in order, as `offset << 5 | word` in
+/// `hits` (up to `capacity`) and sets `*hit_count` to how many there were (which may exceed `capacity`).
+/// 32 bytes at a time with AVX2 where the CPU has it.
+long heidi_scan_text(const unsigned char *bytes, size_t count, const heidi_trigger_table *table, uint32_t *hits,
+                     size_t capacity, size_t *hit_count, int *flags);
 
 int heidi_wifexited(int status);
 int heidi_wexitstatus(int status);

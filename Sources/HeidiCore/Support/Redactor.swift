@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CHeidiShim
 
 /// Removes secrets and terminal escapes from text before it is written anywhere (journal, logs, journald, API).
@@ -6,10 +9,24 @@ import CHeidiShim
 /// `*_API_KEY=`/`TOKEN=`/`SECRET=`/`PASSWORD=` style assignments. A cheap byte scan decides whether the patterns
 /// need to be matched at all, so ordinary output lines cost almost nothing.
 public enum Redactor {
-    private static let triggers: [[UInt8]] = [
+    /// Words every secret pattern holds (ASCII, matched case-insensitively): a text without any passes unchanged.
+    static let triggers = [
         "private key", "github_pat", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "glpat-", "sk-", "akia", "asia",
         "bearer", "key", "token", "secret", "passw",
-    ].map { Array($0.utf8) }
+    ]
+    private static let privateKeyTrigger = UInt32(triggers.firstIndex(of: "private key") ?? 0)
+
+    /// The trigger words prepared for `heidi_scan_text`: built once, never written after, so sharing it is safe.
+    nonisolated(unsafe) private static let triggerTable: UnsafePointer<heidi_trigger_table> = {
+        let table = UnsafeMutablePointer<heidi_trigger_table>.allocate(capacity: 1)
+        let words = triggers.map { strdup($0) }
+        defer { words.forEach { free($0) } }
+        let status = words.map { UnsafePointer($0) }.withUnsafeBufferPointer {
+            heidi_trigger_table_init(table, $0.baseAddress, $0.count)
+        }
+        precondition(status == 0, "the redaction trigger words do not fit heidi_trigger_table")
+        return UnsafePointer(table)
+    }()
 
     /// `text` with secrets replaced by markers like `[OPENAI_KEY]` and ANSI escape sequences removed
     /// (`SecretPatterns` has the patterns).
@@ -28,67 +45,62 @@ public enum Redactor {
     }
 
     /// Whether `redact` could change these bytes (an escape character or a trigger word, ASCII case-insensitive).
-    /// Allocation-free, one pass: the output pipeline calls it for every child line and copies clean lines as they are.
     public static func needsRedaction(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         let (escape, trigger) = scan(bytes)
         return escape || trigger
     }
 
-    /// A quick, exact pre-check over a whole buffer of lines: when it is ASCII without escape characters, carriage
-    /// returns and letters (every trigger starts with a letter), every line in it passes `redact` unchanged, and
-    /// this returns how many lines (newlines) it holds; otherwise nil. 16 bytes at a time: typical for numeric and
-    /// progress output; text fails it and takes the exact per-line scan.
-    public static func plainLineCount(_ bytes: UnsafeRawBufferPointer) -> Int? {
-        assert(triggers.allSatisfy { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0[0]) }, "plainLineCount relies on this")
-        guard let base = bytes.baseAddress else { return 0 }
-        let count = heidi_plain_lines(base.assumingMemoryBound(to: UInt8.self), bytes.count)
-        return count < 0 ? nil : count
+    /// For complete lines (each ends in a newline; none longer than output capture cuts lines at): how many lines
+    /// there are when every one would pass the output pipeline as it is: ASCII without ESC or CR, and no trigger word
+    /// from which a secret pattern matches (an exact check at each one found). nil when any line may need more
+    /// than a copy. This is the output pipeline's fast path: one vectorized pass, whatever the text.
+    public static func unchangedLineCount(_ lines: UnsafeBufferPointer<UInt8>) -> Int? {
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 512) { (hits: UnsafeMutableBufferPointer<UInt32>) -> Int? in
+            unchangedLineCount(lines, hits: hits)
+        }
     }
 
-    /// Per byte value, the triggers (as bits) whose first and whose second byte it is.
-    private static let triggerTables: (first: [UInt16], second: [UInt16]) = {
-        var first = [UInt16](repeating: 0, count: 256)
-        var second = [UInt16](repeating: 0, count: 256)
-        for (index, trigger) in triggers.enumerated() {
-            first[Int(trigger[0])] |= 1 << index
-            second[Int(trigger[1])] |= 1 << index
-        }
-        return (first, second)
-    }()
-
-    private static func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> (escape: Bool, trigger: Bool) {
-        guard let firstByte = bytes.first else { return (false, false) }
-        var escape = firstByte == 0x1b
-        var trigger = false
-        triggerTables.first.withUnsafeBufferPointer { first in
-            triggerTables.second.withUnsafeBufferPointer { second in
-                var previous = lowercased(firstByte)
-                var index = 1
-                while index < bytes.count {
-                    let byte = bytes[index]
-                    if byte == 0x1b { escape = true }
-                    let current = lowercased(byte)
-                    var candidates = trigger ? 0 : first[Int(previous)] & second[Int(current)]
-                    while candidates != 0 {
-                        if matches(triggers[candidates.trailingZeroBitCount], bytes, at: index - 1) { trigger = true }
-                        candidates &= candidates - 1
-                    }
-                    if escape && trigger { return }
-                    previous = current
-                    index += 1
-                }
+    private static func unchangedLineCount(_ lines: UnsafeBufferPointer<UInt8>, hits: UnsafeMutableBufferPointer<UInt32>) -> Int? {
+        guard let base = lines.baseAddress else { return 0 }
+        var hitCount = 0
+        var flags: Int32 = 0
+        let count = heidi_scan_text(base, lines.count, triggerTable, hits.baseAddress, hits.count, &hitCount, &flags)
+        guard flags == 0, hitCount <= hits.count else { return nil }
+        func index(_ pointer: UnsafeMutableRawPointer) -> Int { UnsafeRawPointer(pointer) - UnsafeRawPointer(base) }
+        var lineStart = 0
+        var lineEnd = 0  // the line of the previous hit: hits come in order, often several to a line
+        for hit in hits[0..<hitCount] {
+            let offset = Int(hit >> 5)
+            guard hit & 31 != privateKeyTrigger else { return nil }  // a key block: LineRedactor's state
+            if offset >= lineEnd {
+                lineStart = lineEnd
+                while let newline = memchr(base + lineStart, 0x0a, offset - lineStart) { lineStart = index(newline) + 1 }
+                lineEnd = memchr(base + offset, 0x0a, lines.count - offset).map(index) ?? lines.count
+            }
+            if SecretPatterns.mayReplace(in: UnsafeBufferPointer(rebasing: lines[lineStart..<lineEnd]), at: offset - lineStart) {
+                return nil
             }
         }
-        return (escape, trigger)
+        return count
     }
 
-    @inline(__always)
-    private static func lowercased(_ byte: UInt8) -> UInt8 { byte &- 65 < 26 ? byte | 0x20 : byte }
+    /// What `heidi_scan_text` reports for `bytes`: newlines, flags, and every trigger word found (for tests).
+    static func textScan(_ bytes: [UInt8]) -> (lines: Int, flags: Int32, hits: [(offset: Int, word: String)]) {
+        var hits = [UInt32](repeating: 0, count: bytes.count + 1)
+        var hitCount = 0
+        var flags: Int32 = 0
+        let lines = bytes.withUnsafeBufferPointer { buffer in
+            hits.withUnsafeMutableBufferPointer { heidi_scan_text(buffer.baseAddress, buffer.count, triggerTable, $0.baseAddress, $0.count, &hitCount, &flags) }
+        }
+        return (lines, flags, hits[0..<hitCount].map { (Int($0 >> 5), triggers[Int($0 & 31)]) })
+    }
 
-    private static func matches(_ trigger: [UInt8], _ bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> Bool {
-        guard bytes.count - start >= trigger.count else { return false }
-        for offset in 2..<trigger.count where lowercased(bytes[start + offset]) != trigger[offset] { return false }
-        return true
+    private static func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> (escape: Bool, trigger: Bool) {
+        guard let base = bytes.baseAddress else { return (false, false) }
+        var hitCount = 0
+        var flags: Int32 = 0
+        _ = heidi_scan_text(base, bytes.count, triggerTable, nil, 0, &hitCount, &flags)
+        return (flags & Int32(HEIDI_SCAN_ESCAPE) != 0, hitCount > 0)
     }
 }
 

@@ -12,23 +12,47 @@
 enum SecretPatterns {
     /// `bytes` with every secret replaced by its marker, the rules applied one after another as before.
     static func replaceSecrets(in bytes: [UInt8]) -> [UInt8] {
-        var result = replaceAll(in: bytes, with: Array("[PRIVATE_KEY]".utf8), matching: privateKeyBlock)
-        for rule in tokenRules { result = replaceAll(in: result, with: rule.marker, matching: rule.match) }
-        return replaceAll(in: result, with: redacted, matching: assignment)
+        var result = bytes
+        func apply(_ marker: [UInt8], _ match: (UnsafeBufferPointer<UInt8>, Int) -> Match?) {
+            if let replaced = result.withUnsafeBufferPointer({ replaceAll(in: $0, with: marker, matching: match) }) { result = replaced }
+        }
+        apply(Array("[PRIVATE_KEY]".utf8)) { bytes, start in privateKeyBlock(bytes, at: start).map { Match(end: $0, replacedFrom: start) } }
+        for rule in tokenRules { apply(rule.marker) { bytes, start in rule.match(bytes, at: start).map { Match(end: $0, replacedFrom: start) } } }
+        apply(redacted, assignment)
+        return result
     }
 
     /// `bytes` without ANSI escape sequences: ESC and one byte of `@`–`_` (not `[`), or a CSI sequence
     /// (ESC `[`, parameter bytes, intermediate bytes, a final byte). An ESC that starts neither stays.
     static func removeEscapes(from bytes: [UInt8]) -> [UInt8] {
-        replaceAll(in: bytes, with: []) { bytes, start in
-            guard bytes[start] == 0x1B, start + 1 < bytes.count else { return nil }
-            let next = bytes[start + 1]
-            if (0x40...0x5F).contains(next) && next != 0x5B { return start + 2 }
-            guard next == 0x5B else { return nil }
-            var end = skip(bytes, from: start + 2) { (0x30...0x3F).contains($0) }
-            end = skip(bytes, from: end) { (0x20...0x2F).contains($0) }
-            return end < bytes.count && (0x40...0x7E).contains(bytes[end]) ? end + 1 : nil
+        let removed = bytes.withUnsafeBufferPointer { buffer in
+            replaceAll(in: buffer, with: []) { bytes, start in
+                guard bytes[start] == 0x1B, start + 1 < bytes.count else { return nil }
+                let next = bytes[start + 1]
+                if (0x40...0x5F).contains(next) && next != 0x5B { return Match(end: start + 2, replacedFrom: start) }
+                guard next == 0x5B else { return nil }
+                var end = skip(bytes, from: start + 2) { (0x30...0x3F).contains($0) }
+                end = skip(bytes, from: end) { (0x20...0x2F).contains($0) }
+                return end < bytes.count && (0x40...0x7E).contains(bytes[end]) ? Match(end: end + 1, replacedFrom: start) : nil
+            }
         }
+        return removed ?? bytes
+    }
+
+    /// Whether a secret pattern could start from the trigger word found at `position` of `line` (one line, ASCII):
+    /// a token whose prefix is there, or an assignment to the name that holds it. Every match of every pattern
+    /// holds a trigger word, so a line for which this is false at each one passes `replaceSecrets` unchanged.
+    /// (`Redactor` sends lines with a private key marker the slow way without asking.)
+    static func mayReplace(in line: UnsafeBufferPointer<UInt8>, at position: Int) -> Bool {
+        let initial = line[position] | 0x20
+        if initial &- 0x61 < 26 && tokenRuleInitials & (1 << (initial - 0x61)) != 0,
+            tokenRules.contains(where: { $0.match(line, at: position) != nil })
+        {
+            return true
+        }
+        var nameStart = position
+        while nameStart > 0 && isNameCharacter(line[nameStart - 1]) { nameStart -= 1 }
+        return assignment(line, at: nameStart)?.replacedFrom != nil
     }
 
     // MARK: - Token rules
@@ -44,7 +68,7 @@ enum SecretPatterns {
         var exactLength = false
         let marker: [UInt8]
 
-        func match(_ bytes: [UInt8], at start: Int) -> Int? {
+        func match(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> Int? {
             for prefix in prefixes where SecretPatterns.hasPrefix(bytes, prefix, at: start) {
                 var index = start + prefix.count
                 if whitespaceAfterPrefix {
@@ -74,6 +98,12 @@ enum SecretPatterns {
                   marker: Array("Bearer [BEARER_TOKEN]".utf8)),
     ]
 
+    /// The first letters of the token rules' prefixes, as bits (a = 1): most trigger words ("token", "key") start
+    /// none, so `mayReplace` goes straight to the assignment check.
+    private static let tokenRuleInitials: UInt32 = tokenRules.reduce(0) { bits, rule in
+        rule.prefixes.reduce(bits) { $0 | 1 << UInt32($1[0] - 0x61) }
+    }
+
     // MARK: - Private key blocks
 
     private static let beginMarker = lower("-----BEGIN ")
@@ -82,7 +112,7 @@ enum SecretPatterns {
     private static let dashes = lower("-----")
 
     /// `-----BEGIN [A-Z ]*PRIVATE KEY-----`, through the first `-----END [A-Z ]*PRIVATE KEY-----` on the same line.
-    private static func privateKeyBlock(_ bytes: [UInt8], at start: Int) -> Int? {
+    private static func privateKeyBlock(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> Int? {
         guard let headerEnd = keyBoundary(bytes, marker: beginMarker, at: start) else { return nil }
         var index = headerEnd
         while index < bytes.count && newlineLength(bytes, at: index) == 0 {
@@ -93,7 +123,7 @@ enum SecretPatterns {
     }
 
     /// `marker`, a run of letters and spaces that ends in `PRIVATE KEY`, and five dashes.
-    private static func keyBoundary(_ bytes: [UInt8], marker: [UInt8], at start: Int) -> Int? {
+    private static func keyBoundary(_ bytes: UnsafeBufferPointer<UInt8>, marker: [UInt8], at start: Int) -> Int? {
         guard hasPrefix(bytes, marker, at: start) else { return nil }
         let runEnd = skip(bytes, from: start + marker.count) { isLetter($0) || $0 == space }
         guard runEnd - (start + marker.count) >= keyMarker.count, hasPrefix(bytes, keyMarker, at: runEnd - keyMarker.count),
@@ -110,13 +140,14 @@ enum SecretPatterns {
 
     /// `NAME=value`, `NAME: value`, `"NAME": "value"` where NAME (a run of `[A-Za-z0-9_.-]`) ends in a secret name:
     /// the value is replaced, unless it already is a marker such as `[OPENAI_KEY]`.
-    private static func assignment(_ bytes: [UInt8], at start: Int) -> Match? {
+    private static func assignment(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> Match? {
         // Only from the start of a name: a later character of it shares its end, where the secret name and the
         // separator must be, so it matches only if the start does.
         guard isNameCharacter(bytes[start]), start == 0 || !isNameCharacter(bytes[start - 1]) else { return nil }
         let nameEnd = skip(bytes, from: start, while: isNameCharacter)
-        guard secretNames.contains(where: { nameEnd - start >= $0.count && hasPrefix(bytes, $0, at: nameEnd - $0.count) }),
-            let valueStart = separatorEnd(bytes, from: nameEnd)
+        // The separator first: it is one or two bytes to look at, and most names ("tokens/s") have none.
+        guard let valueStart = separatorEnd(bytes, from: nameEnd),
+            secretNames.contains(where: { nameEnd - start >= $0.count && hasPrefix(bytes, $0, at: nameEnd - $0.count) })
         else { return nil }
         // `[^\s"',;]+`
         var valueEnd = valueStart
@@ -131,7 +162,7 @@ enum SecretPatterns {
     }
 
     /// `["']?\s*[=:]\s*["']?` from `start`: where the value begins, or nil.
-    private static func separatorEnd(_ bytes: [UInt8], from start: Int) -> Int? {
+    private static func separatorEnd(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
         var index = start
         if index < bytes.count && isQuote(bytes[index]) { index += 1 }
         index = skipWhitespace(bytes, from: index)
@@ -149,13 +180,10 @@ enum SecretPatterns {
         var replacedFrom: Int?
     }
 
-    /// One pass, left to right: where `match` finds a secret at an index (returning where it ends), `marker` replaces
-    /// it and the scan goes on after it.
-    private static func replaceAll(in bytes: [UInt8], with marker: [UInt8], matching match: ([UInt8], Int) -> Int?) -> [UInt8] {
-        replaceAll(in: bytes, with: marker) { bytes, start in match(bytes, start).map { Match(end: $0, replacedFrom: start) } }
-    }
-
-    private static func replaceAll(in bytes: [UInt8], with marker: [UInt8], matching match: ([UInt8], Int) -> Match?) -> [UInt8] {
+    /// One pass, left to right: where `match` finds a secret at an index, its marker replaces it and the scan goes
+    /// on after it. nil when nothing was replaced (the caller keeps what it has, so a clean line is never copied).
+    private static func replaceAll(in bytes: UnsafeBufferPointer<UInt8>, with marker: [UInt8],
+                                   matching match: (UnsafeBufferPointer<UInt8>, Int) -> Match?) -> [UInt8]? {
         var result: [UInt8] = []
         var replaced = false
         var copied = 0
@@ -171,18 +199,18 @@ enum SecretPatterns {
             }
             index = found.end
         }
-        guard replaced else { return bytes }
+        guard replaced else { return nil }
         result += bytes[copied...]
         return result
     }
 
-    private static func skip(_ bytes: [UInt8], from start: Int, while accepts: (UInt8) -> Bool) -> Int {
+    private static func skip(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, while accepts: (UInt8) -> Bool) -> Int {
         var index = start
         while index < bytes.count && accepts(bytes[index]) { index += 1 }
         return index
     }
 
-    private static func skipWhitespace(_ bytes: [UInt8], from start: Int) -> Int {
+    private static func skipWhitespace(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
         var index = start
         while case let length = whitespaceLength(bytes, at: index), length > 0 { index += length }
         return index
@@ -190,7 +218,7 @@ enum SecretPatterns {
 
     /// The length of the White_Space character at `index` (U+0009–000D, U+0020, U+0085, U+00A0, U+1680,
     /// U+2000–200A, U+2028, U+2029, U+202F, U+205F, U+3000), or 0.
-    private static func whitespaceLength(_ bytes: [UInt8], at index: Int) -> Int {
+    private static func whitespaceLength(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> Int {
         guard index < bytes.count else { return 0 }
         let byte = bytes[index]
         if byte == 0x20 || (0x09...0x0D).contains(byte) { return 1 }
@@ -208,7 +236,7 @@ enum SecretPatterns {
     }
 
     /// The length of the line break at `index` (what `.` does not match: U+000A–000D, U+0085, U+2028, U+2029), or 0.
-    private static func newlineLength(_ bytes: [UInt8], at index: Int) -> Int {
+    private static func newlineLength(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> Int {
         let byte = bytes[index]
         if (0x0A...0x0D).contains(byte) { return 1 }
         let length = whitespaceLength(bytes, at: index)
@@ -218,7 +246,7 @@ enum SecretPatterns {
     }
 
     /// Whether `bytes` holds the lowercase ASCII `prefix` at `start`, letters in either case.
-    private static func hasPrefix(_ bytes: [UInt8], _ prefix: [UInt8], at start: Int) -> Bool {
+    private static func hasPrefix(_ bytes: UnsafeBufferPointer<UInt8>, _ prefix: [UInt8], at start: Int) -> Bool {
         guard start >= 0, bytes.count - start >= prefix.count else { return false }
         for offset in 0..<prefix.count where bytes[start + offset] | (isLetter(bytes[start + offset]) ? 0x20 : 0) != prefix[offset] {
             return false

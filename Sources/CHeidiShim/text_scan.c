@@ -1,0 +1,158 @@
+/* The output pipeline's one pass over child output: newlines, the bytes that need more than a copy (ESC, CR,
+ * non-ASCII) and every occurrence of a redaction trigger word. Hand-written because it runs over every byte a child
+ * prints: no library matches a set of short words case-insensitively at memory speed while also counting lines.
+ *
+ * Trigger words are found the way Hyperscan's "Teddy" finds literals: each word's first two bytes fall into one of
+ * eight buckets; four 16-entry tables (low and high nibble of the first and of the second byte) turn 32 bytes at a
+ * time into a bucket mask per position with two shuffles each; a position whose two masks share a bucket is a
+ * candidate, and only candidates are compared with the bucket's words. No false negatives: a word's own two bytes
+ * always share its bucket. */
+#define _GNU_SOURCE
+#include "heidishim.h"
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+static unsigned char fold_bit(unsigned char byte) {
+    unsigned char lower = byte | 0x20;
+    return lower >= 'a' && lower <= 'z' ? 0x20 : 0;
+}
+
+int heidi_trigger_table_init(heidi_trigger_table *table, const char *const *words, size_t count) {
+    memset(table, 0, sizeof *table);
+    if (count > HEIDI_TRIGGER_WORDS_MAX) return -1;
+    unsigned char firsts[8];
+    int buckets = 0;
+    for (size_t w = 0; w < count; w++) {
+        size_t length = strlen(words[w]);
+        if (length < 2 || length > HEIDI_TRIGGER_WORD_LENGTH_MAX) return -1;
+        unsigned char first = (unsigned char)words[w][0] | fold_bit((unsigned char)words[w][0]);
+        int bucket = 0;
+        while (bucket < buckets && firsts[bucket] != first) bucket++;
+        if (bucket == buckets) {
+            if (buckets == 8) return -1;
+            firsts[buckets++] = first;
+        }
+        table->word_bucket[w] = (unsigned char)(1u << bucket);
+        table->bucket_words[bucket][table->bucket_size[bucket]++] = (unsigned char)w;
+        table->word_length[w] = (unsigned char)length;
+        for (size_t k = 0; k < length; k++) {
+            unsigned char byte = (unsigned char)words[w][k];
+            table->word_fold[w][k] = fold_bit(byte);
+            table->word_text[w][k] = byte | fold_bit(byte);
+        }
+        for (int position = 0; position < 2; position++) {
+            unsigned char byte = table->word_text[w][position];
+            unsigned char variants[2] = {byte, (unsigned char)(byte & ~table->word_fold[w][position])};
+            for (int v = 0; v < 2; v++) {
+                unsigned char *low = position == 0 ? table->first_low : table->second_low;
+                unsigned char *high = position == 0 ? table->first_high : table->second_high;
+                low[variants[v] & 15] |= table->word_bucket[w];
+                high[variants[v] >> 4] |= table->word_bucket[w];
+            }
+        }
+    }
+    table->word_count = (unsigned char)count;
+    return 0;
+}
+
+static int word_at(const unsigned char *bytes, size_t count, size_t offset, const heidi_trigger_table *table, size_t w) {
+    size_t length = table->word_length[w];
+    if (count - offset < length) return 0;
+    for (size_t k = 0; k < length; k++) {
+        if ((bytes[offset + k] | table->word_fold[w][k]) != table->word_text[w][k]) return 0;
+    }
+    return 1;
+}
+
+/* Compares the words of `buckets` at `offset` and records each one found. */
+static void check_candidate(const unsigned char *bytes, size_t count, size_t offset, unsigned buckets,
+                            const heidi_trigger_table *table, uint32_t *hits, size_t capacity, size_t *found) {
+    for (; buckets; buckets &= buckets - 1) {
+        int bucket = __builtin_ctz(buckets);
+        for (int i = 0; i < table->bucket_size[bucket]; i++) {
+            size_t w = table->bucket_words[bucket][i];
+            if (!word_at(bytes, count, offset, table, w)) continue;
+            if (*found < capacity) hits[*found] = (uint32_t)(offset << 5 | w);
+            *found += 1;
+        }
+    }
+}
+
+static unsigned scalar_buckets(const heidi_trigger_table *table, unsigned char first, unsigned char second) {
+    return table->first_low[first & 15] & table->first_high[first >> 4] & table->second_low[second & 15]
+        & table->second_high[second >> 4];
+}
+
+/* Bytes [offset, count) one at a time: the tail after the vector loop, and the whole scan without AVX2. */
+static long scan_scalar(const unsigned char *bytes, size_t count, size_t offset, const heidi_trigger_table *table,
+                        uint32_t *hits, size_t capacity, size_t *found, int *flags) {
+    long lines = 0;
+    for (; offset < count; offset++) {
+        unsigned char byte = bytes[offset];
+        lines += byte == '\n';
+        if (byte == 0x1b) *flags |= HEIDI_SCAN_ESCAPE;
+        if (byte == '\r') *flags |= HEIDI_SCAN_CARRIAGE_RETURN;
+        if (byte >= 0x80) *flags |= HEIDI_SCAN_NON_ASCII;
+        if (offset + 1 < count) {
+            unsigned buckets = scalar_buckets(table, byte, bytes[offset + 1]);
+            if (buckets) check_candidate(bytes, count, offset, buckets, table, hits, capacity, found);
+        }
+    }
+    return lines;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,popcnt")))
+static long scan_avx2(const unsigned char *bytes, size_t count, const heidi_trigger_table *table, uint32_t *hits,
+                      size_t capacity, size_t *found, int *flags) {
+    const __m256i first_low = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)table->first_low));
+    const __m256i first_high = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)table->first_high));
+    const __m256i second_low = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)table->second_low));
+    const __m256i second_high = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)table->second_high));
+    const __m256i nibble = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+    const __m256i escape = _mm256_set1_epi8(0x1b), carriage = _mm256_set1_epi8('\r'), newline = _mm256_set1_epi8('\n');
+    long lines = 0;
+    unsigned escapes = 0, carriages = 0, high = 0;
+    size_t offset = 0;
+    // 33 bytes per step: the candidate test looks at each byte and the one after it.
+    for (; offset + 33 <= count; offset += 32) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(bytes + offset));
+        __m256i next = _mm256_loadu_si256((const __m256i *)(bytes + offset + 1));
+        __m256i first = _mm256_and_si256(_mm256_shuffle_epi8(first_low, _mm256_and_si256(v, nibble)),
+                                          _mm256_shuffle_epi8(first_high, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble)));
+        __m256i second = _mm256_and_si256(_mm256_shuffle_epi8(second_low, _mm256_and_si256(next, nibble)),
+                                          _mm256_shuffle_epi8(second_high, _mm256_and_si256(_mm256_srli_epi16(next, 4), nibble)));
+        __m256i candidates = _mm256_and_si256(first, second);
+        high |= (unsigned)_mm256_movemask_epi8(v);
+        escapes |= (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, escape));
+        carriages |= (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, carriage));
+        lines += __builtin_popcount((unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, newline)));
+        unsigned positions = ~(unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(candidates, zero));
+        if (positions) {
+            unsigned char masks[32];
+            _mm256_storeu_si256((__m256i *)masks, candidates);
+            while (positions) {
+                int k = __builtin_ctz(positions);
+                check_candidate(bytes, count, offset + (size_t)k, masks[k], table, hits, capacity, found);
+                positions &= positions - 1;
+            }
+        }
+    }
+    if (escapes) *flags |= HEIDI_SCAN_ESCAPE;
+    if (carriages) *flags |= HEIDI_SCAN_CARRIAGE_RETURN;
+    if (high) *flags |= HEIDI_SCAN_NON_ASCII;
+    return lines + scan_scalar(bytes, count, offset, table, hits, capacity, found, flags);
+}
+#endif
+
+long heidi_scan_text(const unsigned char *bytes, size_t count, const heidi_trigger_table *table, uint32_t *hits,
+                     size_t capacity, size_t *hit_count, int *flags) {
+    *hit_count = 0;
+    *flags = 0;
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2")) return scan_avx2(bytes, count, table, hits, capacity, hit_count, flags);
+#endif
+    return scan_scalar(bytes, count, 0, table, hits, capacity, hit_count, flags);
+}

@@ -1,0 +1,91 @@
+import Testing
+
+@testable import HeidiCore
+
+/// The output pipeline's fast path (`Redactor.unchangedLineCount`, over `heidi_scan_text`) against slow, obvious
+/// references: it must find every trigger word a naive search finds, and it must never let a line through unchanged
+/// that `LineRedactor` would change.
+@Suite("Text scan")
+struct TextScanTests {
+    /// Fragments of training logs and of secrets, so generated lines mix trigger words that start a secret with ones
+    /// that do not ("tokens/s", "monkey", "task-1").
+    static let fragments = SecretPatternsTests.fragments + [
+        "tokens/s", "loss", "epoch 3", "step 1200", "lr", "0.0003", "grad_norm", "monkey", "keys", "hotkey", "task-1",
+        "disk-", "asian", "bearer of", "passwords", "secretary", "Tokenizer", "key_padding_mask", "skip", "ghost",
+        "gh", "gl", "pr", "pa", "to", "se", "ke", "be", "as", "ak", "sk", "gi", "y", "Y",
+    ]
+
+    static func line(_ random: inout SplitMix) -> String {
+        (0..<(1 + Int(random.next() % 20))).map { _ in fragments[Int(random.next() % UInt64(fragments.count))] }.joined()
+    }
+
+    /// Every occurrence of every trigger word, ASCII case-insensitively, the slow way.
+    static func naiveHits(_ bytes: [UInt8]) -> [String] {
+        var found: [String] = []
+        for offset in bytes.indices {
+            for word in Redactor.triggers where offset + word.utf8.count <= bytes.count {
+                let candidate = bytes[offset..<(offset + word.utf8.count)].map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }
+                if candidate == Array(word.utf8) { found.append("\(offset):\(word)") }
+            }
+        }
+        return found
+    }
+
+    @Test func findsEveryTriggerWordAndCountsLinesAndFlags() {
+        var random = SplitMix(seed: 0x7E47)
+        var hitsSeen = 0
+        for _ in 0..<3_000 {
+            // Random lengths put words across the 32-byte blocks of the vector loop and into its scalar tail.
+            var bytes = Array(Self.line(&random).utf8)
+            bytes.insert(contentsOf: Array(repeating: UInt8(ascii: "."), count: Int(random.next() % 40)), at: 0)
+            let scan = Redactor.textScan(bytes)
+            let hits = scan.hits.map { "\($0.offset):\($0.word)" }
+            #expect(hits.sorted() == Self.naiveHits(bytes).sorted(), "\(String(decoding: bytes, as: UTF8.self).debugDescription)")
+            hitsSeen += hits.count
+            #expect(scan.lines == bytes.filter { $0 == 0x0a }.count)
+            let flags = (bytes.contains(0x1b) ? 1 : 0) | (bytes.contains(0x0d) ? 2 : 0) | (bytes.contains { $0 >= 0x80 } ? 4 : 0)
+            #expect(scan.flags == Int32(flags))
+        }
+        #expect(hitsSeen > 5_000, "the generator must reach the trigger words")
+    }
+
+    @Test func aLineGoesThroughUnchangedOnlyWhenRedactionWouldLeaveIt() {
+        var random = SplitMix(seed: 0xFA57)
+        var fastWithTrigger = 0
+        var slow = 0
+        for _ in 0..<20_000 {
+            let text = Self.line(&random).replacing("\n", with: " ").replacing("\r", with: " ")
+            let bytes = Array(text.utf8)
+            let fast = bytes.withUnsafeBufferPointer { Redactor.unchangedLineCount($0) }
+            var redactor = LineRedactor()
+            if fast != nil {
+                #expect(redactor.redact(text) == text, "passed unchanged but redaction changes \(text.debugDescription)")
+                #expect(!bytes.contains { $0 >= 0x80 || $0 == 0x1b })
+                if !Redactor.textScan(bytes).hits.isEmpty { fastWithTrigger += 1 }
+            } else {
+                slow += 1
+            }
+        }
+        // Both ways must be taken often, or the comparison proves little.
+        #expect(fastWithTrigger > 2_000, "lines with a harmless trigger word must take the fast path (\(fastWithTrigger))")
+        #expect(slow > 2_000, "\(slow)")
+    }
+
+    @Test(arguments: [
+        "epoch 3 step 1200 loss 0.4312 tokens/s 51234.5", "y", "monkey keys hotkey", "task-12 disk-3", "bearer of bad news",
+        "max_tokens: 512", "Tokenizer loaded", "secretary passwords", "12345",
+    ])
+    func harmlessTriggerWordsTakeTheFastPath(_ line: String) {
+        let lines = Array((line + "\n" + line + "\n").utf8)
+        #expect(lines.withUnsafeBufferPointer { Redactor.unchangedLineCount($0) } == 2)
+    }
+
+    @Test(arguments: [
+        "token=abc", "API_KEY: 'xyz'", "sk-abcdefghijABCDEFGHIJ0123", "Bearer abcdefghijklmnop1234", "AKIAABCDEFGHIJKLMNOP",
+        "ghp_abcdefghijABCDEFGHIJ0123456789", "-----BEGIN PRIVATE KEY-----", "private key", "\u{1B}[31mred", "a\rb", "é",
+    ])
+    func anythingRedactionOrDecodingMayChangeTakesTheSlowPath(_ line: String) {
+        let lines = Array(("fine\n" + line + "\nfine too\n").utf8)
+        #expect(lines.withUnsafeBufferPointer { Redactor.unchangedLineCount($0) } == nil)
+    }
+}

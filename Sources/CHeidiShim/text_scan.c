@@ -104,7 +104,7 @@ static long scan_scalar(const unsigned char *bytes, size_t count, size_t offset,
 }
 
 #if defined(__x86_64__)
-__attribute__((target("avx2,popcnt")))
+__attribute__((target("avx2")))
 static long scan_avx2(const unsigned char *bytes, size_t count, const heidi_trigger_table *table, uint32_t *hits,
                       size_t capacity, size_t *found, int *flags) {
     const __m256i first_low = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)table->first_low));
@@ -114,35 +114,42 @@ static long scan_avx2(const unsigned char *bytes, size_t count, const heidi_trig
     const __m256i nibble = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
     const __m256i escape = _mm256_set1_epi8(0x1b), carriage = _mm256_set1_epi8('\r'), newline = _mm256_set1_epi8('\n');
     long lines = 0;
-    unsigned escapes = 0, carriages = 0, high = 0;
+    // Flags and newlines are gathered in vectors and read out once per 255 steps (a byte counter's limit).
+    __m256i escapes = zero, carriages = zero, high = zero;
     size_t offset = 0;
     // 33 bytes per step: the candidate test looks at each byte and the one after it.
-    for (; offset + 33 <= count; offset += 32) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(bytes + offset));
-        __m256i next = _mm256_loadu_si256((const __m256i *)(bytes + offset + 1));
-        __m256i first = _mm256_and_si256(_mm256_shuffle_epi8(first_low, _mm256_and_si256(v, nibble)),
-                                          _mm256_shuffle_epi8(first_high, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble)));
-        __m256i second = _mm256_and_si256(_mm256_shuffle_epi8(second_low, _mm256_and_si256(next, nibble)),
-                                          _mm256_shuffle_epi8(second_high, _mm256_and_si256(_mm256_srli_epi16(next, 4), nibble)));
-        __m256i candidates = _mm256_and_si256(first, second);
-        high |= (unsigned)_mm256_movemask_epi8(v);
-        escapes |= (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, escape));
-        carriages |= (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, carriage));
-        lines += __builtin_popcount((unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, newline)));
-        unsigned positions = ~(unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(candidates, zero));
-        if (positions) {
-            unsigned char masks[32];
-            _mm256_storeu_si256((__m256i *)masks, candidates);
-            while (positions) {
-                int k = __builtin_ctz(positions);
-                check_candidate(bytes, count, offset + (size_t)k, masks[k], table, hits, capacity, found);
-                positions &= positions - 1;
+    while (offset + 33 <= count) {
+        __m256i newlines = zero;
+        for (int step = 0; step < 255 && offset + 33 <= count; step++, offset += 32) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(bytes + offset));
+            __m256i next = _mm256_loadu_si256((const __m256i *)(bytes + offset + 1));
+            __m256i first = _mm256_and_si256(_mm256_shuffle_epi8(first_low, _mm256_and_si256(v, nibble)),
+                                              _mm256_shuffle_epi8(first_high, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble)));
+            __m256i second = _mm256_and_si256(_mm256_shuffle_epi8(second_low, _mm256_and_si256(next, nibble)),
+                                              _mm256_shuffle_epi8(second_high, _mm256_and_si256(_mm256_srli_epi16(next, 4), nibble)));
+            __m256i candidates = _mm256_and_si256(first, second);
+            high = _mm256_or_si256(high, v);
+            escapes = _mm256_or_si256(escapes, _mm256_cmpeq_epi8(v, escape));
+            carriages = _mm256_or_si256(carriages, _mm256_cmpeq_epi8(v, carriage));
+            newlines = _mm256_sub_epi8(newlines, _mm256_cmpeq_epi8(v, newline));
+            unsigned positions = ~(unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(candidates, zero));
+            if (positions) {
+                unsigned char masks[32];
+                _mm256_storeu_si256((__m256i *)masks, candidates);
+                while (positions) {
+                    int k = __builtin_ctz(positions);
+                    check_candidate(bytes, count, offset + (size_t)k, masks[k], table, hits, capacity, found);
+                    positions &= positions - 1;
+                }
             }
         }
+        __m256i sums = _mm256_sad_epu8(newlines, zero);
+        lines += _mm256_extract_epi64(sums, 0) + _mm256_extract_epi64(sums, 1) + _mm256_extract_epi64(sums, 2)
+            + _mm256_extract_epi64(sums, 3);
     }
-    if (escapes) *flags |= HEIDI_SCAN_ESCAPE;
-    if (carriages) *flags |= HEIDI_SCAN_CARRIAGE_RETURN;
-    if (high) *flags |= HEIDI_SCAN_NON_ASCII;
+    if (_mm256_movemask_epi8(escapes)) *flags |= HEIDI_SCAN_ESCAPE;
+    if (_mm256_movemask_epi8(carriages)) *flags |= HEIDI_SCAN_CARRIAGE_RETURN;
+    if (_mm256_movemask_epi8(high)) *flags |= HEIDI_SCAN_NON_ASCII;
     return lines + scan_scalar(bytes, count, offset, table, hits, capacity, found, flags);
 }
 #endif

@@ -49,6 +49,19 @@ struct TextScanTests {
         #expect(hitsSeen > 5_000, "the generator must reach the trigger words")
     }
 
+    @Test func countsAndFindsAcrossLongBuffers() {
+        // Longer than the vector loop's 255 steps between read-outs of its newline counters.
+        var random = SplitMix(seed: 0x10A6)
+        for length in [8_159, 8_160, 8_161, 8_193, 40_000] {
+            var bytes: [UInt8] = []
+            while bytes.count < length { bytes += Array((Self.line(&random) + "\n").utf8) }
+            bytes.removeLast(bytes.count - length)
+            let scan = Redactor.textScan(bytes)
+            #expect(scan.lines == bytes.filter { $0 == 0x0a }.count, "\(length) bytes")
+            #expect(scan.hits.map { "\($0.offset):\($0.word)" }.sorted() == Self.naiveHits(bytes).sorted(), "\(length) bytes")
+        }
+    }
+
     @Test func aLineGoesThroughUnchangedOnlyWhenRedactionWouldLeaveIt() {
         var random = SplitMix(seed: 0xFA57)
         var fastWithTrigger = 0
@@ -69,6 +82,25 @@ struct TextScanTests {
         // Both ways must be taken often, or the comparison proves little.
         #expect(fastWithTrigger > 2_000, "lines with a harmless trigger word must take the fast path (\(fastWithTrigger))")
         #expect(slow > 2_000, "\(slow)")
+    }
+
+    @Test func aStretchOfLinesGoesThroughUnchangedOnlyWhenEveryLineWould() {
+        // ASCII fragments only, so that whole stretches often qualify, trigger words and all.
+        let ascii = Self.fragments.filter { $0.utf8.allSatisfy { $0 < 0x80 && $0 != 0x1b && $0 != 0x0d && $0 != 0x0a } }
+        var random = SplitMix(seed: 0x57E7C4)
+        var fast = 0
+        for _ in 0..<5_000 {
+            let lines = (0..<(1 + Int(random.next() % 8))).map { _ in
+                (0..<(1 + Int(random.next() % 12))).map { _ in ascii[Int(random.next() % UInt64(ascii.count))] }.joined()
+            }
+            let bytes = Array(lines.map { $0 + "\n" }.joined().utf8)
+            guard let count = bytes.withUnsafeBufferPointer({ Redactor.unchangedLineCount($0) }) else { continue }
+            fast += 1
+            #expect(count == lines.count)
+            var redactor = LineRedactor()
+            for line in lines { #expect(redactor.redact(line) == line, "passed unchanged in a stretch: \(line.debugDescription)") }
+        }
+        #expect(fast > 500, "\(fast)")
     }
 
     @Test(arguments: [

@@ -19,23 +19,33 @@ import time
 TICKS = os.sysconf("SC_CLK_TCK")
 LINE = 70
 BLOCK_LINES = 14_979  # ~1 MiB of numbered lines, written over and over in 8 KiB pieces
+# The "text" shape: a training log's progress line, numbered, 69 bytes and a newline. Letters and the trigger word
+# "tokens" (as in "tokens/s"), so the redaction pre-check has real work; the numeric shapes do not show that cost.
+TEXT_LINE = b"step %09d loss 0.4312 lr 3e-04 tokens/s 51234 elapsed 00:12:31 k"
+assert len(TEXT_LINE % 0) == LINE - 1
+
+
+def line_bytes(shape, index):
+    return TEXT_LINE % index if shape == "text" else b"%069d" % index
+
 
 WRITER = r'''
 import os, sys, time
 shape, count, stamp = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 open(stamp, "w").write(str(time.monotonic_ns()))
+template = b"TEXT_LINE" if shape == "text" else b"%069d"
 if shape == "line":
     for i in range(count):
         os.write(1, b"%069d\n" % i)
 else:
-    block = b"".join(b"%069d\n" % i for i in range(%d))
+    block = b"".join(template % i + b"\n" for i in range(%d))
     view = memoryview(block * 2)
     offset, left = 0, count * 70
     while left:
         n = os.write(1, view[offset:offset + min(8192, left)])
         offset = (offset + n) %% len(block)
         left -= n
-'''.replace("%d", str(BLOCK_LINES)).replace("%%", "%")
+'''.replace("%d", str(BLOCK_LINES)).replace("%%", "%").replace("TEXT_LINE", TEXT_LINE.decode())
 
 TREE = ("trap '' TERM; sh -c 'echo $$ >> {pids}; exec sleep 600' & "
         "setsid sh -c 'echo $$ >> {pids}; exec sleep 600' & echo $$ >> {pids}; sleep 600")
@@ -76,7 +86,7 @@ def verify(path, shape, count):
             rest = lines.pop()
             for line in lines:
                 expected = index if shape == "line" else index % BLOCK_LINES
-                if line != b"%069d" % expected:
+                if line != line_bytes(shape, expected):
                     bad += 1
                 index += 1
     return bad + abs(count - index) + (1 if rest else 0)
@@ -287,15 +297,24 @@ def main():
     heidi, sup = Heidi(bin_dir, work), Supervisord(work)
     floor = Floor(sys.argv[2], work) if len(sys.argv) > 2 else None
 
+    reporting = "/sys/module/page_reporting/parameters/page_reporting_order"
+    if os.path.exists(reporting):
+        order = int(open(reporting).read())
+        if order <= 10:  # MAX_PAGE_ORDER: a larger order is never reported
+            print(f"(free page reporting is on, order {order}: free memory goes back to the host, so a page the kernel hands "
+                  "out may cost a host fault on first touch, charged to whoever touches it: CPU per MB swings between runs; "
+                  "PAGE_REPORTING_ORDER=11 holds it for the run, see contrib/bench/README.md)")
+        else:
+            print(f"(free page reporting is held: order {order}, no free memory goes back to the host during the run)")
     print(f"== output capture (one child; daemon CPU per MB; every line verified; medians of {repeat} runs) ==")
     print(f"{'shape':<22}{'daemon':<13}{'MB':>7}{'MB/s':>9}{'(range)':>12}{'CPU ms/MB':>11}{'CPU %':>8}{'bad lines':>11}")
     results = {}
-    for shape, count in (("block", block_lines), ("line", line_lines)):
+    for shape, count in (("block", block_lines), ("text", block_lines), ("line", line_lines)):
         # Runs alternate between the daemons, and each reports the medians of its runs: on a shared machine the
         # load drifts, and this spreads the drift over both.
         # The floor only in the 8 KiB shape: with one write per line it would read and write per line, which is a
         # choice (supervisord's), not a floor.
-        capturers = [heidi, sup] + ([floor] if floor and shape == "block" else [])
+        capturers = [heidi, sup] + ([floor] if floor and shape != "line" else [])
         runs = {d.name: [] for d in capturers}
         for _ in range(repeat):
             for daemon in capturers:
@@ -306,7 +325,7 @@ def main():
             r["bad"] = sum(run["bad"] for run in mine)
             r["spread"] = f"{min(run['mb_s'] for run in mine):.0f}-{max(run['mb_s'] for run in mine):.0f}"
             results[(shape, daemon.name)] = r
-            label = "8 KiB writes" if shape == "block" else "write() per line"
+            label = {"block": "8 KiB writes", "text": "8 KiB text lines", "line": "write() per line"}[shape]
             print(f"{label:<22}{daemon.name:<13}{r['mb']:>7.0f}{r['mb_s']:>9.1f}{r['spread']:>12}{r['cpu_ms_per_mb']:>11.2f}"
                   f"{r['cpu_pct']:>8.1f}{r['bad']:>11}")
         h, s = results[(shape, "heidid")], results[(shape, "supervisord")]

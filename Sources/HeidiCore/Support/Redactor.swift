@@ -66,20 +66,9 @@ public enum Redactor {
         var flags: Int32 = 0
         let count = heidi_scan_text(base, lines.count, triggerTable, hits.baseAddress, hits.count, &hitCount, &flags)
         guard flags == 0, hitCount <= hits.count else { return nil }
-        func index(_ pointer: UnsafeMutableRawPointer) -> Int { UnsafeRawPointer(pointer) - UnsafeRawPointer(base) }
-        var lineStart = 0
-        var lineEnd = 0  // the line of the previous hit: hits come in order, often several to a line
         for hit in hits[0..<hitCount] {
-            let offset = Int(hit >> 5)
             guard hit & 31 != privateKeyTrigger else { return nil }  // a key block: LineRedactor's state
-            if offset >= lineEnd {
-                lineStart = lineEnd
-                while let newline = memchr(base + lineStart, 0x0a, offset - lineStart) { lineStart = index(newline) + 1 }
-                lineEnd = memchr(base + offset, 0x0a, lines.count - offset).map(index) ?? lines.count
-            }
-            if SecretPatterns.mayReplace(in: UnsafeBufferPointer(rebasing: lines[lineStart..<lineEnd]), at: offset - lineStart) {
-                return nil
-            }
+            if SecretPatterns.mayReplace(in: lines, at: Int(hit >> 5)) { return nil }
         }
         return count
     }

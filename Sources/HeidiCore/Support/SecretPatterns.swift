@@ -39,20 +39,23 @@ enum SecretPatterns {
         return removed ?? bytes
     }
 
-    /// Whether a secret pattern could start from the trigger word found at `position` of `line` (one line, ASCII):
-    /// a token whose prefix is there, or an assignment to the name that holds it. Every match of every pattern
-    /// holds a trigger word, so a line for which this is false at each one passes `replaceSecrets` unchanged.
-    /// (`Redactor` sends lines with a private key marker the slow way without asking.)
-    static func mayReplace(in line: UnsafeBufferPointer<UInt8>, at position: Int) -> Bool {
-        let initial = line[position] | 0x20
+    /// Whether a secret pattern could start from the trigger word found at `position` of `lines` (ASCII lines): a
+    /// token whose prefix is there, or an assignment to the name that holds it. Every match of every pattern holds a
+    /// trigger word, so lines for which this is false at each one pass `replaceSecrets` unchanged. Asked of several
+    /// lines at once it may say yes where one line alone would not (whitespace may run across a newline), never the
+    /// other way round. (`Redactor` sends lines with a private key marker the slow way without asking.)
+    static func mayReplace(in lines: UnsafeBufferPointer<UInt8>, at position: Int) -> Bool {
+        let initial = lines[position] | 0x20
         if initial &- 0x61 < 26 && tokenRuleInitials & (1 << (initial - 0x61)) != 0,
-            tokenRules.contains(where: { $0.match(line, at: position) != nil })
+            tokenRules.contains(where: { $0.match(lines, at: position) != nil })
         {
             return true
         }
+        // An assignment needs a separator right after the name: most names ("tokens/s") have none.
+        guard separatorEnd(lines, from: skip(lines, from: position, while: isNameCharacter)) != nil else { return false }
         var nameStart = position
-        while nameStart > 0 && isNameCharacter(line[nameStart - 1]) { nameStart -= 1 }
-        return assignment(line, at: nameStart)?.replacedFrom != nil
+        while nameStart > 0 && isNameCharacter(lines[nameStart - 1]) { nameStart -= 1 }
+        return assignment(lines, at: nameStart)?.replacedFrom != nil
     }
 
     // MARK: - Token rules

@@ -3,16 +3,18 @@
  * prints: no library matches a set of short words case-insensitively at memory speed while also counting lines.
  *
  * Trigger words are found the way Hyperscan's "Teddy" finds literals: each word's first two bytes fall into one of
- * eight buckets; four 16-entry tables (low and high nibble of the first and of the second byte) turn 32 bytes at a
- * time into a bucket mask per position with two shuffles each; a position whose two masks share a bucket is a
- * candidate, and only candidates are compared with the bucket's words. No false negatives: a word's own two bytes
- * always share its bucket. */
+ * eight buckets (by first letter); six 16-entry tables (low and high nibble of the first, second and third byte) turn
+ * 32 bytes at a time into a bucket mask per position with two shuffles each; a position whose three masks share a
+ * bucket is a candidate, and only candidates are compared with the bucket's words. No false negatives: a word's own
+ * three bytes always share its bucket. Three bytes, not two: English is full of "to", "se" and "ke". */
 #define _GNU_SOURCE
 #include "heidishim.h"
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "word_head is compared as a little-endian load");
 
 static unsigned char fold_bit(unsigned char byte) {
     unsigned char lower = byte | 0x20;
@@ -26,7 +28,7 @@ int heidi_trigger_table_init(heidi_trigger_table *table, const char *const *word
     int buckets = 0;
     for (size_t w = 0; w < count; w++) {
         size_t length = strlen(words[w]);
-        if (length < 2 || length > HEIDI_TRIGGER_WORD_LENGTH_MAX) return -1;
+        if (length < 3 || length > HEIDI_TRIGGER_WORD_LENGTH_MAX) return -1;
         unsigned char first = (unsigned char)words[w][0] | fold_bit((unsigned char)words[w][0]);
         int bucket = 0;
         while (bucket < buckets && firsts[bucket] != first) bucket++;
@@ -42,12 +44,18 @@ int heidi_trigger_table_init(heidi_trigger_table *table, const char *const *word
             table->word_fold[w][k] = fold_bit(byte);
             table->word_text[w][k] = byte | fold_bit(byte);
         }
-        for (int position = 0; position < 2; position++) {
+        // The first eight bytes as one little-endian word, to compare a candidate with one load.
+        for (size_t k = 0; k < length && k < 8; k++) {
+            table->word_head[w] |= (uint64_t)table->word_text[w][k] << (8 * k);
+            table->word_head_fold[w] |= (uint64_t)table->word_fold[w][k] << (8 * k);
+            table->word_head_mask[w] |= (uint64_t)0xff << (8 * k);
+        }
+        for (int position = 0; position < 3; position++) {
             unsigned char byte = table->word_text[w][position];
             unsigned char variants[2] = {byte, (unsigned char)(byte & ~table->word_fold[w][position])};
             for (int v = 0; v < 2; v++) {
-                unsigned char *low = position == 0 ? table->first_low : table->second_low;
-                unsigned char *high = position == 0 ? table->first_high : table->second_high;
+                unsigned char *low = position == 0 ? table->first_low : position == 1 ? table->second_low : table->third_low;
+                unsigned char *high = position == 0 ? table->first_high : position == 1 ? table->second_high : table->third_high;
                 low[variants[v] & 15] |= table->word_bucket[w];
                 high[variants[v] >> 4] |= table->word_bucket[w];
             }
@@ -60,7 +68,14 @@ int heidi_trigger_table_init(heidi_trigger_table *table, const char *const *word
 static int word_at(const unsigned char *bytes, size_t count, size_t offset, const heidi_trigger_table *table, size_t w) {
     size_t length = table->word_length[w];
     if (count - offset < length) return 0;
-    for (size_t k = 0; k < length; k++) {
+    size_t k = 0;
+    if (count - offset >= 8) {
+        uint64_t head;
+        memcpy(&head, bytes + offset, 8);
+        if (((head | table->word_head_fold[w]) & table->word_head_mask[w]) != table->word_head[w]) return 0;
+        k = 8;
+    }
+    for (; k < length; k++) {
         if ((bytes[offset + k] | table->word_fold[w][k]) != table->word_text[w][k]) return 0;
     }
     return 1;
@@ -80,9 +95,10 @@ static void check_candidate(const unsigned char *bytes, size_t count, size_t off
     }
 }
 
-static unsigned scalar_buckets(const heidi_trigger_table *table, unsigned char first, unsigned char second) {
+static unsigned scalar_buckets(const heidi_trigger_table *table, unsigned char first, unsigned char second,
+                               unsigned char third) {
     return table->first_low[first & 15] & table->first_high[first >> 4] & table->second_low[second & 15]
-        & table->second_high[second >> 4];
+        & table->second_high[second >> 4] & table->third_low[third & 15] & table->third_high[third >> 4];
 }
 
 /* Bytes [offset, count) one at a time: the tail after the vector loop, and the whole scan without AVX2. */
@@ -95,8 +111,8 @@ static long scan_scalar(const unsigned char *bytes, size_t count, size_t offset,
         if (byte == 0x1b) *flags |= HEIDI_SCAN_ESCAPE;
         if (byte == '\r') *flags |= HEIDI_SCAN_CARRIAGE_RETURN;
         if (byte >= 0x80) *flags |= HEIDI_SCAN_NON_ASCII;
-        if (offset + 1 < count) {
-            unsigned buckets = scalar_buckets(table, byte, bytes[offset + 1]);
+        if (offset + 2 < count) {
+            unsigned buckets = scalar_buckets(table, byte, bytes[offset + 1], bytes[offset + 2]);
             if (buckets) check_candidate(bytes, count, offset, buckets, table, hits, capacity, found);
         }
     }
@@ -111,23 +127,28 @@ static long scan_avx2(const unsigned char *bytes, size_t count, const heidi_trig
     const __m256i first_high = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)table->first_high));
     const __m256i second_low = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)table->second_low));
     const __m256i second_high = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)table->second_high));
+    const __m256i third_low = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)table->third_low));
+    const __m256i third_high = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)table->third_high));
     const __m256i nibble = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
     const __m256i escape = _mm256_set1_epi8(0x1b), carriage = _mm256_set1_epi8('\r'), newline = _mm256_set1_epi8('\n');
     long lines = 0;
     // Flags and newlines are gathered in vectors and read out once per 255 steps (a byte counter's limit).
     __m256i escapes = zero, carriages = zero, high = zero;
     size_t offset = 0;
-    // 33 bytes per step: the candidate test looks at each byte and the one after it.
-    while (offset + 33 <= count) {
+    // 34 bytes per step: the candidate test looks at each byte and the two after it.
+    while (offset + 34 <= count) {
         __m256i newlines = zero;
-        for (int step = 0; step < 255 && offset + 33 <= count; step++, offset += 32) {
+        for (int step = 0; step < 255 && offset + 34 <= count; step++, offset += 32) {
             __m256i v = _mm256_loadu_si256((const __m256i *)(bytes + offset));
             __m256i next = _mm256_loadu_si256((const __m256i *)(bytes + offset + 1));
             __m256i first = _mm256_and_si256(_mm256_shuffle_epi8(first_low, _mm256_and_si256(v, nibble)),
                                               _mm256_shuffle_epi8(first_high, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble)));
             __m256i second = _mm256_and_si256(_mm256_shuffle_epi8(second_low, _mm256_and_si256(next, nibble)),
                                               _mm256_shuffle_epi8(second_high, _mm256_and_si256(_mm256_srli_epi16(next, 4), nibble)));
-            __m256i candidates = _mm256_and_si256(first, second);
+            __m256i after = _mm256_loadu_si256((const __m256i *)(bytes + offset + 2));
+            __m256i third = _mm256_and_si256(_mm256_shuffle_epi8(third_low, _mm256_and_si256(after, nibble)),
+                                             _mm256_shuffle_epi8(third_high, _mm256_and_si256(_mm256_srli_epi16(after, 4), nibble)));
+            __m256i candidates = _mm256_and_si256(_mm256_and_si256(first, second), third);
             high = _mm256_or_si256(high, v);
             escapes = _mm256_or_si256(escapes, _mm256_cmpeq_epi8(v, escape));
             carriages = _mm256_or_si256(carriages, _mm256_cmpeq_epi8(v, carriage));

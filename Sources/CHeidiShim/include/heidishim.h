@@ -63,17 +63,18 @@ int heidi_child_exited_nowait(pid_t pid);
 
 /// Trigger words prepared for heidi_scan_text (built once by heidi_trigger_table_init, then only read).
 typedef struct heidi_trigger_table {
-    unsigned char first_low[16], first_high[16], second_low[16], second_high[16];
+    unsigned char first_low[16], first_high[16], second_low[16], second_high[16], third_low[16], third_high[16];
     unsigned char word_count;
     unsigned char bucket_size[8];
     unsigned char bucket_words[8][HEIDI_TRIGGER_WORDS_MAX];
     unsigned char word_bucket[HEIDI_TRIGGER_WORDS_MAX];
     unsigned char word_length[HEIDI_TRIGGER_WORDS_MAX];
+    uint64_t word_head[HEIDI_TRIGGER_WORDS_MAX], word_head_fold[HEIDI_TRIGGER_WORDS_MAX], word_head_mask[HEIDI_TRIGGER_WORDS_MAX];
     unsigned char word_text[HEIDI_TRIGGER_WORDS_MAX][HEIDI_TRIGGER_WORD_LENGTH_MAX];
     unsigned char word_fold[HEIDI_TRIGGER_WORDS_MAX][HEIDI_TRIGGER_WORD_LENGTH_MAX];
 } heidi_trigger_table;
 
-/// Prepares `count` trigger words (ASCII, 2 to 16 bytes, letters matched in either case; at most 32 words with at
+/// Prepares `count` trigger words (ASCII, 3 to 16 bytes, letters matched in either case; at most 32 words with at
 /// most 8 different first letters). Returns 0, or -1 when the words do not fit.
 int heidi_trigger_table_init(heidi_trigger_table *table, const char *const *words, size_t count);
 

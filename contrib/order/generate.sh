@@ -69,3 +69,6 @@ finish
     contrib/order/callgrind-symbols.py "$WORK/heidid" "$WORK/idle.callgrind" "$WORK/demo.callgrind"
 } >contrib/order/heidid.order
 echo "==> contrib/order/heidid.order: $(($(wc -l <contrib/order/heidid.order) - 1)) functions"
+# SwiftPM does not know the order file is an input of the link: remove the release heidids so the next build
+# relinks them with the new order.
+rm -f "$BIN/heidid" .build-release/release/heidid

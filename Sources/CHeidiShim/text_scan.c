@@ -177,10 +177,19 @@ static long scan_avx2(const unsigned char *bytes, size_t count, const heidi_trig
 
 long heidi_scan_text(const unsigned char *bytes, size_t count, const heidi_trigger_table *table, uint32_t *hits,
                      size_t capacity, size_t *hit_count, int *flags) {
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2")) {
+        *hit_count = 0;
+        *flags = 0;
+        return scan_avx2(bytes, count, table, hits, capacity, hit_count, flags);
+    }
+#endif
+    return heidi_scan_text_scalar(bytes, count, table, hits, capacity, hit_count, flags);
+}
+
+long heidi_scan_text_scalar(const unsigned char *bytes, size_t count, const heidi_trigger_table *table, uint32_t *hits,
+                            size_t capacity, size_t *hit_count, int *flags) {
     *hit_count = 0;
     *flags = 0;
-#if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx2")) return scan_avx2(bytes, count, table, hits, capacity, hit_count, flags);
-#endif
     return scan_scalar(bytes, count, 0, table, hits, capacity, hit_count, flags);
 }

@@ -31,14 +31,15 @@ struct TextScanTests {
         return found
     }
 
-    @Test func findsEveryTriggerWordAndCountsLinesAndFlags() {
+    @Test(arguments: [false, true])
+    func findsEveryTriggerWordAndCountsLinesAndFlags(scalar: Bool) {
         var random = SplitMix(seed: 0x7E47)
         var hitsSeen = 0
         for _ in 0..<3_000 {
             // Random lengths put words across the 32-byte blocks of the vector loop and into its scalar tail.
             var bytes = Array(Self.line(&random).utf8)
             bytes.insert(contentsOf: Array(repeating: UInt8(ascii: "."), count: Int(random.next() % 40)), at: 0)
-            let scan = Redactor.textScan(bytes)
+            let scan = Redactor.textScan(bytes, scalar: scalar)
             let hits = scan.hits.map { "\($0.offset):\($0.word)" }
             #expect(hits.sorted() == Self.naiveHits(bytes).sorted(), "\(String(decoding: bytes, as: UTF8.self).debugDescription)")
             hitsSeen += hits.count
@@ -49,14 +50,15 @@ struct TextScanTests {
         #expect(hitsSeen > 5_000, "the generator must reach the trigger words")
     }
 
-    @Test func countsAndFindsAcrossLongBuffers() {
+    @Test(arguments: [false, true])
+    func countsAndFindsAcrossLongBuffers(scalar: Bool) {
         // Longer than the vector loop's 255 steps between read-outs of its newline counters.
         var random = SplitMix(seed: 0x10A6)
         for length in [8_159, 8_160, 8_161, 8_193, 40_000] {
             var bytes: [UInt8] = []
             while bytes.count < length { bytes += Array((Self.line(&random) + "\n").utf8) }
             bytes.removeLast(bytes.count - length)
-            let scan = Redactor.textScan(bytes)
+            let scan = Redactor.textScan(bytes, scalar: scalar)
             #expect(scan.lines == bytes.filter { $0 == 0x0a }.count, "\(length) bytes")
             #expect(scan.hits.map { "\($0.offset):\($0.word)" }.sorted() == Self.naiveHits(bytes).sorted(), "\(length) bytes")
         }

@@ -87,6 +87,10 @@ enum { HEIDI_SCAN_ESCAPE = 1, HEIDI_SCAN_CARRIAGE_RETURN = 2, HEIDI_SCAN_NON_ASC
 long heidi_scan_text(const unsigned char *bytes, size_t count, const heidi_trigger_table *table, uint32_t *hits,
                      size_t capacity, size_t *hit_count, int *flags);
 
+/// heidi_scan_text without vector instructions: what CPUs without AVX2 run (tests compare the two).
+long heidi_scan_text_scalar(const unsigned char *bytes, size_t count, const heidi_trigger_table *table, uint32_t *hits,
+                            size_t capacity, size_t *hit_count, int *flags);
+
 int heidi_wifexited(int status);
 int heidi_wexitstatus(int status);
 int heidi_wifsignaled(int status);

@@ -73,13 +73,15 @@ public enum Redactor {
         return count
     }
 
-    /// What `heidi_scan_text` reports for `bytes`: newlines, flags, and every trigger word found (for tests).
-    static func textScan(_ bytes: [UInt8]) -> (lines: Int, flags: Int32, hits: [(offset: Int, word: String)]) {
+    /// What `heidi_scan_text` (or its scalar version) reports for `bytes`: newlines, flags, and every trigger word
+    /// found (for tests).
+    static func textScan(_ bytes: [UInt8], scalar: Bool = false) -> (lines: Int, flags: Int32, hits: [(offset: Int, word: String)]) {
         var hits = [UInt32](repeating: 0, count: bytes.count + 1)
         var hitCount = 0
         var flags: Int32 = 0
+        let scan = scalar ? heidi_scan_text_scalar : heidi_scan_text
         let lines = bytes.withUnsafeBufferPointer { buffer in
-            hits.withUnsafeMutableBufferPointer { heidi_scan_text(buffer.baseAddress, buffer.count, triggerTable, $0.baseAddress, $0.count, &hitCount, &flags) }
+            hits.withUnsafeMutableBufferPointer { scan(buffer.baseAddress, buffer.count, triggerTable, $0.baseAddress, $0.count, &hitCount, &flags) }
         }
         return (lines, flags, hits[0..<hitCount].map { (Int($0 >> 5), triggers[Int($0 & 31)]) })
     }

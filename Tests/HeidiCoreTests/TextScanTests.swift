@@ -21,21 +21,25 @@ struct TextScanTests {
 
     /// Every occurrence of every trigger word, ASCII case-insensitively, the slow way.
     static func naiveHits(_ bytes: [UInt8]) -> [String] {
+        let lowered = bytes.map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }
         var found: [String] = []
-        for offset in bytes.indices {
-            for word in Redactor.triggers where offset + word.utf8.count <= bytes.count {
-                let candidate = bytes[offset..<(offset + word.utf8.count)].map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }
-                if candidate == Array(word.utf8) { found.append("\(offset):\(word)") }
+        for (word, text) in zip(Redactor.triggers, words) {
+            for offset in lowered.indices where offset + text.count <= lowered.count {
+                var index = 0
+                while index < text.count && lowered[offset + index] == text[index] { index += 1 }
+                if index == text.count { found.append("\(offset):\(word)") }
             }
         }
         return found
     }
 
+    static let words = Redactor.triggers.map { Array($0.utf8) }
+
     @Test(arguments: [false, true])
     func findsEveryTriggerWordAndCountsLinesAndFlags(scalar: Bool) {
         var random = SplitMix(seed: 0x7E47)
         var hitsSeen = 0
-        for _ in 0..<3_000 {
+        for _ in 0..<1_500 {
             // Random lengths put words across the 32-byte blocks of the vector loop and into its scalar tail.
             var bytes = Array(Self.line(&random).utf8)
             bytes.insert(contentsOf: Array(repeating: UInt8(ascii: "."), count: Int(random.next() % 40)), at: 0)
@@ -47,7 +51,7 @@ struct TextScanTests {
             let flags = (bytes.contains(0x1b) ? 1 : 0) | (bytes.contains(0x0d) ? 2 : 0) | (bytes.contains { $0 >= 0x80 } ? 4 : 0)
             #expect(scan.flags == Int32(flags))
         }
-        #expect(hitsSeen > 5_000, "the generator must reach the trigger words")
+        #expect(hitsSeen > 2_500, "the generator must reach the trigger words")
     }
 
     @Test(arguments: [false, true])
@@ -68,7 +72,7 @@ struct TextScanTests {
         var random = SplitMix(seed: 0xFA57)
         var fastWithTrigger = 0
         var slow = 0
-        for _ in 0..<20_000 {
+        for _ in 0..<8_000 {
             let text = Self.line(&random).replacing("\n", with: " ").replacing("\r", with: " ")
             let bytes = Array(text.utf8)
             let fast = bytes.withUnsafeBufferPointer { Redactor.unchangedLineCount($0) }
@@ -82,8 +86,8 @@ struct TextScanTests {
             }
         }
         // Both ways must be taken often, or the comparison proves little.
-        #expect(fastWithTrigger > 2_000, "lines with a harmless trigger word must take the fast path (\(fastWithTrigger))")
-        #expect(slow > 2_000, "\(slow)")
+        #expect(fastWithTrigger > 800, "lines with a harmless trigger word must take the fast path (\(fastWithTrigger))")
+        #expect(slow > 800, "\(slow)")
     }
 
     @Test func aStretchOfLinesGoesThroughUnchangedOnlyWhenEveryLineWould() {
@@ -91,7 +95,7 @@ struct TextScanTests {
         let ascii = Self.fragments.filter { $0.utf8.allSatisfy { $0 < 0x80 && $0 != 0x1b && $0 != 0x0d && $0 != 0x0a } }
         var random = SplitMix(seed: 0x57E7C4)
         var fast = 0
-        for _ in 0..<5_000 {
+        for _ in 0..<2_000 {
             let lines = (0..<(1 + Int(random.next() % 8))).map { _ in
                 (0..<(1 + Int(random.next() % 12))).map { _ in ascii[Int(random.next() % UInt64(ascii.count))] }.joined()
             }
@@ -102,7 +106,7 @@ struct TextScanTests {
             var redactor = LineRedactor()
             for line in lines { #expect(redactor.redact(line) == line, "passed unchanged in a stretch: \(line.debugDescription)") }
         }
-        #expect(fast > 500, "\(fast)")
+        #expect(fast > 200, "\(fast)")
     }
 
     @Test(arguments: [

@@ -54,10 +54,8 @@ int heidi_trigger_table_init(heidi_trigger_table *table, const char *const *word
             unsigned char byte = table->word_text[w][position];
             unsigned char variants[2] = {byte, (unsigned char)(byte & ~table->word_fold[w][position])};
             for (int v = 0; v < 2; v++) {
-                unsigned char *low = position == 0 ? table->first_low : position == 1 ? table->second_low : table->third_low;
-                unsigned char *high = position == 0 ? table->first_high : position == 1 ? table->second_high : table->third_high;
-                low[variants[v] & 15] |= table->word_bucket[w];
-                high[variants[v] >> 4] |= table->word_bucket[w];
+                table->nibble_low[position][variants[v] & 15] |= table->word_bucket[w];
+                table->nibble_high[position][variants[v] >> 4] |= table->word_bucket[w];
             }
         }
     }
@@ -95,10 +93,13 @@ static void check_candidate(const unsigned char *bytes, size_t count, size_t off
     }
 }
 
-static unsigned scalar_buckets(const heidi_trigger_table *table, unsigned char first, unsigned char second,
-                               unsigned char third) {
-    return table->first_low[first & 15] & table->first_high[first >> 4] & table->second_low[second & 15]
-        & table->second_high[second >> 4] & table->third_low[third & 15] & table->third_high[third >> 4];
+/* The buckets whose words may start at `bytes[0]` (three bytes are there). */
+static unsigned scalar_buckets(const heidi_trigger_table *table, const unsigned char *bytes) {
+    unsigned buckets = 0xff;
+    for (int position = 0; position < 3; position++) {
+        buckets &= table->nibble_low[position][bytes[position] & 15] & table->nibble_high[position][bytes[position] >> 4];
+    }
+    return buckets;
 }
 
 /* Bytes [offset, count) one at a time: the tail after the vector loop, and the whole scan without AVX2. */
@@ -112,7 +113,7 @@ static long scan_scalar(const unsigned char *bytes, size_t count, size_t offset,
         if (byte == '\r') *flags |= HEIDI_SCAN_CARRIAGE_RETURN;
         if (byte >= 0x80) *flags |= HEIDI_SCAN_NON_ASCII;
         if (offset + 2 < count) {
-            unsigned buckets = scalar_buckets(table, byte, bytes[offset + 1], bytes[offset + 2]);
+            unsigned buckets = scalar_buckets(table, bytes + offset);
             if (buckets) check_candidate(bytes, count, offset, buckets, table, hits, capacity, found);
         }
     }
@@ -120,36 +121,39 @@ static long scan_scalar(const unsigned char *bytes, size_t count, size_t offset,
 }
 
 #if defined(__x86_64__)
+/* The bucket bits of 32 bytes, from one position's nibble tables (`low`, `high`): one shuffle per nibble. */
+__attribute__((target("avx2")))
+static inline __m256i vector_buckets(__m256i low, __m256i high, __m256i bytes) {
+    const __m256i nibble = _mm256_set1_epi8(0x0f);
+    return _mm256_and_si256(_mm256_shuffle_epi8(low, _mm256_and_si256(bytes, nibble)),
+                            _mm256_shuffle_epi8(high, _mm256_and_si256(_mm256_srli_epi16(bytes, 4), nibble)));
+}
+
 __attribute__((target("avx2")))
 static long scan_avx2(const unsigned char *bytes, size_t count, const heidi_trigger_table *table, uint32_t *hits,
                       size_t capacity, size_t *found, int *flags) {
-    const __m256i first_low = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)table->first_low));
-    const __m256i first_high = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)table->first_high));
-    const __m256i second_low = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)table->second_low));
-    const __m256i second_high = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)table->second_high));
-    const __m256i third_low = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)table->third_low));
-    const __m256i third_high = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)table->third_high));
-    const __m256i nibble = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+    __m256i lows[3], highs[3];
+    for (int position = 0; position < 3; position++) {
+        lows[position] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)table->nibble_low[position]));
+        highs[position] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)table->nibble_high[position]));
+    }
+    const __m256i zero = _mm256_setzero_si256();
     const __m256i escape = _mm256_set1_epi8(0x1b), carriage = _mm256_set1_epi8('\r'), newline = _mm256_set1_epi8('\n');
     long lines = 0;
     // Flags and newlines are gathered in vectors and read out once per 255 steps (a byte counter's limit).
-    __m256i escapes = zero, carriages = zero, high = zero;
+    __m256i escapes = zero, carriages = zero, non_ascii = zero;
     size_t offset = 0;
     // 34 bytes per step: the candidate test looks at each byte and the two after it.
     while (offset + 34 <= count) {
         __m256i newlines = zero;
         for (int step = 0; step < 255 && offset + 34 <= count; step++, offset += 32) {
             __m256i v = _mm256_loadu_si256((const __m256i *)(bytes + offset));
-            __m256i next = _mm256_loadu_si256((const __m256i *)(bytes + offset + 1));
-            __m256i first = _mm256_and_si256(_mm256_shuffle_epi8(first_low, _mm256_and_si256(v, nibble)),
-                                              _mm256_shuffle_epi8(first_high, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble)));
-            __m256i second = _mm256_and_si256(_mm256_shuffle_epi8(second_low, _mm256_and_si256(next, nibble)),
-                                              _mm256_shuffle_epi8(second_high, _mm256_and_si256(_mm256_srli_epi16(next, 4), nibble)));
-            __m256i after = _mm256_loadu_si256((const __m256i *)(bytes + offset + 2));
-            __m256i third = _mm256_and_si256(_mm256_shuffle_epi8(third_low, _mm256_and_si256(after, nibble)),
-                                             _mm256_shuffle_epi8(third_high, _mm256_and_si256(_mm256_srli_epi16(after, 4), nibble)));
-            __m256i candidates = _mm256_and_si256(_mm256_and_si256(first, second), third);
-            high = _mm256_or_si256(high, v);
+            __m256i candidates = vector_buckets(lows[0], highs[0], v);
+            for (int position = 1; position < 3; position++) {
+                __m256i later = _mm256_loadu_si256((const __m256i *)(bytes + offset + position));
+                candidates = _mm256_and_si256(candidates, vector_buckets(lows[position], highs[position], later));
+            }
+            non_ascii = _mm256_or_si256(non_ascii, v);
             escapes = _mm256_or_si256(escapes, _mm256_cmpeq_epi8(v, escape));
             carriages = _mm256_or_si256(carriages, _mm256_cmpeq_epi8(v, carriage));
             newlines = _mm256_sub_epi8(newlines, _mm256_cmpeq_epi8(v, newline));
@@ -170,7 +174,7 @@ static long scan_avx2(const unsigned char *bytes, size_t count, const heidi_trig
     }
     if (_mm256_movemask_epi8(escapes)) *flags |= HEIDI_SCAN_ESCAPE;
     if (_mm256_movemask_epi8(carriages)) *flags |= HEIDI_SCAN_CARRIAGE_RETURN;
-    if (_mm256_movemask_epi8(high)) *flags |= HEIDI_SCAN_NON_ASCII;
+    if (_mm256_movemask_epi8(non_ascii)) *flags |= HEIDI_SCAN_NON_ASCII;
     return lines + scan_scalar(bytes, count, offset, table, hits, capacity, found, flags);
 }
 #endif

@@ -74,7 +74,7 @@ final class OutputCapture: Sendable {
             let cpu = Self.threadCPUNanoseconds()
             activity.withLock { $0.wakeups += 1; $0.cpuNanoseconds = cpu }
             var burst = 0
-            while true {
+            draining: while true {
                 let n = read(fd, buffer.baseAddress, buffer.count)
                 if n > 0 {
                     burst += n
@@ -84,18 +84,14 @@ final class OutputCapture: Sendable {
                     }
                     assembler.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), into: &batch)
                     if n == buffer.count && batch.bytes.count < 4 * Self.readSize { continue }  // more is waiting
-                    flush(&batch, keepStorage: burst >= Self.floodBurst)
-                    coalesce(burst: burst, since: &drained)
-                    continue reading
+                    break draining
                 }
                 if n < 0 && errno == EINTR { continue }
-                if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                    flush(&batch, keepStorage: burst >= Self.floodBurst)
-                    coalesce(burst: burst, since: &drained)
-                    continue reading
-                }
+                if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break draining }
                 break reading  // EOF or a read error
             }
+            flush(&batch, keepStorage: burst >= Self.floodBurst)
+            coalesce(burst: burst, since: &drained)
         }
         assembler.finish(into: &batch)
         flush(&batch, keepStorage: false)

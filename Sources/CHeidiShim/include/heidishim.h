@@ -63,7 +63,8 @@ int heidi_child_exited_nowait(pid_t pid);
 
 /// Trigger words prepared for heidi_scan_text (built once by heidi_trigger_table_init, then only read).
 typedef struct heidi_trigger_table {
-    unsigned char first_low[16], first_high[16], second_low[16], second_high[16], third_low[16], third_high[16];
+    /// Bucket bits by the low and by the high nibble of a word's first, second and third byte.
+    unsigned char nibble_low[3][16], nibble_high[3][16];
     unsigned char word_count;
     unsigned char bucket_size[8];
     unsigned char bucket_words[8][HEIDI_TRIGGER_WORDS_MAX];

@@ -16,10 +16,17 @@ enum SecretPatterns {
         func apply(_ marker: [UInt8], _ match: (UnsafeBufferPointer<UInt8>, Int) -> Match?) {
             if let replaced = result.withUnsafeBufferPointer({ replaceAll(in: $0, with: marker, matching: match) }) { result = replaced }
         }
-        apply(Array("[PRIVATE_KEY]".utf8)) { bytes, start in privateKeyBlock(bytes, at: start).map { Match(end: $0, replacedFrom: start) } }
-        for rule in tokenRules { apply(rule.marker) { bytes, start in rule.match(bytes, at: start).map { Match(end: $0, replacedFrom: start) } } }
+        apply(Array("[PRIVATE_KEY]".utf8), replacingWhole(privateKeyBlock))
+        for rule in tokenRules { apply(rule.marker, replacingWhole(rule.match)) }
         apply(redacted, assignment)
         return result
+    }
+
+    /// A pattern that gives where its match ends, as a `Match` that replaces all of it.
+    private static func replacingWhole(_ match: @escaping (UnsafeBufferPointer<UInt8>, Int) -> Int?)
+        -> (UnsafeBufferPointer<UInt8>, Int) -> Match?
+    {
+        { bytes, start in match(bytes, start).map { Match(end: $0, replacedFrom: start) } }
     }
 
     /// `bytes` without ANSI escape sequences: ESC and one byte of `@`–`_` (not `[`), or a CSI sequence

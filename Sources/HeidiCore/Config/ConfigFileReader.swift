@@ -186,6 +186,7 @@ struct ConfigFileReader {
         }
         guard sawCommand else { throw fail(node, prefix, "missing 'command'") }
         config.stages[stage] = settings
+        config.defaultedStages.remove(stage)
     }
 
     private mutating func readLimits(_ node: YAMLNode, _ prefix: String) throws(ConfigError) {

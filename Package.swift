@@ -161,6 +161,7 @@ let package = Package(
                 "HeidiValidation", "HeidiCore", "CHeidiShim",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 "HeidiYAML",

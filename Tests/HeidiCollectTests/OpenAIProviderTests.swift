@@ -138,8 +138,9 @@ struct OpenAIProviderTests {
         #expect(!Fixtures.fileExists(harness.output))
     }
 
-    /// With the default 10 s connect timeout and a 5 s request timeout, a refused connection is reported as such
-    /// at once, not as "no answer within 5s" after the whole timeout.
+    /// A refused connection is reported as such, at once: not as "no answer within 60s" after AsyncHTTPClient has
+    /// re-dialled until its 10 s connect timeout. (The bound on the time is loose: in a full parallel test run the
+    /// awaiting task may wait seconds for a cooperative thread; the kind of error is what tells the two apart.)
     @Test func refusedConnectionsFailAtOnceAndSaySo() async throws {
         // A bound socket that does not listen: the kernel refuses connections to its port.
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -155,7 +156,7 @@ struct OpenAIProviderTests {
         let port = UInt16(bigEndian: address.sin_port)
         let provider = OpenAIProvider(endpoint: .init(baseURL: "http://127.0.0.1:\(port)/v1", apiKey: nil, maxConnections: 1))
         let request = TeacherRequest(task: Fixtures.tasks(1)[0], attempt: 1, model: "m", maxOutputTokens: 10, temperature: 0,
-                                     seed: 1, timeout: 5)
+                                     seed: 1, timeout: 60)
         let started = ContinuousClock.now
         var failure: ProviderError?
         do { _ = try await provider.complete(request) } catch { failure = error }
@@ -167,7 +168,7 @@ struct OpenAIProviderTests {
         }
         #expect(message == "connect to 127.0.0.1:\(port) failed: Connection refused (errno 111)", "\(message)")
         #expect(failure?.description.hasPrefix("connection failed: ") == true)
-        #expect(elapsed < .seconds(2), "took \(elapsed)")
+        #expect(elapsed < .seconds(30), "took \(elapsed)")
     }
 
     @Test func connectionFailuresAreRetriedTransportErrors() async throws {

@@ -65,6 +65,18 @@ struct HeidiDaemon: AsyncParsableCommand {
         case auto, journald, stderr
     }
 
+    /// Runs the daemon with the documented exit codes: usage errors exit 2 (ArgumentParser's default is 64).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var daemon = command as? HeidiDaemon { try await daemon.run() } else { try command.run() }
+        } catch {
+            guard exitCode(for: error).rawValue == 64 else { exit(withError: error) }
+            ProcessEnvironment.printError(fullMessage(for: error))
+            Glibc.exit(2)
+        }
+    }
+
     func validate() throws {
         if strict && !checkConfig { throw ValidationError("--strict applies only with --check-config") }
     }
@@ -117,7 +129,8 @@ struct HeidiDaemon: AsyncParsableCommand {
         let server = ControlServer(socketPath: settings.socketPath, activatedDescriptor: activated, router: router,
                                    socketGroup: groupID, logger: logger) { await engine.markReady() }
         let reloader = ReloadService(engine: engine, notifier: notifier, logger: logger,
-                                     load: { try ConfigLoader.load(path: config, environment: environment, overrides: overrides) })
+                                     load: { try ConfigLoader.load(path: config, environment: environment, overrides: overrides) },
+                                     environment: environment)
         let group = ServiceGroup(
             configuration: .init(
                 services: [

@@ -88,6 +88,11 @@ struct StartupAndConnectionTests {
         try s.writeConfig(TestConfig.shell())
         let clean = try await Processes.run([Binaries.heidid, "--check-config", "--strict", "--config", try #require(s.configPath)])
         #expect(clean.status == 0 && clean.stderr.isEmpty, "\(clean)")
+        // --strict alone is a usage error, and usage errors exit 2 as documented (not ArgumentParser's 64).
+        let alone = try await Processes.run([Binaries.heidid, "--strict"])
+        #expect(alone.status == 2 && alone.stderr.contains("--strict applies only with --check-config"), "\(alone)")
+        let unknown = try await Processes.run([Binaries.heidid, "--check-config", "--mode", "sometimes"])
+        #expect(unknown.status == 2, "\(unknown)")
     }
 
     @Test("heidictl --config finds the socket of a daemon started with that config and --runtime-dir")

@@ -61,7 +61,7 @@ public enum ConfigCheck {
         let repoRootExists = probe.isDirectory(config.repoRoot)
         if !repoRootExists {
             let relative = config.source.hasPrefix("/")
-                ? "; relative paths in the file are resolved against \(FileSystem.dirname(config.source))" : ""
+                ? "; a relative repo_root in the file is resolved against its directory, \(FileSystem.dirname(config.source))" : ""
             warnings.append(ConfigWarning(
                 key: "paths.repo_root", path: config.repoRoot,
                 message: "\(config.repoRoot) is not a directory: {repo_root} points nowhere, and stages without a cwd "

@@ -41,8 +41,10 @@ test: test-deps
 		exit "$$status"; \
 	fi
 
+## The installed binaries: static Swift runtime, a static heidictl and heidid's memory-saving link (Package.swift,
+## HEIDI_STATIC_LINK). A plain `swift build -c release` works too, with an ordinary dynamic link.
 release: deps
-	swift build -c release --static-swift-stdlib
+	HEIDI_STATIC_LINK=1 swift build -c release --static-swift-stdlib
 
 ## Install static release binaries, units, sysusers and tmpfiles entries and /etc/heidi/heidi.yaml (never overwrites an
 ## edited config). heidi-exec must sit next to heidid (stages start through it); heidi-collect is the native generate stage.

@@ -5,8 +5,16 @@ import PackageDescription
 import Glibc
 #endif
 
-/// heidid's release link on Linux; each flag keeps part of the executable out of the idle daemon's resident memory
-/// (README.md, "Benchmarks"):
+/// The installed binaries' link (`make release`, `make install`, contrib/bench and contrib/order set
+/// `HEIDI_STATIC_LINK=1` and pass `--static-swift-stdlib`): a static heidictl and heidid's flags below. Without it a
+/// release build links like any SwiftPM package, so a plain `swift build -c release` works: the static link needs
+/// objects compiled for the static Swift runtime (without `--static-swift-stdlib`, `-static-executable` leaves
+/// FoundationEssentials' symbols undefined), and heidid's static libstdc++ must not sit next to the shared Swift
+/// runtime, which loads the shared one.
+let staticLink = Context.environment["HEIDI_STATIC_LINK"].map { ["1", "true", "yes"].contains($0.lowercased()) } ?? false
+
+/// heidid's release link on Linux with `HEIDI_STATIC_LINK=1`; each flag keeps part of the executable out of the idle
+/// daemon's resident memory (README.md, "Benchmarks"):
 /// - `--no-export-dynamic`: the static Swift runtime's link arguments export every symbol of the executable (15,000);
 ///   heidid needs none, and the dynamic symbol table costs start-up relocation time and ~1 MiB resident.
 /// - lld with `--symbol-ordering-file`: the functions heidid runs when it starts, supervises and answers its socket
@@ -18,6 +26,7 @@ import Glibc
 /// - `-z pack-relative-relocs` (DT_RELR), when this machine's glibc applies it (2.36 and later; older ones would
 ///   refuse to start the binary): 1.3 MiB of relocation records shrink to 11 KiB, and the loader no longer reads them.
 let heididReleaseLinkFlags: [String] = {
+    guard staticLink else { return [] }
     var flags = [
         "-Xlinker", "--no-export-dynamic",
         "-use-ld=lld",
@@ -140,15 +149,11 @@ let package = Package(
         .executableTarget(
             name: "heidictl",
             dependencies: ["HeidiAPI", "HeidiCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            // Release heidictl is one static executable: no dynamic loader, no shared libraries to map and relocate,
-            // so `heidictl status` starts in about 60 % of the time (contrib/bench/control-bench.sh). Not a static
-            // PIE: glibc's static-PIE start-up aborts on the $ORIGIN run path SwiftPM adds to every executable, so a
-            // plain `swift build -c release` would produce a heidictl that crashes. Stack, heap and mmap stay randomised.
-            // Release builds take --static-swift-stdlib (as `make release` and the benchmarks do): without it the
-            // objects lack the static runtime's link dependencies and heidictl does not link.
-            linkerSettings: [
-                .unsafeFlags(["-static-executable"], .when(platforms: [.linux], configuration: .release))
-            ]
+            // The installed heidictl (HEIDI_STATIC_LINK=1, with --static-swift-stdlib) is one static executable: no
+            // dynamic loader, no shared libraries to map and relocate, so `heidictl status` starts in about 60 % of the
+            // time (contrib/bench/control-bench.sh). Not a static PIE: glibc's static-PIE start-up aborts on the
+            // $ORIGIN run path SwiftPM adds to every executable. Stack, heap and mmap stay randomised.
+            linkerSettings: staticLink ? [.unsafeFlags(["-static-executable"], .when(platforms: [.linux], configuration: .release))] : []
         ),
 
         // Code validation at generation time: fenced blocks, language guessing, real toolchains as supervised children.
@@ -161,6 +166,7 @@ let package = Package(
                 "HeidiValidation", "HeidiCore", "CHeidiShim",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 "HeidiYAML",

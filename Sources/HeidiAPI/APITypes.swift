@@ -105,14 +105,3 @@ public struct HealthResponse: Sendable, Equatable, Codable {
     public var ok: Bool
     public init(ok: Bool) { self.ok = ok }
 }
-
-/// Where the control socket is: `--socket`, `$HEIDI_SOCKET`, the config's `control.socket`, then the default
-/// runtime directory (the same rules the daemon uses).
-public enum SocketLocator {
-    public static func resolve(explicit: String?, configPath: String?, environment: [String: String]) -> String {
-        if let explicit, !explicit.isEmpty { return explicit }
-        if let fromEnv = environment["HEIDI_SOCKET"], !fromEnv.isEmpty { return fromEnv }
-        if let config = try? ConfigLoader.load(path: configPath, environment: environment) { return config.socketPath }
-        return DefaultDirectories(environment: environment).runtimeDir + "/heidi.sock"
-    }
-}

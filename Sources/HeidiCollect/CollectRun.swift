@@ -86,6 +86,11 @@ public enum CollectRun {
             return (CollectExitCode.providerFailed, nil, "stopped: the provider refused the requests: \(message); nothing written to \(path)")
         }
         let samples = result.outcomes.compactMap(\.sample)
+        if case .budgetExhausted? = result.stopCause, collector.snapshot().requestsSent == 0 {
+            // Not one request fitted: an empty file would look like a round that produced nothing.
+            return (CollectExitCode.usage, nil, "\(result.stopCause.map(String.init(describing:)) ?? "budget exhausted"): the budget is too "
+                        + "small for a single request, so none was sent; nothing written to \(path)")
+        }
         if samples.isEmpty && result.stopCause == nil {
             let reason = Self.firstFailure(result).map { " (last error: \($0))" } ?? ""
             return (CollectExitCode.providerFailed, nil, "every request failed\(reason); nothing written to \(path)")
@@ -112,6 +117,7 @@ public enum CollectRun {
     }
 
     /// `400 prompts: 395 answered (390 ok, 5 rejected), 3 failed, 2 not sent; 410 requests (7 retries, 2 rate limited); tokens 12345 in, 67890 out; est. $0.0123; 4.2s, 97.6 req/s`
+    /// After an interrupt also `, 8 cancelled in flight`: the parts add up to the prompts.
     static func totals(_ result: CollectResult, total: Int) -> String {
         let t = result.totals
         let notSent = result.outcomes.reduce(0) { count, outcome in
@@ -119,6 +125,7 @@ public enum CollectRun {
             return count
         }
         var text = "\(total) prompts: \(t.generated) answered (\(t.generated - t.rejected) ok, \(t.rejected) rejected), \(t.failed) failed"
+        if t.cancelled > 0 { text += ", \(t.cancelled) cancelled in flight" }
         if notSent > 0 { text += ", \(notSent) not sent" }
         text += "; \(t.requestsSent) requests (\(t.retries) retries, \(t.rateLimitsHit) rate limited)"
         text += "; tokens \(t.inputTokens) in, \(t.outputTokens) out; est. \(Ledger.dollars(t.costMicros))"

@@ -85,7 +85,7 @@ public actor Engine {
         try FileSystem.createDirectories(config.stateDir)
         // Stages' progress channels live in the runtime directory (heidid's control socket usually does too).
         try FileSystem.createDirectories(config.runtimeDir)
-        lock = try StateDirectoryLock(path: config.lockPath)
+        lock = try StateDirectoryLock(path: config.lockPath, socket: config.socketPath)
         let writer = try JournalWriter(path: config.journalPath, fsync: config.journalFsync, rotateSize: config.journalRotateSize)
         journal = writer
         try loadJournalKey()

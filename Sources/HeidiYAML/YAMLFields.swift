@@ -14,8 +14,21 @@ public struct YAMLFields<Failure: Error>: Sendable {
     /// The document in `text` (nil when it is empty); a syntax error becomes the reader's error, with its line.
     public func document(_ text: String) throws(Failure) -> YAMLNode? {
         do throws(YAMLSyntaxError) { return try YAMLDocument.parse(text) } catch {
-            throw makeFailure(error.line, "", "invalid YAML: \(error.message)")
+            throw makeFailure(error.line, "", "invalid YAML: \(error.message)\(Self.braceHint(text, near: error.line))")
         }
+    }
+
+    /// A hint for a syntax error on a line (or the one before it, where libyaml often notices late) with an
+    /// unquoted `{name}`: YAML starts a mapping at an unquoted `{`, so `{repo_root}/x.py` is not text.
+    static func braceHint(_ text: String, near line: Int?) -> String {
+        guard let line else { return "" }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        for index in [line - 1, line - 2] where lines.indices.contains(index) {
+            if let word = YAMLNode.unquotedBraceWord(in: lines[index]) {
+                return "; YAML reads an unquoted { as the start of a mapping: quote the value, e.g. \"\(word)\""
+            }
+        }
+        return ""
     }
 
     /// The entries of a mapping as (dotted key, value, plain name), in file order.
@@ -39,7 +52,7 @@ public struct YAMLFields<Failure: Error>: Sendable {
 
     /// A scalar's text.
     public func string(_ node: YAMLNode, _ key: String) throws(Failure) -> String {
-        guard let text = node.scalar else { throw fail(node, key, "expected a single value") }
+        guard let text = node.scalar else { throw fail(node, key, "expected a single value, got \(node.shapeDescription)") }
         return text
     }
 

@@ -29,6 +29,47 @@ public struct YAMLNode: Sendable {
         if case .scalar(let text) = content { return text }
         return nil
     }
+
+    /// What the node is, for "expected …, got …" messages. A mapping of keys without values is what YAML makes of
+    /// an unquoted placeholder (`{samples}`), so that one says how to write the text instead.
+    public var shapeDescription: String {
+        switch content {
+        case .scalar: return "a single value"
+        case .sequence: return "a list"
+        case .mapping(let entries):
+            let names = entries.compactMap { entry in entry.value.scalar == "" ? entry.key.scalar : nil }
+            guard !names.isEmpty, names.count == entries.count else { return "a mapping" }
+            let written = "{" + names.joined(separator: ", ") + "}"
+            return "the mapping \(written): YAML reads an unquoted {...} as a mapping; quote the value, e.g. \"\(written)\""
+        }
+    }
+
+    /// The first `{word...` on a line that starts outside quotes (after `: `, `- `, `[`, `,` or at the start of
+    /// the value), up to the next space, comma or bracket: what the user meant as text. Nil when there is none.
+    static func unquotedBraceWord(in line: Substring) -> String? {
+        var quote: Character?
+        var previous: Character = " "
+        var index = line.startIndex
+        while index < line.endIndex {
+            let c = line[index]
+            if let open = quote {
+                if c == open { quote = nil }
+            } else if c == "\"" || c == "'" {
+                quote = c
+            } else if c == "#" && previous == " " {
+                return nil
+            } else if c == "{" && " [,:-".contains(previous) {
+                let rest = line[index...]
+                let word = rest.prefix { !" ,]\t".contains($0) }
+                if word.count > 2, word.dropFirst().first.map({ $0.isLetter || $0 == "_" }) == true, word.contains("}") {
+                    return String(word)
+                }
+            }
+            previous = c
+            index = line.index(after: index)
+        }
+        return nil
+    }
 }
 
 /// A document libyaml could not parse, or one heidi refuses to compose (several documents, too deep, too big).

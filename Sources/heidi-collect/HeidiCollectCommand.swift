@@ -40,7 +40,8 @@ struct HeidiCollectCommand: AsyncParsableCommand {
             Exit status:
               0    every prompt was tried; the output is written
               1    the output could not be written
-              2    usage or configuration error; nothing was sent
+              2    usage or configuration error, or a budget too small for a single
+                   request; nothing was sent
               3    a budget stopped the run; what was collected is written
                    (0 instead with --budget-exhausted-ok)
               4    every request failed, or HTTP 401/403/404; nothing written

@@ -14,7 +14,7 @@ struct HeidiCtl: ParsableCommand {
         commandName: "heidictl",
         abstract: "Control heidid, the Heidi training-loop supervisor.",
         discussion: """
-            The socket is --socket, else $HEIDI_SOCKET, else control.socket of the config (--config, $HEIDI_CONFIG, /etc/heidi/heidi.yaml), else the daemon's default (<runtime_dir>/heidi.sock).
+            The socket is --socket, else $HEIDI_SOCKET, else the config's (--config, $HEIDI_CONFIG, /etc/heidi/heidi.yaml): the socket of the heidid running on its state directory (recorded in heidid.lock, so a daemon started with --runtime-dir or --socket is found), else control.socket or <runtime_dir>/heidi.sock; else the daemon's default (<runtime_dir>/heidi.sock).
 
             Exit status: 0 success; 1 refused (409) or, for status, the pipeline is in ERROR; 2 usage error; 3 heidid not running; 4 permission denied; 5 other failure. journal verify: 0 intact, 1 tampered, broken or torn, 2 usage, 5 unreadable.
             """,

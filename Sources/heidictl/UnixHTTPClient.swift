@@ -18,7 +18,9 @@ enum ClientError: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case .noSocket(let path):
-            return "heidid is not running: no control socket at \(path) (start it with 'systemctl start heidi', or pass --socket)"
+            return "heidid is not running: no control socket at \(path) (start it with 'systemctl start heidi'; for a heidid "
+                + "started with another --state-dir, or with --socket or --runtime-dir and no --config, pass its socket with --socket "
+                + "or $HEIDI_SOCKET)"
         case .staleSocket(let path):
             return "heidid is not running: \(path) exists but nothing accepts connections (stale socket from a stopped daemon)"
         case .permissionDenied(let path, let blocker):

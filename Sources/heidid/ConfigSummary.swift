@@ -2,8 +2,9 @@ import HeidiCore
 
 /// The resolved configuration as `heidid --check-config` prints it.
 enum ConfigSummary {
-    static func describe(_ config: HeidiConfig) -> String {
-        var lines = ["config OK: \(config.source)"]
+    static func describe(_ config: HeidiConfig, warnings: Int = 0) -> String {
+        let note = warnings == 0 ? "" : " (\(warnings) warning\(warnings == 1 ? "" : "s") on stderr)"
+        var lines = ["config OK\(note): \(config.source)"]
         func add(_ key: String, _ value: String) { lines.append("  \(key.padding(20))\(value)") }
         add("mode", config.mode.rawValue)
         add("rounds", String(config.rounds))

@@ -19,7 +19,9 @@ struct HeidiDaemon: AsyncParsableCommand {
         discussion: """
             Configuration: --config PATH, else $HEIDI_CONFIG, else /etc/heidi/heidi.yaml if present, else built-in defaults; environment variables override the file and flags override both. Control it with heidictl.
 
-            Exit status: 0 after a clean shutdown (SIGTERM/SIGINT) or a valid --check-config; 1 when the daemon cannot run (state directory locked, control socket in use, journal unreadable); 2 for usage and configuration errors.
+            --check-config also looks for what would fail only when a stage runs (a repo_root that does not exist, a stage's program or script that is missing, a stage left out that falls back to the original engine's scripts/*.py) and warns on stderr, naming the stage and the path; with --strict those warnings fail it.
+
+            Exit status: 0 after a clean shutdown (SIGTERM/SIGINT) or a valid --check-config (warnings included, unless --strict); 1 when the daemon cannot run (state directory locked, control socket in use, journal unreadable); 2 for usage and configuration errors, and for --check-config --strict with warnings.
             """,
         version: Engine.version)
 
@@ -47,8 +49,11 @@ struct HeidiDaemon: AsyncParsableCommand {
     @Flag(name: .long, help: "Start a run as soon as the daemon is ready.")
     var autostart = false
 
-    @Flag(name: .long, help: "Validate the configuration, print the resolved settings and exit.")
+    @Flag(name: .long, help: "Validate the configuration, print the resolved settings and warnings (missing paths) and exit.")
     var checkConfig = false
+
+    @Flag(name: .long, help: "With --check-config: fail (exit 2) on warnings too, e.g. a missing repo_root, program or script.")
+    var strict = false
 
     @Option(name: .long, help: "Where the daemon's own logs go: auto (journald when stderr is the journal), journald, stderr.")
     var logTarget: LogTarget = .auto
@@ -60,6 +65,22 @@ struct HeidiDaemon: AsyncParsableCommand {
         case auto, journald, stderr
     }
 
+    /// Runs the daemon with the documented exit codes: usage errors exit 2 (ArgumentParser's default is 64).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var daemon = command as? HeidiDaemon { try await daemon.run() } else { try command.run() }
+        } catch {
+            guard exitCode(for: error).rawValue == 64 else { exit(withError: error) }
+            ProcessEnvironment.printError(fullMessage(for: error))
+            Glibc.exit(2)
+        }
+    }
+
+    func validate() throws {
+        if strict && !checkConfig { throw ValidationError("--strict applies only with --check-config") }
+    }
+
     func run() async throws {
         let environment = ProcessEnvironment.current()
         let overrides = ConfigOverrides(stateDir: stateDir, runtimeDir: runtimeDir, socket: socket, repoRoot: repoRoot,
@@ -69,11 +90,18 @@ struct HeidiDaemon: AsyncParsableCommand {
             ProcessEnvironment.printError("heidid: \(error)")
             throw ExitCode(2)
         }
+        let warnings = ConfigCheck.warnings(settings, environment: environment)
         if checkConfig {
-            print(ConfigSummary.describe(settings))
+            print(ConfigSummary.describe(settings, warnings: warnings.count))
+            for warning in warnings { ProcessEnvironment.printError("heidid: warning: \(warning)") }
+            if strict && !warnings.isEmpty {
+                ProcessEnvironment.printError("heidid: \(settings.source): \(warnings.count) warning(s), refused by --strict")
+                throw ExitCode(2)
+            }
             return
         }
         let (logger, logsToJournal) = bootstrapLogging(environment: environment)
+        for warning in warnings { logger.warning("config: \(warning)", metadata: ["config": "\(settings.source)"]) }
         /// Errors reach the operator's terminal too, unless the logger already wrote them there.
         func report(_ message: String) {
             if logsToJournal && !JournaldSender.stderrIsJournal(environment: environment) { ProcessEnvironment.printError(message) }
@@ -101,7 +129,8 @@ struct HeidiDaemon: AsyncParsableCommand {
         let server = ControlServer(socketPath: settings.socketPath, activatedDescriptor: activated, router: router,
                                    socketGroup: groupID, logger: logger) { await engine.markReady() }
         let reloader = ReloadService(engine: engine, notifier: notifier, logger: logger,
-                                     load: { try ConfigLoader.load(path: config, environment: environment, overrides: overrides) })
+                                     load: { try ConfigLoader.load(path: config, environment: environment, overrides: overrides) },
+                                     environment: environment)
         let group = ServiceGroup(
             configuration: .init(
                 services: [

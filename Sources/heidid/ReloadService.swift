@@ -12,6 +12,8 @@ struct ReloadService: Service {
     let notifier: any ServiceNotifier
     let logger: Logger
     let load: @Sendable () throws -> HeidiConfig
+    /// The environment the stages get, for the config check's PATH lookups.
+    let environment: [String: String]
 
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
@@ -22,6 +24,9 @@ struct ReloadService: Service {
                     let config = try load()
                     await engine.reload(config)
                     logger.notice("configuration reloaded", metadata: ["source": "\(config.source)"])
+                    for warning in ConfigCheck.warnings(config, environment: environment) {
+                        logger.warning("config: \(warning)", metadata: ["config": "\(config.source)"])
+                    }
                 } catch {
                     logger.error("reload refused, keeping the running configuration: \(error)")
                     await engine.reloadFailed("\(error)")

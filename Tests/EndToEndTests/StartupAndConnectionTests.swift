@@ -64,6 +64,67 @@ struct StartupAndConnectionTests {
         #expect(result.stdout.contains("stop_grace 3"), "\(result)")
     }
 
+    @Test("heidid --check-config warns about what cannot run (exit 0), and --strict refuses it (exit 2), naming stage and path")
+    func checkConfigWarnsAboutMissingPaths() async throws {
+        let s = try Session()
+        defer { s.tearDown() }
+        // A copied config whose relative repo_root points nowhere, a missing script, and stages left out.
+        let yaml = "paths: {repo_root: ../engine-checkout}\nstages:\n  generate: {command: [\"true\"]}\n"
+            + "  validate: {command: [sh, \"{repo_root}/validate.sh\"]}\n"
+        let path = try s.dir.write("copied.yaml", yaml)
+        let repoRoot = FileSystem.dirname(s.dir.path) + "/engine-checkout"
+        let lenient = try await Processes.run([Binaries.heidid, "--check-config", "--config", path])
+        #expect(lenient.status == 0, "\(lenient)")
+        #expect(lenient.stdout.contains("config OK (4 warnings on stderr)"), "\(lenient)")
+        #expect(lenient.stderr.contains("warning: paths.repo_root: \(repoRoot) is not a directory"), "\(lenient)")
+        #expect(lenient.stderr.contains("warning: stages.validate.command: script \(repoRoot)/validate.sh does not exist"), "\(lenient)")
+        #expect(lenient.stderr.contains("warning: stages.train: not set in \(path): falls back to the original engine's "
+                                        + "{repo_root}/scripts/04_train_qlora.py"), "\(lenient)")
+        #expect(lenient.stderr.contains("warning: stages.eval: not set"), "\(lenient)")
+        let strict = try await Processes.run([Binaries.heidid, "--check-config", "--strict", "--config", path])
+        #expect(strict.status == 2, "\(strict)")
+        #expect(strict.stderr.contains("4 warning(s), refused by --strict"), "\(strict)")
+        // A config that can run passes --strict.
+        try s.writeConfig(TestConfig.shell())
+        let clean = try await Processes.run([Binaries.heidid, "--check-config", "--strict", "--config", try #require(s.configPath)])
+        #expect(clean.status == 0 && clean.stderr.isEmpty, "\(clean)")
+        // --strict alone is a usage error, and usage errors exit 2 as documented (not ArgumentParser's 64).
+        let alone = try await Processes.run([Binaries.heidid, "--strict"])
+        #expect(alone.status == 2 && alone.stderr.contains("--strict applies only with --check-config"), "\(alone)")
+        let unknown = try await Processes.run([Binaries.heidid, "--check-config", "--mode", "sometimes"])
+        #expect(unknown.status == 2, "\(unknown)")
+    }
+
+    @Test("heidictl --config finds the socket of a daemon started with that config and --runtime-dir")
+    func ctlFindsTheSocketThroughTheConfig() async throws {
+        let s = try Session()
+        defer { s.tearDown() }
+        // The config names the state directory but not the socket; the daemon gets another runtime directory.
+        try s.writeConfig(TestConfig.shell().replacing("paths:\n", with: "paths:\n  state_dir: \(s.stateDir)\n"))
+        let config = try #require(s.configPath)
+        let runtime = s.dir.file("elsewhere")
+        let daemon = try DaemonProcess(
+            arguments: ["--config", config, "--runtime-dir", runtime, "--log-target", "stderr"],
+            environment: TestEnvironment.make(["HEIDI_E2E_SESSION": s.dir.path, "XDG_RUNTIME_DIR": s.dir.file("xdg")]),
+            logPrefix: s.dir.file("heidid-runtime"))
+        defer { daemon.forceStop() }
+        let environment = TestEnvironment.make(["XDG_RUNTIME_DIR": s.dir.file("xdg")])
+        var last: ProcessResult?
+        let deadline = Clock.seconds() + Session.patience
+        while Clock.seconds() < deadline && !daemon.hasExited {
+            let result = try await Processes.run([Binaries.heidictl, "--config", config, "status"], environment: environment)
+            last = result
+            if result.status == 0 { break }
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        #expect(last?.status == 0, "heidictl --config did not reach the daemon at \(runtime)/heidi.sock: \(String(describing: last))\n\(daemon.stderrText)")
+        _ = await daemon.terminate()
+        // Once the daemon is gone, the message says how to point heidictl at a daemon it cannot find.
+        let gone = try await Processes.run([Binaries.heidictl, "--config", config, "status"], environment: environment)
+        #expect(gone.status == 3, "\(gone)")
+        #expect(gone.stderr.contains("pass its socket with --socket or $HEIDI_SOCKET"), "\(gone)")
+    }
+
     @Test("heidid --check-config: unknown keys and bad durations fail with exit 2, naming the file and the key",
           arguments: [
               ("pipeline:\n  mode: full\n  roundz: 3\n", "pipeline.roundz"),

@@ -73,11 +73,24 @@ struct BinaryTests {
         #expect(try Fixtures.records(dir.file("out.jsonl")).count == 9)
         #expect(dir.entries == ["out.jsonl"])
 
-        let cost = try await CollectProcess.run(mockArguments(dir, samples: 30) + ["--max-cost", "0.5", "--price-input", "500",
-                                                                                   "--price-output", "500"], directory: dir.path)
+        // About $0.11 per request at worst: a few requests fit.
+        let cost = try await CollectProcess.run(mockArguments(dir, samples: 30, output: "cost.jsonl")
+                                                + ["--max-cost", "0.5", "--price-input", "100", "--price-output", "100"],
+                                                directory: dir.path)
         #expect(cost.status == CollectExitCode.budgetExhausted, "\(cost)")
         #expect(cost.stderr.contains("--max-cost 0.5"))
-        #expect(try Fixtures.records(dir.file("out.jsonl")).count < 30)
+        #expect((1..<30).contains(try Fixtures.records(dir.file("cost.jsonl")).count))
+    }
+
+    /// At $0.55 a request at worst, $0.50 cannot pay for one: nothing is sent and no (empty) file is written.
+    @Test func aBudgetTooSmallForOneRequestWritesNoFile() async throws {
+        let dir = try TemporaryDirectory()
+        let result = try await CollectProcess.run(mockArguments(dir, samples: 30) + ["--max-cost", "0.5", "--price-input", "500",
+                                                                                     "--price-output", "500"], directory: dir.path)
+        #expect(result.status == CollectExitCode.usage, "\(result)")
+        #expect(result.stderr.contains("too small for a single request, so none was sent; nothing written to"), "\(result)")
+        #expect(result.stderr.contains("--max-cost 0.5"), "\(result)")
+        #expect(dir.entries == [], "no output file")
     }
 
     @Test func budgetStopCanBeTheIntendedLimitAndOutputDirectoriesAreCreated() async throws {

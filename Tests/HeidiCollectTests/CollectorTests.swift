@@ -3,6 +3,7 @@ import Glibc
 #endif
 @testable import HeidiCollect
 import HeidiCore
+import Synchronization
 import Testing
 
 @Suite("Collection with the mock provider")
@@ -192,6 +193,38 @@ struct CollectorTests {
         #expect(harness.directory.entries == ["out.jsonl"])
     }
 
+    /// Validations in progress when the run is interrupted (their toolchain children killed) are in flight, not
+    /// rejected; every prompt is in exactly one part of the summary.
+    @Test func interruptedValidationsAreCancelledNotRejected() async throws {
+        let harness = try JobHarness()
+        let validator = HeldValidator()
+        let tasks = Fixtures.tasks(20)
+        let run = Task { await harness.run(tasks, settings: .test(concurrency: 4), provider: mock(latency: 0.001), validator: validator) }
+        // Four answers are being validated (the window is full); then the interrupt.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while validator.started < 4, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        run.cancel()
+        let (report, _) = await run.value
+        let totals = report.result.totals
+        #expect(report.result.interrupted)
+        #expect(totals.rejected == 0, "\(totals.counters)")
+        #expect(totals.cancelled == 4, "\(totals.counters)")
+        #expect(report.summary.contains("20 prompts: 0 answered (0 ok, 0 rejected), 0 failed, 4 cancelled in flight, 16 not sent"),
+                "\(report.summary)")
+    }
+
+    /// A budget that cannot pay for one request sends nothing and writes nothing, and says so.
+    @Test func aBudgetTooSmallForOneRequestWritesNothing() async throws {
+        let harness = try JobHarness()
+        let (report, _) = await harness.run(Fixtures.tasks(5), settings: .test(budget: Budget(maxTokens: 10)), provider: mock())
+        #expect(report.exitCode == CollectExitCode.usage)
+        #expect(report.written == nil)
+        #expect(report.result.totals.requestsSent == 0)
+        #expect(report.summary.contains("too small for a single request"), "\(report.summary)")
+        #expect(!Fixtures.fileExists(harness.output))
+        #expect(harness.directory.entries == [])
+    }
+
     @Test func staleTemporaryFilesOfKilledRunsAreRemoved() async throws {
         let harness = try JobHarness()
         let stale = harness.directory.file(".out.jsonl.heidi-collect.999999999.tmp")
@@ -203,5 +236,18 @@ struct CollectorTests {
         #expect(!Fixtures.fileExists(stale))
         #expect(Fixtures.fileExists(foreign), "only this output's leftovers are touched")
         #expect(log.text.contains("removed \(stale)"))
+    }
+}
+
+/// Rejects every answer, but only once the run is cancelled: a validation that is in progress at the interrupt.
+final class HeldValidator: SampleValidator {
+    private let count = Mutex(0)
+    var name: String { "held" }
+    var started: Int { count.withLock { $0 } }
+
+    func validate(_ text: String, expectedLanguage: String?) async -> SampleVerdict {
+        count.withLock { $0 += 1 }
+        while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(5)) }
+        return .rejected("timeout")
     }
 }

@@ -138,6 +138,39 @@ struct OpenAIProviderTests {
         #expect(!Fixtures.fileExists(harness.output))
     }
 
+    /// A refused connection is reported as such, at once: not as "no answer within 60s" after AsyncHTTPClient has
+    /// re-dialled until its 10 s connect timeout. (The bound on the time is loose: in a full parallel test run the
+    /// awaiting task may wait seconds for a cooperative thread; the kind of error is what tells the two apart.)
+    @Test func refusedConnectionsFailAtOnceAndSaySo() async throws {
+        // A bound socket that does not listen: the kernel refuses connections to its port.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        try #require(bound)
+        let port = UInt16(bigEndian: address.sin_port)
+        let provider = OpenAIProvider(endpoint: .init(baseURL: "http://127.0.0.1:\(port)/v1", apiKey: nil, maxConnections: 1))
+        let request = TeacherRequest(task: Fixtures.tasks(1)[0], attempt: 1, model: "m", maxOutputTokens: 10, temperature: 0,
+                                     seed: 1, timeout: 60)
+        let started = ContinuousClock.now
+        var failure: ProviderError?
+        do { _ = try await provider.complete(request) } catch { failure = error }
+        let elapsed = ContinuousClock.now - started
+        await provider.shutdown()
+        guard case .transport(let message)? = failure else {
+            Issue.record("expected a connection error, got \(String(describing: failure)) after \(elapsed)")
+            return
+        }
+        #expect(message == "connect to 127.0.0.1:\(port) failed: Connection refused (errno 111)", "\(message)")
+        #expect(failure?.description.hasPrefix("connection failed: ") == true)
+        #expect(elapsed < .seconds(30), "took \(elapsed)")
+    }
+
     @Test func connectionFailuresAreRetriedTransportErrors() async throws {
         let server = try await OpenAITestServer.start(always: .completion(content: "x"))
         let closed = server.baseURL

@@ -106,6 +106,17 @@ struct OptionTests {
         #expect(failure(values(dir), environment: ["HEIDI_ROUND": "x"])?.hasPrefix("--round") == true)
     }
 
+    /// `--provider mock --max-cost` with a model of the README's price table rehearses that model's cost.
+    @Test func mockRunsArePricedLikeTheirModel() throws {
+        let dir = try TemporaryDirectory()
+        let resolved = try JobBuilder.build(values(dir) { $0.model = "gpt-4o-mini"; $0.maxCost = 0.01 }, environment: [:])
+        #expect(resolved.job.settings.price == Pricing.defaults["gpt-4o-mini"])
+        #expect(resolved.job.settings.budget.maxCostUSD == 0.01)
+        let dated = try JobBuilder.build(values(dir) { $0.model = "claude-3-haiku-20240307"; $0.maxCost = 1 }, environment: [:])
+        #expect(dated.job.settings.price == Pricing.defaults["claude-3-haiku"])
+        #expect(failure(values(dir) { $0.model = "my-local-model"; $0.maxCost = 1 })?.contains("or a --model of the price table") == true)
+    }
+
     @Test func keyFilesMustBePrivate() throws {
         let dir = try TemporaryDirectory()
         let secret = "file-secret-\(UInt64.random(in: 1...UInt64.max))"

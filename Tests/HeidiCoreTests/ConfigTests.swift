@@ -61,7 +61,7 @@ struct ConfigTests {
         ("stages: {train: {command: [x], tmeout: 2h}}\n", "stages.train.tmeout", "unknown key"),
         ("stages: {deploy: {command: [x]}}\n", "stages.deploy", "unknown stage"),
         ("stages: {train: {timeout: 2h}}\n", "stages.train", "missing 'command'"),
-        ("stages: {train: {command: [x, \"{nope}\"]}}\n", "stages.train", "unknown placeholder {nope}"),
+        ("stages: {train: {command: [x, \"{nope}\"]}}\n", "stages.train.command", "unknown placeholder {nope}"),
         ("journal: {fsync: sometimes}\n", "journal.fsync", "always, batch, never"),
         ("limits: {max_cpu_pct: 150}\n", "limits.max_cpu_pct", "percentage"),
         ("pipeline: [1, 2]\n", "pipeline", "mapping"),
@@ -79,6 +79,47 @@ struct ConfigTests {
         let failure = try #require(error("pipeline:\n  rounds: 2\n  colour: blue\n"))
         #expect(failure.line == 3, "\(failure)")
         #expect(failure.description.contains("heidi.yaml:3: pipeline.colour"))
+    }
+
+    /// Placeholder mistakes are reported where they were written (file, line, the exact key), with a hint, and
+    /// YAML's reading of an unquoted `{name}` as a mapping is explained.
+    @Test(arguments: [
+        // A misspelt placeholder: the line of the argument, and the name it was probably meant to be.
+        ("pipeline:\n  vars: {samples: 5}\nstages:\n  generate:\n    command: [gen,\n      \"{sample}\"]\n",
+         6, "stages.generate.command", "did you mean {samples}?"),
+        // pipeline.vars written after the stages still counts.
+        ("stages:\n  train:\n    command: [t, \"{steps}\"]\npipeline:\n  vars: {steps: 3}\n", nil, "", ""),
+        // An unclosed brace in stage_defaults.env is stage_defaults' fault, not the first stage's.
+        ("stage_defaults:\n  env:\n    A: \"1\"\n    OUT: \"{run_dir\"\n", 4, "stage_defaults.env.OUT", "write {{ for a literal brace"),
+        ("stages:\n  eval:\n    command: [e]\n    env: {X: \"{round}\", Y: \"a{b\"}\n", 4, "stages.eval.env.Y", "unclosed '{'"),
+        ("stages:\n  eval:\n    command: [e]\n    cwd: \"{run_dir}/{oops\"\n", 4, "stages.eval.cwd", "unclosed '{'"),
+        // A stray closing brace is refused, not taken into the value.
+        ("stages:\n  train:\n    command: \"echo {round}}\"\n", 3, "stages.train.command", "write }} for a literal brace"),
+        ("stages:\n  train:\n    command: [t, \"x}\"]\n", 3, "stages.train.command", "without a matching '{'"),
+        // An unquoted {samples} is a YAML mapping: say so and how to write it.
+        ("stages:\n  generate:\n    command: [gen, --n,\n              {samples}]\n", 4, "stages.generate.command",
+         "YAML reads an unquoted {...} as a mapping; quote the value, e.g. \"{samples}\""),
+        ("stages:\n  generate:\n    command: [gen]\n    env: {N: {samples}}\n", 4, "stages.generate.env.N", "quote the value"),
+        // ... and where it makes the line invalid YAML, the same hint with the value as written.
+        ("stages:\n  train:\n    command: [python3, {repo_root}/train.py]\n", 3, "", "quote the value, e.g. \"{repo_root}/train.py\""),
+    ] as [(String, Int?, String, String)])
+    func placeholderMistakesNameTheLineAndKey(_ yaml: String, _ line: Int?, _ key: String, _ hint: String) throws {
+        guard let line else {
+            #expect(error(yaml) == nil)
+            return
+        }
+        let failure = try #require(error(yaml))
+        #expect(failure.source.hasSuffix("heidi.yaml"), "\(failure)")
+        #expect(failure.line == line, "\(failure)")
+        #expect(failure.key == key, "\(failure)")
+        #expect(failure.description.contains(hint), "\(failure)")
+    }
+
+    @Test func placeholderBracesMustBalance() throws {
+        #expect(throws: PlaceholderError.unmatched("a}b")) { try Placeholders.expand("a}b") { _ in "" }.get() }
+        #expect(try Placeholders.expand("}}{{") { _ in "" }.get() == "}{")
+        #expect(PlaceholderError.unknown("rund").describe(vars: []).contains("did you mean {round}?"))
+        #expect(!PlaceholderError.unknown("zzzzzz").describe(vars: []).contains("did you mean"))
     }
 
     @Test func environmentErrorsNameTheVariable() throws {

@@ -58,6 +58,23 @@ struct YAMLDocumentTests {
         #expect(throws: Never.self) { try YAMLDocument.parse(fine) }
     }
 
+    /// An unquoted `{name}` is a YAML mapping; where a single value was wanted, the error says how to write the text.
+    @Test func unquotedPlaceholdersGetAHint() throws {
+        let root = try #require(try YAMLDocument.parse("a: {samples}\nb: {x: 1}\n"))
+        let value = Dictionary(uniqueKeysWithValues: try Self.fields.mapping(root, "").map { ($0.name, $0.value) })
+        #expect(throws: Failure(line: 1, key: "a", message: "expected a single value, got the mapping {samples}: YAML reads an "
+                                + "unquoted {...} as a mapping; quote the value, e.g. \"{samples}\"")) {
+            try Self.fields.string(try #require(value["a"]), "a")
+        }
+        #expect(throws: Failure(line: 2, key: "b", message: "expected a single value, got a mapping")) {
+            try Self.fields.string(try #require(value["b"]), "b")
+        }
+        #expect(throws: Failure(line: 2, key: "", message: "invalid YAML: did not find expected ',' or ']' while parsing a flow sequence; "
+                                + "YAML reads an unquoted { as the start of a mapping: quote the value, e.g. \"{repo_root}/t.py\"")) {
+            try Self.fields.document("cmd: [python3,\n  {repo_root}/t.py]\n")
+        }
+    }
+
     @Test func aliasExpansionBombsAreRefused() {
         // Nine levels of ten aliases each: 10^9 nodes if expanded.
         var text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
@@ -93,7 +110,7 @@ struct YAMLDocumentTests {
         #expect(throws: Failure(line: 5, key: "top.bad", message: "expected an integer >= 0, got \"x\"")) {
             try Self.fields.integer(try #require(value["bad"]), "top.bad", minimum: 0)
         }
-        #expect(throws: Failure(line: 3, key: "l", message: "expected a single value")) {
+        #expect(throws: Failure(line: 3, key: "l", message: "expected a single value, got a list")) {
             try Self.fields.string(try #require(value["l"]), "l")
         }
         #expect(throws: Failure(line: 1, key: "(top level)", message: "expected a list")) {

@@ -10,6 +10,7 @@
 #   6. --rate-limit 200 on 600 requests: the achieved rate
 # Environment: RUNS (5), HTTP_REQUESTS (20000), HTTP_CONCURRENCY (64).
 set -euo pipefail
+export HEIDI_STATIC_LINK=1  # measure the installed binaries' link (Package.swift), as `make release` builds them
 cd "$(dirname "$0")/../.."
 SCRATCH=${SCRATCH:-.build-collect-static}
 RUNS=${RUNS:-5}

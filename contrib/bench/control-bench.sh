@@ -5,6 +5,7 @@
 #   - resident memory of the idle daemon with one running child: heidid vs supervisord
 # Builds static release binaries into .build-release; installs supervisor (pip) and s6 (apt) when missing.
 set -euo pipefail
+export HEIDI_STATIC_LINK=1  # measure the installed binaries' link (Package.swift), as `make release` builds them
 cd "$(dirname "$0")/../.."
 N_SPAWN=${N_SPAWN:-200}
 N_RTT=${N_RTT:-5000}

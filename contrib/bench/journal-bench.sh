@@ -8,6 +8,7 @@
 #     the original C++ engine's documented 0.8-0.93 ms per transition (it opened and closed the journal per event).
 # Extra arguments go to heidi-journal-bench (--events N, --always N, --verify-mb MB). ROUNDS sets the mock run.
 set -euo pipefail
+export HEIDI_STATIC_LINK=1  # measure the installed binaries' link (Package.swift), as `make release` builds them
 cd "$(dirname "$0")/../.."
 SCRATCH=${SCRATCH:-.build-journal-release}
 ROUNDS=${ROUNDS:-200}

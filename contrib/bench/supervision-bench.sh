@@ -8,6 +8,7 @@
 # Knobs: BLOCK_LINES (4000000 = 280 MB), LINE_LINES (2000000 = 140 MB), REPEAT (5), STOP_TRIALS (5), IDLE_SECONDS (60),
 # BENCH_DIR (where logs go; default /dev/shm, so the disk's writeback decides nothing), PAGE_REPORTING_ORDER (below).
 set -euo pipefail
+export HEIDI_STATIC_LINK=1  # measure the installed binaries' link (Package.swift), as `make release` builds them
 cd "$(dirname "$0")/../.."
 echo "==> building release binaries"
 for product in heidid heidictl heidi-exec; do

@@ -12,6 +12,7 @@
 # The idle run's functions come first. Needs valgrind (apt-get install valgrind). Symbols the code no longer has are
 # ignored at link time, so a stale order costs memory, never correctness: regenerate after large changes.
 set -euo pipefail
+export HEIDI_STATIC_LINK=1  # measure the installed binaries' link (Package.swift), as `make release` builds them
 cd "$(dirname "$0")/../.."
 command -v valgrind >/dev/null || { echo "generate.sh: needs valgrind (apt-get install -y valgrind)" >&2; exit 1; }
 

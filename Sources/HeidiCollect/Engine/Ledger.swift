@@ -142,7 +142,8 @@ final class Ledger: Sendable {
                     }
                 }
             case .failed(.cancelled, _):
-                break
+                // In flight (a request, a backoff or a validation) when the run was interrupted.
+                Self.count("cancelled", &state)
             case .failed(let error, _):
                 state.snapshot.done += 1
                 Self.count("teacher_failed", &state)

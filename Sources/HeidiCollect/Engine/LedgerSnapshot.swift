@@ -1,7 +1,8 @@
 /// Counters and usage of a run, as the progress channel, the summary and the budget see them.
 public struct LedgerSnapshot: Sendable, Equatable {
     /// `teacher_generated`, `teacher_failed`, `failed_<code>`, `validated_ok`, `rejected_<reason>`,
-    /// `skipped_budget`, `raw_written` (set when the output is written).
+    /// `skipped_budget`, `cancelled` (in flight when the run was interrupted), `raw_written` (set when the output is
+    /// written).
     public var counters: [String: Int] = [:]
     public var requestsSent = 0
     public var inputTokens = 0
@@ -17,6 +18,7 @@ public struct LedgerSnapshot: Sendable, Equatable {
     public var generated: Int { counter("teacher_generated") }
     public var failed: Int { counter("teacher_failed") }
     public var rejected: Int { counters.filter { $0.key.hasPrefix("rejected_") }.reduce(0) { $0 + $1.value } }
+    public var cancelled: Int { counter("cancelled") }
 
     /// The usage object of the progress channel: integers only, cost in micro-dollars.
     public var usage: [String: Int] {

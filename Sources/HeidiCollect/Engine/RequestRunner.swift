@@ -31,6 +31,9 @@ struct RequestRunner: Sendable {
             case .success(let response):
                 ledger.settle(reservation, usage: response.usage)
                 let verdict = await validator?.validate(response.content, expectedLanguage: task.language)
+                // A check cut short by the run's cancellation (its toolchain child killed) says nothing about the
+                // answer: the prompt was in flight when the run stopped, not rejected.
+                if Task.isCancelled, verdict?.passed == false { return .failed(.cancelled, attempts: attempt) }
                 return .generated(GeneratedSample(task: task, response: response, verdict: verdict, attempts: attempt))
             case .failure(let error):
                 ledger.settle(reservation, usage: nil)

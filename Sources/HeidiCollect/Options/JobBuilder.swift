@@ -63,13 +63,14 @@ public enum JobBuilder {
         let temperature = values.temperature ?? Defaults.temperature
         try check((0...2).contains(temperature), "--temperature", "must be between 0 and 2")
 
-        let price = try price(values, model: model, provider: provider)
+        let price = try price(values, model: model)
         if let maxCost = values.maxCost {
             try check(maxCost > 0, "--max-cost", "must be more than 0 USD")
             if price == .free {
                 throw CollectConfigError(
                     flag: "--max-cost",
-                    message: "model \(model) has no known price, so its cost cannot be estimated; give --price-input and --price-output (USD per 1M tokens)")
+                    message: "model \(model) has no known price, so its cost cannot be estimated; give --price-input and --price-output "
+                        + "(USD per 1M tokens), or a --model of the price table (\(Pricing.defaults.keys.sorted().joined(separator: ", ")))")
             }
         }
         if let maxRequests = values.maxRequests { try check(maxRequests >= 1, "--max-requests", "must be at least 1") }
@@ -161,14 +162,15 @@ public enum JobBuilder {
         }
     }
 
-    static func price(_ values: CollectOptionValues, model: String, provider: String) throws(CollectConfigError) -> Price {
+    static func price(_ values: CollectOptionValues, model: String) throws(CollectConfigError) -> Price {
         switch (values.priceInput, values.priceOutput) {
         case let (input?, output?):
             try check(input >= 0 && output >= 0, "--price-input", "prices must not be negative")
             return Price(inputPerMillion: input, outputPerMillion: output)
         case (.some, nil): throw CollectConfigError(flag: "--price-output", message: "needed together with --price-input")
         case (nil, .some): throw CollectConfigError(flag: "--price-input", message: "needed together with --price-output")
-        case (nil, nil): return provider == "mock" ? .free : Pricing.price(for: model) ?? .free
+        // The mock provider is priced like the model it stands in for, so a budget can be rehearsed without a network.
+        case (nil, nil): return Pricing.price(for: model) ?? .free
         }
     }
 

@@ -1,7 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import AsyncHTTPClient
 import HeidiCore
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// Any OpenAI-compatible chat-completions endpoint: `POST {base_url}/chat/completions`.
 ///
@@ -40,6 +44,10 @@ public final class OpenAIProvider: TeacherProvider {
             timeout: .init(connect: .milliseconds(Int64(endpoint.connectTimeout * 1000)), read: nil),
             connectionPool: .init(idleTimeout: .seconds(60),
                                   concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, endpoint.maxConnections)))
+        // A refused or unreachable endpoint fails the attempt at once with its own error; otherwise the pool keeps
+        // reconnecting in the background until the request's deadline, and "connection refused" surfaces only as
+        // "no answer within <timeout>" after the whole timeout. The collector's retry policy owns retries.
+        configuration.connectionPool.retryConnectionEstablishment = false
         configuration.httpVersion = .automatic
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         url = Self.completionsURL(endpoint.baseURL)
@@ -122,7 +130,32 @@ public final class OpenAIProvider: TeacherProvider {
             }
         }
         if error is NIOTooManyBytesError { return .malformed("response larger than \(Self.maxResponseBytes >> 20) MiB") }
-        return .transport(scrubber.scrub(String(describing: error)))
+        return .transport(scrubber.scrub(Self.connectionFailure(error, url: url) ?? String(describing: error)))
+    }
+
+    /// "connect to 127.0.0.1:8000 failed: Connection refused (errno 111)" for a connection that could not be made
+    /// (every address tried), "127.0.0.1:8000: Connection reset by peer (errno 104)" for one the server dropped.
+    static func connectionFailure(_ error: any Error, url: String) -> String? {
+        let authority = url.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first.map(String.init) ?? url
+        if let error = error as? IOError {
+            switch error.errnoCode {
+            case ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, ETIMEDOUT: return "connect to \(authority) failed: \(reason(error))"
+            case ECONNRESET, EPIPE: return "\(authority): \(reason(error))"
+            default: return nil
+            }
+        }
+        if let error = error as? NIOConnectionError {
+            var reasons: [String] = []
+            for failure in error.connectionErrors where !reasons.contains(reason(failure.error)) { reasons.append(reason(failure.error)) }
+            if reasons.isEmpty { reasons = [(error.dnsAError ?? error.dnsAAAAError).map(reason) ?? "no address for the host"] }
+            return "connect to \(error.host):\(error.port) failed: " + reasons.joined(separator: "; ")
+        }
+        return nil
+    }
+
+    private static func reason(_ error: any Error) -> String {
+        guard let error = error as? IOError else { return String(describing: error) }
+        return String(cString: strerror(error.errnoCode)) + " (errno \(error.errnoCode))"
     }
 
     private func scrubbed(_ error: ProviderError) -> ProviderError {

@@ -8,6 +8,9 @@ struct ConfigFileReader {
     /// `control.socket` when the file sets it (resolved later against runtime_dir otherwise).
     var socket: String?
     private var defaults = StageDefaults()
+    /// Every value that may hold placeholders, with its node and dotted key: checked once the whole file is read
+    /// (pipeline.vars may come after the stages), so a bad placeholder is reported where it was written.
+    private var placeholderSites: [(node: YAMLNode, key: String, text: String)] = []
 
     struct StageDefaults {
         var timeout: Double?
@@ -47,11 +50,27 @@ struct ConfigFileReader {
                 throw fail(node, key, "unknown section (known: pipeline, paths, control, stage_defaults, stages, limits, journal, logs)")
             }
         }
+        try checkPlaceholders()
         // stage_defaults apply to every stage that does not set its own value; the file order must not matter.
         for stage in Stage.allCases {
             guard var settings = config.stages[stage] else { continue }
             settings.env = defaults.env.merging(settings.env) { _, own in own }
             config.stages[stage] = settings
+        }
+    }
+
+    /// Each recorded value's placeholders are balanced and known (built in or a key of pipeline.vars).
+    private func checkPlaceholders() throws(ConfigError) {
+        let vars = Set(config.vars.keys)
+        let known = Placeholders.builtIn.union(vars)
+        for site in placeholderSites {
+            switch Placeholders.names(in: site.text) {
+            case .failure(let error): throw fail(site.node, site.key, error.describe(vars: vars))
+            case .success(let names):
+                if let name = names.first(where: { !known.contains($0) }) {
+                    throw fail(site.node, site.key, PlaceholderError.unknown(name).describe(vars: vars))
+                }
+            }
         }
     }
 
@@ -135,7 +154,9 @@ struct ConfigFileReader {
             case "command":
                 sawCommand = true
                 settings.command = try command(value, key)
-            case "cwd": settings.cwd = try pathValue(value, key)
+            case "cwd":
+                settings.cwd = try pathValue(value, key)
+                placeholderSites.append((value, key, try scalar(value, key)))
             case "env": settings.env = try stringMap(value, key)
             case "timeout": settings.timeout = try duration(value, key)
             case "stop_grace": settings.stopGrace = try duration(value, key)
@@ -165,6 +186,7 @@ struct ConfigFileReader {
         }
         guard sawCommand else { throw fail(node, prefix, "missing 'command'") }
         config.stages[stage] = settings
+        config.defaultedStages.remove(stage)
     }
 
     private mutating func readLimits(_ node: YAMLNode, _ prefix: String) throws(ConfigError) {
@@ -256,25 +278,34 @@ struct ConfigFileReader {
         return text.contains("{") ? text : FileSystem.resolve(text, against: baseDirectory)
     }
 
-    private func stringMap(_ node: YAMLNode, _ key: String) throws(ConfigError) -> [String: String] {
+    private mutating func stringMap(_ node: YAMLNode, _ key: String) throws(ConfigError) -> [String: String] {
         var result: [String: String] = [:]
-        for (entryKey, value, name) in try mapping(node, key) { result[name] = try scalar(value, entryKey) }
+        for (entryKey, value, name) in try mapping(node, key) {
+            let text = try scalar(value, entryKey)
+            result[name] = text
+            placeholderSites.append((value, entryKey, text))
+        }
         return result
     }
 
-    private func command(_ node: YAMLNode, _ key: String) throws(ConfigError) -> [String] {
+    private mutating func command(_ node: YAMLNode, _ key: String) throws(ConfigError) -> [String] {
         switch node.content {
         case .scalar(let text):
             // A single string runs through the shell, like a line in a script.
             guard !text.isEmpty else { throw fail(node, key, "must not be empty") }
+            placeholderSites.append((node, key, text))
             return ["/bin/sh", "-c", text]
         case .sequence(let items):
             var argv: [String] = []
-            for item in items { argv.append(try scalar(item, key)) }
+            for item in items {
+                let text = try scalar(item, key)
+                placeholderSites.append((item, key, text))
+                argv.append(text)
+            }
             guard !argv.isEmpty else { throw fail(node, key, "must not be empty") }
             return argv
         case .mapping:
-            throw fail(node, key, "expected a list of arguments, e.g. [python3, \"{repo_root}/train.py\"]")
+            throw fail(node, key, "expected a list of arguments, e.g. [python3, \"{repo_root}/train.py\"], got \(node.shapeDescription)")
         }
     }
 }

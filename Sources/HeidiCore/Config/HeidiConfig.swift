@@ -65,6 +65,8 @@ public struct HeidiConfig: Sendable, Equatable {
     public var controlGroup: String? = "heidi"
     // stages
     public var stages: [Stage: StageConfig] = [:]
+    /// Stages the config file does not define: they run the built-in commands (the original engine's scripts).
+    public var defaultedStages: Set<Stage> = Set(Stage.allCases)
     // limits
     public var maxCPUPercent: Double = 90
     public var maxMemoryPercent: Double = 90

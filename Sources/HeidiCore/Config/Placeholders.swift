@@ -25,7 +25,8 @@ public enum Placeholders {
                 guard let replacement = value(name) else { return .failure(.unknown(name)) }
                 out += replacement
             } else if c == "}" {
-                if chars.first == "}" { chars = chars.dropFirst() }
+                guard chars.first == "}" else { return .failure(.unmatched(text)) }
+                chars = chars.dropFirst()
                 out.append("}")
             } else {
                 out.append(c)
@@ -37,15 +38,47 @@ public enum Placeholders {
 
 /// A placeholder that cannot be expanded.
 public enum PlaceholderError: Error, Equatable, CustomStringConvertible {
+    /// A `{` without its `}`; the text it is in.
     case unclosed(String)
+    /// A `}` without its `{`; the text it is in.
+    case unmatched(String)
+    /// A name that is neither built in nor a key of `pipeline.vars`.
     case unknown(String)
 
-    public var description: String {
+    public var description: String { describe(vars: []) }
+
+    /// The description, listing `vars` (the keys of `pipeline.vars`) among the known names and suggesting the
+    /// closest known name for a misspelt one.
+    public func describe(vars: Set<String>) -> String {
         switch self {
         case .unclosed(let text): return "unclosed '{' in \"\(text)\" (write {{ for a literal brace)"
+        case .unmatched(let text): return "'}' without a matching '{' in \"\(text)\" (write }} for a literal brace)"
         case .unknown(let name):
-            let known = (Placeholders.builtIn.sorted()).map { "{\($0)}" }.joined(separator: ", ")
-            return "unknown placeholder {\(name)} (known: \(known) and the keys of pipeline.vars)"
+            let known = Placeholders.builtIn.union(vars)
+            let list = known.sorted().map { "{\($0)}" }.joined(separator: ", ")
+            let guess = Self.closest(to: name, in: known).map { "did you mean {\($0)}? " } ?? ""
+            return "unknown placeholder {\(name)} (\(guess)known: \(list)\(vars.isEmpty ? " and the keys of pipeline.vars" : ""))"
         }
+    }
+
+    /// The known name within two edits of `name` (the nearest; nil when none is that close).
+    static func closest(to name: String, in known: Set<String>) -> String? {
+        let candidates = known.map { ($0, editDistance(Array(name), Array($0))) }.filter { $0.1 <= 2 && $0.1 < max(name.count, 1) }
+        return candidates.min { ($0.1, $0.0) < ($1.1, $1.0) }?.0
+    }
+
+    /// Levenshtein distance.
+    private static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
+        var row = Array(0...b.count)
+        for (i, ca) in a.enumerated() {
+            var diagonal = row[0]
+            row[0] = i + 1
+            for (j, cb) in b.enumerated() {
+                let above = row[j + 1]
+                row[j + 1] = min(above + 1, row[j] + 1, diagonal + (ca == cb ? 0 : 1))
+                diagonal = above
+            }
+        }
+        return row[b.count]
     }
 }

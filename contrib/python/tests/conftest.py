@@ -148,3 +148,22 @@ def stage_config(generate: str = "echo gen-1; echo gen-2", validate: str = "echo
         f"  train: {stage(train)}\n"
         f"  eval: {stage(eval)}\n"
     )
+
+
+# The ported legacy suites (tests/legacy): each test gets a clean environment and its own OUT_DIR (the original
+# mutated os.environ globally and rewrote scripts/ in the working tree, so results depended on order).
+ENGINE_VARS = ("HEIDI_MOCK_SUBPROCESSES", "ROUNDS", "RUN_UNIT_TESTS", "RUN_ID", "OUT_DIR", "HEIDI_STATE_DIR",
+               "HEIDI_REPO_ROOT", "MAX_CPU_PCT", "MAX_MEM_PCT", "MAX_WALL_TIME_MINUTES", "PIPELINE_MODE",
+               "HEIDI_CONFIG", "HEIDI_SOCKET")
+
+
+@pytest.fixture
+def engine_env(monkeypatch: pytest.MonkeyPatch, heidid_bin: str, tmp_path: Path) -> Iterator[Path]:
+    for name in ENGINE_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HEIDID", heidid_bin)  # the only change besides the import: where the binary is
+    monkeypatch.setenv("OUT_DIR", str(tmp_path / "out"))
+    # Keep the resource governor out of the way unless a test sets limits.
+    monkeypatch.setenv("MAX_CPU_PCT", "100")
+    monkeypatch.setenv("MAX_MEM_PCT", "100")
+    yield tmp_path / "out"

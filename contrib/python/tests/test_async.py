@@ -30,7 +30,7 @@ def test_async_client_runs_and_reads(daemon: Daemon) -> None:
             await client.start("full", paused=True)
             await client.step()
             assert (await client.status()).state == "VALIDATING"
-            with pytest.raises(heidi.Refused, match="pause already requested|already paused"):
+            with pytest.raises(heidi.Refused, match=r"pause already requested|already paused"):
                 await client.pause()
             await client.resume()
             await client.wait("IDLE", timeout=10)

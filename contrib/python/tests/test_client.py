@@ -106,7 +106,7 @@ def test_refused_carries_the_daemons_reason(daemon: Daemon) -> None:
         client.reset()
     assert refused.value.exit_code == 1
     assert refused.value.reason == "reset refused: reset applies only in ERROR (state is IDLE)"
-    with pytest.raises(heidi.Refused, match="train-now applies to collect mode only|no run is active"):
+    with pytest.raises(heidi.Refused, match=r"train-now applies to collect mode only|no run is active"):
         client.train_now()
     client.start("full", paused=True)
     with pytest.raises(heidi.Refused, match="a run is active"):
@@ -164,8 +164,8 @@ def test_wait_timeout(daemon: Daemon) -> None:
 
 
 def test_logs_tail_and_follow(daemons: DaemonFactory) -> None:
-    daemon = daemons(mock=False, config=stage_config(
-        generate="for i in 1 2 3 4 5; do echo line-$i; sleep 0.2; done; echo 'key sk-abcDEF1234567890abcDEF1234567890'"))
+    script = "for i in 1 2 3 4 5; do echo line-$i; sleep 0.2; done; echo 'key sk-abcDEF1234567890abcDEF1234567890'"
+    daemon = daemons(mock=False, config=stage_config(generate=script))
     client = daemon.client()
     client.start("full")
     while client.status().child is None:
@@ -218,7 +218,8 @@ def test_socket_discovery_matches_heidictl(tmp_path: os.PathLike[str], heidictl_
     root = str(tmp_path)
     block = os.path.join(root, "block.yaml")
     with open(block, "w") as f:
-        f.write("# heidi\ncontrol:\n  group: heidi   # who may control\n  socket: sock/a.sock\npaths:\n  state_dir: /x\n")
+        f.write("# heidi\ncontrol:\n  group: heidi   # who may control\n  socket: sock/a.sock\n"
+                "paths:\n  state_dir: /x\n")
     flow = os.path.join(root, "flow.yaml")
     with open(flow, "w") as f:
         f.write('paths: {runtime_dir: "/tmp/flow rt", state_dir: /x}\ncontrol: {group: heidi}\n')

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import DaemonFactory
@@ -44,12 +45,12 @@ def throwaway_user() -> Iterator[tuple[str, str]]:
         subprocess.run(["groupdel", group], check=False)
 
 
-def run_as(user: str, socket: str) -> dict[str, object]:
+def run_as(user: str, socket: str) -> dict[str, Any]:
     result = subprocess.run(
         ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", sys.executable, "-c", PROBE, socket],
         env={"PATH": os.environ["PATH"], "PYTHONPATH": SRC, "HOME": "/"}, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    answer: dict[str, object] = json.loads(result.stdout)
+    answer: dict[str, Any] = json.loads(result.stdout)
     return answer
 
 
@@ -62,14 +63,14 @@ def test_permission_denied_as_another_uid(daemons: DaemonFactory, throwaway_user
     # 1. The socket (0660, group `group`) cannot be opened: exit 4, naming the socket and the group to join.
     answer = run_as(user, daemon.socket)
     for name in ("status", "start"):
-        kind, code, message, named = answer[name]  # type: ignore[misc]
+        kind, code, message, named = answer[name]
         assert (kind, code, named) == ("PermissionDenied", 4, group), answer
         assert f"permission denied on {daemon.socket}" in message and f"join group {group}" in message
     # 2. A socket anyone may open: reading works, controlling is refused by the daemon (403) naming the group.
     os.chmod(daemon.socket, 0o666)
     answer = run_as(user, daemon.socket)
     assert answer["status"] == "ok"
-    kind, code, message, named = answer["start"]  # type: ignore[misc]
+    kind, code, message, named = answer["start"]
     assert (kind, code, named) == ("PermissionDenied", 4, group), answer
     assert "may read but not control heidid" in message
     assert daemon.client().status().state == "IDLE"

@@ -51,12 +51,12 @@ python-deps:
 		echo "installing python3-venv"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv; }
 	@[ -x $(PYVENV)/bin/python ] || python3 -m venv $(PYVENV)
-	$(PYVENV)/bin/pip install -q --disable-pip-version-check pytest mypy ruff build 'setuptools>=68' wheel
+	$(PYVENV)/bin/python -m pip install -q --disable-pip-version-check pytest mypy ruff build 'setuptools>=68' wheel
 
 python-test: deps python-deps
 	swift build
-	$(PYVENV)/bin/pip install -q --disable-pip-version-check --no-deps --force-reinstall --no-build-isolation ./contrib/python
-	cd contrib/python && ../../$(PYVENV)/bin/mypy src tests
+	$(PYVENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps --force-reinstall --no-build-isolation ./contrib/python
+	cd contrib/python && ../../$(PYVENV)/bin/python -m mypy src tests
 	cd contrib/python && ../../$(PYVENV)/bin/ruff check .
 	@# pytest exits 5 when it collected nothing: a suite that silently vanished must fail, not pass.
 	cd contrib/python && HEIDID=$(CURDIR)/.build/debug/heidid HEIDICTL=$(CURDIR)/.build/debug/heidictl \

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from legacy_support import journal, write_script
+from support import journal, write_script
 
 from heidi.compat import Core
 

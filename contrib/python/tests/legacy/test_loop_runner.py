@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from legacy_support import journal
+from support import journal
 
 from heidi.compat import Core
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from legacy_support import journal
+from support import journal
 
 from heidi.compat import Core
 

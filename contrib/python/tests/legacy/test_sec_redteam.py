@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
-from legacy_support import write_script
+from support import write_script
 
 from heidi.compat import Core
 

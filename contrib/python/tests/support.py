@@ -1,4 +1,4 @@
-"""Helpers shared by the ported legacy suites."""
+"""Helpers shared by the test files: the journal as dicts, stage scripts in a repo root."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from . import _api
 from ._errors import BadRequest, HeidiError
 from ._http import error_for
 from ._locate import resolve_socket
-from ._transport import AsyncExchange, AsyncTransport, AsyncUnixSocketTransport, Response
+from ._transport import AsyncTransport, AsyncUnixSocketTransport, Response
 from ._types import ActionResult, Event, Metrics, Status
 
 
@@ -41,13 +41,9 @@ class AsyncClient:
     def __repr__(self) -> str:
         return f"heidi.AsyncClient({self.transport.where!r})"
 
-    async def _open(self, method: str, target: str, body: bytes | None = None,
-                    timeout: float | None = -1.0) -> AsyncExchange:
-        return await self.transport.open(method, target, body, self.timeout if timeout == -1.0 else timeout)
-
     async def request(self, method: str, target: str, body: bytes | None = None) -> Response:
         """One raw request: the answer whatever its status."""
-        exchange = await self._open(method, target, body)
+        exchange = await self.transport.open(method, target, body, self.timeout)
         try:
             data = b"".join([chunk async for chunk in exchange.chunks()])
             return Response(exchange.status, exchange.headers, data)
@@ -130,7 +126,8 @@ class AsyncClient:
                       on_headers: _api.HeadersFn | None) -> AsyncIterator[bytes]:
         while True:
             try:
-                exchange = await self._open("GET", target(), timeout=None if follow else self.timeout)
+                # A followed stream may be quiet for hours: no timeout.
+                exchange = await self.transport.open("GET", target(), None, None if follow else self.timeout)
                 try:
                     if exchange.status != 200:
                         body = b"".join([chunk async for chunk in exchange.chunks()])

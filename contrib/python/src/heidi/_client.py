@@ -9,7 +9,7 @@ from . import _api
 from ._errors import BadRequest, HeidiError
 from ._http import error_for
 from ._locate import resolve_socket
-from ._transport import Exchange, Response, Transport, UnixSocketTransport
+from ._transport import Response, Transport, UnixSocketTransport
 from ._types import ActionResult, Event, Metrics, Status
 
 
@@ -39,13 +39,9 @@ class Client:
 
     # MARK: plumbing
 
-    def _open(self, method: str, target: str, body: bytes | None = None,
-              timeout: float | None = -1.0) -> Exchange:
-        return self.transport.open(method, target, body, self.timeout if timeout == -1.0 else timeout)
-
     def request(self, method: str, target: str, body: bytes | None = None) -> Response:
         """One raw request: the answer whatever its status (for endpoints this class does not wrap)."""
-        exchange = self._open(method, target, body)
+        exchange = self.transport.open(method, target, body, self.timeout)
         try:
             data = b"".join(exchange.chunks())
             return Response(exchange.status, exchange.headers, data)
@@ -151,7 +147,8 @@ class Client:
     def _stream(self, target: _api.TargetFn, follow: bool, on_headers: _api.HeadersFn | None) -> Iterator[bytes]:
         while True:
             try:
-                exchange = self._open("GET", target(), timeout=None if follow else self.timeout)
+                # A followed stream may be quiet for hours: no timeout.
+                exchange = self.transport.open("GET", target(), None, None if follow else self.timeout)
                 try:
                     if exchange.status != 200:
                         raise error_for(exchange.status, b"".join(exchange.chunks()), self.transport.where)

@@ -1,4 +1,4 @@
-# heidi: make demo | make test | make build | make install (DESTDIR=, PREFIX=)
+# heidi: make demo | make test | make python-test | make build | make install (DESTDIR=, PREFIX=)
 PREFIX ?= /usr/local
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -6,7 +6,7 @@ SYSTEMD_UNIT_DIR ?= /etc/systemd/system
 SYSUSERS_DIR ?= /usr/lib/sysusers.d
 TMPFILES_DIR ?= /usr/lib/tmpfiles.d
 
-.PHONY: deps test-deps build demo test release install install-docs systemd-test systemd-test-deps clean
+.PHONY: deps test-deps build demo test release install install-docs systemd-test systemd-test-deps clean python-test python-deps
 
 ## Install the system packages the build needs (libsystemd-dev, libgcrypt20-dev, libyaml-dev; pkg-config is usually
 ## present).
@@ -40,6 +40,30 @@ test: test-deps
 		grep -a -A2 -E '✘ Test .*(recorded an issue|failed after)|error: |Fatal error' .build/test.log | cut -c1-400 | tail -60; \
 		exit "$$status"; \
 	fi
+
+## The Python package (contrib/python): mypy --strict, ruff, pytest against the built heidid/heidictl (its own tests and
+## the original engine's ported suites), and a wheel. Tools come from PyPI into a venv under .build/.
+PYVENV := .build/python-venv
+PYTHON_DIST := .build/python-dist
+
+python-deps:
+	@python3 -c 'import venv, ensurepip' 2>/dev/null || { \
+		echo "installing python3-venv"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv; }
+	@[ -x $(PYVENV)/bin/python ] || python3 -m venv $(PYVENV)
+	$(PYVENV)/bin/python -m pip install -q --disable-pip-version-check pytest mypy ruff build 'setuptools>=68' wheel
+
+python-test: deps python-deps
+	swift build
+	$(PYVENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps --force-reinstall --no-build-isolation ./contrib/python
+	cd contrib/python && ../../$(PYVENV)/bin/python -m mypy src tests
+	cd contrib/python && ../../$(PYVENV)/bin/ruff check .
+	@# pytest exits 5 when it collected nothing: a suite that silently vanished must fail, not pass.
+	cd contrib/python && HEIDID=$(CURDIR)/.build/debug/heidid HEIDICTL=$(CURDIR)/.build/debug/heidictl \
+		../../$(PYVENV)/bin/python -m pytest -p no:cacheprovider -ra; \
+		status=$$?; if [ $$status = 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
+	rm -rf $(PYTHON_DIST) && $(PYVENV)/bin/python -m build --wheel --no-isolation --outdir $(PYTHON_DIST) contrib/python
+	@ls $(PYTHON_DIST)/heidi-*.whl
 
 ## The installed binaries: static Swift runtime, a static heidictl and heidid's memory-saving link (Package.swift,
 ## HEIDI_STATIC_LINK). A plain `swift build -c release` works too, with an ordinary dynamic link.

@@ -17,16 +17,21 @@ public enum API {
 public enum Action: String, Sendable, CaseIterable, Codable {
     case start, stop, pause, resume, reset
     case trainNow = "train_now"
+    /// Resume a paused run for one stage, then hold again at the next stage boundary (`heidi.compat.Core.tick`).
+    case step
 }
 
 /// Body of `POST /api/v1/action/start` (both fields optional; the config supplies defaults).
 public struct StartRequest: Sendable, Equatable, Codable {
     public var mode: PipelineMode?
     public var rounds: Int?
+    /// Hold before the first stage (`paused` true), as if a pause had been requested.
+    public var paused: Bool?
 
-    public init(mode: PipelineMode? = nil, rounds: Int? = nil) {
+    public init(mode: PipelineMode? = nil, rounds: Int? = nil, paused: Bool? = nil) {
         self.mode = mode
         self.rounds = rounds
+        self.paused = paused
     }
 }
 

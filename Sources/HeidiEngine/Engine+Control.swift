@@ -23,6 +23,7 @@ extension Engine: ControlBackend {
         case .stop: outcome = submit(.stop)
         case .pause: outcome = submit(.pause)
         case .resume: outcome = submit(.resume)
+        case .step: outcome = submit(.step)
         case .reset: outcome = submit(.reset)
         case .trainNow: outcome = submit(.trainNow)
         }
@@ -46,7 +47,7 @@ extension Engine: ControlBackend {
             runID = RunID.make(at: clock.now()) { FileSystem.exists(runsDirectory + "/" + $0) }
         }
         let outcome = submit(.start(mode: request.mode ?? config.mode, rounds: request.rounds ?? config.rounds,
-                                    runUnitTests: config.runUnitTests, runID: runID))
+                                    runUnitTests: config.runUnitTests, runID: runID, paused: request.paused ?? false))
         if outcome.isAccepted { try? FileSystem.createDirectories(config.runDirectory(runID)) }
         return outcome
     }

@@ -164,7 +164,7 @@ extension Engine {
     /// first retries the journal, so freed space is noticed at once.
     func journalRefusal(for action: Action) -> APIErrorBody? {
         if storageFailure != nil { retryStorage() }
-        guard let storageFailure, [.start, .trainNow, .resume].contains(action) else { return nil }
+        guard let storageFailure, [.start, .trainNow, .resume, .step].contains(action) else { return nil }
         return APIErrorBody(.unavailable, "cannot \(action.rawValue): \(storageProblem) (\(storageFailure)); "
                             + "heidid retries and recovers by itself when writes work again")
     }

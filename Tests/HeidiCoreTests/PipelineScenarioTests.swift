@@ -112,6 +112,38 @@ struct PipelineScenarioTests {
         #expect(!d.send(.resume).isAccepted)
     }
 
+    /// heidi.compat.Core's tick(): a run started paused holds before generate; each step runs exactly one stage,
+    /// even when the stage ends within the same transition (mocked), and holds at the next boundary.
+    @Test func startPausedThenStepRunsOneStageAtATime() {
+        var d = Driver()
+        #expect(d.send(.start(mode: .full, rounds: 1, runUnitTests: false, runID: "r", paused: true)).isAccepted)
+        #expect(d.state.phase == .collecting && d.state.paused && !d.state.stageActive)
+        #expect(d.started.isEmpty)
+        #expect(d.events == [.pipelineStart, .roundStart, .paused])
+        #expect(d.send(.step).isAccepted)
+        #expect(d.started == ["generate@1"] && d.state.pauseRequested)
+        d.finishStage()
+        #expect(d.state.phase == .validating && d.state.paused && d.started == ["generate@1"])
+        #expect(d.send(.step).isAccepted)
+        d.finishStage()
+        #expect(d.state.phase == .finalizing && d.state.paused)
+        #expect(d.send(.step).isAccepted)
+        d.finishStage()
+        #expect(d.state.phase == .evaluating && d.state.paused)
+        #expect(d.send(.step).isAccepted)
+        d.finishStage()
+        #expect(d.state.phase == .idle && !d.state.paused && !d.state.pauseRequested)
+        #expect(d.events.last == .pipelineComplete)
+        #expect(!d.send(.step).isAccepted)
+        // resume after a step withdraws its pause request: the run goes on freely.
+        var e = Driver()
+        e.send(.start(mode: .full, rounds: 1, runUnitTests: false, runID: "r", paused: true))
+        e.send(.step)
+        #expect(e.send(.resume).isAccepted)
+        e.runUntilIdleOrError()
+        #expect(e.state.phase == .idle && e.started.count == 4)
+    }
+
     @Test func evalFailureIsAllowedButOtherFailuresAreFatal() {
         var d = Driver()
         d.send(.start(mode: .full, rounds: 1, runUnitTests: false, runID: "r"))

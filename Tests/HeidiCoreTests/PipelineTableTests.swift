@@ -44,7 +44,7 @@ enum Fixture: String, CaseIterable, CustomTestStringConvertible {
 
 /// The inputs of the table (stage outcomes plus every operator action).
 enum Input: String, CaseIterable, CustomTestStringConvertible {
-    case start, ok, fail, failAllowed, stop, trainNow, pause, resume, reset
+    case start, ok, fail, failAllowed, stop, trainNow, pause, resume, step, reset
 
     var testDescription: String { rawValue }
 
@@ -59,6 +59,7 @@ enum Input: String, CaseIterable, CustomTestStringConvertible {
         case .trainNow: return .trainNow
         case .pause: return .pause
         case .resume: return .resume
+        case .step: return .step
         case .reset: return .reset
         }
     }
@@ -167,6 +168,7 @@ let table: [Fixture: [Input: Expectation]] = [
     ],
     .pausedBeforeValidate: [
         .resume: Expectation(phase: .validating, starts: .validate, records: .resumed),
+        .step: Expectation(phase: .validating, starts: .validate, records: .resumed),
         .stop: Expectation(phase: .idle, records: .pipelineStop),
     ],
     .pauseRequested: [

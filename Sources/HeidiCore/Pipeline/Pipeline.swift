@@ -47,19 +47,20 @@ private struct Machine {
 
     mutating func apply(_ input: PipelineInput) -> PipelineOutcome {
         switch input {
-        case let .start(mode, rounds, runUnitTests, runID): return start(mode, rounds, runUnitTests, runID)
+        case let .start(mode, rounds, runUnitTests, runID, paused): return start(mode, rounds, runUnitTests, runID, paused: paused)
         case let .stageFinished(failure, at): return stageFinished(failure, at: at)
         case .stop: return stop()
         case .trainNow: return trainNow()
         case .pause: return pause()
         case .resume: return resume()
+        case .step: return step()
         case .reset: return reset()
         }
     }
 
     // MARK: Runs and rounds
 
-    mutating func start(_ mode: PipelineMode, _ rounds: Int, _ runUnitTests: Bool, _ runID: String) -> PipelineOutcome {
+    mutating func start(_ mode: PipelineMode, _ rounds: Int, _ runUnitTests: Bool, _ runID: String, paused: Bool) -> PipelineOutcome {
         guard !state.runActive else {
             return .refused("a run is active (\(state.phase.rawValue), run \(state.runID ?? "?")); stop it first")
         }
@@ -70,6 +71,7 @@ private struct Machine {
         next.runUnitTests = runUnitTests
         next.runID = runID
         next.round = 1
+        next.pauseRequested = paused
         state = next
         record(.pipelineStart, stageless: true, "run \(runID) started: mode \(mode.rawValue), \(rounds) round\(rounds == 1 ? "" : "s")")
         record(.roundStart, stageless: true, "round 1/\(rounds) started")
@@ -231,6 +233,15 @@ private struct Machine {
         record(.resumed, "resumed: starting \(phase.stage?.rawValue ?? "?") of round \(state.round)")
         enter(phase)
         return .accepted(nil)
+    }
+
+    /// `resume` for one stage: the stage starts with a pause already requested, so the run holds again at the
+    /// next boundary (or ends: IDLE, ERROR). Atomic, so even a mocked stage, which ends at once, is held after.
+    mutating func step() -> PipelineOutcome {
+        guard state.paused, state.phase.isRunning else { return .refused("not paused") }
+        let outcome = resume()
+        state.pauseRequested = true
+        return outcome
     }
 
     mutating func reset() -> PipelineOutcome {

@@ -114,13 +114,16 @@ public struct PipelineFailure: Sendable, Equatable, Codable {
 
 /// Inputs to the pipeline state machine.
 public enum PipelineInput: Sendable, Equatable {
-    case start(mode: PipelineMode, rounds: Int, runUnitTests: Bool, runID: String)
+    /// `paused`: hold before the first stage, as if a pause had been requested (then `resume` or `step`).
+    case start(mode: PipelineMode, rounds: Int, runUnitTests: Bool, runID: String, paused: Bool = false)
     /// The running stage ended: `nil` failure means success. `at` stamps a resulting error.
     case stageFinished(failure: StageFailure?, at: String)
     case stop
     case trainNow
     case pause
     case resume
+    /// Resume a paused run for one stage: it starts, and the run holds again at the next stage boundary.
+    case step
     case reset
 }
 

@@ -1,0 +1,169 @@
+"""Fixtures: real heidid daemons on temporary directories (the binaries of `swift build`, or $HEIDID/$HEIDICTL)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import heidi
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def binary(name: str) -> str:
+    path = os.environ.get(name.upper().replace("-", "_")) or str(REPO / ".build" / "debug" / name)
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{name} not found at {path}: run `swift build` or set ${name.upper()}")  # never a silent skip
+    return path
+
+
+@pytest.fixture(scope="session")
+def heidid_bin() -> str:
+    return binary("heidid")
+
+
+@pytest.fixture(scope="session")
+def heidictl_bin() -> str:
+    return binary("heidictl")
+
+
+class Daemon:
+    """One heidid on its own state and runtime directories; restartable on the same state directory."""
+
+    def __init__(self, heidid: str, root: Path, env: dict[str, str], config: str | None, args: list[str]) -> None:
+        self.heidid = heidid
+        self.root = root
+        self.state_dir = root / "state"
+        self.runtime_dir = root / "run"
+        self.socket = str(self.runtime_dir / "heidi.sock")
+        self.env = {k: v for k, v in os.environ.items() if k not in ("HEIDI_SOCKET", "HEIDI_CONFIG")}
+        self.env.update(env)
+        self.config = config
+        self.args = args
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = root / "heidid.log"
+
+    @property
+    def journal(self) -> Path:
+        return self.state_dir / "events.jsonl"
+
+    def client(self) -> heidi.Client:
+        return heidi.Client(self.socket)
+
+    def start(self) -> None:
+        argv = [self.heidid, "--state-dir", str(self.state_dir), "--runtime-dir", str(self.runtime_dir),
+                "--socket", self.socket, "--log-target", "stderr", *self.args]
+        if self.config is not None:
+            path = self.root / "heidi.yaml"
+            path.write_text(self.config)
+            argv += ["--config", str(path)]
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(argv, env=self.env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while True:
+            if self.process.poll() is not None:
+                pytest.fail(f"heidid exited with {self.process.returncode}: {self.log.read_text()[-2000:]}")
+            try:
+                if self.client().health():
+                    return
+            except heidi.NotRunning:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"heidid not ready after 15 s: {self.log.read_text()[-2000:]}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+class DaemonFactory:
+    def __init__(self, heidid: str) -> None:
+        self.heidid = heidid
+        self.daemons: list[Daemon] = []
+
+    def __call__(self, *, mock: bool = True, config: str | None = None, env: dict[str, str] | None = None,
+                 args: list[str] | None = None, start: bool = True) -> Daemon:
+        # Short paths: a Unix socket path has at most 107 bytes.
+        root = Path(tempfile.mkdtemp(prefix="hpy-"))
+        os.chmod(root, 0o755)
+        full_env = {"HEIDI_MOCK_SUBPROCESSES": "1" if mock else "0", "MAX_CPU_PCT": "100", "MAX_MEM_PCT": "100"}
+        full_env.update(env or {})
+        daemon = Daemon(self.heidid, root, full_env, config, args or [])
+        self.daemons.append(daemon)
+        if start:
+            daemon.start()
+        return daemon
+
+    def cleanup(self) -> None:
+        for daemon in self.daemons:
+            daemon.stop()
+            shutil.rmtree(daemon.root, ignore_errors=True)
+
+
+@pytest.fixture
+def daemons(heidid_bin: str) -> Iterator[DaemonFactory]:
+    factory = DaemonFactory(heidid_bin)
+    yield factory
+    factory.cleanup()
+
+
+@pytest.fixture
+def daemon(daemons: DaemonFactory) -> Daemon:
+    """A mock-mode heidid (stages succeed at once without spawning)."""
+    return daemons()
+
+
+def stage_config(generate: str = "echo gen-1; echo gen-2", validate: str = "echo ok", test: str = "echo ok",
+                 train: str = "echo train", eval: str = "echo eval") -> str:
+    """A config whose stages are small shell commands."""
+    def stage(script: str) -> str:
+        return "{command: [sh, -c, " + json.dumps(script) + "]}"
+    return (
+        "pipeline: {mode: full, rounds: 1}\n"
+        "stage_defaults: {stop_grace: 1s}\n"
+        "stages:\n"
+        f"  generate: {stage(generate)}\n"
+        f"  validate: {stage(validate)}\n"
+        f"  test: {stage(test)}\n"
+        f"  train: {stage(train)}\n"
+        f"  eval: {stage(eval)}\n"
+    )
+
+
+# The ported legacy suites (tests/legacy): each test gets a clean environment and its own OUT_DIR (the original
+# mutated os.environ globally and rewrote scripts/ in the working tree, so results depended on order).
+ENGINE_VARS = ("HEIDI_MOCK_SUBPROCESSES", "ROUNDS", "RUN_UNIT_TESTS", "RUN_ID", "OUT_DIR", "HEIDI_STATE_DIR",
+               "HEIDI_REPO_ROOT", "MAX_CPU_PCT", "MAX_MEM_PCT", "MAX_WALL_TIME_MINUTES", "PIPELINE_MODE",
+               "HEIDI_CONFIG", "HEIDI_SOCKET")
+
+
+@pytest.fixture
+def engine_env(monkeypatch: pytest.MonkeyPatch, heidid_bin: str, tmp_path: Path) -> Iterator[Path]:
+    for name in ENGINE_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HEIDID", heidid_bin)  # the only change besides the import: where the binary is
+    monkeypatch.setenv("OUT_DIR", str(tmp_path / "out"))
+    # Keep the resource governor out of the way unless a test sets limits.
+    monkeypatch.setenv("MAX_CPU_PCT", "100")
+    monkeypatch.setenv("MAX_MEM_PCT", "100")
+    yield tmp_path / "out"

@@ -163,7 +163,11 @@ public struct LineAssembler: Sendable {
             }
             guard pending.count > maxLine + (lineEnded ? 0 : Self.lookahead) else { return }
             let limit = Self.characterBoundary(pending[0..<maxLine])
-            let (cutAt, split) = pending.withUnsafeBufferPointer { Redactor.safeCut(in: $0, before: limit) }
+            // The limit and the lookahead past it are all a cut needs to see (a secret running on past them is one
+            // the cut would split either way); scanning no further keeps a flood of one long line linear.
+            let (cutAt, split) = pending.withUnsafeBufferPointer {
+                Redactor.safeCut(in: UnsafeBufferPointer(rebasing: $0.prefix(maxLine + Self.lookahead)), before: limit)
+            }
             if split {
                 // A secret from the start of the piece past its end: the piece is all secret, and so is what
                 // continues it after the cut.

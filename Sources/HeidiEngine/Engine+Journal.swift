@@ -222,17 +222,23 @@ extension Engine {
     }
 
     /// Records damage found at start as `journal_damaged` (critical) and says so in the log, systemd's status
-    /// line and status (`journal.damage`), which also shows damage recorded by earlier starts.
-    func recordDamage(_ check: JournalStartupCheck) {
+    /// line and status (`journal.damage`), which also shows damage recorded by earlier starts. A finding that
+    /// cannot be recorded stops the start: heidid never runs over damage it did not record.
+    func recordDamage(_ check: JournalStartupCheck) throws(JournalError) {
         journalRuntime.damage = check.recorded.last?.message
-        guard let damage = check.found else { return }
-        let message = damage.message
-        logger.critical("the journal was damaged: recorded as journal_damaged; 'heidictl journal verify' reports it",
-                        metadata: ["finding": "\(message)"])
-        record(EventDraft(.journalDamaged, level: .critical, message: message))
-        journalRuntime.damage = message
+        let findings = check.unrecorded.map { "recorded late (an earlier start stopped before recording it): " + $0 }
+            + (check.found.map { [$0.message] } ?? [])
+        for message in findings {
+            logger.critical("the journal was damaged: recorded as journal_damaged; 'heidictl journal verify' reports it",
+                            metadata: ["finding": "\(message)"])
+            guard record(EventDraft(.journalDamaged, level: .critical, message: message)) != nil else {
+                throw .damageNotRecorded(path: config.journalPath, finding: message, reason: storageFailure ?? "the journal cannot be written")
+            }
+            journalRuntime.damage = message
+        }
+        guard !findings.isEmpty else { return }
         publishStatus()
-        notifier.notify("STATUS=journal damaged (recorded): \(damage.reason)")
+        notifier.notify("STATUS=journal damaged (recorded): \(check.found?.reason ?? "found by an earlier start")")
     }
 
     // MARK: Checkpoints

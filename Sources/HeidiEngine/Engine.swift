@@ -99,7 +99,7 @@ public actor Engine {
             record(EventDraft(.journalRepaired, level: .warn,
                               message: "cut a torn last line off the journal: \(repair.droppedBytes) bytes, sha256 \(repair.droppedSHA256)"))
         }
-        recordDamage(check)
+        try recordDamage(check)
         startSealing()
         if let persisted { recover(from: persisted) }
         persist()

@@ -148,3 +148,29 @@ struct JournalDamageTests {
         writer.close()
     }
 }
+
+extension JournalDamageTests {
+    /// The finding is kept with the bytes it moved aside: a start that stops before recording its event (the
+    /// journal cannot be written, a crash) leaves it for the next start, which records it instead of starting
+    /// over an intact-looking journal.
+    @Test func aFindingNotRecordedIsFoundAgainByTheNextStart() throws {
+        let journal = try TestJournal()
+        for index in 1...10 { try journal.event(.stageEnd, "event \(index)") }
+        var lines = try journal.lines()
+        lines[4] = edit(lines[4], "event 5", "event 6")
+        try journal.replace(lines)
+        journal.writer.close()
+        let damage = try #require(try JournalStartupCheck.run(journal: journal.path, anchor: nil, at: journal.time).found)
+        let directory = try #require(damage.directory)
+        #expect(try FileSystem.read(directory + "/" + JournalStartupCheck.findingFile) == Array((damage.message + "\n").utf8))
+
+        // No journal_damaged was written: the journal itself now verifies, but the finding is still pending.
+        let next = try JournalStartupCheck.run(journal: journal.path, anchor: nil, at: journal.time)
+        #expect(next.found == nil && next.unrecorded == [damage.message])
+        let writer = try JournalWriter(path: journal.path, fsync: .never)
+        try writer.append(EventDraft(.journalDamaged, level: .critical, message: "recorded late: " + damage.message), at: journal.time)
+        writer.close()
+        let after = try JournalStartupCheck.run(journal: journal.path, anchor: nil, at: journal.time)
+        #expect(after.unrecorded.isEmpty && after.recorded.count == 1, "recorded once, then no longer pending")
+    }
+}

@@ -57,21 +57,28 @@ public struct JournalStartupCheck: Sendable {
     public var found: JournalDamage?
     /// Damage recorded by earlier starts (`journal_damaged` events), oldest first.
     public var recorded: [RecordedDamage]
+    /// Findings an earlier start moved bytes aside for but could not record (it stopped first): the messages in
+    /// `damaged-*/finding.txt` that no `journal_damaged` event names. The caller records them too.
+    public var unrecorded: [String] = []
+
+    /// The file in a `damaged-*` directory that holds the finding, written before the event is recorded.
+    public static let findingFile = "finding.txt"
 
     /// Checks the journal at `path` (the live file; its rotated files are found beside it) against `anchor`, and moves
     /// the untrusted bytes aside when it is broken. Throws when a file cannot be read or moved (then nothing is
     /// appended: heidid does not start).
     public static func run(journal path: String, anchor: JournalAnchor?, at time: Timestamp) throws(JournalError) -> JournalStartupCheck {
         let files = RotatedJournals.all(besides: path) + (FileSystem.exists(path) ? [path] : [])
-        guard !files.isEmpty else { return JournalStartupCheck(found: nil, recorded: []) }
+        guard !files.isEmpty else { return JournalStartupCheck(found: nil, recorded: [], unrecorded: unrecorded(besides: path, recorded: [])) }
         let report: VerificationReport
         do {
             report = try JournalVerifier.verify(files: files, options: VerificationOptions(anchors: anchor.map { [$0] } ?? [], complete: true))
         } catch {
             throw .io(error)
         }
+        let pending = unrecorded(besides: path, recorded: report.damage)
         guard case .broken(let file, let line, let reason) = report.outcome, let trusted = report.trustedEnd else {
-            return JournalStartupCheck(found: nil, recorded: report.damage)
+            return JournalStartupCheck(found: nil, recorded: report.damage, unrecorded: pending)
         }
         var damage = JournalDamage(file: file, line: line, reason: reason, movedAside: [], directory: nil,
                                    lastTrustedSeq: trusted.seq, lastTrustedHash: trusted.hash)
@@ -99,10 +106,23 @@ public struct JournalStartupCheck: Sendable {
                                                 sha256: SHA256.hex(bytes[offset...]), keptAt: keptAt))
         }
         if let directory = damage.directory {
-            FileSystem.syncDirectory(of: directory + "/x")
+            // Kept with the bytes, so a start that stops before recording the event leaves it for the next one.
+            do { try FileSystem.writeAtomically(directory + "/" + findingFile, Array((damage.message + "\n").utf8)) } catch { throw .io(error) }
             FileSystem.syncDirectory(of: path)
         }
-        return JournalStartupCheck(found: damage, recorded: report.damage)
+        return JournalStartupCheck(found: damage, recorded: report.damage, unrecorded: pending)
+    }
+
+    /// The findings of `damaged-*` directories beside the journal that no recorded `journal_damaged` names.
+    private static func unrecorded(besides path: String, recorded: [RecordedDamage]) -> [String] {
+        let directory = FileSystem.dirname(path)
+        let names = ((try? FileSystem.entries(of: directory)) ?? []).filter { $0.hasPrefix("damaged-") }.sorted()
+        return names.compactMap { name in
+            guard !recorded.contains(where: { $0.message.contains("/" + name + ":") }),
+                let bytes = try? FileSystem.read(directory + "/" + name + "/" + findingFile)
+            else { return nil }
+            return String(decoding: bytes, as: UTF8.self).trimmingSuffix("\n")
+        }
     }
 
     private static func cutBack(_ file: String, to offset: Int) throws(JournalError) {
@@ -113,4 +133,8 @@ public struct JournalStartupCheck: Sendable {
             throw .io(FileSystemError(path: file, operation: "truncate after keeping the damaged bytes aside", errno: errno))
         }
     }
+}
+
+extension String {
+    fileprivate func trimmingSuffix(_ suffix: String) -> String { hasSuffix(suffix) ? String(dropLast(suffix.count)) : self }
 }

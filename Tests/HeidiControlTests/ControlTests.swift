@@ -153,12 +153,10 @@ struct ControlServerTests {
             #expect(await exchange(path, Array(big.utf8)).hasPrefix("HTTP/1.1 413"))
 
             // A declared body far over the limit is refused at its head, with the JSON error, without waiting for
-            // the body (this client never sends it) or for the 1.5 s idle timeout, which would close it silently.
-            let started = MonotonicClock.nanoseconds()
+            // the body (this client never sends it): before, the 1.5 s idle timeout closed it without an answer.
             let declared = await exchange(path, Array("POST /api/v1/action/start HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n".utf8))
             #expect(declared.hasPrefix("HTTP/1.1 413"), "\(declared)")
             #expect(declared.contains("\"code\":\"too_large\"") && declared.contains("Content-Length 104857600"), "\(declared)")
-            #expect(Double(MonotonicClock.nanoseconds() - started) / 1e9 < 1.4, "answered at once, not at the idle timeout")
 
             let garbage = await exchange(path, Array("NOT HTTP AT ALL\r\n\r\n".utf8))
             #expect(garbage.hasPrefix("HTTP/1.1 400") || garbage.isEmpty, "\(garbage)")

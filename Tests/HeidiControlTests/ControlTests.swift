@@ -157,6 +157,11 @@ struct ControlServerTests {
             let declared = await exchange(path, Array("POST /api/v1/action/start HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n".utf8))
             #expect(declared.hasPrefix("HTTP/1.1 413"), "\(declared)")
             #expect(declared.contains("\"code\":\"too_large\"") && declared.contains("Content-Length 104857600"), "\(declared)")
+            // Without a declared length (chunked), as soon as the body passes the limit.
+            let chunked = "POST /api/v1/action/start HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + String(70000, radix: 16) + "\r\n" + String(repeating: "a", count: 70000) + "\r\n"
+            let grown = await exchange(path, Array(chunked.utf8))
+            #expect(grown.hasPrefix("HTTP/1.1 413") && grown.contains("the body grew over"), "\(grown)")
 
             let garbage = await exchange(path, Array("NOT HTTP AT ALL\r\n\r\n".utf8))
             #expect(garbage.hasPrefix("HTTP/1.1 400") || garbage.isEmpty, "\(garbage)")

@@ -129,25 +129,25 @@ public final class ControlServer: Service, Sendable {
                 }
                 var head: HTTPRequestHead?
                 var body: [UInt8] = []
-                var tooLarge = false
                 for try await part in inbound {
                     switch part {
                     case .head(let requestHead):
                         head = requestHead
                         body = []
-                        tooLarge = false
-                        if let length = requestHead.headers.first(name: "content-length").flatMap(Int.init), length > API.maxRequestBytes {
-                            tooLarge = true
-                        }
-                    case .body(var buffer):
-                        if body.count + buffer.readableBytes > API.maxRequestBytes { tooLarge = true }
-                        if !tooLarge, let bytes = buffer.readBytes(length: buffer.readableBytes) { body += bytes }
-                    case .end:
-                        guard let requestHead = head else { return }
-                        if tooLarge {
-                            try await write(.error(.tooLarge, "request larger than \(API.maxRequestBytes) bytes"), to: outbound, keepAlive: false)
+                        // Refused before the body arrives: a client that declared too much may wait for an answer
+                        // before sending it (Expect: 100-continue), or send it slowly; either way it learns why now.
+                        if let declared = requestHead.headers.first(name: "content-length"), Self.exceedsLimit(declared) {
+                            try await refuseTooLarge(declared: declared, to: outbound)
                             return
                         }
+                    case .body(var buffer):
+                        if body.count + buffer.readableBytes > API.maxRequestBytes {
+                            try await refuseTooLarge(declared: nil, to: outbound)
+                            return
+                        }
+                        if let bytes = buffer.readBytes(length: buffer.readableBytes) { body += bytes }
+                    case .end:
+                        guard let requestHead = head else { return }
                         let request = ControlRequest(method: requestHead.method.rawValue, uri: requestHead.uri, body: body, peer: accepted.peer)
                         let started = MonotonicClock.nanoseconds()
                         let response = await router.route(request)
@@ -164,6 +164,19 @@ public final class ControlServer: Service, Sendable {
         } catch {
             logger.debug("control connection ended", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Whether a declared `Content-Length` is over `API.maxRequestBytes` (a number too long for an Int is too).
+    static func exceedsLimit(_ declared: String) -> Bool {
+        guard let length = Int(declared) else { return declared.utf8.count > 18 && declared.utf8.allSatisfy { (48...57).contains($0) } }
+        return length > API.maxRequestBytes
+    }
+
+    /// Answers 413 with the JSON error body at once; the caller then closes the connection without reading the rest.
+    private func refuseTooLarge(declared: String?, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async throws {
+        let size = declared.map { "Content-Length \($0) is over" } ?? "the body grew over"
+        try await write(.error(.tooLarge, "request too large: \(size) the limit of \(API.maxRequestBytes) bytes"), to: outbound,
+                        keepAlive: false)
     }
 
     private func write(

@@ -22,6 +22,8 @@ struct JournalRuntime {
     var retryDelay: Double = 1
     var followers: [LiveLineBuffer] = []
     var rotationsSeen = 0
+    /// The latest damage the journal records (found at this start, or by an earlier one), for status.
+    var damage: String?
 }
 
 /// Journal writes are failing (disk full, EIO): since when, why, and which events could not be recorded.
@@ -205,6 +207,38 @@ extension Engine {
         let durable = journalRuntime.unsynced
         journalRuntime.unsynced = []
         for written in durable { mirror?.event(written) }
+    }
+
+    // MARK: Damage
+
+    /// Verifies the whole journal against the head state.json recorded, before anything is appended, moving
+    /// untrusted bytes aside when it is broken (`JournalStartupCheck`).
+    func checkJournal(against persisted: StateFile?) throws(JournalError) -> JournalStartupCheck {
+        var anchor: JournalAnchor?
+        if let head = persisted?.status.journal, head.seq > 0, head.path == config.journalPath {
+            anchor = JournalAnchor(seq: head.seq, hash: head.head, source: config.stateFilePath)
+        }
+        return try JournalStartupCheck.run(journal: config.journalPath, anchor: anchor, at: clock.now())
+    }
+
+    /// Records damage found at start as `journal_damaged` (critical) and says so in the log, systemd's status
+    /// line and status (`journal.damage`), which also shows damage recorded by earlier starts. A finding that
+    /// cannot be recorded stops the start: heidid never runs over damage it did not record.
+    func recordDamage(_ check: JournalStartupCheck) throws(JournalError) {
+        journalRuntime.damage = check.recorded.last?.message
+        let findings = check.unrecorded.map { "recorded late (an earlier start stopped before recording it): " + $0 }
+            + (check.found.map { [$0.message] } ?? [])
+        for message in findings {
+            logger.critical("the journal was damaged: recorded as journal_damaged; 'heidictl journal verify' reports it",
+                            metadata: ["finding": "\(message)"])
+            guard record(EventDraft(.journalDamaged, level: .critical, message: message)) != nil else {
+                throw .damageNotRecorded(path: config.journalPath, finding: message, reason: storageFailure ?? "the journal cannot be written")
+            }
+            journalRuntime.damage = message
+        }
+        guard !findings.isEmpty else { return }
+        publishStatus()
+        notifier.notify("STATUS=journal damaged (recorded): \(check.found?.reason ?? "found by an earlier start")")
     }
 
     // MARK: Checkpoints

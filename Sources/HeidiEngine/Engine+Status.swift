@@ -25,7 +25,8 @@ extension Engine {
             runID: state.runID, round: state.round, rounds: state.rounds, stage: state.stage?.rawValue, paused: state.paused,
             pauseRequested: state.pauseRequested, trainNowPending: state.trainNowPending,
             awaitingTrainNow: state.awaitingTrainNow, stopping: state.stopping, child: child, lastError: lastError,
-            journal: JournalHead(path: config.journalPath, seq: journal?.lastSeq ?? 0, head: journal?.headHash ?? SHA256.zeroHex),
+            journal: JournalHead(path: config.journalPath, seq: journal?.lastSeq ?? 0, head: journal?.headHash ?? SHA256.zeroHex,
+                                 damage: journalRuntime.damage),
             supervision: supervision.mechanism, updatedAt: now.description)
     }
 
@@ -68,6 +69,7 @@ extension Engine {
         }
         if let note = pendingStartNote() { parts.append("– \(note)") }
         if let error = state.lastError, state.phase == .error { parts.append("– \(error.stage ?? "?") failed") }
+        if journalRuntime.damage != nil { parts.append("– journal damage recorded") }
         return parts.joined(separator: " ")
     }
 

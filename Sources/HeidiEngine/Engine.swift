@@ -86,10 +86,12 @@ public actor Engine {
         // Stages' progress channels live in the runtime directory (heidid's control socket usually does too).
         try FileSystem.createDirectories(config.runtimeDir)
         lock = try StateDirectoryLock(path: config.lockPath, socket: config.socketPath)
+        let persisted = try StateFile.read(from: config.stateFilePath)
+        // Verified before anything is appended: damage is recorded, never written over (Engine+Journal.swift).
+        let check = try checkJournal(against: persisted)
         let writer = try JournalWriter(path: config.journalPath, fsync: config.journalFsync, rotateSize: config.journalRotateSize)
         journal = writer
         try loadJournalKey()
-        let persisted = try StateFile.read(from: config.stateFilePath)
         record(EventDraft(.daemonStart, message: "heidid \(Self.version) started (pid \(getpid()), config \(config.source), "
                           + "supervision \(supervision.mechanism)\(config.mockSubprocesses ? ", mock subprocesses" : ""))"))
         logger.notice("supervision: \(supervision.mechanism)", metadata: ["detail": "\(supervision.detail)"])
@@ -97,6 +99,7 @@ public actor Engine {
             record(EventDraft(.journalRepaired, level: .warn,
                               message: "cut a torn last line off the journal: \(repair.droppedBytes) bytes, sha256 \(repair.droppedSHA256)"))
         }
+        try recordDamage(check)
         startSealing()
         if let persisted { recover(from: persisted) }
         persist()

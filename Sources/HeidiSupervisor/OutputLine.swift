@@ -62,17 +62,31 @@ public struct OutputBatch: Sendable, Equatable {
 /// bytes are emitted in pieces marked cut (never inside a UTF-8 character), invalid UTF-8 becomes U+FFFD, a trailing
 /// `\r` is dropped, and secrets and terminal escapes are redacted. Lines that need none of that (the usual case,
 /// decided by one allocation-free scan) are copied byte for byte. One assembler per pipe.
+///
+/// A cut never splits a secret: each piece is redacted on its own, and neither half of a split key would be
+/// recognisable. So a long line is cut only once `lookahead` bytes past the limit have arrived (or the line has
+/// ended), and the cut moves back to the start of any secret it would split (`Redactor.safeCut`). A "secret"
+/// longer than a line may be is cut all the same: its piece is replaced whole and what continues it after the cut
+/// is dropped. Read boundaries never split anything: a partial line waits in `pending`.
 public struct LineAssembler: Sendable {
     public static let defaultMaxLine = 16 * 1024
     private static let stretch = 16 * 1024
     public let maxLine: Int
+    /// How far past the limit a long line is read before it is cut, so a secret that begins before the cut is seen
+    /// far enough to be recognised (every pattern's prefix, separator and minimum body fit many times over).
+    static let lookahead = 4096
     private var pending: [UInt8] = []
     private var redactor = LineRedactor()
+    /// The last cut went through a secret: the bytes that may continue it are dropped.
+    private var continuesSecret = false
 
     public init(maxLine: Int = LineAssembler.defaultMaxLine) {
         self.maxLine = maxLine
-        pending.reserveCapacity(maxLine)
+        pending.reserveCapacity(maxLine + Self.lookahead)
     }
+
+    /// Inside a line that is not complete yet (bytes pending, or a cut piece emitted).
+    private var midLine: Bool { !pending.isEmpty || continuesSecret }
 
     /// Appends the lines `bytes` completes to `batch`.
     public mutating func feed(_ bytes: UnsafeRawBufferPointer, into batch: inout OutputBatch) {
@@ -84,7 +98,7 @@ public struct LineAssembler: Sendable {
             // Stretches of up to 16 KiB of clean lines (the usual case for a chatty child) are copied in one piece;
             // a stretch that is not clean is done line by line, so every byte is looked at most twice. A stretch is
             // never longer than a line may be, so nothing in it needs cutting.
-            if start >= lineByLineUntil, pending.isEmpty, !redactor.isInsidePrivateKey,
+            if start >= lineByLineUntil, !midLine, !redactor.isInsidePrivateKey,
                let last = input[start..<min(input.count, start + min(Self.stretch, maxLine + 1))].lastIndex(of: 0x0a) {
                 let end = last + 1
                 if appendPlainLines(UnsafeBufferPointer(rebasing: input[start..<end]), into: &batch) {
@@ -96,18 +110,16 @@ public struct LineAssembler: Sendable {
             let rest = UnsafeBufferPointer(rebasing: input[start...])
             guard let found = memchr(base + start, 0x0a, rest.count) else {
                 pending.append(contentsOf: rest)
-                cutOverlong(into: &batch)
+                cutOverlong(lineEnded: false, into: &batch)
                 return
             }
             let newline = UnsafePointer(found.assumingMemoryBound(to: UInt8.self)) - (base + start)
             let line = UnsafeBufferPointer(rebasing: rest[..<newline])
-            if pending.isEmpty && line.count <= maxLine {
+            if !midLine && line.count <= maxLine {
                 emit(line, cut: false, into: &batch)
             } else {
                 pending.append(contentsOf: line)
-                cutOverlong(into: &batch)
-                pending.withUnsafeBufferPointer { emit($0, cut: false, into: &batch) }
-                pending.removeAll(keepingCapacity: true)
+                endLine(into: &batch)
             }
             start += newline + 1
         }
@@ -125,19 +137,51 @@ public struct LineAssembler: Sendable {
 
     /// The unterminated rest at end of stream, if any.
     public mutating func finish(into batch: inout OutputBatch) {
-        guard !pending.isEmpty else { return }
-        pending.withUnsafeBufferPointer { emit($0, cut: false, into: &batch) }
-        pending.removeAll()
+        guard midLine else { return }
+        endLine(into: &batch)
     }
 
-    /// Emits `maxLine`-sized pieces while more than `maxLine` bytes are pending.
-    private mutating func cutOverlong(into batch: inout OutputBatch) {
-        while pending.count > maxLine {
-            let cutAt = Self.characterBoundary(pending[0..<maxLine])
-            pending.withUnsafeBufferPointer { emit(UnsafeBufferPointer(rebasing: $0[0..<cutAt]), cut: true, into: &batch) }
+    /// The line in `pending` is complete: its last pieces, then the rest.
+    private mutating func endLine(into batch: inout OutputBatch) {
+        cutOverlong(lineEnded: true, into: &batch)
+        if !pending.isEmpty || !continuesSecret {
+            pending.withUnsafeBufferPointer { emit($0, cut: false, into: &batch) }
+        }
+        pending.removeAll(keepingCapacity: true)
+        continuesSecret = false
+    }
+
+    /// Emits pieces of at most `maxLine` bytes while more than that is pending (and, before the line has ended,
+    /// the lookahead past it has arrived), each cut where it splits no secret.
+    private mutating func cutOverlong(lineEnded: Bool, into batch: inout OutputBatch) {
+        while true {
+            if continuesSecret {
+                let continued = pending.withUnsafeBufferPointer { Redactor.secretContinuation(in: $0) }
+                pending.removeFirst(continued)
+                if pending.isEmpty { return }  // it may go on in the next read
+                continuesSecret = false
+            }
+            guard pending.count > maxLine + (lineEnded ? 0 : Self.lookahead) else { return }
+            let limit = Self.characterBoundary(pending[0..<maxLine])
+            // The limit and the lookahead past it are all a cut needs to see (a secret running on past them is one
+            // the cut would split either way); scanning no further keeps a flood of one long line linear.
+            let (cutAt, split) = pending.withUnsafeBufferPointer {
+                Redactor.safeCut(in: UnsafeBufferPointer(rebasing: $0.prefix(maxLine + Self.lookahead)), before: limit)
+            }
+            if split {
+                // A secret from the start of the piece past its end: the piece is all secret, and so is what
+                // continues it after the cut.
+                batch.bytes.append(contentsOf: Self.redactedPiece)
+                batch.lineCount += 1
+                continuesSecret = true
+            } else {
+                pending.withUnsafeBufferPointer { emit(UnsafeBufferPointer(rebasing: $0[0..<cutAt]), cut: true, into: &batch) }
+            }
             pending.removeFirst(cutAt)
         }
     }
+
+    private static let redactedPiece = Array(("[REDACTED]" + OutputLine.cutMarker + "\n").utf8)
 
     private mutating func emit(_ raw: UnsafeBufferPointer<UInt8>, cut: Bool, into batch: inout OutputBatch) {
         var line = raw

@@ -9,6 +9,42 @@ enum FileOwnership {
     struct Blocker {
         var detail: String
         var group: String?
+        /// What the configuration heidictl read says about `control.group` (nil: none configured, or unknown).
+        var controlGroup: ConfiguredGroup?
+    }
+
+    /// `control.group` as a configuration names it, and whether this host has such a group.
+    struct ConfiguredGroup {
+        var name: String
+        var exists: Bool
+        /// The configuration file (or "built-in defaults").
+        var source: String
+
+        init(name: String, source: String) {
+            self.name = name
+            self.exists = getgrnam(name) != nil
+            self.source = source
+        }
+    }
+
+    /// Advice for a caller the socket's mode keeps out: which group to join, or why joining would not help.
+    static func advice(_ blocker: Blocker) -> String {
+        let sudoJoin = { (group: String) in "join group \(group) (sudo usermod -aG \(group) $USER, then log in again)" }
+        guard let configured = blocker.controlGroup else {
+            guard let group = blocker.group, group != "root" else { return "run as root" }
+            return "\(sudoJoin(group)) or run as root"
+        }
+        let name = configured.name
+        if !configured.exists {
+            return "control.group is '\(name)' (\(configured.source)), but no group '\(name)' exists on this host, so the socket "
+                + "keeps group \(blocker.group ?? "of heidid's user"); create it (sudo groupadd \(name)), \(sudoJoin(name)) and "
+                + "restart heidid, or run as root"
+        }
+        if let group = blocker.group, group != name {
+            return "control.group is '\(name)' (\(configured.source)), but the socket belongs to group \(group) (heidid started "
+                + "before the group existed, or with another config): restart heidid, \(sudoJoin(name)), or run as root"
+        }
+        return "\(sudoJoin(name)) or run as root"
     }
 
     /// The socket's ownership, or that of the first directory above it that the caller cannot search.

@@ -55,7 +55,8 @@ struct GlobalOptions: ParsableArguments {
     var environment: [String: String] { ProcessEnvironment.current() }
 
     var client: UnixHTTPClient {
-        UnixHTTPClient(socketPath: SocketLocator.resolve(explicit: socket, configPath: config, environment: environment))
+        UnixHTTPClient(socketPath: SocketLocator.resolve(explicit: socket, configPath: config, environment: environment),
+                       configPath: config, environment: environment)
     }
 
     /// Moves global options written before the command word to the end, where every subcommand parses them.

@@ -18,7 +18,7 @@ struct Journal: ParsableCommand {
 
             With a key (--key, repeatable for rotated keys), checkpoints must exist, verify, use a given key id, come at least once per interval, and directly precede daemon_stop; a journal whose last checkpoint is overdue was cut off. --journald compares every line with the HEIDI_SEQ/HEIDI_HASH journald recorded for it (journalctl -o json; entries of other users are ignored).
 
-            Verdicts: intact; intact with an unsealed tail (lines after the last checkpoint); torn tail (a crash cut the last line; heidid repairs it on start); broken (the first bad line and why). Exit status: 0 intact (also with an unsealed tail), 1 torn or broken, 2 usage, 5 unreadable.
+            Verdicts: intact; intact with an unsealed tail (lines after the last checkpoint); torn tail (a crash cut the last line; heidid repairs it on start); broken (the first bad line and why); damaged (the chain verifies, but records damage heidid found when it started: journal_damaged). The output says what was checked and what was not (e.g. the tail, without a state.json beside the journal). Exit status: 0 intact (also with an unsealed tail), 1 torn, broken or damaged, 2 usage, 5 unreadable.
             """)
 
         @Argument(help: "Journal files (default: the configured journal).")
@@ -59,11 +59,17 @@ struct Journal: ParsableCommand {
             }
             var options = VerificationOptions(now: Timestamp.now(), sinceCheckpoint: sinceCheckpoint)
             var notes: [String] = []
+            var tailUnchecked: String?
             let live = files[0]
             if files.count == 1 && RotatedJournals.firstSeq(of: live) == nil {
                 files = RotatedJournals.all(besides: live) + [live]
                 options.complete = true
-                options.anchors = Self.stateAnchor(for: live)
+                switch Self.stateAnchor(for: live) {
+                case .success(let anchor): options.anchors = [anchor]
+                case .failure(let reason): tailUnchecked = reason.description
+                }
+            } else {
+                tailUnchecked = "the files were named one by one, so no state.json head applies"
             }
             options.keys = try loadKeys(configured: configuredKey, notes: &notes)
             if sinceCheckpoint && options.keys.isEmpty {
@@ -78,9 +84,9 @@ struct Journal: ParsableCommand {
                 printError("heidictl: cannot read the journal: \(error)")
                 throw ExitCode(5)
             }
-            let output = VerifyOutput(report: report, options: options, notes: notes)
+            let output = VerifyOutput(report: report, options: options, notes: notes, tailUnchecked: tailUnchecked)
             writeOut(Array((global.json ? output.json() : output.human()).utf8))
-            if report.verdict == .broken || report.verdict == .tornTail { throw ExitCode(1) }
+            if [.broken, .tornTail, .damaged].contains(report.verdict) { throw ExitCode(1) }
         }
 
         private func loadKeys(configured: String?, notes: inout [String]) throws -> [JournalKey] {
@@ -114,13 +120,25 @@ struct Journal: ParsableCommand {
             }
         }
 
-        /// The head state.json records beside a live journal, when it describes this journal.
-        static func stateAnchor(for live: String) -> [JournalAnchor] {
+        /// Why no state.json head anchors the journal's tail.
+        struct NoAnchor: Error, CustomStringConvertible {
+            var description: String
+        }
+
+        /// The head state.json records beside a live journal, when it describes this journal; else why not.
+        static func stateAnchor(for live: String) -> Result<JournalAnchor, NoAnchor> {
             let statePath = FileSystem.dirname(live) + "/state.json"
-            guard let state = try? StateFile.read(from: statePath), state.status.journal.seq > 0,
-                FileSystem.resolve(state.status.journal.path, against: "/") == FileSystem.resolve(live, against: FileSystem.currentDirectory())
-            else { return [] }
-            return [JournalAnchor(seq: state.status.journal.seq, hash: state.status.journal.head, source: statePath)]
+            guard FileSystem.exists(statePath) else { return .failure(NoAnchor(description: "there is no \(statePath) beside it (a copied journal?)")) }
+            let state: StateFile?
+            do { state = try StateFile.read(from: statePath) } catch {
+                return .failure(NoAnchor(description: "\(statePath) cannot be read: \(error)"))
+            }
+            guard let state, state.status.journal.seq > 0 else { return .failure(NoAnchor(description: "\(statePath) records no journal head")) }
+            guard FileSystem.resolve(state.status.journal.path, against: "/") == FileSystem.resolve(live, against: FileSystem.currentDirectory())
+            else {
+                return .failure(NoAnchor(description: "\(statePath) describes another journal (\(state.status.journal.path))"))
+            }
+            return .success(JournalAnchor(seq: state.status.journal.seq, hash: state.status.journal.head, source: statePath))
         }
 
         /// The uid owning the journal: heidid's, whose journald entries count.
@@ -136,6 +154,28 @@ struct VerifyOutput {
     let report: VerificationReport
     let options: VerificationOptions
     let notes: [String]
+    /// Why the journal's last lines were not compared with a head recorded outside it (nil: they were).
+    var tailUnchecked: String?
+
+    /// What this verification checked, in words.
+    var checked: [String] {
+        var items = ["every line's format", "seq continuity", "the hash chain"]
+        if options.complete { items.append("that history missing at the start was pruned (journal_pruned)") }
+        for anchor in options.anchors { items.append("the tail against the head \(anchor.source) records (seq \(anchor.seq))") }
+        if !options.keys.isEmpty { items.append("checkpoints and their cadence with key id \(options.keys.map(\.id).joined(separator: ", "))") }
+        if report.journaldEntries != nil { items.append("every line against the heads journald recorded") }
+        return items
+    }
+
+    /// What it did not check, and why: a change that only these would show goes unnoticed.
+    var notChecked: [String] {
+        var items: [String] = []
+        if options.anchors.isEmpty && report.journaldEntries == nil && options.keys.isEmpty {
+            let why = tailUnchecked ?? "no head recorded outside the journal was given"
+            items.append("the last lines (cut off or edited at the end, they would go unnoticed): \(why); --journald or --key can check them")
+        }
+        return items
+    }
 
     private var range: String { report.firstSeq.map { "seq \($0)–\(report.lastSeq ?? $0)" } ?? "no lines" }
 
@@ -148,6 +188,10 @@ struct VerifyOutput {
             let tail = count == 1 && r.endsWithStop ? "the last line (daemon_stop) follows the shutdown checkpoint; the next start seals it"
                 : "\(count) line\(count == 1 ? "" : "s") after the last checkpoint, sealed by the next one"
             lines.append("intact, unsealed tail: \(r.lines) lines, \(range), head \(r.headHash ?? SHA256.zeroHex); \(tail)")
+        case .intact where r.verdict == .damaged:
+            lines.append("DAMAGED (recorded): the chain verifies as it stands (\(r.lines) lines, \(range), head \(r.headHash ?? SHA256.zeroHex)), "
+                         + "but heidid found damage when it started and recorded it:")
+            for damage in r.damage { lines.append("  journal_damaged at seq \(damage.seq) (\(damage.ts)): \(damage.message)") }
         case .intact:
             lines.append("intact: \(r.lines) lines, \(range), head \(r.headHash ?? SHA256.zeroHex)")
         case .tornTail(let bytes):
@@ -166,7 +210,8 @@ struct VerifyOutput {
         if let entries = r.journaldEntries {
             lines.append("  journald: \(entries) heads compared; \(r.linesNotInJournald) lines have none (not sent yet, or rate-limited)")
         }
-        for anchor in options.anchors { lines.append("  checked against \(anchor.source) (seq \(anchor.seq))") }
+        lines.append("  checked: \(checked.joined(separator: "; "))")
+        for item in notChecked { lines.append("  NOT checked: \(item)") }
         for note in notes + r.notes { lines.append("  note: \(note)") }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -207,6 +252,11 @@ struct VerifyOutput {
             add("line", String(line))
             add("reason", JSONText.quoted(reason))
         }
+        add("damage", "[" + r.damage.map {
+            "{\"seq\":\($0.seq),\"ts\":\(JSONText.quoted($0.ts)),\"message\":\(JSONText.quoted($0.message))}"
+        }.joined(separator: ",") + "]")
+        add("checked", list(checked))
+        add("not_checked", list(notChecked))
         add("notes", list(notes + r.notes))
         return "{" + fields.joined(separator: ",") + "}\n"
     }

@@ -95,6 +95,7 @@ enum StatusFormatter {
             rows.append(("last error", "-"))
         }
         rows.append(("journal", "seq \(s.journal.seq), \(s.journal.path)"))
+        if s.journal.damage != nil { rows.append(("", "  DAMAGE RECORDED (journal_damaged): see 'heidictl journal verify'")) }
         rows.append(("daemon", "heidid \(s.version), pid \(s.pid), up since \(s.startedAt)"))
         return rows.map { "\($0.0.padded(11))\($0.1)" }.joined(separator: "\n")
     }

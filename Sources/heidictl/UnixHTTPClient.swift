@@ -24,8 +24,7 @@ enum ClientError: Error, CustomStringConvertible {
         case .staleSocket(let path):
             return "heidid is not running: \(path) exists but nothing accepts connections (stale socket from a stopped daemon)"
         case .permissionDenied(let path, let blocker):
-            let join = blocker.group.map { "join group \($0) (sudo usermod -aG \($0) $USER, then log in again) or " } ?? ""
-            return "permission denied on \(path) (\(blocker.detail)): \(join)run as root"
+            return "permission denied on \(path) (\(blocker.detail)): \(FileOwnership.advice(blocker))"
         case .incompatible(let message): return message
         case .protocolError(let message): return "unexpected answer from heidid: \(message)"
         case .io(let message): return message
@@ -51,6 +50,9 @@ struct HTTPReply {
 /// `heidictl status` costs a connect, a write and a read.
 struct UnixHTTPClient {
     let socketPath: String
+    /// The configuration whose `control.group` a permission error explains (read only then).
+    var configPath: String? = nil
+    var environment: [String: String] = [:]
 
     func request(_ method: String, _ path: String, body: [UInt8]? = nil) throws(ClientError) -> HTTPReply {
         var reply = HTTPReply(status: 0, body: [])
@@ -123,7 +125,15 @@ struct UnixHTTPClient {
             switch error.errno {
             case ENOENT, ENOTDIR: throw .noSocket(socketPath)
             case ECONNREFUSED: throw .staleSocket(socketPath)
-            case EACCES, EPERM: throw .permissionDenied(socketPath, FileOwnership.describeBlocker(of: socketPath))
+            case EACCES, EPERM:
+                var blocker = FileOwnership.describeBlocker(of: socketPath)
+                // Only a configuration file that names this socket describes the daemon behind it.
+                if ConfigLoader.configPath(explicit: configPath, environment: environment) != nil,
+                    let config = try? ConfigLoader.load(path: configPath, environment: environment), config.socketPath == socketPath,
+                    let group = config.controlGroup {
+                    blocker.controlGroup = FileOwnership.ConfiguredGroup(name: group, source: config.source)
+                }
+                throw .permissionDenied(socketPath, blocker)
             case ENAMETOOLONG: throw .io("control socket path is too long (max 107 bytes): \(socketPath)")
             default: throw .io("cannot connect to \(socketPath): \(errnoDescription(error.errno))")
             }

@@ -121,11 +121,13 @@ struct HeidiDaemon: AsyncParsableCommand {
         if let group = settings.controlGroup {
             groupID = Authorizer.lookupGroup(group)
             if groupID == nil {
-                logger.warning("control group '\(group)' does not exist; only root and this user may control heidid")
+                logger.warning("control group '\(group)' does not exist; only root and this user may control heidid, and the socket keeps this user's group",
+                               metadata: ["socket": "\(settings.socketPath)", "control.group": "\(group)"])
             }
         }
         let activated = SocketActivation.takeListeningSocket()
-        let router = ControlRouter(backend: engine, authorizer: Authorizer(groupName: groupID == nil ? nil : settings.controlGroup))
+        let authorizer = Authorizer(groupName: settings.controlGroup, groupID: groupID, socketPath: settings.socketPath)
+        let router = ControlRouter(backend: engine, authorizer: authorizer)
         let server = ControlServer(socketPath: settings.socketPath, activatedDescriptor: activated, router: router,
                                    socketGroup: groupID, logger: logger) { await engine.markReady() }
         let reloader = ReloadService(engine: engine, notifier: notifier, logger: logger,

@@ -58,6 +58,32 @@ struct AuthorizationTests {
         #expect(start.stdout.contains("\"accepted\":true"))
     }
 
+    @Test("control.group names a group that does not exist: both refusals say so and name the socket")
+    func missingControlGroup() async throws {
+        let missing = "heidi-e2e-none-\(getpid())"
+        #expect(getgrnam(missing) == nil)
+        let s = try Session()
+        defer { s.tearDown() }
+        try s.writeConfig(TestConfig.shell() + "control:\n  socket: \(s.socket)\n  group: \(missing)\n")
+        openDirectory(s)
+        chmod(try #require(s.configPath), 0o644)
+        try await s.startDaemon()
+        let config = try #require(s.configPath)
+
+        // Kept out by the socket's mode (it keeps heidid's group, root): exit 4, and no advice to join root.
+        let outsider = try await asNobody(groups: nil, s, "--config", config, "status")
+        #expect(outsider.status == 4, "\(outsider)")
+        #expect(outsider.stderr.contains("permission denied on \(s.socket)")
+                && outsider.stderr.contains("control.group is '\(missing)' (\(config)), but no group '\(missing)' exists")
+                && outsider.stderr.contains("groupadd \(missing)") && !outsider.stderr.contains("join group root"), "\(outsider)")
+
+        // A reader in the socket's group gets 403 on POST, naming the socket and the missing group.
+        let refused = try await asNobody(groups: "0", s, "--config", config, "start")
+        #expect(refused.status == 4, "\(refused)")
+        #expect(refused.stderr.contains(s.socket) && refused.stderr.contains("no group '\(missing)' exists")
+                && !refused.stderr.contains("no control group is configured"), "\(refused)")
+    }
+
     @Test("a reader outside control.group may GET but gets 403 (exit 4) on POST")
     func readersCannotControl() async throws {
         let s = try Session()

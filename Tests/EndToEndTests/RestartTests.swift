@@ -66,4 +66,92 @@ struct RestartTests {
         let verify = try await s.ctl("journal", "verify", s.journalPath)
         #expect(verify.status == 0 && verify.stdout.contains("intact"), "verify: \(verify)")
     }
+
+    @Test("a journal cut back while heidid was down is recorded as journal_damaged; a restart never heals it")
+    func aCutJournalStaysDamagedAcrossRestarts() async throws {
+        let s = try Session(environment: ["HEIDI_MOCK_SUBPROCESSES": "1"])
+        defer { s.tearDown() }
+        try s.writeConfig(TestConfig.shell())
+        try await s.startDaemon()
+        #expect(try await s.ctl("start", "--mode", "full", "--rounds", "1").status == 0)
+        try await s.waitForEvent("pipeline_complete")
+        #expect(try await s.stopDaemon() == 0)
+        let lines = try s.events()
+        let kept = try #require(lines.dropLast(4).last)
+        try FileSystem.writeAtomically(s.journalPath, lines.dropLast(4).flatMap(\.bytes), mode: 0o640)
+        let cut = try await s.ctl("journal", "verify", s.journalPath)
+        #expect(cut.status == 1 && cut.stdout.contains("lines were cut off"), "\(cut)")
+
+        // heidid starts, but records what it found, and says so in its log and in status.
+        try await s.startDaemon()
+        let damaged = try #require(try s.events().of("journal_damaged").first)
+        #expect(damaged.seq == kept.seq + 2 && damaged.level == "critical", "after this start's daemon_start")
+        #expect(damaged.message.contains("records seq \(lines.last?.seq ?? 0) but the journal ends at seq \(kept.seq)"), "\(damaged.message)")
+        #expect(s.daemon?.stderrText.contains("the journal was damaged") == true)
+        #expect(try await s.status().journal.damage?.contains("lines were cut off") == true)
+
+        // The chain goes on past the old end, and verify keeps saying damaged, also after another restart.
+        #expect(try await s.ctl("start", "--mode", "full", "--rounds", "1").status == 0)
+        try await s.waitForEvent("pipeline_complete")
+        #expect(try await s.stopDaemon() == 0)
+        try await s.startDaemon()
+        #expect(try await s.status().journal.damage?.contains("lines were cut off") == true, "damage recorded earlier is shown")
+        #expect(try s.events().of("journal_damaged").count == 1, "a second start finds nothing new")
+        let verify = try await s.ctl("journal", "verify", s.journalPath)
+        #expect(verify.status == 1 && verify.stdout.hasPrefix("DAMAGED (recorded)") && verify.stdout.contains("journal_damaged at seq \(damaged.seq)"),
+                "\(verify)")
+        let json = try await s.ctl("--json", "journal", "verify", s.journalPath)
+        #expect(json.status == 1 && json.stdout.contains(#""verdict":"damaged""#) && json.stdout.contains(#""damage":[{"seq":\#(damaged.seq)"#),
+                "\(json)")
+    }
+
+    @Test("a journal changed in the middle: heidid keeps the damaged bytes aside, records it, and goes on")
+    func aJournalChangedInTheMiddleIsKeptAsideAndRecorded() async throws {
+        let s = try Session(environment: ["HEIDI_MOCK_SUBPROCESSES": "1"])
+        defer { s.tearDown() }
+        try s.writeConfig(TestConfig.shell())
+        try await s.startDaemon()
+        #expect(try await s.ctl("start", "--mode", "full", "--rounds", "1").status == 0)
+        try await s.waitForEvent("pipeline_complete")
+        #expect(try await s.stopDaemon() == 0)
+        var bytes = try s.journalBytes()
+        let lines = try s.events()
+        let middle = lines.count / 2
+        let start = lines[..<middle].reduce(0) { $0 + $1.bytes.count }
+        let at = try #require(bytes[start...].firstRange(of: Array(#""message":""#.utf8))?.upperBound)
+        bytes[at] ^= 0x20  // a letter's case
+        try FileSystem.writeAtomically(s.journalPath, bytes, mode: 0o640)
+
+        try await s.startDaemon()
+        let damaged = try #require(try s.events().of("journal_damaged").first)
+        // Line `middle + 1` was changed (line `middle + 2`'s prev_hash shows it): the lines before it are kept.
+        #expect(damaged.seq == lines[middle - 1].seq + 2, "\(damaged.message)")
+        #expect(damaged.message.contains("line \(middle + 1) (seq \(lines[middle].seq)) was changed"), "\(damaged.message)")
+        let aside = try #require(try FileSystem.entries(of: s.stateDir).first { $0.hasPrefix("damaged-") })
+        let kept = try FileSystem.read(s.stateDir + "/" + aside + "/events.jsonl.from-byte-\(start)")
+        #expect(kept == Array(bytes[start...]), "the damaged bytes are kept aside as they were")
+        #expect(damaged.message.contains(try await s.sha256sum(kept)))
+        let verify = try await s.ctl("journal", "verify", s.journalPath)
+        #expect(verify.status == 1 && verify.stdout.hasPrefix("DAMAGED (recorded)"), "\(verify)")
+    }
+
+    @Test("verify of a copied journal (no state.json beside it) says the tail was not checked")
+    func aCopiedJournalSaysWhatWasNotChecked() async throws {
+        let s = try Session(environment: ["HEIDI_MOCK_SUBPROCESSES": "1"])
+        defer { s.tearDown() }
+        try s.writeConfig(TestConfig.shell())
+        try await s.startDaemon()
+        #expect(try await s.stopDaemon() == 0)
+        let beside = try await s.ctl("journal", "verify", s.journalPath)
+        #expect(beside.status == 0 && beside.stdout.contains("the tail against the head \(s.stateDir)/state.json records")
+                && !beside.stdout.contains("NOT checked: the last lines"), "\(beside)")
+        try FileSystem.createDirectories(s.dir.file("copy"))
+        let copy = s.dir.file("copy/events.jsonl")
+        try FileSystem.writeAtomically(copy, try s.journalBytes(), mode: 0o640)
+        let human = try await s.ctl("journal", "verify", copy)
+        #expect(human.status == 0 && human.stdout.contains("NOT checked: the last lines") && human.stdout.contains("no ")
+                && human.stdout.contains("state.json beside it"), "\(human)")
+        let json = try await s.ctl("--json", "journal", "verify", copy)
+        #expect(json.stdout.contains(#""not_checked":["the last lines"#) && json.stdout.contains(#""checked":["every line's format""#), "\(json)")
+    }
 }

@@ -80,7 +80,23 @@ struct ControlRouterTests {
         #expect(authorizer.mayControl(PeerCredentials(pid: 1, uid: 1000, gid: 1000)), "the daemon's own user")
         #expect(authorizer.mayControl(PeerCredentials(pid: 1, uid: 5000, gid: 0)), "primary group member")
         #expect(!authorizer.mayControl(PeerCredentials(pid: 999_999_999, uid: 5000, gid: 5000)))
-        #expect(authorizer.refusal(for: PeerCredentials(pid: 1, uid: 5000, gid: 5000)).contains("join group 'root'"))
+        let refusal = authorizer.refusal(for: PeerCredentials(pid: 1, uid: 5000, gid: 5000))
+        #expect(refusal.contains("control.group is 'root' (gid 0)") && refusal.contains("join it"), "\(refusal)")
+    }
+
+    /// A configured control group that does not exist is named as such, with the socket; it is not "no control
+    /// group is configured", and nobody is told to join a group that is not the configured one.
+    @Test func refusalNamesSocketAndMissingGroup() {
+        let authorizer = Authorizer(daemonUID: 1000, groupName: "heidi-no-such-group-\(getpid())", socketPath: "/run/heidi/heidi.sock")
+        let stranger = PeerCredentials(pid: 1, uid: 5000, gid: 0)
+        #expect(authorizer.groupID == nil && !authorizer.mayControl(stranger))
+        let refusal = authorizer.refusal(for: stranger)
+        #expect(refusal.contains("/run/heidi/heidi.sock"), "\(refusal)")
+        #expect(refusal.contains("control.group is 'heidi-no-such-group-\(getpid())', but no group 'heidi-no-such-group-\(getpid())' exists"),
+                "\(refusal)")
+        #expect(!refusal.contains("no control group is configured") && !refusal.contains("join group 'root'"), "\(refusal)")
+        let unconfigured = Authorizer(daemonUID: 1000, groupName: nil, socketPath: "/tmp/x.sock").refusal(for: stranger)
+        #expect(unconfigured.contains("/tmp/x.sock") && unconfigured.contains("no control group is configured"), "\(unconfigured)")
     }
 }
 
@@ -135,6 +151,17 @@ struct ControlServerTests {
 
             let big = "POST /api/v1/action/start HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n" + String(repeating: "a", count: 70000)
             #expect(await exchange(path, Array(big.utf8)).hasPrefix("HTTP/1.1 413"))
+
+            // A declared body far over the limit is refused at its head, with the JSON error, without waiting for
+            // the body (this client never sends it): before, the 1.5 s idle timeout closed it without an answer.
+            let declared = await exchange(path, Array("POST /api/v1/action/start HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n".utf8))
+            #expect(declared.hasPrefix("HTTP/1.1 413"), "\(declared)")
+            #expect(declared.contains("\"code\":\"too_large\"") && declared.contains("Content-Length 104857600"), "\(declared)")
+            // Without a declared length (chunked), as soon as the body passes the limit.
+            let chunked = "POST /api/v1/action/start HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + String(70000, radix: 16) + "\r\n" + String(repeating: "a", count: 70000) + "\r\n"
+            let grown = await exchange(path, Array(chunked.utf8))
+            #expect(grown.hasPrefix("HTTP/1.1 413") && grown.contains("the body grew over"), "\(grown)")
 
             let garbage = await exchange(path, Array("NOT HTTP AT ALL\r\n\r\n".utf8))
             #expect(garbage.hasPrefix("HTTP/1.1 400") || garbage.isEmpty, "\(garbage)")

@@ -89,8 +89,9 @@ struct JournalChainTests {
             Issue.record("edit not detected")
             return
         }
-        #expect(line == 3)
-        #expect(reason.contains("prev_hash"))
+        // Line 3's prev_hash shows it, but line 2 is the first line that may be wrong (issue 14: it named line 3).
+        #expect(line == 2)
+        #expect(reason.hasPrefix("line 2 (seq 2) was changed, or line 3's prev_hash was"), "\(reason)")
 
         // A deleted line breaks seq continuity.
         try writeEvents(path + "2", count: 3).close()

@@ -127,8 +127,65 @@ struct LineAssemblyTests {
         var assembler = LineAssembler(maxLine: 8)
         #expect(assembler.feed(Array("ab".utf8)).isEmpty)
         #expect(assembler.feed(Array("c\nde\r\n".utf8)).map(\.text) == ["abc", "de"])
-        #expect(assembler.feed(Array("0123456789".utf8)).map(\.text) == ["01234567"])
-        #expect(assembler.finish()?.text == "89")
+        // A long line is cut once the lookahead past the limit has arrived, or when it ends.
+        #expect(assembler.feed(Array("0123456789".utf8)).isEmpty)
+        var batch = OutputBatch(stream: .stdout)
+        assembler.finish(into: &batch)
+        #expect(batch.lines.map(\.text) == ["01234567", "89"] && batch.lines.map(\.cut) == [true, false])
+    }
+
+    /// A secret that straddles the line limit is never split between two pieces (each piece is redacted on its
+    /// own, so neither half would be recognised): for every position of the secret around the cut, at the real
+    /// 16 KiB limit and a small one, read whole or byte by byte, no piece holds any 6 characters of it.
+    @Test(arguments: [LineAssembler.defaultMaxLine, 64])
+    func aSecretAcrossTheCutIsNeverSplit(maxLine: Int) {
+        let body = "Zq7Xw2Lp9Rt4Vb8Nm3Kc6Hs1Jd5Fg0Ty"
+        let secrets = ["sk-" + body, "OPENAI_API_KEY=" + body, "Authorization: Bearer " + body, "ghp_" + body,
+                       "-----BEGIN PRIVATE KEY-----" + body + "-----END PRIVATE KEY-----", "password: \"" + body + "\""]
+        // Every 6 consecutive characters of the secret's body, as a number, to look for in one pass over a piece.
+        func windows(_ bytes: some Collection<UInt8>) -> [UInt64] {
+            var value: UInt64 = 0
+            return bytes.enumerated().compactMap { index, byte in
+                value = (value << 8 | UInt64(byte)) & 0xFFFF_FFFF_FFFF
+                return index >= 5 ? value : nil
+            }
+        }
+        let secretWindows = Set(windows(Array(body.utf8)))
+        for secret in secrets {
+            // Every position at the small limit; every fifth at the real one (a 24 KiB line each, in a debug build).
+            for offset in stride(from: max(-maxLine, -secret.utf8.count - 2), through: 2, by: maxLine == 64 ? 1 : 5) {
+                let before = String(repeating: ".", count: maxLine + offset)
+                let line = before + secret + " after " + String(repeating: "=", count: maxLine / 2)
+                for whole in [true, false] where whole || maxLine == 64 {
+                    var assembler = LineAssembler(maxLine: maxLine)
+                    var batch = OutputBatch(stream: .stdout)
+                    let bytes = Array((line + "\n").utf8)
+                    if whole {
+                        bytes.withUnsafeBytes { assembler.feed($0, into: &batch) }
+                    } else {
+                        for byte in bytes { [byte].withUnsafeBytes { assembler.feed($0, into: &batch) } }
+                    }
+                    let pieces = batch.lines
+                    let leaked = pieces.filter { piece in windows(piece.text.utf8).contains(where: secretWindows.contains) }
+                    #expect(leaked.isEmpty, "\(secret) at \(maxLine + offset): \(leaked.map { $0.text.suffix(60) })")
+                    #expect(pieces.allSatisfy { $0.text.utf8.count <= maxLine }, "\(pieces.map(\.text.utf8.count))")
+                    #expect(pieces.map(\.text).joined().hasSuffix(" after " + String(repeating: "=", count: maxLine / 2)), "nothing else is lost")
+                }
+            }
+        }
+    }
+
+    /// A "secret" longer than a line may be cannot be kept whole: its pieces are replaced, and so is what
+    /// continues it after the cut, up to where the value ends.
+    @Test func aSecretLongerThanTheLimitIsRedactedAcrossEveryCut() {
+        var assembler = LineAssembler(maxLine: 64)
+        var batch = OutputBatch(stream: .stdout)
+        let value = String(repeating: "AbC9", count: 100)
+        let bytes = Array(("x TOKEN=" + value + " tail\n").utf8)
+        for byte in bytes { [byte].withUnsafeBytes { assembler.feed($0, into: &batch) } }
+        let text = batch.lines.map(\.text)
+        #expect(!text.contains { $0.contains("AbC9") }, "\(text)")
+        #expect(text.last == " tail" && text.first?.hasPrefix("x ") == true, "\(text)")
     }
 
     @Test func cutsNeverSplitACharacter() {

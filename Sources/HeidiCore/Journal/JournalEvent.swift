@@ -42,6 +42,10 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case journalPruned = "journal_pruned"
     /// Journal writes work again after failing (disk full, EIO); the message says for how long and what was lost.
     case journalRecovered = "journal_recovered"
+    /// heidid found its journal damaged when it started (lines cut off, changed or missing): the message says what
+    /// was found, which bytes were moved aside (and their SHA-256), and where the chain goes on. Level critical;
+    /// `heidictl journal verify` reports it (verdict `damaged`) for as long as the journal holds it.
+    case journalDamaged = "journal_damaged"
 
     /// A stable journald `MESSAGE_ID` (128-bit, hex) per event type, so `journalctl MESSAGE_ID=…` finds them.
     public var messageID: String {

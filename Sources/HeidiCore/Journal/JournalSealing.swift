@@ -4,7 +4,7 @@ import Glibc
 
 /// The event types verification treats specially.
 enum EventKind {
-    case checkpoint, journalPruned, daemonStart, daemonStop, journalRecovered, other
+    case checkpoint, journalPruned, journalDamaged, daemonStart, daemonStop, journalRecovered, other
 
     /// The kind of the raw `event_type` bytes at `range` of `line`.
     init(_ line: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) {
@@ -14,6 +14,7 @@ enum EventKind {
         }
         if equals("checkpoint") { self = .checkpoint }
         else if equals("journal_pruned") { self = .journalPruned }
+        else if equals("journal_damaged") { self = .journalDamaged }
         else if equals("daemon_start") { self = .daemonStart }
         else if equals("daemon_stop") { self = .daemonStop }
         else if equals("journal_recovered") { self = .journalRecovered }

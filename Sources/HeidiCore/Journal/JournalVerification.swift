@@ -18,6 +18,28 @@ public enum Verdict: String, Sendable {
     case tornTail = "torn_tail"
     /// A line, the chain, a checkpoint or an anchor is wrong (tampering, damage, deletion or truncation).
     case broken
+    /// The chain verifies as it stands, but it records damage heidid found when it started (`journal_damaged`
+    /// events: lines cut off, changed or missing, the bytes kept aside). It stays on record: a restart never
+    /// turns a damaged journal back into an intact one.
+    case damaged
+}
+
+/// A `journal_damaged` event: damage heidid found in its journal when it started, and what it did about it.
+public struct RecordedDamage: Sendable, Equatable {
+    public var seq: UInt64
+    public var ts: String
+    /// The event's message.
+    public var message: String
+}
+
+/// Where the lines a verification trusts end, when it found the journal broken: everything from byte `offset` of
+/// `file` on, and every file after it, is what is wrong (after a cut, nothing is). `seq` and `hash` are the last
+/// trusted line's (0 and 64 zeros when none is).
+public struct TrustedEnd: Sendable, Equatable {
+    public var file: String
+    public var offset: Int64
+    public var seq: UInt64
+    public var hash: String
 }
 
 /// The last checkpoint a verification accepted.
@@ -52,6 +74,10 @@ public struct VerificationReport: Sendable, Equatable {
     /// journald entries compared (nil without `--journald`), and verified lines journald has no entry for.
     public var journaldEntries: Int?
     public var linesNotInJournald = 0
+    /// `journal_damaged` events among the lines verified, oldest first.
+    public var damage: [RecordedDamage] = []
+    /// With a `broken` outcome: where the trusted lines end.
+    public var trustedEnd: TrustedEnd?
 
     public init(outcome: VerificationOutcome, files: [String], lines: Int, notes: [String]) {
         self.outcome = outcome
@@ -64,6 +90,7 @@ public struct VerificationReport: Sendable, Equatable {
         switch outcome {
         case .broken: return .broken
         case .tornTail: return .tornTail
+        case .intact where !damage.isEmpty: return .damaged
         case .intact: return (unsealedLines ?? 0) > 0 ? .intactUnsealedTail : .intact
         }
     }

@@ -31,7 +31,22 @@ struct VerificationRun {
     private var journaldIndex = 0
     private var journaldUsed = 0
     private var file = ""
+    private var fileIndex = 0
     private var lineNumber = 0
+    /// The last line accepted, and the one before it: where the trusted lines end when the next one is wrong.
+    private var lastAccepted: AcceptedLine?
+    private var acceptedBefore: AcceptedLine?
+
+    /// Where an accepted line is, and its chain fields.
+    private struct AcceptedLine {
+        var fileIndex: Int
+        var lineNumber: Int
+        var start: Int64
+        var end: Int64
+        var seq: UInt64
+        var digest: Digest
+        var prev: Digest
+    }
 
     init(files: [String], options: VerificationOptions) {
         self.files = files
@@ -58,11 +73,12 @@ struct VerificationRun {
         var tornBytes: Int?
         for index in files.indices where index >= startFile {
             file = files[index]
+            fileIndex = index
             let offset = index == startFile ? startOffset : 0
             lineNumber = offset > 0 ? try Self.countLines(in: file, before: offset) : 0
-            let tail = try JournalLineReader.forEachLine(in: file, from: offset, maxLine: JournalLineEncoder.maxLineBytes) { line, _ in
+            let tail = try JournalLineReader.forEachLine(in: file, from: offset, maxLine: JournalLineEncoder.maxLineBytes) { line, start in
                 lineNumber += 1
-                return accept(line)
+                return accept(line, at: start)
             }
             switch tail {
             case nil: return
@@ -97,14 +113,37 @@ struct VerificationRun {
         return count
     }
 
+    /// Records the verdict `broken`: the lines up to the last one accepted are trusted, everything after is not.
     @discardableResult
     private mutating func fail(line: Int? = nil, _ reason: String) -> Bool {
         report.outcome = .broken(file: file, line: line ?? lineNumber, reason: reason)
+        report.trustedEnd = lastAccepted.map { TrustedEnd(file: files[$0.fileIndex], offset: $0.end, seq: $0.seq, hash: $0.digest.description) }
+            ?? TrustedEnd(file: files[0], offset: 0, seq: 0, hash: SHA256.zeroHex)
         return false
     }
 
-    /// Checks one line (with its newline); false stops the verification (the report says why).
-    private mutating func accept(_ line: UnsafeBufferPointer<UInt8>) -> Bool {
+    /// A line's `prev_hash` does not match the line before it: either that line was changed or this prev_hash was,
+    /// so both are suspect, and the trusted lines end before the previous one.
+    private mutating func failChain(prevHash: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let suspect = lastAccepted else { return fail("prev_hash does not match the SHA-256 of the previous line (chain broken)") }
+        let here = suspect.fileIndex == fileIndex ? "line \(lineNumber)" : "line \(lineNumber) of \(file)"
+        let previous = suspect.fileIndex == fileIndex ? "line \(suspect.lineNumber)" : "the last line of \(files[suspect.fileIndex])"
+        let reason = "\(previous) (seq \(suspect.seq)) was changed, or \(here)'s prev_hash was: \(here) says the line before it hashes to "
+            + "\(String(decoding: prevHash, as: UTF8.self)), but \(previous) hashes to \(suspect.digest) (chain broken)"
+        report.outcome = .broken(file: files[suspect.fileIndex], line: suspect.lineNumber, reason: reason)
+        // The changed line may be the previous one: it is not trusted, nor counted as verified.
+        report.lines -= 1
+        report.bytes -= suspect.end - suspect.start
+        report.lastSeq = acceptedBefore?.seq
+        if report.lines == 0 { report.firstSeq = nil }
+        report.trustedEnd = acceptedBefore.map { TrustedEnd(file: files[$0.fileIndex], offset: $0.end, seq: $0.seq, hash: $0.digest.description) }
+            ?? TrustedEnd(file: files[suspect.fileIndex], offset: suspect.start, seq: suspect.seq - 1, hash: suspect.prev.description)
+        return false
+    }
+
+    /// Checks one line (with its newline) that starts at byte `start` of the file; false stops the verification
+    /// (the report says why).
+    private mutating func accept(_ line: UnsafeBufferPointer<UInt8>, at start: Int64) -> Bool {
         let body = UnsafeBufferPointer(rebasing: line.dropLast())
         let scanned: ScannedLine
         do { scanned = try JournalLineScanner.scan(body) } catch { return fail(error.reason) }
@@ -125,9 +164,7 @@ struct VerificationRun {
         } else {
             startGap = (seq, prev, file)
         }
-        if let previous, !previous.matches(hex: prevHex) {
-            return fail("prev_hash does not match the SHA-256 of the previous line (chain broken)")
-        }
+        if let previous, !previous.matches(hex: prevHex) { return failChain(prevHash: prevHex) }
         let digest = hasher.digest(UnsafeRawBufferPointer(line))
         if firstTime == nil {
             firstTime = scanned.time
@@ -144,11 +181,19 @@ struct VerificationRun {
         case .journalPruned:
             guard pruned(body, scanned) else { return false }
             if let reason = seal.line(kind, time: scanned.time) { return fail(reason) }
+        case .journalDamaged:
+            let raw = Array(UnsafeBufferPointer(rebasing: body[(scanned.message.lowerBound - 1)..<(scanned.message.upperBound + 1)]))
+            let message = (try? StrictJSONParser.parse(raw))?.stringValue ?? String(decoding: raw, as: UTF8.self)
+            report.damage.append(RecordedDamage(seq: seq, ts: Timestamp(microseconds: scanned.time).description, message: message))
+            if let reason = seal.line(kind, time: scanned.time) { return fail(reason) }
         default:
             if let reason = seal.line(kind, time: scanned.time) { return fail(reason) }
         }
         expectedSeq = seq + 1
         previous = digest
+        acceptedBefore = lastAccepted
+        lastAccepted = AcceptedLine(fileIndex: fileIndex, lineNumber: lineNumber, start: start, end: start + Int64(line.count), seq: seq,
+                                    digest: digest, prev: prev)
         report.lines += 1
         report.bytes += Int64(line.count)
         report.lastSeq = seq

@@ -23,6 +23,7 @@ extension StatusSnapshot {
             object.null("child")
         }
         var j = JSONObjectWriter()
+        j.optionalString("damage", journal.damage)
         j.string("head", journal.head)
         j.string("path", journal.path)
         j.number("seq", Double(journal.seq))

@@ -55,11 +55,33 @@ public struct JournalHead: Sendable, Equatable, Codable {
     public var path: String
     public var seq: UInt64
     public var head: String
+    /// The latest damage the journal records (`journal_damaged`: found when heidid started), else null.
+    public var damage: String?
 
-    public init(path: String, seq: UInt64, head: String) {
+    public init(path: String, seq: UInt64, head: String, damage: String? = nil) {
         self.path = path
         self.seq = seq
         self.head = head
+        self.damage = damage
+    }
+
+    enum CodingKeys: String, CodingKey { case path, seq, head, damage }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        path = try c.decode(String.self, forKey: .path)
+        seq = try c.decode(UInt64.self, forKey: .seq)
+        head = try c.decode(String.self, forKey: .head)
+        damage = try c.decodeIfPresent(String.self, forKey: .damage)
+    }
+
+    /// Every key, `null` included (like the rest of the status object).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(damage, forKey: .damage)
+        try c.encode(head, forKey: .head)
+        try c.encode(path, forKey: .path)
+        try c.encode(seq, forKey: .seq)
     }
 }
 

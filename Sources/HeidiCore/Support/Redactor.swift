@@ -73,6 +73,41 @@ public enum Redactor {
         return count
     }
 
+    /// Where to cut `bytes`, a line longer than the line limit, at or before `limit`, so that no secret straddles
+    /// the cut: the start of the leftmost secret (or secret-like run) that a cut at `limit` would split, moved back
+    /// until none is split. Redacting each piece on its own then finds every secret whole. `bytes` should run well
+    /// past `limit` (the caller holds back a lookahead), so a secret beginning before the cut is seen far enough
+    /// to know it is one. `split` is true when a secret starts at the very beginning of `bytes` and runs past
+    /// `limit` (a "secret" longer than a line may be): no cut avoids it, so the caller cuts at `limit` and must
+    /// treat both sides as secret.
+    public static func safeCut(in bytes: UnsafeBufferPointer<UInt8>, before limit: Int) -> (cut: Int, split: Bool) {
+        guard let base = bytes.baseAddress, limit > 0, limit < bytes.count else { return (limit, false) }
+        var hitCount = 0
+        var flags: Int32 = 0
+        _ = heidi_scan_text(base, bytes.count, triggerTable, nil, 0, &hitCount, &flags)
+        guard hitCount > 0 else { return (limit, false) }
+        var hits = [UInt32](repeating: 0, count: hitCount)
+        _ = hits.withUnsafeMutableBufferPointer { heidi_scan_text(base, bytes.count, triggerTable, $0.baseAddress, $0.count, &hitCount, &flags) }
+        let regions = hits.compactMap { hit -> Range<Int>? in
+            let position = Int(hit >> 5)
+            // A private key's "-----BEGIN …" comes up to 64 bytes before its trigger word; every other secret
+            // starts at or before its trigger.
+            guard position < limit + 64 else { return nil }
+            return SecretPatterns.region(in: bytes, triggerAt: position)
+        }
+        var cut = limit
+        while let start = regions.lazy.filter({ $0.lowerBound < cut && $0.upperBound > cut }).map(\.lowerBound).min() {
+            if start == 0 { return (limit, true) }
+            cut = start
+        }
+        return (cut, false)
+    }
+
+    /// How many bytes at the start of `bytes` may continue a secret that a cut split (see `safeCut`).
+    public static func secretContinuation(in bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        bytes.firstIndex { !SecretPatterns.mayContinueSecret($0) } ?? bytes.count
+    }
+
     /// What `heidi_scan_text` (or its scalar version) reports for `bytes`: newlines, flags, and every trigger word
     /// found (for tests).
     static func textScan(_ bytes: [UInt8], scalar: Bool = false) -> (lines: Int, flags: Int32, hits: [(offset: Int, word: String)]) {

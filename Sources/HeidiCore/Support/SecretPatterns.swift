@@ -65,6 +65,37 @@ enum SecretPatterns {
         return assignment(lines, at: nameStart)?.replacedFrom != nil
     }
 
+    /// The bytes a secret found from the trigger word at `position` occupies, as far as `bytes` shows it: a token
+    /// from its prefix, an assignment from the secret name at the end of its name (a cut before that leaves the name's
+    /// end, the separator and the value together), a private key block from its `-----BEGIN` line. A cut inside
+    /// this range would leave a piece of the secret in each part, neither recognisable on its own. nil when no
+    /// pattern matches there (or only one whose value is already a marker).
+    static func region(in bytes: UnsafeBufferPointer<UInt8>, triggerAt position: Int) -> Range<Int>? {
+        var region: Range<Int>?
+        func add(_ range: Range<Int>) {
+            guard !range.isEmpty else { return }
+            region = region.map { min($0.lowerBound, range.lowerBound)..<max($0.upperBound, range.upperBound) } ?? range
+        }
+        for rule in tokenRules { if let end = rule.match(bytes, at: position) { add(position..<end) } }
+        var nameStart = position
+        while nameStart > 0 && isNameCharacter(bytes[nameStart - 1]) { nameStart -= 1 }
+        if isNameCharacter(bytes[nameStart]), let found = assignment(bytes, at: nameStart), found.replacedFrom != nil {
+            let nameEnd = skip(bytes, from: nameStart, while: isNameCharacter)
+            let longestName = secretNames.map(\.count).max() ?? 0
+            add(max(nameStart, nameEnd - longestName)..<found.end)
+        }
+        // "-----BEGIN " and a run of letters and spaces come before the trigger "private key".
+        var begin = position
+        while begin > 0 && position - begin < 64 && !hasPrefix(bytes, beginMarker, at: begin) { begin -= 1 }
+        if hasPrefix(bytes, beginMarker, at: begin), let end = privateKeyBlock(bytes, at: begin) { add(begin..<end) }
+        return region
+    }
+
+    /// Whether `byte` may continue an assignment's value (`[^\s"',;]`, ASCII), the widest body any pattern has.
+    static func mayContinueSecret(_ byte: UInt8) -> Bool {
+        byte > 0x20 && byte < 0x7F && !isQuote(byte) && byte != UInt8(ascii: ",") && byte != UInt8(ascii: ";")
+    }
+
     // MARK: - Token rules
 
     /// A literal prefix (any of `prefixes`), optional whitespace, and a run of `body` characters.

@@ -71,6 +71,10 @@ struct HeidiDaemon: AsyncParsableCommand {
         }
         if checkConfig {
             print(ConfigSummary.describe(settings))
+            // Named, not fatal: the checkout or virtualenv may be mounted after the config is checked.
+            for problem in StageFileCheck.problems(settings, environment: environment) {
+                ProcessEnvironment.printError("heidid: warning: \(settings.source): \(problem)")
+            }
             return
         }
         let (logger, logsToJournal) = bootstrapLogging(environment: environment)

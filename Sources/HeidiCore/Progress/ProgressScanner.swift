@@ -94,6 +94,7 @@ public struct ProgressTracker: Sendable, Equatable {
         } else if let total = reading.total, let rate = progress.rate, rate > 0 {
             progress.etaSeconds = (max(0, total - reading.done) / rate).rounded()
         }
+        progress.rate = progress.rate.map { ($0 * 1000).rounded() / 1000 }
         let changed = progress != current
         current = progress
         return changed

@@ -1,0 +1,159 @@
+import HeidiCore
+import Testing
+
+/// The shipped profile `config/heidi-engine.yaml` end to end, run against the stand-in checkout
+/// (`contrib/heidi-engine/stand-in`), whose scripts honour the original engine's contract: its arguments, variables,
+/// path containment, strict schemas, provenance rule, file names, exit codes and progress output (SPEC §11).
+@Suite(.serialized)
+struct EngineProfileTests {
+    static let repositoryRoot = FileSystem.dirname(FileSystem.dirname(FileSystem.dirname(#filePath)))
+    static let profile = repositoryRoot + "/config/heidi-engine.yaml"
+    static let standIn = repositoryRoot + "/contrib/heidi-engine/stand-in"
+
+    /// A session running the profile on the stand-in; `environment` reaches the daemon (and so the stages).
+    static func session(_ environment: [String: String] = [:]) async throws -> Session {
+        _ = try requireTool("python3")
+        let s = try Session(environment: ["SAMPLES_PER_ROUND": "20", "TRAIN_STEPS": "3"].merging(environment) { $1 })
+        s.useConfig(profile)
+        try await s.startDaemon(extraArguments: ["--repo-root", standIn])
+        return s
+    }
+
+    /// The loop.sh variables each stand-in script saw (`standin-env.jsonl`), by script and round.
+    static func environments(_ runDir: String) throws -> [(script: String, cwd: String, env: [String: String])] {
+        let text = String(decoding: try FileSystem.read(runDir + "/standin-env.jsonl"), as: UTF8.self)
+        return try text.split(separator: "\n").map { line in
+            let entry = try JSONCoding.decode(EnvironmentEntry.self, from: Array(line.utf8))
+            return (entry.script, entry.cwd, entry.env)
+        }
+    }
+
+    struct EnvironmentEntry: Decodable {
+        var script: String
+        var cwd: String
+        var env: [String: String]
+    }
+
+    static func lineCount(_ path: String) throws -> Int { try FileSystem.read(path).filter { $0 == 0x0a }.count }
+
+    @Test("full mode, two rounds with the test stage: every script runs unmodified with loop.sh's variables and files")
+    func fullModeTwoRounds() async throws {
+        let s = try await Self.session(["RUN_UNIT_TESTS": "1"])
+        defer { s.tearDown() }
+        let start = try await s.ctl("start", "--mode", "full", "--rounds", "2")
+        #expect(start.status == 0, "start: \(start)")
+        let events = try await s.waitForEvent("pipeline_complete", timeout: 120)
+        for round in Int64(1)...2 {
+            for stage in Stage.allCases {
+                let ends = events.of("stage_end", stage: stage.rawValue, round: round)
+                #expect(ends.count == 1 && ends.allSatisfy { $0.level == "info" && $0.message.contains("finished") },
+                        "round \(round) \(stage.rawValue): \(ends.map(\.message))")
+            }
+        }
+        let status = try await s.waitForStatus("IDLE after the run") { $0.state == .idle }
+        #expect(status.lastError == nil)
+        let runID = try #require(status.runID)
+        let runDir = s.stateDir + "/runs/" + runID
+        for round in 1...2 {
+            let data = runDir + "/data/"
+            #expect(try Self.lineCount(data + "raw_round_\(round).jsonl") == 20)
+            // 02 kept every record: SKIP_PROVENANCE_CHECK works around 01's missing signatures.
+            #expect(try Self.lineCount(data + "clean_round_\(round).jsonl") == 20)
+            #expect(try Self.lineCount(data + "tested_round_\(round).jsonl") == 20)
+            // loop.sh's split of 20 lines at VAL_RATIO 0.05: 19 train, 1 validation.
+            #expect(try Self.lineCount(data + "train_round_\(round).jsonl") == 19)
+            #expect(try Self.lineCount(data + "val_round_\(round).jsonl") == 1)
+            #expect(FileSystem.isDirectory(runDir + "/out_lora_round_\(round)/final"))
+            #expect(FileSystem.exists(runDir + "/out_lora_round_\(round)/metrics.json"))
+            #expect(FileSystem.exists(runDir + "/eval/report_round_\(round).json"))
+        }
+        let seen = try Self.environments(runDir)
+        #expect(seen.map(\.script) == ["01", "02", "03", "04", "05", "01", "02", "03", "04", "05"])
+        for (index, entry) in seen.enumerated() {
+            let round = index < 5 ? "1" : "2"
+            #expect(entry.cwd == runDir, "\(entry.script) runs in the run directory")
+            #expect(entry.env["OUT_DIR"] == runDir && entry.env["AUTOTRAIN_DIR"] == runDir, "\(entry)")
+            #expect(entry.env["RUN_ID"] == runID && entry.env["ROUND"] == round && entry.env["ROUNDS"] == "2", "\(entry)")
+            #expect(entry.env["PIPELINE_MODE"] == "full" && entry.env["RUN_UNIT_TESTS"] == "1", "\(entry)")
+            // From the profile's vars, with the daemon's environment overriding them as it overrode loop.sh's.
+            #expect(entry.env["SAMPLES_PER_ROUND"] == "20" && entry.env["TRAIN_STEPS"] == "3", "\(entry)")
+            #expect(entry.env["SEED"] == "42" && entry.env["PYTHONHASHSEED"] == "42" && entry.env["LORA_R"] == "32", "\(entry)")
+            #expect(entry.env["MAX_OUTPUT_LENGTH"] == "4596" && entry.env["UNIT_TEST_TIMEOUT"] == "30", "\(entry)")
+            #expect(entry.env["PYTHONPATH"] == Self.standIn && entry.env["SKIP_PROVENANCE_CHECK"] == "1", "\(entry)")
+        }
+    }
+
+    @Test("collect mode, two rounds: rounds stop after validate; train-now splits and trains on that round's data")
+    func collectModeWithTrainNow() async throws {
+        let s = try await Self.session()
+        defer { s.tearDown() }
+        let start = try await s.ctl("start", "--mode", "collect", "--rounds", "2")
+        #expect(start.status == 0, "start: \(start)")
+        let first = try await s.waitForStatus("round 1 collected", timeout: 60) { $0.state == .idle && $0.awaitingTrainNow && $0.round == 1 }
+        let runDir = s.stateDir + "/runs/" + (try #require(first.runID))
+        #expect(FileSystem.exists(runDir + "/data/clean_round_1.jsonl"))
+        #expect(!FileSystem.exists(runDir + "/data/train_round_1.jsonl"), "nothing trains before train-now")
+
+        #expect(try await s.ctl("train-now").status == 0)
+        try await s.waitForStatus("round 2 collected", timeout: 60) { $0.state == .idle && $0.awaitingTrainNow && $0.round == 2 }
+        #expect(FileSystem.isDirectory(runDir + "/out_lora_round_1/final"))
+        #expect(FileSystem.exists(runDir + "/eval/report_round_1.json"))
+        #expect(!FileSystem.exists(runDir + "/out_lora_round_2"))
+
+        #expect(try await s.ctl("train-now").status == 0)
+        let events = try await s.waitForEvent("pipeline_complete", timeout: 60)
+        #expect(events.of("stage_end").allSatisfy { $0.level == "info" }, "\(events.of("stage_end").map(\.message))")
+        #expect(FileSystem.isDirectory(runDir + "/out_lora_round_2/final"))
+        #expect(try Self.lineCount(runDir + "/data/train_round_2.jsonl") == 19)
+        let seen = try Self.environments(runDir)
+        #expect(seen.map(\.script) == ["01", "02", "04", "05", "01", "02", "04", "05"])
+        #expect(seen.allSatisfy { $0.env["PIPELINE_MODE"] == "collect" && $0.env["RUN_UNIT_TESTS"] == "0" })
+    }
+
+    @Test("progress printed by 01 (the original's Generated lines) and 04 (a tqdm bar redrawn with \\r) shows in status")
+    func progressInStatus() async throws {
+        let s = try await Self.session(["STANDIN_STEP_SECONDS": "0.25", "SAMPLES_PER_ROUND": "40", "TRAIN_STEPS": "40"])
+        defer { s.tearDown() }
+        #expect(try await s.ctl("start", "--mode", "full", "--rounds", "1").status == 0)
+        let generating = try await s.waitForStatus("generate progress") {
+            $0.stage == "generate" && ($0.child?.progress?.done ?? 0) >= 3
+        }
+        let generated = try #require(generating.child?.progress)
+        #expect(generated.total == 40 && generated.percent == (generated.done / 40 * 1000).rounded() / 10)
+        #expect((generated.rate ?? 0) > 0 && generated.etaSeconds != nil, "rate and ETA as 01 printed them: \(generated)")
+        let human = try await s.ctl("status")
+        #expect(human.status == 0)
+
+        // 04's bar never ends its line until it closes: only the carriage-return redraws can move it.
+        let training = try await s.waitForStatus("train progress", timeout: 60) {
+            $0.stage == "train" && ($0.child?.progress?.done ?? 0) >= 3 && $0.child?.progress?.total == 40
+        }
+        let trained = try #require(training.child?.progress)
+        #expect((trained.done) < 40 && (trained.rate ?? 0) > 0, "\(trained)")
+        let metrics = try await Processes.run([try requireTool("curl"), "--silent", "--max-time", "10", "--unix-socket", s.socket,
+                                               "http://localhost/metrics"])
+        #expect(metrics.stdout.contains("heidi_stage_progress_total{stage=\"train\"} 40"), "\(metrics.stdout.suffix(800))")
+        #expect(try await s.ctl("stop").status == 0)
+        let stopped = try await s.waitForStatus("IDLE after stop") { $0.state == .idle }
+        #expect(stopped.child == nil)
+    }
+
+    @Test("--check-config on the profile: clean with a checkout; names each missing script without one")
+    func checkConfig() async throws {
+        let with = try await Processes.run([Binaries.heidid, "--check-config", "--config", Self.profile, "--repo-root", Self.standIn])
+        #expect(with.status == 0 && with.stdout.contains("config OK"), "\(with)")
+        #expect(!with.stderr.contains("warning"), "\(with)")
+
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let missing = dir.file("no-checkout")
+        let without = try await Processes.run([Binaries.heidid, "--check-config", "--config", Self.profile, "--repo-root", missing])
+        #expect(without.stderr.contains("paths.repo_root: \(missing) is not a directory"), "\(without)")
+        for script in ["01_teacher_generate.py", "02_validate_clean.py", "04_train_qlora.py", "05_eval.py"] {
+            #expect(without.stderr.contains("\(missing)/scripts/\(script) does not exist"), "\(without)")
+        }
+        let noPython = try await Processes.run([Binaries.heidid, "--check-config", "--config", Self.profile, "--repo-root", Self.standIn],
+                                               environment: TestEnvironment.make(["PATH": dir.path]))
+        #expect(noPython.stderr.contains("program python3 is not on PATH"), "\(noPython)")
+    }
+}

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import HeidiCore
 import Testing
 
@@ -155,5 +158,49 @@ struct EngineProfileTests {
         let noPython = try await Processes.run([Binaries.heidid, "--check-config", "--config", Self.profile, "--repo-root", Self.standIn],
                                                environment: TestEnvironment.make(["PATH": dir.path]))
         #expect(noPython.stderr.contains("program python3 is not on PATH"), "\(noPython)")
+    }
+    @Test("heidictl init writes a config for a checkout (virtualenv, GPUs), checks it, and heidid runs a round on it")
+    func initWritesAStarterConfig() async throws {
+        let s = try Session()
+        defer { s.tearDown() }
+        let python3 = try requireTool("python3")
+        // A virtualenv (its interpreter) and an nvidia-smi that lists one GPU.
+        let venv = s.dir.file("venv")
+        try FileSystem.createDirectories(venv + "/bin")
+        #expect(symlink(python3, venv + "/bin/python") == 0)
+        let tools = s.dir.file("tools")
+        try FileSystem.createDirectories(tools)
+        try FileSystem.writeAtomically(tools + "/nvidia-smi", Array("#!/bin/sh\necho '0, NVIDIA A100-SXM4-80GB, 81920 MiB'\n".utf8), mode: 0o755)
+        let path = tools + ":" + (TestEnvironment.inherited["PATH"] ?? "/usr/bin:/bin")
+        let target = s.dir.file("heidi.yaml")
+        let environment = TestEnvironment.make(["PATH": path, "VIRTUAL_ENV": venv])
+        let result = try await Processes.run([Binaries.heidictl, "init", Self.standIn, "--output", target], environment: environment)
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout.contains("checked: every stage's program and script is in place"), "\(result)")
+        #expect(result.stdout.contains("heidid --config \(target)"), "prints the next command: \(result)")
+        let written = String(decoding: try FileSystem.read(target), as: UTF8.self)
+        #expect(written.contains("repo_root: \"\(Self.standIn)\""))
+        #expect(written.contains("python: \"\(venv)/bin/python\""))
+        #expect(written.contains("# GPUs: 0, NVIDIA A100-SXM4-80GB, 81920 MiB") && written.contains("  mode: full"))
+        #expect(!written.contains("{config_dir}"), "the helper is named by its absolute path")
+
+        // The written config runs as it is: no --repo-root, no environment added.
+        s.useConfig(target)
+        try await s.startDaemon(environment: ["SAMPLES_PER_ROUND": "5"])
+        #expect(try await s.ctl("start", "--rounds", "1").status == 0)
+        let events = try await s.waitForEvent("pipeline_complete", timeout: 60)
+        #expect(events.of("stage_end").count == 4 && events.of("stage_end").allSatisfy { $0.level == "info" },
+                "\(events.of("stage_end").map(\.message))")
+        #expect(events.of("stage_start", stage: "generate").first?.message.contains("\(venv)/bin/python") == true)
+
+        // No GPU: collect mode. An existing file is kept; a directory without the scripts is refused.
+        let plain = TestEnvironment.make(["PATH": FileSystem.dirname(python3) + ":/usr/bin:/bin"])
+        let again = try await Processes.run([Binaries.heidictl, "init", Self.standIn, "--output", target], environment: plain)
+        #expect(again.status == 2 && again.stderr.contains("--force"), "\(again)")
+        let forced = try await Processes.run([Binaries.heidictl, "init", Self.standIn, "--output", target, "--force"], environment: plain)
+        #expect(forced.status == 0, "\(forced)")
+        #expect(String(decoding: try FileSystem.read(target), as: UTF8.self).contains("  mode: collect"))
+        let notACheckout = try await Processes.run([Binaries.heidictl, "init", s.dir.path, "--output", s.dir.file("x.yaml")])
+        #expect(notACheckout.status == 2 && notACheckout.stderr.contains("not a heidi-engine checkout"), "\(notACheckout)")
     }
 }

@@ -125,7 +125,7 @@ struct EngineProfileTests {
         #expect(generated.total == 40 && generated.percent == (generated.done / 40 * 1000).rounded() / 10)
         #expect((generated.rate ?? 0) > 0 && generated.etaSeconds != nil, "rate and ETA as 01 printed them: \(generated)")
         let human = try await s.ctl("status")
-        #expect(human.status == 0)
+        #expect(human.status == 0 && human.stdout.contains("progress") && human.stdout.contains("/40 ("), "\(human)")
 
         // 04's bar never ends its line until it closes: only the carriage-return redraws can move it.
         let training = try await s.waitForStatus("train progress", timeout: 60) {

@@ -115,7 +115,11 @@ struct EngineProfileTests {
 
     @Test("progress printed by 01 (the original's Generated lines) and 04 (a tqdm bar redrawn with \\r) shows in status")
     func progressInStatus() async throws {
-        let s = try await Self.session(["STANDIN_STEP_SECONDS": "0.25", "SAMPLES_PER_ROUND": "40", "TRAIN_STEPS": "40"])
+        let notify = try TempDirectory()
+        defer { notify.remove() }
+        let listener = try NotifyListener(path: notify.file("notify.sock"))
+        let s = try await Self.session(["STANDIN_STEP_SECONDS": "0.25", "SAMPLES_PER_ROUND": "40", "TRAIN_STEPS": "40",
+                                        "NOTIFY_SOCKET": listener.path])
         defer { s.tearDown() }
         #expect(try await s.ctl("start", "--mode", "full", "--rounds", "1").status == 0)
         let generating = try await s.waitForStatus("generate progress") {
@@ -124,20 +128,34 @@ struct EngineProfileTests {
         let generated = try #require(generating.child?.progress)
         #expect(generated.total == 40 && generated.percent == (generated.done / 40 * 1000).rounded() / 10)
         #expect((generated.rate ?? 0) > 0 && generated.etaSeconds != nil, "rate and ETA as 01 printed them: \(generated)")
+        /// Waits for a status, reading the notify socket meanwhile (sd_notify blocks once its small queue is full).
+        func drainingWait(_ what: String, _ condition: @escaping (StatusSnapshot) -> Bool) async throws -> StatusSnapshot {
+            try await s.waitUntil(what, timeout: 60) { () async throws -> StatusSnapshot? in
+                _ = await listener.next(timeout: 0.05) { _ in false }
+                let status = try await s.status()
+                return condition(status) ? status : nil
+            }
+        }
+        // systemd's status line carries it too.
+        let line = await listener.next(timeout: Session.patience) { NotifyListener.value("STATUS", in: $0)?.contains("/40 (") == true }
+        #expect(line.flatMap { NotifyListener.value("STATUS", in: $0) }?.hasPrefix("COLLECTING (generate) round 1/1") == true,
+                "no STATUS= with the output's progress; got \(listener.statuses)")
         let human = try await s.ctl("status")
         #expect(human.status == 0 && human.stdout.contains("progress") && human.stdout.contains("/40 ("), "\(human)")
 
         // 04's bar never ends its line until it closes: only the carriage-return redraws can move it.
-        let training = try await s.waitForStatus("train progress", timeout: 60) {
+        let training = try await drainingWait("train progress") {
             $0.stage == "train" && ($0.child?.progress?.done ?? 0) >= 3 && $0.child?.progress?.total == 40
         }
         let trained = try #require(training.child?.progress)
         #expect((trained.done) < 40 && (trained.rate ?? 0) > 0, "\(trained)")
+        _ = await listener.next(timeout: 0.05) { _ in false }
         let metrics = try await Processes.run([try requireTool("curl"), "--silent", "--max-time", "10", "--unix-socket", s.socket,
                                                "http://localhost/metrics"])
         #expect(metrics.stdout.contains("heidi_stage_progress_total{stage=\"train\"} 40"), "\(metrics.stdout.suffix(800))")
+        _ = await listener.next(timeout: 0.05) { _ in false }
         #expect(try await s.ctl("stop").status == 0)
-        let stopped = try await s.waitForStatus("IDLE after stop") { $0.state == .idle }
+        let stopped = try await drainingWait("IDLE after stop") { $0.state == .idle }
         #expect(stopped.child == nil)
     }
 

@@ -83,6 +83,9 @@ install: release
 	install -m 0644 contrib/sysusers.d/heidi.conf $(DESTDIR)$(SYSUSERS_DIR)/heidi.conf
 	install -m 0644 contrib/tmpfiles.d/heidi.conf $(DESTDIR)$(TMPFILES_DIR)/heidi.conf
 	[ -e $(DESTDIR)/etc/heidi/heidi.yaml ] || install -m 0640 config/heidi.yaml $(DESTDIR)/etc/heidi/heidi.yaml
+	install -d $(DESTDIR)$(PREFIX)/share/heidi/config $(DESTDIR)$(PREFIX)/share/heidi/contrib/heidi-engine
+	install -m 0644 config/heidi-engine.yaml $(DESTDIR)$(PREFIX)/share/heidi/config/heidi-engine.yaml
+	install -m 0755 contrib/heidi-engine/split-train-val.sh $(DESTDIR)$(PREFIX)/share/heidi/contrib/heidi-engine/
 	install -d $(DESTDIR)$(PREFIX)/share/heidi/collect/templates
 	install -m 0644 contrib/collect/templates/*.yaml $(DESTDIR)$(PREFIX)/share/heidi/collect/templates/
 	[ -e $(DESTDIR)/etc/heidi/collect.yaml ] || sed 's|^templates: .*|templates: $(PREFIX)/share/heidi/collect/templates|' \

@@ -30,11 +30,13 @@ struct CurrentStage {
     var output: StageOutputSink
     var token: String
     var watcher: Task<Void, Never>
+    /// Reads progress from the output when the stage has `progress:`.
+    var meter: StageProgressMeter?
 
     var stage: Stage { attempt.stage }
     var round: Int { attempt.round }
     /// What a status request refreshes without the engine.
-    var live: StatusBoard.LiveStage { StatusBoard.LiveStage(handle: handle, startNanos: startNanos) }
+    var live: StatusBoard.LiveStage { StatusBoard.LiveStage(handle: handle, startNanos: startNanos, meter: meter) }
     var runID: String? { attempt.runID }
     var logFile: StageLogFile { output.logFile }
 }
@@ -42,17 +44,7 @@ struct CurrentStage {
 extension Engine {
     /// Placeholder values for a stage of the current run.
     func placeholders(for stage: Stage, round: Int) -> [String: String] {
-        let runID = state.runID ?? "none"
-        var values = config.vars
-        values["round"] = String(round)
-        values["rounds"] = String(state.rounds)
-        values["run_id"] = runID
-        values["run_dir"] = config.runDirectory(runID)
-        values["state_dir"] = config.stateDir
-        values["repo_root"] = config.repoRoot
-        values["mode"] = state.mode.rawValue
-        values["stage"] = stage.rawValue
-        return values
+        Placeholders.values(config: config, runID: state.runID, round: round, rounds: state.rounds, mode: state.mode, stage: stage)
     }
 
     func expand(_ text: String, _ values: [String: String]) -> Result<String, PlaceholderError> {
@@ -109,6 +101,10 @@ extension Engine {
         launch.progress = ProgressChannelSettings(directory: config.runtimeDir, watchdog: settings.watchdog) { [weak self] in
             Task { await self?.progressChanged(token: token) }
         }
+        let meter = settings.progress.flatMap { format in
+            StageProgressMeter(format: format) { [weak self] in Task { await self?.progressChanged(token: token) } }
+        }
+        if let meter { launch.tap = { stream, bytes in meter.observe(stream, bytes) } }
         let handle: any StageHandle
         do {
             handle = try launcher.launch(launch) { batch in sink.deliver(batch) }
@@ -129,7 +125,7 @@ extension Engine {
         current = CurrentStage(
             attempt: attempt, handle: handle, argv: launch.spec.argv, startedAt: clock.now(),
             startNanos: MonotonicClock.nanoseconds(), timeout: settings.timeout, grace: settings.stopGrace,
-            output: sink, token: token, watcher: watcher)
+            output: sink, token: token, watcher: watcher, meter: meter)
         logger.info("stage started", metadata: ["stage": "\(stage.rawValue)", "round": "\(round)", "pid": "\(handle.pid)",
                                                 "attempt": "\(attempt.number)/\(attempt.total)"])
     }
@@ -137,7 +133,10 @@ extension Engine {
     private func makeLaunch(_ stage: Stage, round: Int, settings: StageConfig, values: [String: String]) throws -> StageLaunch {
         let argv = try settings.command.map { try expand($0, values).get() }
         let cwd = try settings.cwd.map { FileSystem.resolve(try expand($0, values).get(), against: config.repoRoot) }
-        let stageEnv = try settings.env.mapValues { try expand($0, values).get() }
+        var stageEnv = try settings.env.mapValues { try expand($0, values).get() }
+        if config.engineEnvironment {
+            stageEnv = EngineEnvironment.variables(values, runUnitTests: config.runUnitTests).merging(stageEnv) { _, own in own }
+        }
         let heidi = [
             "HEIDI_RUN_ID": values["run_id"] ?? "", "HEIDI_ROUND": String(round), "HEIDI_ROUNDS": String(state.rounds),
             "HEIDI_STAGE": stage.rawValue, "HEIDI_RUN_DIR": values["run_dir"] ?? "", "HEIDI_STATE_DIR": config.stateDir,

@@ -66,6 +66,7 @@ extension Engine {
         if let current {
             parts.append("child \(current.handle.pid) \(Units.formatDuration(Double(MonotonicClock.nanoseconds() - current.startNanos) / 1e9))")
             if let progress = current.handle.progress?.status { parts.append("– \(progress)") }
+            if let progress = current.meter?.current { parts.append("– \(progress.summary)") }
         }
         if let note = pendingStartNote() { parts.append("– \(note)") }
         if let error = state.lastError, state.phase == .error { parts.append("– \(error.stage ?? "?") failed") }
@@ -92,6 +93,9 @@ extension Engine {
             for (type, count) in metrics.events.sorted(by: { $0.key < $1.key }) { family.sample(Double(count), ["type": type]) }
         }
         metrics.write(to: &out, live: current.map { ($0.stage.rawValue, $0.output, $0.handle.progress) })
+        if let current, let progress = current.meter?.current {
+            ProgressMetrics.write(progress, stage: current.stage.rawValue, to: &out)
+        }
         out.family("heidi_log_follower_lines_skipped_total", .counter, "Output lines live followers skipped because they fell behind.") {
             $0.sample(Double(logBroadcaster.skippedLines.load(ordering: .relaxed)))
         }

@@ -29,6 +29,8 @@ public struct StageLaunch: Sendable {
     public var cgroups: CgroupDelegation?
     /// The stage's progress channel (`HEIDI_NOTIFY_SOCKET`), if it gets one.
     public var progress: ProgressChannelSettings?
+    /// Sees the raw output as it is read (the `progress:` recogniser), if the stage has one.
+    public var tap: OutputTap?
 }
 
 /// Starts stage children. The real one spawns processes; engine tests may substitute their own.
@@ -44,7 +46,7 @@ public struct ProcessStageLauncher: StageLauncher {
 
     public func launch(_ launch: StageLaunch, onOutput: @escaping OutputHandler) throws(SpawnError) -> any StageHandle {
         try RunningStage.start(launch.spec, instanceToken: launch.instanceToken, timeout: launch.timeout,
-                               grace: launch.grace, cgroups: launch.cgroups, progress: launch.progress, logger: logger,
+                               grace: launch.grace, cgroups: launch.cgroups, progress: launch.progress, tap: launch.tap, logger: logger,
                                onOutput: onOutput)
     }
 }

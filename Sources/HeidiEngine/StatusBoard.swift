@@ -12,6 +12,8 @@ final class StatusBoard: Sendable {
     struct LiveStage: Sendable {
         var handle: any StageHandle
         var startNanos: UInt64
+        /// Progress read from the stage's output (`progress:`).
+        var meter: StageProgressMeter?
     }
 
     private struct Entry {
@@ -46,5 +48,6 @@ extension StatusBoard.LiveStage {
         child.status = progress?.status
         child.counters = progress?.counters
         child.usage = progress?.usage
+        child.progress = meter?.current
     }
 }

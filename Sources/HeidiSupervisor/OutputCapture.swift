@@ -37,12 +37,14 @@ final class OutputCapture: Sendable {
     private let pid: Int32
     private let wake = WakePipe()
     private let deliver: @Sendable (OutputBatch) -> Void
+    private let tap: OutputTap?
     private let onClose: @Sendable () -> Void
     private let activity: Mutex<ReaderActivity>
     private let pipeCapacity: Int
 
-    init(fd: Int32, stream: OutputStream, pid: Int32, deliver: @escaping @Sendable (OutputBatch) -> Void,
+    init(fd: Int32, stream: OutputStream, pid: Int32, tap: OutputTap? = nil, deliver: @escaping @Sendable (OutputBatch) -> Void,
          onClose: @escaping @Sendable () -> Void) {
+        self.tap = tap
         self.fd = fd
         self.pid = pid
         self.stream = stream
@@ -77,6 +79,7 @@ final class OutputCapture: Sendable {
             draining: while true {
                 let n = read(fd, buffer.baseAddress, buffer.count)
                 if n > 0 {
+                    tap?(stream, UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
                     burst += n
                     // A flood fills batches of up to four reads: size the storage once, not by repeated growth.
                     if burst >= Self.floodBurst && batch.bytes.capacity < 5 * Self.readSize {

@@ -51,6 +51,10 @@ public struct ProgressChannelSettings: Sendable {
 /// from the pipe reader threads.
 public typealias OutputHandler = @Sendable (OutputBatch) -> Void
 
+/// Sees each read from a stage's stdout or stderr as it arrives, raw: before line assembly and redaction, with
+/// `\r` redraws intact (the progress recogniser; it keeps numbers only). Called on the reader threads.
+public typealias OutputTap = @Sendable (OutputStream, UnsafeRawBufferPointer) -> Void
+
 /// Runs one stage as a supervised child: spawn, capture output, enforce the timeout, honour stop requests with
 /// TERM → grace → KILL, and leave no process of the stage behind.
 public final class RunningStage: @unchecked Sendable {
@@ -85,7 +89,7 @@ public final class RunningStage: @unchecked Sendable {
     /// given). `onOutput` sees every (redacted) batch of output lines; the log file is written by the caller's handler.
     public static func start(
         _ spec: LaunchSpec, instanceToken: String, timeout: Double, grace: Double, cgroups: CgroupDelegation? = nil,
-        progress: ProgressChannelSettings? = nil, logger: Logger, onOutput: @escaping OutputHandler
+        progress: ProgressChannelSettings? = nil, tap: OutputTap? = nil, logger: Logger, onOutput: @escaping OutputHandler
     ) throws(SpawnError) -> RunningStage {
         var spec = spec
         spec.environment["HEIDI_STAGE_INSTANCE"] = instanceToken
@@ -116,7 +120,7 @@ public final class RunningStage: @unchecked Sendable {
             throw error
         }
         let stage = RunningStage(child: child, cgroup: cgroup, channel: channel, token: instanceToken, timeout: timeout,
-                                 grace: grace, logger: logger, onOutput: onOutput)
+                                 grace: grace, tap: tap, logger: logger, onOutput: onOutput)
         if let channel, let progress {
             let killer = stage.killer
             let sink = stage.sink
@@ -127,7 +131,7 @@ public final class RunningStage: @unchecked Sendable {
     }
 
     private init(child: ChildProcess, cgroup: StageCgroup?, channel: StageNotifyChannel?, token: String, timeout: Double,
-                 grace: Double, logger: Logger, onOutput: @escaping OutputHandler) {
+                 grace: Double, tap: OutputTap?, logger: Logger, onOutput: @escaping OutputHandler) {
         self.child = child
         self.cgroup = cgroup
         self.channel = channel
@@ -143,7 +147,7 @@ public final class RunningStage: @unchecked Sendable {
         let collector = self.collector
         let streams = [(child.stdoutFD, OutputStream.stdout), (child.stderrFD, OutputStream.stderr)]
         collector.captures = streams.map { fd, stream in
-            OutputCapture(fd: fd, stream: stream, pid: child.pid, deliver: { collector.handle($0) },
+            OutputCapture(fd: fd, stream: stream, pid: child.pid, tap: tap, deliver: { collector.handle($0) },
                           onClose: { sink.yield(.outputClosed) })
         }
         for capture in collector.captures { capture.start() }

@@ -20,7 +20,7 @@ struct HeidiCtl: ParsableCommand {
             """,
         version: version,
         subcommands: [Status.self, Start.self, Stop.self, TrainNow.self, Pause.self, Resume.self, Reset.self,
-                      Events.self, Logs.self, Wait.self, Journal.self, Version.self])
+                      Events.self, Logs.self, Wait.self, Journal.self, Init.self, Version.self])
 
     /// Runs the command with SPEC exit codes: usage errors exit 2 (ArgumentParser's default is 64).
     static func main() {

@@ -81,6 +81,7 @@ enum StatusFormatter {
         if let child = s.child {
             rows.append(("child", "pid \(child.pid), \(Units.formatDuration(child.elapsedSeconds)) of \(Units.formatDuration(child.timeoutSeconds)) timeout"))
             if let progress = child.status { rows.append(("progress", progress)) }
+            if let progress = child.progress { rows.append((child.status == nil ? "progress" : "output", progress.summary)) }
             if let counters = child.counters, !counters.isEmpty { rows.append(("counters", Self.numbers(counters))) }
             if let usage = child.usage, !usage.isEmpty { rows.append(("usage", Self.numbers(usage))) }
         } else {

@@ -9,7 +9,8 @@ struct StatusJSONTests {
             runID: child ? "run_1" : nil, round: 2, rounds: 3, stage: child ? "train" : nil, paused: false,
             pauseRequested: true, trainNowPending: false, awaitingTrainNow: false, stopping: false,
             child: child ? ChildStatus(pid: 7, pgid: 7, argv: ["python3", "a \"b\"\n"], startedAt: "t", elapsedSeconds: 12.5,
-                                       timeoutSeconds: 43200, status: "epoch 3/10", startTicks: 99) : nil,
+                                       timeoutSeconds: 43200, status: "epoch 3/10", startTicks: 99,
+                                       progress: error ? ChildProgress(done: 45, total: 100, percent: 45, rate: 30.1) : nil) : nil,
             lastError: error ? PipelineFailure(stage: "eval", round: 1, message: "exit 3; last output:\nboom", exitCode: 3,
                                                signal: nil, at: "t") : nil,
             journal: JournalHead(path: "/var/lib/heidi/events.jsonl", seq: 1234, head: SHA256.zeroHex),
@@ -22,5 +23,10 @@ struct StatusJSONTests {
         let fast = status.jsonBytes()
         #expect(fast == (try JSONCoding.encode(status)), "\(String(decoding: fast, as: UTF8.self))")
         #expect(try JSONCoding.decode(StatusSnapshot.self, from: fast) == status)
+        let text = String(decoding: fast, as: UTF8.self)
+        if child {
+            // child.progress is always present: null until the stage printed a progress line.
+            #expect(text.contains(error ? #""progress":{"done":45,"eta_s":null,"percent":45,"rate":30.1,"total":100}"# : #""progress":null"#))
+        }
     }
 }

@@ -5,7 +5,7 @@ import Glibc
 /// Something a loaded configuration cannot run as written, found by looking at the file system: a `repo_root` that
 /// does not exist, a stage's program or script that is missing, a stage the file leaves out (so it falls back to the
 /// original engine's `scripts/*.py`). `heidid --check-config` prints these (and fails on them with `--strict`);
-/// heidid logs them when it starts.
+/// heidid logs them when it starts; `heidictl init` checks the config it writes with them.
 public struct ConfigWarning: Sendable, Equatable, CustomStringConvertible {
     /// The dotted key at fault (`paths.repo_root`, `stages.train.command`).
     public var key: String
@@ -72,6 +72,7 @@ public enum ConfigCheck {
         values["repo_root"] = config.repoRoot
         values["mode"] = config.mode.rawValue
         values["rounds"] = String(config.rounds)
+        values["config_dir"] = config.configDirectory ?? FileSystem.currentDirectory()
         let builtIn = ConfigLoader.defaultStages()
         for stage in config.activeStages {
             guard let settings = config.stages[stage] else { continue }
@@ -119,9 +120,17 @@ public enum ConfigCheck {
         }
         let name = program.split(separator: "/").last.map(String.init) ?? program
         let interpreter = interpreters.contains(name) || interpreters.contains { name.hasPrefix($0 + ".") }  // python3.12
-        guard interpreter, let script = scriptArgument(Array(settings.command.dropFirst())) else { return missing }
-        if let text = expand(script, values), let path = resolve(text, in: directory), !probe.exists(path) {
-            missing.append((path, "script \(path) does not exist"))
+        let arguments = Array(settings.command.dropFirst())
+        var script: String?
+        if interpreter, let argument = scriptArgument(arguments), let text = expand(argument, values),
+           let path = resolve(text, in: directory) {
+            script = path
+            if !probe.exists(path) { missing.append((path, "script \(path) does not exist")) }
+        }
+        // Files named inside the checkout or beside the config (a wrapper's script, a data file) must be there too.
+        for argument in arguments where argument.hasPrefix("{repo_root}/") || argument.hasPrefix("{config_dir}/") {
+            guard let path = expand(argument, values), path != script, !probe.exists(path) else { continue }
+            missing.append((path, "\(path) does not exist"))
         }
         return missing
     }

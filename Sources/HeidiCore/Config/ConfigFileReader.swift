@@ -84,6 +84,7 @@ struct ConfigFileReader {
             case "run_unit_tests": config.runUnitTests = try boolean(value, key)
             case "autostart": config.autostart = try boolean(value, key)
             case "recovery": config.recovery = try enumeration(value, key, RecoveryPolicy.self)
+            case "engine_env": config.engineEnvironment = try boolean(value, key)
             case "vars":
                 for (varKey, varValue, varName) in try mapping(value, key) {
                     guard !Placeholders.builtIn.contains(varName) else {
@@ -91,7 +92,7 @@ struct ConfigFileReader {
                     }
                     config.vars[varName] = try scalar(varValue, varKey)
                 }
-            default: throw unknown(value, key, ["mode", "rounds", "run_unit_tests", "autostart", "recovery", "vars"])
+            default: throw unknown(value, key, ["mode", "rounds", "run_unit_tests", "autostart", "recovery", "engine_env", "vars"])
             }
         }
     }
@@ -169,6 +170,11 @@ struct ConfigFileReader {
                 settings.noRetryExitCodes = []
                 for code in codes { settings.noRetryExitCodes.append(try integer(code, key, minimum: 0)) }
             case "watchdog": settings.watchdog = try duration(value, key)
+            case "progress":
+                switch ProgressFormat.parse(try scalar(value, key)) {
+                case .success(let format): settings.progress = format
+                case .failure(let error): throw fail(value, key, error.description)
+                }
             case "rlimits":
                 for (limitKey, limitValue, limitName) in try mapping(value, key) {
                     guard ["nofile", "as", "cpu", "core", "nproc"].contains(limitName) else {
@@ -181,7 +187,7 @@ struct ConfigFileReader {
                 }
             default:
                 throw unknown(value, key, ["command", "cwd", "env", "timeout", "stop_grace", "allow_failure", "retries", "retry_backoff",
-                                           "retry_backoff_max", "no_retry_exit_codes", "rlimits", "watchdog"])
+                                           "retry_backoff_max", "no_retry_exit_codes", "rlimits", "watchdog", "progress"])
             }
         }
         guard sawCommand else { throw fail(node, prefix, "missing 'command'") }

@@ -55,6 +55,7 @@ public enum ConfigLoader {
             config = reader.config
             explicitSocket = reader.socket
             config.source = absolute(path)
+            config.configDirectory = FileSystem.dirname(config.source)
         }
         try EnvironmentOverrides.apply(environment, to: &config, socket: &explicitSocket)
         if let value = overrides.stateDir { config.stateDir = absolute(value) }

@@ -49,6 +49,7 @@ enum EnvironmentOverrides {
             config.mockSubprocesses = flag
         }
         if let path = value("HEIDI_SOCKET") { socket = ConfigLoader.absolute(path) }
+        EngineEnvironment.applyOverrides(env, to: &config)
     }
 }
 

@@ -20,11 +20,14 @@ public struct StageConfig: Sendable, Equatable {
     public var rlimits: [String: Int64]
     /// Seconds within which the stage must send `WATCHDOG=1` on its progress channel (nil: not required).
     public var watchdog: Double?
+    /// How the stage's output is read for `child.progress` (nil: it is not).
+    public var progress: ProgressFormat?
 
     public init(
         command: [String], cwd: String? = nil, env: [String: String] = [:], timeout: Double = 7200,
         stopGrace: Double = 10, allowFailure: Bool = false, retries: Int = 0, retryBackoff: Double = 10,
-        retryBackoffMax: Double = 600, noRetryExitCodes: [Int] = [], rlimits: [String: Int64] = [:], watchdog: Double? = nil
+        retryBackoffMax: Double = 600, noRetryExitCodes: [Int] = [], rlimits: [String: Int64] = [:], watchdog: Double? = nil,
+        progress: ProgressFormat? = nil
     ) {
         self.command = command
         self.cwd = cwd
@@ -38,6 +41,7 @@ public struct StageConfig: Sendable, Equatable {
         self.noRetryExitCodes = noRetryExitCodes
         self.rlimits = rlimits
         self.watchdog = watchdog
+        self.progress = progress
     }
 }
 
@@ -54,6 +58,9 @@ public struct HeidiConfig: Sendable, Equatable {
     public var runUnitTests = false
     public var autostart = false
     public var recovery: RecoveryPolicy = .resume
+    /// `pipeline.engine_env`: stages also get the variables the original engine's loop.sh exported (SPEC §11,
+    /// `EngineEnvironment`).
+    public var engineEnvironment = false
     /// Extra placeholders; `samples` (the original engine's SAMPLES_PER_ROUND, 50) is always defined.
     public var vars: [String: String] = ["samples": "50"]
     // paths
@@ -91,6 +98,8 @@ public struct HeidiConfig: Sendable, Equatable {
     public var nextRunID: String?
     /// Where the settings came from (the file path, or "built-in defaults"), for messages.
     public var source = "built-in defaults"
+    /// The directory of the config file (`{config_dir}`); the working directory for built-in defaults.
+    public var configDirectory: String?
 
     public init(stateDir: String, runtimeDir: String) {
         self.stateDir = stateDir

@@ -2,7 +2,26 @@
 /// `{{` and `}}` stand for literal braces.
 public enum Placeholders {
     /// Names every stage may use besides the keys of `pipeline.vars`.
-    public static let builtIn: Set<String> = ["round", "rounds", "run_id", "run_dir", "state_dir", "repo_root", "mode", "stage"]
+    public static let builtIn: Set<String> = [
+        "round", "rounds", "run_id", "run_dir", "state_dir", "repo_root", "mode", "stage", "config_dir",
+    ]
+
+    /// The value of every placeholder for `stage` of round `round` of run `runID`.
+    public static func values(config: HeidiConfig, runID: String?, round: Int, rounds: Int, mode: PipelineMode,
+                              stage: Stage) -> [String: String] {
+        let runID = runID ?? "none"
+        var values = config.vars
+        values["round"] = String(round)
+        values["rounds"] = String(rounds)
+        values["run_id"] = runID
+        values["run_dir"] = config.runDirectory(runID)
+        values["state_dir"] = config.stateDir
+        values["repo_root"] = config.repoRoot
+        values["mode"] = mode.rawValue
+        values["stage"] = stage.rawValue
+        values["config_dir"] = config.configDirectory ?? FileSystem.currentDirectory()
+        return values
+    }
 
     /// The placeholder names used in `text`, or an error message for unbalanced braces.
     public static func names(in text: String) -> Result<[String], PlaceholderError> {

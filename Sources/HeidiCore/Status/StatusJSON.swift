@@ -13,6 +13,17 @@ extension StatusSnapshot {
             c.number("elapsed_s", child.elapsedSeconds)
             c.number("pgid", Double(child.pgid))
             c.number("pid", Double(child.pid))
+            if let progress = child.progress {
+                var g = JSONObjectWriter()
+                g.number("done", progress.done)
+                g.optionalNumber("eta_s", progress.etaSeconds)
+                g.optionalNumber("percent", progress.percent)
+                g.optionalNumber("rate", progress.rate)
+                g.optionalNumber("total", progress.total)
+                c.raw("progress", g.finished())
+            } else {
+                c.null("progress")
+            }
             c.optionalNumber("start_ticks", child.startTicks.map { Double($0) })
             c.string("started_at", child.startedAt)
             c.optionalString("status", child.status)

@@ -14,10 +14,12 @@ public struct ChildStatus: Sendable, Equatable, Codable {
     public var counters: [String: Double]?
     /// The sums of the stage's `X_HEIDI_USAGE` so far.
     public var usage: [String: Double]?
+    /// Progress read from the stage's output (`progress:`), nil until a progress line was seen.
+    public var progress: ChildProgress?
 
     public init(pid: Int32, pgid: Int32, argv: [String], startedAt: String, elapsedSeconds: Double,
                 timeoutSeconds: Double, status: String?, startTicks: UInt64?, counters: [String: Double]? = nil,
-                usage: [String: Double]? = nil) {
+                usage: [String: Double]? = nil, progress: ChildProgress? = nil) {
         self.pid = pid
         self.pgid = pgid
         self.argv = argv
@@ -28,11 +30,12 @@ public struct ChildStatus: Sendable, Equatable, Codable {
         self.startTicks = startTicks
         self.counters = counters
         self.usage = usage
+        self.progress = progress
     }
 
     enum CodingKeys: String, CodingKey {
         case pid, pgid, argv, startedAt = "started_at", elapsedSeconds = "elapsed_s", timeoutSeconds = "timeout_s"
-        case status, startTicks = "start_ticks", counters, usage
+        case status, startTicks = "start_ticks", counters, usage, progress
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -47,6 +50,7 @@ public struct ChildStatus: Sendable, Equatable, Codable {
         try c.encode(startTicks, forKey: .startTicks)
         try c.encode(counters, forKey: .counters)
         try c.encode(usage, forKey: .usage)
+        try c.encode(progress, forKey: .progress)
     }
 }
 

@@ -23,10 +23,13 @@ public enum Action: String, Sendable, CaseIterable, Codable {
 public struct StartRequest: Sendable, Equatable, Codable {
     public var mode: PipelineMode?
     public var rounds: Int?
+    /// Drop a collected round that waits for train-now (without it such a start is refused with 409).
+    public var discard: Bool?
 
-    public init(mode: PipelineMode? = nil, rounds: Int? = nil) {
+    public init(mode: PipelineMode? = nil, rounds: Int? = nil, discard: Bool? = nil) {
         self.mode = mode
         self.rounds = rounds
+        self.discard = discard
     }
 }
 

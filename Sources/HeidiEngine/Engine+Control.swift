@@ -46,7 +46,7 @@ extension Engine: ControlBackend {
             runID = RunID.make(at: clock.now()) { FileSystem.exists(runsDirectory + "/" + $0) }
         }
         let outcome = submit(.start(mode: request.mode ?? config.mode, rounds: request.rounds ?? config.rounds,
-                                    runUnitTests: config.runUnitTests, runID: runID))
+                                    runUnitTests: config.runUnitTests, runID: runID, discard: request.discard ?? false))
         if outcome.isAccepted { try? FileSystem.createDirectories(config.runDirectory(runID)) }
         return outcome
     }

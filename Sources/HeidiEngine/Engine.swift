@@ -207,7 +207,7 @@ public actor Engine {
     /// Writes `state.json` atomically.
     func persist() {
         let file = StateFile(status: snapshot(), legacyStatus: state.legacyStatus, stageActive: state.stageActive,
-                             runUnitTests: state.runUnitTests)
+                             runUnitTests: state.runUnitTests, allowedFailures: state.allowedFailures)
         do { try file.write(to: config.stateFilePath) } catch {
             stateFileWriteFailed("\(error)")
             return

@@ -12,6 +12,7 @@ struct StatusJSONTests {
                                        timeoutSeconds: 43200, status: "epoch 3/10", startTicks: 99) : nil,
             lastError: error ? PipelineFailure(stage: "eval", round: 1, message: "exit 3; last output:\nboom", exitCode: 3,
                                                signal: nil, at: "t") : nil,
+            lastWarning: error ? PipelineFailure(stage: "eval", round: 2, message: "exit 1", exitCode: 1, signal: nil, at: "w") : nil,
             journal: JournalHead(path: "/var/lib/heidi/events.jsonl", seq: 1234, head: SHA256.zeroHex),
             supervision: "subreaper+pgroup", updatedAt: "u")
     }

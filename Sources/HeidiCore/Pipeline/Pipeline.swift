@@ -47,7 +47,7 @@ private struct Machine {
 
     mutating func apply(_ input: PipelineInput) -> PipelineOutcome {
         switch input {
-        case let .start(mode, rounds, runUnitTests, runID): return start(mode, rounds, runUnitTests, runID)
+        case let .start(mode, rounds, runUnitTests, runID, discard): return start(mode, rounds, runUnitTests, runID, discard: discard)
         case let .stageFinished(failure, at): return stageFinished(failure, at: at)
         case .stop: return stop()
         case .trainNow: return trainNow()
@@ -59,11 +59,21 @@ private struct Machine {
 
     // MARK: Runs and rounds
 
-    mutating func start(_ mode: PipelineMode, _ rounds: Int, _ runUnitTests: Bool, _ runID: String) -> PipelineOutcome {
+    /// A collected round waiting for train-now is part of a run too: a start would drop it, so it is refused unless
+    /// `discard` says to drop it, and then the journal says what was dropped.
+    mutating func start(_ mode: PipelineMode, _ rounds: Int, _ runUnitTests: Bool, _ runID: String, discard: Bool) -> PipelineOutcome {
         guard !state.runActive else {
             return .refused("a run is active (\(state.phase.rawValue), run \(state.runID ?? "?")); stop it first")
         }
         guard rounds >= 1 else { return .refused("rounds must be at least 1") }
+        if state.awaitingTrainNow {
+            let collected = "round \(state.round)/\(state.rounds) of run \(state.runID ?? "?") is collected and waits for train-now"
+            guard discard else {
+                return .refused("\(collected); train it (train-now), stop the run, or start with discard (heidictl start --discard) to drop it")
+            }
+            record(.pipelineStop, level: .warn, stageless: true,
+                   "run \(state.runID ?? "?") stopped by start with discard: \(collected), discarded untrained")
+        }
         var next = PipelineState()
         next.mode = mode
         next.rounds = rounds
@@ -124,6 +134,13 @@ private struct Machine {
                 runID: state.runID, round: state.round, stage: stage.rawValue)))
             return .accepted(nil)
         }
+        if let failure {
+            // Allowed (eval by default): the run goes on, but the failure stays visible in status and the completion.
+            state.allowedFailures += 1
+            state.lastWarning = PipelineFailure(
+                stage: stage.rawValue, round: state.round, message: failure.message,
+                exitCode: failure.exitCode, signal: failure.signal, at: at)
+        }
         advance(after: stage)
         return .accepted(nil)
     }
@@ -161,7 +178,13 @@ private struct Machine {
             enter(.collecting)
         } else {
             state.phase = .idle
-            record(.pipelineComplete, "run \(state.runID ?? "?") complete: \(state.rounds) round\(state.rounds == 1 ? "" : "s")")
+            var message = "run \(state.runID ?? "?") complete: \(state.rounds) round\(state.rounds == 1 ? "" : "s")"
+            let failures = state.allowedFailures
+            if failures > 0, let last = state.lastWarning {
+                message += "; \(failures) allowed stage failure\(failures == 1 ? "" : "s"), the last: \(last.stage ?? "?") of round "
+                    + "\(last.round): \(last.message)"
+            }
+            record(.pipelineComplete, level: failures > 0 ? .warn : .info, message)
             endRun(as: "completed")
         }
     }

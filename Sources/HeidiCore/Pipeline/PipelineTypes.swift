@@ -79,7 +79,8 @@ public struct StageFailure: Sendable, Equatable {
     }
 }
 
-/// The last failure that put the pipeline into ERROR.
+/// A stage failure: the last one that put the pipeline into ERROR (`last_error`), or the last one a run was allowed
+/// to go on after (`last_warning`).
 public struct PipelineFailure: Sendable, Equatable, Codable {
     public var stage: String?
     public var round: Int
@@ -114,7 +115,8 @@ public struct PipelineFailure: Sendable, Equatable, Codable {
 
 /// Inputs to the pipeline state machine.
 public enum PipelineInput: Sendable, Equatable {
-    case start(mode: PipelineMode, rounds: Int, runUnitTests: Bool, runID: String)
+    /// `discard`: a collected round waiting for train-now may be dropped (otherwise the start is refused).
+    case start(mode: PipelineMode, rounds: Int, runUnitTests: Bool, runID: String, discard: Bool = false)
     /// The running stage ended: `nil` failure means success. `at` stamps a resulting error.
     case stageFinished(failure: StageFailure?, at: String)
     case stop

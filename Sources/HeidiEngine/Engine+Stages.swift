@@ -37,6 +37,7 @@ struct CurrentStage {
     var live: StatusBoard.LiveStage { StatusBoard.LiveStage(handle: handle, startNanos: startNanos) }
     var runID: String? { attempt.runID }
     var logFile: StageLogFile { output.logFile }
+    var cgroupPath: String? { handle.cgroupPath }
 }
 
 extension Engine {

@@ -207,7 +207,8 @@ public actor Engine {
     /// Writes `state.json` atomically.
     func persist() {
         let file = StateFile(status: snapshot(), legacyStatus: state.legacyStatus, stageActive: state.stageActive,
-                             runUnitTests: state.runUnitTests, allowedFailures: state.allowedFailures)
+                             runUnitTests: state.runUnitTests, allowedFailures: state.allowedFailures,
+                             stageInstance: current?.token, stageCgroup: current?.cgroupPath)
         do { try file.write(to: config.stateFilePath) } catch {
             stateFileWriteFailed("\(error)")
             return

@@ -9,8 +9,9 @@ public enum Pipeline {
     }
 
     /// Restart recovery: `persisted` is the state a previous daemon left. A run that had a child running either
-    /// re-runs the interrupted stage (`resume`) or goes IDLE; ERROR and paused runs are kept as they were.
-    public static func recover(_ persisted: PipelineState, resume: Bool) -> Transition {
+    /// re-runs the interrupted stage (`resume`) or goes IDLE; ERROR and paused runs are kept as they were. `note`
+    /// (what was found and killed of the interrupted stage) is added to the `run_recovered` message.
+    public static func recover(_ persisted: PipelineState, resume: Bool, note: String? = nil) -> Transition {
         var machine = Machine(state: persisted)
         let hadChild = persisted.stageActive
         machine.state.stageActive = false
@@ -19,14 +20,15 @@ public enum Pipeline {
             return Transition(state: machine.state, effects: [], outcome: .accepted(nil))
         }
         let stageName = persisted.stage?.rawValue ?? "?"
+        let found = note.map { " (\($0))" } ?? ""
         if resume && !persisted.stopping {
             machine.record(.runRecovered, level: .warn,
-                           "daemon restarted during \(stageName) of round \(persisted.round); re-running \(stageName)")
+                           "daemon restarted during \(stageName) of round \(persisted.round)\(found); re-running \(stageName)")
             machine.state.pauseRequested = false
             machine.enter(persisted.phase)
         } else {
             machine.record(.runRecovered, level: .warn,
-                           "daemon restarted during \(stageName) of round \(persisted.round); run ended (recovery: idle)")
+                           "daemon restarted during \(stageName) of round \(persisted.round)\(found); run ended (recovery: idle)")
             machine.endRun(as: "stopped")
         }
         return Transition(state: machine.state, effects: machine.effects, outcome: .accepted(nil))

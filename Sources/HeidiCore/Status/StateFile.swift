@@ -10,18 +10,26 @@ public struct StateFile: Sendable, Equatable, Codable {
     public var runUnitTests: Bool
     /// Allowed stage failures of the run so far (its completion event counts them).
     public var allowedFailures: Int
+    /// The running stage's `HEIDI_STAGE_INSTANCE` marker and cgroup: after a crash, recovery finds every process of
+    /// the interrupted stage by them, escapers that left its process group included.
+    public var stageInstance: String?
+    public var stageCgroup: String?
 
-    public init(status: StatusSnapshot, legacyStatus: String, stageActive: Bool, runUnitTests: Bool, allowedFailures: Int = 0) {
+    public init(status: StatusSnapshot, legacyStatus: String, stageActive: Bool, runUnitTests: Bool, allowedFailures: Int = 0,
+                stageInstance: String? = nil, stageCgroup: String? = nil) {
         self.status = status
         self.legacyStatus = legacyStatus
         self.stageActive = stageActive
         self.runUnitTests = runUnitTests
         self.allowedFailures = allowedFailures
+        self.stageInstance = stageInstance
+        self.stageCgroup = stageCgroup
     }
 
     enum ExtraKeys: String, CodingKey {
         case status, currentRound = "current_round", currentStage = "current_stage", stageActive = "stage_active"
-        case runUnitTests = "run_unit_tests", allowedFailures = "allowed_failures"
+        case runUnitTests = "run_unit_tests", allowedFailures = "allowed_failures", stageInstance = "stage_instance"
+        case stageCgroup = "stage_cgroup"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -31,6 +39,8 @@ public struct StateFile: Sendable, Equatable, Codable {
         stageActive = try c.decodeIfPresent(Bool.self, forKey: .stageActive) ?? false
         runUnitTests = try c.decodeIfPresent(Bool.self, forKey: .runUnitTests) ?? false
         allowedFailures = try c.decodeIfPresent(Int.self, forKey: .allowedFailures) ?? 0
+        stageInstance = try c.decodeIfPresent(String.self, forKey: .stageInstance)
+        stageCgroup = try c.decodeIfPresent(String.self, forKey: .stageCgroup)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -42,6 +52,8 @@ public struct StateFile: Sendable, Equatable, Codable {
         try c.encode(stageActive, forKey: .stageActive)
         try c.encode(runUnitTests, forKey: .runUnitTests)
         try c.encode(allowedFailures, forKey: .allowedFailures)
+        try c.encode(stageInstance, forKey: .stageInstance)
+        try c.encode(stageCgroup, forKey: .stageCgroup)
     }
 
     /// Writes `state.json` atomically (temp file, fsync, rename, fsync directory).

@@ -44,7 +44,8 @@ struct OutputPipelineTests {
         let texts = lines.map(\.text)
         let firstDifference = zip(texts, expected).enumerated().first { $0.element.0 != $0.element.1 }
         let wrongStreams = lines.filter { $0.stream != ($0.text.hasPrefix("out") ? .stdout : .stderr) }
-        #expect(texts == expected, "\(texts.count) lines; first out of order: \(firstDifference.map { "line \($0.offset): \($0.element.0)" } ?? "none")")
+        let inOrder = texts == expected
+        #expect(inOrder, "\(texts.count) of \(expected.count) lines; first out of order: \(firstDifference.map { "line \($0.offset): \($0.element.0)" } ?? "none")")
         #expect(wrongStreams.isEmpty, "each line keeps its stream: \(wrongStreams.prefix(3))")
     }
 

@@ -30,7 +30,8 @@ public struct StageRemains: Sendable, Equatable {
     public func members() -> [ProcessInfo] {
         // A live pid with another start time was reused; the kernel never reuses a pid while a group or session of
         // that id still has members, so the old group is gone and the number now means someone else.
-        let groupIsOurs = !(ProcessTable.info(pgid).map { leader in startTicks.map { leader.startTicks != $0 } ?? false } ?? false)
+        let leader = ProcessTable.info(pgid)
+        let groupIsOurs = leader == nil || startTicks == nil || leader?.startTicks == startTicks
         let entry = instanceToken.map { "HEIDI_STAGE_INSTANCE=\($0)" }
         let me = getpid()
         var found = ProcessTable.all().filter { process in
@@ -53,6 +54,11 @@ public struct StageRemains: Sendable, Equatable {
         public var killed: Int
         /// Pids still alive at the deadline (should always be empty).
         public var survivors: [Int32]
+
+        public init(killed: Int, survivors: [Int32]) {
+            self.killed = killed
+            self.survivors = survivors
+        }
     }
 
     /// SIGKILLs every process of the stage (and the cgroup, with `cgroup.kill`), scanning again until none is left

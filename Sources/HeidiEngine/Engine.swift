@@ -108,7 +108,10 @@ public actor Engine {
         notifier.notify("READY=1\nSTATUS=\(statusLine())\nMAINPID=\(getpid())")
         logger.info("heidid ready", metadata: ["state": "\(state.phase.rawValue)", "socket": "\(config.socketPath)"])
         if config.autostart && !state.runActive && state.phase != .error {
-            _ = startRun(StartRequest())
+            // A collected round waiting for train-now is kept: autostart never discards it.
+            if case .refused(let reason) = startRun(StartRequest()) {
+                logger.notice("autostart skipped: \(reason)")
+            }
         }
     }
 

@@ -124,7 +124,9 @@ final class OutputCapture: Sendable {
         var ids = [UInt32](repeating: 0, count: 4)
         var drained = MonotonicClock.nanoseconds()
         reading: while pipes.contains(where: \.open) {
-            let count = heidi_epoll_wait(epoll, &ids, Int32(ids.count), queue.isEmpty ? -1 : 0)
+            let timeout: Int32 = queue.isEmpty ? -1 : 0
+            let count = epoll >= 0 ? heidi_epoll_wait(epoll, &ids, Int32(ids.count), timeout)
+                : pollReady(pipes, into: &ids, timeout: timeout)
             if count < 0 {
                 if errno == EINTR { continue }
                 break reading
@@ -164,6 +166,23 @@ final class OutputCapture: Sendable {
             drained = MonotonicClock.nanoseconds()
         }
         for index in pipes.indices where pipes[index].open { end(&pipes[index], epoll: epoll) }
+    }
+
+    /// Without an epoll set (epoll_create1 failed: out of descriptors), poll(2) says which pipes are readable, in
+    /// pipe order: no output is lost, only the order across the two streams is coarser. Returns the count of `ids`.
+    private func pollReady(_ pipes: [Pipe], into ids: inout [UInt32], timeout: Int32) -> Int32 {
+        var watched = pipes.indices.filter { pipes[$0].open }.map { UInt32($0) }
+        var fds = watched.map { pollfd(fd: pipes[Int($0)].fd, events: Int16(POLLIN), revents: 0) }
+        watched.append(Self.wakeID)
+        fds.append(pollfd(fd: wake.readEnd, events: Int16(POLLIN), revents: 0))
+        let rc = poll(&fds, nfds_t(fds.count), timeout)
+        guard rc > 0 else { return rc }
+        var count = 0
+        for (id, fd) in zip(watched, fds) where fd.revents != 0 && count < ids.count {
+            ids[count] = id
+            count += 1
+        }
+        return Int32(count)
     }
 
     /// Reads `pipe` until it is empty (EAGAIN), closed, or its batch is full (a flood: up to four reads per batch).

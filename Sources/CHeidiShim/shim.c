@@ -170,11 +170,14 @@ int heidi_epoll_add(int epfd, int fd, unsigned int id, int edge_triggered) {
 
 int heidi_epoll_remove(int epfd, int fd) { return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL); }
 
-int heidi_epoll_wait(int epfd, unsigned int *ids, int capacity, int timeout_ms) {
+int heidi_epoll_wait(int epfd, unsigned int *ids, int *hung_up, int capacity, int timeout_ms) {
     struct epoll_event events[8];
     if (capacity > 8) capacity = 8;
     int count = epoll_wait(epfd, events, capacity, timeout_ms);
-    for (int i = 0; i < count; i++) ids[i] = events[i].data.u32;
+    for (int i = 0; i < count; i++) {
+        ids[i] = events[i].data.u32;
+        hung_up[i] = (events[i].events & (EPOLLHUP | EPOLLERR)) != 0;
+    }
     return count;
 }
 

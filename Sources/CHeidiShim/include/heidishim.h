@@ -68,8 +68,9 @@ int heidi_epoll_add(int epfd, int fd, unsigned int id, int edge_triggered);
 int heidi_epoll_remove(int epfd, int fd);
 
 /// epoll_wait for at most `capacity` (<= 8) events; stores their ids in `ids` in the order the kernel reports them,
-/// which is the order in which the descriptors became ready. Returns the count, or -1 with errno set.
-int heidi_epoll_wait(int epfd, unsigned int *ids, int capacity, int timeout_ms);
+/// which is the order in which the descriptors became ready, and in `hung_up` whether each came with EPOLLHUP or
+/// EPOLLERR (the writer side is closed). Returns the count, or -1 with errno set.
+int heidi_epoll_wait(int epfd, unsigned int *ids, int *hung_up, int capacity, int timeout_ms);
 
 #define HEIDI_TRIGGER_WORDS_MAX 32
 #define HEIDI_TRIGGER_WORD_LENGTH_MAX 16

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -155,6 +156,29 @@ int heidi_child_exited_nowait(pid_t pid) {
     info.si_pid = 0;
     if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT | WNOHANG) != 0) return -1;
     return info.si_pid == pid ? 1 : 0;
+}
+
+int heidi_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int heidi_epoll_add(int epfd, int fd, unsigned int id, int edge_triggered) {
+    struct epoll_event event;
+    memset(&event, 0, sizeof event);
+    event.events = EPOLLIN | (edge_triggered ? EPOLLET : 0);
+    event.data.u32 = id;
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event);
+}
+
+int heidi_epoll_remove(int epfd, int fd) { return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL); }
+
+int heidi_epoll_wait(int epfd, unsigned int *ids, int *hung_up, int capacity, int timeout_ms) {
+    struct epoll_event events[8];
+    if (capacity > 8) capacity = 8;
+    int count = epoll_wait(epfd, events, capacity, timeout_ms);
+    for (int i = 0; i < count; i++) {
+        ids[i] = events[i].data.u32;
+        hung_up[i] = (events[i].events & (EPOLLHUP | EPOLLERR)) != 0;
+    }
+    return count;
 }
 
 int heidi_wifexited(int status) { return WIFEXITED(status); }

@@ -27,11 +27,14 @@ public struct StartRequest: Sendable, Equatable, Codable {
     public var rounds: Int?
     /// Hold before the first stage (`paused` true), as if a pause had been requested.
     public var paused: Bool?
+    /// Drop a collected round that waits for train-now (without it such a start is refused with 409).
+    public var discard: Bool?
 
-    public init(mode: PipelineMode? = nil, rounds: Int? = nil, paused: Bool? = nil) {
+    public init(mode: PipelineMode? = nil, rounds: Int? = nil, paused: Bool? = nil, discard: Bool? = nil) {
         self.mode = mode
         self.rounds = rounds
         self.paused = paused
+        self.discard = discard
     }
 }
 

@@ -127,7 +127,7 @@ public struct ControlRouter: Sendable {
         var start: StartRequest?
         if action == .start, !request.body.allSatisfy({ [0x20, 0x0a, 0x0d, 0x09].contains($0) }) {
             do { start = try JSONCoding.decode(StartRequest.self, from: request.body) } catch {
-                return .error(.badRequest, "body must be {\"mode\":\"full\"|\"collect\",\"rounds\":N,\"paused\":true|false} (all optional): \(error)")
+                return .error(.badRequest, "body must be {\"mode\":\"full\"|\"collect\",\"rounds\":N,\"paused\":true|false,\"discard\":true|false} (all optional): \(error)")
             }
             if let rounds = start?.rounds, rounds < 1 { return .error(.badRequest, "rounds must be at least 1") }
         }

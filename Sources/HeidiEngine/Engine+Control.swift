@@ -47,7 +47,8 @@ extension Engine: ControlBackend {
             runID = RunID.make(at: clock.now()) { FileSystem.exists(runsDirectory + "/" + $0) }
         }
         let outcome = submit(.start(mode: request.mode ?? config.mode, rounds: request.rounds ?? config.rounds,
-                                    runUnitTests: config.runUnitTests, runID: runID, paused: request.paused ?? false))
+                                    runUnitTests: config.runUnitTests, runID: runID, paused: request.paused ?? false,
+                                    discard: request.discard ?? false))
         if outcome.isAccepted { try? FileSystem.createDirectories(config.runDirectory(runID)) }
         return outcome
     }

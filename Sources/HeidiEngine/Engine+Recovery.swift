@@ -12,15 +12,26 @@ extension Engine {
 
     private func applyRecovery(from persisted: StateFile) {
         let previous = persisted.pipelineState
+        var note: String?
         if previous.stageActive, let child = persisted.status.child {
-            let killed = Self.killLeftovers(pgid: child.pgid, startTicks: child.startTicks)
-            if killed > 0 {
-                logger.warning("killed processes left by the previous daemon", metadata: ["pgid": "\(child.pgid)", "count": "\(killed)"])
+            // Everything of the interrupted stage goes before it runs again: its process group, every process with
+            // its instance marker (setsid escapers), and its cgroup.
+            let remains = StageRemains(pgid: child.pgid, startTicks: child.startTicks, instanceToken: persisted.stageInstance,
+                                       cgroupPath: persisted.stageCgroup)
+            let outcome = remains.kill()
+            if outcome.killed > 0 {
+                note = "killed \(outcome.killed) process\(outcome.killed == 1 ? "" : "es") the interrupted stage left"
+                logger.warning("killed processes left by the previous daemon",
+                               metadata: ["pgid": "\(child.pgid)", "count": "\(outcome.killed)"])
+            }
+            if !outcome.survivors.isEmpty {
+                note = (note.map { $0 + "; " } ?? "") + "WARNING: pids \(outcome.survivors) survived SIGKILL"
+                logger.error("processes of the interrupted stage survived SIGKILL", metadata: ["pids": "\(outcome.survivors)"])
             }
         }
         state = previous
         state.stageActive = false
-        let transition = Pipeline.recover(previous, resume: config.recovery == .resume)
+        let transition = Pipeline.recover(previous, resume: config.recovery == .resume, note: note)
         state = transition.state
         for effect in transition.effects {
             switch effect {
@@ -30,18 +41,5 @@ extension Engine {
             }
         }
         drainPendingInputs()
-    }
-
-    /// SIGKILLs the recorded process group of a previous daemon's stage, unless the pid now belongs to another
-    /// process (checked by start time). Returns how many processes were signalled.
-    static func killLeftovers(pgid: Int32, startTicks: UInt64?) -> Int {
-        // A live pid with another start time was reused; the kernel never reuses a pid while a group of that
-        // id still has members, so the old group is gone too.
-        if let leader = ProcessTable.info(pgid), let startTicks, leader.startTicks != startTicks { return 0 }
-        let members = ProcessTable.all().filter { ($0.group == pgid || $0.session == pgid) && !$0.isZombie }
-        guard !members.isEmpty else { return 0 }
-        killpg(pgid, SIGKILL)
-        for member in members { kill(member.pid, SIGKILL) }
-        return members.count
     }
 }

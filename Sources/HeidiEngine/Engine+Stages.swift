@@ -39,6 +39,7 @@ struct CurrentStage {
     var live: StatusBoard.LiveStage { StatusBoard.LiveStage(handle: handle, startNanos: startNanos, meter: meter) }
     var runID: String? { attempt.runID }
     var logFile: StageLogFile { output.logFile }
+    var cgroupPath: String? { handle.cgroupPath }
 }
 
 extension Engine {

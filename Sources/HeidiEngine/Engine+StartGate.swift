@@ -31,10 +31,15 @@ extension Engine {
         pendingStart?.task = Task { await self.runGovernor(id) }
     }
 
+    /// Checks every `holdInterval` while held, and once more when `limits.max_wait` has passed since the stage was
+    /// due; only a hold still there at that last check fails the stage. (It used to give up as soon as the next
+    /// check would fall after max_wait: with `max_wait: 2s` and checks a second apart, after 1 s.)
     private func runGovernor(_ id: Int) async {
         var previous = sampler.sample()
         var wait = sampler.window
         let maxWait = config.maxWait
+        let due = MonotonicClock.nanoseconds()
+        let deadline = due + UInt64(max(0, maxWait) * 1e9)
         while true {
             do { try await Task.sleep(nanoseconds: UInt64(max(0, wait) * 1e9)) } catch { return }
             guard let pending = pendingStart, pending.id == id, case .governor(let since, _) = pending.phase else { return }
@@ -42,7 +47,6 @@ extension Engine {
             let reading = ResourceGovernor.evaluate(from: previous, to: current, maxCPUPercent: config.maxCPUPercent,
                                                     maxMemoryPercent: config.maxMemoryPercent)
             previous = current
-            wait = sampler.holdInterval
             let stage = pending.attempt.stage
             let now = MonotonicClock.nanoseconds()
             if reading.mayStart {
@@ -64,18 +68,22 @@ extension Engine {
                 throttled(pending.attempt, .warn, "\(stage.rawValue) held before starting: \(reading.holdReason ?? "")"
                           + "; waiting up to \(Units.formatDuration(maxWait))")
             }
-            let held = Double(now - holdingSince) / 1e9
-            if held + sampler.holdInterval > maxWait {
+            guard now < deadline else {
+                let held = Double(now - holdingSince) / 1e9
+                let waited = Double(now - due) / 1e9
                 metrics.governorHeld(seconds: held)
-                throttled(pending.attempt, .error, "\(stage.rawValue) gave up after \(Units.formatDuration(held)) on hold: "
+                throttled(pending.attempt, .error, "\(stage.rawValue) gave up after \(Units.formatDuration(waited)) on hold: "
                           + "\(reading.holdReason ?? "")")
                 pendingStart = nil
                 let allowed = config.stages[stage]?.allowFailure ?? false
-                failStart(pending.attempt, "held by the resource governor for \(Units.formatDuration(held)) "
+                failStart(pending.attempt, "held by the resource governor for \(Units.formatDuration(waited)) "
                           + "(limits.max_wait \(Units.formatDuration(maxWait))): \(reading.holdReason ?? "")", allowed: allowed)
                 drainPendingInputs()
                 return
             }
+            // The next check, or the last one at the deadline (never over a shorter interval than the first check's,
+            // which CPU% needs to mean anything).
+            wait = max(min(sampler.holdInterval, Double(deadline - now) / 1e9), sampler.window)
         }
     }
 

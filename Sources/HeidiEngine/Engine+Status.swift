@@ -25,6 +25,7 @@ extension Engine {
             runID: state.runID, round: state.round, rounds: state.rounds, stage: state.stage?.rawValue, paused: state.paused,
             pauseRequested: state.pauseRequested, trainNowPending: state.trainNowPending,
             awaitingTrainNow: state.awaitingTrainNow, stopping: state.stopping, child: child, lastError: lastError,
+            lastWarning: state.lastWarning,
             journal: JournalHead(path: config.journalPath, seq: journal?.lastSeq ?? 0, head: journal?.headHash ?? SHA256.zeroHex,
                                  damage: journalRuntime.damage),
             supervision: supervision.mechanism, updatedAt: now.description)

@@ -111,7 +111,10 @@ public actor Engine {
         notifier.notify("READY=1\nSTATUS=\(statusLine())\nMAINPID=\(getpid())")
         logger.info("heidid ready", metadata: ["state": "\(state.phase.rawValue)", "socket": "\(config.socketPath)"])
         if config.autostart && !state.runActive && state.phase != .error {
-            _ = startRun(StartRequest())
+            // A collected round waiting for train-now is kept: autostart never discards it.
+            if case .refused(let reason) = startRun(StartRequest()) {
+                logger.notice("autostart skipped: \(reason)")
+            }
         }
     }
 
@@ -210,7 +213,8 @@ public actor Engine {
     /// Writes `state.json` atomically.
     func persist() {
         let file = StateFile(status: snapshot(), legacyStatus: state.legacyStatus, stageActive: state.stageActive,
-                             runUnitTests: state.runUnitTests)
+                             runUnitTests: state.runUnitTests, allowedFailures: state.allowedFailures,
+                             stageInstance: current?.token, stageCgroup: current?.cgroupPath)
         do { try file.write(to: config.stateFilePath) } catch {
             stateFileWriteFailed("\(error)")
             return

@@ -11,10 +11,13 @@ public protocol StageHandle: Sendable {
     func waitForEnd() async -> StageRunResult
     /// What the stage has reported on its progress channel so far (nil: it has none).
     var progress: StageProgress? { get }
+    /// The stage's own cgroup directory, if it has one (recorded in state.json for restart recovery).
+    var cgroupPath: String? { get }
 }
 
 extension StageHandle {
     public var progress: StageProgress? { nil }
+    public var cgroupPath: String? { nil }
 }
 
 /// What the engine asks a launcher to start.
@@ -55,6 +58,7 @@ extension RunningStage: StageHandle {
     public var pid: Int32 { child.pid }
     public var startTicks: UInt64 { child.startTicks }
     public var progress: StageProgress? { channel?.progress }
+    public var cgroupPath: String? { cgroup?.path }
 }
 
 /// Mirrors journal events and child output to journald (SPEC §7). A seam: tests and non-journald runs use `nil`.

@@ -23,7 +23,7 @@ public struct LaunchSpec: Sendable, Equatable {
         self.cgroup = cgroup
     }
 
-    /// Whether the spawn needs the exec helper.
+    /// Whether the spawn cannot do without the exec helper (every spawn uses it when it is installed).
     var needsHelper: Bool { !rlimits.isEmpty || cgroup != nil }
 }
 
@@ -45,14 +45,17 @@ public final class ChildProcess: Sendable {
         guard let executable = spec.argv.first else {
             throw SpawnError(executable: "(empty command)", errno: EINVAL, detail: "empty argv")
         }
+        // Every stage goes through the helper when it is installed: only it can reset the signals posix_spawn
+        // leaves ignored (32 and 33). Without it a stage that needs it (rlimits, a cgroup) cannot start.
         var argv = spec.argv
         var file = executable
-        if spec.needsHelper {
-            guard let helper = ExecHelper.path else {
-                throw SpawnError(executable: executable, errno: ENOENT,
-                                 detail: "the stage sets rlimits or runs in a cgroup, which needs the \(ExecHelper.name) helper; "
-                                     + "it was not found next to the daemon's executable (install it there or set HEIDI_EXEC_HELPER)")
-            }
+        let helper = ExecHelper.path
+        if spec.needsHelper && helper == nil {
+            throw SpawnError(executable: executable, errno: ENOENT,
+                             detail: "the stage sets rlimits or runs in a cgroup, which needs the \(ExecHelper.name) helper; "
+                                 + "it was not found next to the daemon's executable (install it there or set HEIDI_EXEC_HELPER)")
+        }
+        if let helper {
             argv = ExecHelper.arguments(helper: helper, for: spec)
             file = helper
         }
@@ -63,7 +66,7 @@ public final class ChildProcess: Sendable {
             throw error
         }
         var status: (read: Int32, write: Int32)?
-        if spec.needsHelper {
+        if helper != nil {
             do { status = try makePipe(for: executable, awayFrom: 3) } catch {
                 for fd in [out.read, out.write, err.read, err.write] { close(fd) }
                 throw error

@@ -41,8 +41,9 @@ public struct ResourceLimit: Sendable, Equatable {
     }
 }
 
-/// `heidi-exec`, the exec wrapper a stage is started through when it needs what `posix_spawn` cannot do: resource
-/// limits and joining its own cgroup before its first instruction.
+/// `heidi-exec`, the exec wrapper every stage is started through (when installed) for what `posix_spawn` cannot do:
+/// every signal at SIG_DFL (glibc's posix_spawn leaves its reserved signals 32 and 33 ignored in the child, and
+/// SIG_IGN survives exec), resource limits, and joining its own cgroup before its first instruction.
 ///
 /// Why a helper: `posix_spawn` has no rlimit or cgroup attribute, the daemon must never `fork` (it is
 /// multi-threaded), `prlimit(2)` after the spawn races with the child's own first forks, and lowering the daemon's

@@ -5,24 +5,36 @@ import CHeidiShim
 import HeidiCore
 import Synchronization
 
-/// What one pipe reader has done, so tests (and curious operators) can see that it never spins.
+/// What the reader has done for one pipe, so tests (and curious operators) can see that it never spins.
 public struct ReaderActivity: Sendable, Equatable {
     public var stream: OutputStream
-    /// The reader's kernel thread id (`/proc/self/task/<id>`), 0 until the thread runs.
+    /// The reader's kernel thread id (`/proc/self/task/<id>`), 0 until the thread runs. Both pipes of a stage share
+    /// one reader thread.
     public var threadID: Int32 = 0
-    /// How often poll(2) returned: once per burst of output, once at end of file; never while the pipe is quiet.
+    /// How often the reader woke up for this pipe: once per burst of output, once at end of file; never while the
+    /// pipe is quiet.
     public var wakeups = 0
-    /// CPU time the reader thread had used at its last wake-up (or at exit), measured by the thread itself.
+    /// CPU time the reader thread had used at this pipe's last wake-up (or at its end), measured by the thread itself.
     public var cpuNanoseconds: UInt64 = 0
-    /// End of file seen (or reading stopped) and the thread has ended.
+    /// End of file seen (or reading stopped): the pipe is closed.
     public var finished = false
 }
 
-/// Reads one child pipe on its own thread, blocked in poll(2) until data or hang-up arrives, assembles and redacts
-/// lines, and hands over one `OutputBatch` per burst. After EOF (or `forceClose`) the thread ends, so a hung-up
-/// pipe never spins; a pipe that stays open but quiet costs nothing.
+/// Reads a child's stdout and stderr on one thread, blocked in epoll_wait(2) until data or hang-up arrives,
+/// assembles and redacts lines, and hands over one `OutputBatch` per pipe and burst.
+///
+/// **Order across the two pipes.** Two pipes carry no common sequence: all the kernel can tell is the order in
+/// which they became readable. An edge-triggered epoll set reports exactly that (its ready list is kept in the
+/// order of the wake-ups, and a drained pipe goes back on it only at its next write), so the reader drains the
+/// pipes in the order they are reported and delivers their lines in that order, from one thread. Lines a child
+/// writes to both streams faster than the reader wakes up (tens of microseconds) can still come out grouped by
+/// stream; nothing can know their order then. The trickle pause (`coalesce`) gathers one stream only: it is not
+/// taken after a wake-up that found both, and output on the other pipe ends it at once.
+///
+/// After both pipes hang up (or `forceClose`) the thread ends, so a hung-up pipe never spins; a pipe that stays
+/// open but quiet costs nothing.
 final class OutputCapture: Sendable {
-    /// Bytes per read(2); the pipe itself is grown to 1 MiB so a fast writer blocks less often.
+    /// Bytes per read(2); the pipes themselves are grown to 1 MiB so a fast writer blocks less often.
     static let readSize = 256 * 1024
     private static let pipeSize: Int32 = 1 << 20
     /// A wake-up that finds at least this much is part of a flood: the batch keeps its storage for the next one
@@ -31,31 +43,39 @@ final class OutputCapture: Sendable {
     /// time: ~750 page faults per 280 MB, each far dearer in a VM whose free memory goes back to the host. Smaller
     /// wake-ups let the storage go, so a quiet or trickling stage holds no buffer.
     private static let floodBurst = 64 * 1024
+    /// Index of each pipe in `fds`, `activity` and the epoll ids; the wake pipe is reported as `wakeID`.
+    private static let streams: [OutputStream] = [.stdout, .stderr]
+    private static let wakeID: UInt32 = 2
 
-    let stream: OutputStream
-    private let fd: Int32
+    private let fds: [Int32]
     private let pid: Int32
     private let wake = WakePipe()
     private let deliver: @Sendable (OutputBatch) -> Void
     private let tap: OutputTap?
-    private let onClose: @Sendable () -> Void
-    private let activity: Mutex<ReaderActivity>
+    private let onClose: @Sendable (OutputStream) -> Void
+    private let activity: Mutex<[ReaderActivity]>
     private let pipeCapacity: Int
 
-    init(fd: Int32, stream: OutputStream, pid: Int32, tap: OutputTap? = nil, deliver: @escaping @Sendable (OutputBatch) -> Void,
-         onClose: @escaping @Sendable () -> Void) {
+    /// `deliver` gets every batch, from the reader thread, in the order described above; `onClose` is called once
+    /// per pipe when it is done. `tap`, when given, sees every byte read, raw (before lines are split or redacted),
+    /// in the order it was read.
+    init(stdout: Int32, stderr: Int32, pid: Int32, tap: OutputTap? = nil, deliver: @escaping @Sendable (OutputBatch) -> Void,
+         onClose: @escaping @Sendable (OutputStream) -> Void) {
+        fds = [stdout, stderr]
         self.tap = tap
-        self.fd = fd
         self.pid = pid
-        self.stream = stream
         self.deliver = deliver
         self.onClose = onClose
-        activity = Mutex(ReaderActivity(stream: stream))
-        let flags = fcntl(fd, F_GETFL)
-        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
-        // Best effort: unprivileged users may be capped lower (then the kernel's default, 64 KiB, stays).
-        let size = heidi_set_pipe_size(fd, Self.pipeSize)
-        pipeCapacity = size > 0 ? Int(size) : 64 * 1024
+        activity = Mutex(Self.streams.map { ReaderActivity(stream: $0) })
+        var capacity = Int.max
+        for fd in fds {
+            let flags = fcntl(fd, F_GETFL)
+            _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+            // Best effort: unprivileged users may be capped lower (then the kernel's default, 64 KiB, stays).
+            let size = heidi_set_pipe_size(fd, Self.pipeSize)
+            capacity = min(capacity, size > 0 ? Int(size) : 64 * 1024)
+        }
+        pipeCapacity = capacity
     }
 
     func start() { startThread { [self] in run() } }
@@ -63,45 +83,154 @@ final class OutputCapture: Sendable {
     /// Stops reading (used when a pipe stays open after the whole stage was killed, e.g. held by an escaped process).
     func forceClose() { wake.wake() }
 
-    var currentActivity: ReaderActivity { activity.withLock { $0 } }
+    var currentActivity: [ReaderActivity] { activity.withLock { $0 } }
+
+    /// One pipe's reading state.
+    private struct Pipe {
+        let stream: OutputStream
+        let fd: Int32
+        var assembler = LineAssembler()
+        var batch: OutputBatch
+        var open = true
+        /// The writer side was reported closed: read on to end of file even after a short read.
+        var hungUp = false
+
+        init(stream: OutputStream, fd: Int32) {
+            self.stream = stream
+            self.fd = fd
+            batch = OutputBatch(stream: stream)
+        }
+    }
+
+    /// How one drain of a pipe ended.
+    private enum Drained {
+        /// The pipe is empty for now (a short read or EAGAIN).
+        case empty
+        /// The batch is full and more may be waiting: drain it again before sleeping.
+        case more
+        /// End of file, or a read error.
+        case closed
+    }
 
     private func run() {
-        activity.withLock { $0.threadID = heidi_gettid() }
-        var assembler = LineAssembler()
+        let tid = heidi_gettid()
+        activity.withLock { for index in $0.indices { $0[index].threadID = tid } }
+        var pipes = Self.streams.indices.map { Pipe(stream: Self.streams[$0], fd: fds[$0]) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readSize, alignment: 16)
         defer { buffer.deallocate() }
-        var batch = OutputBatch(stream: stream)
+        let epoll = heidi_epoll_create()
+        defer { if epoll >= 0 { close(epoll) } }
+        // Edge-triggered: a pipe is reported again only when written after it was drained, so the report order is
+        // the order in which the pipes became readable. Level-triggered would report them in the order of the last
+        // report, whatever came first since.
+        for (index, pipe) in pipes.enumerated() { _ = heidi_epoll_add(epoll, pipe.fd, UInt32(index), 1) }
+        _ = heidi_epoll_add(epoll, wake.readEnd, Self.wakeID, 1)
+        var queue: [Int] = []  // pipes to drain, in the order they became readable
+        var ids = [UInt32](repeating: 0, count: 4)
+        var hangUps = [Int32](repeating: 0, count: 4)
         var drained = MonotonicClock.nanoseconds()
-        reading: while waitReadable(fd, orWake: wake) {
-            let cpu = Self.threadCPUNanoseconds()
-            activity.withLock { $0.wakeups += 1; $0.cpuNanoseconds = cpu }
-            var burst = 0
-            draining: while true {
-                let n = read(fd, buffer.baseAddress, buffer.count)
-                if n > 0 {
-                    tap?(stream, UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-                    burst += n
-                    // A flood fills batches of up to four reads: size the storage once, not by repeated growth.
-                    if burst >= Self.floodBurst && batch.bytes.capacity < 5 * Self.readSize {
-                        batch.bytes.reserveCapacity(5 * Self.readSize)
-                    }
-                    assembler.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), into: &batch)
-                    if n == buffer.count && batch.bytes.count < 4 * Self.readSize { continue }  // more is waiting
-                    break draining
-                }
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break draining }
-                break reading  // EOF or a read error
+        reading: while pipes.contains(where: \.open) {
+            let timeout: Int32 = queue.isEmpty ? -1 : 0
+            let count = epoll >= 0 ? heidi_epoll_wait(epoll, &ids, &hangUps, Int32(ids.count), timeout)
+                : pollReady(pipes, into: &ids, hangUps: &hangUps, timeout: timeout)
+            if count < 0 {
+                if errno == EINTR { continue }
+                break reading
             }
-            flush(&batch, keepStorage: burst >= Self.floodBurst)
-            coalesce(burst: burst, since: &drained)
+            for (id, hungUp) in zip(ids[0..<Int(count)], hangUps) {
+                if id == Self.wakeID { break reading }
+                let index = Int(id)
+                if hungUp != 0 { pipes[index].hungUp = true }
+                if pipes[index].open && !queue.contains(index) { queue.append(index) }
+            }
+            guard !queue.isEmpty else { continue }
+            let cpu = Self.threadCPUNanoseconds()
+            activity.withLock { activity in
+                for index in queue {
+                    activity[index].wakeups += 1
+                    activity[index].cpuNanoseconds = cpu
+                }
+            }
+            var burst = 0
+            var again: [Int] = []
+            var talked: [Int] = []
+            for index in queue {
+                let (bytes, ending) = drain(&pipes[index], buffer)
+                burst += bytes
+                if bytes > 0 { talked.append(index) }
+                flush(&pipes[index].batch, keepStorage: bytes >= Self.floodBurst)
+                switch ending {
+                case .empty: break
+                case .more: again.append(index)
+                case .closed: end(&pipes[index], epoll: epoll)
+                }
+            }
+            queue = again
+            if queue.isEmpty && talked.count == 1 {
+                let quiet = pipes.indices.filter { pipes[$0].open && $0 != talked[0] }.map { pipes[$0].fd }
+                coalesce(burst: burst, since: drained, watching: quiet)
+            }
+            drained = MonotonicClock.nanoseconds()
         }
-        assembler.finish(into: &batch)
-        flush(&batch, keepStorage: false)
-        close(fd)
+        for index in pipes.indices where pipes[index].open { end(&pipes[index], epoll: epoll) }
+    }
+
+    /// Without an epoll set (epoll_create1 failed: out of descriptors), poll(2) says which pipes are readable, in
+    /// pipe order: no output is lost, only the order across the two streams is coarser. Returns the count of `ids`.
+    private func pollReady(_ pipes: [Pipe], into ids: inout [UInt32], hangUps: inout [Int32], timeout: Int32) -> Int32 {
+        var watched = pipes.indices.filter { pipes[$0].open }.map { UInt32($0) }
+        var fds = watched.map { pollfd(fd: pipes[Int($0)].fd, events: Int16(POLLIN), revents: 0) }
+        watched.append(Self.wakeID)
+        fds.append(pollfd(fd: wake.readEnd, events: Int16(POLLIN), revents: 0))
+        let rc = poll(&fds, nfds_t(fds.count), timeout)
+        guard rc > 0 else { return rc }
+        var count = 0
+        for (id, fd) in zip(watched, fds) where fd.revents != 0 && count < ids.count {
+            ids[count] = id
+            hangUps[count] = fd.revents & Int16(POLLHUP | POLLERR) != 0 ? 1 : 0
+            count += 1
+        }
+        return Int32(count)
+    }
+
+    /// Reads `pipe` until it is empty (a short read, or EAGAIN), closed, or its batch is full (a flood: up to four
+    /// reads per batch). A short read leaves the pipe empty, so the next write is a new edge; only a hang-up
+    /// already reported (it came with the data, in the same edge) makes the reader go on to end of file. Reading on
+    /// after every short read cost a third more CPU per MB on a text flood: tiny reads of what arrived meanwhile,
+    /// each ending inside a line.
+    private func drain(_ pipe: inout Pipe, _ buffer: UnsafeMutableRawBufferPointer) -> (bytes: Int, ending: Drained) {
+        var total = 0
+        while true {
+            let n = read(pipe.fd, buffer.baseAddress, buffer.count)
+            if n > 0 {
+                tap?(pipe.stream, UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                total += n
+                // A flood fills batches of up to four reads: size the storage once, not by repeated growth.
+                if total >= Self.floodBurst && pipe.batch.bytes.capacity < 5 * Self.readSize {
+                    pipe.batch.bytes.reserveCapacity(5 * Self.readSize)
+                }
+                pipe.assembler.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), into: &pipe.batch)
+                if pipe.batch.bytes.count >= 4 * Self.readSize { return (total, .more) }
+                if n < buffer.count && !pipe.hungUp { return (total, .empty) }
+                continue
+            }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return (total, .empty) }
+            return (total, .closed)
+        }
+    }
+
+    /// End of a pipe: its unterminated rest, then close and tell.
+    private func end(_ pipe: inout Pipe, epoll: Int32) {
+        pipe.assembler.finish(into: &pipe.batch)
+        flush(&pipe.batch, keepStorage: false)
+        if epoll >= 0 { _ = heidi_epoll_remove(epoll, pipe.fd) }
+        close(pipe.fd)
+        pipe.open = false
         let cpu = Self.threadCPUNanoseconds()
-        activity.withLock { $0.cpuNanoseconds = cpu; $0.finished = true }
-        onClose()
+        let index = pipe.stream == .stdout ? 0 : 1
+        activity.withLock { $0[index].cpuNanoseconds = cpu; $0[index].finished = true }
+        onClose(pipe.stream)
     }
 
     private func flush(_ batch: inout OutputBatch, keepStorage: Bool) {
@@ -112,21 +241,21 @@ final class OutputCapture: Sendable {
             batch.bytes.removeAll(keepingCapacity: true)
             batch.lineCount = 0
         } else {
-            batch = OutputBatch(stream: stream)
+            batch = OutputBatch(stream: batch.stream)
         }
     }
 
-    /// When output trickles, let it gather for a millisecond before the next poll: a child writing a line at a
+    /// When output trickles, let it gather for a millisecond before the next wait: a child writing a line at a
     /// time then costs one wake-up per millisecond instead of one per line, and its output is delayed by at most
     /// that. Not when it floods: at more than a quarter of the pipe per millisecond the pause could fill the pipe
-    /// and stall the writer, so the reader goes straight back to reading.
-    private func coalesce(burst: Int, since drained: inout UInt64) {
+    /// and stall the writer, so the reader goes straight back to reading. The pause watches the `quiet` pipes (and
+    /// the wake pipe): output there ends it at once, so lines of the other stream are never merged across it.
+    private func coalesce(burst: Int, since drained: UInt64, watching quiet: [Int32]) {
         let elapsed = max(1, MonotonicClock.nanoseconds() - drained)
-        if UInt64(burst) * 1_000_000 / elapsed < UInt64(pipeCapacity / 4) {
-            var pause = timespec(tv_sec: 0, tv_nsec: 1_000_000)
-            nanosleep(&pause, nil)
-        }
-        drained = MonotonicClock.nanoseconds()
+        guard UInt64(burst) * 1_000_000 / elapsed < UInt64(pipeCapacity / 4) else { return }
+        var fds = quiet.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        fds.append(pollfd(fd: wake.readEnd, events: Int16(POLLIN), revents: 0))
+        _ = poll(&fds, nfds_t(fds.count), 1)
     }
 
     static func threadCPUNanoseconds() -> UInt64 {

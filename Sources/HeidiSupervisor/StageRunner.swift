@@ -145,17 +145,15 @@ public final class RunningStage: @unchecked Sendable {
         collector = OutputCollector(onOutput: onOutput)
         let sink = self.sink
         let collector = self.collector
-        let streams = [(child.stdoutFD, OutputStream.stdout), (child.stderrFD, OutputStream.stderr)]
-        collector.captures = streams.map { fd, stream in
-            OutputCapture(fd: fd, stream: stream, pid: child.pid, tap: tap, deliver: { collector.handle($0) },
-                          onClose: { sink.yield(.outputClosed) })
-        }
-        for capture in collector.captures { capture.start() }
+        let capture = OutputCapture(stdout: child.stdoutFD, stderr: child.stderrFD, pid: child.pid, tap: tap,
+                                    deliver: { collector.handle($0) }, onClose: { _ in sink.yield(.outputClosed) })
+        collector.capture = capture
+        capture.start()
         timedByWatcher = child.onExit(timeout: timeout, onTimeout: { sink.yield(.timeout) }) { sink.yield(.exited) }
     }
 
-    /// What the stdout and stderr readers have done so far.
-    public var readerActivity: [ReaderActivity] { collector.captures.map(\.currentActivity) }
+    /// What the reader has done for stdout and for stderr so far.
+    public var readerActivity: [ReaderActivity] { collector.capture?.currentActivity ?? [] }
 
     /// Asks the stage to stop: SIGTERM to the tree now, SIGKILL after the grace period.
     public func requestStop() { sink.yield(.stop) }
@@ -219,7 +217,7 @@ public final class RunningStage: @unchecked Sendable {
                     // Every writer is dead, so EOF is imminent; bound the wait in case a descriptor leaked elsewhere.
                     drainTimer = Task {
                         try await Task.sleep(nanoseconds: 2_000_000_000)
-                        for capture in collector.captures { capture.forceClose() }
+                        collector.capture?.forceClose()
                     }
                 }
             case .outputClosed:
@@ -251,8 +249,9 @@ extension RunningStage.Event {
     }
 }
 
-/// Counts and keeps the tail of a stage's output. The stdout and stderr reader threads call `handle`; the lock makes
-/// the output handler (log file, journald, followers) see one batch at a time, in one order for every consumer.
+/// Counts and keeps the tail of a stage's output. The reader thread calls `handle` for stdout and stderr batches in
+/// the order the pipes became readable; the lock makes the output handler (log file, journald, followers) see one
+/// batch at a time, in one order for every consumer.
 final class OutputCollector: @unchecked Sendable {
     private struct Tally {
         var tail = OutputTail()
@@ -262,8 +261,8 @@ final class OutputCollector: @unchecked Sendable {
 
     private let onOutput: OutputHandler
     private let tally = Mutex(Tally())
-    /// Set once in `RunningStage.init`, before the readers start.
-    var captures: [OutputCapture] = []
+    /// Set once in `RunningStage.init`, before the reader starts.
+    var capture: OutputCapture?
 
     init(onOutput: @escaping OutputHandler) { self.onOutput = onOutput }
 

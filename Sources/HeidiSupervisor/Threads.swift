@@ -27,7 +27,7 @@ func startThread(_ body: @escaping @Sendable () -> Void) {
     }
 }
 
-/// A pipe whose only job is to wake a thread blocked in poll(2).
+/// A pipe whose only job is to wake a thread blocked in poll(2) or epoll_wait(2).
 final class WakePipe: Sendable {
     let readEnd: Int32
     let writeEnd: Int32
@@ -48,17 +48,6 @@ final class WakePipe: Sendable {
     deinit {
         close(readEnd)
         close(writeEnd)
-    }
-}
-
-/// Waits until `fd` is readable (or hung up) or `wake` is signalled. Returns false when woken.
-func waitReadable(_ fd: Int32, orWake wake: WakePipe) -> Bool {
-    var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.readEnd, events: Int16(POLLIN), revents: 0)]
-    while true {
-        let rc = poll(&fds, 2, -1)
-        if rc < 0 && errno == EINTR { continue }
-        if fds[1].revents != 0 { return false }
-        return true
     }
 }
 

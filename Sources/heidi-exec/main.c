@@ -1,6 +1,8 @@
-// heidi-exec: the exec wrapper heidid starts a stage through when the stage needs something posix_spawn cannot
-// do: resource limits (setrlimit) and joining the stage's own cgroup. heidid never forks (it is multi-threaded), so
-// whatever must happen "between fork and exec" happens here, in a single-threaded process, before the real exec.
+// heidi-exec: the exec wrapper heidid starts every stage through, for what posix_spawn cannot do: reset every
+// signal disposition (glibc's posix_spawn leaves its two reserved real-time signals, 32 and 33, ignored in the
+// child whatever POSIX_SPAWN_SETSIGDEF says, and SIG_IGN survives exec), resource limits (setrlimit) and joining
+// the stage's own cgroup. heidid never forks (it is multi-threaded), so whatever must happen "between fork and
+// exec" happens here, in a single-threaded process, before the real exec.
 //
 //   heidi-exec [-l RESOURCE=SOFT[:HARD]]... [-g CGROUP_DIR] -- PROGRAM [ARG]...
 //
@@ -17,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static int status_fd = -1;
@@ -88,7 +92,22 @@ static void join_cgroup(const char *directory) {
     close(fd);
 }
 
+// Every signal to SIG_DFL and none blocked. Through the raw system calls: glibc's sigaction refuses its reserved
+// signals (EINVAL), and they are exactly the ones posix_spawn left ignored. An all-zero kernel sigaction is SIG_DFL
+// with no flags and an empty mask on every architecture, whatever its field order. SIGKILL and SIGSTOP cannot be
+// changed (EINVAL) and are always at their default.
+static void reset_signals(void) {
+    unsigned long zero[8] = {0};
+    const size_t sigset_size = (_NSIG - 1) / 8;
+    for (int sig = 1; sig < _NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        syscall(SYS_rt_sigaction, sig, zero, NULL, sigset_size);
+    }
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, zero, NULL, sigset_size);
+}
+
 int main(int argc, char *argv[]) {
+    reset_signals();
     if (fcntl(3, F_SETFD, FD_CLOEXEC) == 0) status_fd = 3;
     int i = 1;
     for (; i < argc; i++) {

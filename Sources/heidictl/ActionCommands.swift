@@ -35,6 +35,9 @@ struct Start: ParsableCommand {
     @Option(name: .long, help: "Number of rounds (default: the config's pipeline.rounds).")
     var rounds: Int?
 
+    @Flag(name: .long, help: "Drop a collected round that waits for train-now (otherwise start is refused then).")
+    var discard = false
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -42,7 +45,7 @@ struct Start: ParsableCommand {
     }
 
     func run() throws {
-        let body = try JSONCoding.encode(StartRequest(mode: mode, rounds: rounds))
+        let body = try JSONCoding.encode(StartRequest(mode: mode, rounds: rounds, discard: discard ? true : nil))
         try postAction(.start, body: body, global: global)
     }
 }

@@ -154,4 +154,40 @@ struct RestartTests {
         let json = try await s.ctl("--json", "journal", "verify", copy)
         #expect(json.stdout.contains(#""not_checked":["the last lines"#) && json.stdout.contains(#""checked":["every line's format""#), "\(json)")
     }
+
+    @Test("kill -9 during a stage: the restarted daemon kills all of it, setsid escapers too, before running it once more")
+    func recoveryAfterKill9LeavesNothingOfTheInterruptedStage() async throws {
+        let s = try Session()
+        defer { s.tearDown() }
+        // The stage leaves one process in a session of its own: not in the stage's process group, so only the
+        // instance marker (or the cgroup) still ties it to the stage once its daemon is gone.
+        let stageMarker = "HEIDI_E2E_STAGE=" + s.dir.path
+        try s.writeConfig(TestConfig.shell(stages: [.generate: "setsid sleep 303 & exec sleep 303"],
+                                           stageEnv: ["HEIDI_E2E_STAGE": s.dir.path]))
+        let first = try await s.startDaemon()
+        #expect(try await s.ctl("start", "--mode", "full", "--rounds", "1").status == 0)
+        let old = try await s.waitUntil("the stage and its escaper") { () -> [pid_t]? in
+            let pids = Processes.withEnvironmentEntry(stageMarker)
+            return pids.count == 2 ? pids : nil
+        }
+        kill(first.pid, SIGKILL)
+        #expect(await first.waitForExit(timeout: Session.patience) != nil)
+        #expect(Processes.withEnvironmentEntry(stageMarker).sorted() == old.sorted(), "kill -9 of heidid leaves its stage running")
+
+        try await s.startDaemon()
+        let events = try await s.waitForEvent("run_recovered")
+        let recovered = try #require(events.of("run_recovered").last)
+        #expect(recovered.message.contains("killed 2 processes"), "\(recovered.message)")
+        let rerun = try await s.waitForStatus("generate running again") { status in
+            status.state == .collecting && status.child.map { !old.contains($0.pid) } == true
+        }
+        // The new copy starts its own escaper; of the old ones nothing is left: exactly one copy of the stage runs.
+        let now = try await s.waitUntil("the re-run stage and its escaper") { () -> [pid_t]? in
+            let pids = Processes.withEnvironmentEntry(stageMarker)
+            return pids.count >= 2 ? pids : nil
+        }
+        #expect(now.count == 2 && Set(now).isDisjoint(with: old), "old \(old), now \(now)")
+        #expect(now.contains(try #require(rerun.child?.pid)))
+        #expect(try await s.stopDaemon() == 0)
+    }
 }

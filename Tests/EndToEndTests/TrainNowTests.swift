@@ -73,6 +73,37 @@ struct TrainNowTests {
         #expect(status.round == 2)
     }
 
+    @Test("start refuses to drop a collected round (409, with the reason) unless --discard, which is journaled")
+    func startKeepsACollectedRoundUnlessDiscarding() async throws {
+        let s = try Session(environment: ["HEIDI_MOCK_SUBPROCESSES": "1"])
+        defer { s.tearDown() }
+        try s.writeConfig(TestConfig.shell(mode: .collect))
+        try await s.startDaemon()
+        #expect(try await s.ctl("start", "--mode", "collect", "--rounds", "1").status == 0)
+        let waiting = try await s.waitForStatus("round 1 collected") { $0.state == .idle && $0.awaitingTrainNow }
+        let first = try #require(waiting.runID)
+
+        let refused = try await s.ctl("--json", "start")
+        #expect(refused.status == 1, "start over a collected round: \(refused)")
+        let body = try JSONCoding.decode(APIErrorBody.self, from: refused.stdoutBytes)
+        #expect(body.error.code == .invalidState, "409")
+        #expect(body.error.message.contains("round 1/1 of run \(first) is collected") && body.error.message.contains("--discard"),
+                "\(body.error.message)")
+        let still = try await s.status()
+        #expect(still.runID == first && still.awaitingTrainNow, "nothing was dropped")
+        #expect(try s.events().of("pipeline_start").count == 1)
+
+        let discarded = try await s.ctl("start", "--discard", "--mode", "full", "--rounds", "1")
+        #expect(discarded.status == 0, "start --discard: \(discarded)")
+        let events = try await s.waitForEvent("pipeline_complete")
+        let stop = try #require(events.of("pipeline_stop").last)
+        #expect(stop.level == "warn" && stop.runID == first, "\(stop)")
+        #expect(stop.message.contains("discarded"), "\(stop.message)")
+        let types = events.map(\.type)
+        let stopIndex = try #require(types.lastIndex(of: "pipeline_stop"))
+        #expect(types[stopIndex + 1] == "pipeline_start", "the discard is journaled right before the new run: \(types)")
+    }
+
     @Test("train-now is refused (exit 1) with no run and in full mode")
     func refused() async throws {
         let s = try Session()

@@ -188,6 +188,57 @@ struct PipelineScenarioTests {
         #expect(!fresh.send(.start(mode: .full, rounds: 0, runUnitTests: false, runID: "r")).isAccepted)
     }
 
+    @Test func startRefusesToDropACollectedRoundUnlessToldToDiscardIt() {
+        var d = Driver()
+        d.send(.start(mode: .collect, rounds: 2, runUnitTests: false, runID: "r1"))
+        d.runUntilIdleOrError()
+        #expect(d.send(.trainNow) == .accepted("started"))
+        d.runUntilIdleOrError()
+        #expect(d.state.phase == .idle && d.state.awaitingTrainNow && d.state.round == 2, "round 2 of 2 collected")
+        let waiting = d.state
+        guard case .refused(let why) = d.send(.start(mode: .full, rounds: 1, runUnitTests: false, runID: "r2")) else {
+            Issue.record("a start dropped the collected round")
+            return
+        }
+        #expect(why.contains("round 2/2 of run r1 is collected") && why.contains("--discard"), "\(why)")
+        #expect(d.state == waiting)
+        let t = Pipeline.transition(d.state, .start(mode: .full, rounds: 1, runUnitTests: false, runID: "r2", discard: true))
+        #expect(t.outcome.isAccepted && t.state.runID == "r2" && !t.state.awaitingTrainNow)
+        let drafts = t.effects.compactMap { effect -> EventDraft? in if case .record(let d) = effect { return d }; return nil }
+        #expect(drafts.map(\.type) == [.pipelineStop, .pipelineStart, .roundStart])
+        let stop = drafts.first
+        #expect(stop?.level == .warn && stop?.runID == "r1", "the discarded run's own event")
+        #expect(stop?.message.contains("round 2/2 of run r1") == true && stop?.message.contains("discarded") == true, "\(stop?.message ?? "")")
+    }
+
+    @Test func allowedFailuresAreCountedShownAndMakeTheCompletionAWarning() {
+        var d = Driver()
+        d.send(.start(mode: .full, rounds: 2, runUnitTests: false, runID: "r"))
+        var last: Transition?
+        while d.state.stageActive {
+            let failing = d.state.stage == .eval
+            let failure = failing ? StageFailure(kind: .exit, message: "exit 4 in round \(d.state.round)", exitCode: 4, allowed: true) : nil
+            last = Pipeline.transition(d.state, .stageFinished(failure: failure, at: "t\(d.state.round)"))
+            d.send(.stageFinished(failure: failure, at: "t\(d.state.round)"))
+            if failing && d.state.phase != .idle {
+                #expect(d.state.phase == .collecting && d.state.lastError == nil, "an allowed failure never enters ERROR")
+                #expect(d.state.lastWarning?.message == "exit 4 in round 1")
+            }
+        }
+        #expect(d.state.phase == .idle && d.state.allowedFailures == 2)
+        #expect(d.state.lastWarning == PipelineFailure(stage: "eval", round: 2, message: "exit 4 in round 2", exitCode: 4, signal: nil, at: "t2"))
+        let complete = last?.effects.compactMap { effect -> EventDraft? in
+            if case .record(let draft) = effect, draft.type == .pipelineComplete { return draft }
+            return nil
+        }.first
+        #expect(complete?.level == .warn)
+        #expect(complete?.message.contains("2 allowed stage failures") == true && complete?.message.contains("eval of round 2") == true,
+                "\(complete?.message ?? "")")
+        // A new run starts clean.
+        d.send(.start(mode: .full, rounds: 1, runUnitTests: false, runID: "r2"))
+        #expect(d.state.lastWarning == nil && d.state.allowedFailures == 0)
+    }
+
     @Test func recoveryResumesTheInterruptedStageOrGoesIdle() {
         var persisted = PipelineState()
         persisted.phase = .finalizing

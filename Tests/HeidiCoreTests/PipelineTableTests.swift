@@ -44,13 +44,14 @@ enum Fixture: String, CaseIterable, CustomTestStringConvertible {
 
 /// The inputs of the table (stage outcomes plus every operator action).
 enum Input: String, CaseIterable, CustomTestStringConvertible {
-    case start, ok, fail, failAllowed, stop, trainNow, pause, resume, step, reset
+    case start, startDiscarding, ok, fail, failAllowed, stop, trainNow, pause, resume, step, reset
 
     var testDescription: String { rawValue }
 
     var value: PipelineInput {
         switch self {
         case .start: return .start(mode: .full, rounds: 2, runUnitTests: false, runID: "run_2")
+        case .startDiscarding: return .start(mode: .full, rounds: 2, runUnitTests: false, runID: "run_2", discard: true)
         case .ok: return .stageFinished(failure: nil, at: "t")
         case .fail: return .stageFinished(failure: StageFailure(kind: .exit, message: "exit 3", exitCode: 3), at: "t")
         case .failAllowed:
@@ -65,17 +66,22 @@ enum Input: String, CaseIterable, CustomTestStringConvertible {
     }
 }
 
-/// What a row expects: the next phase (nil = refused, state unchanged), the stage started, an event type recorded.
+/// What a row expects: the next phase (nil = refused, state unchanged), the stage started, an event type recorded
+/// (at `level`, when given).
 struct Expectation {
     var phase: PipelinePhase?
     var starts: Stage? = nil
     var records: EventType? = nil
     var outcome: String? = nil
+    var level: EventLevel? = nil
 }
 
 /// The exhaustive table: every fixture × every input. Rows not listed must be refused without any change.
 let table: [Fixture: [Input: Expectation]] = [
-    .idleFresh: [.start: Expectation(phase: .collecting, starts: .generate, records: .pipelineStart)],
+    .idleFresh: [
+        .start: Expectation(phase: .collecting, starts: .generate, records: .pipelineStart),
+        .startDiscarding: Expectation(phase: .collecting, starts: .generate, records: .pipelineStart),
+    ],
     .collecting: [
         .ok: Expectation(phase: .validating, starts: .validate),
         .fail: Expectation(phase: .error, records: .pipelineError),
@@ -112,14 +118,16 @@ let table: [Fixture: [Input: Expectation]] = [
         .pause: Expectation(phase: .evaluating, outcome: "pause takes effect when eval finishes"),
     ],
     .lastRoundEval: [
-        .ok: Expectation(phase: .idle, records: .pipelineComplete),
+        .ok: Expectation(phase: .idle, records: .pipelineComplete, level: .info),
         .fail: Expectation(phase: .error, records: .pipelineError),
-        .failAllowed: Expectation(phase: .idle, records: .pipelineComplete),
+        // Allowed failures are not silent: the completion is a warning (with the count, see the scenarios).
+        .failAllowed: Expectation(phase: .idle, records: .pipelineComplete, level: .warn),
         .stop: Expectation(phase: .evaluating),
         .pause: Expectation(phase: .evaluating, outcome: "pause takes effect when eval finishes"),
     ],
     .error: [
         .start: Expectation(phase: .collecting, starts: .generate, records: .pipelineStart),
+        .startDiscarding: Expectation(phase: .collecting, starts: .generate, records: .pipelineStart),
         .reset: Expectation(phase: .idle, records: .reset),
     ],
     .collectCollecting: [
@@ -147,7 +155,8 @@ let table: [Fixture: [Input: Expectation]] = [
         .trainNow: Expectation(phase: .testing, records: .trainNowTrigger, outcome: "queued"),
     ],
     .collectAwaiting: [
-        .start: Expectation(phase: .collecting, starts: .generate, records: .pipelineStart),
+        // A plain start would drop the collected round: refused (not listed); with discard, the drop is journaled.
+        .startDiscarding: Expectation(phase: .collecting, starts: .generate, records: .pipelineStop, level: .warn),
         .trainNow: Expectation(phase: .finalizing, starts: .train, records: .trainNowTrigger, outcome: "started"),
         .stop: Expectation(phase: .idle, records: .pipelineStop),
     ],
@@ -211,8 +220,12 @@ struct PipelineTableTests {
         }
         #expect(started == (expected.starts.map { [$0] } ?? []), "stages started")
         if let event = expected.records {
-            #expect(transition.effects.contains { if case .record(let d) = $0 { return d.type == event }; return false },
-                    "expected a \(event.rawValue) event in \(transition.effects)")
+            let recorded = transition.effects.compactMap { effect -> EventDraft? in
+                if case .record(let draft) = effect, draft.type == event { return draft }
+                return nil
+            }
+            #expect(!recorded.isEmpty, "expected a \(event.rawValue) event in \(transition.effects)")
+            if let level = expected.level { #expect(recorded.allSatisfy { $0.level == level }, "\(recorded)") }
         }
         if let outcome = expected.outcome { #expect(transition.outcome == .accepted(outcome)) }
         // Invariants every accepted transition keeps.

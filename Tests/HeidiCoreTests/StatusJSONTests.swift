@@ -13,6 +13,7 @@ struct StatusJSONTests {
                                        progress: error ? ChildProgress(done: 45, total: 100, percent: 45, rate: 30.1) : nil) : nil,
             lastError: error ? PipelineFailure(stage: "eval", round: 1, message: "exit 3; last output:\nboom", exitCode: 3,
                                                signal: nil, at: "t") : nil,
+            lastWarning: error ? PipelineFailure(stage: "eval", round: 2, message: "exit 1", exitCode: 1, signal: nil, at: "w") : nil,
             journal: JournalHead(path: "/var/lib/heidi/events.jsonl", seq: 1234, head: SHA256.zeroHex),
             supervision: "subreaper+pgroup", updatedAt: "u")
     }

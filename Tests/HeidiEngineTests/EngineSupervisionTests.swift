@@ -156,6 +156,22 @@ struct EngineSupervisionTests {
         await engine.shutdown()
     }
 
+    /// Checks every 0.5 s against max_wait 1.2 s: the stage used to fail at the check at 1.0 s, since the next one
+    /// would fall after max_wait; now the last check is at max_wait.
+    @Test func theGovernorHoldsForTheWholeMaxWaitBeforeFailingTheStage() async throws {
+        let config = governedConfig(memory: 80, maxWait: 1.2)
+        let started = MonotonicClock.nanoseconds()
+        let engine = try await startedEngine(config, StartRequest(rounds: 1),
+                                             sampler: ScriptedSampler(cpu: [5], memory: [97], holdInterval: 0.5))
+        #expect(await waitFor { await engine.status().state == .error })
+        let elapsed = Double(MonotonicClock.nanoseconds() - started) / 1e9
+        #expect(elapsed >= 1.2, "the held stage failed after \(elapsed) s, before limits.max_wait 1.2 s")
+        #expect(elapsed < 1.2 + 1.5, "and not much later: \(elapsed) s")
+        let message = await engine.status().lastError?.message ?? ""
+        #expect(message.contains("held by the resource governor") && message.contains("limits.max_wait"), "\(message)")
+        await engine.shutdown()
+    }
+
     @Test func stopWhileHeldEndsTheRunWithoutStartingTheStage() async throws {
         let config = governedConfig(cpu: 50)
         let engine = try await startedEngine(config, StartRequest(rounds: 1),

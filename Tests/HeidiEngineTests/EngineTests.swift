@@ -115,6 +115,27 @@ struct EngineTests {
         await engine.shutdown()
     }
 
+    @Test func allowedEvalFailuresShowInStatusAndMakeTheCompletionAWarning() async throws {
+        let directory = temporaryDirectory()
+        let failingEval = StageConfig(command: ["/bin/sh", "-c", "echo 'eval: no GPU' >&2; exit 4"], timeout: 30, stopGrace: 1,
+                                      allowFailure: true)
+        let config = makeConfig(directory, mock: false, stages: [.eval: failingEval])
+        let engine = makeEngine(config)
+        try await engine.open()
+        _ = try await engine.perform(.start, start: StartRequest(mode: .full, rounds: 2)).get()
+        #expect(await waitFor { await engine.status().state == .idle && (try? eventTypes(config.journalPath).last) == "pipeline_complete" })
+        let status = await engine.status()
+        #expect(status.lastError == nil, "an allowed failure never enters ERROR")
+        let warning = try #require(status.lastWarning, "status shows the last allowed failure")
+        #expect(warning.stage == "eval" && warning.round == 2 && warning.exitCode == 4 && warning.message.contains("eval: no GPU"))
+        let json = String(decoding: status.jsonBytes(), as: UTF8.self)
+        #expect(json.contains(#""last_warning":{"at":"#), "\(json)")
+        let complete = try #require(try journalLines(config.journalPath).last)
+        #expect(complete.type == "pipeline_complete" && complete.level == "warn", "\(complete)")
+        #expect(complete.message.contains("2 allowed stage failures"), "\(complete.message)")
+        await engine.shutdown()
+    }
+
     @Test func theJournalStaysValidWhateverAChildPrints() async throws {
         let directory = temporaryDirectory()
         // Quotes, backslashes, control characters, invalid UTF-8, ANSI colours, a secret, and a 100 KiB line.

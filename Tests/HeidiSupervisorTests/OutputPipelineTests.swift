@@ -20,6 +20,35 @@ struct OutputPipelineTests {
         #expect(result.outputBytes == Int64(count * 70), "70 bytes per line, as logged")
     }
 
+    /// Each pair is written back to back (stdout, then stderr), then the child waits until the reader has taken
+    /// both (FIONREAD on its own pipe ends): the order of a pair is knowable only from which pipe became readable
+    /// first. With a reader thread per pipe, each delivering on its own schedule (and pausing a millisecond to let
+    /// a trickle gather), pairs came out reversed.
+    @Test func stdoutAndStderrKeepTheChildsOrderLineByLine() async throws {
+        let pairs = 150
+        let child = """
+            import fcntl, os, struct, termios, time
+            def pending(fd): return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\\0" * 4))[0]
+            for i in range(\(pairs)):
+                os.write(1, b"out %d\\n" % i)
+                os.write(2, b"err %d\\n" % i)
+                deadline = time.monotonic() + 5
+                while (pending(1) or pending(2)) and time.monotonic() < deadline: time.sleep(0.0002)
+            """
+        let sink = LineSink()
+        let stage = try startStage("exec python3 -c '\(child)'", sink: sink)
+        let result = await stage.waitForEnd()
+        #expect(result.exit.exitCode == 0, "\(result.excerpt)")
+        let expected = (0..<pairs).flatMap { ["out \($0)", "err \($0)"] }
+        let lines = sink.lines
+        let texts = lines.map(\.text)
+        let firstDifference = zip(texts, expected).enumerated().first { $0.element.0 != $0.element.1 }
+        let wrongStreams = lines.filter { $0.stream != ($0.text.hasPrefix("out") ? .stdout : .stderr) }
+        let inOrder = texts == expected
+        #expect(inOrder, "\(texts.count) of \(expected.count) lines; first out of order: \(firstDifference.map { "line \($0.offset): \($0.element.0)" } ?? "none")")
+        #expect(wrongStreams.isEmpty, "each line keeps its stream: \(wrongStreams.prefix(3))")
+    }
+
     @Test func aMegabyteWithoutNewlineIsCutIntoMarkedPiecesAndNothingIsLost() async throws {
         let sink = LineSink()
         let stage = try startStage(Fixture.hugeLine(bytes: 1_000_000), sink: sink)

@@ -58,6 +58,20 @@ long heidi_recv_with_credentials(int fd, void *buffer, size_t capacity, int *tru
 /// reserved, so the rest of its group can still be signalled safely. Returns 1 exited, 0 running, -1 error.
 int heidi_child_exited_nowait(pid_t pid);
 
+/// epoll_create1(EPOLL_CLOEXEC). Returns the descriptor or -1 with errno set.
+int heidi_epoll_create(void);
+
+/// Watches `fd` for input (edge-triggered when `edge_triggered` is non-zero), reported as `id`. Returns 0 or -1.
+int heidi_epoll_add(int epfd, int fd, unsigned int id, int edge_triggered);
+
+/// Stops watching `fd`. Returns 0 or -1 with errno set.
+int heidi_epoll_remove(int epfd, int fd);
+
+/// epoll_wait for at most `capacity` (<= 8) events; stores their ids in `ids` in the order the kernel reports them,
+/// which is the order in which the descriptors became ready, and in `hung_up` whether each came with EPOLLHUP or
+/// EPOLLERR (the writer side is closed). Returns the count, or -1 with errno set.
+int heidi_epoll_wait(int epfd, unsigned int *ids, int *hung_up, int capacity, int timeout_ms);
+
 #define HEIDI_TRIGGER_WORDS_MAX 32
 #define HEIDI_TRIGGER_WORD_LENGTH_MAX 16
 

@@ -123,7 +123,7 @@ struct ConfigFileReader {
     private mutating func readStageDefaults(_ node: YAMLNode, _ prefix: String) throws(ConfigError) {
         for (key, value, name) in try mapping(node, prefix) {
             switch name {
-            case "timeout": defaults.timeout = try duration(value, key)
+            case "timeout": defaults.timeout = try timeout(value, key)
             case "stop_grace": defaults.stopGrace = try duration(value, key)
             case "env": defaults.env = try stringMap(value, key)
             default: throw unknown(value, key, ["timeout", "stop_grace", "env"])
@@ -159,7 +159,7 @@ struct ConfigFileReader {
                 settings.cwd = try pathValue(value, key)
                 placeholderSites.append((value, key, try scalar(value, key)))
             case "env": settings.env = try stringMap(value, key)
-            case "timeout": settings.timeout = try duration(value, key)
+            case "timeout": settings.timeout = try timeout(value, key)
             case "stop_grace": settings.stopGrace = try duration(value, key)
             case "allow_failure": settings.allowFailure = try boolean(value, key)
             case "retries": settings.retries = try integer(value, key, minimum: 0)
@@ -265,6 +265,17 @@ struct ConfigFileReader {
         let text = try scalar(node, key)
         guard let value = Units.parseDuration(text) else {
             throw fail(node, key, "invalid duration \"\(text)\" (use seconds like 90, or \"90s\", \"15m\", \"2h\")")
+        }
+        return value
+    }
+
+    /// A stage timeout: 0 is refused rather than read as "kill at once" (every stage would fail at its start) or as
+    /// "never" (a hung stage would hold the pipeline forever, unsupervised); a long wait is written as one ("30d").
+    private func timeout(_ node: YAMLNode, _ key: String) throws(ConfigError) -> Double {
+        let value = try duration(node, key)
+        guard value > 0 else {
+            throw fail(node, key, "a timeout must be longer than 0 (0 would kill every stage at once; for a long stage "
+                + "give a long duration such as \"12h\" or \"30d\")")
         }
         return value
     }

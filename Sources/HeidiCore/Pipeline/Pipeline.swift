@@ -9,8 +9,9 @@ public enum Pipeline {
     }
 
     /// Restart recovery: `persisted` is the state a previous daemon left. A run that had a child running either
-    /// re-runs the interrupted stage (`resume`) or goes IDLE; ERROR and paused runs are kept as they were.
-    public static func recover(_ persisted: PipelineState, resume: Bool) -> Transition {
+    /// re-runs the interrupted stage (`resume`) or goes IDLE; ERROR and paused runs are kept as they were. `note`
+    /// (what was found and killed of the interrupted stage) is added to the `run_recovered` message.
+    public static func recover(_ persisted: PipelineState, resume: Bool, note: String? = nil) -> Transition {
         var machine = Machine(state: persisted)
         let hadChild = persisted.stageActive
         machine.state.stageActive = false
@@ -19,14 +20,15 @@ public enum Pipeline {
             return Transition(state: machine.state, effects: [], outcome: .accepted(nil))
         }
         let stageName = persisted.stage?.rawValue ?? "?"
+        let found = note.map { " (\($0))" } ?? ""
         if resume && !persisted.stopping {
             machine.record(.runRecovered, level: .warn,
-                           "daemon restarted during \(stageName) of round \(persisted.round); re-running \(stageName)")
+                           "daemon restarted during \(stageName) of round \(persisted.round)\(found); re-running \(stageName)")
             machine.state.pauseRequested = false
             machine.enter(persisted.phase)
         } else {
             machine.record(.runRecovered, level: .warn,
-                           "daemon restarted during \(stageName) of round \(persisted.round); run ended (recovery: idle)")
+                           "daemon restarted during \(stageName) of round \(persisted.round)\(found); run ended (recovery: idle)")
             machine.endRun(as: "stopped")
         }
         return Transition(state: machine.state, effects: machine.effects, outcome: .accepted(nil))
@@ -47,7 +49,8 @@ private struct Machine {
 
     mutating func apply(_ input: PipelineInput) -> PipelineOutcome {
         switch input {
-        case let .start(mode, rounds, runUnitTests, runID, paused): return start(mode, rounds, runUnitTests, runID, paused: paused)
+        case let .start(mode, rounds, runUnitTests, runID, paused, discard):
+            return start(mode, rounds, runUnitTests, runID, paused: paused, discard: discard)
         case let .stageFinished(failure, at): return stageFinished(failure, at: at)
         case .stop: return stop()
         case .trainNow: return trainNow()
@@ -60,11 +63,22 @@ private struct Machine {
 
     // MARK: Runs and rounds
 
-    mutating func start(_ mode: PipelineMode, _ rounds: Int, _ runUnitTests: Bool, _ runID: String, paused: Bool) -> PipelineOutcome {
+    /// A collected round waiting for train-now is part of a run too: a start would drop it, so it is refused unless
+    /// `discard` says to drop it, and then the journal says what was dropped.
+    mutating func start(_ mode: PipelineMode, _ rounds: Int, _ runUnitTests: Bool, _ runID: String, paused: Bool,
+                        discard: Bool) -> PipelineOutcome {
         guard !state.runActive else {
             return .refused("a run is active (\(state.phase.rawValue), run \(state.runID ?? "?")); stop it first")
         }
         guard rounds >= 1 else { return .refused("rounds must be at least 1") }
+        if state.awaitingTrainNow {
+            let collected = "round \(state.round)/\(state.rounds) of run \(state.runID ?? "?") is collected and waits for train-now"
+            guard discard else {
+                return .refused("\(collected); train it (train-now), stop the run, or start with discard (heidictl start --discard) to drop it")
+            }
+            record(.pipelineStop, level: .warn, stageless: true,
+                   "run \(state.runID ?? "?") stopped by start with discard: \(collected), discarded untrained")
+        }
         var next = PipelineState()
         next.mode = mode
         next.rounds = rounds
@@ -126,6 +140,13 @@ private struct Machine {
                 runID: state.runID, round: state.round, stage: stage.rawValue)))
             return .accepted(nil)
         }
+        if let failure {
+            // Allowed (eval by default): the run goes on, but the failure stays visible in status and the completion.
+            state.allowedFailures += 1
+            state.lastWarning = PipelineFailure(
+                stage: stage.rawValue, round: state.round, message: failure.message,
+                exitCode: failure.exitCode, signal: failure.signal, at: at)
+        }
         advance(after: stage)
         return .accepted(nil)
     }
@@ -163,7 +184,13 @@ private struct Machine {
             enter(.collecting)
         } else {
             state.phase = .idle
-            record(.pipelineComplete, "run \(state.runID ?? "?") complete: \(state.rounds) round\(state.rounds == 1 ? "" : "s")")
+            var message = "run \(state.runID ?? "?") complete: \(state.rounds) round\(state.rounds == 1 ? "" : "s")"
+            let failures = state.allowedFailures
+            if failures > 0, let last = state.lastWarning {
+                message += "; \(failures) allowed stage failure\(failures == 1 ? "" : "s"), the last: \(last.stage ?? "?") of round "
+                    + "\(last.round): \(last.message)"
+            }
+            record(.pipelineComplete, level: failures > 0 ? .warn : .info, message)
             endRun(as: "completed")
         }
     }

@@ -19,6 +19,10 @@ public struct PipelineState: Sendable, Equatable {
     /// Collect mode: IDLE after a collected round, waiting for train-now.
     public var awaitingTrainNow = false
     public var lastError: PipelineFailure?
+    /// The last stage failure the run went on after (`allow_failure`, eval by default); kept until the next start.
+    public var lastWarning: PipelineFailure?
+    /// How many allowed stage failures this run has had (the completion event says so).
+    public var allowedFailures = 0
     /// How the last run ended while IDLE: `completed` or `stopped` (nil while running or never run).
     public var lastRunEnding: String?
 

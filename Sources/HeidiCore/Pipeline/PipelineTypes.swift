@@ -79,7 +79,8 @@ public struct StageFailure: Sendable, Equatable {
     }
 }
 
-/// The last failure that put the pipeline into ERROR.
+/// A stage failure: the last one that put the pipeline into ERROR (`last_error`), or the last one a run was allowed
+/// to go on after (`last_warning`).
 public struct PipelineFailure: Sendable, Equatable, Codable {
     public var stage: String?
     public var round: Int
@@ -115,7 +116,8 @@ public struct PipelineFailure: Sendable, Equatable, Codable {
 /// Inputs to the pipeline state machine.
 public enum PipelineInput: Sendable, Equatable {
     /// `paused`: hold before the first stage, as if a pause had been requested (then `resume` or `step`).
-    case start(mode: PipelineMode, rounds: Int, runUnitTests: Bool, runID: String, paused: Bool = false)
+    /// `discard`: a collected round waiting for train-now may be dropped (otherwise the start is refused).
+    case start(mode: PipelineMode, rounds: Int, runUnitTests: Bool, runID: String, paused: Bool = false, discard: Bool = false)
     /// The running stage ended: `nil` failure means success. `at` stamps a resulting error.
     case stageFinished(failure: StageFailure?, at: String)
     case stop

@@ -8,17 +8,28 @@ public struct StateFile: Sendable, Equatable, Codable {
     /// Whether the run had a child running (recovery re-runs that stage).
     public var stageActive: Bool
     public var runUnitTests: Bool
+    /// Allowed stage failures of the run so far (its completion event counts them).
+    public var allowedFailures: Int
+    /// The running stage's `HEIDI_STAGE_INSTANCE` marker and cgroup: after a crash, recovery finds every process of
+    /// the interrupted stage by them, escapers that left its process group included.
+    public var stageInstance: String?
+    public var stageCgroup: String?
 
-    public init(status: StatusSnapshot, legacyStatus: String, stageActive: Bool, runUnitTests: Bool) {
+    public init(status: StatusSnapshot, legacyStatus: String, stageActive: Bool, runUnitTests: Bool, allowedFailures: Int = 0,
+                stageInstance: String? = nil, stageCgroup: String? = nil) {
         self.status = status
         self.legacyStatus = legacyStatus
         self.stageActive = stageActive
         self.runUnitTests = runUnitTests
+        self.allowedFailures = allowedFailures
+        self.stageInstance = stageInstance
+        self.stageCgroup = stageCgroup
     }
 
     enum ExtraKeys: String, CodingKey {
         case status, currentRound = "current_round", currentStage = "current_stage", stageActive = "stage_active"
-        case runUnitTests = "run_unit_tests"
+        case runUnitTests = "run_unit_tests", allowedFailures = "allowed_failures", stageInstance = "stage_instance"
+        case stageCgroup = "stage_cgroup"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -27,6 +38,9 @@ public struct StateFile: Sendable, Equatable, Codable {
         legacyStatus = try c.decode(String.self, forKey: .status)
         stageActive = try c.decodeIfPresent(Bool.self, forKey: .stageActive) ?? false
         runUnitTests = try c.decodeIfPresent(Bool.self, forKey: .runUnitTests) ?? false
+        allowedFailures = try c.decodeIfPresent(Int.self, forKey: .allowedFailures) ?? 0
+        stageInstance = try c.decodeIfPresent(String.self, forKey: .stageInstance)
+        stageCgroup = try c.decodeIfPresent(String.self, forKey: .stageCgroup)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -37,6 +51,9 @@ public struct StateFile: Sendable, Equatable, Codable {
         try c.encode(status.stage, forKey: .currentStage)
         try c.encode(stageActive, forKey: .stageActive)
         try c.encode(runUnitTests, forKey: .runUnitTests)
+        try c.encode(allowedFailures, forKey: .allowedFailures)
+        try c.encode(stageInstance, forKey: .stageInstance)
+        try c.encode(stageCgroup, forKey: .stageCgroup)
     }
 
     /// Writes `state.json` atomically (temp file, fsync, rename, fsync directory).
@@ -67,6 +84,8 @@ public struct StateFile: Sendable, Equatable, Codable {
         state.stopping = status.stopping
         state.awaitingTrainNow = status.awaitingTrainNow
         state.lastError = status.lastError
+        state.lastWarning = status.lastWarning
+        state.allowedFailures = allowedFailures
         if status.state == .idle, ["completed", "stopped"].contains(legacyStatus) { state.lastRunEnding = legacyStatus }
         return state
     }

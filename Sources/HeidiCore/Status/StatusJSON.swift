@@ -39,18 +39,8 @@ extension StatusSnapshot {
         j.string("path", journal.path)
         j.number("seq", Double(journal.seq))
         object.raw("journal", j.finished())
-        if let lastError {
-            var e = JSONObjectWriter()
-            e.string("at", lastError.at)
-            e.optionalNumber("exit_code", lastError.exitCode.map { Double($0) })
-            e.string("message", lastError.message)
-            e.number("round", Double(lastError.round))
-            e.optionalNumber("signal", lastError.signal.map { Double($0) })
-            e.optionalString("stage", lastError.stage)
-            object.raw("last_error", e.finished())
-        } else {
-            object.null("last_error")
-        }
+        object.failure("last_error", lastError)
+        object.failure("last_warning", lastWarning)
         object.string("mode", mode.rawValue)
         object.bool("pause_requested", pauseRequested)
         object.bool("paused", paused)
@@ -67,6 +57,24 @@ extension StatusSnapshot {
         object.string("updated_at", updatedAt)
         object.string("version", version)
         return object.finished()
+    }
+}
+
+extension JSONObjectWriter {
+    /// A `PipelineFailure` member (`last_error`, `last_warning`), or null.
+    mutating func failure(_ name: String, _ failure: PipelineFailure?) {
+        guard let failure else {
+            null(name)
+            return
+        }
+        var e = JSONObjectWriter()
+        e.string("at", failure.at)
+        e.optionalNumber("exit_code", failure.exitCode.map { Double($0) })
+        e.string("message", failure.message)
+        e.number("round", Double(failure.round))
+        e.optionalNumber("signal", failure.signal.map { Double($0) })
+        e.optionalString("stage", failure.stage)
+        raw(name, e.finished())
     }
 }
 

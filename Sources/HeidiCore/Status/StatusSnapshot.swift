@@ -109,6 +109,8 @@ public struct StatusSnapshot: Sendable, Equatable, Codable {
     public var stopping: Bool
     public var child: ChildStatus?
     public var lastError: PipelineFailure?
+    /// The last stage failure the run was allowed to go on after (`allow_failure`); null when none since the start.
+    public var lastWarning: PipelineFailure?
     public var journal: JournalHead
     /// Which whole-tree kill mechanism supervises children (`subreaper+pgroup`, later `cgroup`).
     public var supervision: String
@@ -117,7 +119,7 @@ public struct StatusSnapshot: Sendable, Equatable, Codable {
     public init(version: String, pid: Int32, startedAt: String, state: PipelinePhase, mode: PipelineMode, runID: String?,
                 round: Int, rounds: Int, stage: String?, paused: Bool, pauseRequested: Bool, trainNowPending: Bool,
                 awaitingTrainNow: Bool, stopping: Bool, child: ChildStatus?, lastError: PipelineFailure?,
-                journal: JournalHead, supervision: String, updatedAt: String) {
+                lastWarning: PipelineFailure? = nil, journal: JournalHead, supervision: String, updatedAt: String) {
         self.version = version
         self.pid = pid
         self.startedAt = startedAt
@@ -134,6 +136,7 @@ public struct StatusSnapshot: Sendable, Equatable, Codable {
         self.stopping = stopping
         self.child = child
         self.lastError = lastError
+        self.lastWarning = lastWarning
         self.journal = journal
         self.supervision = supervision
         self.updatedAt = updatedAt
@@ -142,7 +145,8 @@ public struct StatusSnapshot: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case apiVersion = "api_version", version, pid, startedAt = "started_at", state, mode, runID = "run_id", round, rounds
         case stage, paused, pauseRequested = "pause_requested", trainNowPending = "train_now_pending"
-        case awaitingTrainNow = "awaiting_train_now", stopping, child, lastError = "last_error", journal, supervision
+        case awaitingTrainNow = "awaiting_train_now", stopping, child, lastError = "last_error"
+        case lastWarning = "last_warning", journal, supervision
         case updatedAt = "updated_at"
     }
 
@@ -165,6 +169,7 @@ public struct StatusSnapshot: Sendable, Equatable, Codable {
         try c.encode(stopping, forKey: .stopping)
         try c.encode(child, forKey: .child)
         try c.encode(lastError, forKey: .lastError)
+        try c.encode(lastWarning, forKey: .lastWarning)
         try c.encode(journal, forKey: .journal)
         try c.encode(supervision, forKey: .supervision)
         try c.encode(updatedAt, forKey: .updatedAt)

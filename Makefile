@@ -6,7 +6,7 @@ SYSTEMD_UNIT_DIR ?= /etc/systemd/system
 SYSUSERS_DIR ?= /usr/lib/sysusers.d
 TMPFILES_DIR ?= /usr/lib/tmpfiles.d
 
-.PHONY: deps test-deps build demo test release install install-docs systemd-test systemd-test-deps clean python-test python-deps
+.PHONY: deps test-deps build demo test swift-test release install install-docs systemd-test systemd-test-deps clean python-test python-deps
 
 ## Install the system packages the build needs (libsystemd-dev, libgcrypt20-dev, libyaml-dev; pkg-config is usually
 ## present).
@@ -28,10 +28,13 @@ build: deps
 demo: deps
 	contrib/demo/run-demo.sh
 
-## Run every test suite (unit, real-process supervision, end to end with the built binaries). The full output is
-## also kept in .build/test.log; on failure the failed expectations are repeated at the end, where a CI log's tail
-## shows them.
-test: test-deps
+## Run every test suite: the Swift suites (unit, real-process supervision, end to end with the built binaries), then
+## the Python package's (python-test).
+test: swift-test python-test
+
+## The Swift suites. The full output is also kept in .build/test.log; on failure the failed expectations are repeated
+## at the end, where a CI log's tail shows them.
+swift-test: test-deps
 	swift build
 	@{ swift test 2>&1; echo $$? > .build/test.status; } | tee .build/test.log; \
 	status=$$(cat .build/test.status); \

@@ -54,8 +54,9 @@ def test_error_mapping() -> None:
 
     refused = error_for(409, body("invalid_state", "pause refused: no run is active"), "/s")
     assert isinstance(refused, heidi.Refused) and refused.reason == "pause refused: no run is active"
-    denied = error_for(403, body("forbidden", "uid 1000 may read but not control heidid: join group 'heidi' or run"
-                                              " as root"), "/s")
+    denied = error_for(403, body("forbidden", "uid 1000 may read but not control heidid on /run/heidi/heidi.sock: "
+                                              "control.group is 'heidi' (gid 995), and uid 1000 is not in it: join it"
+                                              " (usermod -aG heidi USER, then log in again) or run as root"), "/s")
     assert isinstance(denied, heidi.PermissionDenied) and denied.group == "heidi" and denied.exit_code == 4
     bad = error_for(413, body("too_large", "request too large"), "/s")
     assert isinstance(bad, heidi.BadRequest) and bad.status == 413 and bad.exit_code == 5

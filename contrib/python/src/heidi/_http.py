@@ -179,9 +179,12 @@ def error_for(status: int, body: bytes, socket: str | None) -> HeidiError:
     if status == 409:
         return Refused(message, code or "invalid_state")
     if status == 403:
+        # heidid names the configured group: "... control.group is 'heidi' (gid 995), and uid 1000 is not in it ...".
         group = None
-        if "join group '" in message:
-            group = message.split("join group '", 1)[1].split("'", 1)[0]
+        for marker in ("control.group is '", "join group '"):
+            if marker in message:
+                group = message.split(marker, 1)[1].split("'", 1)[0]
+                break
         return PermissionDenied(message, socket=socket, group=group)
     if status in (400, 404, 405, 413):
         return BadRequest(message, status=status, code=code or "bad_request")

@@ -17,6 +17,16 @@ done
 BIN=$(swift build -c release --static-swift-stdlib --scratch-path .build-release --show-bin-path)
 python3 -c 'import supervisor' 2>/dev/null || python3 -m pip install -q supervisor
 echo "==> $(nproc) CPUs, $(uname -r), supervisor $(python3 -c 'import supervisor, importlib.metadata as m; print(m.version("supervisor"))')"
+# The facts that explain a difference between machines: the CPU (and whether the text scan's AVX2 path runs), a VM
+# or not, free page reporting (a host fault on a fresh page's first touch), and how large a pipe may grow.
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+avx2=$(grep -qw avx2 /proc/cpuinfo && echo "AVX2 (vector text scan)" || echo "no AVX2 (scalar text scan)")
+virt="VM $(systemd-detect-virt --vm 2>/dev/null || true), container $(systemd-detect-virt --container 2>/dev/null || true)"
+grep -qw hypervisor /proc/cpuinfo && virt+=" (CPU hypervisor flag set)"
+reporting=$( [[ -r /sys/module/page_reporting/parameters/page_reporting_order ]] \
+    && echo "on, order $(cat /sys/module/page_reporting/parameters/page_reporting_order)" || echo "off (no page_reporting module)")
+echo "==> CPU: ${cpu_model:-unknown}, $avx2; virtualisation: $virt; free page reporting: $reporting;" \
+    "pipe-max-size $(cat /proc/sys/fs/pipe-max-size) bytes"
 # PAGE_REPORTING_ORDER=11 (root): stop the guest handing free memory back to the host for the run, restored after.
 # On these VMs (free page reporting, min_free_ms=0) a fresh page can cost a host fault on first touch, charged to
 # whoever touches it: the log file's page cache makes every capturer's CPU per MB swing with it.

@@ -226,6 +226,7 @@ extension Engine {
             scheduleRetry(after: attempt, because: exitText)
             return
         }
+        logBroadcaster.end(path: finished.logFile.path, Self.logEnding(result.ending, failure: failure, exitText: exitText))
         submit(.stageFinished(failure: failure, at: clock.now().description))
     }
 
@@ -256,6 +257,14 @@ extension Engine {
         return counters
     }
 
+    /// How a stage's log ended, for its followers.
+    static func logEnding(_ ending: StageRunResult.Ending, failure: StageFailure?, exitText: String) -> StageLogEnding {
+        guard let failure else { return ending == .stopped ? .interrupted(exitText) : .succeeded(exitText) }
+        let excerpt = failure.message.firstRange(of: "; last output:")?.lowerBound ?? failure.message.endIndex
+        let message = String(failure.message[..<excerpt])
+        return failure.kind == .timeout ? .timedOut(message) : .failed(message)
+    }
+
     static func excerptSuffix(_ excerpt: String) -> String {
         let lines = excerpt.split(separator: "\n", omittingEmptySubsequences: false).suffix(10)
         let text = lines.joined(separator: "\n")
@@ -284,7 +293,7 @@ final class StageOutputSink: Sendable {
     }
 
     func deliver(_ batch: OutputBatch) {
-        broadcaster.publish(batch.bytes, lines: batch.lineCount, stage: stage, round: round) { logFile.append(batch.bytes) }
+        broadcaster.publish(batch.bytes, lines: batch.lineCount, path: logFile.path) { logFile.append(batch.bytes) }
         journald?.offer(batch)
         lines.add(batch.lineCount, ordering: .relaxed)
         bytes.add(batch.bytes.count, ordering: .relaxed)

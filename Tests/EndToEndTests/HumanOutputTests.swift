@@ -74,18 +74,14 @@ struct HumanOutputTests {
         defer { s.tearDown() }
         try s.writeConfig(TestConfig.shell())
         try await s.startDaemon()
-        let out = try CaptureFile()
-        let err = try CaptureFile()
-        defer { out.close(); err.close() }
-        let watcher = try Processes.spawn([Binaries.heidictl, "--socket", s.socket, "--json", "status", "--watch"],
-                                          environment: TestEnvironment.make(), stdout: out.fd, stderr: err.fd)
-        defer { kill(watcher, SIGKILL); _ = Processes.waitBlocking(watcher, timeout: 5) }
-        try await s.waitUntil("the first document") { out.contents().contains(0x0a) ? true : nil }
+        let watcher = try s.background("--json", "status", "--watch")
+        defer { watcher.stop() }
+        try await s.waitUntil("the first document") { watcher.stdoutBytes.contains(0x0a) ? true : nil }
         #expect(try await s.ctl("start", "--rounds", "1").status == 0)
         let events = try await s.waitForEvent("pipeline_complete")
         let lastSeq = UInt64(events.count)
         func documents() -> [StatusSnapshot] {
-            out.contents().split(separator: 0x0a).compactMap { try? JSONCoding.decode(StatusSnapshot.self, from: Array($0)) }
+            watcher.stdoutBytes.split(separator: 0x0a).compactMap { try? JSONCoding.decode(StatusSnapshot.self, from: Array($0)) }
         }
         try await s.waitUntil("the document of the completed run") { documents().last?.journal.seq == lastSeq ? true : nil }
         let docs = documents()

@@ -119,19 +119,13 @@ struct LogServingTests {
             if failing { try s.openGate(failFlag) }
             #expect(try await s.ctl("start").status == 0)
             let status = try await s.waitForStatus("generate running") { $0.stage == "generate" }
-            let out = try CaptureFile()
-            let err = try CaptureFile()
-            defer { out.close(); err.close() }
-            let follower = try Processes.spawn([Binaries.heidictl, "--socket", s.socket, "logs", "-f"],
-                                               environment: TestEnvironment.make(), stdout: out.fd, stderr: err.fd)
-            defer { kill(follower, SIGKILL); _ = Processes.waitBlocking(follower, timeout: 5) }
-            try await s.waitUntil("the follower to print the first line") {
-                String(decoding: out.contents(), as: UTF8.self).contains("first") ? true : nil
-            }
+            let follower = try s.background("logs", "-f")
+            defer { follower.stop() }
+            try await s.waitUntil("the follower to print the first line") { follower.stdout.contains("first") ? true : nil }
             try s.openGate(gates + (status.runID ?? ""))
-            let exit = await Processes.wait(follower, timeout: Session.patience)
-            let stderr = String(decoding: err.contents(), as: UTF8.self)
-            #expect(String(decoding: out.contents(), as: UTF8.self) == "first\nlast\n")
+            let exit = await follower.exit(within: Session.patience)
+            let stderr = follower.stderr
+            #expect(follower.stdout == "first\nlast\n")
             if failing {
                 #expect(exit == 1, "a failed stage: exit 1; stderr: \(stderr)")
                 #expect(stderr.contains("generate (round 1) ended: failed (exit 3)"), "\(stderr)")
@@ -152,18 +146,12 @@ struct LogServingTests {
         defer { s.tearDown() }
         try s.writeConfig(TestConfig.shell())
         try await s.startDaemon()
-        let out = try CaptureFile()
-        let err = try CaptureFile()
-        defer { out.close(); err.close() }
-        let follower = try Processes.spawn([Binaries.heidictl, "--socket", s.socket, "events", "-f", "--reconnect-timeout", "1s"],
-                                           environment: TestEnvironment.make(), stdout: out.fd, stderr: err.fd)
-        defer { kill(follower, SIGKILL); _ = Processes.waitBlocking(follower, timeout: 5) }
-        try await s.waitUntil("the follower to print daemon_start") {
-            String(decoding: out.contents(), as: UTF8.self).contains("daemon_start") ? true : nil
-        }
+        let follower = try s.background("events", "-f", "--reconnect-timeout", "1s")
+        defer { follower.stop() }
+        try await s.waitUntil("the follower to print daemon_start") { follower.stdout.contains("daemon_start") ? true : nil }
         try await s.stopDaemon()
-        let exit = await Processes.wait(follower, timeout: Session.patience)
-        let stderr = String(decoding: err.contents(), as: UTF8.self)
+        let exit = await follower.exit(within: Session.patience)
+        let stderr = follower.stderr
         #expect(exit == 3, "exit \(exit.map(String.init) ?? "none (still running)"); stderr: \(stderr)")
         #expect(stderr.contains("gave up after 1.0s without heidid") || stderr.contains("gave up after"), "\(stderr)")
         #expect(stderr.contains(s.socket), "names the socket: \(stderr)")

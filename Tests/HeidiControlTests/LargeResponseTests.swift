@@ -64,15 +64,8 @@ struct LargeResponseTests {
     /// Reads a `Connection: close` chunked response 64 KiB at a time with 2 ms between reads (a reader slower
     /// than the server, like heidictl printing to a terminal), pausing `pauses` times for `pause` seconds.
     static func readSlowly(_ path: String, _ target: String, backend: BigLogBackend, pauses: Int, pause: Double) -> Reading {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard let fd = ControlServerTests.connected(path) else { return Reading() }
         defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard rc == 0 else { return Reading() }
         var timeout = timeval(tv_sec: 60, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let request = "GET \(target) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"

@@ -62,12 +62,17 @@ extension Engine: ControlBackend {
         guard let stage = Stage(rawValue: stage) else { return .failure(APIErrorBody(.badRequest, "unknown stage \(stage)")) }
         guard let runID = state.runID else { return .failure(APIErrorBody(.notFound, "no run yet: there are no stage logs")) }
         let round = round ?? max(1, state.round)
-        let path = "\(config.runDirectory(runID))/logs/round-\(round)/\(stage.rawValue).log"
+        let path = stageLogPath(stage, round: round, runID: runID)
         if !follow && !FileSystem.exists(path) && !FileSystem.exists(path + ".1") {
             return .failure(APIErrorBody(.notFound, "no log for \(stage.rawValue) in round \(round) of \(runID) (\(path))"))
         }
         return .success(await Self.openLog(path, tail: tail, fromLine: fromLine, follow: follow && !shuttingDown,
                                            broadcaster: logBroadcaster))
+    }
+
+    /// `<run_dir>/logs/round-<N>/<stage>.log` of the current run (or `runID`).
+    func stageLogPath(_ stage: Stage, round: Int, runID: String? = nil) -> String {
+        "\(config.runDirectory(runID ?? state.runID ?? "none"))/logs/round-\(round)/\(stage.rawValue).log"
     }
 
     /// Positions a reader of the log at `path` (off the actor: finding the tail reads the files) and wraps it as

@@ -117,6 +117,7 @@ extension Engine {
                               runID: attempt.runID, round: round, stage: stage.rawValue))
             metrics.stageEnded(stage, outcome: "spawn_failed", seconds: 0)
             logFile.close()
+            logBroadcaster.end(path: logFile.path, .failed("could not start: \(error)"))
             enqueue(.stageFinished(failure: StageFailure(kind: .spawn, message: "\(error)", allowed: settings.allowFailure),
                                    at: clock.now().description))
             return
@@ -155,6 +156,7 @@ extension Engine {
         record(EventDraft(.stageEnd, level: allowed ? .warn : .error, message: "\(stage.rawValue) could not start: \(message)",
                           runID: attempt.runID, round: attempt.round, stage: stage.rawValue))
         metrics.stageEnded(stage, outcome: "spawn_failed", seconds: 0)
+        logBroadcaster.end(path: stageLogPath(stage, round: attempt.round), .failed("could not start: \(message)"))
         enqueue(.stageFinished(failure: StageFailure(kind: .spawn, message: message, allowed: allowed), at: clock.now().description))
     }
 

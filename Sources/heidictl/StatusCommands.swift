@@ -29,11 +29,11 @@ struct Status: ParsableCommand {
     private func watchChanges() throws {
         var last: StatusSnapshot?
         try FollowingStream(client: global.client, follow: true).run(path: { API.status + "?watch=1" }) { line in
-            guard let status = try? StatusPoller.decode(line.dropLast()) else { return }
+            guard let status = try? StatusPoller.decode(line.dropLast()) else { return [] }
             let key = status.watchKey
-            guard key != last else { return }
+            guard key != last else { return [] }
             last = key
-            writeOut(global.json ? line : Array((StatusFormatter.describe(status, colors: Terminal.colors) + "\n\n").utf8))
+            return global.json ? line : Array((StatusFormatter.describe(status, colors: Terminal.colors) + "\n\n").utf8)
         }
     }
 

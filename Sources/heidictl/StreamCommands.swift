@@ -31,9 +31,9 @@ struct Events: ParsableCommand {
         try stream.run(path: {
             "\(API.events)?after=\(lastSeq)&follow=\(follow ? 1 : 0)"
         }) { line in
-            guard let seq = JournalLineEncoder.seq(of: line), seq > lastSeq else { return }
+            guard let seq = JournalLineEncoder.seq(of: line), seq > lastSeq else { return [] }
             lastSeq = seq
-            writeOut(json ? line : Array((TerminalText.neutralised(EventFormatter.describe(line)) + "\n").utf8))
+            return json ? line : Array((TerminalText.neutralised(EventFormatter.describe(line)) + "\n").utf8)
         }
     }
 }
@@ -53,12 +53,13 @@ struct FollowingStream {
         return seconds
     }
 
-    /// Calls `onHeaders` for each successful connection, then `onLine` for every line. Returns the trailers of
-    /// the stream that ended it: without `follow`, the first; with `follow`, the first for which `isLast` holds.
+    /// Calls `onHeaders` for each successful connection, then `onLine` for every line, and prints what it returns
+    /// (one write per chunk received, not per line). Returns the trailers of the stream that ended it: without
+    /// `follow`, the first; with `follow`, the first for which `isLast` holds.
     @discardableResult
     func run(
         path: () -> String, onHeaders: ([String: String]) -> Void = { _ in }, isLast: ([String: String]) -> Bool = { _ in false },
-        onLine: ([UInt8]) -> Void
+        onLine: ([UInt8]) -> [UInt8]
     ) throws -> [String: String] {
         var announced = false
         var awaySince: UInt64?
@@ -75,14 +76,16 @@ struct FollowingStream {
                     guard status == 200 else { errorBody += chunk; return }
                     pending += chunk
                     var start = 0
+                    var output: [UInt8] = []
                     while let newline = pending[start...].firstIndex(of: 0x0a) {
-                        onLine(Array(pending[start...newline]))
+                        output += onLine(Array(pending[start...newline]))
                         start = newline + 1
                     }
                     pending.removeFirst(start)
+                    writeOut(output)
                 }
                 if status != 200 { throw failForStatus(HTTPReply(status: status, body: errorBody)) }
-                if !pending.isEmpty { onLine(pending + [0x0a]) }
+                if !pending.isEmpty { writeOut(onLine(pending + [0x0a])) }
                 if !follow || isLast(trailers) { return trailers }
                 awaySince = awaySince ?? MonotonicClock.nanoseconds()
                 // The daemon ended the stream: it is shutting down or restarting. Give it time to go away
@@ -192,9 +195,9 @@ struct Logs: ParsableCommand {
             }
         }, isLast: { $0[API.stageEndTrailer.lowercased()] != nil }) { line in
             received += 1
-            if !json { writeOut(TerminalText.neutralised(line)); return }
+            if !json { return TerminalText.neutralised(line) }
             let text = String(decoding: line.dropLast(), as: UTF8.self)
-            writeOut(Array("{\"stage\":\(JSONText.quoted(stageName)),\"line\":\(JSONText.quoted(text))}\n".utf8))
+            return Array("{\"stage\":\(JSONText.quoted(stageName)),\"line\":\(JSONText.quoted(text))}\n".utf8)
         }
         guard follow, let end = trailers[API.stageEndTrailer.lowercased()] else { return }
         let outcome = end.split(separator: ";", maxSplits: 1).first.map(String.init) ?? end

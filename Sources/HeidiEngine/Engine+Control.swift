@@ -15,11 +15,7 @@ extension Engine: ControlBackend {
     public func isReady() async -> Bool { ready && !shuttingDown }
 
     /// The status now, then one document per change (NDJSON), until the daemon stops.
-    public nonisolated func statusUpdates() -> AsyncStream<[UInt8]> {
-        let snapshots = statusBoard.watch(now: clock.now())
-        var iterator = snapshots.makeAsyncIterator()
-        return AsyncStream(unfolding: { await iterator.next().map { $0.jsonBytes() + [0x0a] } })
-    }
+    public nonisolated func statusUpdates() -> AsyncStream<[UInt8]> { statusBoard.watch(now: clock.now()) }
 
     public func perform(_ action: Action, start: StartRequest?) async -> Result<ActionResponse, APIErrorBody> {
         if shuttingDown { return .failure(APIErrorBody(.unavailable, "heidid is shutting down")) }

@@ -22,7 +22,7 @@ final class StatusBoard: Sendable {
     }
 
     private struct Watcher {
-        var continuation: AsyncStream<StatusSnapshot>.Continuation
+        var continuation: AsyncStream<[UInt8]>.Continuation
         var last: StatusSnapshot
     }
 
@@ -38,13 +38,14 @@ final class StatusBoard: Sendable {
 
     func publish(_ snapshot: StatusSnapshot, live: LiveStage?) {
         entry.withLock { $0 = Entry(snapshot: snapshot, live: live) }
-        let behind = watchers.withLock { watchers -> [AsyncStream<StatusSnapshot>.Continuation] in
+        let behind = watchers.withLock { watchers -> [AsyncStream<[UInt8]>.Continuation] in
             guard !watchers.all.isEmpty else { return [] }
             let key = snapshot.watchKey
-            var behind: [AsyncStream<StatusSnapshot>.Continuation] = []
+            let document = snapshot.jsonBytes() + [0x0a]
+            var behind: [AsyncStream<[UInt8]>.Continuation] = []
             for (id, watcher) in watchers.all where watcher.last != key {
                 watchers.all[id]?.last = key
-                if case .dropped = watcher.continuation.yield(snapshot) {
+                if case .dropped = watcher.continuation.yield(document) {
                     behind.append(watcher.continuation)
                     watchers.all.removeValue(forKey: id)
                 }
@@ -55,10 +56,10 @@ final class StatusBoard: Sendable {
         for continuation in behind { continuation.finish() }
     }
 
-    /// The status now, then every published change (as `watchKey` tells changes apart), until the daemon stops
-    /// or the watcher falls `watchQueueLimit` snapshots behind.
-    func watch(now: Timestamp) -> AsyncStream<StatusSnapshot> {
-        let (stream, continuation) = AsyncStream.makeStream(of: StatusSnapshot.self, bufferingPolicy: .bufferingOldest(Self.watchQueueLimit))
+    /// The status now, then every published change (as `watchKey` tells changes apart), as NDJSON documents,
+    /// until the daemon stops or the watcher falls `watchQueueLimit` documents behind.
+    func watch(now: Timestamp) -> AsyncStream<[UInt8]> {
+        let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingOldest(Self.watchQueueLimit))
         watchers.withLock { watchers in
             // Read under the watchers' lock: a publication either comes before this (and is in the first
             // snapshot) or after (and is queued), never both or neither.
@@ -66,7 +67,7 @@ final class StatusBoard: Sendable {
                 continuation.finish()
                 return
             }
-            continuation.yield(first)
+            continuation.yield(first.jsonBytes() + [0x0a])
             watchers.next += 1
             let id = watchers.next
             watchers.all[id] = Watcher(continuation: continuation, last: first.watchKey)

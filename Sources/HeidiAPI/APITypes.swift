@@ -9,6 +9,9 @@ public enum API {
     public static let events = "/api/v1/events"
     public static let logs = "/api/v1/logs"
     public static let metrics = "/metrics"
+    /// The trailer of a followed `GET /api/v1/logs` saying how the stage ended:
+    /// `success|failed|timeout|interrupted|not_run; <description>`.
+    public static let stageEndTrailer = "X-Heidi-Stage-End"
     /// Requests larger than this are refused with 413.
     public static let maxRequestBytes = 64 * 1024
 }

@@ -9,6 +9,10 @@ import NIOHTTP1
 ///   were most of a status round trip. Every other request goes on to the task unchanged.
 /// - Closes the connection when a request does not arrive complete within the idle timeout of the connection
 ///   opening or of the last response (idle and slow clients), whichever path served it.
+/// - Closes a connection only once the last byte of its response has reached the socket: a close asked for
+///   earlier (a `Connection: close` response, the connection's task ending) waits for that, because closing at
+///   once discards what NIO still buffers for the reader (large responses were cut off before their end). A
+///   reader that takes in nothing for the stall timeout while a response waits for it is closed at once.
 ///
 /// Responses keep their order: NIO's pipelining handler, in front of this one, passes on a request only once the
 /// response to the previous one has ended, and a request is answered here only while the task has none.
@@ -27,10 +31,19 @@ final class ConnectionFrontHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// The request being answered here, between its head and its end.
     private var answering: (response: ControlResponse, keepAlive: Bool, started: UInt64)?
     private var idleClose: Scheduled<Void>?
+    private let stallTimeout: TimeAmount
+    /// Responses whose end has been written but not yet reached the socket.
+    private var unflushedEnds = 0
+    /// Whether the response being written ends the connection (its head says `Connection: close`).
+    private var closesAfterResponse = false
+    private var stallClose: Scheduled<Void>?
+    /// A close that waits for the response being written to reach the socket.
+    private var heldClose: (mode: CloseMode, promise: EventLoopPromise<Void>?)?
 
-    init(router: ControlRouter, idleTimeout: TimeAmount, answersHere: Bool) {
+    init(router: ControlRouter, idleTimeout: TimeAmount, stallTimeout: TimeAmount = .seconds(60), answersHere: Bool) {
         self.router = router
         self.idleTimeout = idleTimeout
+        self.stallTimeout = stallTimeout
         self.answersHere = answersHere
     }
 
@@ -43,11 +56,36 @@ final class ConnectionFrontHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.fireChannelActive()
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) { disarmIdleClose() }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        disarmIdleClose()
+        disarmStallClose()
+    }
 
     func channelInactive(context: ChannelHandlerContext) {
         disarmIdleClose()
+        disarmStallClose()
+        if let held = heldClose {
+            heldClose = nil
+            held.promise?.succeed(())
+        }
         context.fireChannelInactive()
+    }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        guard mode == .all, unflushedEnds > 0, context.channel.isActive else {
+            context.close(mode: mode, promise: promise)
+            return
+        }
+        if let held = heldClose, let earlier = held.promise {
+            promise.map { earlier.futureResult.cascade(to: $0) }
+        } else {
+            heldClose = (mode, promise)
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        updateStallClose(context)
+        context.fireChannelWritabilityChanged()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -75,11 +113,16 @@ final class ConnectionFrontHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) {
+        switch unwrapOutboundIn(data) {
+        case .head(let head):
+            closesAfterResponse = head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
+            context.write(data, promise: promise)
+        case .body:
+            context.write(data, promise: promise)
+        case .end:
             withTask = max(0, withTask - 1)
-            if withTask == 0 { armIdleClose(context) }
+            context.write(data, promise: endWritten(context, closing: closesAfterResponse, then: promise))
         }
-        context.write(data, promise: promise)
     }
 
     private func answer(_ response: ControlResponse, keepAlive: Bool, started: UInt64, context: ChannelHandlerContext) {
@@ -88,14 +131,56 @@ final class ConnectionFrontHandler: ChannelDuplexHandler, RemovableChannelHandle
             context.close(promise: nil)
             return
         }
-        for part in response.parts(keepAlive: keepAlive, bytes: bytes) { context.write(wrapOutboundOut(part), promise: nil) }
+        let parts = response.parts(keepAlive: keepAlive, bytes: bytes)
+        for part in parts.dropLast() { context.write(wrapOutboundOut(part), promise: nil) }
+        if let end = parts.last { context.write(wrapOutboundOut(end), promise: endWritten(context, closing: !keepAlive, then: nil)) }
         context.flush()
         router.stats.record(seconds: Double(MonotonicClock.nanoseconds() - started) / 1e9)
-        if keepAlive {
-            armIdleClose(context)
-        } else {
-            context.close(promise: nil)
+    }
+
+    /// The promise for a response's end: once the end has reached the socket, the connection closes (after a
+    /// `Connection: close` response) or waits for the next request (idle timeout). Until then the stall
+    /// timeout watches the reader.
+    private func endWritten(_ context: ChannelHandlerContext, closing: Bool, then promise: EventLoopPromise<Void>?) -> EventLoopPromise<Void> {
+        let written = promise ?? context.eventLoop.makePromise()
+        unflushedEnds += 1
+        updateStallClose(context)
+        let channel = context.channel
+        written.futureResult.assumeIsolated().whenComplete { result in
+            self.unflushedEnds -= 1
+            guard case .success = result, channel.isActive else { return }
+            if closing || (self.heldClose != nil && self.unflushedEnds == 0) {
+                self.closeNow(context)
+            } else {
+                if self.withTask == 0 { self.armIdleClose(context) }
+                self.updateStallClose(context)
+            }
         }
+        return written
+    }
+
+    /// Arms the stall timer while a response waits for the reader (the channel is not writable, or an ended
+    /// response has not reached the socket); a reader that takes something in re-arms it.
+    private func updateStallClose(_ context: ChannelHandlerContext) {
+        let waiting = !context.channel.isWritable || unflushedEnds > 0
+        if waiting {
+            stallClose?.cancel()
+            stallClose = context.eventLoop.assumeIsolated().scheduleTask(in: stallTimeout) { self.closeNow(context) }
+        } else {
+            disarmStallClose()
+        }
+    }
+
+    /// Closes now, completing a held close's promise with it.
+    private func closeNow(_ context: ChannelHandlerContext) {
+        let held = heldClose
+        heldClose = nil
+        context.close(mode: .all, promise: held?.promise)
+    }
+
+    private func disarmStallClose() {
+        stallClose?.cancel()
+        stallClose = nil
     }
 
     private func armIdleClose(_ context: ChannelHandlerContext) {

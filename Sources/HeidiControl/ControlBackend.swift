@@ -14,12 +14,18 @@ public struct ControlResponse: Sendable {
     public var body: ResponseBody
     /// Extra response headers.
     public var headers: [(String, String)]
+    /// For a stream: trailers sent after its last chunk (chunked encoding), asked for once the stream has ended.
+    public var trailers: (@Sendable () async -> [(String, String)])?
 
-    public init(status: Int, contentType: String = "application/json", body: ResponseBody, headers: [(String, String)] = []) {
+    public init(
+        status: Int, contentType: String = "application/json", body: ResponseBody, headers: [(String, String)] = [],
+        trailers: (@Sendable () async -> [(String, String)])? = nil
+    ) {
         self.status = status
         self.contentType = contentType
         self.body = body
         self.headers = headers
+        self.trailers = trailers
     }
 
     public static func json<T: Encodable>(_ status: Int, _ value: T) -> ControlResponse {
@@ -32,14 +38,23 @@ public struct ControlResponse: Sendable {
     }
 }
 
-/// A stage log as streamed to a client: the 0-based index of its first line in the log file, and the lines.
+/// A stage log as streamed to a client: the 0-based index of its first line in the log (across rotation), and
+/// its bytes.
 public struct LogStream: Sendable {
     public var firstLine: Int
     public var chunks: AsyncStream<[UInt8]>
+    /// The rotated older part the stream starts with (`<stage>.log.1`), if the log has been rotated.
+    public var rotatedPart: String?
+    /// After the chunks have ended: how the followed stage ended (`success; exit 0`), or nil when not known
+    /// (not following, or the daemon is stopping).
+    public var ending: @Sendable () async -> String?
 
-    public init(firstLine: Int, chunks: AsyncStream<[UInt8]>) {
+    public init(firstLine: Int, chunks: AsyncStream<[UInt8]>, rotatedPart: String? = nil,
+                ending: @escaping @Sendable () async -> String? = { nil }) {
         self.firstLine = firstLine
         self.chunks = chunks
+        self.rotatedPart = rotatedPart
+        self.ending = ending
     }
 }
 
@@ -48,6 +63,8 @@ public protocol ControlBackend: Sendable {
     /// The status now, without waiting for anything (the control server answers it on the connection's event loop);
     /// nil while the daemon is still starting.
     func publishedStatus() -> StatusSnapshot?
+    /// The status now, then one status object per change (NDJSON), for `GET /api/v1/status?watch=1`.
+    func statusUpdates() -> AsyncStream<[UInt8]>
     /// True once the daemon is fully up (journal checked, state recovered).
     func isReady() async -> Bool
     /// Carries out an action; an `APIErrorBody` (usually `invalid_state`) when it does not apply.
@@ -59,4 +76,14 @@ public protocol ControlBackend: Sendable {
     func logs(stage: String, round: Int?, tail: Int?, fromLine: Int?, follow: Bool) async -> Result<LogStream, APIErrorBody>
     /// Prometheus text exposition.
     func metrics() async -> String
+}
+
+extension ControlBackend {
+    /// Without a change feed: the status now, once.
+    public func statusUpdates() -> AsyncStream<[UInt8]> {
+        let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self)
+        if let status = publishedStatus() { continuation.yield(status.jsonBytes() + [0x0a]) }
+        continuation.finish()
+        return stream
+    }
 }

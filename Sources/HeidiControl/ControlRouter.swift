@@ -49,6 +49,10 @@ public struct ControlRouter: Sendable {
     }
 
     public func route(_ request: ControlRequest) async -> ControlResponse {
+        if request.method == "GET", request.path == API.status, let watch = request.query["watch"] {
+            guard let watch = flag(watch) else { return .error(.badRequest, "watch must be 0 or 1") }
+            if watch { return ControlResponse(status: 200, contentType: "application/x-ndjson", body: .stream(backend.statusUpdates())) }
+        }
         if let response = immediateResponse(method: request.method, path: request.path) { return response }
         switch (request.method, request.path) {
         case ("GET", API.health):
@@ -112,8 +116,11 @@ public struct ControlRouter: Sendable {
         guard let follow = flag(request.query["follow"]) else { return .error(.badRequest, "follow must be 0 or 1") }
         switch await backend.logs(stage: stage, round: round, tail: tail, fromLine: fromLine, follow: follow) {
         case .success(let log):
-            return ControlResponse(status: 200, contentType: "text/plain; charset=utf-8", body: .stream(log.chunks),
-                                   headers: [("X-Heidi-First-Line", String(log.firstLine))])
+            var headers = [("X-Heidi-First-Line", String(log.firstLine))]
+            if let rotated = log.rotatedPart { headers.append(("X-Heidi-Rotated-Part", rotated)) }
+            if follow { headers.append(("Trailer", API.stageEndTrailer)) }
+            return ControlResponse(status: 200, contentType: "text/plain; charset=utf-8", body: .stream(log.chunks), headers: headers,
+                                   trailers: { await log.ending().map { [(API.stageEndTrailer, $0)] } ?? [] })
         case .failure(let error):
             return .json(error.error.code.httpStatus, error)
         }

@@ -22,6 +22,8 @@ public final class ControlServer: Service, Sendable {
         public var maxConnections = 2048
         /// A request must arrive complete within this many seconds of the connection opening or the last response.
         public var idleTimeout: Double = 10
+        /// A connection whose reader takes in nothing for this many seconds while a response waits is closed.
+        public var stallTimeout: Double = 60
         public init() {}
     }
 
@@ -71,7 +73,8 @@ public final class ControlServer: Service, Sendable {
             channel.closeFuture.whenComplete { _ in self.connections.wrappingSubtract(1, ordering: .relaxed) }
             let overLimit = active > self.options.maxConnections
             return credentials.flatMapThrowing { cred in
-                try Self.configureConnection(channel, router: self.router, idleTimeout: self.options.idleTimeout, answersHere: !overLimit)
+                try Self.configureConnection(channel, router: self.router, idleTimeout: self.options.idleTimeout,
+                                             stallTimeout: self.options.stallTimeout, answersHere: !overLimit)
                 let connection = try Connection.closingOnDeinit(channel)
                 return Accepted(connection: connection, peer: PeerCredentials(pid: cred.pid, uid: cred.uid, gid: cred.gid),
                                 overLimit: overLimit)
@@ -111,14 +114,20 @@ public final class ControlServer: Service, Sendable {
 
     /// Sets up a connection's pipeline on its event loop: NIO's HTTP codec (with pipelining and error handling),
     /// then the front handler. Shared with the fuzz harness, so it drives the same pipeline.
-    public static func configureConnection(_ channel: Channel, router: ControlRouter, idleTimeout: Double, answersHere: Bool) throws {
+    public static func configureConnection(
+        _ channel: Channel, router: ControlRouter, idleTimeout: Double, stallTimeout: Double = 60, answersHere: Bool
+    ) throws {
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
         try channel.pipeline.syncOperations.addHandler(ConnectionFrontHandler(
-            router: router, idleTimeout: .nanoseconds(Int64(idleTimeout * 1e9)), answersHere: answersHere))
+            router: router, idleTimeout: .nanoseconds(Int64(idleTimeout * 1e9)),
+            stallTimeout: .nanoseconds(Int64(stallTimeout * 1e9)), answersHere: answersHere))
     }
 
     /// Serves the requests the front handler passes on (everything but status), one at a time, in order.
+    /// (Leaving `executeThenClose` closes the channel; the front handler holds that close back until the response
+    /// has reached the socket.)
     private func serve(_ accepted: Accepted) async {
+        let channel = accepted.connection.channel
         do {
             try await accepted.connection.executeThenClose { inbound, outbound in
                 if accepted.overLimit {
@@ -152,7 +161,7 @@ public final class ControlServer: Service, Sendable {
                         let started = MonotonicClock.nanoseconds()
                         let response = await router.route(request)
                         let keepAlive = requestHead.isKeepAlive
-                        try await write(response, to: outbound, keepAlive: keepAlive)
+                        try await write(response, to: outbound, keepAlive: keepAlive, channel: channel)
                         if case .bytes = response.body {
                             router.stats.record(seconds: Double(MonotonicClock.nanoseconds() - started) / 1e9)
                         }
@@ -180,19 +189,32 @@ public final class ControlServer: Service, Sendable {
     }
 
     private func write(
-        _ response: ControlResponse, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, keepAlive: Bool
+        _ response: ControlResponse, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, keepAlive: Bool,
+        channel: Channel? = nil
     ) async throws {
         switch response.body {
         case .bytes(let bytes):
             // One hand-over to the event loop, not three: each could suspend this task behind every other client's.
             try await outbound.write(contentsOf: response.parts(keepAlive: keepAlive, bytes: bytes))
         case .stream(let chunks):
-            // No length: NIOHTTP1 uses chunked transfer encoding. Ends when the stream ends or the client leaves.
+            // No length: NIOHTTP1 uses chunked transfer encoding. Each write waits while the channel is not
+            // writable, so the stream is pulled at the client's pace. Ends when the stream ends (then the
+            // trailers, if any) or the client leaves (the stream is cancelled, so a quiet follower ends too).
             try await outbound.write(.head(response.head(keepAlive: keepAlive)))
-            for await chunk in chunks {
-                try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: chunk))))
+            let writer = Task {
+                for await chunk in chunks {
+                    try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: chunk))))
+                    // The writer hands chunks to the event loop without waiting, and learns that the channel is
+                    // full only after the loop has run them: wait for that, so the stream is pulled no faster
+                    // than the socket drains (else a fast file read ran megabytes ahead of a slow reader).
+                    try await channel?.eventLoop.submit {}.get()
+                }
+                try Task.checkCancellation()
             }
-            try await outbound.write(.end(nil))
+            channel?.closeFuture.whenComplete { _ in writer.cancel() }
+            try await withTaskCancellationHandler { try await writer.value } onCancel: { writer.cancel() }
+            let trailers = await response.trailers?() ?? []
+            try await outbound.write(.end(trailers.isEmpty ? nil : HTTPHeaders(trailers)))
         }
     }
 }

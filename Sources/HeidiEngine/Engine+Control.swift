@@ -14,6 +14,9 @@ extension Engine: ControlBackend {
 
     public func isReady() async -> Bool { ready && !shuttingDown }
 
+    /// The status now, then one document per change (NDJSON), until the daemon stops.
+    public nonisolated func statusUpdates() -> AsyncStream<[UInt8]> { statusBoard.watch(now: clock.now()) }
+
     public func perform(_ action: Action, start: StartRequest?) async -> Result<ActionResponse, APIErrorBody> {
         if shuttingDown { return .failure(APIErrorBody(.unavailable, "heidid is shutting down")) }
         if let refusal = journalRefusal(for: action) { return .failure(refusal) }
@@ -57,28 +60,34 @@ extension Engine: ControlBackend {
         guard let stage = Stage(rawValue: stage) else { return .failure(APIErrorBody(.badRequest, "unknown stage \(stage)")) }
         guard let runID = state.runID else { return .failure(APIErrorBody(.notFound, "no run yet: there are no stage logs")) }
         let round = round ?? max(1, state.round)
-        let path = "\(config.runDirectory(runID))/logs/round-\(round)/\(stage.rawValue).log"
-        let exists = FileSystem.exists(path)
-        if !exists && !follow {
+        let path = stageLogPath(stage, round: round, runID: runID)
+        if !follow && !FileSystem.exists(path) && !FileSystem.exists(path + ".1") {
             return .failure(APIErrorBody(.notFound, "no log for \(stage.rawValue) in round \(round) of \(runID) (\(path))"))
         }
+        return .success(await Self.openLog(path, tail: tail, fromLine: fromLine, follow: follow && !shuttingDown,
+                                           broadcaster: logBroadcaster))
+    }
+
+    /// `<run_dir>/logs/round-<N>/<stage>.log` of the current run (or `runID`).
+    func stageLogPath(_ stage: Stage, round: Int, runID: String? = nil) -> String {
+        "\(config.runDirectory(runID ?? state.runID ?? "none"))/logs/round-\(round)/\(stage.rawValue).log"
+    }
+
+    /// Positions a reader of the log at `path` (off the actor: finding the tail reads the files) and wraps it as
+    /// a stream pulled at the client's pace.
+    private static func openLog(_ path: String, tail: Int?, fromLine: Int?, follow: Bool, broadcaster: LogBroadcaster) async -> LogStream {
+        let cursor = StageLogCursor(path: path)
         var firstLine = 0
-        let readBacklog = { () -> [[UInt8]] in
-            guard let bytes = try? FileSystem.read(path) else { return [] }
-            var lines = bytes.split(separator: 0x0a, omittingEmptySubsequences: false)
-            if lines.last?.isEmpty == true { lines.removeLast() }
-            firstLine = min(lines.count, fromLine ?? tail.map { max(0, lines.count - $0) } ?? 0)
-            return lines[firstLine...].map { Array($0) + [0x0a] }
+        if let fromLine {
+            firstLine = cursor.skipLines(fromLine)
+        } else if let tail {
+            let total = StageLogCursor(path: path).countLines()
+            firstLine = cursor.skipLines(max(0, total - tail))
         }
-        if follow && !shuttingDown {
-            let chunks = logBroadcaster.follow(stage: stage, round: round, backlog: readBacklog)
-            return .success(LogStream(firstLine: firstLine, chunks: chunks))
-        }
-        let backlog = readBacklog()
-        let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self)
-        for chunk in backlog { continuation.yield(chunk) }
-        continuation.finish()
-        return .success(LogStream(firstLine: firstLine, chunks: stream))
+        let rotated = FileSystem.exists(cursor.rotatedPath) ? cursor.rotatedPath : nil
+        let feed = StageLogFeed(cursor: cursor, follow: follow, broadcaster: broadcaster)
+        return LogStream(firstLine: firstLine, chunks: AsyncStream(unfolding: { await feed.next() }), rotatedPart: rotated,
+                         ending: { await feed.endingTrailer() })
     }
 
     public func metrics() async -> String { metricsText() }

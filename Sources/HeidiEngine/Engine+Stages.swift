@@ -114,6 +114,7 @@ extension Engine {
                               runID: attempt.runID, round: round, stage: stage.rawValue))
             metrics.stageEnded(stage, outcome: "spawn_failed", seconds: 0)
             logFile.close()
+            logBroadcaster.end(path: logFile.path, .failed("could not start: \(error)"))
             enqueue(.stageFinished(failure: StageFailure(kind: .spawn, message: "\(error)", allowed: settings.allowFailure),
                                    at: clock.now().description))
             return
@@ -155,6 +156,7 @@ extension Engine {
         record(EventDraft(.stageEnd, level: allowed ? .warn : .error, message: "\(stage.rawValue) could not start: \(message)",
                           runID: attempt.runID, round: attempt.round, stage: stage.rawValue))
         metrics.stageEnded(stage, outcome: "spawn_failed", seconds: 0)
+        logBroadcaster.end(path: stageLogPath(stage, round: attempt.round), .failed("could not start: \(message)"))
         enqueue(.stageFinished(failure: StageFailure(kind: .spawn, message: message, allowed: allowed), at: clock.now().description))
     }
 
@@ -226,6 +228,7 @@ extension Engine {
             scheduleRetry(after: attempt, because: exitText)
             return
         }
+        logBroadcaster.end(path: finished.logFile.path, Self.logEnding(result.ending, failure: failure, exitText: exitText))
         submit(.stageFinished(failure: failure, at: clock.now().description))
     }
 
@@ -256,6 +259,14 @@ extension Engine {
         return counters
     }
 
+    /// How a stage's log ended, for its followers.
+    static func logEnding(_ ending: StageRunResult.Ending, failure: StageFailure?, exitText: String) -> StageLogEnding {
+        guard let failure else { return ending == .stopped ? .interrupted(exitText) : .succeeded(exitText) }
+        let excerpt = failure.message.firstRange(of: "; last output:")?.lowerBound ?? failure.message.endIndex
+        let message = String(failure.message[..<excerpt])
+        return failure.kind == .timeout ? .timedOut(message) : .failed(message)
+    }
+
     static func excerptSuffix(_ excerpt: String) -> String {
         let lines = excerpt.split(separator: "\n", omittingEmptySubsequences: false).suffix(10)
         let text = lines.joined(separator: "\n")
@@ -284,7 +295,7 @@ final class StageOutputSink: Sendable {
     }
 
     func deliver(_ batch: OutputBatch) {
-        broadcaster.publish(batch.bytes, lines: batch.lineCount, stage: stage, round: round) { logFile.append(batch.bytes) }
+        broadcaster.publish(batch.bytes, lines: batch.lineCount, path: logFile.path) { logFile.append(batch.bytes) }
         journald?.offer(batch)
         lines.add(batch.lineCount, ordering: .relaxed)
         bytes.add(batch.bytes.count, ordering: .relaxed)

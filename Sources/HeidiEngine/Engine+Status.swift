@@ -39,6 +39,13 @@ extension Engine {
             return
         }
         statusBoard.publish(snapshot(), live: current?.live)
+        logBroadcaster.setRunActive(state.phase.isRunning || current != nil || state.awaitingTrainNow, runEnding: runEndingDescription())
+    }
+
+    /// Why no stage runs any more, for log followers whose stage did not run: `the run is IDLE (…)`.
+    private func runEndingDescription() -> String {
+        guard let runID = state.runID else { return "no run is active" }
+        return "\(runID) is \(state.phase.rawValue)"
     }
 
     /// Runs `step`, which changes several things status shows together (the pipeline state and the running stage,

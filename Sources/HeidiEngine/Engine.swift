@@ -135,6 +135,7 @@ public actor Engine {
         record(EventDraft(.daemonStop, message: "heidid stopping (\(reason))", runID: state.runID, round: state.round))
         persist()
         logBroadcaster.finishAll()
+        statusBoard.finishWatchers()
         closeJournal()
         lock = nil
     }

@@ -11,7 +11,7 @@ func postAction(_ action: Action, body: [UInt8]? = nil, global: GlobalOptions) t
     let reply = try withDaemon { () throws(ClientError) in
         try global.client.request("POST", API.actionPrefix + action.rawValue, body: body)
     }
-    guard reply.status == 202 else { throw failForStatus(reply, json: global.json) }
+    guard reply.status == 202 else { throw failForStatus(reply) }
     let response = try? JSONCoding.decode(ActionResponse.self, from: reply.body)
     if global.json {
         writeOut(reply.body)

@@ -23,19 +23,28 @@ struct HeidiCtl: ParsableCommand {
                       Events.self, Logs.self, Wait.self, Journal.self, Init.self, Version.self])
 
     /// Runs the command with SPEC exit codes: usage errors exit 2 (ArgumentParser's default is 64).
+    /// With `--json`, every failure also prints an error object on stdout (`CommandFailure`), usage errors too.
     static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let json = arguments.prefix { $0 != "--" }.contains("--json")
         do {
-            var command = try parseAsRoot(GlobalOptions.hoisted(Array(CommandLine.arguments.dropFirst())))
+            var command = try parseAsRoot(GlobalOptions.hoisted(arguments))
             try command.run()
         } catch let exit as ExitCode {
             Glibc.exit(exit.rawValue)
+        } catch let failure as CommandFailure {
+            printError("heidictl: \(failure.message)")
+            if json { writeOut(failure.jsonBytes) }
+            Glibc.exit(failure.exitCode)
         } catch {
             let code = exitCode(for: error)
             if code == .success {
                 print(fullMessage(for: error))
                 Glibc.exit(0)
             }
-            printError(fullMessage(for: error))
+            let message = fullMessage(for: error)
+            printError(message)
+            if json { writeOut(CommandFailure.errorObject(code: "usage", message: self.message(for: error))) }
             Glibc.exit(code == .validationFailure || code.rawValue == 64 ? 2 : code.rawValue)
         }
     }
@@ -92,22 +101,20 @@ func writeOut(_ bytes: [UInt8]) {
 }
 
 /// Runs a client call, turning connection failures into the documented exit codes.
-func withDaemon<T>(_ body: () throws(ClientError) -> T) throws -> T {
-    do { return try body() } catch {
-        printError("heidictl: \(error)")
-        throw ExitCode(error.exitCode)
-    }
+func withDaemon<T>(_ body: () throws(ClientError) -> T) throws(CommandFailure) -> T {
+    do { return try body() } catch { throw CommandFailure(error) }
 }
 
-/// Reports a non-2xx answer: the error body on stdout with --json, the message on stderr, and the exit code.
-func failForStatus(_ reply: HTTPReply, json: Bool) -> ExitCode {
+/// A non-2xx answer as a failure: the daemon's message on stderr, its error body on stdout with --json, and the
+/// exit code (409 → 1, 403 → 4, others 5).
+func failForStatus(_ reply: HTTPReply) -> CommandFailure {
     let error = try? JSONCoding.decode(APIErrorBody.self, from: reply.body)
-    if json { writeOut(reply.body) }
-    printError("heidictl: \(error?.error.message ?? "HTTP \(reply.status)")")
+    let exitCode: Int32
     switch reply.status {
-    case 409: return ExitCode(1)
-    case 403: return ExitCode(4)
-    case 400, 404, 405, 413: return ExitCode(5)
-    default: return ExitCode(5)
+    case 409: exitCode = 1
+    case 403: exitCode = 4
+    default: exitCode = 5
     }
+    return CommandFailure(error?.error.code.rawValue ?? "internal", error?.error.message ?? "HTTP \(reply.status)",
+                          exitCode: exitCode, body: error == nil ? nil : reply.body)
 }

@@ -53,8 +53,7 @@ struct Journal: ParsableCommand {
                     files = [config.journalPath]
                     configuredKey = config.journalKeyPath
                 } catch {
-                    printError("heidictl: \(error)")
-                    throw ExitCode(2)
+                    throw CommandFailure("config_error", "\(error)", exitCode: 2)
                 }
             }
             var options = VerificationOptions(now: Timestamp.now(), sinceCheckpoint: sinceCheckpoint)
@@ -73,16 +72,14 @@ struct Journal: ParsableCommand {
             }
             options.keys = try loadKeys(configured: configuredKey, notes: &notes)
             if sinceCheckpoint && options.keys.isEmpty {
-                printError("heidictl: --since-checkpoint needs a key (--key FILE) to trust the checkpoint it starts from")
-                throw ExitCode(2)
+                throw CommandFailure("usage", "--since-checkpoint needs a key (--key FILE) to trust the checkpoint it starts from", exitCode: 2)
             }
             if journald || journaldDirectory != nil || journaldJson != nil {
                 options.journald = try loadJournald(owner: Self.owner(of: live))
             }
             let report: VerificationReport
             do { report = try JournalVerifier.verify(files: files, options: options) } catch {
-                printError("heidictl: cannot read the journal: \(error)")
-                throw ExitCode(5)
+                throw CommandFailure("unreadable", "cannot read the journal: \(error)", exitCode: 5)
             }
             let output = VerifyOutput(report: report, options: options, notes: notes, tailUnchecked: tailUnchecked)
             writeOut(Array((global.json ? output.json() : output.human()).utf8))
@@ -93,8 +90,7 @@ struct Journal: ParsableCommand {
             var keys: [JournalKey] = []
             for path in key {
                 do { keys.append(try JournalKey.load(path)) } catch {
-                    printError("heidictl: \(error)")
-                    throw ExitCode(5)
+                    throw CommandFailure("unreadable", "\(error)", exitCode: 5)
                 }
             }
             if keys.isEmpty, let configured, FileSystem.exists(configured) {
@@ -115,8 +111,7 @@ struct Journal: ParsableCommand {
                 }
                 return try JournaldHeads.parse(output, trustedUID: owner)
             } catch {
-                printError("heidictl: cannot read journald's heads: \(error)")
-                throw ExitCode(5)
+                throw CommandFailure("unreadable", "cannot read journald's heads: \(error)", exitCode: 5)
             }
         }
 

@@ -15,37 +15,35 @@ struct Status: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
+        if watch && (global.json || !Terminal.isTTY) { return try watchChanges() }
         let reply = try withDaemon { () throws(ClientError) in try global.client.request("GET", API.status) }
-        guard reply.status == 200 else { throw failForStatus(reply, json: global.json) }
-        let status: StatusSnapshot
-        do { status = try JSONCoding.decode(StatusSnapshot.self, from: reply.body) } catch {
-            printError("heidictl: cannot read the status answer: \(error)")
-            throw ExitCode(5)
-        }
-        if watch { try watchLoop(); return }
+        guard reply.status == 200 else { throw failForStatus(reply) }
+        let status = try StatusPoller.decode(reply.body)
+        if watch { try redrawLoop(); return }
         if global.json { writeOut(reply.body) } else { print(StatusFormatter.describe(status, colors: Terminal.colors)) }
         if status.state == .error { throw ExitCode(1) }
     }
 
-    /// Redraws every second (elapsed times move) or prints a new block when something changes.
-    private func watchLoop() throws {
-        let poller = StatusPoller(client: global.client)
-        let redraw = Terminal.isTTY && !global.json
-        var last = ""
-        while true {
-            let (status, body) = try poller.current()
-            let text = global.json ? String(decoding: body, as: UTF8.self) : StatusFormatter.describe(status, colors: Terminal.colors)
-            var comparable = status
-            comparable.updatedAt = ""
-            comparable.child?.elapsedSeconds = 0
-            let key = "\(comparable)"
-            if redraw {
-                writeOut(Array(("\u{1B}[H\u{1B}[2J" + text + "\n").utf8))
-            } else if key != last {
-                writeOut(Array((global.json ? text : text + "\n\n").utf8))
-            }
+    /// One document (or block) per change, from the daemon's change feed (`GET /api/v1/status?watch=1`): every
+    /// change the daemon publishes arrives, in order, and none twice (also across a reconnect).
+    private func watchChanges() throws {
+        var last: StatusSnapshot?
+        try FollowingStream(client: global.client, follow: true).run(path: { API.status + "?watch=1" }) { line in
+            guard let status = try? StatusPoller.decode(line.dropLast()) else { return [] }
+            let key = status.watchKey
+            guard key != last else { return [] }
             last = key
-            usleep(redraw ? 1_000_000 : 500_000)
+            return global.json ? line : Array((StatusFormatter.describe(status, colors: Terminal.colors) + "\n\n").utf8)
+        }
+    }
+
+    /// On a terminal: redraws every second (elapsed times move).
+    private func redrawLoop() throws {
+        let poller = StatusPoller(client: global.client)
+        while true {
+            let (status, _) = try poller.current()
+            writeOut(Array(("\u{1B}[H\u{1B}[2J" + StatusFormatter.describe(status, colors: Terminal.colors) + "\n").utf8))
+            usleep(1_000_000)
         }
     }
 }
@@ -80,7 +78,7 @@ enum StatusFormatter {
         rows.append(("run", s.runID ?? "-"))
         if let child = s.child {
             rows.append(("child", "pid \(child.pid), \(Units.formatDuration(child.elapsedSeconds)) of \(Units.formatDuration(child.timeoutSeconds)) timeout"))
-            if let progress = child.status { rows.append(("progress", progress)) }
+            if let progress = child.status { rows.append(("progress", TerminalText.neutralised(progress))) }
             if let progress = child.progress { rows.append((child.status == nil ? "progress" : "output", progress.summary)) }
             if let counters = child.counters, !counters.isEmpty { rows.append(("counters", Self.numbers(counters))) }
             if let usage = child.usage, !usage.isEmpty { rows.append(("usage", Self.numbers(usage))) }
@@ -88,10 +86,9 @@ enum StatusFormatter {
             rows.append(("child", "-"))
         }
         if let error = s.lastError {
-            let lines = error.message.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            rows.append(("last error", "\(error.stage ?? "daemon") round \(error.round): \(lines.first ?? "") (at \(error.at))"))
+            rows.append(("last error", "\(error.headline) (at \(error.at))"))
             // The failing stage's last output lines, which say why.
-            for line in lines.dropFirst().suffix(5) { rows.append(("", "  " + line)) }
+            for line in error.excerpt.suffix(5) { rows.append(("", "  " + line)) }
         } else {
             rows.append(("last error", "-"))
         }
@@ -103,7 +100,27 @@ enum StatusFormatter {
 
     /// `raw_written=120 teacher_failed=3`, sorted by name, numbers as in JSON.
     static func numbers(_ values: [String: Double]) -> String {
-        values.sorted { $0.key < $1.key }.map { "\($0.key)=\(JSONText.number($0.value))" }.joined(separator: " ")
+        values.sorted { $0.key < $1.key }.map { "\(TerminalText.neutralised($0.key))=\(JSONText.number($0.value))" }.joined(separator: " ")
+    }
+}
+
+extension PipelineFailure {
+    /// `train round 2: exit 1` — the stage, round and how it ended (exit status, signal or timeout), without the
+    /// output excerpt; safe for a terminal.
+    var headline: String {
+        let first = message.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        let cut = first.firstRange(of: "; last output:")?.lowerBound ?? first.endIndex
+        var text = String(first[..<cut])
+        if let signal, !text.contains("signal") { text += " (signal \(signal))" }
+        if let exitCode, signal == nil, !text.contains("exit") { text += " (exit \(exitCode))" }
+        return TerminalText.neutralised("\(stage ?? "daemon") round \(round): \(text)")
+    }
+
+    /// The failing stage's last output lines (from its failure excerpt), safe for a terminal.
+    var excerpt: [String] {
+        let lines = message.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.first?.contains("; last output:") == true else { return [] }
+        return lines.dropFirst().map { TerminalText.neutralised(String($0)) }
     }
 }
 

@@ -61,12 +61,12 @@ struct UnixHTTPClient {
     }
 
     /// Sends a request and calls `onChunk` with the status and body bytes as they arrive (for followed streams).
-    /// Returns the status.
+    /// Returns the status, the headers and the trailers of a chunked body (names lower case).
     @discardableResult
     func stream(
         _ method: String, _ path: String, body: [UInt8]? = nil, onHeaders: (Int, [String: String]) -> Void = { _, _ in },
         onChunk: (Int, [UInt8]) -> Void
-    ) throws(ClientError) -> (status: Int, headers: [String: String]) {
+    ) throws(ClientError) -> (status: Int, headers: [String: String], trailers: [String: String]) {
         let fd = try connectSocket()
         defer { close(fd) }
         var head = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nUser-Agent: heidictl\r\n"
@@ -85,17 +85,9 @@ struct UnixHTTPClient {
         }
         var length: Int?
         var chunked = false
-        var headers: [String: String] = [:]
-        while true {
-            let line = try reader.line()
-            if line.isEmpty { break }
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let name = line[..<colon].lowercased()
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: " \t")
-            headers[name] = value
-            if name == "content-length" { length = Int(value) }
-            if name == "transfer-encoding", value.lowercased().contains("chunked") { chunked = true }
-        }
+        let headers = try reader.fields()
+        if let value = headers["content-length"] { length = Int(value) }
+        if let value = headers["transfer-encoding"], value.lowercased().contains("chunked") { chunked = true }
         if let apiVersion = headers["x-heidi-api"], apiVersion != String(API.version) {
             throw .incompatible("heidid at \(socketPath) speaks API v\(apiVersion); this heidictl speaks v\(API.version): use the heidictl that came with the installed heidid")
         }
@@ -106,7 +98,7 @@ struct UnixHTTPClient {
                 guard let size = Int(sizeLine.split(separator: ";").first.map(String.init) ?? "", radix: 16) else {
                     throw .protocolError("bad chunk size \"\(sizeLine)\"")
                 }
-                if size == 0 { break }
+                if size == 0 { return (status, headers, try reader.fields()) }
                 onChunk(status, try reader.bytes(size))
                 _ = try reader.line()
             }
@@ -115,7 +107,7 @@ struct UnixHTTPClient {
         } else {
             while let chunk = try reader.some() { onChunk(status, chunk) }
         }
-        return (status, headers)
+        return (status, headers, [:])
     }
 
     private func connectSocket() throws(ClientError) -> Int32 {
@@ -189,6 +181,17 @@ struct SocketReader {
                 return text
             }
             guard try fill() else { throw .protocolError("connection closed mid-response") }
+        }
+    }
+
+    /// Header (or trailer) fields up to the empty line, names lower case.
+    mutating func fields() throws(ClientError) -> [String: String] {
+        var fields: [String: String] = [:]
+        while true {
+            let line = try line()
+            if line.isEmpty { return fields }
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: " \t")
         }
     }
 

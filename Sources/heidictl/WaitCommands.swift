@@ -12,11 +12,15 @@ struct StatusPoller {
 
     func current() throws -> (StatusSnapshot, [UInt8]) {
         let reply = try withDaemon { () throws(ClientError) in try client.request("GET", API.status) }
-        guard reply.status == 200, let status = try? JSONCoding.decode(StatusSnapshot.self, from: reply.body) else {
-            printError("heidictl: unexpected status answer (HTTP \(reply.status))")
-            throw ExitCode(5)
+        guard reply.status == 200 else { throw failForStatus(reply) }
+        return (try Self.decode(reply.body), reply.body)
+    }
+
+    /// A status object, or the failure that it is not one.
+    static func decode<Bytes: Collection<UInt8>>(_ body: Bytes) throws(CommandFailure) -> StatusSnapshot {
+        do { return try JSONCoding.decode(StatusSnapshot.self, from: Array(body)) } catch {
+            throw CommandFailure("protocol_error", "cannot read the status answer: \(error)", exitCode: 5)
         }
-        return (status, reply.body)
     }
 }
 
@@ -46,7 +50,11 @@ struct Wait: ParsableCommand {
             if status.state == state || (status.state == .error && state != .error) {
                 if global.json { writeOut(body) } else { print("state \(status.state.rawValue)") }
                 if status.state != state {
-                    printError("heidictl: the pipeline went to ERROR: \(status.lastError?.message.split(separator: "\n").first ?? "")")
+                    var text = "heidictl: the pipeline went to ERROR: \(status.lastError?.headline ?? "no error recorded")"
+                    if let excerpt = status.lastError?.excerpt, !excerpt.isEmpty {
+                        text += "\nlast output:\n" + excerpt.map { "  " + $0 }.joined(separator: "\n")
+                    }
+                    printError(text)
                     throw ExitCode(1)
                 }
                 return

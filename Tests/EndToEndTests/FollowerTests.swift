@@ -15,15 +15,8 @@ struct FollowerTests {
         try s.writeConfig(TestConfig.shell())
         try await s.startDaemon()
 
-        let out = try CaptureFile()
-        let err = try CaptureFile()
-        defer { out.close(); err.close() }
-        let follower = try Processes.spawn([Binaries.heidictl, "--socket", s.socket, "--json", "events", "-f"],
-                                           environment: TestEnvironment.make(), stdout: out.fd, stderr: err.fd)
-        defer {
-            kill(follower, SIGKILL)
-            _ = Processes.waitBlocking(follower, timeout: 5)
-        }
+        let follower = try s.background("--json", "events", "-f")
+        defer { follower.stop() }
         #expect(try await s.ctl("start").status == 0)
         try await s.waitForEvent("pipeline_complete")
         let stopped = try await s.stopDaemon()
@@ -38,11 +31,11 @@ struct FollowerTests {
         let journal = try s.journalBytes().split(separator: 0x0a).map { Array($0) }
         // The follower catches up asynchronously: wait until it printed as many lines as the journal holds.
         try await s.waitUntil("the follower to catch up") {
-            out.contents().split(separator: 0x0a).count >= journal.count ? true : nil
+            follower.stdoutBytes.split(separator: 0x0a).count >= journal.count ? true : nil
         }
-        let printed = out.contents().split(separator: 0x0a).map { Array($0) }
+        let printed = follower.stdoutBytes.split(separator: 0x0a).map { Array($0) }
         #expect(printed == journal, "the followed stream must equal the journal byte for byte")
-        #expect(String(decoding: err.contents(), as: UTF8.self).contains("reconnecting"))
-        #expect(Processes.reap(follower) == nil, "the follower is still running after the restart")
+        #expect(follower.stderr.contains("reconnecting"))
+        #expect(Processes.reap(follower.pid) == nil, "the follower is still running after the restart")
     }
 }

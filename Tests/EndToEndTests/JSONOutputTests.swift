@@ -67,13 +67,13 @@ struct JSONOutputTests {
         #expect(timeout.status == 5 && document(timeout, "wait timeout")?["state"]?.stringValue == "IDLE")
     }
 
-    @Test("errors without a daemon keep stdout empty and say why on stderr")
+    @Test("errors without a daemon print an error object on stdout and say why on stderr")
     func noDaemon() async throws {
         let s = try Session()
         defer { s.tearDown() }
         let result = try await s.ctl("--json", "status")
         #expect(result.status == 3)
-        #expect(result.stdoutBytes.isEmpty, "\(result)")
+        #expect(document(result, "status without a daemon")?["error"]?["code"]?.stringValue == "not_running", "\(result)")
         #expect(result.stderr.contains(s.socket))
     }
 }

@@ -108,16 +108,25 @@ struct ControlServerTests {
         await Blocking.run { Self.exchangeBlocking(path, request, timeout: timeout) }
     }
 
-    static func exchangeBlocking(_ path: String, _ request: [UInt8], timeout: Int) -> String {
+    /// A stream socket connected to `path`, or nil.
+    static func connected(_ path: String) -> Int32? {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard rc == 0 else { return "connect failed" }
+        guard rc == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    static func exchangeBlocking(_ path: String, _ request: [UInt8], timeout: Int) -> String {
+        guard let fd = connected(path) else { return "connect failed" }
+        defer { close(fd) }
         var receiveTimeout = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &receiveTimeout, socklen_t(MemoryLayout<timeval>.size))
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }

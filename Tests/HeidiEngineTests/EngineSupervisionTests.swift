@@ -263,48 +263,6 @@ struct EngineSupervisionTests {
     }
 }
 
-@Suite("Live followers")
-struct FollowerTests {
-    @Test func aFollowerThatFallsBehindSkipsLinesWithAMarkerAndNeverSlowsTheStage() async throws {
-        let broadcaster = LogBroadcaster(capacity: 1000)
-        let stream = broadcaster.follow(stage: .train, round: 1) { [Array("old\n".utf8)] }
-        var published = 0
-        for batch in 0..<100 {
-            let bytes = Array((0..<5).map { "b\(batch)-\($0) padding padding\n" }.joined().utf8)
-            broadcaster.publish(bytes, lines: 5, stage: .train, round: 1) {}  // returns at once: nobody reads yet
-            published += 5
-        }
-        var received: [String] = []
-        var skipped = 0
-        for await chunk in stream {
-            for line in String(decoding: chunk, as: UTF8.self).split(separator: "\n") {
-                if line.hasPrefix("…[heidid: ") {
-                    skipped += Int(line.dropFirst("…[heidid: ".count).split(separator: " ")[0]) ?? 0
-                } else {
-                    received.append(String(line))
-                }
-            }
-            if received.count - 1 + skipped >= published { break }
-        }
-        #expect(received.first == "old", "the backlog comes first and does not count against the limit")
-        #expect(received.count - 1 + skipped == published, "every line is either delivered or counted as skipped")
-        let liveBytes = received.dropFirst().reduce(0) { $0 + $1.utf8.count + 1 }
-        #expect(skipped > 0 && liveBytes <= 1000, "bounded by the 1000-byte queue: \(liveBytes) bytes")
-        #expect(broadcaster.skippedLines.load(ordering: .relaxed) == skipped)
-        broadcaster.finishAll()
-    }
-
-    @Test func aFollowerThatGoesAwayIsForgotten() async throws {
-        let broadcaster = LogBroadcaster(capacity: 1000)
-        do {
-            let stream = broadcaster.follow(stage: .eval, round: nil) { [] }
-            _ = stream
-        }
-        broadcaster.publish(Array("x\n".utf8), lines: 1, stage: .eval, round: 3) {}
-        #expect(broadcaster.skippedLines.load(ordering: .relaxed) == 0)
-    }
-}
-
 /// A strict reader of the Prometheus text format: HELP and TYPE before every family's samples, valid names and
 /// labels, numeric values.
 enum PrometheusFormat {

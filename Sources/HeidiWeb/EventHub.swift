@@ -1,0 +1,219 @@
+import HeidiCore
+import NIOConcurrencyHelpers
+
+/// What the hub fans out to its clients.
+public enum HubItem: Sendable, Equatable {
+    /// A journal line, byte for byte (without its `\n`), and its seq.
+    case event(seq: UInt64, line: [UInt8])
+    /// heidid's status object, when it changed.
+    case status([UInt8])
+    /// A line of the current stage's output.
+    case log(stage: String, round: Int, line: [UInt8])
+}
+
+/// The one upstream follow of heidid's journal per heidi-web, fanned out to every SSE and WebSocket client through a
+/// bounded queue each. A client that falls `clientQueue` items behind is dropped (its stream ends) and resumes by
+/// seq; it never grows memory or slows the others. Recent events are kept in a ring so that resuming clients are
+/// served without asking heidid; older ones are read from heidid's journal.
+public final class EventHub: Sendable {
+    public let ringCapacity: Int
+    public let clientQueue: Int
+    public let logTailLines: Int
+    let upstream: any HeidiUpstream
+    private let state: NIOLockedValueBox<HubState>
+    private let wake: AsyncStream<Void>.Continuation
+    private let wakeups: AsyncStream<Void>
+
+    public init(upstream: any HeidiUpstream, ringCapacity: Int = 2048, clientQueue: Int = 1024, logTailLines: Int = 200) {
+        self.upstream = upstream
+        self.ringCapacity = ringCapacity
+        self.clientQueue = clientQueue
+        self.logTailLines = logTailLines
+        state = NIOLockedValueBox(HubState())
+        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    // MARK: Clients
+
+    /// A stream of items for one client: the journal lines after `after` (exactly once, in order, no gap), then live
+    /// ones, interleaved with status changes and the current stage's log lines. Ends when the client falls too far
+    /// behind (`droppedClients` counts it) or the hub stops.
+    public func subscribe(after: UInt64) -> AsyncStream<HubItem> {
+        let (stream, continuation) = AsyncStream.makeStream(of: HubItem.self, bufferingPolicy: .bufferingOldest(clientQueue))
+        let id = state.withLockedValue { $0.nextID += 1; return $0.nextID }
+        let needsJournal: Bool = state.withLockedValue { hub in
+            var client = HubClient(continuation: continuation, lastSeq: after)
+            let ringCovers = hub.ring.first.map { $0.seq <= after + 1 } ?? (after >= hub.lastSeq)
+            if ringCovers || after >= hub.lastSeq {
+                for entry in hub.ring where entry.seq > after { _ = client.deliver(.event(seq: entry.seq, line: entry.line)) }
+                client.live = true
+            }
+            if let status = hub.status { _ = client.deliver(.status(status)) }
+            for entry in hub.logTail { _ = client.deliver(entry) }
+            hub.clients[id] = client
+            return !client.live
+        }
+        continuation.onTermination = { [weak self] _ in self?.state.withLockedValue { $0.clients[id] = nil } }
+        if needsJournal {
+            Task { await self.catchUp(id, after: after) }
+        }
+        return stream
+    }
+
+    /// Reads the journal from heidid for a client behind the ring, then hands it the items that arrived meanwhile.
+    private func catchUp(_ id: Int, after: UInt64) async {
+        var lines: [(UInt64, [UInt8])] = []
+        if let reply = try? await upstream.request("GET", "/api/v1/events?after=\(after)", body: [], actor: nil), reply.status == 200 {
+            var splitter = LineSplitter()
+            lines = splitter.feed(reply.body).compactMap { line in JournalSeq.parse(line).map { ($0, line) } }
+        }
+        state.withLockedValue { hub in
+            guard var client = hub.clients[id] else { return }
+            var ok = true
+            for (seq, line) in lines where ok { ok = client.deliver(.event(seq: seq, line: line)) }
+            for item in client.pending where ok { ok = client.deliver(item) }
+            client.pending = []
+            client.live = true
+            if ok { hub.clients[id] = client } else { hub.drop(id) }
+        }
+    }
+
+    /// Clients dropped for falling behind, since start.
+    public var droppedClients: Int { state.withLockedValue { $0.dropped } }
+    public var clientCount: Int { state.withLockedValue { $0.clients.count } }
+    /// The last journal seq heidi-web has seen.
+    public var lastSeq: UInt64 { state.withLockedValue { $0.lastSeq } }
+    /// The last status heidid reported.
+    public var status: [UInt8]? { state.withLockedValue { $0.status } }
+    /// True while the upstream follow is connected.
+    public var connected: Bool { state.withLockedValue { $0.connected } }
+
+    // MARK: Publishing
+
+    func publish(_ item: HubItem) {
+        state.withLockedValue { hub in
+            switch item {
+            case .event(let seq, let line):
+                guard seq > hub.lastSeq else { return }
+                hub.lastSeq = seq
+                hub.ring.append(RingEntry(seq: seq, line: line))
+                if hub.ring.count > ringCapacity { hub.ring.removeFirst(hub.ring.count - ringCapacity) }
+            case .status(let bytes):
+                guard bytes != hub.status else { return }
+                hub.status = bytes
+            case .log:
+                hub.logTail.append(item)
+                if hub.logTail.count > logTailLines { hub.logTail.removeFirst(hub.logTail.count - logTailLines) }
+            }
+            for (id, var client) in hub.clients {
+                if client.live {
+                    if client.deliver(item) { hub.clients[id] = client } else { hub.drop(id) }
+                } else if client.pending.count < clientQueue {
+                    client.pending.append(item)
+                    hub.clients[id] = client
+                } else {
+                    hub.drop(id)
+                }
+            }
+        }
+    }
+
+    func setConnected(_ value: Bool) { state.withLockedValue { $0.connected = value } }
+
+    func setLastSeqIfUnset(_ seq: UInt64) {
+        state.withLockedValue { hub in if hub.lastSeq == 0 && hub.ring.isEmpty { hub.lastSeq = seq } }
+    }
+
+    func clearLogTail() { state.withLockedValue { $0.logTail = [] } }
+
+    /// Asks the status loop to refresh now (after events arrived).
+    func statusMayHaveChanged() { wake.yield() }
+
+    var statusWakeups: AsyncStream<Void> { wakeups }
+}
+
+struct RingEntry: Equatable {
+    var seq: UInt64
+    var line: [UInt8]
+}
+
+struct HubClient {
+    var continuation: AsyncStream<HubItem>.Continuation
+    /// The last journal seq handed to this client: events at or below it are never sent again.
+    var lastSeq: UInt64
+    /// False while its backlog is read from heidid; live items wait in `pending`.
+    var live = false
+    var pending: [HubItem] = []
+
+    /// Hands `item` over (events only when newer than the last); false when the client's queue is full.
+    mutating func deliver(_ item: HubItem) -> Bool {
+        if case .event(let seq, _) = item {
+            guard seq > lastSeq else { return true }
+            lastSeq = seq
+        }
+        if case .dropped = continuation.yield(item) { return false }
+        return true
+    }
+}
+
+struct HubState {
+    var clients: [Int: HubClient] = [:]
+    var nextID = 0
+    var ring: [RingEntry] = []
+    var lastSeq: UInt64 = 0
+    var status: [UInt8]?
+    var logTail: [HubItem] = []
+    var connected = false
+    var dropped = 0
+
+    mutating func drop(_ id: Int) {
+        guard let client = clients.removeValue(forKey: id) else { return }
+        dropped += 1
+        client.continuation.finish()
+    }
+}
+
+/// The `seq` of a journal line: every line starts `{"event_version":"2","seq":N,` (SPEC §7), so it is found without
+/// parsing the whole object.
+public enum JournalSeq {
+    public static func parse(_ line: [UInt8]) -> UInt64? {
+        let key = Array("\"seq\":".utf8)
+        let limit = min(line.count, 64)
+        guard limit >= key.count else { return nil }
+        for start in 0...(limit - key.count) where line[start..<(start + key.count)].elementsEqual(key) {
+            var value: UInt64 = 0
+            var index = start + key.count
+            var digits = 0
+            while index < line.count, line[index] >= 0x30, line[index] <= 0x39, digits < 19 {
+                value = value * 10 + UInt64(line[index] - 0x30)
+                index += 1
+                digits += 1
+            }
+            return digits > 0 ? value : nil
+        }
+        return nil
+    }
+}
+
+/// Splits a byte stream into `\n`-terminated lines (without the `\n`), keeping a partial line for the next chunk.
+struct LineSplitter {
+    private var partial: [UInt8] = []
+    /// A line longer than this is cut (logs only; journal lines are at most 64 KiB).
+    let maxLine: Int
+
+    init(maxLine: Int = 128 * 1024) { self.maxLine = maxLine }
+
+    mutating func feed(_ chunk: [UInt8]) -> [[UInt8]] {
+        var lines: [[UInt8]] = []
+        var start = chunk.startIndex
+        while let newline = chunk[start...].firstIndex(of: 0x0a) {
+            partial += chunk[start..<newline]
+            lines.append(Array(partial.prefix(maxLine)))
+            partial.removeAll(keepingCapacity: true)
+            start = newline + 1
+        }
+        partial += chunk[start...]
+        if partial.count > maxLine * 2 { partial.removeFirst(partial.count - maxLine) }
+        return lines
+    }
+}

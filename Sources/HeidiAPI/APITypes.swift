@@ -9,6 +9,8 @@ public enum API {
     public static let events = "/api/v1/events"
     public static let logs = "/api/v1/logs"
     public static let metrics = "/metrics"
+    /// Training scalars of a run (`?run_id=`, default the current one) for heidi-web's curves.
+    public static let scalars = "/api/v1/scalars"
     /// Requests larger than this are refused with 413.
     public static let maxRequestBytes = 64 * 1024
 }

@@ -148,7 +148,8 @@ public final class ControlServer: Service, Sendable {
                             try await write(.error(.tooLarge, "request larger than \(API.maxRequestBytes) bytes"), to: outbound, keepAlive: false)
                             return
                         }
-                        let request = ControlRequest(method: requestHead.method.rawValue, uri: requestHead.uri, body: body, peer: accepted.peer)
+                        let request = ControlRequest(method: requestHead.method.rawValue, uri: requestHead.uri, body: body, peer: accepted.peer,
+                                                     actor: requestHead.headers.first(name: "X-Heidi-Actor"))
                         let started = MonotonicClock.nanoseconds()
                         let response = await router.route(request)
                         let keepAlive = requestHead.isKeepAlive

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -11,15 +12,19 @@ public struct WebServerError: Error, Sendable, CustomStringConvertible {
 
 /// heidi-web's TCP listener: TLS (when configured), HTTP/1.1, and the WebSocket upgrade of `/api/v1/ws`.
 public final class WebServer: Sendable {
-    let router: WebRouter
     let settings: WebSettings
+    let makeRouter: @Sendable (WebSettings) -> WebRouter
     let group: any EventLoopGroup
+    /// Set once bound: the router is made with the port actually bound (`:0` asks for any), which the Host
+    /// allowlist needs. Connections accepted before that are closed.
+    private let router = NIOLockedValueBox<WebRouter?>(nil)
     /// Largest request body read (logins and action bodies are small).
     static let maxBody = 64 * 1024
 
-    public init(router: WebRouter, settings: WebSettings, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
-        self.router = router
+    public init(settings: WebSettings, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                makeRouter: @escaping @Sendable (WebSettings) -> WebRouter) {
         self.settings = settings
+        self.makeRouter = makeRouter
         self.group = group
     }
 
@@ -40,17 +45,18 @@ public final class WebServer: Sendable {
         }
     }
 
-    /// Binds and returns the listening channel (its local address tells the port when 0 was asked for).
-    public func start() async throws -> any Channel {
+    /// Binds; returns the listening channel and the settings with the bound port.
+    public func start() async throws -> (channel: any Channel, settings: WebSettings) {
         let tls = try settings.tls.map { files throws(WebServerError) in try Self.tlsContext(files) }
-        let router = router
+        let routerBox = router
         let isTLS = tls != nil
-        return try await ServerBootstrap(group: group)
+        let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                guard let router = routerBox.withLockedValue({ $0 }) else { return channel.close() }
+                return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     if let tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
                     let upgrader = NIOWebSocketServerUpgrader(
@@ -77,6 +83,11 @@ public final class WebServer: Sendable {
             }
             .bind(host: settings.listen.host, port: settings.listen.port)
             .get()
+        var bound = settings
+        bound.listen.port = channel.localAddress?.port ?? settings.listen.port
+        let made = makeRouter(bound)
+        routerBox.withLockedValue { $0 = made }
+        return (channel, bound)
     }
 }
 

@@ -60,26 +60,22 @@ struct HeidiWebCommand: AsyncParsableCommand {
             clock_gettime(CLOCK_MONOTONIC, &now)
             return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
         }
-        let policy = RequestPolicy(settings: settings, sessions: SessionStore(clock: clock), limiter: LoginLimiter(clock: clock))
-        let router = WebRouter(policy: policy, upstream: upstream, hub: hub)
+        let sessions = SessionStore(clock: clock)
+        let limiter = LoginLimiter(clock: clock)
+        let server = WebServer(settings: settings) { bound in
+            WebRouter(policy: RequestPolicy(settings: bound, sessions: sessions, limiter: limiter), upstream: upstream, hub: hub)
+        }
         let channel: any Channel
-        do { channel = try await WebServer(router: router, settings: settings).start() } catch {
+        let bound: WebSettings
+        do { (channel, bound) = try await server.start() } catch {
             ProcessEnvironment.printError("heidi-web: cannot listen on \(settings.listen): \(error)")
             throw ExitCode(error is WebServerError ? 2 : 1)
         }
-        let port = channel.localAddress?.port ?? settings.listen.port
-        ProcessEnvironment.printError("heidi-web: listening on \(settings.scheme)://\(settings.listen.description.replacingPort(port)) for heidid at \(settings.socketPath)")
+        ProcessEnvironment.printError("heidi-web: listening on \(bound.scheme)://\(bound.listen) for heidid at \(settings.socketPath)")
         let hubTask = Task { await hub.run() }
         signal(SIGPIPE, SIG_IGN)
         for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) { break }
         hubTask.cancel()
         try? await channel.close()
-    }
-}
-
-extension String {
-    func replacingPort(_ port: Int) -> String {
-        guard let colon = lastIndex(of: ":") else { return self }
-        return String(self[..<colon]) + ":\(port)"
     }
 }

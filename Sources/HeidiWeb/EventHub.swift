@@ -35,47 +35,91 @@ public final class EventHub: Sendable {
 
     // MARK: Clients
 
-    /// A stream of items for one client: the journal lines after `after` (exactly once, in order, no gap), then live
-    /// ones, interleaved with status changes and the current stage's log lines. Ends when the client falls too far
-    /// behind (`droppedClients` counts it) or the hub stops.
+    /// A stream of items for one client: the last status, the journal lines after `after` (exactly once, in order,
+    /// no gap), the log tail, then live items. The backlog is fed at the client's pace; once caught up, a client that
+    /// falls `clientQueue` items behind is dropped (its stream ends, `droppedClients` counts it) and resumes by seq.
     public func subscribe(after: UInt64) -> AsyncStream<HubItem> {
         let (stream, continuation) = AsyncStream.makeStream(of: HubItem.self, bufferingPolicy: .bufferingOldest(clientQueue))
-        let id = state.withLockedValue { $0.nextID += 1; return $0.nextID }
-        let needsJournal: Bool = state.withLockedValue { hub in
-            var client = HubClient(continuation: continuation, lastSeq: after)
-            let ringCovers = hub.ring.first.map { $0.seq <= after + 1 } ?? (after >= hub.lastSeq)
-            if ringCovers || after >= hub.lastSeq {
-                for entry in hub.ring where entry.seq > after { _ = client.deliver(.event(seq: entry.seq, line: entry.line)) }
-                client.live = true
-            }
-            if let status = hub.status { _ = client.deliver(.status(status)) }
-            for entry in hub.logTail { _ = client.deliver(entry) }
-            hub.clients[id] = client
-            return !client.live
+        let (id, backlog) = state.withLockedValue { hub -> (Int, Backlog) in
+            hub.nextID += 1
+            hub.clients[hub.nextID] = HubClient(continuation: continuation, lastSeq: after)
+            let covered = after >= hub.lastSeq || (hub.ring.first.map { $0.seq <= after + 1 } ?? false)
+            let events = covered ? hub.ring.filter { $0.seq > after }.map { HubItem.event(seq: $0.seq, line: $0.line) } : nil
+            return (hub.nextID, Backlog(status: hub.status, events: events, logTail: hub.logTail))
         }
         continuation.onTermination = { [weak self] _ in self?.state.withLockedValue { $0.clients[id] = nil } }
-        if needsJournal {
-            Task { await self.catchUp(id, after: after) }
-        }
+        Task { await self.feed(id, after: after, backlog: backlog, to: continuation) }
         return stream
     }
 
-    /// Reads the journal from heidid for a client behind the ring, then hands it the items that arrived meanwhile.
-    private func catchUp(_ id: Int, after: UInt64) async {
-        var lines: [(UInt64, [UInt8])] = []
-        if let reply = try? await upstream.request("GET", "/api/v1/events?after=\(after)", body: [], actor: nil), reply.status == 200 {
+    struct Backlog {
+        var status: [UInt8]?
+        /// The ring's events after the client's seq; nil when the ring does not reach back far enough.
+        var events: [HubItem]?
+        var logTail: [HubItem]
+    }
+
+    /// Hands a new client its backlog at its own pace, then the items that arrived meanwhile, until none are left
+    /// and it is live.
+    private func feed(_ id: Int, after: UInt64, backlog: Backlog, to continuation: AsyncStream<HubItem>.Continuation) async {
+        var lastSeq = after
+        var items = backlog.status.map { [HubItem.status($0)] } ?? []
+        if let events = backlog.events {
+            items += events
+        } else if let reply = try? await upstream.request("GET", "/api/v1/events?after=\(after)", body: [], actor: nil), reply.status == 200 {
             var splitter = LineSplitter()
-            lines = splitter.feed(reply.body).compactMap { line in JournalSeq.parse(line).map { ($0, line) } }
+            items += splitter.feed(reply.body).compactMap { line in JournalSeq.parse(line).map { HubItem.event(seq: $0, line: line) } }
         }
-        state.withLockedValue { hub in
-            guard var client = hub.clients[id] else { return }
-            var ok = true
-            for (seq, line) in lines where ok { ok = client.deliver(.event(seq: seq, line: line)) }
-            for item in client.pending where ok { ok = client.deliver(item) }
-            client.pending = []
-            client.live = true
-            if ok { hub.clients[id] = client } else { hub.drop(id) }
+        items += backlog.logTail
+        while true {
+            guard await Self.paced(items, to: continuation, lastSeq: &lastSeq) else { return drop(id) }
+            let pending = state.withLockedValue { hub -> [HubItem]? in
+                guard var client = hub.clients[id] else { return nil }
+                let pending = client.pending
+                client.pending = []
+                if pending.isEmpty {
+                    client.live = true
+                    client.lastSeq = lastSeq
+                }
+                hub.clients[id] = client
+                return pending
+            }
+            guard let pending, !pending.isEmpty else { return }
+            items = pending
         }
+    }
+
+    /// Yields `items` (events only when newer than `lastSeq`), waiting while the client's queue is full; false when
+    /// the client is gone or has not taken anything for `backlogPatience` seconds.
+    static func paced(_ items: [HubItem], to continuation: AsyncStream<HubItem>.Continuation, lastSeq: inout UInt64) async -> Bool {
+        for item in items {
+            if case .event(let seq, _) = item {
+                guard seq > lastSeq else { continue }
+                lastSeq = seq
+            }
+            var waited: UInt64 = 0
+            while true {
+                switch continuation.yield(item) {
+                case .enqueued: break
+                case .terminated: return false
+                case .dropped:
+                    guard waited < backlogPatience else { return false }
+                    try? await Task.sleep(nanoseconds: 5_000_000)
+                    waited += 5_000_000
+                    continue
+                @unknown default: return false
+                }
+                break
+            }
+        }
+        return true
+    }
+
+    /// How long a catching-up client may leave its queue full before it is dropped.
+    static let backlogPatience: UInt64 = 10_000_000_000
+
+    private func drop(_ id: Int) {
+        state.withLockedValue { $0.drop(id) }?.finish()
     }
 
     /// Clients dropped for falling behind, since start.
@@ -91,15 +135,18 @@ public final class EventHub: Sendable {
     // MARK: Publishing
 
     func publish(_ item: HubItem) {
-        state.withLockedValue { hub in
+        // Dropped clients' streams are finished after the lock is released: finishing runs their termination
+        // handler, which takes the lock.
+        let dropped: [AsyncStream<HubItem>.Continuation] = state.withLockedValue { hub in
+            var dropped: [AsyncStream<HubItem>.Continuation] = []
             switch item {
             case .event(let seq, let line):
-                guard seq > hub.lastSeq else { return }
+                guard seq > hub.lastSeq else { return [] }
                 hub.lastSeq = seq
                 hub.ring.append(RingEntry(seq: seq, line: line))
                 if hub.ring.count > ringCapacity { hub.ring.removeFirst(hub.ring.count - ringCapacity) }
             case .status(let bytes):
-                guard bytes != hub.status else { return }
+                guard bytes != hub.status else { return [] }
                 hub.status = bytes
             case .log:
                 hub.logTail.append(item)
@@ -107,15 +154,17 @@ public final class EventHub: Sendable {
             }
             for (id, var client) in hub.clients {
                 if client.live {
-                    if client.deliver(item) { hub.clients[id] = client } else { hub.drop(id) }
+                    if client.deliver(item) { hub.clients[id] = client } else { dropped += hub.drop(id).map { [$0] } ?? [] }
                 } else if client.pending.count < clientQueue {
                     client.pending.append(item)
                     hub.clients[id] = client
                 } else {
-                    hub.drop(id)
+                    dropped += hub.drop(id).map { [$0] } ?? []
                 }
             }
+            return dropped
         }
+        for continuation in dropped { continuation.finish() }
     }
 
     func setConnected(_ value: Bool) { state.withLockedValue { $0.connected = value } }
@@ -141,17 +190,15 @@ struct HubClient {
     var continuation: AsyncStream<HubItem>.Continuation
     /// The last journal seq handed to this client: events at or below it are never sent again.
     var lastSeq: UInt64
-    /// False while its backlog is read from heidid; live items wait in `pending`.
+    /// False while its backlog is fed; live items wait in `pending` (at most `clientQueue`).
     var live = false
     var pending: [HubItem] = []
 
     /// Hands `item` over (events only when newer than the last); false when the client's queue is full.
     mutating func deliver(_ item: HubItem) -> Bool {
-        if case .event(let seq, _) = item {
-            guard seq > lastSeq else { return true }
-            lastSeq = seq
-        }
+        if case .event(let seq, _) = item, seq <= lastSeq { return true }
         if case .dropped = continuation.yield(item) { return false }
+        if case .event(let seq, _) = item { lastSeq = seq }
         return true
     }
 }
@@ -166,10 +213,11 @@ struct HubState {
     var connected = false
     var dropped = 0
 
-    mutating func drop(_ id: Int) {
-        guard let client = clients.removeValue(forKey: id) else { return }
+    /// Forgets a client that fell behind; the caller finishes the returned stream once the lock is released.
+    mutating func drop(_ id: Int) -> AsyncStream<HubItem>.Continuation? {
+        guard let client = clients.removeValue(forKey: id) else { return nil }
         dropped += 1
-        client.continuation.finish()
+        return client.continuation
     }
 }
 

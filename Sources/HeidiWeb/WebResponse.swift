@@ -28,18 +28,20 @@ public struct WebResponse: Sendable {
         return []
     }
 
-    public static func json(_ status: Int, _ bytes: [UInt8], headers: [(String, String)] = []) -> WebResponse {
+    /// A JSON body already encoded (named apart from `json(_:_:)`: `[UInt8]` is Encodable too, and would be encoded as
+    /// an array of numbers).
+    public static func jsonBytes(_ status: Int, _ bytes: [UInt8], headers: [(String, String)] = []) -> WebResponse {
         WebResponse(status: status, headers: [("Content-Type", "application/json")] + headers, body: .bytes(bytes))
     }
 
     public static func json<T: Encodable>(_ status: Int, _ value: T, headers: [(String, String)] = []) -> WebResponse {
-        json(status, ((try? JSONCoding.encode(value)) ?? Array("{}".utf8)) + [0x0a], headers: headers)
+        jsonBytes(status, ((try? JSONCoding.encode(value)) ?? Array("{}".utf8)) + [0x0a], headers: headers)
     }
 
     /// heidid's error shape, `{"error":{"code":…,"message":…}}`.
     public static func error(_ status: Int, _ code: String, _ message: String, headers: [(String, String)] = []) -> WebResponse {
         let body = "{\"error\":{\"code\":\(JSONText.quoted(code)),\"message\":\(JSONText.quoted(message))}}\n"
-        return json(status, Array(body.utf8), headers: headers)
+        return jsonBytes(status, Array(body.utf8), headers: headers)
     }
 
     public static func text(_ status: Int, _ text: String, contentType: String = "text/plain; charset=utf-8") -> WebResponse {

@@ -43,14 +43,14 @@ public struct WebRouter: Sendable {
         case ("GET", "/app.css"): return Assets.response(.style)
         case ("GET", "/favicon.svg"): return Assets.response(.icon)
         case ("GET", "/health"):
-            return .json(200, Array("{\"ok\":true,\"heidid\":\(hub.connected)}\n".utf8))
+            return .jsonBytes(200, Array("{\"ok\":true,\"heidid\":\(hub.connected)}\n".utf8))
         case ("GET", "/api/v1/session"):
             guard let principal else { return .error(401, "unauthorized", "not logged in") }
             return .json(200, SessionInfo(role: principal.role.rawValue, csrf: principal.session?.csrfToken))
         case ("POST", "/api/v1/login"): return login(request)
         case ("POST", "/api/v1/logout"):
             if let id = principal?.session?.id { policy.sessions.remove(id) }
-            return .json(200, Array("{\"ok\":true}\n".utf8), headers: [("Set-Cookie", policy.sessionCookie(nil, tls: request.isTLS))])
+            return .jsonBytes(200, Array("{\"ok\":true}\n".utf8), headers: [("Set-Cookie", policy.sessionCookie(nil, tls: request.isTLS))])
         case ("GET", "/api/v1/status"), ("GET", "/api/v1/scalars"), ("GET", "/api/v1/health"):
             return await relay(request)
         case ("GET", "/api/v1/events"), ("GET", "/api/v1/logs"):

@@ -38,18 +38,21 @@ extension EventHub {
         }
     }
 
-    /// Fetches the status after events, and once a second while a run is active (a child's STATUS line changes
-    /// without a journal event); not at all while idle.
+    /// Fetches the status after events (and once more 100 ms later: heidid publishes its status at the end of the
+    /// step that wrote the event, which may be after the event reached us), and once a second while a run is
+    /// active (a child's STATUS line changes without a journal event); not at all while idle.
     func refreshStatus() async {
         var logFollow: (key: String, task: Task<Void, Never>)?
         defer { logFollow?.task.cancel() }
         var active = false
+        var recheck = false
         while !Task.isCancelled {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { for await _ in self.statusWakeups { return } }
-                if active { group.addTask { try? await Task.sleep(nanoseconds: 1_000_000_000) } }
-                await group.next()
-                group.cancelAll()
+            if recheck {
+                try? await Task.sleep(nanoseconds: 100_000_000)
+                recheck = false
+            } else {
+                await wake.wait(timeout: active ? 1_000_000_000 : nil)
+                recheck = true
             }
             guard let reply = try? await upstream.request("GET", "/api/v1/status", body: [], actor: nil), reply.status == 200 else {
                 active = false

@@ -21,8 +21,7 @@ public final class EventHub: Sendable {
     public let logTailLines: Int
     let upstream: any HeidiUpstream
     private let state: NIOLockedValueBox<HubState>
-    private let wake: AsyncStream<Void>.Continuation
-    private let wakeups: AsyncStream<Void>
+    let wake = WakeSignal()
 
     public init(upstream: any HeidiUpstream, ringCapacity: Int = 2048, clientQueue: Int = 1024, logTailLines: Int = 200) {
         self.upstream = upstream
@@ -30,7 +29,6 @@ public final class EventHub: Sendable {
         self.clientQueue = clientQueue
         self.logTailLines = logTailLines
         state = NIOLockedValueBox(HubState())
-        (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     // MARK: Clients
@@ -176,9 +174,7 @@ public final class EventHub: Sendable {
     func clearLogTail() { state.withLockedValue { $0.logTail = [] } }
 
     /// Asks the status loop to refresh now (after events arrived).
-    func statusMayHaveChanged() { wake.yield() }
-
-    var statusWakeups: AsyncStream<Void> { wakeups }
+    func statusMayHaveChanged() { wake.notify() }
 }
 
 struct RingEntry: Equatable {

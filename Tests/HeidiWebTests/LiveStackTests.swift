@@ -70,6 +70,30 @@ struct LiveStackTests {
         #expect(seen == Array(1...head), "seen \(seen)")
     }
 
+    @Test("heidid killed and restarted mid-run: heidi-web follows the new daemon and a resuming client gets every seq once")
+    func daemonRestart() throws {
+        let stack = try LiveStack(label: "web-daemon-restart")
+        defer { stack.stopAll() }
+        let http = stack.client()
+        _ = try http.request("POST", "/api/v1/action/start", headers: [operatorAuth])
+        let before = try http.stream("/api/v1/stream", headers: [operatorAuth], timeout: 15) { TestHTTP.eventIDs($0).count >= 6 }
+        var seen = TestHTTP.eventIDs(before)
+        WebProcess.stop(stack.daemon, signal: SIGKILL)
+        try stack.startDaemon()
+        try stack.waitFor("heidi-web following the new heidid", timeout: 30) {
+            try http.request("GET", "/health").body.contains("\"heidid\":true")
+        }
+        try stack.waitForState("IDLE", timeout: 90)
+        let head = try lastSeq(stack)
+        let rest = try http.stream("/api/v1/stream", headers: [operatorAuth, ("Last-Event-ID", String(seen.last ?? 0))], timeout: 15) {
+            TestHTTP.eventIDs($0).last ?? 0 >= head
+        }
+        seen += TestHTTP.eventIDs(rest)
+        #expect(seen == Array(1...head), "seen \(seen)")
+        let journal = String(decoding: try FileSystem.read(stack.directory + "/state/events.jsonl"), as: UTF8.self)
+        #expect(journal.contains("\"event_type\":\"daemon_start\"") && journal.components(separatedBy: "daemon_start").count == 3)
+    }
+
     @Test("SSE ?after= beyond what the hub keeps is read from heidid; WebSocket sends state_update and events by seq")
     func webSocketAndAfter() throws {
         let stack = try LiveStack(label: "web-ws")

@@ -64,7 +64,10 @@ public final class EventHub: Sendable {
         var items = backlog.status.map { [HubItem.status($0)] } ?? []
         if let events = backlog.events {
             items += events
-        } else if let reply = try? await upstream.request("GET", "/api/v1/events?after=\(after)", body: [], actor: nil), reply.status == 200 {
+        } else {
+            // Never a gap: when heidid cannot give the backlog, the client's stream ends and it retries by seq.
+            guard let reply = try? await upstream.request("GET", "/api/v1/events?after=\(after)", body: [], actor: nil),
+                  reply.status == 200 else { return drop(id) }
             var splitter = LineSplitter()
             items += splitter.feed(reply.body).compactMap { line in JournalSeq.parse(line).map { HubItem.event(seq: $0, line: line) } }
         }

@@ -8,6 +8,8 @@ final class FakeUpstream: HeidiUpstream {
     private let journal = NIOLockedValueBox<[[UInt8]]>([])
     private let follower = NIOLockedValueBox<AsyncStream<[UInt8]>.Continuation?>(nil)
     let requests = NIOLockedValueBox<[String]>([])
+    /// Makes `events?after=` (without follow) fail, like an answer over heidi-web's size limit.
+    let failWholeJournal = NIOLockedValueBox(false)
 
     static func line(_ seq: UInt64) -> [UInt8] {
         Array("{\"event_version\":\"2\",\"seq\":\(seq),\"event_type\":\"x\"}".utf8)
@@ -31,6 +33,7 @@ final class FakeUpstream: HeidiUpstream {
             let seq = journal.withLockedValue { $0.count }
             return UpstreamReply(status: 200, headers: [], body: Array("{\"state\":\"IDLE\",\"journal\":{\"seq\":\(seq)}}".utf8))
         }
+        if failWholeJournal.withLockedValue({ $0 }) { throw UpstreamError(socketPath: "fake", reason: "too large") }
         let after = UInt64(target.split(separator: "=").last ?? "0") ?? 0
         let body: [UInt8] = journal.withLockedValue { $0.dropFirst(Int(after)).flatMap { line -> [UInt8] in line + [0x0a] } }
         return UpstreamReply(status: 200, headers: [], body: body)
@@ -131,6 +134,21 @@ struct EventHubTests {
         // Resuming from its last seq delivers the rest exactly once, at the client's pace.
         let resumed = hub.subscribe(after: got.last ?? 0)
         #expect(await collect(resumed, through: 5000) == Array((UInt64(got.count) + 1)...5000))
+    }
+
+    @Test("a client behind the ring whose backlog heidid cannot give is ended (it retries by seq), never sent on with a gap",
+          .timeLimit(.minutes(1)))
+    func backlogUnavailable() async {
+        let upstream = FakeUpstream()
+        upstream.append(through: 300)
+        let hub = EventHub(upstream: upstream, ringCapacity: 50)
+        let running = Task { await hub.run() }
+        defer { running.cancel() }
+        await waitUntil { hub.lastSeq == 300 }
+        upstream.failWholeJournal.withLockedValue { $0 = true }
+        var seqs: [UInt64] = []
+        for await item in hub.subscribe(after: 10) { if case .event(let seq, _) = item { seqs.append(seq) } }
+        #expect(seqs.isEmpty)
     }
 
     @Test("a status is sent to new clients first and again only when it changes")

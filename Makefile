@@ -6,7 +6,7 @@ SYSTEMD_UNIT_DIR ?= /etc/systemd/system
 SYSUSERS_DIR ?= /usr/lib/sysusers.d
 TMPFILES_DIR ?= /usr/lib/tmpfiles.d
 
-.PHONY: deps test-deps build demo test swift-test release install install-docs systemd-test systemd-test-deps clean python-test python-deps
+.PHONY: deps test-deps build demo test swift-test release install install-docs systemd-test systemd-test-deps clean python-test python-deps web-test web-test-deps
 
 ## Install the system packages the build needs (libsystemd-dev, libgcrypt20-dev, libyaml-dev; pkg-config is usually
 ## present).
@@ -44,6 +44,20 @@ swift-test: test-deps
 		exit "$$status"; \
 	fi
 
+## heidi-web in a real browser: headless Chromium + Selenium (Debian's packages, run with /usr/bin/python3) against a
+## real heidid and heidi-web: login, live state within 1 s, log tail, loss curve, an action, a refused cross-origin
+## POST, stage markup shown as text; prints the screenshot's path. Never skips: a missing package is an error.
+web-test-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && /usr/bin/python3 -c "import selenium" 2>/dev/null || { \
+		echo "installing chromium chromium-driver python3-selenium (browser test)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver python3-selenium; }
+
+web-test: deps web-test-deps
+	swift build --product heidid
+	swift build --product heidictl
+	swift build --product heidi-web
+	contrib/web/browser-test.sh
+
 ## The Python package (contrib/python): mypy --strict, ruff, pytest against the built heidid/heidictl (its own tests and
 ## the original engine's ported suites), and a wheel. Tools come from PyPI into a venv under .build/.
 PYVENV := .build/python-venv
@@ -79,10 +93,12 @@ install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_UNIT_DIR) $(DESTDIR)$(SYSUSERS_DIR) $(DESTDIR)$(TMPFILES_DIR)
 	[ -d $(DESTDIR)/etc/heidi ] || install -d -m 0750 $(DESTDIR)/etc/heidi
 	install -m 0755 .build/release/heidid .build/release/heidictl .build/release/heidi-exec .build/release/heidi-collect \
-		$(DESTDIR)$(PREFIX)/bin/
+		.build/release/heidi-web $(DESTDIR)$(PREFIX)/bin/
 	sed 's|/usr/local/bin/heidid|$(PREFIX)/bin/heidid|' units/heidi.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/heidi.service
 	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/heidi.service
 	install -m 0644 units/heidi.socket $(DESTDIR)$(SYSTEMD_UNIT_DIR)/heidi.socket
+	sed 's|/usr/local/bin/heidi-web|$(PREFIX)/bin/heidi-web|' units/heidi-web.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/heidi-web.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/heidi-web.service
 	install -m 0644 contrib/sysusers.d/heidi.conf $(DESTDIR)$(SYSUSERS_DIR)/heidi.conf
 	install -m 0644 contrib/tmpfiles.d/heidi.conf $(DESTDIR)$(TMPFILES_DIR)/heidi.conf
 	[ -e $(DESTDIR)/etc/heidi/heidi.yaml ] || install -m 0640 config/heidi.yaml $(DESTDIR)/etc/heidi/heidi.yaml

@@ -54,6 +54,7 @@ let package = Package(
         .executable(name: "heidictl", targets: ["heidictl"]),
         .executable(name: "heidi-exec", targets: ["heidi-exec"]),
         .executable(name: "heidi-collect", targets: ["heidi-collect"]),
+        .executable(name: "heidi-web", targets: ["heidi-web"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -61,6 +62,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // TLS for heidi-web (already in the graph through async-http-client).
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
     ],
     targets: [
         // C: what Swift cannot import from Glibc (variadics, _GNU_SOURCE APIs, W* macros).
@@ -181,6 +184,31 @@ let package = Package(
             ]
         ),
 
+        // heidi-web: the dashboard over TCP/TLS, a client of heidid's control socket (heidid links none of it).
+        .target(
+            name: "HeidiWeb",
+            dependencies: [
+                "HeidiAPI", "HeidiCore", "HeidiYAML",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            exclude: ["Assets"]
+        ),
+        .executableTarget(
+            name: "heidi-web",
+            dependencies: [
+                "HeidiWeb", "HeidiCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         .testTarget(name: "HeidiYAMLTests", dependencies: ["HeidiYAML"]),
         .testTarget(name: "HeidiCoreTests", dependencies: ["HeidiCore", "HeidiTestSupport"]),
         .testTarget(name: "HeidiSupervisorTests", dependencies: ["HeidiSupervisor", "HeidiCore", "HeidiTestSupport"]),
@@ -208,6 +236,14 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "HeidiWebTests",
+            dependencies: [
+                "HeidiWeb", "HeidiCore", "HeidiTestSupport", "heidid", "heidi-web",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
     ]

@@ -12,6 +12,8 @@ public enum API {
     /// The trailer of a followed `GET /api/v1/logs` saying how the stage ended:
     /// `success|failed|timeout|interrupted|not_run; <description>`.
     public static let stageEndTrailer = "X-Heidi-Stage-End"
+    /// Training scalars of a run (`?run_id=`, default the current one) for heidi-web's curves.
+    public static let scalars = "/api/v1/scalars"
     /// Requests larger than this are refused with 413.
     public static let maxRequestBytes = 64 * 1024
 }

@@ -76,6 +76,21 @@ public protocol ControlBackend: Sendable {
     func logs(stage: String, round: Int?, tail: Int?, fromLine: Int?, follow: Bool) async -> Result<LogStream, APIErrorBody>
     /// Prometheus text exposition.
     func metrics() async -> String
+    /// Like `perform(_:start:)`, for a client acting for someone (`actor`, e.g. heidi-web's logged-in operator and
+    /// address): the action's journal events say who.
+    func perform(_ action: Action, start: StartRequest?, actor: String?) async -> Result<ActionResponse, APIErrorBody>
+    /// `GET /api/v1/scalars`: a run's training scalars as JSON (nil: the current run).
+    func scalars(runID: String?) async -> Result<[UInt8], APIErrorBody>
+}
+
+extension ControlBackend {
+    public func perform(_ action: Action, start: StartRequest?, actor: String?) async -> Result<ActionResponse, APIErrorBody> {
+        await perform(action, start: start)
+    }
+
+    public func scalars(runID: String?) async -> Result<[UInt8], APIErrorBody> {
+        .failure(APIErrorBody(.notFound, "this daemon keeps no scalars"))
+    }
 }
 
 extension ControlBackend {

@@ -8,11 +8,14 @@ public struct ControlRequest: Sendable {
     public var query: [String: String]
     public var body: [UInt8]
     public var peer: PeerCredentials
+    /// Who asked, as a client that acts for someone else says (heidi-web's `X-Heidi-Actor`): journalled with actions.
+    public var actor: String?
 
-    public init(method: String, uri: String, body: [UInt8], peer: PeerCredentials) {
+    public init(method: String, uri: String, body: [UInt8], peer: PeerCredentials, actor: String? = nil) {
         self.method = method
         self.body = body
         self.peer = peer
+        self.actor = actor
         let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         path = String(parts.first ?? "")
         var query: [String: String] = [:]
@@ -68,9 +71,14 @@ public struct ControlRouter: Sendable {
             return stream(await backend.events(after: after, follow: follow), contentType: "application/x-ndjson")
         case ("GET", API.logs):
             return await logs(request)
+        case ("GET", API.scalars):
+            switch await backend.scalars(runID: request.query["run_id"]) {
+            case .success(let bytes): return ControlResponse(status: 200, body: .bytes(bytes))
+            case .failure(let error): return .json(error.error.code.httpStatus, error)
+            }
         case ("POST", let path) where path.hasPrefix(API.actionPrefix):
             return await action(String(path.dropFirst(API.actionPrefix.count)), request)
-        case (_, API.status), (_, API.health), (_, API.metrics), (_, API.events), (_, API.logs):
+        case (_, API.status), (_, API.health), (_, API.metrics), (_, API.events), (_, API.logs), (_, API.scalars):
             return .error(.methodNotAllowed, "\(request.method) is not allowed on \(request.path); use GET")
         case (_, let path) where path.hasPrefix(API.actionPrefix):
             return .error(.methodNotAllowed, "\(request.method) is not allowed on \(path); use POST")
@@ -138,7 +146,9 @@ public struct ControlRouter: Sendable {
             }
             if let rounds = start?.rounds, rounds < 1 { return .error(.badRequest, "rounds must be at least 1") }
         }
-        switch await backend.perform(action, start: start) {
+        // The actor is what the client claims (heidi-web's logged-in user); the peer's uid is what the kernel says.
+        let actor = request.actor.map { "\($0), relayed by uid \(request.peer.uid)" }
+        switch await backend.perform(action, start: start, actor: actor) {
         case .success(let response): return .json(202, response)
         case .failure(let error): return .json(error.error.code.httpStatus, error)
         }

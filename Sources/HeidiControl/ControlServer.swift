@@ -157,7 +157,8 @@ public final class ControlServer: Service, Sendable {
                         if let bytes = buffer.readBytes(length: buffer.readableBytes) { body += bytes }
                     case .end:
                         guard let requestHead = head else { return }
-                        let request = ControlRequest(method: requestHead.method.rawValue, uri: requestHead.uri, body: body, peer: accepted.peer)
+                        let request = ControlRequest(method: requestHead.method.rawValue, uri: requestHead.uri, body: body, peer: accepted.peer,
+                                                     actor: requestHead.headers.first(name: "X-Heidi-Actor"))
                         let started = MonotonicClock.nanoseconds()
                         let response = await router.route(request)
                         let keepAlive = requestHead.isKeepAlive

@@ -174,6 +174,7 @@ extension Engine {
     private func finishStage(token: String, result: StageRunResult) {
         guard let finished = current, finished.token == token else { return }
         current = nil
+        keepScalars(of: finished, progress: result.progress)
         finished.logFile.close()
         finished.output.finish()
         let attempt = finished.attempt

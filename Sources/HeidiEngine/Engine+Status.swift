@@ -84,7 +84,8 @@ extension Engine {
 
     /// The running stage's status text changed (coalesced by its progress channel): refresh systemd's status line.
     func progressChanged(token: String) {
-        guard current?.token == token else { return }
+        guard let current, current.token == token else { return }
+        keepScalars(of: current, progress: current.handle.progress)
         notifier.notify("STATUS=\(statusLine())")
     }
 

@@ -53,6 +53,10 @@ public actor Engine {
     var metrics = EngineMetrics()
     /// Checkpoints, group commit, write failures and followers (Engine+Journal.swift).
     var journalRuntime = JournalRuntime()
+    /// Who asked for the action being performed, for its journal event (Engine+Web.swift).
+    var actionActor: String?
+    /// Stages' training scalars by run (Engine+Web.swift).
+    var scalarStore = ScalarStore()
 
     public init(
         config: HeidiConfig, environment: [String: String], launcher: any StageLauncher, notifier: any ServiceNotifier,
@@ -205,6 +209,7 @@ public actor Engine {
     @discardableResult
     func record(_ draft: EventDraft, at time: Timestamp? = nil) -> WrittenEvent? {
         guard journal != nil else { return nil }
+        let draft = attributed(draft)
         do { return try appendEvent(draft, at: time ?? clock.now()) } catch {
             journalWriteFailed(error, lost: draft.type)
             return nil

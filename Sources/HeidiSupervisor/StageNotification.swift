@@ -6,12 +6,16 @@ import HeidiCore
 /// - `STATUS=text`: a one-line progress description (shown in `heidictl status` and systemd's status line).
 /// - `X_HEIDI_COUNTERS={json}`, `X_HEIDI_USAGE={json}`: a JSON object of numbers, *increments* since the sender's
 ///   previous datagram; the daemon adds them up into the stage's `stage_end` `counters_delta`/`usage_delta`.
+/// - `X_HEIDI_SCALARS={json}`: training scalars at a step (`{"step":120,"loss":0.41}`), kept as a downsampled series
+///   for the dashboard's curves (HeidiCore's `ScalarSeries`).
 /// - `READY=1`: the stage reports it is up (shown in status).
 /// - `WATCHDOG=1`: a keep-alive for stages configured with `watchdog:`; `WATCHDOG=trigger` declares itself hung.
 public struct StageNotification: Sendable, Equatable {
     public var status: String?
     public var counters: [String: Double] = [:]
     public var usage: [String: Double] = [:]
+    /// `X_HEIDI_SCALARS`: absolute values at a step (not increments).
+    public var scalars: [String: Double] = [:]
     public var ready = false
     public var watchdogPing = false
     public var watchdogTrigger = false
@@ -39,6 +43,7 @@ public struct StageNotification: Sendable, Equatable {
             case "STATUS": notification.status = statusText(value)
             case "X_HEIDI_COUNTERS": notification.counters = numbers(value, key, &notification.problems)
             case "X_HEIDI_USAGE": notification.usage = numbers(value, key, &notification.problems)
+            case "X_HEIDI_SCALARS": notification.scalars = numbers(value, key, &notification.problems)
             case "READY": notification.ready = value == Array("1".utf8)
             case "WATCHDOG":
                 if value == Array("1".utf8) { notification.watchdogPing = true }
@@ -113,6 +118,8 @@ public struct StageProgress: Sendable, Equatable {
     public var usage: [String: Double] = [:]
     /// `READY=1` was received.
     public var ready = false
+    /// `X_HEIDI_SCALARS` reports, downsampled and bounded.
+    public var scalars = ScalarSeries()
     /// Datagrams accepted from the stage's own processes.
     public var messages = 0
     /// Datagrams refused: from a process outside the stage, another user, or without credentials.
@@ -129,6 +136,7 @@ public struct StageProgress: Sendable, Equatable {
         var problems = notification.problems
         if let status = notification.status { self.status = status }
         if notification.ready { ready = true }
+        if !notification.scalars.isEmpty, let problem = scalars.add(notification.scalars) { problems.append(problem) }
         Self.accumulate(notification.counters, into: &counters, "X_HEIDI_COUNTERS", &problems)
         Self.accumulate(notification.usage, into: &usage, "X_HEIDI_USAGE", &problems)
         return problems

@@ -176,7 +176,7 @@ public final class StageNotifyChannel: Sendable {
                 let problems = shared.progress.apply(notification)
                 if notification.watchdogPing, watchdog != nil { shared.watchdogDeadline = nextWatchdogDeadline() }
                 if notification.watchdogTrigger { shared.watchdogDeadline = 0 }
-                return (problems, shared.progress.status != before || notification.ready)
+                return (problems, shared.progress.status != before || notification.ready || !notification.scalars.isEmpty)
             }
             if changed { statusChanged = true }
             for problem in problems.prefix(3) {

@@ -6,7 +6,8 @@ seeded loss curve that depends on the data, sleeping a little per step.
 Writes <output>/metrics.json {train_steps, train_loss, samples, ...} and
 <output>/final/adapter_config.json, both atomically. Prints one line per step
 ("step 3/10 loss=0.8123"). If HEIDI_NOTIFY_SOCKET is set, each step is also
-sent there as "STATUS=step 3/10 loss=0.8123" (AF_UNIX datagram, a path or an
+sent there as "STATUS=step 3/10 loss=0.8123" with X_HEIDI_SCALARS={"step": 3,
+"loss": 0.8123} for the dashboard's loss curve (AF_UNIX datagram, a path or an
 abstract "@name"; best effort, errors ignored).
 
 Usage: train.py --data PATH --output DIR --steps N [--seed S] [--step-delay SECONDS]
@@ -103,7 +104,7 @@ def main(argv=None):
         losses.append(loss)
         line = "step %d/%d loss=%.4f" % (step, args.steps, loss)
         print(line, flush=True)
-        notify("STATUS=" + line)
+        notify("STATUS=" + line + "\nX_HEIDI_SCALARS=" + json.dumps({"step": step, "loss": round(loss, 6)}))
 
     final_dir = os.path.join(args.output, "final")
     adapter_config = {

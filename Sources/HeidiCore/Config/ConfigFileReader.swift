@@ -46,8 +46,9 @@ struct ConfigFileReader {
             case "limits": try readLimits(node, key)
             case "journal": try readJournal(node, key)
             case "logs": try readLogs(node, key)
+            case "web": continue  // heidi-web's settings (SPEC §12): heidi-web reads them, heidid does not
             default:
-                throw fail(node, key, "unknown section (known: pipeline, paths, control, stage_defaults, stages, limits, journal, logs)")
+                throw fail(node, key, "unknown section (known: pipeline, paths, control, stage_defaults, stages, limits, journal, logs, web)")
             }
         }
         try checkPlaceholders()

@@ -1,0 +1,81 @@
+/// A request as heidi-web's policy and router see it: no NIO types, so both are tested without a network.
+public struct WebRequest: Sendable {
+    public var method: String
+    /// The path without the query.
+    public var path: String
+    public var query: [String: String]
+    /// Header names lowercased; repeated headers keep every value in order.
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+    /// The peer's IP address (for rate limiting and the journal's "from where").
+    public var remoteAddress: String
+    /// True when the connection is TLS.
+    public var isTLS: Bool
+
+    public init(
+        method: String, uri: String, headers: [(String, String)] = [], body: [UInt8] = [], remoteAddress: String = "127.0.0.1",
+        isTLS: Bool = false
+    ) {
+        self.method = method
+        self.body = body
+        self.remoteAddress = remoteAddress
+        self.isTLS = isTLS
+        self.headers = headers.map { (name: $0.0.lowercased(), value: $0.1) }
+        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        path = String(parts.first ?? "")
+        var query: [String: String] = [:]
+        if parts.count > 1 {
+            for pair in parts[1].split(separator: "&") {
+                let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                query[PercentDecoding.decode(String(kv[0]))] = kv.count > 1 ? PercentDecoding.decode(String(kv[1])) : ""
+            }
+        }
+        self.query = query
+    }
+
+    /// The first value of a header (name in any case).
+    public func header(_ name: String) -> String? {
+        let lowered = name.lowercased()
+        return headers.first { $0.name == lowered }?.value
+    }
+
+    /// A cookie's value from the `Cookie` headers.
+    public func cookie(_ name: String) -> String? {
+        for header in headers where header.name == "cookie" {
+            for pair in header.value.split(separator: ";") {
+                let kv = pair.split(separator: "=", maxSplits: 1)
+                if kv.count == 2, kv[0].trimmingCharacters(in: " ") == name { return String(kv[1]).trimmingCharacters(in: " ") }
+            }
+        }
+        return nil
+    }
+}
+
+/// `%XX` and `+` decoding of query components.
+enum PercentDecoding {
+    static func decode(_ text: String) -> String {
+        guard text.contains("%") || text.contains("+") else { return text }
+        var bytes: [UInt8] = []
+        var iterator = Array(text.utf8).makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "+") {
+                bytes.append(0x20)
+            } else if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
+                      let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {
+                bytes.append(value)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in set: String) -> String {
+        var view = Substring(self)
+        while let first = view.first, set.contains(first) { view = view.dropFirst() }
+        while let last = view.last, set.contains(last) { view = view.dropLast() }
+        return String(view)
+    }
+}

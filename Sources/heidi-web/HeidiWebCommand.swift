@@ -1,0 +1,81 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import HeidiCore
+import HeidiWeb
+import NIOCore
+import NIOPosix
+import UnixSignals
+
+/// `heidi-web`: the dashboard, authenticated telemetry and live events, a client of heidid's control socket
+/// (SPEC §12).
+@main
+struct HeidiWebCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "heidi-web",
+        abstract: "The heidi dashboard: serves the page, the API and live events over HTTP(S), as a client of heidid.",
+        discussion: """
+            Listens on 127.0.0.1:7779 unless told otherwise; refuses to listen off loopback without --tls-cert and
+            --tls-key. The operator password comes from --password-file, web.password_file, the systemd credential
+            heidi-web-password, or TELEMETRY_PASS; 'admin' and passwords under 16 characters are refused. Exit 2 on a
+            configuration error.
+            """
+    )
+
+    @Option(name: .long, help: "The YAML config (its web: section; default $HEIDI_CONFIG, then /etc/heidi/heidi.yaml).")
+    var config: String?
+    @Option(name: .long, help: "heidid's control socket.")
+    var socket: String?
+    @Option(name: .long, help: "HOST:PORT to listen on (default 127.0.0.1:7779).")
+    var listen: String?
+    @Option(name: .long, help: "A file holding the operator password.")
+    var passwordFile: String?
+    @Option(name: .long, help: "A file holding the viewer password (read-only role).")
+    var viewerPasswordFile: String?
+    @Option(name: .long, help: "PEM certificate chain for TLS.")
+    var tlsCert: String?
+    @Option(name: .long, help: "PEM private key for TLS.")
+    var tlsKey: String?
+    @Flag(name: .long, help: "Check the configuration, print a summary and exit (0 valid, 2 invalid).")
+    var checkConfig = false
+
+    func run() async throws {
+        let environment = ProcessEnvironment.current()
+        let options = WebOptions(configPath: config, socket: socket, listen: listen, passwordFile: passwordFile,
+                                 viewerPasswordFile: viewerPasswordFile, tlsCert: tlsCert, tlsKey: tlsKey)
+        let settings: WebSettings
+        do { settings = try WebSettingsLoader.load(options, environment: environment) } catch {
+            ProcessEnvironment.printError("heidi-web: \(error)")
+            throw ExitCode(2)
+        }
+        if checkConfig {
+            print("heidi-web: configuration valid: listen \(settings.scheme)://\(settings.listen), socket \(settings.socketPath), viewer password \(settings.viewerPassword == nil ? "no" : "yes"), tokens \(settings.tokens.count)")
+            return
+        }
+        let upstream = ControlSocketUpstream(socketPath: settings.socketPath)
+        let hub = EventHub(upstream: upstream)
+        let clock: @Sendable () -> Double = {
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+        }
+        let sessions = SessionStore(clock: clock)
+        let limiter = LoginLimiter(clock: clock)
+        let server = WebServer(settings: settings) { bound in
+            WebRouter(policy: RequestPolicy(settings: bound, sessions: sessions, limiter: limiter), upstream: upstream, hub: hub)
+        }
+        let channel: any Channel
+        let bound: WebSettings
+        do { (channel, bound) = try await server.start() } catch {
+            ProcessEnvironment.printError("heidi-web: cannot listen on \(settings.listen): \(error)")
+            throw ExitCode(error is WebServerError ? 2 : 1)
+        }
+        ProcessEnvironment.printError("heidi-web: listening on \(bound.scheme)://\(bound.listen) for heidid at \(settings.socketPath)")
+        let hubTask = Task { await hub.run() }
+        signal(SIGPIPE, SIG_IGN)
+        for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) { break }
+        hubTask.cancel()
+        try? await channel.close()
+    }
+}

@@ -1,0 +1,135 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import HeidiCore
+import HeidiTestSupport
+import Testing
+
+/// heidi-web in front of a real heidid running the demo pipeline: relayed API, journalled actions with who and
+/// from where, scalars for the curves, Server-Sent Events resumed by seq, WebSocket messages.
+@Suite("heidi-web end to end", .serialized)
+struct LiveStackTests {
+    let operatorAuth = TestHTTP.basic("operator", LiveStack.password)
+
+    @Test("an action through heidi-web is journalled with who and from where; a viewer's action is 403 and changes nothing")
+    func actionsAndRoles() throws {
+        let stack = try LiveStack(label: "web-actions")
+        defer { stack.stopAll() }
+        let http = stack.client()
+        let viewer = try http.request("POST", "/api/v1/action/start", headers: [TestHTTP.basic("viewer", "viewer-password-0123")])
+        #expect(viewer.status == 403)
+        let crossOrigin = try http.request("POST", "/api/v1/action/start", headers: [operatorAuth, ("Origin", "http://127.0.0.1:1")])
+        #expect(crossOrigin.status == 403)
+        #expect(try http.request("GET", "/api/v1/status", headers: [operatorAuth]).body.contains("\"state\":\"IDLE\""))
+        let started = try http.request("POST", "/api/v1/action/start", headers: [operatorAuth])
+        #expect(started.status == 202, "\(started.body)")
+        let journal = String(decoding: try FileSystem.read(stack.directory + "/state/events.jsonl"), as: UTF8.self)
+        let start = journal.split(separator: "\n").first { $0.contains("\"event_type\":\"pipeline_start\"") } ?? ""
+        #expect(start.contains("(by operator (basic) from 127.0.0.1 via heidi-web, relayed by uid "), "\(start)")
+        try stack.waitForState("IDLE")
+        // The demo's train stage reports X_HEIDI_SCALARS per step: the curve has one point per step.
+        let runID = String(journal.split(separator: "\"run_id\":\"").dropFirst().first?.prefix { $0 != "\"" } ?? "")
+        let scalars = try http.request("GET", "/api/v1/scalars?run_id=\(runID)", headers: [operatorAuth])
+        #expect(scalars.status == 200)
+        #expect(scalars.body.contains("\"stage\":\"train\""), "\(scalars.body)")
+        #expect(scalars.body.components(separatedBy: "\"loss\":").count - 1 == 8, "\(scalars.body)")
+        let runs = try http.request("GET", "/runs", headers: [operatorAuth])
+        #expect(runs.body.contains(runID) && runs.body.contains("\"status\":\"complete\""), "\(runs.body)")
+        #expect(try http.request("GET", "/status?run_id=nope", headers: [operatorAuth]).status == 404)
+        let metrics = try http.request("GET", "/metrics", headers: [operatorAuth]).body
+        #expect(metrics.contains("heidi_up 1") && metrics.contains("heidi_web_responses_total"))
+    }
+
+    @Test("SSE: id is the journal seq; Last-Event-ID resumes with no gap and no duplicate, across a heidi-web restart")
+    func serverSentEventsResume() throws {
+        let stack = try LiveStack(label: "web-sse")
+        defer { stack.stopAll() }
+        let http = stack.client()
+        let first = try http.stream("/api/v1/stream", headers: [operatorAuth], timeout: 5) {
+            TestHTTP.eventIDs($0).count >= 2 && $0.contains("event: status")
+        }
+        #expect(first.contains("text/event-stream"))
+        #expect(first.contains("event: status"))
+        var seen = TestHTTP.eventIDs(first)
+        #expect(seen.first == 1)
+        _ = try http.request("POST", "/api/v1/action/start", headers: [operatorAuth])
+        // Read part of the run, then kill heidi-web while events flow, restart it and resume from the last id.
+        let partial = try http.stream("/api/v1/stream", headers: [operatorAuth, ("Last-Event-ID", String(seen.last ?? 0))], timeout: 10) {
+            TestHTTP.eventIDs($0).count >= 4
+        }
+        seen += TestHTTP.eventIDs(partial)
+        WebProcess.stop(stack.web, signal: SIGKILL)
+        try stack.startWeb()
+        try stack.waitForState("IDLE")
+        let head = try lastSeq(stack)
+        let rest = try stack.client().stream("/api/v1/stream", headers: [operatorAuth, ("Last-Event-ID", String(seen.last ?? 0))], timeout: 10) {
+            TestHTTP.eventIDs($0).last ?? 0 >= head
+        }
+        seen += TestHTTP.eventIDs(rest)
+        #expect(seen == Array(1...head), "seen \(seen)")
+    }
+
+    @Test("heidid killed and restarted mid-run: heidi-web follows the new daemon and a resuming client gets every seq once")
+    func daemonRestart() throws {
+        let stack = try LiveStack(label: "web-daemon-restart")
+        defer { stack.stopAll() }
+        let http = stack.client()
+        _ = try http.request("POST", "/api/v1/action/start", headers: [operatorAuth])
+        let before = try http.stream("/api/v1/stream", headers: [operatorAuth], timeout: 15) { TestHTTP.eventIDs($0).count >= 6 }
+        var seen = TestHTTP.eventIDs(before)
+        WebProcess.stop(stack.daemon, signal: SIGKILL)
+        try stack.startDaemon()
+        try stack.waitFor("heidi-web following the new heidid", timeout: 30) {
+            try http.request("GET", "/health").body.contains("\"heidid\":true")
+        }
+        try stack.waitForState("IDLE", timeout: 90)
+        let head = try lastSeq(stack)
+        let rest = try http.stream("/api/v1/stream", headers: [operatorAuth, ("Last-Event-ID", String(seen.last ?? 0))], timeout: 15) {
+            TestHTTP.eventIDs($0).last ?? 0 >= head
+        }
+        seen += TestHTTP.eventIDs(rest)
+        #expect(seen == Array(1...head), "seen \(seen)")
+        let journal = String(decoding: try FileSystem.read(stack.directory + "/state/events.jsonl"), as: UTF8.self)
+        #expect(journal.contains("\"event_type\":\"daemon_start\"") && journal.components(separatedBy: "daemon_start").count == 3)
+    }
+
+    @Test("SSE ?after= beyond what the hub keeps is read from heidid; WebSocket sends state_update and events by seq")
+    func webSocketAndAfter() throws {
+        let stack = try LiveStack(label: "web-ws")
+        defer { stack.stopAll() }
+        let http = stack.client()
+        let sse = try http.stream("/api/v1/stream?after=1", headers: [operatorAuth], timeout: 5) { TestHTTP.eventIDs($0).count >= 1 }
+        #expect(TestHTTP.eventIDs(sse).first == 2)
+        let fd = try http.connect(timeout: 1)
+        defer { close(fd) }
+        http.send(fd, "GET", "/api/v1/ws?after=1", headers: [operatorAuth, ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                                                              ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13")], body: "")
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let deadline = MonotonicClock.nanoseconds() + 5_000_000_000
+        while MonotonicClock.nanoseconds() < deadline {
+            let n = read(fd, &buffer, buffer.count)
+            if n > 0 { data += buffer[0..<n] }
+            let text = String(decoding: data, as: UTF8.self)
+            if text.contains("\"type\":\"state_update\"") && text.contains("\"type\":\"event\",\"seq\":2") { break }
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.hasPrefix("HTTP/1.1 101"), "\(text.prefix(300))")
+        #expect(text.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="))
+        #expect(text.contains("\"type\":\"state_update\",\"state\":\"IDLE\""))
+        #expect(text.contains("\"type\":\"event\",\"seq\":2,\"event\":{\"event_version\":\"2\",\"seq\":2,"))
+        #expect(!text.contains("\"seq\":1,\"event\""))
+        // A cross-origin handshake (a page elsewhere riding on the user's credentials) is not upgraded.
+        let foreign = try http.request("GET", "/api/v1/ws", headers: [operatorAuth, ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                                                                     ("Origin", "http://evil.example"),
+                                                                     ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13")])
+        #expect(foreign.status != 101)
+    }
+
+    func lastSeq(_ stack: LiveStack) throws -> UInt64 {
+        let journal = String(decoding: try FileSystem.read(stack.directory + "/state/events.jsonl"), as: UTF8.self)
+        let last = journal.split(separator: "\n").last ?? ""
+        return UInt64(last.split(separator: "\"seq\":").dropFirst().first?.prefix { $0.isNumber } ?? "") ?? 0
+    }
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# heidi-web benchmark (issue 17): event-to-client latency over Server-Sent Events with N concurrent clients
+# (p50/p95 of journal event ts -> received), heidi-web's resident memory with them connected, and idle: RSS, CPU
+# seconds and thread wake-ups (context switches) over IDLE_S seconds with one SSE client connected.
+# Usage: contrib/bench/web-bench.sh   (BIN=dir of built heidid/heidictl/heidi-web; default the debug build)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CLIENTS=${CLIENTS:-100}
+CYCLES=${CYCLES:-20}
+IDLE_S=${IDLE_S:-10}
+BIN=${BIN:-$(swift build --show-bin-path)}
+WORK=$(mktemp -d /tmp/heidi-web-bench.XXXXXX)
+SOCK="$WORK/heidi.sock"
+# A one-stage pipeline whose stage waits to be stopped: each cycle writes pipeline_start, round_start, stage_start,
+# then (on stop) stage_end and pipeline_stop.
+cat > "$WORK/heidi.yaml" <<YAML
+pipeline: {mode: collect, rounds: 1, run_unit_tests: false, autostart: false}
+stages:
+  generate: {command: [sleep, "600"]}
+limits: {max_cpu_pct: 100, max_mem_pct: 100}
+logs: {journald: false}
+YAML
+python3 -c 'import secrets; print(secrets.token_urlsafe(18))' > "$WORK/password"
+"$BIN/heidid" --config "$WORK/heidi.yaml" --state-dir "$WORK/state" --runtime-dir "$WORK/run" --socket "$SOCK" >"$WORK/heidid.log" 2>&1 &
+DAEMON=$!
+WEB=
+cleanup() {
+    [ -n "$WEB" ] && kill "$WEB" 2>/dev/null || true
+    kill -TERM "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null || true
+}
+trap cleanup EXIT
+for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
+"$BIN/heidi-web" --socket "$SOCK" --listen 127.0.0.1:0 --password-file "$WORK/password" >"$WORK/heidi-web.log" 2>&1 &
+WEB=$!
+for _ in $(seq 100); do grep -q listening "$WORK/heidi-web.log" 2>&1 && break; sleep 0.05; done
+PORT=$(grep -o '127.0.0.1:[0-9]*' "$WORK/heidi-web.log" | head -1 | cut -d: -f2)
+echo "heidi-web pid $WEB on port $PORT ($BIN)"
+python3 contrib/bench/web-bench.py --port "$PORT" --password-file "$WORK/password" --pid "$WEB" --clients "$CLIENTS" \
+    --cycles "$CYCLES" --idle "$IDLE_S" --heidictl "$BIN/heidictl" --socket "$SOCK"

@@ -29,8 +29,8 @@ demo: deps
 	contrib/demo/run-demo.sh
 
 ## Run every test suite: the Swift suites (unit, real-process supervision, end to end with the built binaries), then
-## the Python package's (python-test).
-test: swift-test python-test
+## the Python package's (python-test) and heidi-web in a real browser (web-test).
+test: swift-test python-test web-test
 
 ## The Swift suites. The full output is also kept in .build/test.log; on failure the failed expectations are repeated
 ## at the end, where a CI log's tail shows them.

@@ -16,16 +16,9 @@ public struct ControlRequest: Sendable {
         self.body = body
         self.peer = peer
         self.actor = actor
-        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        path = String(parts.first ?? "")
-        var query: [String: String] = [:]
-        if parts.count > 1 {
-            for pair in parts[1].split(separator: "&") {
-                let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                query[String(kv[0])] = kv.count > 1 ? String(kv[1]) : ""
-            }
-        }
-        self.query = query
+        let target = RequestTarget(uri)
+        path = target.path
+        query = target.query
     }
 }
 

@@ -1,4 +1,5 @@
-/// The dashboard's files, compiled in (Assets+Embedded.swift, generated from Assets/ by contrib/web/embed-assets.py).
+/// The dashboard's files, compiled in by SwiftPM from Assets/ (`.embedInCode` in Package.swift: `PackageResources`),
+/// so the binary serves them with no file next to it and nothing to keep in step by hand.
 public enum Assets {
     public enum File: CaseIterable, Sendable {
         case page, script, style, icon
@@ -22,16 +23,19 @@ public enum Assets {
         }
     }
 
-    public static func text(_ file: File) -> String {
+    /// The file's bytes, as they are in Assets/.
+    public static func bytes(_ file: File) -> [UInt8] {
         switch file {
-        case .page: return pageText
-        case .script: return scriptText
-        case .style: return styleText
-        case .icon: return iconText
+        case .page: return PackageResources.index_html
+        case .script: return PackageResources.app_js
+        case .style: return PackageResources.app_css
+        case .icon: return PackageResources.favicon_svg
         }
     }
 
+    public static func text(_ file: File) -> String { String(decoding: bytes(file), as: UTF8.self) }
+
     static func response(_ file: File) -> WebResponse {
-        WebResponse(status: 200, headers: [("Content-Type", file.contentType)], body: .bytes(Array((text(file) + "\n").utf8)))
+        WebResponse(status: 200, headers: [("Content-Type", file.contentType)], body: .bytes(bytes(file)))
     }
 }

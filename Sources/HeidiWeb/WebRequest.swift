@@ -1,3 +1,5 @@
+import HeidiAPI
+
 /// A request as heidi-web's policy and router see it: no NIO types, so both are tested without a network.
 public struct WebRequest: Sendable {
     public var method: String
@@ -21,16 +23,9 @@ public struct WebRequest: Sendable {
         self.remoteAddress = remoteAddress
         self.isTLS = isTLS
         self.headers = headers.map { (name: $0.0.lowercased(), value: $0.1) }
-        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        path = String(parts.first ?? "")
-        var query: [String: String] = [:]
-        if parts.count > 1 {
-            for pair in parts[1].split(separator: "&") {
-                let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                query[PercentDecoding.decode(String(kv[0]))] = kv.count > 1 ? PercentDecoding.decode(String(kv[1])) : ""
-            }
-        }
-        self.query = query
+        let target = RequestTarget(uri)
+        path = target.path
+        query = target.query
     }
 
     /// The first value of a header (name in any case).
@@ -48,26 +43,6 @@ public struct WebRequest: Sendable {
             }
         }
         return nil
-    }
-}
-
-/// `%XX` and `+` decoding of query components.
-enum PercentDecoding {
-    static func decode(_ text: String) -> String {
-        guard text.contains("%") || text.contains("+") else { return text }
-        var bytes: [UInt8] = []
-        var iterator = Array(text.utf8).makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "+") {
-                bytes.append(0x20)
-            } else if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
-                      let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {
-                bytes.append(value)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

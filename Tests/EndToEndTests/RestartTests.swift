@@ -7,15 +7,26 @@ import Testing
 /// Daemon restarts on the same state directory: the journal chain continues, and a torn tail is repaired.
 @Suite(.serialized)
 struct RestartTests {
+    /// A daemon with mocked stages that ran `rounds` full rounds and was stopped: a finished run's journal, daemon down.
+    static func finishedMockRun(rounds: Int) async throws -> Session {
+        let s = try Session(environment: ["HEIDI_MOCK_SUBPROCESSES": "1"])
+        do {
+            try s.writeConfig(TestConfig.shell())
+            try await s.startDaemon()
+            #expect(try await s.ctl("start", "--mode", "full", "--rounds", String(rounds)).status == 0)
+            try await s.waitForEvent("pipeline_complete")
+            #expect(try await s.stopDaemon() == 0)
+            return s
+        } catch {
+            s.tearDown()
+            throw error
+        }
+    }
+
     @Test("a restarted daemon continues the journal: next seq, prev_hash of the old last line, verify intact")
     func chainContinuesAcrossRestart() async throws {
-        let s = try Session(environment: ["HEIDI_MOCK_SUBPROCESSES": "1"])
+        let s = try await Self.finishedMockRun(rounds: 2)
         defer { s.tearDown() }
-        try s.writeConfig(TestConfig.shell())
-        try await s.startDaemon()
-        #expect(try await s.ctl("start", "--mode", "full", "--rounds", "2").status == 0)
-        try await s.waitForEvent("pipeline_complete")
-        #expect(try await s.stopDaemon() == 0)
         let before = try s.journalBytes()
         let old = try JournalLines.parse(before)
         let oldLast = try #require(old.last)
@@ -69,13 +80,8 @@ struct RestartTests {
 
     @Test("a journal cut back while heidid was down is recorded as journal_damaged; a restart never heals it")
     func aCutJournalStaysDamagedAcrossRestarts() async throws {
-        let s = try Session(environment: ["HEIDI_MOCK_SUBPROCESSES": "1"])
+        let s = try await Self.finishedMockRun(rounds: 1)
         defer { s.tearDown() }
-        try s.writeConfig(TestConfig.shell())
-        try await s.startDaemon()
-        #expect(try await s.ctl("start", "--mode", "full", "--rounds", "1").status == 0)
-        try await s.waitForEvent("pipeline_complete")
-        #expect(try await s.stopDaemon() == 0)
         let lines = try s.events()
         let kept = try #require(lines.dropLast(4).last)
         try FileSystem.writeAtomically(s.journalPath, lines.dropLast(4).flatMap(\.bytes), mode: 0o640)
@@ -107,13 +113,8 @@ struct RestartTests {
 
     @Test("a journal changed in the middle: heidid keeps the damaged bytes aside, records it, and goes on")
     func aJournalChangedInTheMiddleIsKeptAsideAndRecorded() async throws {
-        let s = try Session(environment: ["HEIDI_MOCK_SUBPROCESSES": "1"])
+        let s = try await Self.finishedMockRun(rounds: 1)
         defer { s.tearDown() }
-        try s.writeConfig(TestConfig.shell())
-        try await s.startDaemon()
-        #expect(try await s.ctl("start", "--mode", "full", "--rounds", "1").status == 0)
-        try await s.waitForEvent("pipeline_complete")
-        #expect(try await s.stopDaemon() == 0)
         var bytes = try s.journalBytes()
         let lines = try s.events()
         let middle = lines.count / 2

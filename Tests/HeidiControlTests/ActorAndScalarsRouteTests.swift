@@ -43,7 +43,8 @@ struct ActorAndScalarsRouteTests {
                                                       actor: "operator (session) from 192.0.2.7 via heidi-web"))
         #expect(acted.status == 202)
         _ = await router.route(ControlRequest(method: "POST", uri: "/api/v1/action/stop", body: [], peer: root))
-        #expect(await backend.actors == ["operator (session) from 192.0.2.7 via heidi-web", nil])
+        // The claim, and who made it (the peer's uid, from the kernel).
+        #expect(await backend.actors == ["operator (session) from 192.0.2.7 via heidi-web, relayed by uid 0", nil])
     }
 
     @Test("GET /api/v1/scalars is routed with its run_id; other methods 405; a backend without scalars 404")

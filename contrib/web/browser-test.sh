@@ -20,8 +20,10 @@ for tool in heidid heidictl heidi-web; do
 done
 WORK=${HEIDI_WEB_TEST_DIR:-$(mktemp -d /tmp/heidi-web-test.XXXXXX)}
 SOCK="$WORK/heidi.sock"
-PORT=${HEIDI_WEB_TEST_PORT:-17779}
-EVIL_PORT=$((PORT + 1))
+# Free loopback ports, so runs side by side (or another service on a fixed port) never meet.
+free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT=${HEIDI_WEB_TEST_PORT:-$(free_port)}
+EVIL_PORT=$(free_port)
 
 # The demo pipeline, one run of 2 rounds, with a slower train stage (so a browser can watch it) that also prints
 # markup a page must show as text.

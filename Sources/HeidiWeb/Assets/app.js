@@ -30,20 +30,30 @@
     connect();
   }
 
+  // Bumped by every login and logout: an answer to an older question (the session check at page load, slow on a
+  // busy machine) never undoes what the user did since.
+  let generation = 0;
+
   async function boot() {
+    const asked = generation;
     const session = await api("GET", "/api/v1/session");
+    if (asked !== generation) return;
     if (session.status === 200) showDashboard(session.data); else showLogin("");
   }
 
   $("loginform").addEventListener("submit", async (event) => {
     event.preventDefault();
+    generation++;
     const answer = await api("POST", "/api/v1/login", { user: $("user").value, password: $("password").value });
     $("password").value = "";
     if (answer.status === 200) showDashboard(answer.data);
     else showLogin(answer.data && answer.data.error ? answer.data.error.message : "login failed (" + answer.status + ")");
   });
 
-  $("logout").addEventListener("click", async () => { await api("POST", "/api/v1/logout"); csrf = null; showLogin("logged out"); });
+  $("logout").addEventListener("click", async () => {
+    generation++;
+    await api("POST", "/api/v1/logout"); csrf = null; showLogin("logged out");
+  });
 
   for (const button of document.querySelectorAll("#actions button")) {
     button.addEventListener("click", async () => {

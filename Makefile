@@ -58,25 +58,28 @@ web-test: deps web-test-deps
 	swift build --product heidi-web
 	contrib/web/browser-test.sh
 
-## The Python package (contrib/python): mypy --strict, ruff, pytest against the built heidid/heidictl (its own tests and
-## the original engine's ported suites), and a wheel. Tools come from PyPI into a venv under .build/.
+## The Python package (contrib/python): mypy --strict, ruff, pytest against the built heidid/heidictl/heidi-web (its own
+## tests, over the control socket and through heidi-web with TLS from openssl, and the original engine's ported suites),
+## and a wheel. Tools come from PyPI into a venv under .build/.
 PYVENV := .build/python-venv
 PYTHON_DIST := .build/python-dist
 
 python-deps:
-	@python3 -c 'import venv, ensurepip' 2>/dev/null || { \
-		echo "installing python3-venv"; \
-		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv; }
+	@python3 -c 'import venv, ensurepip' 2>/dev/null && command -v openssl >/dev/null || { \
+		echo "installing python3-venv openssl"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv openssl; }
 	@[ -x $(PYVENV)/bin/python ] || python3 -m venv $(PYVENV)
 	$(PYVENV)/bin/python -m pip install -q --disable-pip-version-check pytest mypy ruff build 'setuptools>=68' wheel
 
 python-test: deps python-deps
 	swift build
+	swift build --product heidi-web
 	$(PYVENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps --force-reinstall --no-build-isolation ./contrib/python
 	cd contrib/python && ../../$(PYVENV)/bin/python -m mypy src tests
 	cd contrib/python && ../../$(PYVENV)/bin/ruff check .
 	@# pytest exits 5 when it collected nothing: a suite that silently vanished must fail, not pass.
 	cd contrib/python && HEIDID=$(CURDIR)/.build/debug/heidid HEIDICTL=$(CURDIR)/.build/debug/heidictl \
+		HEIDI_WEB=$(CURDIR)/.build/debug/heidi-web \
 		../../$(PYVENV)/bin/python -m pytest -p no:cacheprovider -ra; \
 		status=$$?; if [ $$status = 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
 	rm -rf $(PYTHON_DIST) && $(PYVENV)/bin/python -m build --wheel --no-isolation --outdir $(PYTHON_DIST) contrib/python

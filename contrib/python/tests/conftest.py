@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -167,3 +168,121 @@ def engine_env(monkeypatch: pytest.MonkeyPatch, heidid_bin: str, tmp_path: Path)
     monkeypatch.setenv("MAX_CPU_PCT", "100")
     monkeypatch.setenv("MAX_MEM_PCT", "100")
     yield tmp_path / "out"
+
+
+# heidi-web in front of a heidid (issue 20): a real heidi-web binary ($HEIDI_WEB or .build/debug/heidi-web) with a
+# self-signed certificate made by openssl, an operator and a viewer password, an operator and a viewer token.
+@pytest.fixture(scope="session")
+def heidi_web_bin() -> str:
+    return binary("heidi-web")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Web:
+    """One heidi-web for ``daemon`` on 127.0.0.1, HTTPS unless ``tls`` is false; restartable on the same port."""
+
+    PASSWORD = "operator-password-0123456789"
+    VIEWER_PASSWORD = "viewer-password-0123456789"
+    TOKEN = "operator-token-abcdefghijklmnop"
+    VIEWER_TOKEN = "viewer-token-abcdefghijklmnop"
+
+    def __init__(self, binary: str, daemon: Daemon, tls: bool) -> None:
+        self.binary = binary
+        self.daemon = daemon
+        self.root = Path(tempfile.mkdtemp(prefix="hweb-"))
+        self.port = free_port()
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.cafile = str(self.root / "cert.pem")
+        self.log = self.root / "heidi-web.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        secrets = {"password": self.PASSWORD, "viewer-password": self.VIEWER_PASSWORD, "token": self.TOKEN,
+                   "viewer-token": self.VIEWER_TOKEN}
+        for name, value in secrets.items():
+            (self.root / name).write_text(value + "\n")
+            os.chmod(self.root / name, 0o600)
+        config = (f"web:\n  listen: 127.0.0.1:{self.port}\n  password_file: password\n"
+                  "  viewer_password_file: viewer-password\n  token_file: token\n  viewer_token_file: viewer-token\n")
+        if tls:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                            "-nodes", "-keyout", str(self.root / "key.pem"), "-out", self.cafile, "-days", "2",
+                            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                           check=True, capture_output=True)
+            fingerprint = subprocess.run(["openssl", "x509", "-in", self.cafile, "-noout", "-fingerprint", "-sha256"],
+                                         check=True, capture_output=True, text=True).stdout
+            self.fingerprint = fingerprint.strip().split("=", 1)[1]  # "AB:CD:..." as openssl prints it
+            config += "  tls_cert: cert.pem\n  tls_key: key.pem\n"
+        (self.root / "heidi.yaml").write_text(config)
+
+    def client(self, **kwargs: object) -> heidi.Client:
+        options: dict[str, object] = {"token": self.TOKEN, "cafile": self.cafile if self.tls else None}
+        options.update(kwargs)
+        return heidi.Client(url=self.url, **options)  # type: ignore[arg-type]
+
+    def async_client(self, **kwargs: object) -> heidi.AsyncClient:
+        options: dict[str, object] = {"token": self.TOKEN, "cafile": self.cafile if self.tls else None}
+        options.update(kwargs)
+        return heidi.AsyncClient(url=self.url, **options)  # type: ignore[arg-type]
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in ("TELEMETRY_PASS", "HEIDI_CONFIG", "HEIDI_SOCKET")}
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen([self.binary, "--config", str(self.root / "heidi.yaml"),
+                                             "--socket", self.daemon.socket], env=env, stdout=log, stderr=log,
+                                            stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while True:
+            if self.process.poll() is not None:
+                pytest.fail(f"heidi-web exited with {self.process.returncode}: {self.log.read_text()[-2000:]}")
+            try:
+                if self.client().health():
+                    return
+            except heidi.NotRunning:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"heidi-web not ready after 15 s: {self.log.read_text()[-2000:]}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+class WebFactory:
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        self.webs: list[Web] = []
+
+    def __call__(self, daemon: Daemon, *, tls: bool = True) -> Web:
+        web = Web(self.binary, daemon, tls)
+        self.webs.append(web)
+        web.start()
+        return web
+
+    def cleanup(self) -> None:
+        for web in self.webs:
+            web.stop()
+            shutil.rmtree(web.root, ignore_errors=True)
+
+
+@pytest.fixture
+def webs(heidi_web_bin: str) -> Iterator[WebFactory]:
+    factory = WebFactory(heidi_web_bin)
+    yield factory
+    factory.cleanup()

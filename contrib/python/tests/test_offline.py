@@ -1,5 +1,5 @@
 """Parts that need no daemon: the HTTP parser fed byte by byte, error mapping, config reading, and the follower's
-resume logic through a scripted transport (the seam a heidi-web transport will use)."""
+resume logic through a scripted transport, and the heidi-web transport's URL, credential and TLS rules."""
 
 from __future__ import annotations
 
@@ -142,3 +142,59 @@ def test_follower_resumes_after_the_last_seq_without_gap_or_duplicate(monkeypatc
     with pytest.raises(heidi.PermissionDenied):
         next(heidi.Client(transport=ScriptedTransport([heidi.PermissionDenied("no", "/s", "heidi")])).events(
             follow=True))
+
+
+def test_web_endpoint_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    from heidi._web import WebEndpoint, endpoint_from, is_loopback
+
+    assert all(is_loopback(h) for h in ("localhost", "127.0.0.1", "127.8.9.10", "::1", "[::1]"))
+    assert not any(is_loopback(h) for h in ("192.0.2.1", "heidi.example", "localhost.example", "::2"))
+    # Credentials in clear text only on loopback; https anywhere; no credentials, no rule.
+    assert WebEndpoint.make("http://127.0.0.1:7779", token="t" * 20).authorization == "Bearer " + "t" * 20
+    assert WebEndpoint.make("http://[::1]:7779", password="p").authorization == "Basic b3BlcmF0b3I6cA=="
+    assert WebEndpoint.make("http://192.0.2.1:7779").authorization is None
+    for bad in ("http://192.0.2.1:7779", "http://localhost.example"):
+        with pytest.raises(heidi.InsecureConnection, match="clear text"):
+            WebEndpoint.make(bad, token="secret")
+    for url in ("ftp://host", "https://", "https://user:pw@host", "https://host:7779/?x=1", "https://host:99999"):
+        with pytest.raises(heidi.InsecureConnection):
+            WebEndpoint.make(url)
+    with pytest.raises(heidi.InsecureConnection, match="not both"):
+        WebEndpoint.make("https://host", token="a", password="b")
+    with pytest.raises(heidi.InsecureConnection, match="need an https"):
+        WebEndpoint.make("http://127.0.0.1", cafile="/etc/ssl/ca.pem")
+    pinned = WebEndpoint.make("https://10.0.0.7:7779/heidi/", fingerprint="AB:" * 31 + "CD")
+    assert pinned.fingerprint == "ab" * 31 + "cd" and pinned.url == "https://10.0.0.7:7779/heidi"
+    assert pinned.host_header == "10.0.0.7:7779"
+    assert pinned.request_bytes("GET", "/api/v1/status", None).startswith(
+        b"GET /heidi/api/v1/status HTTP/1.1\r\nHost: 10.0.0.7:7779\r\n")
+    with pytest.raises(heidi.InsecureConnection, match="not the pinned"):
+        pinned.check_peer(b"another certificate")
+    assert WebEndpoint.make("https://[::1]").host_header == "[::1]:443"
+    # Where the clients look: arguments, then $HEIDI_URL unless a socket or config is named.
+    for name in ("HEIDI_URL", "HEIDI_TOKEN", "HEIDI_PASSWORD", "HEIDI_USER", "HEIDI_CAFILE", "HEIDI_FINGERPRINT"):
+        monkeypatch.delenv(name, raising=False)
+    kwargs: dict[str, str | None] = {"socket": None, "config": None, "token": None, "password": None,
+                                     "cafile": None, "fingerprint": None}
+    assert endpoint_from(None, user="operator", **kwargs) is None
+    monkeypatch.setenv("HEIDI_URL", "http://127.0.0.1:7779")
+    monkeypatch.setenv("HEIDI_PASSWORD", "pw")
+    monkeypatch.setenv("HEIDI_USER", "viewer")
+    found = endpoint_from(None, user="operator", **kwargs)
+    assert found is not None and found.authorization == "Basic dmlld2VyOnB3"
+    assert endpoint_from(None, user="operator", **{**kwargs, "socket": "/run/heidi.sock"}) is None
+    monkeypatch.setenv("HEIDI_TOKEN", "tok")
+    found = endpoint_from(None, user="operator", **kwargs)
+    assert found is not None and found.authorization == "Bearer tok"
+    assert heidi.Client(url="http://127.0.0.1:1", token="x").socket == "http://127.0.0.1:1"
+
+
+def test_web_error_mapping() -> None:
+    body = b'{"error":{"code":"too_many_requests","message":"too many failed logins; retry in 42 s"}}'
+    limited = error_for(429, body, "https://h:1", headers={"retry-after": "42"}, web=True)
+    assert isinstance(limited, heidi.TooManyRequests) and limited.retry_after == 42.0
+    unauthorized = error_for(401, b'{"error":{"code":"unauthorized","message":"wrong credentials"}}', "u", web=True)
+    assert isinstance(unauthorized, heidi.AuthenticationFailed) and unauthorized.exit_code == 4
+    gone = error_for(502, b'{"error":{"code":"unavailable","message":"cannot connect"}}', "u", web=True)
+    assert isinstance(gone, heidi.NotRunning) and gone.exit_code == 3 and "cannot reach heidid" in str(gone)
+    assert isinstance(error_for(421, b"", "u", web=True), heidi.BadRequest)

@@ -6,21 +6,25 @@
 >>> for event in client.events(follow=True):
 ...     print(event.seq, event.event_type, event.message)
 
+``heidi.Client(url="https://host:7779", token=...)`` talks to heidi-web instead (or ``$HEIDI_URL``/``$HEIDI_TOKEN``).
 ``heidi.AsyncClient`` is the asyncio variant; ``heidi.compat.Core`` the original engine's Core interface.
 """
 
 from ._aio import AsyncClient
 from ._client import Client
 from ._errors import (
+    AuthenticationFailed,
     BadRequest,
     ConnectionLost,
     HeidiError,
     IncompatibleDaemon,
+    InsecureConnection,
     NotRunning,
     PermissionDenied,
     PipelineFailed,
     ProtocolError,
     Refused,
+    TooManyRequests,
     Unavailable,
     WaitTimeout,
 )
@@ -40,6 +44,7 @@ from ._types import (
     Sample,
     Status,
 )
+from ._web import AsyncWebTransport, WebTransport
 
 __version__ = "0.1.0"
 
@@ -51,6 +56,8 @@ __all__ = [
     "AsyncClient",
     "AsyncTransport",
     "AsyncUnixSocketTransport",
+    "AsyncWebTransport",
+    "AuthenticationFailed",
     "BadRequest",
     "Child",
     "Client",
@@ -58,6 +65,7 @@ __all__ = [
     "Event",
     "HeidiError",
     "IncompatibleDaemon",
+    "InsecureConnection",
     "JournalHead",
     "LastError",
     "Metrics",
@@ -70,10 +78,12 @@ __all__ = [
     "Response",
     "Sample",
     "Status",
+    "TooManyRequests",
     "Transport",
     "Unavailable",
     "UnixSocketTransport",
     "WaitTimeout",
+    "WebTransport",
     "__version__",
     "resolve_socket",
 ]

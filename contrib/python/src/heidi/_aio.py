@@ -12,6 +12,7 @@ from ._http import error_for
 from ._locate import resolve_socket
 from ._transport import AsyncTransport, AsyncUnixSocketTransport, Response
 from ._types import ActionResult, Event, Metrics, Status
+from ._web import AsyncWebTransport, endpoint_from
 
 
 class AsyncClient:
@@ -21,11 +22,20 @@ class AsyncClient:
             await client.start("full", rounds=2)
             async for event in client.events(follow=True):
                 ...
+
+    The same arguments as :class:`heidi.Client` (``url=``/``token=`` for heidi-web).
     """
 
-    def __init__(self, socket: str | None = None, *, config: str | None = None,
-                 transport: AsyncTransport | None = None, timeout: float = _api.DEFAULT_TIMEOUT) -> None:
-        self.transport: AsyncTransport = transport or AsyncUnixSocketTransport(resolve_socket(socket, config))
+    def __init__(self, socket: str | None = None, *, config: str | None = None, url: str | None = None,
+                 token: str | None = None, password: str | None = None, user: str = "operator",
+                 cafile: str | None = None, fingerprint: str | None = None, transport: AsyncTransport | None = None,
+                 timeout: float = _api.DEFAULT_TIMEOUT) -> None:
+        if transport is None:
+            endpoint = endpoint_from(url, socket=socket, config=config, token=token, password=password, user=user,
+                                     cafile=cafile, fingerprint=fingerprint)
+            transport = (AsyncWebTransport(endpoint) if endpoint
+                         else AsyncUnixSocketTransport(resolve_socket(socket, config)))
+        self.transport: AsyncTransport = transport
         self.timeout = timeout
 
     async def __aenter__(self) -> AsyncClient:

@@ -11,6 +11,7 @@ from ._http import error_for
 from ._locate import resolve_socket
 from ._transport import Response, Transport, UnixSocketTransport
 from ._types import ActionResult, Event, Metrics, Status
+from ._web import WebTransport, endpoint_from
 
 
 class Client:
@@ -18,20 +19,30 @@ class Client:
 
     ``socket``: the socket path; else ``$HEIDI_SOCKET``, the config's ``control.socket`` (``config``, else
     ``$HEIDI_CONFIG``, else /etc/heidi/heidi.yaml), else the default runtime directory, as heidictl finds it.
-    ``transport``: another way to reach a daemon (e.g. heidi-web over HTTPS, when it exists); overrides ``socket``.
+    ``url``: talk to heidi-web instead (``https://host:7779``, or ``http://`` on loopback; else ``$HEIDI_URL`` when
+    neither ``socket`` nor ``config`` is given) with ``token`` (a bearer token; else ``$HEIDI_TOKEN``) or ``password``
+    (HTTP Basic as ``user``, ``operator`` or ``viewer``; else ``$HEIDI_PASSWORD``), verifying TLS against the system's
+    CAs, ``cafile`` (else ``$HEIDI_CAFILE``) or the certificate's SHA-256 ``fingerprint`` (else ``$HEIDI_FINGERPRINT``).
+    ``transport``: any other way to reach a daemon; overrides the rest.
     ``timeout``: seconds a single request may take (followed streams are not limited).
 
     Every method raises a :class:`heidi.HeidiError` subclass that mirrors heidictl's exit codes.
     """
 
-    def __init__(self, socket: str | None = None, *, config: str | None = None,
-                 transport: Transport | None = None, timeout: float = _api.DEFAULT_TIMEOUT) -> None:
-        self.transport: Transport = transport or UnixSocketTransport(resolve_socket(socket, config))
+    def __init__(self, socket: str | None = None, *, config: str | None = None, url: str | None = None,
+                 token: str | None = None, password: str | None = None, user: str = "operator",
+                 cafile: str | None = None, fingerprint: str | None = None, transport: Transport | None = None,
+                 timeout: float = _api.DEFAULT_TIMEOUT) -> None:
+        if transport is None:
+            endpoint = endpoint_from(url, socket=socket, config=config, token=token, password=password, user=user,
+                                     cafile=cafile, fingerprint=fingerprint)
+            transport = WebTransport(endpoint) if endpoint else UnixSocketTransport(resolve_socket(socket, config))
+        self.transport: Transport = transport
         self.timeout = timeout
 
     @property
     def socket(self) -> str:
-        """Where the daemon is (the socket path for the default transport)."""
+        """Where the daemon is: the socket path, or heidi-web's URL."""
         return self.transport.where
 
     def __repr__(self) -> str:

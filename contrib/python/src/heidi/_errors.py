@@ -18,15 +18,16 @@ class HeidiError(Exception):
 
 
 class NotRunning(HeidiError):
-    """heidid is not running: no socket at ``socket``, or nothing accepts connections there (``stale``). Exit 3."""
+    """heidid is not running: no socket at ``socket``, or nothing accepts connections there (``stale``). Exit 3.
+    Over heidi-web: nothing answers at the URL, or heidi-web cannot reach heidid (502); ``socket`` is the URL."""
 
     exit_code = 3
 
-    def __init__(self, socket: str, stale: bool) -> None:
-        if stale:
+    def __init__(self, socket: str, stale: bool, message: str | None = None) -> None:
+        if message is None and stale:
             message = (f"heidid is not running: {socket} exists but nothing accepts connections "
                        "(stale socket from a stopped daemon)")
-        else:
+        elif message is None:
             message = (f"heidid is not running: no control socket at {socket} "
                        "(start it with 'systemctl start heidi', or pass socket=/$HEIDI_SOCKET)")
         super().__init__(message)
@@ -35,7 +36,7 @@ class NotRunning(HeidiError):
 
 
 class PermissionDenied(HeidiError):
-    """The socket cannot be opened, or the daemon refused to be controlled (403). Exit 4.
+    """The socket cannot be opened, or the daemon (or heidi-web, for a viewer) refused to be controlled (403). Exit 4.
 
     ``group`` is the group to join when it is known (the socket's group, or the daemon's ``control.group``).
     """
@@ -46,6 +47,25 @@ class PermissionDenied(HeidiError):
         super().__init__(message)
         self.socket = socket
         self.group = group
+
+
+class AuthenticationFailed(PermissionDenied):
+    """heidi-web answered 401: no credentials, or a wrong token or password. Exit 4 (as permission denied)."""
+
+
+class TooManyRequests(HeidiError):
+    """heidi-web answered 429 after too many failed logins from this address; ``retry_after`` is the number of
+    seconds it asks to wait (its ``Retry-After`` header), None when it gave none. Exit 5."""
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class InsecureConnection(HeidiError):
+    """The connection to heidi-web would not be safe, so nothing was sent: credentials over plain HTTP off
+    loopback, a certificate that fails verification or does not match the pinned fingerprint, a bad URL or
+    fingerprint. Exit 5."""
 
 
 class Refused(HeidiError):
@@ -61,7 +81,8 @@ class Refused(HeidiError):
 
 class BadRequest(HeidiError, ValueError):
     """The request was malformed: refused by the client before sending (exit 2, a usage error), or answered 400,
-    404, 405 or 413 by the daemon (exit 5, as heidictl). ``status`` is the HTTP status, 0 when never sent."""
+    404, 405, 413 (or 421 by heidi-web: a Host it does not answer to) by the daemon (exit 5, as
+    heidictl). ``status`` is the HTTP status, 0 when never sent."""
 
     def __init__(self, message: str, status: int = 0, code: str = "bad_request") -> None:
         super().__init__(message)

@@ -7,13 +7,16 @@ import json
 from dataclasses import dataclass, field
 
 from ._errors import (
+    AuthenticationFailed,
     BadRequest,
     ConnectionLost,
     HeidiError,
     IncompatibleDaemon,
+    NotRunning,
     PermissionDenied,
     ProtocolError,
     Refused,
+    TooManyRequests,
     Unavailable,
 )
 
@@ -166,8 +169,10 @@ class LineSplitter:
             del self._pending[:newline + 1]
 
 
-def error_for(status: int, body: bytes, socket: str | None) -> HeidiError:
-    """The exception for a non-2xx answer, with the daemon's own message."""
+def error_for(status: int, body: bytes, socket: str | None, headers: dict[str, str] | None = None,
+              web: bool = False) -> HeidiError:
+    """The exception for a non-2xx answer, with the daemon's own message. ``web``: the answer came from heidi-web,
+    whose own refusals (401, 421, 429, 502) come before heidid is asked."""
     message = f"HTTP {status}"
     code = ""
     try:
@@ -176,6 +181,16 @@ def error_for(status: int, body: bytes, socket: str | None) -> HeidiError:
     except (ValueError, KeyError, TypeError):
         if body.strip():
             message = f"HTTP {status}: {body[:200].decode('utf-8', 'replace').strip()}"
+    if web and status == 401:
+        return AuthenticationFailed(f"heidi-web at {socket} refused the credentials: {message} "
+                                    "(pass token= or password=, or set $HEIDI_TOKEN)", socket=socket)
+    if web and status == 429:
+        retry = (headers or {}).get("retry-after", "")
+        return TooManyRequests(f"heidi-web at {socket}: {message}",
+                               float(retry) if retry.replace(".", "", 1).isdigit() else None)
+    if web and status == 502:
+        return NotRunning(socket or "heidi-web", stale=True,
+                          message=f"heidi-web at {socket} cannot reach heidid: {message}")
     if status == 409:
         return Refused(message, code or "invalid_state")
     if status == 403:
@@ -186,7 +201,7 @@ def error_for(status: int, body: bytes, socket: str | None) -> HeidiError:
                 group = message.split(marker, 1)[1].split("'", 1)[0]
                 break
         return PermissionDenied(message, socket=socket, group=group)
-    if status in (400, 404, 405, 413):
+    if status in (400, 404, 405, 413, 421):
         return BadRequest(message, status=status, code=code or "bad_request")
     if status in (500, 503):
         return Unavailable(message, status)

@@ -1,6 +1,5 @@
-"""Transports: how requests reach heidid. Today the control socket (blocking and asyncio); heidi-web over HTTPS
-with a token fits behind the same two protocols (a ``HTTPSTransport(url, token)`` sending
-``Authorization: Bearer``) without changing the clients."""
+"""Transports: how requests reach heidid. The control socket here (blocking and asyncio); heidi-web over HTTPS in
+``_web`` behind the same two protocols."""
 
 from __future__ import annotations
 

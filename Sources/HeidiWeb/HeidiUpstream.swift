@@ -84,9 +84,12 @@ public struct ControlSocketUpstream: HeidiUpstream {
             defer { continuation.finish(); headContinuation.finish() }
             do {
                 try await channel.executeThenClose { inbound, outbound in
-                    try await outbound.write(.head(head))
-                    if !body.isEmpty { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-                    try await outbound.write(.end(nil))
+                    // The whole request in one write: heidid may answer (and close) as soon as it has the head, and a
+                    // second write to a closed channel would fail the request whose answer is on its way.
+                    var request: [HTTPClientRequestPart] = [.head(head)]
+                    if !body.isEmpty { request.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
+                    request.append(.end(nil))
+                    try await outbound.write(contentsOf: request)
                     for try await part in inbound {
                         switch part {
                         case .head(let response):

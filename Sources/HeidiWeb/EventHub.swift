@@ -21,7 +21,6 @@ public final class EventHub: Sendable {
     public let logTailLines: Int
     let upstream: any HeidiUpstream
     private let state: NIOLockedValueBox<HubState>
-    let wake = WakeSignal()
 
     public init(upstream: any HeidiUpstream, ringCapacity: Int = 2048, clientQueue: Int = 1024, logTailLines: Int = 200) {
         self.upstream = upstream
@@ -175,9 +174,6 @@ public final class EventHub: Sendable {
     }
 
     func clearLogTail() { state.withLockedValue { $0.logTail = [] } }
-
-    /// Asks the status loop to refresh now (after events arrived).
-    func statusMayHaveChanged() { wake.notify() }
 }
 
 struct RingEntry: Equatable {

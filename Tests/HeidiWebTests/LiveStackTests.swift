@@ -127,6 +127,35 @@ struct LiveStackTests {
         #expect(foreign.status != 101)
     }
 
+    @Test("heidi-web follows heidid's status change feed: no request to heidid while nothing changes; reconnects when heidid restarts")
+    func statusFeed() throws {
+        let stack = try LiveStack(label: "web-status-feed")
+        defer { stack.stopAll() }
+        let http = stack.client()
+        // A run held before its first stage is active but nothing changes (a poller would ask every second).
+        let started = try http.request("POST", "/api/v1/action/start", headers: [operatorAuth], body: "{\"paused\":true}")
+        #expect(started.status == 202, "\(started.body)")
+        _ = try http.stream("/api/v1/stream", headers: [operatorAuth], timeout: 10) { $0.contains("\"paused\":true") }
+        let before = try heididRequests(http)
+        usleep(3_500_000)
+        // The first /metrics request is counted once it has been answered; nothing else reached heidid.
+        let answered = try heididRequests(http) - before
+        #expect(answered == 1, "heidid answered \(answered) requests in 3.5 s of nothing changing")
+        // The feed ends with heidid; heidi-web reconnects and the page gets the new daemon's status.
+        WebProcess.stop(stack.daemon, signal: SIGKILL)
+        try stack.startDaemon()
+        let pid = stack.daemon
+        let after = try http.stream("/api/v1/stream", headers: [operatorAuth], timeout: 20) { $0.contains("\"pid\":\(pid),") }
+        #expect(after.contains("\"pid\":\(pid),"))
+    }
+
+    /// Requests heidid has answered (its control request histogram, relayed by heidi-web's /metrics).
+    func heididRequests(_ http: TestHTTP) throws -> Int {
+        let metrics = try http.request("GET", "/metrics", headers: [operatorAuth]).body
+        let line = metrics.split(separator: "\n").first { $0.hasPrefix("heidi_control_request_duration_seconds_count ") } ?? ""
+        return Int(line.split(separator: " ").last ?? "") ?? -1000
+    }
+
     func lastSeq(_ stack: LiveStack) throws -> UInt64 {
         let journal = String(decoding: try FileSystem.read(stack.directory + "/state/events.jsonl"), as: UTF8.self)
         let last = journal.split(separator: "\n").last ?? ""

@@ -74,9 +74,14 @@ extension EventHub {
     func followLog(stage: String, round: Int) async {
         let target = "/api/v1/logs?stage=\(stage)&round=\(round)&follow=1&tail=\(logTailLines)"
         guard let opened = try? await upstream.stream(target), opened.status == 200 else { return }
+        // heidid says where the tail starts; the page pages back from the first line it shows (`from_line`).
+        var number = opened.headers.first { $0.0.lowercased() == "x-heidi-first-line" }.flatMap { Int($0.1) } ?? 0
         var splitter = LineSplitter(maxLine: 4096)
         for await chunk in opened.chunks {
-            for line in splitter.feed(chunk) { publish(.log(stage: stage, round: round, line: line)) }
+            for line in splitter.feed(chunk) {
+                publish(.log(stage: stage, round: round, number: number, line: line))
+                number += 1
+            }
         }
     }
 }

@@ -127,6 +127,36 @@ struct LiveStackTests {
         #expect(foreign.status != 101)
     }
 
+    @Test("WebSocket ?after= resumes across a heidi-web restart and across a heidid restart: every seq exactly once")
+    func webSocketResume() throws {
+        let stack = try LiveStack(label: "web-ws-resume")
+        defer { stack.stopAll() }
+        _ = try stack.client().request("POST", "/api/v1/action/start", headers: [operatorAuth])
+        var client = TestWebSocket(stack.client(), headers: [operatorAuth])
+        client.read(through: 4, timeout: 15)
+        // heidi-web killed while events flow; the client reconnects to the new one with the last seq it saw.
+        WebProcess.stop(stack.web, signal: SIGKILL)
+        try stack.startWeb()
+        try stack.waitForState("IDLE")
+        var head = try lastSeq(stack)
+        client = TestWebSocket(stack.client(), headers: [operatorAuth], seqs: client.seqs)
+        client.read(through: head, timeout: 15)
+        #expect(client.seqs == Array(1...head), "seen \(client.seqs)")
+        // A second run; heidid killed and restarted mid-run; the client resumes from heidi-web by seq.
+        _ = try stack.client().request("POST", "/api/v1/action/start", headers: [operatorAuth])
+        client.read(through: head + 4, timeout: 15)
+        WebProcess.stop(stack.daemon, signal: SIGKILL)
+        try stack.startDaemon()
+        try stack.waitFor("heidi-web following the new heidid", timeout: 30) {
+            try stack.client().request("GET", "/health").body.contains("\"heidid\":true")
+        }
+        try stack.waitForState("IDLE", timeout: 90)
+        head = try lastSeq(stack)
+        client.read(through: head, timeout: 20)
+        #expect(client.seqs == Array(1...head), "seen \(client.seqs)")
+        #expect(client.connections >= 2)
+    }
+
     @Test("heidi-web follows heidid's status change feed: no request to heidid while nothing changes; reconnects when heidid restarts")
     func statusFeed() throws {
         let stack = try LiveStack(label: "web-status-feed")

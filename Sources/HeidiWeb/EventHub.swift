@@ -7,8 +7,8 @@ public enum HubItem: Sendable, Equatable {
     case event(seq: UInt64, line: [UInt8])
     /// heidid's status object, when it changed.
     case status([UInt8])
-    /// A line of the current stage's output.
-    case log(stage: String, round: Int, line: [UInt8])
+    /// A line of the current stage's output and its number in the log (0-based, heidid's `from_line`).
+    case log(stage: String, round: Int, number: Int, line: [UInt8])
 }
 
 /// The one upstream follow of heidid's journal per heidi-web, fanned out to every SSE and WebSocket client through a
@@ -21,7 +21,6 @@ public final class EventHub: Sendable {
     public let logTailLines: Int
     let upstream: any HeidiUpstream
     private let state: NIOLockedValueBox<HubState>
-    let wake = WakeSignal()
 
     public init(upstream: any HeidiUpstream, ringCapacity: Int = 2048, clientQueue: Int = 1024, logTailLines: Int = 200) {
         self.upstream = upstream
@@ -175,9 +174,6 @@ public final class EventHub: Sendable {
     }
 
     func clearLogTail() { state.withLockedValue { $0.logTail = [] } }
-
-    /// Asks the status loop to refresh now (after events arrived).
-    func statusMayHaveChanged() { wake.notify() }
 }
 
 struct RingEntry: Equatable {

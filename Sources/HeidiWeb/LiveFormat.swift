@@ -9,8 +9,8 @@ public enum LiveFormat {
             return Array("id: \(seq)\nevent: journal\ndata: ".utf8) + line + Array("\n\n".utf8)
         case .status(let status):
             return Array("event: status\ndata: ".utf8) + status + Array("\n\n".utf8)
-        case .log(let stage, let round, let line):
-            return Array("event: log\ndata: ".utf8) + logJSON(stage, round, line) + Array("\n\n".utf8)
+        case .log(let stage, let round, let number, let line):
+            return Array("event: log\ndata: ".utf8) + logJSON(stage, round, number, line) + Array("\n\n".utf8)
         }
     }
 
@@ -23,16 +23,17 @@ public enum LiveFormat {
         case .status(let status):
             let state = (try? StrictJSONParser.parse(status))?["state"]?.stringValue ?? ""
             return Array("{\"type\":\"state_update\",\"state\":\(JSONText.quoted(state)),\"status\":".utf8) + status + [UInt8(ascii: "}")]
-        case .log(let stage, let round, let line):
-            return Array("{\"type\":\"log\",".utf8) + logJSON(stage, round, line).dropFirst()
+        case .log(let stage, let round, let number, let line):
+            return Array("{\"type\":\"log\",".utf8) + logJSON(stage, round, number, line).dropFirst()
         }
     }
 
-    /// `{"stage":"train","round":1,"line":"…"}`: the line as a JSON string (the page shows it as text).
-    static func logJSON(_ stage: String, _ round: Int, _ line: [UInt8]) -> [UInt8] {
+    /// `{"stage":"train","round":1,"n":41,"line":"…"}`: `n` is the line's number in the log (0-based, as in
+    /// `from_line`), the line a JSON string (the page shows it as text).
+    static func logJSON(_ stage: String, _ round: Int, _ number: Int, _ line: [UInt8]) -> [UInt8] {
         var out = Array("{\"stage\":".utf8)
         JSONText.appendString(stage, to: &out)
-        out += Array(",\"round\":\(round),\"line\":".utf8)
+        out += Array(",\"round\":\(round),\"n\":\(number),\"line\":".utf8)
         JSONText.appendString(String(decoding: line, as: UTF8.self), to: &out)
         out.append(UInt8(ascii: "}"))
         return out
@@ -59,8 +60,15 @@ extension WebRouter {
         let interval = keepAlive
         let pump = Task {
             _ = continuation.yield(Array("retry: 1000\n: heidi-web\n\n".utf8))
-            for await item in items {
-                if case .dropped = continuation.yield(LiveFormat.sse(item)) { break }
+            // Waits while the socket is behind (a tail of 200 log lines arrives at once): the client's bounded
+            // queue is the hub's, which drops a client that stays behind. Ending the response here instead had
+            // dropped every client that was sent a burst larger than this buffer, over and over on each reconnect.
+            items: for await item in items {
+                let bytes = LiveFormat.sse(item)
+                while case .dropped = continuation.yield(bytes) {
+                    try? await Task.sleep(nanoseconds: 5_000_000)
+                    if Task.isCancelled { break items }
+                }
             }
             continuation.finish()
         }

@@ -176,8 +176,8 @@ struct EventHubTests {
     func framing() {
         let event = String(decoding: LiveFormat.sse(.event(seq: 7, line: FakeUpstream.line(7))), as: UTF8.self)
         #expect(event.hasPrefix("id: 7\nevent: journal\ndata: {") && event.hasSuffix("\n\n"))
-        let log = String(decoding: LiveFormat.webSocket(.log(stage: "train", round: 1, line: Array("<script>alert(1)</script>\"".utf8))), as: UTF8.self)
-        #expect(log == "{\"type\":\"log\",\"stage\":\"train\",\"round\":1,\"line\":\"<script>alert(1)</script>\\\"\"}")
+        let log = String(decoding: LiveFormat.webSocket(.log(stage: "train", round: 1, number: 41, line: Array("<script>alert(1)</script>\"".utf8))), as: UTF8.self)
+        #expect(log == "{\"type\":\"log\",\"stage\":\"train\",\"round\":1,\"n\":41,\"line\":\"<script>alert(1)</script>\\\"\"}")
         let state = String(decoding: LiveFormat.webSocket(.status(Array("{\"state\":\"TRAINING\"}".utf8))), as: UTF8.self)
         #expect(state == "{\"type\":\"state_update\",\"state\":\"TRAINING\",\"status\":{\"state\":\"TRAINING\"}}")
     }

@@ -127,6 +127,65 @@ struct LiveStackTests {
         #expect(foreign.status != 101)
     }
 
+    @Test("WebSocket ?after= resumes across a heidi-web restart and across a heidid restart: every seq exactly once")
+    func webSocketResume() throws {
+        let stack = try LiveStack(label: "web-ws-resume")
+        defer { stack.stopAll() }
+        _ = try stack.client().request("POST", "/api/v1/action/start", headers: [operatorAuth])
+        var client = TestWebSocket(stack.client(), headers: [operatorAuth])
+        client.read(through: 4, timeout: 15)
+        // heidi-web killed while events flow; the client reconnects to the new one with the last seq it saw.
+        WebProcess.stop(stack.web, signal: SIGKILL)
+        try stack.startWeb()
+        try stack.waitForState("IDLE")
+        var head = try lastSeq(stack)
+        client = TestWebSocket(stack.client(), headers: [operatorAuth], seqs: client.seqs)
+        client.read(through: head, timeout: 15)
+        #expect(client.seqs == Array(1...head), "seen \(client.seqs)")
+        // A second run; heidid killed and restarted mid-run; the client resumes from heidi-web by seq.
+        _ = try stack.client().request("POST", "/api/v1/action/start", headers: [operatorAuth])
+        client.read(through: head + 4, timeout: 15)
+        WebProcess.stop(stack.daemon, signal: SIGKILL)
+        try stack.startDaemon()
+        try stack.waitFor("heidi-web following the new heidid", timeout: 30) {
+            try stack.client().request("GET", "/health").body.contains("\"heidid\":true")
+        }
+        try stack.waitForState("IDLE", timeout: 90)
+        head = try lastSeq(stack)
+        client.read(through: head, timeout: 20)
+        #expect(client.seqs == Array(1...head), "seen \(client.seqs)")
+        #expect(client.connections >= 2)
+    }
+
+    @Test("heidi-web follows heidid's status change feed: no request to heidid while nothing changes; reconnects when heidid restarts")
+    func statusFeed() throws {
+        let stack = try LiveStack(label: "web-status-feed")
+        defer { stack.stopAll() }
+        let http = stack.client()
+        // A run held before its first stage is active but nothing changes (a poller would ask every second).
+        let started = try http.request("POST", "/api/v1/action/start", headers: [operatorAuth], body: "{\"paused\":true}")
+        #expect(started.status == 202, "\(started.body)")
+        _ = try http.stream("/api/v1/stream", headers: [operatorAuth], timeout: 10) { $0.contains("\"paused\":true") }
+        let before = try heididRequests(http)
+        usleep(3_500_000)
+        // The first /metrics request is counted once it has been answered; nothing else reached heidid.
+        let answered = try heididRequests(http) - before
+        #expect(answered == 1, "heidid answered \(answered) requests in 3.5 s of nothing changing")
+        // The feed ends with heidid; heidi-web reconnects and the page gets the new daemon's status.
+        WebProcess.stop(stack.daemon, signal: SIGKILL)
+        try stack.startDaemon()
+        let pid = stack.daemon
+        let after = try http.stream("/api/v1/stream", headers: [operatorAuth], timeout: 20) { $0.contains("\"pid\":\(pid),") }
+        #expect(after.contains("\"pid\":\(pid),"))
+    }
+
+    /// Requests heidid has answered (its control request histogram, relayed by heidi-web's /metrics).
+    func heididRequests(_ http: TestHTTP) throws -> Int {
+        let metrics = try http.request("GET", "/metrics", headers: [operatorAuth]).body
+        let line = metrics.split(separator: "\n").first { $0.hasPrefix("heidi_control_request_duration_seconds_count ") } ?? ""
+        return Int(line.split(separator: " ").last ?? "") ?? -1000
+    }
+
     func lastSeq(_ stack: LiveStack) throws -> UInt64 {
         let journal = String(decoding: try FileSystem.read(stack.directory + "/state/events.jsonl"), as: UTF8.self)
         let last = journal.split(separator: "\n").last ?? ""

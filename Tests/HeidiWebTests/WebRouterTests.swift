@@ -54,4 +54,21 @@ struct WebRouterTests {
         let answer = await router().handle(request("GET", "/api/v1/action/stop", [("Authorization", "Basic " + RequestPolicyTests.base64(Array("operator:\(Self.password)".utf8)))]))
         #expect(answer.status == 404)
     }
+
+    @Test("an SSE client is sent a burst larger than its socket buffer whole (the 200-line log tail), not ended")
+    func serverSentEventsBurst() async throws {
+        let router = router()
+        for number in 0..<300 { router.hub.publish(.log(stage: "train", round: 1, number: number, line: Array("filler\(number)".utf8))) }
+        let stream = await router.handle(request("GET", "/api/v1/stream", [TestHTTP.basic("operator", Self.password)]))
+        #expect(stream.status == 200)
+        guard case .stream(let chunks) = stream.body else { Issue.record("not a stream"); return }
+        var text = ""
+        for await chunk in chunks {
+            try await Task.sleep(nanoseconds: 1_000_000)  // a reader slower than the burst
+            text += String(decoding: chunk, as: UTF8.self)
+            if text.contains("filler299\"") { break }
+        }
+        #expect(text.contains("\"n\":100,\"line\":\"filler100\"") && text.contains("\"n\":299,\"line\":\"filler299\""))
+        #expect(text.components(separatedBy: "event: log").count - 1 == 200)
+    }
 }

@@ -2,11 +2,15 @@
 # heidi-web benchmark (issue 17): event-to-client latency over Server-Sent Events with N concurrent clients
 # (p50/p95 of journal event ts -> received), heidi-web's resident memory with them connected, and idle: RSS, CPU
 # seconds and thread wake-ups (context switches) over IDLE_S seconds with one SSE client connected.
-# Usage: contrib/bench/web-bench.sh   (BIN=dir of built heidid/heidictl/heidi-web; default the debug build)
+# Then a burst: a mocked pipeline of BURST_ROUNDS rounds writes ~10k journal events as fast as the engine steps, once
+# without and once with CLIENTS SSE clients: the engine's time per event both ways, heidi-web's peak RSS.
+# Usage: contrib/bench/web-bench.sh   (BIN=dir of built heidid/heidictl/heidi-web; default the debug build;
+#        ONLY_BURST=1 skips the latency and idle part)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CLIENTS=${CLIENTS:-100}
 CYCLES=${CYCLES:-20}
+BURST_ROUNDS=${BURST_ROUNDS:-900}
 IDLE_S=${IDLE_S:-10}
 BIN=${BIN:-$(swift build --show-bin-path)}
 WORK=$(mktemp -d /tmp/heidi-web-bench.XXXXXX)
@@ -35,5 +39,25 @@ WEB=$!
 for _ in $(seq 100); do grep -q listening "$WORK/heidi-web.log" 2>&1 && break; sleep 0.05; done
 PORT=$(grep -o '127.0.0.1:[0-9]*' "$WORK/heidi-web.log" | head -1 | cut -d: -f2)
 echo "heidi-web pid $WEB on port $PORT ($BIN)"
-python3 contrib/bench/web-bench.py --port "$PORT" --password-file "$WORK/password" --pid "$WEB" --clients "$CLIENTS" \
-    --cycles "$CYCLES" --idle "$IDLE_S" --heidictl "$BIN/heidictl" --socket "$SOCK"
+if [ -z "${ONLY_BURST:-}" ]; then
+    python3 contrib/bench/web-bench.py --port "$PORT" --password-file "$WORK/password" --pid "$WEB" --clients "$CLIENTS" \
+        --cycles "$CYCLES" --idle "$IDLE_S" --heidictl "$BIN/heidictl" --socket "$SOCK"
+fi
+
+# The burst: a fresh heidid whose stages are mocked (they succeed at once, ~20 journal events per round).
+kill "$WEB"; wait "$WEB" 2>/dev/null || true; WEB=
+kill -TERM "$DAEMON"; wait "$DAEMON" 2>/dev/null || true
+BURST="$WORK/burst"
+mkdir -p "$BURST"
+sed -e "s|repo_root: ../contrib/demo|repo_root: $PWD/contrib/demo|" config/demo.yaml > "$BURST/heidi.yaml"
+SOCK="$BURST/heidi.sock"
+HEIDI_MOCK_SUBPROCESSES=1 "$BIN/heidid" --config "$BURST/heidi.yaml" --state-dir "$BURST/state" --runtime-dir "$BURST/run" \
+    --socket "$SOCK" >"$BURST/heidid.log" 2>&1 &
+DAEMON=$!
+for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
+"$BIN/heidi-web" --socket "$SOCK" --listen 127.0.0.1:0 --password-file "$WORK/password" >"$BURST/heidi-web.log" 2>&1 &
+WEB=$!
+for _ in $(seq 100); do grep -q listening "$BURST/heidi-web.log" 2>&1 && break; sleep 0.05; done
+PORT=$(grep -o '127.0.0.1:[0-9]*' "$BURST/heidi-web.log" | head -1 | cut -d: -f2)
+python3 contrib/bench/web-burst.py --port "$PORT" --password-file "$WORK/password" --pid "$WEB" --clients "$CLIENTS" \
+    --rounds "$BURST_ROUNDS" --heidictl "$BIN/heidictl" --socket "$SOCK"

@@ -25,14 +25,14 @@ free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("
 PORT=${HEIDI_WEB_TEST_PORT:-$(free_port)}
 EVIL_PORT=$(free_port)
 
-# The demo pipeline, one run of 2 rounds, with a slower train stage (so a browser can watch it) that also prints
-# markup a page must show as text.
+# The demo pipeline, one run of 2 rounds, with a slower train stage (so a browser can watch it) that first prints
+# 700 numbered lines (more than the page keeps: it pages back through them) and markup a page must show as text.
 sed -e "s|repo_root: ../contrib/demo|repo_root: $PWD/contrib/demo|" -e 's/train_steps: 8 /train_steps: 30 /' config/demo.yaml \
     | /usr/bin/python3 -c '
 import sys
 text = sys.stdin.read()
 old = "    command: [python3, \"{repo_root}/train.py\","
-new = ("    command: [sh, -c, \"echo \\\"<script>window.__xss=1</script><img src=x onerror=window.__xss=2>\\\"; "
+new = ("    command: [sh, -c, \"seq -f filler%g 0 699; echo \\\"<script>window.__xss=1</script><img src=x onerror=window.__xss=2>\\\"; "
        "exec python3 {repo_root}/train.py --step-delay 0.12 \\\"$@\\\"\", train,")
 assert old in text
 sys.stdout.write(text.replace(old, new))' > "$WORK/heidi.yaml"

@@ -13,8 +13,14 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 
+DRIVER = []  # the browser, once started: a failure prints its console (script errors)
+
+
 def fail(message):
     print("FAIL: " + message, flush=True)
+    for driver in DRIVER:
+        for entry in driver.get_log("browser"):
+            print("browser console: %s %s" % (entry.get("level"), entry.get("message")), flush=True)
     sys.exit(1)
 
 
@@ -36,6 +42,39 @@ def wait_for(what, condition, timeout=20.0, interval=0.05):
     fail("%s (after %.1f s; last: %r)" % (what, timeout, last))
 
 
+def log_numbers(driver):
+    return driver.execute_script("return Array.from(document.querySelectorAll('#log div')).map(d => Number(d.dataset.n))")
+
+
+def page_back(driver):
+    """The log tail keeps at most 500 lines; "load earlier lines" pages back by from_line to the log's first line,
+    every line once and in order, the DOM still bounded; "back to live" shows the live tail again."""
+    before = log_numbers(driver)
+    if not before or before[0] == 0:
+        fail("the train stage printed 700 filler lines first: the live tail must not reach back to line 0: %r" % before[:3])
+    button = driver.find_element(By.ID, "logearlier")
+    clicks = 0
+    while log_numbers(driver)[0] > 0:
+        first = log_numbers(driver)[0]
+        button.click()
+        clicks += 1
+        wait_for("earlier lines before line %d" % first, lambda: log_numbers(driver)[0] < first)
+        numbers = log_numbers(driver)
+        if numbers != list(range(numbers[0], numbers[0] + len(numbers))) or len(numbers) > 500:
+            fail("paged log must be consecutive lines, at most 500: %r..%r (%d)" % (numbers[:3], numbers[-3:], len(numbers)))
+        if clicks > 10:
+            fail("paging back never reached line 0: %r" % numbers[:3])
+    lines = driver.find_element(By.ID, "log").text.split("\n")
+    if lines[0] != "filler0" or lines[1] != "filler1":
+        fail("the log's first lines must be filler0, filler1: %r" % lines[:3])
+    if not driver.find_element(By.ID, "logearlier").get_attribute("disabled"):
+        fail("load earlier must be disabled at the log's first line")
+    ok("log paged back to its first line in %d steps by from_line (%d lines shown, consecutive)" % (clicks, len(log_numbers(driver))))
+    driver.find_element(By.ID, "loglive").click()
+    wait_for("back to the live tail", lambda: log_numbers(driver)[-1] >= before[-1] and log_numbers(driver)[0] > 0)
+    ok("back to live: lines %d..%d" % (log_numbers(driver)[0], log_numbers(driver)[-1]))
+
+
 def main():
     parser = argparse.ArgumentParser()
     for name in ("url", "evil", "password-file", "heidictl", "socket", "journal", "screenshot"):
@@ -49,7 +88,9 @@ def main():
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1400", "--disable-dev-shm-usage"):
         options.add_argument(flag)
     options.binary_location = "/usr/bin/chromium"
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    DRIVER.append(driver)
     try:
         driver.get(args.url + "/")
         wait_for("the login form", lambda: driver.find_element(By.ID, "login").is_displayed())
@@ -90,6 +131,7 @@ def main():
         ok("<script> and <img onerror> from a stage are shown as text, not run")
         driver.save_screenshot(args.screenshot)
         print("screenshot: " + args.screenshot, flush=True)
+        page_back(driver)
 
         driver.find_element(By.CSS_SELECTOR, "button[data-action=pause]").click()
         wait_for("the pause action answered", lambda: "pause:" in driver.find_element(By.ID, "actionresult").text)

@@ -2,7 +2,7 @@
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
-  const MAX_EVENTS = 200, MAX_LOG = 500;
+  const MAX_EVENTS = 200, MAX_LOG = 500, PAGE = 200;
   let csrf = null, role = null, source = null, status = null, scalarTimer = null, runShown = null;
 
   function text(id, value) { $(id).textContent = value == null ? "–" : String(value); }
@@ -88,7 +88,7 @@
     if (s.journal) { text("seq", s.journal.seq); text("head", s.journal.head); }
     const e = s.last_error;
     text("lasterror", e ? (e.stage || "?") + " round " + e.round + ": " + e.message + (e.exit_code != null ? " (exit " + e.exit_code + ")" : "") : "none");
-    if (s.run_id && s.run_id !== runShown) { runShown = s.run_id; refreshScalars(); }
+    if (s.run_id && s.run_id !== runShown) { runShown = s.run_id; resetLog(null); refreshScalars(); }
     const running = s.state !== "IDLE" && s.state !== "ERROR";
     if (running && !scalarTimer) scalarTimer = setInterval(refreshScalars, 2000);
     if (!running && scalarTimer) { clearInterval(scalarTimer); scalarTimer = null; refreshScalars(); }
@@ -104,16 +104,89 @@
     list.scrollTop = list.scrollHeight;
   }
 
+  // The log pane: the live tail (the last MAX_LOG lines, kept in `live`), or, once earlier lines were loaded by
+  // from_line, a page of at most MAX_LOG lines; live lines are then kept aside until "back to live". Every line
+  // carries its number in the log (n, 0-based), so a re-sent tail is not shown twice.
+  let live = [], paged = false, logKey = null, logFloor = 0;
+
+  function logLine(entry, earlier) {
+    const div = document.createElement("div");
+    div.textContent = entry.line; div.dataset.n = entry.n;
+    if (earlier) div.className = "earlier";
+    return div;
+  }
+
+  function resetLog(stage, round) {
+    live = []; paged = false; logFloor = 0; logKey = stage == null ? null : { stage, round };
+    $("logname").textContent = stage == null ? "" : stage + " · round " + round; $("log").textContent = "";
+    logControls();
+  }
+
+  function logControls() {
+    const log = $("log"), first = log.firstChild ? Number(log.firstChild.dataset.n) : 0;
+    $("logearlier").disabled = !log.firstChild || first <= logFloor;
+    $("loglive").hidden = !paged;
+    $("logrange").textContent = log.firstChild ? "lines " + (first + 1) + "–" + (Number(log.lastChild.dataset.n) + 1) : "";
+  }
+
   function addLog(entry) {
+    if (!logKey || logKey.stage !== entry.stage || logKey.round !== entry.round) resetLog(entry.stage, entry.round);
+    const last = live.length ? live[live.length - 1].n : -1;
+    if (entry.n <= last) return;
+    live.push(entry);
+    if (live.length > MAX_LOG) live.splice(0, live.length - MAX_LOG);
+    if (paged) return;
     const log = $("log");
-    const name = entry.stage + " · round " + entry.round;
-    if ($("logname").textContent !== name) { $("logname").textContent = name; log.textContent = ""; }
-    const line = document.createElement("div");
-    line.textContent = entry.line;
-    log.appendChild(line);
+    log.appendChild(logLine(entry, false));
     while (log.childNodes.length > MAX_LOG) log.removeChild(log.firstChild);
     log.scrollTop = log.scrollHeight;
+    logControls();
   }
+
+  // Reads at most `max` lines of a log answer and closes it (the rest of a long log is never transferred).
+  async function readLines(path, max) {
+    const response = await fetch(path, { credentials: "same-origin" });
+    if (response.status !== 200 || !response.body) return null;
+    const first = parseInt(response.headers.get("X-Heidi-First-Line") || "0", 10);
+    const reader = response.body.getReader(), decoder = new TextDecoder();
+    let rest = "", lines = [], done = false;
+    while (lines.length < max && !done) {
+      const chunk = await reader.read();
+      done = chunk.done;
+      rest += done ? decoder.decode() : decoder.decode(chunk.value, { stream: true });
+      const parts = rest.split("\n"); rest = parts.pop(); lines.push(...parts);
+    }
+    if (done && rest) lines.push(rest);
+    reader.cancel().catch(() => {});
+    return { first, lines: lines.slice(0, max) };
+  }
+
+  $("logearlier").addEventListener("click", async () => {
+    const log = $("log");
+    if (!logKey || !log.firstChild) return;
+    const first = Number(log.firstChild.dataset.n), from = Math.max(logFloor, first - PAGE);
+    if (from >= first) return;
+    const key = logKey;
+    const page = await readLines("/api/v1/logs?stage=" + encodeURIComponent(key.stage) + "&round=" + key.round + "&from_line=" + from, first - from);
+    if (!page || key !== logKey || !log.firstChild || Number(log.firstChild.dataset.n) !== first) return;
+    // Rotation may have left the earliest lines out: heidid says where the answer starts.
+    if (page.first > from) logFloor = page.first;
+    const before = log.firstChild;
+    page.lines.forEach((line, i) => { if (page.first + i < first) log.insertBefore(logLine({ n: page.first + i, line }, true), before); });
+    if (page.first >= first) logFloor = first;
+    paged = true;
+    while (log.childNodes.length > MAX_LOG) log.removeChild(log.lastChild);
+    log.scrollTop = 0;
+    logControls();
+  });
+
+  $("loglive").addEventListener("click", () => {
+    const log = $("log");
+    paged = false; log.textContent = "";
+    for (const entry of live) log.appendChild(logLine(entry, false));
+    log.scrollTop = log.scrollHeight;
+    logControls();
+  });
 
   async function refreshScalars() {
     if (!status || !status.run_id) return;

@@ -102,7 +102,8 @@ struct EngineSupervisionTests {
                           retries: 2)
         let config = makeConfig(directory, mock: false, stages: [.generate: flaky])
         let engine = try await startedEngine(config, StartRequest(mode: .full, rounds: 1))
-        #expect(await waitFor { await engine.status().state == .idle })
+        // Three attempts and two backoffs: patient, for a loaded machine.
+        #expect(await waitFor(90) { await engine.status().state == .idle })
         let lines = try journalLines(config.journalPath).filter { $0.value["stage"]?.stringValue == "generate" }
         #expect(lines.map(\.type) == ["stage_start", "stage_end", "stage_retry", "stage_start", "stage_end", "stage_retry",
                                       "stage_start", "stage_end"])

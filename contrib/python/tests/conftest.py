@@ -37,8 +37,58 @@ def heidictl_bin() -> str:
     return binary("heidictl")
 
 
-class Daemon:
+class ManagedProcess:
+    """A heidi program the tests start, wait for until its health check answers, and stop with SIGTERM."""
+
+    name = "program"
+    poll_interval = 0.02
+    stop_timeout = 30.0
+    process: subprocess.Popen[bytes] | None
+    log: Path
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        """The argv and environment to start it with."""
+        raise NotImplementedError
+
+    def healthy(self) -> bool:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        argv, env = self.command()
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(argv, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while True:
+            if self.process.poll() is not None:
+                pytest.fail(f"{self.name} exited with {self.process.returncode}: {self.log.read_text()[-2000:]}")
+            try:
+                if self.healthy():
+                    return
+            except heidi.NotRunning:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"{self.name} not ready after 15 s: {self.log.read_text()[-2000:]}")
+            time.sleep(self.poll_interval)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+class Daemon(ManagedProcess):
     """One heidid on its own state and runtime directories; restartable on the same state directory."""
+
+    name = "heidid"
 
     def __init__(self, heidid: str, root: Path, env: dict[str, str], config: str | None, args: list[str]) -> None:
         self.heidid = heidid
@@ -60,41 +110,17 @@ class Daemon:
     def client(self) -> heidi.Client:
         return heidi.Client(self.socket)
 
-    def start(self) -> None:
+    def command(self) -> tuple[list[str], dict[str, str]]:
         argv = [self.heidid, "--state-dir", str(self.state_dir), "--runtime-dir", str(self.runtime_dir),
                 "--socket", self.socket, "--log-target", "stderr", *self.args]
         if self.config is not None:
             path = self.root / "heidi.yaml"
             path.write_text(self.config)
             argv += ["--config", str(path)]
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(argv, env=self.env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(f"heidid exited with {self.process.returncode}: {self.log.read_text()[-2000:]}")
-            try:
-                if self.client().health():
-                    return
-            except heidi.NotRunning:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"heidid not ready after 15 s: {self.log.read_text()[-2000:]}")
-            time.sleep(0.02)
+        return argv, self.env
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
+    def healthy(self) -> bool:
+        return self.client().health()
 
 
 class DaemonFactory:
@@ -184,8 +210,12 @@ def free_port() -> int:
         return port
 
 
-class Web:
+class Web(ManagedProcess):
     """One heidi-web for ``daemon`` on 127.0.0.1, HTTPS unless ``tls`` is false; restartable on the same port."""
+
+    name = "heidi-web"
+    poll_interval = 0.05
+    stop_timeout = 15.0
 
     PASSWORD = "operator-password-0123456789"
     VIEWER_PASSWORD = "viewer-password-0123456789"
@@ -230,38 +260,12 @@ class Web:
         options.update(kwargs)
         return heidi.AsyncClient(url=self.url, **options)  # type: ignore[arg-type]
 
-    def start(self) -> None:
+    def command(self) -> tuple[list[str], dict[str, str]]:
         env = {k: v for k, v in os.environ.items() if k not in ("TELEMETRY_PASS", "HEIDI_CONFIG", "HEIDI_SOCKET")}
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen([self.binary, "--config", str(self.root / "heidi.yaml"),
-                                             "--socket", self.daemon.socket], env=env, stdout=log, stderr=log,
-                                            stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(f"heidi-web exited with {self.process.returncode}: {self.log.read_text()[-2000:]}")
-            try:
-                if self.client().health():
-                    return
-            except heidi.NotRunning:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"heidi-web not ready after 15 s: {self.log.read_text()[-2000:]}")
-            time.sleep(0.05)
+        return [self.binary, "--config", str(self.root / "heidi.yaml"), "--socket", self.daemon.socket], env
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
+    def healthy(self) -> bool:
+        return self.client().health()
 
 
 class WebFactory:

@@ -26,6 +26,8 @@ final class StatusBoard: Sendable {
     private struct Watcher {
         var continuation: AsyncStream<[UInt8]>.Continuation
         var last: StatusSnapshot
+        /// Set by the stream's termination handler, which must not take `watchers` (see `StreamEndFlag`).
+        let end: StreamEndFlag
     }
 
     private struct Watchers {
@@ -41,6 +43,7 @@ final class StatusBoard: Sendable {
     func publish(_ snapshot: StatusSnapshot, live: LiveStage?) {
         entry.withLock { $0 = Entry(snapshot: snapshot, live: live) }
         let behind = watchers.withLock { watchers -> [AsyncStream<[UInt8]>.Continuation] in
+            watchers.all = watchers.all.filter { !$0.value.end.isSet }
             guard !watchers.all.isEmpty else { return [] }
             let key = snapshot.watchKey
             let document = snapshot.jsonBytes() + [0x0a]
@@ -72,8 +75,9 @@ final class StatusBoard: Sendable {
             continuation.yield(first.jsonBytes() + [0x0a])
             watchers.next += 1
             let id = watchers.next
-            watchers.all[id] = Watcher(continuation: continuation, last: first.watchKey)
-            continuation.onTermination = { [weak self] _ in self?.watchers.withLock { _ = $0.all.removeValue(forKey: id) } }
+            let end = StreamEndFlag()
+            watchers.all[id] = Watcher(continuation: continuation, last: first.watchKey, end: end)
+            continuation.onTermination = { _ in end.set() }
         }
         return stream
     }

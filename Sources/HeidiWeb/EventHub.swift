@@ -37,14 +37,16 @@ public final class EventHub: Sendable {
     /// falls `clientQueue` items behind is dropped (its stream ends, `droppedClients` counts it) and resumes by seq.
     public func subscribe(after: UInt64) -> AsyncStream<HubItem> {
         let (stream, continuation) = AsyncStream.makeStream(of: HubItem.self, bufferingPolicy: .bufferingOldest(clientQueue))
+        let end = StreamEndFlag()
         let (id, backlog) = state.withLockedValue { hub -> (Int, Backlog) in
             hub.nextID += 1
-            hub.clients[hub.nextID] = HubClient(continuation: continuation, lastSeq: after)
+            hub.clients[hub.nextID] = HubClient(continuation: continuation, lastSeq: after, end: end)
             let covered = after >= hub.lastSeq || (hub.ring.first.map { $0.seq <= after + 1 } ?? false)
             let events = covered ? hub.ring.filter { $0.seq > after }.map { HubItem.event(seq: $0.seq, line: $0.line) } : nil
             return (hub.nextID, Backlog(status: hub.status, events: events, logTail: hub.logTail))
         }
-        continuation.onTermination = { [weak self] _ in self?.state.withLockedValue { $0.clients[id] = nil } }
+        // Not the hub's lock: publish yields under it (see StreamEndFlag); ended clients are pruned there.
+        continuation.onTermination = { _ in end.set() }
         Task { await self.feed(id, after: after, backlog: backlog, to: continuation) }
         return stream
     }
@@ -124,7 +126,7 @@ public final class EventHub: Sendable {
 
     /// Clients dropped for falling behind, since start.
     public var droppedClients: Int { state.withLockedValue { $0.dropped } }
-    public var clientCount: Int { state.withLockedValue { $0.clients.count } }
+    public var clientCount: Int { state.withLockedValue { $0.clients.values.filter { !$0.end.isSet }.count } }
     /// The last journal seq heidi-web has seen.
     public var lastSeq: UInt64 { state.withLockedValue { $0.lastSeq } }
     /// The last status heidid reported.
@@ -138,6 +140,7 @@ public final class EventHub: Sendable {
         // Dropped clients' streams are finished after the lock is released: finishing runs their termination
         // handler, which takes the lock.
         let dropped: [AsyncStream<HubItem>.Continuation] = state.withLockedValue { hub in
+            hub.clients = hub.clients.filter { !$0.value.end.isSet }
             var dropped: [AsyncStream<HubItem>.Continuation] = []
             switch item {
             case .event(let seq, let line):
@@ -185,6 +188,8 @@ struct HubClient {
     var continuation: AsyncStream<HubItem>.Continuation
     /// The last journal seq handed to this client: events at or below it are never sent again.
     var lastSeq: UInt64
+    /// Set when the client's stream has ended (its termination handler ran).
+    let end: StreamEndFlag
     /// False while its backlog is fed; live items wait in `pending` (at most `clientQueue`).
     var live = false
     var pending: [HubItem] = []

@@ -45,9 +45,15 @@ DAEMON=$!
 WEB=
 EVIL=
 cleanup() {
+    status=$?
     [ -n "$EVIL" ] && kill "$EVIL" 2>/dev/null || true
     [ -n "$WEB" ] && kill "$WEB" 2>/dev/null || true
-    kill -TERM "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null || true
+    # heidid must leave within 30 s of SIGTERM; a daemon that does not is a failure, never a hang of the test.
+    kill -TERM "$DAEMON" 2>/dev/null || return 0
+    for _ in $(seq 300); do kill -0 "$DAEMON" 2>/dev/null || { wait "$DAEMON" 2>/dev/null; return 0; }; sleep 0.1; done
+    echo "FAIL: heidid (pid $DAEMON) did not exit within 30 s of SIGTERM; killed (its log: $WORK/heidid.log)" >&2
+    kill -KILL "$DAEMON" 2>/dev/null || true
+    [ "$status" = 0 ] && exit 1
 }
 trap cleanup EXIT
 for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done

@@ -43,7 +43,7 @@ final class StatusBoard: Sendable {
     func publish(_ snapshot: StatusSnapshot, live: LiveStage?) {
         entry.withLock { $0 = Entry(snapshot: snapshot, live: live) }
         let behind = watchers.withLock { watchers -> [AsyncStream<[UInt8]>.Continuation] in
-            watchers.all = watchers.all.filter { !$0.value.end.isSet }
+            if watchers.all.values.contains(where: { $0.end.isSet }) { watchers.all = watchers.all.filter { !$0.value.end.isSet } }
             guard !watchers.all.isEmpty else { return [] }
             let key = snapshot.watchKey
             let document = snapshot.jsonBytes() + [0x0a]

@@ -140,7 +140,7 @@ public final class EventHub: Sendable {
         // Dropped clients' streams are finished after the lock is released: finishing runs their termination
         // handler, which takes the lock.
         let dropped: [AsyncStream<HubItem>.Continuation] = state.withLockedValue { hub in
-            hub.clients = hub.clients.filter { !$0.value.end.isSet }
+            if hub.clients.values.contains(where: { $0.end.isSet }) { hub.clients = hub.clients.filter { !$0.value.end.isSet } }
             var dropped: [AsyncStream<HubItem>.Continuation] = []
             switch item {
             case .event(let seq, let line):

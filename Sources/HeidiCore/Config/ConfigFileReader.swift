@@ -48,7 +48,7 @@ struct ConfigFileReader {
             case "logs": try readLogs(node, key)
             case "web": continue  // heidi-web's settings (SPEC §12): heidi-web reads them, heidid does not
             default:
-                throw fail(node, key, "unknown section (known: pipeline, paths, control, stage_defaults, stages, limits, journal, logs, web)")
+                throw fail(node, key, "unknown section (known: \(ConfigKeys.sections.joined(separator: ", ")))")
             }
         }
         try checkPlaceholders()
@@ -93,7 +93,7 @@ struct ConfigFileReader {
                     }
                     config.vars[varName] = try scalar(varValue, varKey)
                 }
-            default: throw unknown(value, key, ["mode", "rounds", "run_unit_tests", "autostart", "recovery", "engine_env", "vars"])
+            default: throw unknown(value, key, ConfigKeys.pipeline)
             }
         }
     }
@@ -104,7 +104,7 @@ struct ConfigFileReader {
             case "state_dir": config.stateDir = try pathValue(value, key)
             case "runtime_dir": config.runtimeDir = try pathValue(value, key)
             case "repo_root": config.repoRoot = try pathValue(value, key)
-            default: throw unknown(value, key, ["state_dir", "runtime_dir", "repo_root"])
+            default: throw unknown(value, key, ConfigKeys.paths)
             }
         }
     }
@@ -116,7 +116,7 @@ struct ConfigFileReader {
             case "group":
                 let group = try scalar(value, key)
                 config.controlGroup = group.isEmpty ? nil : group
-            default: throw unknown(value, key, ["socket", "group"])
+            default: throw unknown(value, key, ConfigKeys.control)
             }
         }
     }
@@ -127,7 +127,7 @@ struct ConfigFileReader {
             case "timeout": defaults.timeout = try timeout(value, key)
             case "stop_grace": defaults.stopGrace = try duration(value, key)
             case "env": defaults.env = try stringMap(value, key)
-            default: throw unknown(value, key, ["timeout", "stop_grace", "env"])
+            default: throw unknown(value, key, ConfigKeys.stageDefaults)
             }
         }
         for stage in Stage.allCases {
@@ -178,8 +178,8 @@ struct ConfigFileReader {
                 }
             case "rlimits":
                 for (limitKey, limitValue, limitName) in try mapping(value, key) {
-                    guard ["nofile", "as", "cpu", "core", "nproc"].contains(limitName) else {
-                        throw unknown(limitValue, limitKey, ["nofile", "as", "cpu", "core", "nproc"])
+                    guard ConfigKeys.rlimits.contains(limitName) else {
+                        throw unknown(limitValue, limitKey, ConfigKeys.rlimits)
                     }
                     guard let amount = Units.parseSize(try scalar(limitValue, limitKey)) else {
                         throw fail(limitValue, limitKey, "expected a non-negative number (sizes may use KiB/MiB/GiB)")
@@ -187,8 +187,7 @@ struct ConfigFileReader {
                     settings.rlimits[limitName] = amount
                 }
             default:
-                throw unknown(value, key, ["command", "cwd", "env", "timeout", "stop_grace", "allow_failure", "retries", "retry_backoff",
-                                           "retry_backoff_max", "no_retry_exit_codes", "rlimits", "watchdog", "progress"])
+                throw unknown(value, key, ConfigKeys.stage)
             }
         }
         guard sawCommand else { throw fail(node, prefix, "missing 'command'") }
@@ -202,7 +201,7 @@ struct ConfigFileReader {
             case "max_cpu_pct": config.maxCPUPercent = try percent(value, key)
             case "max_mem_pct": config.maxMemoryPercent = try percent(value, key)
             case "max_wait": config.maxWait = try duration(value, key)
-            default: throw unknown(value, key, ["max_cpu_pct", "max_mem_pct", "max_wait"])
+            default: throw unknown(value, key, ConfigKeys.limits)
             }
         }
     }
@@ -220,7 +219,7 @@ struct ConfigFileReader {
             case "checkpoint_interval":
                 config.journalCheckpointInterval = try duration(value, key)
                 guard config.journalCheckpointInterval >= 1 else { throw fail(value, key, "must be at least 1s") }
-            default: throw unknown(value, key, ["fsync", "batch_delay", "rotate_size", "keep_rotated", "key_file", "checkpoint_interval"])
+            default: throw unknown(value, key, ConfigKeys.journal)
             }
         }
     }
@@ -230,7 +229,7 @@ struct ConfigFileReader {
             switch name {
             case "max_size": config.logMaxSize = try size(value, key)
             case "journald": config.logsToJournald = try boolean(value, key)
-            default: throw unknown(value, key, ["max_size", "journald"])
+            default: throw unknown(value, key, ConfigKeys.logs)
             }
         }
     }

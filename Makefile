@@ -1,4 +1,4 @@
-# heidi: make demo | make test | make python-test | make build | make install (DESTDIR=, PREFIX=)
+# heidi: make demo | make test | make python-test | make api-test | make docs-check | make build | make install (DESTDIR=, PREFIX=)
 PREFIX ?= /usr/local
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -6,7 +6,8 @@ SYSTEMD_UNIT_DIR ?= /etc/systemd/system
 SYSUSERS_DIR ?= /usr/lib/sysusers.d
 TMPFILES_DIR ?= /usr/lib/tmpfiles.d
 
-.PHONY: deps test-deps build demo test swift-test release install install-docs systemd-test systemd-test-deps clean python-test python-deps web-test web-test-deps
+.PHONY: deps test-deps build demo test swift-test release install install-docs systemd-test systemd-test-deps clean python-test python-deps web-test web-test-deps \
+	api-test api-deps docs-check
 
 ## Install the system packages the build needs (libsystemd-dev, libgcrypt20-dev, libyaml-dev; pkg-config is usually
 ## present).
@@ -84,6 +85,29 @@ python-test: deps python-deps
 		status=$$?; if [ $$status = 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
 	rm -rf $(PYTHON_DIST) && $(PYVENV)/bin/python -m build --wheel --no-isolation --outdir $(PYTHON_DIST) contrib/python
 	@ls $(PYTHON_DIST)/heidi-*.whl
+
+## The control API against its OpenAPI description (docs/openapi/heidid.yaml): schemathesis, a property-based API fuzzer
+## from PyPI in a venv under .build/, against a running heidid (through a TCP bridge to its Unix socket): every
+## documented status, header, response shape and error body must hold, and nothing undocumented may answer.
+## API_EXAMPLES sets the test cases per operation.
+API_VENV := .build/api-venv
+API_EXAMPLES ?= 100
+
+api-deps:
+	@python3 -c 'import venv, ensurepip' 2>/dev/null || { \
+		echo "installing python3-venv"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv; }
+	@[ -x $(API_VENV)/bin/python ] || python3 -m venv $(API_VENV)
+	$(API_VENV)/bin/python -m pip install -q --disable-pip-version-check 'schemathesis>=4.3,<5'
+
+api-test: deps api-deps
+	swift build --product heidid
+	$(API_VENV)/bin/python contrib/api/api-test.py --heidid "$$(swift build --show-bin-path)/heidid" \
+		--schemathesis $(API_VENV)/bin/schemathesis --max-examples $(API_EXAMPLES)
+
+## Every relative link and #anchor in the repository's Markdown files resolves (contrib/docs/check-links.py).
+docs-check:
+	python3 contrib/docs/check-links.py
 
 ## The installed binaries: static Swift runtime, a static heidictl and heidid's memory-saving link (Package.swift,
 ## HEIDI_STATIC_LINK). A plain `swift build -c release` works too, with an ordinary dynamic link.

@@ -71,13 +71,23 @@ public struct ControlRouter: Sendable {
             }
         case ("POST", let path) where path.hasPrefix(API.actionPrefix):
             return await action(String(path.dropFirst(API.actionPrefix.count)), request)
-        case (_, API.status), (_, API.health), (_, API.metrics), (_, API.events), (_, API.logs), (_, API.scalars):
-            return .error(.methodNotAllowed, "\(request.method) is not allowed on \(request.path); use GET")
-        case (_, let path) where path.hasPrefix(API.actionPrefix):
-            return .error(.methodNotAllowed, "\(request.method) is not allowed on \(path); use POST")
+        case (_, API.status):
+            return methodNotAllowed(request, allowed: ["GET", "HEAD"])
+        case (_, API.health), (_, API.metrics), (_, API.events), (_, API.logs), (_, API.scalars):
+            return methodNotAllowed(request, allowed: ["GET"])
+        case (_, let path) where path.hasPrefix(API.actionPrefix) && Action(rawValue: String(path.dropFirst(API.actionPrefix.count))) != nil:
+            return methodNotAllowed(request, allowed: ["POST"])
         default:
             return .error(.notFound, "no such endpoint: \(request.path)")
         }
+    }
+
+    /// 405 with the `Allow` header RFC 9110 requires, listing the methods the path answers.
+    private func methodNotAllowed(_ request: ControlRequest, allowed: [String]) -> ControlResponse {
+        var response = ControlResponse.error(
+            .methodNotAllowed, "\(request.method) is not allowed on \(request.path); use \(allowed.joined(separator: " or "))")
+        response.headers.append(("Allow", allowed.joined(separator: ", ")))
+        return response
     }
 
     private func flag(_ value: String?) -> Bool? {

@@ -51,6 +51,7 @@ struct ControlRouterTests {
         await check("DELETE", "/api/v1/status", 405, "method_not_allowed")
         await check("GET", "/api/v1/action/start", 405, "method_not_allowed")
         await check("POST", "/api/v1/action/explode", 404, "not_found")
+        await check("GET", "/api/v1/action/explode", 404, "not_found")
         await check("POST", "/api/v1/action/start", body: "{\"rounds\":\"many\"}", 400, "bad_request")
         await check("POST", "/api/v1/action/start", body: "{\"rounds\":0}", 400, "bad_request")
         await check("POST", "/api/v1/action/start", body: "{\"mode\":\"sideways\"}", 400, "bad_request")
@@ -61,6 +62,20 @@ struct ControlRouterTests {
         #expect(await backend.actions.isEmpty, "nothing invalid or unauthorized reached the backend")
         await backend.setRefuse(true)
         await check("POST", "/api/v1/action/stop", 409, "invalid_state")
+    }
+
+    /// RFC 9110: a 405 lists the methods the path answers in `Allow` (found by the API fuzzer, `make api-test`); a path
+    /// that names no action is not found, whatever the method.
+    @Test func methodNotAllowedListsTheAllowedMethods() async {
+        for (method, uri, allow) in [("DELETE", "/api/v1/status", "GET, HEAD"), ("TRACE", "/metrics", "GET"),
+                                     ("POST", "/api/v1/logs?stage=train", "GET"), ("GET", "/api/v1/action/train_now", "POST")] {
+            let response = await router.route(ControlRequest(method: method, uri: uri, body: [], peer: root))
+            #expect(response.status == 405, "\(method) \(uri)")
+            #expect(response.headers.filter { $0.0 == "Allow" }.map(\.1) == [allow], "\(method) \(uri): \(response.headers)")
+        }
+        let unknown = await router.route(ControlRequest(method: "GET", uri: "/api/v1/action/", body: [], peer: root))
+        #expect(unknown.status == 404)
+        #expect(!unknown.headers.contains { $0.0 == "Allow" })
     }
 
     @Test func actionsAreAcceptedWith202() async {

@@ -86,12 +86,13 @@ python-test: deps python-deps
 	rm -rf $(PYTHON_DIST) && $(PYVENV)/bin/python -m build --wheel --no-isolation --outdir $(PYTHON_DIST) contrib/python
 	@ls $(PYTHON_DIST)/heidi-*.whl
 
-## The control API against its OpenAPI description (docs/openapi/heidid.yaml): schemathesis, a property-based API fuzzer
-## from PyPI in a venv under .build/, against a running heidid (through a TCP bridge to its Unix socket): every
-## documented status, header, response shape and error body must hold, and nothing undocumented may answer.
+## The APIs against their OpenAPI descriptions (docs/openapi/heidid.yaml, heidi-web.yaml): schemathesis, a property-based
+## API fuzzer from PyPI in a venv under .build/, against a running heidid (through a TCP bridge to its Unix socket) and
+## heidi-web in front of it (over TCP, with a password): every documented status, header, response shape and error body
+## must hold, and nothing undocumented may answer.
 ## API_EXAMPLES sets the test cases per operation.
 API_VENV := .build/api-venv
-API_EXAMPLES ?= 100
+API_EXAMPLES ?= 50
 
 api-deps:
 	@python3 -c 'import venv, ensurepip' 2>/dev/null || { \
@@ -102,8 +103,10 @@ api-deps:
 
 api-test: deps api-deps
 	swift build --product heidid
+	swift build --product heidi-web
 	$(API_VENV)/bin/python contrib/api/api-test.py --heidid "$$(swift build --show-bin-path)/heidid" \
-		--schemathesis $(API_VENV)/bin/schemathesis --max-examples $(API_EXAMPLES)
+		--heidi-web "$$(swift build --show-bin-path)/heidi-web" --schemathesis $(API_VENV)/bin/schemathesis \
+		--max-examples $(API_EXAMPLES)
 
 ## Every relative link and #anchor in the repository's Markdown files resolves (contrib/docs/check-links.py).
 docs-check:

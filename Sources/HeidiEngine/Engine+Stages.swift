@@ -5,19 +5,6 @@ import HeidiCore
 import HeidiSupervisor
 import Synchronization
 
-/// One attempt at running a stage: `retries` makes up to `retries + 1` of them within one pipeline stage.
-struct StageAttempt: Sendable, Equatable {
-    var stage: Stage
-    var round: Int
-    var runID: String?
-    /// 1 for the first attempt.
-    var number: Int
-    var total: Int
-
-    /// ` (attempt 2/3)`, or nothing for a stage without retries.
-    var suffix: String { total > 1 ? " (attempt \(number)/\(total))" : "" }
-}
-
 /// The stage child the engine is supervising.
 struct CurrentStage {
     var attempt: StageAttempt
@@ -64,7 +51,7 @@ extension Engine {
             record(EventDraft(.stageStart, message: "\(stage.rawValue) started (mocked)", runID: runID, round: round, stage: stage.rawValue))
             record(EventDraft(.stageEnd, message: "\(stage.rawValue) finished (exit 0) (mocked)", runID: runID, round: round,
                               stage: stage.rawValue, usageDelta: ["wall_ms": 0]))
-            metrics.stageEnded(stage, outcome: "success", seconds: 0)
+            metrics.stageEnded(stage, outcome: StageEnding.exited.metricLabel(exitCode: 0, signal: nil), seconds: 0)
             enqueue(.stageFinished(failure: nil, at: clock.now().description))
             return
         }
@@ -112,11 +99,10 @@ extension Engine {
         } catch {
             record(EventDraft(.stageEnd, level: .error, message: "\(stage.rawValue) could not start\(attempt.suffix): \(error)",
                               runID: attempt.runID, round: round, stage: stage.rawValue))
-            metrics.stageEnded(stage, outcome: "spawn_failed", seconds: 0)
+            metrics.stageEnded(stage, outcome: StageEnding.spawnFailed.metricLabel(exitCode: nil, signal: nil), seconds: 0)
             logFile.close()
             logBroadcaster.end(path: logFile.path, .failed("could not start: \(error)"))
-            enqueue(.stageFinished(failure: StageFailure(kind: .spawn, message: "\(error)", allowed: settings.allowFailure),
-                                   at: clock.now().description))
+            enqueue(.stageFinished(failure: StageFailure(spawn: "\(error)", allowed: settings.allowFailure), at: clock.now().description))
             return
         }
         feed?.setPID(handle.pid)
@@ -155,9 +141,9 @@ extension Engine {
         let stage = attempt.stage
         record(EventDraft(.stageEnd, level: allowed ? .warn : .error, message: "\(stage.rawValue) could not start: \(message)",
                           runID: attempt.runID, round: attempt.round, stage: stage.rawValue))
-        metrics.stageEnded(stage, outcome: "spawn_failed", seconds: 0)
+        metrics.stageEnded(stage, outcome: StageEnding.spawnFailed.metricLabel(exitCode: nil, signal: nil), seconds: 0)
         logBroadcaster.end(path: stageLogPath(stage, round: attempt.round), .failed("could not start: \(message)"))
-        enqueue(.stageFinished(failure: StageFailure(kind: .spawn, message: message, allowed: allowed), at: clock.now().description))
+        enqueue(.stageFinished(failure: StageFailure(spawn: message, allowed: allowed), at: clock.now().description))
     }
 
     static func randomToken() -> String {
@@ -180,57 +166,29 @@ extension Engine {
         let attempt = finished.attempt
         let stage = attempt.stage
         let seconds = Double(result.wallMilliseconds) / 1000
-        let settings = config.stages[stage]
         let exitText = result.exit.description
-        var failure: StageFailure?
-        var outcome = "success"
-        switch result.ending {
-        case .exited where result.exit.succeeded:
-            break
-        case .exited:
-            failure = StageFailure(kind: result.exit.signal != nil ? .signal : .exit,
-                                   message: "\(exitText)\(Self.excerptSuffix(result.excerpt))",
-                                   exitCode: result.exit.exitCode, signal: result.exit.signal, allowed: settings?.allowFailure ?? false)
-            outcome = "failed"
-        case .timedOut, .hung:
-            let text: String
-            if result.ending == .hung {
-                let period = settings?.watchdog.map { Units.formatDuration($0) } ?? "its watchdog period"
-                text = "sent no WATCHDOG=1 for \(period) and was treated as hung (\(exitText))"
-                outcome = "hung"
-            } else {
-                text = "timed out after \(Units.formatDuration(finished.timeout)) (\(exitText))"
-                outcome = "timeout"
-            }
-            record(EventDraft(.stageTimeout, level: .error, message: "\(stage.rawValue) \(text)\(attempt.suffix)", runID: attempt.runID,
-                              round: attempt.round, stage: stage.rawValue))
-            failure = StageFailure(kind: .timeout, message: text + Self.excerptSuffix(result.excerpt),
-                                   exitCode: result.exit.exitCode, signal: result.exit.signal, allowed: settings?.allowFailure ?? false)
-        case .stopped:
-            outcome = "interrupted"
+        let logLoss = finished.logFile.lastError.map { (bytes: finished.logFile.unwrittenBytes, error: "\($0)") }
+        let conclusion = StageConclusion.decide(AttemptEnd(
+            attempt: attempt, ending: result.ending, exitCode: result.exit.exitCode, signal: result.exit.signal,
+            exitText: exitText, excerpt: result.excerpt, seconds: seconds, pid: finished.handle.pid,
+            survivors: result.survivors, logLoss: logLoss, timeout: finished.timeout, settings: config.stages[stage],
+            stopping: state.stopping))
+        if let timeoutMessage = conclusion.timeoutMessage {
+            record(EventDraft(.stageTimeout, level: .error, message: timeoutMessage, runID: attempt.runID, round: attempt.round,
+                              stage: stage.rawValue))
         }
-        let retry = failure != nil && result.ending != .stopped && !state.stopping && attempt.number < attempt.total
-            && !(settings?.noRetryExitCodes.contains(result.exit.exitCode ?? -1) ?? false)
-        var level = EventLevel.info
-        if result.ending == .stopped || retry { level = .warn } else if let failure { level = failure.allowed ? .warn : .error }
-        let verb = result.ending == .stopped ? "interrupted" : (failure == nil ? "finished" : "failed")
-        var message = "\(stage.rawValue) \(verb)\(attempt.suffix) (\(exitText)) in \(Units.formatDuration(seconds)), pid \(finished.handle.pid)"
-        if retry { message += "; will retry" } else if let failure, failure.allowed { message += "; failure allowed, run continues" }
-        if !result.survivors.isEmpty { message += "; WARNING: pids \(result.survivors) survived SIGKILL" }
-        if let error = finished.logFile.lastError { message += "; log file incomplete (\(finished.logFile.unwrittenBytes) bytes lost: \(error))" }
-        if failure != nil { message += Self.excerptSuffix(result.excerpt) }
-        record(EventDraft(.stageEnd, level: level, message: message, runID: attempt.runID, round: attempt.round,
+        record(EventDraft(.stageEnd, level: conclusion.level, message: conclusion.message, runID: attempt.runID, round: attempt.round,
                           stage: stage.rawValue, countersDelta: counters(result, finished), usageDelta: Self.usageDelta(result, reported: true),
                           artifactPaths: [finished.logFile.path]))
-        metrics.stageEnded(stage, outcome: outcome, seconds: seconds, result: result)
+        metrics.stageEnded(stage, outcome: conclusion.metricLabel, seconds: seconds, result: result)
         metrics.journaldDropped += finished.output.journald?.droppedLines ?? 0
-        logger.info("stage ended", metadata: ["stage": "\(stage.rawValue)", "outcome": "\(outcome)", "exit": "\(exitText)"])
-        if retry {
+        logger.info("stage ended", metadata: ["stage": "\(stage.rawValue)", "outcome": "\(conclusion.metricLabel)", "exit": "\(exitText)"])
+        if conclusion.retry {
             scheduleRetry(after: attempt, because: exitText)
             return
         }
-        logBroadcaster.end(path: finished.logFile.path, Self.logEnding(result.ending, failure: failure, exitText: exitText))
-        submit(.stageFinished(failure: failure, at: clock.now().description))
+        logBroadcaster.end(path: finished.logFile.path, Self.logEnding(result.ending, failure: conclusion.failure, exitText: exitText))
+        submit(.stageFinished(failure: conclusion.failure, at: clock.now().description))
     }
 
     /// `usage_delta` of `stage_end`: wall time, CPU (from the cgroup when there is one: it includes orphans and
@@ -261,17 +219,11 @@ extension Engine {
     }
 
     /// How a stage's log ended, for its followers.
-    static func logEnding(_ ending: StageRunResult.Ending, failure: StageFailure?, exitText: String) -> StageLogEnding {
+    static func logEnding(_ ending: StageEnding, failure: StageFailure?, exitText: String) -> StageLogEnding {
         guard let failure else { return ending == .stopped ? .interrupted(exitText) : .succeeded(exitText) }
         let excerpt = failure.message.firstRange(of: "; last output:")?.lowerBound ?? failure.message.endIndex
         let message = String(failure.message[..<excerpt])
         return failure.kind == .timeout ? .timedOut(message) : .failed(message)
-    }
-
-    static func excerptSuffix(_ excerpt: String) -> String {
-        let lines = excerpt.split(separator: "\n", omittingEmptySubsequences: false).suffix(10)
-        let text = lines.joined(separator: "\n")
-        return text.isEmpty ? "" : "; last output:\n" + text
     }
 }
 

@@ -7,18 +7,8 @@ import Logging
 
 /// How a stage run ended.
 public struct StageRunResult: Sendable, Equatable {
-    public enum Ending: String, Sendable, Equatable {
-        /// The leader exited by itself (with any status).
-        case exited
-        /// Killed after exceeding its timeout.
-        case timedOut
-        /// Terminated because stop was requested.
-        case stopped
-        /// Killed because it stopped sending `WATCHDOG=1` on its progress channel (or sent `WATCHDOG=trigger`).
-        case hung
-    }
-
-    public var ending: Ending
+    /// How it ended (`exited` by itself, or terminated: `timedOut`, `hung`, `stopped`).
+    public var ending: StageEnding
     public var exit: ExitInfo
     public var wallMilliseconds: Int64
     public var outputLines: Int64
@@ -173,7 +163,7 @@ public final class RunningStage: @unchecked Sendable {
             sink.yield(.timeout)
         }
         defer { timer?.cancel() }
-        var ending = StageRunResult.Ending.exited
+        var ending = StageEnding.exited
         var exit: ExitInfo?
         var openPipes = 2
         var graceTimer: Task<Void, Error>?
@@ -187,7 +177,7 @@ public final class RunningStage: @unchecked Sendable {
             case .timeout, .stop, .watchdogExpired:
                 guard exit == nil, ending == .exited else { continue }
                 ending = event.ending
-                logger.info("stage terminating", metadata: ["pid": "\(child.pid)", "reason": "\(ending.rawValue)"])
+                logger.info("stage terminating", metadata: ["pid": "\(child.pid)", "reason": "\(ending.name)"])
                 killer.signalAll(SIGTERM)
                 graceTimer = Task {
                     try await Task.sleep(nanoseconds: UInt64(max(0, grace) * 1e9))
@@ -240,7 +230,7 @@ public final class RunningStage: @unchecked Sendable {
 
 extension RunningStage.Event {
     /// How a stage ends when this event makes the supervisor terminate it.
-    var ending: StageRunResult.Ending {
+    var ending: StageEnding {
         switch self {
         case .timeout: return .timedOut
         case .watchdogExpired: return .hung

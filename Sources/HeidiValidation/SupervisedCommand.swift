@@ -56,6 +56,9 @@ struct SupervisedCommand: Sendable {
         switch result.ending {
         case .timedOut, .hung: ending = .timedOut
         case .stopped: ending = .cancelled
+        case .spawnFailed, .outOfMemory, .nodeFailed, .preempted, .unknown:
+            // A local child ends only in the four ways above; a batch scheduler's endings never reach a check.
+            ending = .signaled(result.exit.signal ?? 0)
         case .exited:
             if let code = result.exit.exitCode {
                 ending = .exited(code)

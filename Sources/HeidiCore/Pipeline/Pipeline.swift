@@ -29,7 +29,7 @@ public enum Pipeline {
         } else {
             machine.record(.runRecovered, level: .warn,
                            "daemon restarted during \(stageName) of round \(persisted.round)\(found); run ended (recovery: idle)")
-            machine.endRun(as: "stopped")
+            machine.endRun(as: .stopped)
         }
         return Transition(state: machine.state, effects: machine.effects, outcome: .accepted(nil))
     }
@@ -108,7 +108,7 @@ private struct Machine {
         effects.append(.startStage(stage, round: state.round))
     }
 
-    mutating func endRun(as ending: String) {
+    mutating func endRun(as ending: RunEnding) {
         state.phase = .idle
         state.stageActive = false
         state.stopping = false
@@ -124,7 +124,7 @@ private struct Machine {
         state.stageActive = false
         if state.stopping {
             record(.pipelineStop, "run stopped during \(stage.rawValue) of round \(state.round); stage interrupted")
-            endRun(as: "stopped")
+            endRun(as: .stopped)
             return .accepted(nil)
         }
         if let failure, !failure.allowed {
@@ -191,7 +191,7 @@ private struct Machine {
                     + "\(last.round): \(last.message)"
             }
             record(.pipelineComplete, level: failures > 0 ? .warn : .info, message)
-            endRun(as: "completed")
+            endRun(as: .completed)
         }
     }
 
@@ -207,7 +207,7 @@ private struct Machine {
         if state.phase.isRunning || state.awaitingTrainNow {
             let reason = state.awaitingTrainNow ? "while waiting for train-now" : "while paused"
             record(.pipelineStop, "run stopped \(reason)")
-            endRun(as: "stopped")
+            endRun(as: .stopped)
             return .accepted(nil)
         }
         return .refused(state.phase == .error ? "the pipeline is in ERROR; use reset" : "no run is active")

@@ -24,7 +24,7 @@ public struct PipelineState: Sendable, Equatable {
     /// How many allowed stage failures this run has had (the completion event says so).
     public var allowedFailures = 0
     /// How the last run ended while IDLE: `completed` or `stopped` (nil while running or never run).
-    public var lastRunEnding: String?
+    public var lastRunEnding: RunEnding?
 
     public init() {}
 
@@ -38,7 +38,7 @@ public struct PipelineState: Sendable, Equatable {
     public var legacyStatus: String {
         switch phase {
         case .error: return "error"
-        case .idle: return lastRunEnding ?? "idle"
+        case .idle: return lastRunEnding?.rawValue ?? "idle"
         default: return paused ? "paused" : "running"
         }
     }

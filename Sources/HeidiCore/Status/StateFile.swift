@@ -86,7 +86,7 @@ public struct StateFile: Sendable, Equatable, Codable {
         state.lastError = status.lastError
         state.lastWarning = status.lastWarning
         state.allowedFailures = allowedFailures
-        if status.state == .idle, ["completed", "stopped"].contains(legacyStatus) { state.lastRunEnding = legacyStatus }
+        if status.state == .idle, let ending = RunEnding(rawValue: legacyStatus) { state.lastRunEnding = ending }
         return state
     }
 }

@@ -4,6 +4,12 @@ public struct SpawnError: Error, Equatable, CustomStringConvertible, Sendable {
     public var errno: Int32
     public var detail: String
 
+    public init(executable: String, errno: Int32, detail: String) {
+        self.executable = executable
+        self.errno = errno
+        self.detail = detail
+    }
+
     public var description: String {
         let hint: String
         switch errno {

@@ -115,10 +115,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Stages as Slurm batch jobs (`executor: slurm`, docs/slurm.md): sbatch/squeue/scontrol/sacct/scancel through
+        // Slurm's own commands, behind the engine's launch seam (the engine knows nothing of Slurm).
+        .target(
+            name: "HeidiSlurm",
+            dependencies: ["HeidiEngine", "HeidiCore", "HeidiSupervisor", .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "heidid",
             dependencies: [
-                "HeidiEngine", "HeidiCore", "HeidiSystemd", "HeidiControl", "HeidiAPI",
+                "HeidiEngine", "HeidiSlurm", "HeidiCore", "HeidiSystemd", "HeidiControl", "HeidiAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -224,6 +230,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        .testTarget(name: "HeidiSlurmTests", dependencies: ["HeidiSlurm", "HeidiCore"]),
         .testTarget(name: "HeidiEngineTests", dependencies: ["HeidiEngine", "HeidiCore", "HeidiAPI", "HeidiSupervisor", "HeidiTestSupport"]),
         // What the test targets that run the built executables share (not a product).
         .target(name: "HeidiTestSupport", dependencies: ["HeidiCore"], path: "Tests/HeidiTestSupport"),

@@ -86,6 +86,7 @@ extension Engine {
         let feed = !config.logsToJournald ? nil : journald?.feed(for: ForwardedLineSource(stage: stage, round: round, runID: attempt.runID, pid: 0, logPath: logFile.path))
         let sink = StageOutputSink(broadcaster: logBroadcaster, logFile: logFile, journald: feed, stage: stage, round: round)
         let token = launch.instanceToken
+        describeExecutor(&launch, attempt: attempt, settings: settings)
         launch.progress = ProgressChannelSettings(directory: config.runtimeDir, watchdog: settings.watchdog) { [weak self] in
             Task { await self?.progressChanged(token: token) }
         }
@@ -116,6 +117,9 @@ extension Engine {
             output: sink, token: token, watcher: watcher, meter: meter)
         logger.info("stage started", metadata: ["stage": "\(stage.rawValue)", "round": "\(round)", "pid": "\(handle.pid)",
                                                 "attempt": "\(attempt.number)/\(attempt.total)"])
+        // A stage that runs elsewhere is found again by its record: durable before the watcher (which runs on this
+        // actor, after this step) lets the launcher submit it.
+        if handle.executorRecord != nil { persist() }
     }
 
     private func makeLaunch(_ stage: Stage, round: Int, settings: StageConfig, values: [String: String]) throws -> StageLaunch {

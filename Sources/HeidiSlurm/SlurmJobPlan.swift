@@ -23,7 +23,7 @@ struct SlurmJobPlan: Sendable {
 
     /// `heidi.<run>.r<round>.<stage>.a<attempt>.<token>`: readable in `squeue`, unique per attempt.
     static func jobName(_ launch: StageLaunch) -> String {
-        let run = (launch.runID ?? "norun").filter { $0.isLetter || $0.isNumber || $0 == "-" }.prefix(24)
+        let run = (launch.runID ?? "norun").filter { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" || $0 == "_" }.prefix(40)
         return "heidi.\(run).r\(launch.round).\(launch.stage.rawValue).a\(launch.attempt).\(launch.instanceToken.prefix(12))"
     }
 

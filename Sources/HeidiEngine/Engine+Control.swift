@@ -12,7 +12,7 @@ extension Engine: ControlBackend {
         return await snapshot()
     }
 
-    public func isReady() async -> Bool { ready && !shuttingDown }
+    public func isReady() async -> Bool { lifecycle.isReady }
 
     /// The status now, then one document per change (NDJSON), until the daemon stops.
     public nonisolated func statusUpdates() -> AsyncStream<[UInt8]> { statusBoard.watch(now: clock.now()) }

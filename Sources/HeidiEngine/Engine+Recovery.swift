@@ -30,7 +30,7 @@ extension Engine {
             }
         }
         state = previous
-        state.stageActive = false
+        state.stageRun = .none
         let transition = Pipeline.recover(previous, resume: config.recovery == .resume, note: note)
         state = transition.state
         for effect in transition.effects {

@@ -111,10 +111,10 @@ extension Engine {
             let result = await handle.waitForEnd()
             self.stageEnded(token: token, result: result)
         }
-        current = CurrentStage(
+        slot = .running(CurrentStage(
             attempt: attempt, handle: handle, argv: launch.spec.argv, startedAt: clock.now(),
             startNanos: MonotonicClock.nanoseconds(), timeout: settings.timeout, grace: settings.stopGrace,
-            output: sink, token: token, watcher: watcher, meter: meter)
+            output: sink, token: token, watcher: watcher, meter: meter))
         logger.info("stage started", metadata: ["stage": "\(stage.rawValue)", "round": "\(round)", "pid": "\(handle.pid)",
                                                 "attempt": "\(attempt.number)/\(attempt.total)"])
         // A stage that runs elsewhere is found again by its record: durable before the watcher (which runs on this
@@ -163,7 +163,7 @@ extension Engine {
 
     private func finishStage(token: String, result: StageRunResult) {
         guard let finished = current, finished.token == token else { return }
-        current = nil
+        slot = .empty
         keepScalars(of: finished, progress: result.progress)
         finished.logFile.close()
         finished.output.finish()

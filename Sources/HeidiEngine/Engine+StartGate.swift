@@ -27,8 +27,9 @@ extension Engine {
         }
         nextPendingID += 1
         let id = nextPendingID
-        pendingStart = PendingStart(id: id, attempt: attempt, phase: .governor(holdingSince: nil, reason: nil))
-        pendingStart?.task = Task { await self.runGovernor(id) }
+        // The task runs on this actor, so only after the slot holds the start it looks for.
+        let task = Task { await self.runGovernor(id) }
+        slot = .pending(PendingStart(id: id, attempt: attempt, phase: .governor(holdingSince: nil, reason: nil), task: task))
     }
 
     /// Checks every `holdInterval` while held, and once more when `limits.max_wait` has passed since the stage was
@@ -55,7 +56,7 @@ extension Engine {
                     metrics.governorHeld(seconds: held)
                     throttled(pending.attempt, .info, "\(stage.rawValue) may start after \(Units.formatDuration(held)) on hold: \(reading.summary)")
                 }
-                pendingStart = nil
+                slot = .empty
                 launchAttempt(pending.attempt)
                 drainPendingInputs()
                 persist()
@@ -63,7 +64,7 @@ extension Engine {
                 return
             }
             let holdingSince = since ?? now
-            pendingStart?.phase = .governor(holdingSince: holdingSince, reason: reading.holdReason)
+            slot.updatePending { $0.phase = .governor(holdingSince: holdingSince, reason: reading.holdReason) }
             if since == nil {
                 throttled(pending.attempt, .warn, "\(stage.rawValue) held before starting: \(reading.holdReason ?? "")"
                           + "; waiting up to \(Units.formatDuration(maxWait))")
@@ -74,7 +75,7 @@ extension Engine {
                 metrics.governorHeld(seconds: held)
                 throttled(pending.attempt, .error, "\(stage.rawValue) gave up after \(Units.formatDuration(waited)) on hold: "
                           + "\(reading.holdReason ?? "")")
-                pendingStart = nil
+                slot = .empty
                 let allowed = config.stages[stage]?.allowFailure ?? false
                 failStart(pending.attempt, "held by the resource governor for \(Units.formatDuration(waited)) "
                           + "(limits.max_wait \(Units.formatDuration(maxWait))): \(reading.holdReason ?? "")", allowed: allowed)
@@ -109,18 +110,19 @@ extension Engine {
         metrics.stageRetried(failed.stage)
         nextPendingID += 1
         let id = nextPendingID
-        pendingStart = PendingStart(id: id, attempt: next, phase: .backoff(until: MonotonicClock.nanoseconds() + UInt64(delay * 1e9)))
-        pendingStart?.task = Task {
+        let task = Task {
             do { try await Task.sleep(nanoseconds: UInt64(delay * 1e9)) } catch { return }
             self.retryDue(id)
         }
+        slot = .pending(PendingStart(id: id, attempt: next, phase: .backoff(until: MonotonicClock.nanoseconds() + UInt64(delay * 1e9)),
+                                     task: task))
         persist()
         notifier.notify("STATUS=\(statusLine())")
     }
 
     private func retryDue(_ id: Int) {
         guard let pending = pendingStart, pending.id == id else { return }
-        pendingStart = nil
+        slot = .empty
         holdForResources(pending.attempt)
         drainPendingInputs()
         persist()
@@ -134,7 +136,7 @@ extension Engine {
             return
         }
         guard let pending = pendingStart else { return }
-        pendingStart = nil
+        slot = .empty
         pending.task?.cancel()
         let stage = pending.attempt.stage.rawValue
         switch pending.phase {

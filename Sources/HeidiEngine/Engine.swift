@@ -32,14 +32,14 @@ public actor Engine {
     // What status shows: every change is published to `statusBoard` (Engine+Status.swift), at once or, inside a
     // step that changes several of them together (`withStatusHeld`), once at its end.
     var state = PipelineState() { didSet { publishStatus() } }
-    var journal: JournalWriter? { didSet { publishStatus() } }
+    /// Opening, ready, stopping or closed, with the journal.
+    var lifecycle = EngineLifecycle.opening(journal: nil) { didSet { publishStatus() } }
     var lock: StateDirectoryLock?
-    var current: CurrentStage? { didSet { publishStatus() } }
-    /// A stage attempt held by the resource governor or waiting out a retry backoff.
-    var pendingStart: PendingStart?
+    /// Empty, a start held by the resource governor or waiting out a retry backoff, or the running child.
+    var slot = StageSlot.empty {
+        didSet { if oldValue.running != nil || slot.running != nil { publishStatus() } }
+    }
     var nextPendingID = 0
-    var ready = false
-    var shuttingDown = false
     /// A journal or state write failed; reported in status and blocks new stages until writes work again.
     var storageFailure: String? { didSet { publishStatus() } }
     var pendingInputs: [PipelineInput] = []
@@ -81,6 +81,14 @@ public actor Engine {
         }
     }
 
+    /// The journal, from `open()` on.
+    var journal: JournalWriter? { lifecycle.journal }
+    var shuttingDown: Bool { lifecycle.isShuttingDown }
+    /// The stage child the engine supervises.
+    var current: CurrentStage? { slot.running }
+    /// A stage attempt held by the resource governor or waiting out a retry backoff.
+    var pendingStart: PendingStart? { slot.pending }
+
     // MARK: Start-up and shutdown
 
     /// Takes the state-directory lock, opens the journal (repairing a torn tail), records `daemon_start`, and
@@ -94,7 +102,7 @@ public actor Engine {
         // Verified before anything is appended: damage is recorded, never written over (Engine+Journal.swift).
         let check = try checkJournal(against: persisted)
         let writer = try JournalWriter(path: config.journalPath, fsync: config.journalFsync, rotateSize: config.journalRotateSize)
-        journal = writer
+        lifecycle = .opening(journal: writer)
         try loadJournalKey()
         record(EventDraft(.daemonStart, message: "heidid \(Self.version) started (pid \(getpid()), config \(config.source), "
                           + "supervision \(supervision.mechanism)\(config.mockSubprocesses ? ", mock subprocesses" : ""))"))
@@ -111,7 +119,7 @@ public actor Engine {
 
     /// Called once the control socket listens: the daemon is fully up.
     public func markReady() {
-        ready = true
+        if case .opening(let journal?) = lifecycle { lifecycle = .ready(journal: journal) }
         notifier.notify("READY=1\nSTATUS=\(statusLine())\nMAINPID=\(getpid())")
         logger.info("heidid ready", metadata: ["state": "\(state.phase.rawValue)", "socket": "\(config.socketPath)"])
         if config.autostart && !state.runActive && state.phase != .error {
@@ -125,7 +133,7 @@ public actor Engine {
     /// Stops a running stage (children get their grace), records `daemon_stop`, and closes the journal.
     public func shutdown(reason: String = "SIGTERM") async {
         guard !shuttingDown else { return }
-        shuttingDown = true
+        lifecycle = .stopping(journal: journal)
         notifier.notify("STOPPING=1\nSTATUS=stopping (\(reason))")
         if let current {
             let grace = current.grace + 5
@@ -142,6 +150,7 @@ public actor Engine {
         statusBoard.finishWatchers()
         closeJournal()
         lock = nil
+        lifecycle = .closed(journal: journal)
     }
 
     /// Applies a re-read configuration: stage definitions apply from the next stage start (SPEC §10).

@@ -242,7 +242,7 @@ struct PipelineScenarioTests {
     @Test func recoveryResumesTheInterruptedStageOrGoesIdle() {
         var persisted = PipelineState()
         persisted.phase = .finalizing
-        persisted.stageActive = true
+        persisted.stageRun = .running
         persisted.runID = "r"
         persisted.round = 2
         persisted.rounds = 3

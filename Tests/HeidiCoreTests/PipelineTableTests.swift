@@ -16,7 +16,7 @@ enum Fixture: String, CaseIterable, CustomTestStringConvertible {
         s.rounds = 2
         s.mode = .full
         s.runUnitTests = true
-        func running(_ phase: PipelinePhase) { s.phase = phase; s.stageActive = true }
+        func running(_ phase: PipelinePhase) { s.phase = phase; s.stageRun = .running }
         switch self {
         case .idleFresh: s = PipelineState()
         case .collecting: running(.collecting)
@@ -31,12 +31,12 @@ enum Fixture: String, CaseIterable, CustomTestStringConvertible {
         case .collectCollecting: s.mode = .collect; running(.collecting)
         case .collectValidating: s.mode = .collect; running(.validating)
         case .collectTesting: s.mode = .collect; running(.testing)
-        case .collectAwaiting: s.mode = .collect; s.phase = .idle; s.awaitingTrainNow = true
-        case .collectQueued: s.mode = .collect; running(.validating); s.trainNowPending = true
+        case .collectAwaiting: s.mode = .collect; s.phase = .idle; s.trainNow = .awaited
+        case .collectQueued: s.mode = .collect; running(.validating); s.trainNow = .queued
         case .collectTraining: s.mode = .collect; running(.finalizing)
-        case .pausedBeforeValidate: s.phase = .validating; s.paused = true
-        case .pauseRequested: running(.collecting); s.pauseRequested = true
-        case .stopping: running(.finalizing); s.stopping = true
+        case .pausedBeforeValidate: s.phase = .validating; s.hold = .paused
+        case .pauseRequested: running(.collecting); s.hold = .requested
+        case .stopping: running(.finalizing); s.stageRun = .stopping
         }
         return s
     }

@@ -77,12 +77,9 @@ public struct StateFile: Sendable, Equatable, Codable {
         state.round = status.round
         state.rounds = status.rounds
         state.runUnitTests = runUnitTests
-        state.stageActive = stageActive
-        state.paused = status.paused
-        state.pauseRequested = status.pauseRequested
-        state.trainNowPending = status.trainNowPending
-        state.stopping = status.stopping
-        state.awaitingTrainNow = status.awaitingTrainNow
+        state.stageRun = status.stopping ? .stopping : (stageActive ? .running : .none)
+        state.hold = status.paused ? .paused : (status.pauseRequested ? .requested : .none)
+        state.trainNow = status.awaitingTrainNow ? .awaited : (status.trainNowPending ? .queued : .none)
         state.lastError = status.lastError
         state.lastWarning = status.lastWarning
         state.allowedFailures = allowedFailures

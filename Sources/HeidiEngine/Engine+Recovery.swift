@@ -12,8 +12,10 @@ extension Engine {
 
     private func applyRecovery(from persisted: StateFile) {
         let previous = persisted.pipelineState
+        if adoptInterruptedStage(persisted) { return }
         var note: String?
-        if previous.stageActive, let child = persisted.status.child {
+        // pgid 0: the stage ran elsewhere (a batch job heidid could not re-attach to); there is no local group to kill.
+        if previous.stageActive, let child = persisted.status.child, child.pgid > 0 {
             // Everything of the interrupted stage goes before it runs again: its process group, every process with
             // its instance marker (setsid escapers), and its cgroup.
             let remains = StageRemains(pgid: child.pgid, startTicks: child.startTicks, instanceToken: persisted.stageInstance,

@@ -59,30 +59,37 @@ extension Engine {
         holdForResources(StageAttempt(stage: stage, round: round, runID: runID, number: 1, total: retries + 1))
     }
 
-    /// Starts one attempt: journal first (durable before the child exists), then the child.
-    func launchAttempt(_ attempt: StageAttempt) {
+    /// Starts one attempt: journal first (durable before the child exists), then the child. With `adoption`, takes
+    /// over the attempt a previous heidid started elsewhere instead (no new stage_start; false when the launcher
+    /// cannot, and nothing was changed).
+    @discardableResult
+    func launchAttempt(_ attempt: StageAttempt, adopting adoption: StageAdoption? = nil) -> Bool {
         let stage = attempt.stage
         let round = attempt.round
         guard let settings = config.stages[stage] else {
+            if adoption != nil { return false }
             failStart(attempt, "no command is configured for stage \(stage.rawValue)", allowed: false)
-            return
+            return true
         }
         let values = placeholders(for: stage, round: round)
         var launch: StageLaunch
         let logFile: StageLogFile
         do {
-            launch = try makeLaunch(stage, round: round, settings: settings, values: values)
+            launch = try makeLaunch(stage, round: round, settings: settings, values: values, token: adoption?.token)
             let logPath = "\(values["run_dir"] ?? config.stateDir)/logs/round-\(round)/\(stage.rawValue).log"
             logFile = try StageLogFile(path: logPath, maxSize: config.logMaxSize)
             try FileSystem.createDirectories(values["run_dir"] ?? config.stateDir)
         } catch {
+            if adoption != nil { return false }
             failStart(attempt, "\(error)", allowed: settings.allowFailure)
-            return
+            return true
         }
-        if attempt.number > 1 { logFile.append(Array("──── heidid: \(stage.rawValue) attempt \(attempt.number)/\(attempt.total) ────\n".utf8)) }
-        let shown = launch.spec.argv.map { $0.contains(" ") ? JSONText.quoted($0) : $0 }.joined(separator: " ")
-        record(EventDraft(.stageStart, message: "\(stage.rawValue) starting\(attempt.suffix): \(shown)", runID: attempt.runID,
-                          round: round, stage: stage.rawValue))
+        if adoption == nil {
+            if attempt.number > 1 { logFile.append(Array("──── heidid: \(stage.rawValue) attempt \(attempt.number)/\(attempt.total) ────\n".utf8)) }
+            let shown = launch.spec.argv.map { $0.contains(" ") ? JSONText.quoted($0) : $0 }.joined(separator: " ")
+            record(EventDraft(.stageStart, message: "\(stage.rawValue) starting\(attempt.suffix): \(shown)", runID: attempt.runID,
+                              round: round, stage: stage.rawValue))
+        }
         let feed = !config.logsToJournald ? nil : journald?.feed(for: ForwardedLineSource(stage: stage, round: round, runID: attempt.runID, pid: 0, logPath: logFile.path))
         let sink = StageOutputSink(broadcaster: logBroadcaster, logFile: logFile, journald: feed, stage: stage, round: round)
         let token = launch.instanceToken
@@ -95,16 +102,24 @@ extension Engine {
         }
         if let meter { launch.tap = { stream, bytes in meter.observe(stream, bytes) } }
         let handle: any StageHandle
-        do {
-            handle = try launcher.launch(launch) { batch in sink.deliver(batch) }
-        } catch {
-            record(EventDraft(.stageEnd, level: .error, message: "\(stage.rawValue) could not start\(attempt.suffix): \(error)",
-                              runID: attempt.runID, round: round, stage: stage.rawValue))
-            metrics.stageEnded(stage, outcome: StageEnding.spawnFailed.metricLabel(exitCode: nil, signal: nil), seconds: 0)
-            logFile.close()
-            logBroadcaster.end(path: logFile.path, .failed("could not start: \(error)"))
-            enqueue(.stageFinished(failure: StageFailure(spawn: "\(error)", allowed: settings.allowFailure), at: clock.now().description))
-            return
+        if let adoption {
+            guard let adopted = launcher.adopt(adoption.record, launch, onOutput: { batch in sink.deliver(batch) }) else {
+                logFile.close()
+                return false
+            }
+            handle = adopted
+        } else {
+            do {
+                handle = try launcher.launch(launch) { batch in sink.deliver(batch) }
+            } catch {
+                record(EventDraft(.stageEnd, level: .error, message: "\(stage.rawValue) could not start\(attempt.suffix): \(error)",
+                                  runID: attempt.runID, round: round, stage: stage.rawValue))
+                metrics.stageEnded(stage, outcome: StageEnding.spawnFailed.metricLabel(exitCode: nil, signal: nil), seconds: 0)
+                logFile.close()
+                logBroadcaster.end(path: logFile.path, .failed("could not start: \(error)"))
+                enqueue(.stageFinished(failure: StageFailure(spawn: "\(error)", allowed: settings.allowFailure), at: clock.now().description))
+                return true
+            }
         }
         feed?.setPID(handle.pid)
         let watcher = Task { [handle] in
@@ -120,9 +135,10 @@ extension Engine {
         // A stage that runs elsewhere is found again by its record: durable before the watcher (which runs on this
         // actor, after this step) lets the launcher submit it.
         if handle.executorRecord != nil { persist() }
+        return true
     }
 
-    private func makeLaunch(_ stage: Stage, round: Int, settings: StageConfig, values: [String: String]) throws -> StageLaunch {
+    private func makeLaunch(_ stage: Stage, round: Int, settings: StageConfig, values: [String: String], token: String?) throws -> StageLaunch {
         let argv = try settings.command.map { try expand($0, values).get() }
         let cwd = try settings.cwd.map { FileSystem.resolve(try expand($0, values).get(), against: config.repoRoot) }
         var stageEnv = try settings.env.mapValues { try expand($0, values).get() }
@@ -137,7 +153,7 @@ extension Engine {
         let spec = LaunchSpec(argv: argv, environment: ChildEnvironment.make(daemon: environment, stage: stageEnv, heidi: heidi),
                               workingDirectory: directory, rlimits: ResourceLimit.from(settings.rlimits))
         return StageLaunch(stage: stage, round: round, spec: spec, timeout: settings.timeout, grace: settings.stopGrace,
-                           instanceToken: Self.randomToken(), cgroups: supervision.cgroups)
+                           instanceToken: token ?? Self.randomToken(), cgroups: supervision.cgroups)
     }
 
     /// Records that `attempt` could not start, and ends the pipeline stage with that failure.

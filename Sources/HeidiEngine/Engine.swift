@@ -135,7 +135,11 @@ public actor Engine {
         guard !shuttingDown else { return }
         lifecycle = .stopping(journal: journal)
         notifier.notify("STOPPING=1\nSTATUS=stopping (\(reason))")
-        if let current {
+        let detached = current.map { $0.handle.detach() } ?? false
+        if detached {
+            // It runs on elsewhere (a batch job): state.json keeps its record, the next heidid re-attaches to it.
+            logger.notice("stage left running for the next heidid", metadata: ["stage": "\(state.phase.stage?.rawValue ?? "-")"])
+        } else if let current {
             let grace = current.grace + 5
             notifier.notify("EXTEND_TIMEOUT_USEC=\(UInt64(grace * 1e6))")
             if !state.stopping { submit(.stop) }
@@ -144,8 +148,10 @@ public actor Engine {
             submit(.stop)  // a start still held or backing off is dropped at once
         }
         stopSealing()
-        record(EventDraft(.daemonStop, message: "heidid stopping (\(reason))", runID: state.runID, round: state.round))
+        let left = detached ? "; its \(current?.handle.executorRecord?.executor ?? "") stage keeps running and is re-attached on restart" : ""
+        record(EventDraft(.daemonStop, message: "heidid stopping (\(reason))\(left)", runID: state.runID, round: state.round))
         persist()
+        if detached { slot = .empty }  // its watcher's end (if any) no longer concerns this engine
         logBroadcaster.finishAll()
         statusBoard.finishWatchers()
         closeJournal()
@@ -229,7 +235,8 @@ public actor Engine {
     func persist() {
         let file = StateFile(status: snapshot(), legacyStatus: state.legacyStatus, stageActive: state.stageActive,
                              runUnitTests: state.runUnitTests, allowedFailures: state.allowedFailures,
-                             stageInstance: current?.token, stageCgroup: current?.cgroupPath)
+                             stageInstance: current?.token, stageCgroup: current?.cgroupPath,
+                             stageExecutor: current?.handle.executorRecord)
         do { try file.write(to: config.stateFilePath) } catch {
             stateFileWriteFailed("\(error)")
             return

@@ -18,6 +18,9 @@ public protocol StageHandle: Sendable {
     var executorRecord: ExecutorRecord? { get }
     /// Executor-specific facts for status (`job_id`, `state`, `nodes`, …); nil for local children.
     var executorStatus: [String: String]? { get }
+    /// heidid is shutting down: stop watching a stage that keeps running elsewhere and can be adopted after the
+    /// restart (true), or refuse (false: a local child is stopped with the daemon).
+    func detach() -> Bool
 }
 
 extension StageHandle {
@@ -25,6 +28,7 @@ extension StageHandle {
     public var cgroupPath: String? { nil }
     public var executorRecord: ExecutorRecord? { nil }
     public var executorStatus: [String: String]? { nil }
+    public func detach() -> Bool { false }
 }
 
 /// What the engine asks a launcher to start.

@@ -107,6 +107,7 @@ final class StatusBoard: Sendable {
 extension StatusBoard.LiveStage {
     /// Sets the fields of `child` that change while the stage runs.
     func refresh(_ child: inout ChildStatus) {
+        child.executor = handle.executorStatus
         let progress = handle.progress
         child.elapsedSeconds = Double(Int(Double(MonotonicClock.nanoseconds() - startNanos) / 1e7)) / 100
         child.status = progress?.status

@@ -29,6 +29,7 @@ public final class SlurmJobHandle: StageHandle, Sendable {
         var jobID: String?
         var info: SlurmJobInfo?
         var stopRequested = false
+        var detached = false
         var progress: StageProgress?
         var unreachableSince: UInt64?
         var lines: Int64 = 0
@@ -63,6 +64,15 @@ public final class SlurmJobHandle: StageHandle, Sendable {
     public var progress: StageProgress? { shared.withLock { $0.progress } }
 
     public func requestStop() { shared.withLock { $0.stopRequested = true } }
+
+    /// heidid shuts down: the job keeps running and the next heidid adopts it by its record; this handle stops
+    /// watching (and writes no more output).
+    public func detach() -> Bool {
+        shared.withLock { $0.detached = true }
+        return true
+    }
+
+    var detached: Bool { shared.withLock { $0.detached } }
 
     /// The job's name, output file and (once sbatch answered) its id: what a restarted heidid needs to find it.
     public var executorRecord: ExecutorRecord? {

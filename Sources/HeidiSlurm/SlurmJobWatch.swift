@@ -35,7 +35,7 @@ struct SlurmJobWatch {
         var interval = plan.poll.minimum
         var checkName = handle.adopting
         while true {
-            if handle.stopRequested { return nil }
+            if handle.stopRequested || handle.detached { return nil }
             do {
                 if checkName, let found = try await client.find(named: plan.name, accounting: await accounting()).last {
                     handle.recordJob(found.id)
@@ -72,6 +72,7 @@ struct SlurmJobWatch {
         var killed = false
         let queuedSince = MonotonicClock.nanoseconds()
         while true {
+            if handle.detached { return handle.finish(.unknown("heidid detached from job \(id)"), code: nil, signal: nil) }
             handle.pump()
             var changed = false
             var info: SlurmJobInfo?

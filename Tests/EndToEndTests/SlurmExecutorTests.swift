@@ -230,6 +230,28 @@ struct SlurmExecutorTests {
         #expect(try s.events().of("stage_start", stage: "generate").count == 1, "not started again")
     }
 
+    @Test("SIGTERM of heidid while a job runs: the job runs on, daemon_stop says so, the next heidid adopts it")
+    func jobOutlivesDaemonStop() async throws {
+        let s = try Session()
+        defer { s.tearDown() }
+        let script = "i=1; while [ $i -le 50 ]; do echo \"tick $i\"; i=$((i+1)); sleep 0.1; done"
+        let runID = try await Self.startRun(s, Self.config(TestConfig.quoted(script)))
+        let job = try await Self.runningJob(runID)
+        try await s.waitUntil("a few ticks") { Self.log(s, runID).contains("tick 3\n") ? true : nil }
+        #expect(try await s.stopDaemon() == 0)
+        let left = try await SlurmCluster.jobs(namePrefix: "heidi.\(runID)")
+        #expect(left.map(\.id) == [job] && left.first?.state == "RUNNING", "the job runs on without heidid: \(left)")
+        #expect(try s.events().of("daemon_stop").last?.message.contains("keeps running") ?? false)
+        try await s.startDaemon(environment: Self.daemonEnvironment)
+        let (status, end) = try await Self.finish(s)
+        #expect(status.state == .idle && end.contains("finished"), "\(end)")
+        let ticks = Self.log(s, runID).split(separator: "\n").filter { $0.hasPrefix("tick ") }.map(String.init)
+        #expect(ticks == (1...50).map { "tick \($0)" }, "every tick once, in order: \(ticks)")
+        #expect(try s.events().of("stage_start", stage: "generate").count == 1, "not started again")
+        #expect(try s.events().of("run_recovered").last?.message.contains("re-attached") ?? false)
+        #expect(try await SlurmCluster.jobs(namePrefix: "heidi.\(runID)").map(\.id) == [job], "exactly the one job")
+    }
+
     @Test("kill -9 of heidid between sbatch and recording the job id: found by name, adopted, one job")
     func adoptJobSubmittedButNotRecorded() async throws {
         let s = try Session()

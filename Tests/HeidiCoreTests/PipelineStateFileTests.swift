@@ -35,4 +35,16 @@ struct PipelineStateFileTests {
         file.stageActive = false
         #expect(file.pipelineState.stageRun == .stopping, "recovery ends the run that was stopping")
     }
+
+    @Test("a stage running elsewhere keeps its executor record in state.json; a file without one reads as nil")
+    func executorRecordSurvivesTheFile() throws {
+        var file = Self.file(PipelineState())
+        #expect(!String(decoding: try JSONCoding.encode(file), as: UTF8.self).contains("stage_executor"))
+        #expect(try JSONCoding.decode(StateFile.self, from: try JSONCoding.encode(file)).stageExecutor == nil)
+        let record = ExecutorRecord(executor: "slurm", fields: ["job_id": "42", "job_name": "heidi.run_1.r1.generate.a1.x"])
+        file.stageExecutor = record
+        let bytes = try JSONCoding.encode(file)
+        #expect(String(decoding: bytes, as: UTF8.self).contains(#""stage_executor":{"#))
+        #expect(try JSONCoding.decode(StateFile.self, from: bytes).stageExecutor == record)
+    }
 }

@@ -203,6 +203,10 @@ case $action in
         ;;
     stop) stop_all ;;
     controller-stop) stop_pidfile "$dir/run/slurmctld.pid" ;;
-    controller-start) start_controller ;;
+    controller-start)
+        start_controller
+        # The nodes stay "unknown" until their slurmd registers again (a few seconds): wait, so the next job has them.
+        wait_for 30 "both nodes registered" bash -c 's=$(sinfo -h -o %T) && [ -n "$s" ] && ! grep -qvE "^(idle|mixed|allocated|completing)$" <<<"$s"'
+        ;;
     *) usage ;;
 esac

@@ -238,6 +238,11 @@ struct SlurmExecutorTests {
         let runID = try await Self.startRun(s, Self.config(TestConfig.quoted(script)))
         let job = try await Self.runningJob(runID)
         try await s.waitUntil("a few ticks") { Self.log(s, runID).contains("tick 3\n") ? true : nil }
+        // Status (the API's JSON and heidictl's human block) names the job, its Slurm state and node.
+        let shown = try await s.waitForStatus("the job RUNNING in status") { $0.child?.executor?["state"] == "RUNNING" }
+        #expect(shown.child?.executor?["job_id"] == job && ["n1", "n2"].contains(shown.child?.executor?["nodes"] ?? ""), "\(String(describing: shown.child))")
+        let human = try await s.ctl("status")
+        #expect(human.stdout.contains("slurm job \(job) RUNNING on n"), "\(human.stdout)")
         #expect(try await s.stopDaemon() == 0)
         let left = try await SlurmCluster.jobs(namePrefix: "heidi.\(runID)")
         #expect(left.map(\.id) == [job] && left.first?.state == "RUNNING", "the job runs on without heidid: \(left)")

@@ -11,6 +11,11 @@ extension StatusSnapshot {
             c.strings("argv", child.argv)
             c.optionalNumbers("counters", child.counters)
             c.number("elapsed_s", child.elapsedSeconds)
+            if let executor = child.executor {
+                var e = JSONObjectWriter()
+                for key in executor.keys.sorted() { e.string(key, executor[key] ?? "") }
+                c.raw("executor", e.finished())
+            }
             c.number("pgid", Double(child.pgid))
             c.number("pid", Double(child.pid))
             if let progress = child.progress {

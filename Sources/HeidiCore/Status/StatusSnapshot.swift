@@ -22,7 +22,7 @@ public struct ChildStatus: Sendable, Equatable, Codable {
 
     public init(pid: Int32, pgid: Int32, argv: [String], startedAt: String, elapsedSeconds: Double,
                 timeoutSeconds: Double, status: String?, startTicks: UInt64?, counters: [String: Double]? = nil,
-                usage: [String: Double]? = nil, progress: ChildProgress? = nil) {
+                usage: [String: Double]? = nil, progress: ChildProgress? = nil, executor: [String: String]? = nil) {
         self.pid = pid
         self.pgid = pgid
         self.argv = argv
@@ -34,6 +34,7 @@ public struct ChildStatus: Sendable, Equatable, Codable {
         self.counters = counters
         self.usage = usage
         self.progress = progress
+        self.executor = executor
     }
 
     enum CodingKeys: String, CodingKey {

@@ -4,6 +4,7 @@ import Glibc
 import HeidiAPI
 import HeidiControl
 import HeidiCore
+import HeidiJournal
 
 /// The engine's journal bookkeeping beyond the writer: the signing key and checkpoint timer, group commit, write
 /// failures and their recovery, and live followers.

@@ -1,4 +1,5 @@
 import HeidiCore
+import HeidiJournal
 
 /// Where the engine is in its life. The journal exists from `open()` on, and stays (closed) after shutdown, so
 /// status still shows its head; it is never there while the engine is ready without it.

@@ -78,6 +78,20 @@ struct JournalChainTests {
         #expect(reopened.lastSeq == 10)
     }
 
+    @Test func reopeningWhenOnlyTheRotatedFileHoldsLinesContinuesItsChain() throws {
+        let path = makeTemporaryDirectory() + "/events.jsonl"
+        let writer = try writeEvents(path, count: 3)
+        let head = writer.headHash
+        writer.close()
+        // As a crash right after a rotation leaves it: the lines in the rotated file, an empty live file.
+        let rotated = RotatedJournals.name(for: path, firstSeq: 1)
+        try FileSystem.writeAtomically(rotated, try FileSystem.read(path) + Array(#"{"event_version":"2","seq":4"#.utf8))
+        try writeFile(path, "")
+        let reopened = try JournalWriter(path: path)
+        #expect(reopened.lastSeq == 3)
+        #expect(reopened.headHash == head)
+    }
+
     @Test func verifierNamesTheFirstBadLine() throws {
         let path = makeTemporaryDirectory() + "/events.jsonl"
         try writeEvents(path, count: 4).close()

@@ -52,8 +52,7 @@ public final class JournalWriter {
             (lastSeq, headHash) = try Self.head(of: last, path: path)
             if let first = tail.firstLine { firstSeqInFile = try Self.head(of: first, path: path).seq }
         } else if let rotated = try RotatedJournals.newest(besides: path) {
-            let bytes = try readAll(rotated)
-            let last = try JournalTail.lastCompleteLine(in: bytes, path: rotated)
+            let last = try JournalTail.lastCompleteLine(of: rotated)
             (lastSeq, headHash) = try Self.head(of: last, path: rotated)
         }
         if let torn = tail.torn {
@@ -165,10 +164,6 @@ public final class JournalWriter {
         try openFile()  // if this fails (no inode left), the next append tries again
     }
 
-    private func readAll(_ file: String) throws(JournalError) -> [UInt8] {
-        do { return try FileSystem.read(file) } catch { throw .io(error) }
-    }
-
     private static func head(of line: [UInt8], path: String) throws(JournalError) -> (seq: UInt64, hash: String) {
         let body = line.last == 0x0a ? Array(line.dropLast()) : line
         let value: JSONValue
@@ -228,6 +223,21 @@ enum JournalTail {
         }
     }
 
+    /// The last complete line of the file at `path`, read backwards like `inspect` (a rotated file of up to
+    /// `rotate_size` is never read whole for it).
+    static func lastCompleteLine(of path: String) throws(JournalError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .io(FileSystemError(path: path, operation: "open", errno: errno)) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .io(FileSystemError(path: path, operation: "stat", errno: errno)) }
+        guard let last = try inspect(fd: fd, size: Int64(st.st_size), path: path).lastLine else {
+            throw .unreadableTail(path: path, reason: "no complete line")
+        }
+        return last
+    }
+
+    /// The last complete line of `bytes` (a file read whole anyway, as retention does to hash it).
     static func lastCompleteLine(in bytes: [UInt8], path: String) throws(JournalError) -> [UInt8] {
         guard let lastNewline = bytes.lastIndex(of: 0x0a) else {
             throw .unreadableTail(path: path, reason: "no complete line")

@@ -77,11 +77,14 @@ let package = Package(
         // YAML documents composed over libyaml's parser, and typed field readers (config, collect templates).
         .target(name: "HeidiYAML", dependencies: ["CYAML"]),
 
-        // Pure model: config, pipeline state machine, journal, status, redaction.
+        // Pure model: config, pipeline state machine, stage endings, events, status, redaction.
         .target(
             name: "HeidiCore",
             dependencies: ["CCrypto", "CHeidiShim", "HeidiYAML"]
         ),
+        // The journal on disk: appending with fsync policies and rotation, the state-directory lock, followers,
+        // retention, checkpoints and verification (including journald's heads through journalctl).
+        .target(name: "HeidiJournal", dependencies: ["CCrypto", "CHeidiShim", "HeidiCore"]),
         // Wire types shared by the daemon and heidictl (no NIO, so heidictl stays small and fast).
         .target(name: "HeidiAPI", dependencies: ["HeidiCore"]),
         // Real processes: spawn, groups, subreaper, pidfd reaping, kill escalation, output capture.
@@ -110,7 +113,7 @@ let package = Package(
         .target(
             name: "HeidiEngine",
             dependencies: [
-                "HeidiCore", "HeidiAPI", "HeidiSupervisor", "HeidiSystemd", "HeidiControl",
+                "HeidiCore", "HeidiJournal", "HeidiAPI", "HeidiSupervisor", "HeidiSystemd", "HeidiControl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -144,7 +147,7 @@ let package = Package(
         ),
         .executableTarget(name: "heidi-fuzz", dependencies: ["HeidiFuzzing", "HeidiCore"]),
         // Journal benchmarks (contrib/bench/journal-bench.sh): append rate per fsync policy, verification speed.
-        .executableTarget(name: "heidi-journal-bench", dependencies: ["HeidiCore"], path: "contrib/bench/journal"),
+        .executableTarget(name: "heidi-journal-bench", dependencies: ["HeidiCore", "HeidiJournal"], path: "contrib/bench/journal"),
         // heidi-collect benchmark peer (contrib/bench/collect-bench.sh): a minimal OpenAI-compatible server on loopback.
         .executableTarget(
             name: "heidi-collect-bench-server",
@@ -157,7 +160,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "heidictl",
-            dependencies: ["HeidiAPI", "HeidiCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["HeidiAPI", "HeidiCore", "HeidiJournal", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             // The installed heidictl (HEIDI_STATIC_LINK=1, with --static-swift-stdlib) is one static executable: no
             // dynamic loader, no shared libraries to map and relocate, so `heidictl status` starts in about 60 % of the
             // time (contrib/bench/control-bench.sh). Not a static PIE: glibc's static-PIE start-up aborts on the
@@ -220,6 +223,7 @@ let package = Package(
 
         .testTarget(name: "HeidiYAMLTests", dependencies: ["HeidiYAML"]),
         .testTarget(name: "HeidiCoreTests", dependencies: ["HeidiCore", "HeidiTestSupport"]),
+        .testTarget(name: "HeidiJournalTests", dependencies: ["HeidiJournal", "HeidiCore", "HeidiTestSupport"]),
         .testTarget(name: "HeidiSupervisorTests", dependencies: ["HeidiSupervisor", "HeidiCore", "HeidiTestSupport"]),
         .testTarget(name: "HeidiSystemdTests", dependencies: ["HeidiSystemd", "HeidiCore"]),
         .testTarget(
@@ -231,11 +235,11 @@ let package = Package(
             ]
         ),
         .testTarget(name: "HeidiSlurmTests", dependencies: ["HeidiSlurm", "HeidiCore"]),
-        .testTarget(name: "HeidiEngineTests", dependencies: ["HeidiEngine", "HeidiCore", "HeidiAPI", "HeidiSupervisor", "HeidiTestSupport"]),
+        .testTarget(name: "HeidiEngineTests", dependencies: ["HeidiEngine", "HeidiCore", "HeidiJournal", "HeidiAPI", "HeidiSupervisor", "HeidiTestSupport"]),
         // What the test targets that run the built executables share (not a product).
         .target(name: "HeidiTestSupport", dependencies: ["HeidiCore"], path: "Tests/HeidiTestSupport"),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["HeidiCore", "HeidiAPI", "HeidiTestSupport", "heidid", "heidictl", "heidi-collect"]
+            name: "EndToEndTests", dependencies: ["HeidiCore", "HeidiJournal", "HeidiAPI", "HeidiTestSupport", "heidid", "heidictl", "heidi-collect"]
         ),
         // Corpus/: language-guesser and toolchain snippets, read from the source tree (not compiled, not bundled).
         .testTarget(name: "HeidiValidationTests", dependencies: ["HeidiValidation", "HeidiCore", "HeidiTestSupport"], exclude: ["Corpus"]),

@@ -4,39 +4,17 @@ import Glibc
 import HeidiAPI
 import HeidiControl
 import HeidiCore
+import HeidiJournal
 
-/// The engine's journal bookkeeping beyond the writer: the signing key and checkpoint timer, group commit, write
-/// failures and their recovery, and live followers.
+/// The engine's timers around the journal (checkpoints, group commit, storage retries) and state.json's failure;
+/// the journal's own state is `Journal`'s.
 struct JournalRuntime {
-    var key: JournalKey?
-    var lastCheckpoint: Timestamp?
     var checkpointTimer: Task<Void, Never>?
     var batchSyncScheduled = false
-    /// `batch`: events written but not yet fdatasync'ed. journald gets them after the sync, so journald never holds
-    /// a line that a crash could take from the file.
-    var unsynced: [WrittenEvent] = []
-    var failure: JournalFailure?
     /// Why state.json cannot be written (events still can).
     var stateFileFailure: String?
     var retry: Task<Void, Never>?
     var retryDelay: Double = 1
-    var followers: [LiveLineBuffer] = []
-    var rotationsSeen = 0
-    /// The latest damage the journal records (found at this start, or by an earlier one), for status.
-    var damage: String?
-}
-
-/// Journal writes are failing (disk full, EIO): since when, why, and which events could not be recorded.
-struct JournalFailure {
-    var since: Timestamp
-    var error: String
-    var lostCount = 0
-    var lostTypes: [String] = []
-
-    mutating func lost(_ type: EventType) {
-        lostCount += 1
-        if lostTypes.count < 20 { lostTypes.append(type.rawValue) }
-    }
 }
 
 extension Engine {
@@ -46,46 +24,35 @@ extension Engine {
     /// one is due (so no line is ever more than one interval past the last checkpoint), then publishes it.
     func appendEvent(_ draft: EventDraft, at time: Timestamp) throws(JournalError) -> WrittenEvent {
         guard let journal else { throw .io(FileSystemError(path: config.journalPath, operation: "append (journal not open)", errno: EBADF)) }
-        if journalRuntime.failure != nil { try recoverJournal(at: time) }
-        if let last = journalRuntime.lastCheckpoint, time.microseconds - last.microseconds >= checkpointIntervalMicros {
-            try appendCheckpoint(at: time)
-        }
+        if journal.failure != nil { try recoverJournal(at: time) }
+        if let checkpoint = try journal.appendDueCheckpoint(at: time) { published(checkpoint) }
         let written = try journal.append(draft, at: time)
         published(written)
         return written
     }
 
-    /// Sends a written line on: journald (after the group commit under `batch`), followers, metrics; prunes after
-    /// a rotation.
+    /// Sends a written line on (the journal has handed it to its followers): journald (after the group commit
+    /// under `batch`), status, metrics; prunes after a rotation.
     private func published(_ written: WrittenEvent) {
         publishStatus()  // the journal head moved
         if journal?.policy == .batch {
-            journalRuntime.unsynced.append(written)
             scheduleBatchSync()
         } else {
             mirror?.event(written)
         }
-        journalRuntime.followers.removeAll { !$0.push(written.line) }
         metrics.count(written.draft)
-        if written.draft.type == .checkpoint { journalRuntime.lastCheckpoint = written.timestamp }
-        if let journal, journal.rotations != journalRuntime.rotationsSeen {
-            journalRuntime.rotationsSeen = journal.rotations
-            pruneRotatedJournals()
-        }
+        if journal?.takeRotation() == true { pruneRotatedJournals() }
     }
 
     /// A write failed: the event is lost (counted), new stages are blocked, and the condition is reported in
     /// status (`last_error`), the systemd status line and the log (journald under systemd) until a retry works.
     func journalWriteFailed(_ error: JournalError, lost type: EventType?) {
         let message = "\(error)"
-        if journalRuntime.failure == nil {
-            journalRuntime.failure = JournalFailure(since: clock.now(), error: message)
+        if journal?.writeFailed(message, lost: type, at: clock.now()) ?? false {
             logger.critical("journal write failed: no new stage starts until writes work again",
                             metadata: ["error": "\(message)", "event": "\(type?.rawValue ?? "(sync)")"])
             notifier.notify("STATUS=journal cannot be written: \(message)")
         }
-        journalRuntime.failure?.error = message
-        if let type { journalRuntime.failure?.lost(type) }
         storageChanged()
     }
 
@@ -109,7 +76,7 @@ extension Engine {
 
     /// `storageFailure` (status, stage starts) follows the journal and state.json; a retry runs while either fails.
     private func storageChanged() {
-        storageFailure = journalRuntime.failure?.error ?? journalRuntime.stateFileFailure.map { "state.json: \($0)" }
+        storageFailure = journal?.failure?.error ?? journalRuntime.stateFileFailure.map { "state.json: \($0)" }
         if storageFailure == nil {
             journalRuntime.retry?.cancel()
             journalRuntime.retry = nil
@@ -120,16 +87,8 @@ extension Engine {
     }
     /// Writes the `journal_recovered` record (how long writes failed, what was lost) and a checkpoint.
     private func recoverJournal(at time: Timestamp) throws(JournalError) {
-        guard let journal, let failure = journalRuntime.failure else { return }
-        let seconds = Double(time.microseconds - failure.since.microseconds) / 1e6
-        var message = "journal writes work again after \(Units.formatDuration(seconds)) of failures (\(failure.error)); "
-        message += failure.lostCount == 0 ? "no event was lost"
-            : "\(failure.lostCount) events could not be recorded: \(failure.lostTypes.joined(separator: ", "))"
-            + (failure.lostCount > failure.lostTypes.count ? ", …" : "")
-        let written = try journal.append(EventDraft(.journalRecovered, level: .warn, message: message, runID: state.runID,
-                                                    round: state.round, countersDelta: ["lost_events": Double(failure.lostCount)]),
-                                         at: time)
-        journalRuntime.failure = nil
+        guard let journal, let recovered = try journal.recover(at: time, runID: state.runID, round: state.round) else { return }
+        let (failure, written) = (recovered.failure, recovered.written)
         storageChanged()
         logger.notice("journal writes work again", metadata: ["journal": "\(journal.path)", "lost_events": "\(failure.lostCount)"])
         notifier.notify("STATUS=\(statusLine())")
@@ -153,7 +112,7 @@ extension Engine {
     func retryStorage() {
         journalRuntime.retry = nil
         guard storageFailure != nil, !shuttingDown else { return }
-        if journalRuntime.failure != nil {
+        if journal?.failure != nil {
             do { try recoverJournal(at: clock.now()) } catch { journalWriteFailed(error, lost: nil) }
         }
         persist()
@@ -174,12 +133,12 @@ extension Engine {
     /// An action carried out while the journal or state.json could not be written answers 503 all the same.
     func journalFailure(after action: Action) -> APIErrorBody? {
         guard let storageFailure else { return nil }
-        let what = journalRuntime.failure != nil ? "its events are not recorded" : "state.json is stale"
+        let what = journal?.failure != nil ? "its events are not recorded" : "state.json is stale"
         return APIErrorBody(.unavailable, "\(action.rawValue) was carried out, but \(storageProblem) (\(storageFailure)): \(what)")
     }
 
     private var storageProblem: String {
-        journalRuntime.failure != nil ? "the journal cannot be written" : "state.json cannot be written"
+        journal?.failure != nil ? "the journal cannot be written" : "state.json cannot be written"
     }
 
     // MARK: Group commit
@@ -203,10 +162,8 @@ extension Engine {
     }
 
     private func flushDurable() throws(JournalError) {
-        try journal?.sync()
-        let durable = journalRuntime.unsynced
-        journalRuntime.unsynced = []
-        for written in durable { mirror?.event(written) }
+        guard let journal else { return }
+        for written in try journal.sync() { mirror?.event(written) }
     }
 
     // MARK: Damage
@@ -225,7 +182,7 @@ extension Engine {
     /// line and status (`journal.damage`), which also shows damage recorded by earlier starts. A finding that
     /// cannot be recorded stops the start: heidid never runs over damage it did not record.
     func recordDamage(_ check: JournalStartupCheck) throws(JournalError) {
-        journalRuntime.damage = check.recorded.last?.message
+        journal?.damage = check.recorded.last?.message
         let findings = check.unrecorded.map { "recorded late (an earlier start stopped before recording it): " + $0 }
             + (check.found.map { [$0.message] } ?? [])
         for message in findings {
@@ -234,7 +191,7 @@ extension Engine {
             guard record(EventDraft(.journalDamaged, level: .critical, message: message)) != nil else {
                 throw .damageNotRecorded(path: config.journalPath, finding: message, reason: storageFailure ?? "the journal cannot be written")
             }
-            journalRuntime.damage = message
+            journal?.damage = message
         }
         guard !findings.isEmpty else { return }
         publishStatus()
@@ -243,13 +200,10 @@ extension Engine {
 
     // MARK: Checkpoints
 
-    var checkpointIntervalMicros: Int64 { Int64(checkpointIntervalSeconds) * 1_000_000 }
-    private var checkpointIntervalSeconds: UInt64 { UInt64(max(1, config.journalCheckpointInterval.rounded(.up))) }
-
     /// Reads (or creates, mode 0600) the checkpoint key of `journal.key_file`.
     func loadJournalKey() throws(JournalKeyError) {
         let (key, created) = try JournalKey.loadOrCreate(config.journalKeyPath)
-        journalRuntime.key = key
+        journal?.useKey(key)
         if created {
             logger.notice("created the journal checkpoint key; keep a copy off this host to verify checkpoints independently",
                           metadata: ["path": "\(key.path)", "key_id": "\(key.id)"])
@@ -257,16 +211,15 @@ extension Engine {
     }
 
     private func appendCheckpoint(at time: Timestamp) throws(JournalError) {
-        guard let journal, let key = journalRuntime.key else { return }
-        published(try journal.appendCheckpoint(key: key, interval: checkpointIntervalSeconds, at: time))
+        if let checkpoint = try journal?.appendCheckpoint(at: time) { published(checkpoint) }
     }
 
     /// Writes a checkpoint now (at start, before `daemon_stop`, and from the timer).
     func sealJournal() {
-        guard journal != nil, journalRuntime.key != nil else { return }
+        guard let journal, journal.key != nil else { return }
         do {
             let now = clock.now()
-            if journalRuntime.failure != nil { try recoverJournal(at: now) } else { try appendCheckpoint(at: now) }
+            if journal.failure != nil { try recoverJournal(at: now) } else { try appendCheckpoint(at: now) }
         } catch {
             journalWriteFailed(error, lost: .checkpoint)
         }
@@ -288,15 +241,12 @@ extension Engine {
     }
 
     private func secondsUntilCheckpoint() -> Double? {
-        guard journalRuntime.key != nil, !shuttingDown else { return nil }
-        guard let last = journalRuntime.lastCheckpoint else { return 1 }
-        let remaining = checkpointIntervalMicros - (clock.now().microseconds - last.microseconds)
-        return Double(min(remaining, checkpointIntervalMicros)) / 1e6  // a clock set back never delays it further
+        guard let journal, journal.key != nil, !shuttingDown else { return nil }
+        return journal.secondsUntilCheckpoint(now: clock.now())
     }
 
     private func checkpointIfDue() {
-        guard let last = journalRuntime.lastCheckpoint, clock.now().microseconds - last.microseconds < checkpointIntervalMicros - 10_000
-        else { return sealJournal() }
+        if journal?.checkpointDue(now: clock.now()) ?? false { sealJournal() }
     }
 
     /// The checkpoint heidid writes before `daemon_stop`; stops the timer.
@@ -311,8 +261,6 @@ extension Engine {
         syncJournal()
         journalRuntime.retry?.cancel()
         journalRuntime.retry = nil
-        for follower in journalRuntime.followers { follower.finish() }
-        journalRuntime.followers = []
         journal?.close()
     }
 
@@ -349,9 +297,6 @@ extension Engine {
     /// in between is lost or repeated.
     private func subscribeLive(after seq: UInt64) -> JournalFeed.Subscription {
         guard !shuttingDown, let journal else { return .closed }
-        guard journal.lastSeq <= seq else { return .behind }
-        let buffer = LiveLineBuffer()
-        journalRuntime.followers.append(buffer)
-        return .live(buffer)
+        return journal.subscribe(after: seq)
     }
 }

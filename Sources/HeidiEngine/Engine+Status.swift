@@ -27,7 +27,7 @@ extension Engine {
             awaitingTrainNow: state.awaitingTrainNow, stopping: state.stopping, child: child, lastError: lastError,
             lastWarning: state.lastWarning,
             journal: JournalHead(path: config.journalPath, seq: journal?.lastSeq ?? 0, head: journal?.headHash ?? SHA256.zeroHex,
-                                 damage: journalRuntime.damage),
+                                 damage: journal?.damage),
             supervision: supervision.mechanism, updatedAt: now.description)
     }
 
@@ -78,7 +78,7 @@ extension Engine {
         }
         if let note = pendingStartNote() { parts.append("– \(note)") }
         if let error = state.lastError, state.phase == .error { parts.append("– \(error.stage ?? "?") failed") }
-        if journalRuntime.damage != nil { parts.append("– journal damage recorded") }
+        if journal?.damage != nil { parts.append("– journal damage recorded") }
         return parts.joined(separator: " ")
     }
 

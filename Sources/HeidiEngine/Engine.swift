@@ -3,6 +3,7 @@ import Glibc
 #endif
 import HeidiAPI
 import HeidiCore
+import HeidiJournal
 import HeidiSupervisor
 import HeidiSystemd
 import Logging
@@ -51,7 +52,7 @@ public actor Engine {
     var statusHolds = 0
     var statusStale = false
     var metrics = EngineMetrics()
-    /// Checkpoints, group commit, write failures and followers (Engine+Journal.swift).
+    /// The timers around the journal and state.json's write failure (Engine+Journal.swift).
     var journalRuntime = JournalRuntime()
     /// Who asked for the action being performed, for its journal event (Engine+Web.swift).
     var actionActor: String?
@@ -82,7 +83,7 @@ public actor Engine {
     }
 
     /// The journal, from `open()` on.
-    var journal: JournalWriter? { lifecycle.journal }
+    var journal: Journal? { lifecycle.journal }
     var shuttingDown: Bool { lifecycle.isShuttingDown }
     /// The stage child the engine supervises.
     var current: CurrentStage? { slot.running }
@@ -102,7 +103,7 @@ public actor Engine {
         // Verified before anything is appended: damage is recorded, never written over (Engine+Journal.swift).
         let check = try checkJournal(against: persisted)
         let writer = try JournalWriter(path: config.journalPath, fsync: config.journalFsync, rotateSize: config.journalRotateSize)
-        lifecycle = .opening(journal: writer)
+        lifecycle = .opening(journal: Journal(writer: writer, checkpointInterval: config.journalCheckpointInterval))
         try loadJournalKey()
         record(EventDraft(.daemonStart, message: "heidid \(Self.version) started (pid \(getpid()), config \(config.source), "
                           + "supervision \(supervision.mechanism)\(config.mockSubprocesses ? ", mock subprocesses" : ""))"))

@@ -1,18 +1,19 @@
 import HeidiCore
+import HeidiJournal
 
 /// Where the engine is in its life. The journal exists from `open()` on, and stays (closed) after shutdown, so
 /// status still shows its head; it is never there while the engine is ready without it.
 enum EngineLifecycle {
     /// Until the control socket listens (`markReady`): the journal is nil until `open()` has opened it.
-    case opening(journal: JournalWriter?)
+    case opening(journal: Journal?)
     /// `READY=1` was sent: actions are taken.
-    case ready(journal: JournalWriter)
+    case ready(journal: Journal)
     /// `shutdown` is stopping the stage and closing the journal: actions are refused (nil journal: `open()` failed).
-    case stopping(journal: JournalWriter?)
+    case stopping(journal: Journal?)
     /// Shut down: the journal and the state-directory lock are closed.
-    case closed(journal: JournalWriter?)
+    case closed(journal: Journal?)
 
-    var journal: JournalWriter? {
+    var journal: Journal? {
         switch self {
         case .opening(let journal), .stopping(let journal), .closed(let journal): return journal
         case .ready(let journal): return journal

@@ -129,14 +129,14 @@ public struct JournaldMirror: EventMirror {
         JournaldSender.send([
             ("MESSAGE", Redactor.redact(draft.message)),
             ("PRIORITY", String(draft.level.syslogPriority)),
-            ("SYSLOG_IDENTIFIER", "heidid"),
+            ("SYSLOG_IDENTIFIER", JournaldField.daemonIdentifier),
             ("MESSAGE_ID", draft.type.messageID),
-            ("HEIDI_EVENT_TYPE", draft.type.rawValue),
-            ("HEIDI_SEQ", String(event.seq)),
-            ("HEIDI_HASH", event.hash),
-            ("HEIDI_RUN_ID", draft.runID ?? ""),
-            ("HEIDI_ROUND", String(draft.round)),
-            ("HEIDI_STAGE", draft.stage ?? ""),
+            (JournaldField.eventType, draft.type.rawValue),
+            (JournaldField.seq, String(event.seq)),
+            (JournaldField.hash, event.hash),
+            (JournaldField.runID, draft.runID ?? ""),
+            (JournaldField.round, String(draft.round)),
+            (JournaldField.stage, draft.stage ?? ""),
         ])
     }
 
@@ -145,10 +145,10 @@ public struct JournaldMirror: EventMirror {
             ("MESSAGE", line.text),
             ("PRIORITY", line.stream == .stdout ? "6" : "4"),
             ("SYSLOG_IDENTIFIER", "heidi-\(stage.rawValue)"),
-            ("HEIDI_STAGE", stage.rawValue),
-            ("HEIDI_ROUND", String(round)),
-            ("HEIDI_RUN_ID", runID ?? ""),
-            ("HEIDI_CHILD_PID", String(pid)),
+            (JournaldField.stage, stage.rawValue),
+            (JournaldField.round, String(round)),
+            (JournaldField.runID, runID ?? ""),
+            (JournaldField.childPID, String(pid)),
         ])
     }
 }

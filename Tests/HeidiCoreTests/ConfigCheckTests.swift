@@ -1,4 +1,5 @@
 import HeidiCore
+import HeidiTestSupport
 import Testing
 
 /// `heidid --check-config`'s look at the file system: what would fail only when a stage runs.

@@ -1,4 +1,5 @@
 import HeidiCore
+import HeidiTestSupport
 import Testing
 
 /// `timeout: 0` used to be accepted and killed every stage at its start; it is refused, naming the key and file.

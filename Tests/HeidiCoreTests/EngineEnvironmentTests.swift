@@ -1,4 +1,5 @@
 import HeidiCore
+import HeidiTestSupport
 import Testing
 
 @Suite("Original engine environment")

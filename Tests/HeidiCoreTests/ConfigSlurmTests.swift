@@ -1,4 +1,5 @@
 import HeidiCore
+import HeidiTestSupport
 import Testing
 
 /// `executor:`, `slurm:` and `queue_timeout` of a stage (docs/slurm.md): read, defaulted and validated at load.

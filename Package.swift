@@ -234,7 +234,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "HeidiSlurmTests", dependencies: ["HeidiSlurm", "HeidiCore"]),
+        .testTarget(name: "HeidiSlurmTests", dependencies: ["HeidiSlurm", "HeidiCore", "HeidiEngine", "HeidiSupervisor", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "HeidiEngineTests", dependencies: ["HeidiEngine", "HeidiCore", "HeidiJournal", "HeidiAPI", "HeidiSupervisor", "HeidiTestSupport"]),
         // What the test targets that run the built executables share (not a product).
         .target(name: "HeidiTestSupport", dependencies: ["HeidiCore"], path: "Tests/HeidiTestSupport"),

@@ -71,6 +71,8 @@ struct SlurmJobWatch {
         var termSentAt: UInt64?
         var killed = false
         let queuedSince = MonotonicClock.nanoseconds()
+        var missingSince: UInt64?
+        var missedAnswers = 0
         while true {
             if handle.detached { return handle.finish(.unknown("heidid detached from job \(id)"), code: nil, signal: nil) }
             handle.pump()
@@ -101,13 +103,31 @@ struct SlurmJobWatch {
                 } else if info.state.isQueued, runningSince != nil {
                     runningSince = nil  // requeued: the next run gets its own timeout
                 }
-                if info.state.isFinished { return await conclude(id, seen: info, verdict: verdict) }
+                if info.state.isFinished {
+                    // Slurm's record decides; one that says the job runs again (a requeue seen mid-way) keeps the watch.
+                    let final = (try? await finalRecord(id)) ?? info
+                    if final.state.isFinished || verdict != nil { return await conclude(id, record: final, verdict: verdict) }
+                    handle.observed(final)
+                }
             } else if answered, handle.lastInfo != nil || MonotonicClock.nanoseconds() - queuedSince > 30_000_000_000 {
                 // squeue no longer lists it (forgotten after MinJobAge, or the controller's state was reset); right after
-                // submission it may not list it yet.
-                if let final = try? await finalRecord(id) { return await conclude(id, seen: final, verdict: verdict) }
-                handle.pump(final: true)
-                return handle.finish(.unknown("Slurm no longer knows job \(id) and has no record of how it ended"), code: nil, signal: nil)
+                // submission it may not list it yet, and around a requeue it may miss it for a moment: only an absence
+                // that lasts (three answers, two seconds) asks for the final record, and only a finished one ends the stage.
+                let since = missingSince ?? MonotonicClock.nanoseconds()
+                missingSince = since
+                missedAnswers += 1
+                if missedAnswers >= 3, MonotonicClock.nanoseconds() - since >= 2_000_000_000 {
+                    let final = try? await finalRecord(id)
+                    if let final, final.state.isFinished { return await conclude(id, record: final, verdict: verdict) }
+                    if final == nil {
+                        handle.pump(final: true)
+                        return handle.finish(.unknown("Slurm no longer knows job \(id) and has no record of how it ended"), code: nil, signal: nil)
+                    }
+                }
+            }
+            if info != nil {
+                missingSince = nil
+                missedAnswers = 0
             }
             let now = MonotonicClock.nanoseconds()
             if verdict == nil, handle.stopRequested { verdict = .stopped }
@@ -137,9 +157,7 @@ struct SlurmJobWatch {
     }
 
     /// The job finished: Slurm's final record decides how the stage ended (unless heidi stopped or timed it out).
-    private func conclude(_ id: String, seen: SlurmJobInfo, verdict: Verdict?) async -> StageRunResult {
-        var record = seen
-        if let final = try? await finalRecord(id) { record = final }
+    private func conclude(_ id: String, record: SlurmJobInfo, verdict: Verdict?) async -> StageRunResult {
         handle.observed(record)
         // The output file may lag behind the job's end on a shared filesystem: read until it stops growing.
         await settleOutput()

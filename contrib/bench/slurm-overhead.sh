@@ -96,12 +96,14 @@ for line in sacct.splitlines():
     if name.startswith("heidi.") and ".generate." in name:
         round_number = int(name.split(".generate.")[0].rsplit(".r", 1)[1])
         jobs[round_number] = (job, epoch(submit), epoch(start), epoch(end))
-submit_lag, running_lag, end_lag, running_exact, end_exact = [], [], [], [], []
+submit_lag, queued, seen_after_submit, running_lag, end_lag, running_exact, end_exact = [], [], [], [], [], [], []
 for round_number in range(1, rounds + 1):
     with open(f"{directory}/state/runs/{run_id}/logs/round-{round_number}/generate.log") as log:
         clocks = [float(line.split()[1]) for line in log if line.startswith("clock ")]
     job, submit, start, end = jobs[round_number]
     submit_lag.append(submit - starts[round_number])
+    queued.append(start - submit)
+    seen_after_submit.append(seen_running[job] - submit)
     running_lag.append(seen_running[job] - start)
     end_lag.append(ends[round_number] - end)
     running_exact.append(seen_running[job] - clocks[0])
@@ -112,7 +114,9 @@ def show(label, values, note):
           f"min {min(values):6.3f}  max {max(values):6.3f}   {note}")
 
 print(f"==> {rounds} jobs of {run_id}, each sleeping; Slurm's Submit/Start/End are whole seconds (±1 s per sample)")
-show("stage_start -> Slurm Submit", submit_lag, "(sbatch round trip, whole-second Submit)")
+show("stage_start -> Slurm Submit", submit_lag, "(whole-second Submit: about 0.5 s low on average)")
+show("Slurm Submit -> Slurm Start", queued, "(Slurm's own scheduling, whole seconds)")
+show("Slurm Submit -> heidid shows RUNNING", seen_after_submit, "(whole-second Submit)")
 show("Slurm Start -> heidid shows RUNNING", running_lag, "(whole-second Start)")
 show("Slurm End -> stage_end journaled", end_lag, "(whole-second End)")
 show("job's first instruction -> RUNNING shown", running_exact, "(job's own clock, ms)")

@@ -92,10 +92,11 @@ let package = Package(
             name: "HeidiSupervisor",
             dependencies: ["CHeidiShim", "HeidiCore", .product(name: "Logging", package: "swift-log")]
         ),
-        // sd_notify, watchdog, socket activation, journald.
+        // sd_notify, watchdog, socket activation, and journald: the mirror of events and child output (rate-limited
+        // per stage), the log handler.
         .target(
             name: "HeidiSystemd",
-            dependencies: ["CSystemd", "HeidiCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CSystemd", "HeidiCore", "HeidiSupervisor", .product(name: "Logging", package: "swift-log")]
         ),
         // HTTP/1.1 control server over a Unix socket, peer-credential authorization.
         .target(
@@ -219,7 +220,7 @@ let package = Package(
         .testTarget(name: "HeidiCoreTests", dependencies: ["HeidiCore", "HeidiTestSupport"]),
         .testTarget(name: "HeidiJournalTests", dependencies: ["HeidiJournal", "HeidiCore", "HeidiTestSupport"]),
         .testTarget(name: "HeidiSupervisorTests", dependencies: ["HeidiSupervisor", "HeidiCore", "HeidiTestSupport"]),
-        .testTarget(name: "HeidiSystemdTests", dependencies: ["HeidiSystemd", "HeidiCore"]),
+        .testTarget(name: "HeidiSystemdTests", dependencies: ["HeidiSystemd", "HeidiSupervisor", "HeidiCore", "HeidiTestSupport"]),
         .testTarget(
             name: "HeidiControlTests",
             dependencies: [
@@ -228,7 +229,10 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "HeidiEngineTests", dependencies: ["HeidiEngine", "HeidiCore", "HeidiJournal", "HeidiAPI", "HeidiSupervisor", "HeidiTestSupport"]),
+        .testTarget(
+            name: "HeidiEngineTests",
+            dependencies: ["HeidiEngine", "HeidiCore", "HeidiJournal", "HeidiAPI", "HeidiSupervisor", "HeidiSystemd", "HeidiTestSupport"]
+        ),
         // What the test targets that run the built executables share (not a product).
         .target(name: "HeidiTestSupport", dependencies: ["HeidiCore"], path: "Tests/HeidiTestSupport"),
         .testTarget(

@@ -84,7 +84,7 @@ let package = Package(
         ),
         // The journal on disk: appending with fsync policies and rotation, the state-directory lock, followers,
         // retention, checkpoints and verification (including journald's heads through journalctl).
-        .target(name: "HeidiJournal", dependencies: ["CCrypto", "CHeidiShim", "HeidiCore"]),
+        .target(name: "HeidiJournal", dependencies: ["CCrypto", "CHeidiShim", "HeidiCore", "HeidiSupervisor"]),
         // Wire types shared by the daemon and heidictl (no NIO, so heidictl stays small and fast).
         .target(name: "HeidiAPI", dependencies: ["HeidiCore"]),
         // Real processes: spawn, groups, subreaper, pidfd reaping, kill escalation, output capture.
@@ -155,7 +155,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "heidictl",
-            dependencies: ["HeidiAPI", "HeidiCore", "HeidiJournal", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["HeidiAPI", "HeidiCore", "HeidiJournal", "HeidiSupervisor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             // The installed heidictl (HEIDI_STATIC_LINK=1, with --static-swift-stdlib) is one static executable: no
             // dynamic loader, no shared libraries to map and relocate, so `heidictl status` starts in about 60 % of the
             // time (contrib/bench/control-bench.sh). Not a static PIE: glibc's static-PIE start-up aborts on the

@@ -84,7 +84,7 @@ let package = Package(
         ),
         // The journal on disk: appending with fsync policies and rotation, the state-directory lock, followers,
         // retention, checkpoints and verification (including journald's heads through journalctl).
-        .target(name: "HeidiJournal", dependencies: ["CCrypto", "CHeidiShim", "HeidiCore"]),
+        .target(name: "HeidiJournal", dependencies: ["CCrypto", "CHeidiShim", "HeidiCore", "HeidiSupervisor"]),
         // Wire types shared by the daemon and heidictl (no NIO, so heidictl stays small and fast).
         .target(name: "HeidiAPI", dependencies: ["HeidiCore"]),
         // Real processes: spawn, groups, subreaper, pidfd reaping, kill escalation, output capture.
@@ -92,10 +92,11 @@ let package = Package(
             name: "HeidiSupervisor",
             dependencies: ["CHeidiShim", "HeidiCore", .product(name: "Logging", package: "swift-log")]
         ),
-        // sd_notify, watchdog, socket activation, journald.
+        // sd_notify, watchdog, socket activation, and journald: the mirror of events and child output (rate-limited
+        // per stage), the log handler.
         .target(
             name: "HeidiSystemd",
-            dependencies: ["CSystemd", "HeidiCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CSystemd", "HeidiCore", "HeidiSupervisor", .product(name: "Logging", package: "swift-log")]
         ),
         // HTTP/1.1 control server over a Unix socket, peer-credential authorization.
         .target(
@@ -160,7 +161,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "heidictl",
-            dependencies: ["HeidiAPI", "HeidiCore", "HeidiJournal", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["HeidiAPI", "HeidiCore", "HeidiJournal", "HeidiSupervisor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             // The installed heidictl (HEIDI_STATIC_LINK=1, with --static-swift-stdlib) is one static executable: no
             // dynamic loader, no shared libraries to map and relocate, so `heidictl status` starts in about 60 % of the
             // time (contrib/bench/control-bench.sh). Not a static PIE: glibc's static-PIE start-up aborts on the
@@ -225,7 +226,7 @@ let package = Package(
         .testTarget(name: "HeidiCoreTests", dependencies: ["HeidiCore", "HeidiTestSupport"]),
         .testTarget(name: "HeidiJournalTests", dependencies: ["HeidiJournal", "HeidiCore", "HeidiTestSupport"]),
         .testTarget(name: "HeidiSupervisorTests", dependencies: ["HeidiSupervisor", "HeidiCore", "HeidiTestSupport"]),
-        .testTarget(name: "HeidiSystemdTests", dependencies: ["HeidiSystemd", "HeidiCore"]),
+        .testTarget(name: "HeidiSystemdTests", dependencies: ["HeidiSystemd", "HeidiSupervisor", "HeidiCore", "HeidiTestSupport"]),
         .testTarget(
             name: "HeidiControlTests",
             dependencies: [
@@ -235,7 +236,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "HeidiSlurmTests", dependencies: ["HeidiSlurm", "HeidiCore", "HeidiEngine", "HeidiSupervisor", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "HeidiEngineTests", dependencies: ["HeidiEngine", "HeidiCore", "HeidiJournal", "HeidiAPI", "HeidiSupervisor", "HeidiTestSupport"]),
+        .testTarget(
+            name: "HeidiEngineTests",
+            dependencies: ["HeidiEngine", "HeidiCore", "HeidiJournal", "HeidiAPI", "HeidiSupervisor", "HeidiSystemd", "HeidiTestSupport"]
+        ),
         // What the test targets that run the built executables share (not a product).
         .target(name: "HeidiTestSupport", dependencies: ["HeidiCore"], path: "Tests/HeidiTestSupport"),
         .testTarget(

@@ -1,8 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CHeidiShim
 import HeidiCore
+import HeidiSupervisor
 
 /// Why journald's copy of the heads could not be read.
 public enum JournaldError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -77,60 +77,12 @@ public struct JournaldHeads: Sendable, Equatable {
         var argv = ["journalctl", "-o", "json", "--no-pager", "--output-fields=\(JournaldField.seq),\(JournaldField.hash),\(JournaldField.uid)"]
         if let directory { argv.append("--directory=\(directory)") }
         argv += ["SYSLOG_IDENTIFIER=\(JournaldField.daemonIdentifier)"] + matches
-        let result = try CommandRunner.run(argv)
+        let result: CommandRunner.Output
+        do { result = try CommandRunner.run(argv) } catch { throw .command(error.description) }
         guard result.status == 0 else {
             let message = String(decoding: result.stderr, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
             throw .command("exited with status \(result.status)\(message.isEmpty ? "" : ": \(message)")")
         }
         return result.stdout
-    }
-}
-
-/// Runs a command to completion and collects its stdout and stderr (for `journalctl`).
-enum CommandRunner {
-    struct Output {
-        var status: Int32
-        var stdout: [UInt8]
-        var stderr: [UInt8]
-    }
-
-    static func run(_ argv: [String]) throws(JournaldError) -> Output {
-        var outPipe: [Int32] = [-1, -1]
-        var errPipe: [Int32] = [-1, -1]
-        guard heidi_pipe_cloexec(&outPipe) == 0 else { throw .command("pipe: \(errnoDescription(errno))") }
-        guard heidi_pipe_cloexec(&errPipe) == 0 else {
-            close(outPipe[0]); close(outPipe[1])
-            throw .command("pipe: \(errnoDescription(errno))")
-        }
-        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for pointer in cArgs { free(pointer) } }
-        var pid: pid_t = 0
-        let spawned = heidi_spawn(argv[0], &cArgs, environ, nil, outPipe[1], errPipe[1], -1, &pid)
-        close(outPipe[1])
-        close(errPipe[1])
-        defer { close(outPipe[0]); close(errPipe[0]) }
-        guard spawned == 0 else { throw .command("cannot run \(argv[0]): \(errnoDescription(spawned))") }
-        var out: [UInt8] = []
-        var err: [UInt8] = []
-        var fds = [pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0), pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0)]
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while fds.contains(where: { $0.fd >= 0 }) {
-            if poll(&fds, nfds_t(fds.count), -1) < 0 {
-                if errno == EINTR { continue }
-                break
-            }
-            for index in fds.indices where fds[index].fd >= 0 && fds[index].revents != 0 {
-                let n = chunk.withUnsafeMutableBytes { read(fds[index].fd, $0.baseAddress, $0.count) }
-                if n > 0 {
-                    if index == 0 { out += chunk[0..<n] } else { err += chunk[0..<n] }
-                } else if n == 0 || errno != EINTR {
-                    fds[index].fd = -1
-                }
-            }
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let code = heidi_wifexited(status) != 0 ? heidi_wexitstatus(status) : 128 + heidi_wtermsig(status)
-        return Output(status: code, stdout: out, stderr: err)
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import HeidiCore
 import HeidiSupervisor
+import HeidiSystemd
 import Synchronization
 
 /// The stage child the engine is supervising.

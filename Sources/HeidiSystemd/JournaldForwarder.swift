@@ -1,4 +1,5 @@
 import HeidiCore
+import HeidiSupervisor
 import Synchronization
 
 /// Where a forwarded line came from (becomes the journald fields of the line).

@@ -8,7 +8,7 @@ import CHeidiShim
 /// Blocking waits (a pipe read, a pidfd poll) get their own thread instead of a dispatch source: libdispatch's
 /// epoll multiplexing crashed here when a source's descriptor was cancelled and its number reused quickly, and a
 /// thread blocked in poll(2) costs no CPU and never wakes without reason.
-func startThread(_ body: @escaping @Sendable () -> Void) {
+public func startThread(_ body: @escaping @Sendable () -> Void) {
     final class Box {
         let body: @Sendable () -> Void
         init(_ body: @escaping @Sendable () -> Void) { self.body = body }
@@ -52,11 +52,11 @@ final class WakePipe: Sendable {
 }
 
 /// A mutex with a condition variable, for a worker thread that sleeps until there is work (no polling).
-final class ConditionLock: @unchecked Sendable {
+public final class ConditionLock: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    init() {
+    public init() {
         pthread_mutex_init(mutex, nil)
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
@@ -72,14 +72,14 @@ final class ConditionLock: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
     }
 
     /// Inside `withLock`: sleeps until `signal` or `seconds` pass. Returns false on timeout.
-    func wait(seconds: Double) -> Bool {
+    public func wait(seconds: Double) -> Bool {
         var deadline = timespec()
         clock_gettime(CLOCK_MONOTONIC, &deadline)
         let nanos = Int(deadline.tv_nsec) + Int(seconds.truncatingRemainder(dividingBy: 1) * 1e9)
@@ -88,5 +88,5 @@ final class ConditionLock: @unchecked Sendable {
         return pthread_cond_timedwait(condition, mutex, &deadline) == 0
     }
 
-    func signal() { pthread_cond_signal(condition) }
+    public func signal() { pthread_cond_signal(condition) }
 }

@@ -121,6 +121,12 @@ public final class SlurmJobHandle: StageHandle, Sendable {
 
     func observed(_ info: SlurmJobInfo) { shared.withLock { $0.info = info } }
 
+    /// How many reruns of the job heidi has seen (or a previous heidid recorded).
+    var requeueCount: Int {
+        get { shared.withLock { $0.requeues } }
+        set { shared.withLock { $0.requeues = newValue } }
+    }
+
     var lastInfo: SlurmJobInfo? { shared.withLock { $0.info } }
 
     /// Notes the controller unreachable (or reachable again); true when this changes it.

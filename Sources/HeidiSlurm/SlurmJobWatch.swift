@@ -72,6 +72,7 @@ struct SlurmJobWatch {
         var killed = false
         let queuedSince = MonotonicClock.nanoseconds()
         var missingSince: UInt64?
+        var requeuedSince: UInt64?
         var missedAnswers = 0
         while true {
             if handle.detached { return handle.finish(.unknown("heidid detached from job \(id)"), code: nil, signal: nil) }
@@ -91,7 +92,12 @@ struct SlurmJobWatch {
                 logger.warning("squeue failed", metadata: ["job": "\(id)", "error": "\(error)"])
             }
             if let info {
-                if info != handle.lastInfo { changed = true }
+                if info != handle.lastInfo {
+                    changed = true
+                    if info.state != handle.lastInfo?.state {
+                        logger.info("slurm job state", metadata: ["job": "\(id)", "state": "\(info.state)", "nodes": "\(info.nodes ?? "-")"])
+                    }
+                }
                 handle.observed(info)
                 if info.state.isRunning, runningSince == nil || (lastStart != nil && info.startTime != lastStart) {
                     if lastStart != nil, info.startTime != lastStart {
@@ -104,9 +110,20 @@ struct SlurmJobWatch {
                     runningSince = nil  // requeued: the next run gets its own timeout
                 }
                 if info.state.isFinished {
-                    // Slurm's record decides; one that says the job runs again (a requeue seen mid-way) keeps the watch.
+                    // Slurm's record decides; one that says the job runs again (a requeue seen mid-way) keeps the watch,
+                    // and so, for up to 30 s, does a finished record that counts more restarts than the reruns heidi
+                    // has seen: Slurm requeued the job and its next run is about to be queued.
                     let final = (try? await finalRecord(id)) ?? info
-                    if final.state.isFinished || verdict != nil { return await conclude(id, record: final, verdict: verdict) }
+                    let now = MonotonicClock.nanoseconds()
+                    var awaitingRerun = false
+                    if verdict == nil, (final.restarts ?? 0) > handle.requeueCount {
+                        let since = requeuedSince ?? now
+                        requeuedSince = since
+                        awaitingRerun = now - since < 30_000_000_000
+                    }
+                    if (final.state.isFinished && !awaitingRerun) || verdict != nil {
+                        return await conclude(id, record: final, verdict: verdict)
+                    }
                     handle.observed(final)
                 }
             } else if answered, handle.lastInfo != nil || MonotonicClock.nanoseconds() - queuedSince > 30_000_000_000 {
@@ -158,6 +175,8 @@ struct SlurmJobWatch {
 
     /// The job finished: Slurm's final record decides how the stage ended (unless heidi stopped or timed it out).
     private func conclude(_ id: String, record: SlurmJobInfo, verdict: Verdict?) async -> StageRunResult {
+        logger.info("slurm job ended", metadata: ["job": "\(id)", "state": "\(record.state)", "exit": "\(record.exitCode.map(String.init) ?? "-")",
+                                                 "signal": "\(record.signal.map(String.init) ?? "-")"])
         handle.observed(record)
         // The output file may lag behind the job's end on a shared filesystem: read until it stops growing.
         await settleOutput()

@@ -37,8 +37,10 @@ public struct SlurmStageLauncher: StageLauncher {
             plan.progressPath = String(output.dropLast(".out".count)) + ".progress"
         }
         logger.info("adopting slurm job", metadata: ["job": "\(record.fields["job_id"] ?? "by name")", "name": "\(plan.name)"])
-        return SlurmJobHandle(plan: plan, client: client, accounting: accounting, jobID: record.fields["job_id"], adopting: true,
-                              logger: logger, onOutput: onOutput, onRecord: launch.onExecutorRecord)
+        let handle = SlurmJobHandle(plan: plan, client: client, accounting: accounting, jobID: record.fields["job_id"], adopting: true,
+                                    logger: logger, onOutput: onOutput, onRecord: launch.onExecutorRecord)
+        handle.requeueCount = record.fields["requeues"].flatMap { Int($0) } ?? 0
+        return handle
     }
 
     private func makePlan(_ launch: StageLaunch) throws(SpawnError) -> SlurmJobPlan {

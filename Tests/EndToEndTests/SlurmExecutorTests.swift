@@ -320,7 +320,7 @@ struct SlurmExecutorTests {
         try await Task.sleep(nanoseconds: 500_000_000)
         _ = try await SlurmCluster.run(["scontrol", "update", "JobId=\(job)", "StartTime=now"])
         let (status, end) = try await Self.finish(s, timeout: 60)
-        #expect(status.state == .idle && end.contains("finished"), "\(end)")
+        #expect(status.state == .idle && end.contains("finished"), "\(end)\nheidid:\n\(s.daemon?.stderrText ?? "")")
         let log = Self.log(s, runID)
         #expect(log.contains("run 1") && log.contains("done"), "\(log)")
         #expect(log.contains("requeued"), "the requeue is in the stage log: \(log)")

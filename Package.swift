@@ -77,11 +77,14 @@ let package = Package(
         // YAML documents composed over libyaml's parser, and typed field readers (config, collect templates).
         .target(name: "HeidiYAML", dependencies: ["CYAML"]),
 
-        // Pure model: config, pipeline state machine, journal, status, redaction.
+        // Pure model: config, pipeline state machine, stage endings, events, status, redaction.
         .target(
             name: "HeidiCore",
             dependencies: ["CCrypto", "CHeidiShim", "HeidiYAML"]
         ),
+        // The journal on disk: appending with fsync policies and rotation, the state-directory lock, followers,
+        // retention, checkpoints and verification (including journald's heads through journalctl).
+        .target(name: "HeidiJournal", dependencies: ["CCrypto", "CHeidiShim", "HeidiCore", "HeidiSupervisor"]),
         // Wire types shared by the daemon and heidictl (no NIO, so heidictl stays small and fast).
         .target(name: "HeidiAPI", dependencies: ["HeidiCore"]),
         // Real processes: spawn, groups, subreaper, pidfd reaping, kill escalation, output capture.
@@ -89,10 +92,11 @@ let package = Package(
             name: "HeidiSupervisor",
             dependencies: ["CHeidiShim", "HeidiCore", .product(name: "Logging", package: "swift-log")]
         ),
-        // sd_notify, watchdog, socket activation, journald.
+        // sd_notify, watchdog, socket activation, and journald: the mirror of events and child output (rate-limited
+        // per stage), the log handler.
         .target(
             name: "HeidiSystemd",
-            dependencies: ["CSystemd", "HeidiCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CSystemd", "HeidiCore", "HeidiSupervisor", .product(name: "Logging", package: "swift-log")]
         ),
         // HTTP/1.1 control server over a Unix socket, peer-credential authorization.
         .target(
@@ -110,15 +114,21 @@ let package = Package(
         .target(
             name: "HeidiEngine",
             dependencies: [
-                "HeidiCore", "HeidiAPI", "HeidiSupervisor", "HeidiSystemd", "HeidiControl",
+                "HeidiCore", "HeidiJournal", "HeidiAPI", "HeidiSupervisor", "HeidiSystemd", "HeidiControl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Stages as Slurm batch jobs (`executor: slurm`, docs/slurm.md): sbatch/squeue/scontrol/sacct/scancel through
+        // Slurm's own commands, behind the engine's launch seam (the engine knows nothing of Slurm).
+        .target(
+            name: "HeidiSlurm",
+            dependencies: ["HeidiEngine", "HeidiCore", "HeidiSupervisor", .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "heidid",
             dependencies: [
-                "HeidiEngine", "HeidiCore", "HeidiSystemd", "HeidiControl", "HeidiAPI",
+                "HeidiEngine", "HeidiSlurm", "HeidiCore", "HeidiSystemd", "HeidiControl", "HeidiAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -138,7 +148,7 @@ let package = Package(
         ),
         .executableTarget(name: "heidi-fuzz", dependencies: ["HeidiFuzzing", "HeidiCore"]),
         // Journal benchmarks (contrib/bench/journal-bench.sh): append rate per fsync policy, verification speed.
-        .executableTarget(name: "heidi-journal-bench", dependencies: ["HeidiCore"], path: "contrib/bench/journal"),
+        .executableTarget(name: "heidi-journal-bench", dependencies: ["HeidiCore", "HeidiJournal"], path: "contrib/bench/journal"),
         // heidi-collect benchmark peer (contrib/bench/collect-bench.sh): a minimal OpenAI-compatible server on loopback.
         .executableTarget(
             name: "heidi-collect-bench-server",
@@ -151,7 +161,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "heidictl",
-            dependencies: ["HeidiAPI", "HeidiCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["HeidiAPI", "HeidiCore", "HeidiJournal", "HeidiSupervisor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             // The installed heidictl (HEIDI_STATIC_LINK=1, with --static-swift-stdlib) is one static executable: no
             // dynamic loader, no shared libraries to map and relocate, so `heidictl status` starts in about 60 % of the
             // time (contrib/bench/control-bench.sh). Not a static PIE: glibc's static-PIE start-up aborts on the
@@ -214,8 +224,9 @@ let package = Package(
 
         .testTarget(name: "HeidiYAMLTests", dependencies: ["HeidiYAML"]),
         .testTarget(name: "HeidiCoreTests", dependencies: ["HeidiCore", "HeidiTestSupport"]),
+        .testTarget(name: "HeidiJournalTests", dependencies: ["HeidiJournal", "HeidiCore", "HeidiTestSupport"]),
         .testTarget(name: "HeidiSupervisorTests", dependencies: ["HeidiSupervisor", "HeidiCore", "HeidiTestSupport"]),
-        .testTarget(name: "HeidiSystemdTests", dependencies: ["HeidiSystemd", "HeidiCore"]),
+        .testTarget(name: "HeidiSystemdTests", dependencies: ["HeidiSystemd", "HeidiSupervisor", "HeidiCore", "HeidiTestSupport"]),
         .testTarget(
             name: "HeidiControlTests",
             dependencies: [
@@ -224,11 +235,15 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "HeidiEngineTests", dependencies: ["HeidiEngine", "HeidiCore", "HeidiAPI", "HeidiSupervisor", "HeidiTestSupport"]),
+        .testTarget(name: "HeidiSlurmTests", dependencies: ["HeidiSlurm", "HeidiCore", "HeidiEngine", "HeidiSupervisor", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "HeidiEngineTests",
+            dependencies: ["HeidiEngine", "HeidiCore", "HeidiJournal", "HeidiAPI", "HeidiSupervisor", "HeidiSystemd", "HeidiTestSupport"]
+        ),
         // What the test targets that run the built executables share (not a product).
         .target(name: "HeidiTestSupport", dependencies: ["HeidiCore"], path: "Tests/HeidiTestSupport"),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["HeidiCore", "HeidiAPI", "HeidiTestSupport", "heidid", "heidictl", "heidi-collect"]
+            name: "EndToEndTests", dependencies: ["HeidiCore", "HeidiJournal", "HeidiAPI", "HeidiTestSupport", "heidid", "heidictl", "heidi-collect"]
         ),
         // Corpus/: language-guesser and toolchain snippets, read from the source tree (not compiled, not bundled).
         .testTarget(name: "HeidiValidationTests", dependencies: ["HeidiValidation", "HeidiCore", "HeidiTestSupport"], exclude: ["Corpus"]),

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import HeidiCore
+import HeidiSupervisor
 
 /// `heidictl init [CHECKOUT]`: writes a starter config that runs a heidi-engine checkout's pipeline, from the shipped
 /// profile (`config/heidi-engine.yaml`) with the checkout, its virtualenv and the GPUs filled in; checks it the way
@@ -111,16 +112,9 @@ enum EngineCheckout {
 /// GPUs as `nvidia-smi` lists them (none when it is not installed or finds none).
 enum GPUProbe {
     static func list() -> [String] {
-        guard let pipe = popen("nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader 2>/dev/null", "r") else { return [] }
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = fread(&buffer, 1, buffer.count, pipe)
-            if n <= 0 { break }
-            output += buffer[0..<n]
-        }
-        guard pclose(pipe) == 0 else { return [] }
-        return String(decoding: output, as: UTF8.self).split(separator: "\n").map { String($0) }.filter { !$0.isEmpty }
+        let argv = ["nvidia-smi", "--query-gpu=index,name,memory.total", "--format=csv,noheader"]
+        guard let result = try? CommandRunner.run(argv), result.status == 0 else { return [] }
+        return String(decoding: result.stdout, as: UTF8.self).split(separator: "\n").map { String($0) }.filter { !$0.isEmpty }
     }
 }
 

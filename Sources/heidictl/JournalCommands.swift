@@ -4,6 +4,7 @@ import Glibc
 import ArgumentParser
 import HeidiAPI
 import HeidiCore
+import HeidiJournal
 
 struct Journal: ParsableCommand {
     static let configuration = CommandConfiguration(

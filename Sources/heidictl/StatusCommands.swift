@@ -78,6 +78,7 @@ enum StatusFormatter {
         rows.append(("run", s.runID ?? "-"))
         if let child = s.child {
             rows.append(("child", "pid \(child.pid), \(Units.formatDuration(child.elapsedSeconds)) of \(Units.formatDuration(child.timeoutSeconds)) timeout"))
+            if let executor = child.executor { rows.append(("job", Self.executorSummary(executor))) }
             if let progress = child.status { rows.append(("progress", TerminalText.neutralised(progress))) }
             if let progress = child.progress { rows.append((child.status == nil ? "progress" : "output", progress.summary)) }
             if let counters = child.counters, !counters.isEmpty { rows.append(("counters", Self.numbers(counters))) }
@@ -99,6 +100,17 @@ enum StatusFormatter {
     }
 
     /// `raw_written=120 teacher_failed=3`, sorted by name, numbers as in JSON.
+    /// A stage that runs elsewhere, in one line: `slurm job 42 RUNNING on n1, pending 3s, running 12s`.
+    static func executorSummary(_ facts: [String: String]) -> String {
+        var text = "\(facts["executor"] ?? "?") job \(facts["job_id"] ?? "(submitting)") \(facts["state"] ?? "?")"
+        if let nodes = facts["nodes"], !nodes.isEmpty { text += " on \(nodes)" }
+        if let reason = facts["reason"], !reason.isEmpty, reason != "None" { text += " (\(reason))" }
+        if let pending = facts["pending_seconds"].flatMap(Double.init) { text += ", pending \(Units.formatDuration(pending))" }
+        if let running = facts["running_seconds"].flatMap(Double.init) { text += ", running \(Units.formatDuration(running))" }
+        if facts["controller"] == "unreachable" { text += ", controller unreachable" }
+        return TerminalText.neutralised(text)
+    }
+
     static func numbers(_ values: [String: Double]) -> String {
         values.sorted { $0.key < $1.key }.map { "\(TerminalText.neutralised($0.key))=\(JSONText.number($0.value))" }.joined(separator: " ")
     }

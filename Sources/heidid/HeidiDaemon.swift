@@ -6,6 +6,7 @@ import HeidiAPI
 import HeidiControl
 import HeidiCore
 import HeidiEngine
+import HeidiSlurm
 import HeidiSystemd
 import Logging
 import ServiceLifecycle
@@ -110,7 +111,10 @@ struct HeidiDaemon: AsyncParsableCommand {
         Self.raiseDescriptorLimit()
         let notifier = SystemdNotifier()
         let mirror: (any EventMirror)? = FileSystem.exists("/run/systemd/journal/socket") ? JournaldMirror() : nil
-        let engine = Engine(config: settings, environment: environment, launcher: ProcessStageLauncher(logger: logger),
+        // Local stages are supervised children; `executor: slurm` stages are batch jobs (docs/slurm.md).
+        let launcher = ExecutorLauncher(local: ProcessStageLauncher(logger: logger),
+                                        others: ["slurm": SlurmStageLauncher(environment: environment, logger: logger)])
+        let engine = Engine(config: settings, environment: environment, launcher: launcher,
                             notifier: notifier, mirror: mirror, logger: logger)
         do { try await engine.open() } catch {
             logger.critical("heidid cannot start: \(error)")

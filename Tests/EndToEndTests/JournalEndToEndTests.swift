@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import HeidiCore
+import HeidiJournal
 import Testing
 
 /// The journal with the real heidid and heidictl: disk full on a real (tiny) file system, signed checkpoints

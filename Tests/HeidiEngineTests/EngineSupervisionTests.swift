@@ -5,6 +5,7 @@ import HeidiAPI
 import HeidiCore
 @testable import HeidiEngine
 import HeidiSupervisor
+import HeidiSystemd
 import Logging
 import Synchronization
 import Testing

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import HeidiAPI
 import HeidiCore
+import HeidiJournal
 import HeidiTestSupport
 import HeidiEngine
 import HeidiSupervisor

@@ -71,17 +71,6 @@ func threadCPUNanoseconds(_ tid: Int32) -> UInt64? {
     return String(decoding: bytes, as: UTF8.self).split(separator: " ").first.flatMap { UInt64($0) }
 }
 
-/// Waits (up to `seconds`, blocking the calling thread) until `condition` holds; only for cleanup code that
-/// cannot await.
-func eventually(_ seconds: Double = 5, _ condition: () -> Bool) -> Bool {
-    let deadline = MonotonicClock.nanoseconds() + UInt64(seconds * 1e9)
-    while MonotonicClock.nanoseconds() < deadline {
-        if condition() { return true }
-        usleep(10_000)
-    }
-    return condition()
-}
-
 /// The uid's live processes.
 func processes(ofUID uid: UInt32) -> [Int32] {
     ProcessTable.all().filter { process in

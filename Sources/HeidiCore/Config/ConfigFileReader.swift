@@ -151,6 +151,8 @@ struct ConfigFileReader {
             command: [], timeout: defaults.timeout ?? (stage == .train ? 43200 : 7200),
             stopGrace: defaults.stopGrace ?? (stage == .train ? 120 : 10), allowFailure: stage == .eval)
         var sawCommand = false
+        var executorName = "local"
+        var slurm: (settings: SlurmJobSettings, node: YAMLNode, key: String)?
         for (key, value, name) in try mapping(node, prefix) {
             switch name {
             case "command":
@@ -186,13 +188,37 @@ struct ConfigFileReader {
                     }
                     settings.rlimits[limitName] = amount
                 }
+            case "executor":
+                executorName = try scalar(value, key)
+                guard ["local", "slurm"].contains(executorName) else { throw fail(value, key, "unknown executor \"\(executorName)\" (known: local, slurm)") }
+            case "slurm": slurm = (try SlurmSettingsReader(path: path).read(value, key), value, key)
+            case "queue_timeout": settings.queueTimeout = try timeout(value, key)
             default:
                 throw unknown(value, key, ConfigKeys.stage)
             }
         }
         guard sawCommand else { throw fail(node, prefix, "missing 'command'") }
+        try applyExecutor(executorName, slurm: slurm, to: &settings, node, prefix)
         config.stages[stage] = settings
         config.defaultedStages.remove(stage)
+    }
+
+    /// `executor: slurm` takes the stage's `slurm:` settings; `slurm:` and `queue_timeout` mean nothing to a local stage,
+    /// and Slurm's own time limit must stay a backstop above heidi's timeout.
+    private func applyExecutor(_ name: String, slurm: (settings: SlurmJobSettings, node: YAMLNode, key: String)?,
+                               to settings: inout StageConfig, _ node: YAMLNode, _ prefix: String) throws(ConfigError) {
+        guard name == "slurm" else {
+            if let slurm { throw fail(slurm.node, slurm.key, "only an executor: slurm stage takes slurm settings (add executor: slurm)") }
+            if settings.queueTimeout != nil { throw fail(node, prefix + ".queue_timeout", "only an executor: slurm stage waits in a queue") }
+            return
+        }
+        let job = slurm?.settings ?? SlurmJobSettings()
+        if let limit = job.timeLimit, limit <= settings.timeout + settings.stopGrace, let slurm {
+            throw fail(slurm.node, slurm.key + ".time_limit",
+                       "\(Units.formatDuration(limit)) is not above timeout + stop_grace (\(Units.formatDuration(settings.timeout + settings.stopGrace))): "
+                           + "Slurm's limit is a backstop, heidi's timeout must fire first")
+        }
+        settings.executor = .slurm(job)
     }
 
     private mutating func readLimits(_ node: YAMLNode, _ prefix: String) throws(ConfigError) {

@@ -10,9 +10,12 @@ public enum ConfigKeys {
     public static let stageDefaults = ["timeout", "stop_grace", "env"]
     /// The keys of one stage, `stages.<stage>.…`.
     public static let stage = ["command", "cwd", "env", "timeout", "stop_grace", "allow_failure", "retries", "retry_backoff",
-                               "retry_backoff_max", "no_retry_exit_codes", "rlimits", "watchdog", "progress"]
+                               "retry_backoff_max", "no_retry_exit_codes", "rlimits", "watchdog", "progress", "executor", "queue_timeout", "slurm"]
     /// The limits of `stages.<stage>.rlimits`.
     public static let rlimits = ["nofile", "as", "cpu", "core", "nproc"]
+    /// The Slurm job settings of `stages.<stage>.slurm` (SPEC §13, docs/slurm.md).
+    public static let slurm = ["partition", "account", "qos", "gpus", "gres", "nodes", "ntasks_per_node", "cpus_per_task",
+                               "mem", "time_limit", "requeue", "extra"]
     public static let limits = ["max_cpu_pct", "max_mem_pct", "max_wait"]
     public static let journal = ["fsync", "batch_delay", "rotate_size", "keep_rotated", "key_file", "checkpoint_interval"]
     public static let logs = ["max_size", "journald"]
@@ -22,7 +25,8 @@ public enum ConfigKeys {
         func prefixed(_ prefix: String, _ keys: [String]) -> [String] { keys.map { "\(prefix).\($0)" } }
         return prefixed("pipeline", pipeline) + prefixed("paths", paths) + prefixed("control", control)
             + prefixed("stage_defaults", stageDefaults) + prefixed("stages.<stage>", stage)
-            + prefixed("stages.<stage>.rlimits", rlimits) + prefixed("limits", limits) + prefixed("journal", journal)
+            + prefixed("stages.<stage>.rlimits", rlimits)
+            + prefixed("stages.<stage>.slurm", slurm) + prefixed("limits", limits) + prefixed("journal", journal)
             + prefixed("logs", logs)
     }
 }

@@ -22,6 +22,11 @@ public struct StageConfig: Sendable, Equatable {
     public var watchdog: Double?
     /// How the stage's output is read for `child.progress` (nil: it is not).
     public var progress: ProgressFormat?
+    /// Where the command runs: here (`local`) or as a Slurm batch job (docs/slurm.md).
+    public var executor: StageExecutor = .local
+    /// Seconds a batch job may wait in the scheduler's queue before heidi cancels it (nil: no limit); `timeout`
+    /// counts from when it runs.
+    public var queueTimeout: Double?
 
     public init(
         command: [String], cwd: String? = nil, env: [String: String] = [:], timeout: Double = 7200,

@@ -14,9 +14,8 @@ public enum Pipeline {
     public static func recover(_ persisted: PipelineState, resume: Bool, note: String? = nil) -> Transition {
         var machine = Machine(state: persisted)
         let hadChild = persisted.stageActive
-        machine.state.stageActive = false
+        machine.state.stageRun = .none
         guard persisted.phase.isRunning, hadChild || persisted.stopping else {
-            machine.state.stopping = false
             return Transition(state: machine.state, effects: [], outcome: .accepted(nil))
         }
         let stageName = persisted.stage?.rawValue ?? "?"
@@ -24,12 +23,12 @@ public enum Pipeline {
         if resume && !persisted.stopping {
             machine.record(.runRecovered, level: .warn,
                            "daemon restarted during \(stageName) of round \(persisted.round)\(found); re-running \(stageName)")
-            machine.state.pauseRequested = false
+            if machine.state.hold == .requested { machine.state.hold = .none }
             machine.enter(persisted.phase)
         } else {
             machine.record(.runRecovered, level: .warn,
                            "daemon restarted during \(stageName) of round \(persisted.round)\(found); run ended (recovery: idle)")
-            machine.endRun(as: "stopped")
+            machine.endRun(as: .stopped)
         }
         return Transition(state: machine.state, effects: machine.effects, outcome: .accepted(nil))
     }
@@ -85,7 +84,7 @@ private struct Machine {
         next.runUnitTests = runUnitTests
         next.runID = runID
         next.round = 1
-        next.pauseRequested = paused
+        next.hold = paused ? .requested : .none
         state = next
         record(.pipelineStart, stageless: true, "run \(runID) started: mode \(mode.rawValue), \(rounds) round\(rounds == 1 ? "" : "s")")
         record(.roundStart, stageless: true, "round 1/\(rounds) started")
@@ -96,42 +95,38 @@ private struct Machine {
     /// Moves to `phase` and starts its stage, unless a pause was requested: then the run holds at this boundary.
     mutating func enter(_ phase: PipelinePhase) {
         state.phase = phase
-        state.stageActive = false
+        state.stageRun = .none
         guard let stage = phase.stage else { return }
-        if state.pauseRequested {
-            state.pauseRequested = false
-            state.paused = true
+        if state.hold == .requested {
+            state.hold = .paused
             record(.paused, "paused before \(stage.rawValue) of round \(state.round)")
             return
         }
-        state.stageActive = true
+        state.stageRun = .running
         effects.append(.startStage(stage, round: state.round))
     }
 
-    mutating func endRun(as ending: String) {
+    mutating func endRun(as ending: RunEnding) {
         state.phase = .idle
-        state.stageActive = false
-        state.stopping = false
-        state.paused = false
-        state.pauseRequested = false
-        state.trainNowPending = false
-        state.awaitingTrainNow = false
+        state.stageRun = .none
+        state.hold = .none
+        state.trainNow = .none
         state.lastRunEnding = ending
     }
 
     mutating func stageFinished(_ failure: StageFailure?, at: String) -> PipelineOutcome {
         guard state.stageActive, let stage = state.stage else { return .refused("no stage is running") }
-        state.stageActive = false
-        if state.stopping {
+        let stopped = state.stopping
+        state.stageRun = .none
+        if stopped {
             record(.pipelineStop, "run stopped during \(stage.rawValue) of round \(state.round); stage interrupted")
-            endRun(as: "stopped")
+            endRun(as: .stopped)
             return .accepted(nil)
         }
         if let failure, !failure.allowed {
             state.phase = .error
-            state.paused = false
-            state.pauseRequested = false
-            state.trainNowPending = false
+            state.hold = .none
+            state.trainNow = .none
             state.lastError = PipelineFailure(
                 stage: stage.rawValue, round: state.round, message: failure.message,
                 exitCode: failure.exitCode, signal: failure.signal, at: at)
@@ -166,12 +161,12 @@ private struct Machine {
         if state.mode == .full {
             enter(.finalizing)
         } else if state.trainNowPending {
-            state.trainNowPending = false
+            state.trainNow = .none
             record(.trainNowTrigger, "train-now (queued) starts training round \(state.round)")
             enter(.finalizing)
         } else {
             state.phase = .idle
-            state.awaitingTrainNow = true
+            state.trainNow = .awaited
             state.lastRunEnding = nil
             record(.roundCollected, "round \(state.round)/\(state.rounds) collected; waiting for train-now")
         }
@@ -191,7 +186,7 @@ private struct Machine {
                     + "\(last.round): \(last.message)"
             }
             record(.pipelineComplete, level: failures > 0 ? .warn : .info, message)
-            endRun(as: "completed")
+            endRun(as: .completed)
         }
     }
 
@@ -200,14 +195,14 @@ private struct Machine {
     mutating func stop() -> PipelineOutcome {
         if state.stopping { return .refused("already stopping") }
         if state.stageActive {
-            state.stopping = true
+            state.stageRun = .stopping
             effects.append(.terminateStage)
             return .accepted(nil)
         }
         if state.phase.isRunning || state.awaitingTrainNow {
             let reason = state.awaitingTrainNow ? "while waiting for train-now" : "while paused"
             record(.pipelineStop, "run stopped \(reason)")
-            endRun(as: "stopped")
+            endRun(as: .stopped)
             return .accepted(nil)
         }
         return .refused(state.phase == .error ? "the pipeline is in ERROR; use reset" : "no run is active")
@@ -221,7 +216,7 @@ private struct Machine {
         if state.mode != .collect { return .refused("train-now applies to collect mode only; this run is in full mode") }
         switch state.phase {
         case .idle:
-            state.awaitingTrainNow = false
+            state.trainNow = .none
             state.lastRunEnding = nil
             record(.trainNowTrigger, "train-now starts training round \(state.round)")
             enter(.finalizing)
@@ -229,7 +224,7 @@ private struct Machine {
         case .collecting, .validating, .testing:
             if state.stopping { return .refused("the run is stopping") }
             if !state.trainNowPending {
-                state.trainNowPending = true
+                state.trainNow = .queued
                 record(.trainNowTrigger, "train-now queued: round \(state.round) trains after \(state.stage?.rawValue ?? "collection")")
             }
             return .accepted("queued")
@@ -245,18 +240,18 @@ private struct Machine {
         if state.paused { return .refused("already paused") }
         if state.pauseRequested { return .refused("pause already requested") }
         if state.stopping { return .refused("the run is stopping") }
-        state.pauseRequested = true
+        state.hold = .requested
         return .accepted("pause takes effect when \(state.stage?.rawValue ?? "the stage") finishes")
     }
 
     mutating func resume() -> PipelineOutcome {
         if state.pauseRequested {
-            state.pauseRequested = false
+            state.hold = .none
             record(.resumed, "pause request withdrawn")
             return .accepted(nil)
         }
         guard state.paused, let phase = Optional(state.phase), phase.isRunning else { return .refused("not paused") }
-        state.paused = false
+        state.hold = .none
         record(.resumed, "resumed: starting \(phase.stage?.rawValue ?? "?") of round \(state.round)")
         enter(phase)
         return .accepted(nil)
@@ -267,7 +262,7 @@ private struct Machine {
     mutating func step() -> PipelineOutcome {
         guard state.paused, state.phase.isRunning else { return .refused("not paused") }
         let outcome = resume()
-        state.pauseRequested = true
+        state.hold = .requested
         return outcome
     }
 

@@ -59,8 +59,18 @@ public enum PipelinePhase: String, Sendable, Codable, CaseIterable {
 
 /// Why a stage did not succeed.
 public struct StageFailure: Sendable, Equatable {
+    /// The failure's category, derived from the attempt's `StageEnding` (`StageEnding.failureKind`).
     public enum Kind: String, Sendable, Equatable {
-        case exit, signal, timeout, spawn
+        /// Exited by itself with a non-zero code, or killed by a signal heidid did not send.
+        case exit, signal
+        /// Exceeded its time limit, or its watchdog.
+        case timeout
+        /// Never started.
+        case spawn
+        /// Killed for exceeding its memory limit (a batch scheduler's `OUT_OF_MEMORY`).
+        case outOfMemory
+        /// Lost with its node, preempted, or of unknown fate (a batch scheduler's job).
+        case lost
     }
 
     public var kind: Kind
@@ -76,6 +86,11 @@ public struct StageFailure: Sendable, Equatable {
         self.exitCode = exitCode
         self.signal = signal
         self.allowed = allowed
+    }
+
+    /// A stage that could not start (`StageEnding.spawnFailed`): `message` says why.
+    public init(spawn message: String, allowed: Bool) {
+        self.init(kind: .spawn, message: message, allowed: allowed)
     }
 }
 

@@ -14,9 +14,12 @@ public struct StateFile: Sendable, Equatable, Codable {
     /// the interrupted stage by them, escapers that left its process group included.
     public var stageInstance: String?
     public var stageCgroup: String?
+    /// The running stage's executor record when it runs elsewhere (a Slurm job's name and id): recovery hands it back
+    /// to the launcher, which re-attaches to the job instead of starting the stage again.
+    public var stageExecutor: ExecutorRecord?
 
     public init(status: StatusSnapshot, legacyStatus: String, stageActive: Bool, runUnitTests: Bool, allowedFailures: Int = 0,
-                stageInstance: String? = nil, stageCgroup: String? = nil) {
+                stageInstance: String? = nil, stageCgroup: String? = nil, stageExecutor: ExecutorRecord? = nil) {
         self.status = status
         self.legacyStatus = legacyStatus
         self.stageActive = stageActive
@@ -24,12 +27,13 @@ public struct StateFile: Sendable, Equatable, Codable {
         self.allowedFailures = allowedFailures
         self.stageInstance = stageInstance
         self.stageCgroup = stageCgroup
+        self.stageExecutor = stageExecutor
     }
 
     enum ExtraKeys: String, CodingKey {
         case status, currentRound = "current_round", currentStage = "current_stage", stageActive = "stage_active"
         case runUnitTests = "run_unit_tests", allowedFailures = "allowed_failures", stageInstance = "stage_instance"
-        case stageCgroup = "stage_cgroup"
+        case stageCgroup = "stage_cgroup", stageExecutor = "stage_executor"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -41,6 +45,7 @@ public struct StateFile: Sendable, Equatable, Codable {
         allowedFailures = try c.decodeIfPresent(Int.self, forKey: .allowedFailures) ?? 0
         stageInstance = try c.decodeIfPresent(String.self, forKey: .stageInstance)
         stageCgroup = try c.decodeIfPresent(String.self, forKey: .stageCgroup)
+        stageExecutor = try c.decodeIfPresent(ExecutorRecord.self, forKey: .stageExecutor)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -54,6 +59,7 @@ public struct StateFile: Sendable, Equatable, Codable {
         try c.encode(allowedFailures, forKey: .allowedFailures)
         try c.encode(stageInstance, forKey: .stageInstance)
         try c.encode(stageCgroup, forKey: .stageCgroup)
+        try c.encodeIfPresent(stageExecutor, forKey: .stageExecutor)
     }
 
     /// Writes `state.json` atomically (temp file, fsync, rename, fsync directory).
@@ -77,16 +83,13 @@ public struct StateFile: Sendable, Equatable, Codable {
         state.round = status.round
         state.rounds = status.rounds
         state.runUnitTests = runUnitTests
-        state.stageActive = stageActive
-        state.paused = status.paused
-        state.pauseRequested = status.pauseRequested
-        state.trainNowPending = status.trainNowPending
-        state.stopping = status.stopping
-        state.awaitingTrainNow = status.awaitingTrainNow
+        state.stageRun = status.stopping ? .stopping : (stageActive ? .running : .none)
+        state.hold = status.paused ? .paused : (status.pauseRequested ? .requested : .none)
+        state.trainNow = status.awaitingTrainNow ? .awaited : (status.trainNowPending ? .queued : .none)
         state.lastError = status.lastError
         state.lastWarning = status.lastWarning
         state.allowedFailures = allowedFailures
-        if status.state == .idle, ["completed", "stopped"].contains(legacyStatus) { state.lastRunEnding = legacyStatus }
+        if status.state == .idle, let ending = RunEnding(rawValue: legacyStatus) { state.lastRunEnding = ending }
         return state
     }
 }

@@ -16,10 +16,13 @@ public struct ChildStatus: Sendable, Equatable, Codable {
     public var usage: [String: Double]?
     /// Progress read from the stage's output (`progress:`), nil until a progress line was seen.
     public var progress: ChildProgress?
+    /// For a stage that runs elsewhere (`executor: slurm`): its executor's facts (`executor`, `job_id`, `state`,
+    /// `nodes`, `pending_seconds`, `running_seconds`, …); absent for a local child, whose `pid` says where it is.
+    public var executor: [String: String]?
 
     public init(pid: Int32, pgid: Int32, argv: [String], startedAt: String, elapsedSeconds: Double,
                 timeoutSeconds: Double, status: String?, startTicks: UInt64?, counters: [String: Double]? = nil,
-                usage: [String: Double]? = nil, progress: ChildProgress? = nil) {
+                usage: [String: Double]? = nil, progress: ChildProgress? = nil, executor: [String: String]? = nil) {
         self.pid = pid
         self.pgid = pgid
         self.argv = argv
@@ -31,11 +34,12 @@ public struct ChildStatus: Sendable, Equatable, Codable {
         self.counters = counters
         self.usage = usage
         self.progress = progress
+        self.executor = executor
     }
 
     enum CodingKeys: String, CodingKey {
         case pid, pgid, argv, startedAt = "started_at", elapsedSeconds = "elapsed_s", timeoutSeconds = "timeout_s"
-        case status, startTicks = "start_ticks", counters, usage, progress
+        case status, startTicks = "start_ticks", counters, usage, progress, executor
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -51,6 +55,7 @@ public struct ChildStatus: Sendable, Equatable, Codable {
         try c.encode(counters, forKey: .counters)
         try c.encode(usage, forKey: .usage)
         try c.encode(progress, forKey: .progress)
+        try c.encodeIfPresent(executor, forKey: .executor)
     }
 }
 

@@ -18,7 +18,7 @@ public enum SHA256 {
     }
 
     /// The digest of `bytes` into the first 32 bytes of `out`; allocates nothing.
-    static func digest(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) {
+    public static func digest(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) {
         Libgcrypt.initialize()
         withUnsafeBytes(of: 0 as UInt8) { empty in
             gcry_md_hash_buffer(Libgcrypt.sha256, out.baseAddress, bytes.baseAddress ?? empty.baseAddress, bytes.count)
@@ -34,13 +34,13 @@ public enum SHA256 {
     public static let zeroHex = String(repeating: "0", count: 64)
 }
 
-/// libgcrypt's one-time set-up, done before the first digest.
-enum Libgcrypt {
-    static let sha256 = Int32(GCRY_MD_SHA256.rawValue)
+/// libgcrypt's one-time set-up, done before the first digest or HMAC (the journal's checkpoints use it too).
+public enum Libgcrypt {
+    public static let sha256 = Int32(GCRY_MD_SHA256.rawValue)
 
     private static let initialized: Bool = heidi_gcrypt_initialize() == 0
 
-    static func initialize() {
+    public static func initialize() {
         // Only possible when the installed library is older than the one heidi was built against: like a missing
         // symbol, a broken installation, which the dynamic loader would refuse too.
         guard initialized else {

@@ -105,3 +105,8 @@ public struct SystemWallClock: WallClock {
     public init() {}
     public func now() -> Timestamp { Timestamp.now() }
 }
+
+extension String {
+    /// `value` in decimal, zero-padded on the left to `width` digits (`000000000042`).
+    public init(zeroPadded value: Int, width: Int) { self = pad(value, width) }
+}

@@ -4,6 +4,7 @@
 import Glibc
 #endif
 import HeidiCore
+import HeidiJournal
 
 /// Options: --dir DIR (default: a new directory under /tmp), --events N (never/batch), --always N, --verify-mb MB.
 struct Options {

@@ -432,7 +432,8 @@ scenario_purge() {
     list_paths >"$out/paths-after-purge.txt"
     comm -13 "$out/paths-before-install.txt" "$out/paths-after-purge.txt" >"$out/paths-left-by-purge.txt"
     comm -23 "$out/paths-before-install.txt" "$out/paths-after-purge.txt" >"$out/paths-removed-by-purge.txt"
-    log "files left after purge that were not there before the install: $(grep -c . "$out/paths-left-by-purge.txt") ($(paste -sd' ' "$out/paths-left-by-purge.txt"))"
+    log "paths left after purge that were not there before the install: $(grep -c . "$out/paths-left-by-purge.txt")" \
+        "($(head -n 10 "$out/paths-left-by-purge.txt" | paste -sd' ' -))"
     check "after purge no path is left that the install added, but what policy keeps (/$PURGE_KEEPS/)" \
         out_empty awk -v keep="$PURGE_KEEPS" '$0 !~ keep' "$out/paths-left-by-purge.txt"
     check "purge removed nothing that was there before the install" out_empty cat "$out/paths-removed-by-purge.txt"

@@ -4,9 +4,10 @@
 #   contrib/systemd-e2e/run.sh [--artifacts DIR] [--no-build]        (as root; `make systemd-test` runs it)
 #
 # 1. Builds (once) and caches a debootstrapped Debian 12 rootfs in $HEIDI_E2E_CACHE (default /var/cache/heidi-e2e).
-# 2. Installs heidi into a staging tree with the real install step: `make install DESTDIR=… PREFIX=/usr/local`
-#    (static release binaries, units, sysusers and tmpfiles entries, config, completions, man pages), and adds the
-#    demo pipeline (config/demo.yaml + contrib/demo) as /etc/heidi/heidi.yaml.
+# 2. Builds the Debian package (`make deb`: static release binaries, units, sysusers and tmpfiles entries, conffiles,
+#    completions, man pages, maintainer scripts) and puts it, with the demo pipeline (config/demo.yaml +
+#    contrib/demo), into the container; the first scenario installs it there with `dpkg -i` (postinst creates the
+#    user, applies tmpfiles.d, enables and starts the units) and makes the demo config /etc/heidi/heidi.yaml.
 # 3. In a private mount namespace (tmpfs /run, overlayfs over the cached rootfs) and a throwaway cgroup, boots the
 #    rootfs with `systemd-nspawn --boot` (pure cgroup v2 inside), and drives everything from inside the container
 #    through `nsenter` into its PID 1: systemctl, journalctl, heidictl (scenarios.sh lists the assertions).
@@ -19,8 +20,8 @@
 # --artifacts DIR  keep the evidence in DIR: console log, journal (export format and the journal files, readable
 #                  with `journalctl -D`), events.jsonl, status outputs. Without it, the last journal lines are printed
 #                  on failure and nothing is kept.
-# --no-build       use the release binaries already in .build/release instead of running `make install`'s build
-#                  (still installs with `make install`; fails if they are missing).
+# --no-build       use the package `make deb` already built (.build/deb/heidi_<version>_<arch>.deb) instead of
+#                  running `make deb` (fails if it is missing); `make systemd-test` builds it first.
 # Environment: HEIDI_E2E_CACHE (rootfs cache), HEIDI_E2E_BOOT_TIMEOUT (s, default 60).
 set -euo pipefail
 
@@ -52,7 +53,7 @@ if [ -z "${HEIDI_E2E_INNER:-}" ]; then
     need findmnt "apt-get install util-linux"
     need python3 "apt-get install python3"
     need make "apt-get install make"
-    need swift "the Swift toolchain must be on PATH (make install builds the release binaries)"
+    need dpkg-parsechangelog "apt-get install dpkg-dev"
     need systemd-analyze "apt-get install systemd"
     grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || true
     grep -qw overlay /proc/filesystems || die "the kernel has no overlayfs (needed to boot a throwaway copy of the rootfs)"
@@ -81,33 +82,25 @@ if [ -z "${HEIDI_E2E_INNER:-}" ]; then
     trap outer_cleanup EXIT
     trap 'exit 130' INT TERM
 
-    step "make install DESTDIR=<staging> PREFIX=/usr/local"
-    stage=$work/install
+    step "the Debian package (make deb)"
+    deb=$repo/.build/deb/heidi_$(dpkg-parsechangelog -l "$repo/debian/changelog" -S Version)_$(dpkg --print-architecture).deb
     t=$(ts_ns)
-    if [ "$build" = 0 ]; then
-        for b in heidid heidictl heidi-exec heidi-collect; do
-            [ -x "$repo/.build/release/$b" ] || die "--no-build: $repo/.build/release/$b is missing (run make release)"
-        done
-        # `make -o release` takes the release binaries as they are.
-        make_args=(-o release -o deps)
-    else
-        make_args=()
+    if [ "$build" = 1 ]; then
+        command -v swift >/dev/null || die "the Swift toolchain must be on PATH (make deb builds the release binaries)"
+        if ! make -C "$repo" deb >"$work/make-deb.log" 2>&1; then
+            tail -n 40 "$work/make-deb.log"
+            die "make deb failed (above: the end of its output)"
+        fi
+        log "make deb took $(ms_since "$t") ms"
     fi
-    if ! make -C "$repo" "${make_args[@]}" install DESTDIR="$stage" PREFIX=/usr/local >"$work/make-install.log" 2>&1; then
-        tail -n 40 "$work/make-install.log"
-        die "make install failed (above: the end of its output)"
-    fi
-    log "make install took $(ms_since "$t") ms"
-    for f in usr/local/bin/heidid usr/local/bin/heidictl usr/local/bin/heidi-exec usr/local/bin/heidi-collect \
-        etc/systemd/system/heidi.service etc/systemd/system/heidi.socket usr/lib/sysusers.d/heidi.conf \
-        usr/lib/tmpfiles.d/heidi.conf etc/heidi/heidi.yaml usr/local/share/man/man1/heidictl.1; do
-        [ -e "$stage/$f" ] || die "make install did not install /$f"
-    done
+    [ -s "$deb" ] || die "$deb is missing (run make deb)"
+    log "package: $deb ($(du -h "$deb" | cut -f1))"
 
     # The demo pipeline, as the installed configuration: config/demo.yaml with repo_root pointing at the demo
     # scripts' new home, and child output forwarded to journald. Plus the two variants the scenarios reload.
     payload=$work/payload
     mkdir -p "$payload/opt/heidi-demo/contrib" "$payload/opt/heidi-e2e"
+    cp "$deb" "$payload/opt/heidi-e2e/heidi.deb"
     cp -r "$repo/contrib/demo" "$payload/opt/heidi-demo/contrib/demo"
     rm -rf "$payload/opt/heidi-demo/contrib/demo/__pycache__"
     derive() { # derive FILE SED-EXPRESSION ERE: edits FILE, then requires a line matching ERE
@@ -186,10 +179,7 @@ mkdir -p $s/upper $s/work $s/merged
 mount -t overlay overlay -o "lowerdir=$rootfs,upperdir=$s/upper,workdir=$s/work" $s/merged ||
     die "cannot mount an overlay over $rootfs"
 root=$s/merged
-cp -a "$work/install/." "$root/" || die "cannot copy the installed tree into the container"
-cp -a "$work/payload/." "$root/" || die "cannot copy the demo into the container"
-cp "$root/etc/heidi/heidi.yaml" "$root/opt/heidi-e2e/heidi-installed.yaml"
-install -m 0640 "$root/opt/heidi-e2e/heidi-demo.yaml" "$root/etc/heidi/heidi.yaml"
+cp -a "$work/payload/." "$root/" || die "cannot copy the package and the demo into the container"
 
 # IN_T SECONDS cmd...: run a command inside the container (all its namespaces, a clean environment), bounded.
 IN_T() {

@@ -3,7 +3,8 @@
 # $here; from lib.sh: step, log, check, pass, fail, wait_until.
 #
 # Scenarios, in order (each one leaves the service in a known state for the next):
-#   install    README install steps (sysusers, tmpfiles, daemon-reload), the unit as loaded, systemd-analyze
+#   install    dpkg -i of the .deb: what its postinst did (user, tmpfiles, units enabled and started, heidi-web
+#              not), conffiles, the unit as loaded, systemd-analyze; then the demo config replaces the sample
 #   start      systemctl start: READY, active, Status: line, runs as heidi, per-stage cgroups available
 #   demo       the demo pipeline (2 full rounds of the real stage scripts) run to completion with heidictl
 #   journald   journalctl -u heidi -o json: event mirror fields, child output fields, MESSAGE_ID queries, own logs
@@ -11,6 +12,9 @@
 #   stop       systemctl stop during a running stage: nothing of the service is left in its cgroup
 #   watchdog   SIGSTOP on heidid: watchdog abort, restart, run recovered, journal chain intact
 #   socket     heidi.socket: the first heidictl starts the service; heidictl keeps working across restarts
+#   upgrade    dpkg -i again while heidid works: not restarted, the edited conffile kept, modes kept
+#   final      journal chain intact, no failed units
+#   purge      dpkg --purge: nothing of the package left but what policy keeps (user and group heidi)
 
 out=$work/out
 checks() { python3 "$here/checks.py" "$@"; }
@@ -75,29 +79,63 @@ cg_state() {
         if [ -z "$pids" ]; then echo empty; else echo "pids left: $pids"; fi' sh "$1"
 }
 
+# Every path of the container's root file system (its own mounts only) except the volatile and the test's own: the
+# purge scenario compares the list after purge with the one taken before the install.
+PATHS_PRUNED='/proc /sys /dev /run /tmp /var/tmp /var/log /var/cache /var/lib/dpkg /var/lib/apt /opt/heidi-e2e /opt/heidi-demo'
+list_paths() {
+    IN_T 60 sh -c 'args=""; for p in $1; do args="$args -path $p -prune -o"; done
+        find / -xdev $args -print | sort' sh "$PATHS_PRUNED"
+}
+# What the package may leave behind on purge, and why (docs/packaging.md): the system user and group heidi stay (a
+# freed uid could be reused by an account that then owns heidi's leftover files, so Debian never deletes system
+# users), and with them the backups systemd-sysusers writes of the files it edited.
+PURGE_KEEPS='^/etc/(passwd|group|shadow|gshadow)-$'
+
 scenario_install() {
-    step "install: README steps, the unit as systemd loads it, its sandbox score"
-    check "systemd-sysusers creates user and group heidi" IN systemd-sysusers
-    check "user heidi exists (getent passwd heidi)" IN getent passwd heidi
-    check "systemd-tmpfiles --create heidi.conf" IN systemd-tmpfiles --create /usr/lib/tmpfiles.d/heidi.conf
-    local perms
+    step "install: dpkg -i heidi.deb, what its maintainer scripts did, the unit as systemd loads it"
+    list_paths >"$out/paths-before-install.txt"
+    local version perms
+    version=$(dpkg-deb -f "$work/payload/opt/heidi-e2e/heidi.deb" Version)
+    check "dpkg -i heidi.deb (version $version)" IN_T 120 dpkg -i /opt/heidi-e2e/heidi.deb
+    check "dpkg knows heidi as installed" out_is "install ok installed $version" IN dpkg-query -W -f '${Status} ${Version}' heidi
+    check "postinst: systemd-sysusers created user heidi (getent passwd heidi)" IN getent passwd heidi
+    check "postinst: the user heidi is a system user with home /var/lib/heidi and no login shell" \
+        out_has '^heidi:x:[0-9]{1,3}:[0-9]{1,3}:[^:]*:/var/lib/heidi:/(usr/)?s?bin/nologin$' IN getent passwd heidi
     perms=$(IN stat -c '%a %U %G' /etc/heidi /etc/heidi/heidi.yaml | paste -sd' ' -)
-    check "/etc/heidi is 750 root:heidi and heidi.yaml 640 root:heidi (tmpfiles.d; got '$perms')" \
+    check "postinst: tmpfiles.d made /etc/heidi 750 root:heidi and heidi.yaml 640 root:heidi (got '$perms')" \
         test "$perms" = "750 root heidi 640 root heidi"
-    check "systemctl daemon-reload" IN systemctl daemon-reload
+    check "dpkg lists /etc/heidi/heidi.yaml and collect.yaml as conffiles" \
+        out_lines 2 IN sh -c "dpkg-query -W -f '\${Conffiles}\n' heidi | grep -E '^ /etc/heidi/(heidi|collect)\.yaml '"
+    check "postinst enabled heidi.service and heidi.socket" out_is "$(printf 'enabled\nenabled')" \
+        IN systemctl is-enabled heidi.service heidi.socket
+    check "postinst started heidi.socket" out_is active IN systemctl is-active heidi.socket
+    check "postinst started heidi.service (heidid idles with the sample config)" \
+        wait_until 30 "heidi.service active" IN_T 5 systemctl is-active --quiet heidi.service
+    check "heidi-web.service is neither enabled nor started (it needs the operator's password first)" \
+        out_is "$(printf 'disabled\ninactive')" IN sh -c 'systemctl is-enabled heidi-web.service; systemctl is-active heidi-web.service'
+    check "heidictl status answers the installed daemon" IN heidictl status
+    check "heidid --version is the package's version ($version)" out_is "$version" IN /usr/bin/heidid --version
+    check "man heidictl, heidid, heidi-exec pages and bash completions are installed" \
+        IN test -s /usr/share/man/man1/heidictl.1.gz -a -s /usr/share/man/man1/heidid.1.gz \
+        -a -s /usr/share/man/man1/heidi-exec.1.gz -a -s /usr/share/bash-completion/completions/heidictl
     check "systemd-analyze verify heidi.service heidi.socket (no warnings)" \
-        out_empty IN systemd-analyze verify /etc/systemd/system/heidi.service /etc/systemd/system/heidi.socket
+        out_empty IN systemd-analyze verify /lib/systemd/system/heidi.service /lib/systemd/system/heidi.socket
     IN systemd-analyze security heidi.service --no-pager >"$out/security-online.txt" 2>&1 || true
     check "systemd-analyze security heidi.service (as loaded by PID 1): exposure <= 2.0" \
         checks exposure "$out/security-online.txt" 2.0
-    IN systemd-analyze security --offline=yes --threshold=20 /etc/systemd/system/heidi.service \
+    IN systemd-analyze security --offline=yes --threshold=20 /lib/systemd/system/heidi.service \
         >"$out/security-offline.txt" 2>&1 || true
     check "systemd-analyze security --offline=yes --threshold=20 on the installed unit: exposure <= 2.0" \
         checks exposure "$out/security-offline.txt" 2.0
-    check "heidid --check-config accepts the installed sample config" \
-        IN /usr/local/bin/heidid --check-config --config /opt/heidi-e2e/heidi-installed.yaml
+    check "heidid --check-config accepts the installed sample config (as user heidi)" \
+        IN setpriv --reuid=heidi --regid=heidi --init-groups /usr/bin/heidid --check-config --config /etc/heidi/heidi.yaml
+    # The scenarios below run the demo pipeline: its config replaces the sample (an edited conffile, as an operator's
+    # would be), and the service the postinst started with the sample stops so that `start` starts it anew.
+    check "install the demo config as /etc/heidi/heidi.yaml" \
+        IN sh -c 'cat /opt/heidi-e2e/heidi-demo.yaml > /etc/heidi/heidi.yaml'
     check "heidid --check-config accepts the demo config (as user heidi)" \
-        IN setpriv --reuid=heidi --regid=heidi --init-groups /usr/local/bin/heidid --check-config --config /etc/heidi/heidi.yaml
+        IN setpriv --reuid=heidi --regid=heidi --init-groups /usr/bin/heidid --check-config --config /etc/heidi/heidi.yaml
+    check "systemctl stop heidi.service (started by postinst with the sample config)" IN systemctl stop heidi.service
 }
 
 unit_properties() {
@@ -355,6 +393,23 @@ scenario_socket() {
     check "the socket file was never replaced (same inode $inode)" out_is "$inode" IN stat -c %i /run/heidi/heidi.sock
 }
 
+scenario_upgrade() {
+    step "upgrade: dpkg -i heidi.deb again while heidid works (the upgrade path of the maintainer scripts)"
+    local before
+    check "heidi.service is running" IN systemctl is-active --quiet heidi.service
+    before=$(prop MainPID)
+    IN sh -c 'md5sum < /etc/heidi/heidi.yaml' >"$out/conffile-before-upgrade.txt"
+    check "dpkg -i heidi.deb over the installed package" IN_T 120 dpkg -i /opt/heidi-e2e/heidi.deb
+    check "heidid was not restarted by the upgrade (MainPID $before)" out_is "$before" prop MainPID
+    check "heidi.service is still active" IN systemctl is-active --quiet heidi.service
+    check "the edited /etc/heidi/heidi.yaml (the demo config) was kept" \
+        out_is "$(cat "$out/conffile-before-upgrade.txt")" IN sh -c 'md5sum < /etc/heidi/heidi.yaml'
+    check "no .dpkg-new/.dpkg-old/.dpkg-dist left in /etc/heidi" out_empty IN find /etc/heidi -name '*.dpkg-*'
+    check "after the upgrade /etc/heidi is still 750 root:heidi and heidi.yaml 640 root:heidi" \
+        out_is "750 root heidi 640 root heidi" IN sh -c "stat -c '%a %U %G' /etc/heidi /etc/heidi/heidi.yaml | paste -sd' ' -"
+    check "heidictl status answers after the upgrade" IN heidictl status
+}
+
 scenario_final() {
     step "final: journal chain, no failed units"
     IN_T 30 heidictl journal verify --journald >"$out/verify-final.txt" 2>&1 && rc=0 || rc=$?
@@ -362,6 +417,26 @@ scenario_final() {
     sed 's/^/        /' "$out/verify-final.txt" | head -n 8
     check "systemctl stop heidi.socket heidi.service" IN systemctl stop heidi.socket heidi.service
     check "no failed units in the container" out_empty IN systemctl list-units --failed --plain --no-legend
+}
+
+scenario_purge() {
+    step "purge: dpkg --purge heidi leaves nothing behind but what policy keeps"
+    check "start heidi.socket and heidi.service again (prerm must stop them)" IN systemctl start heidi.socket heidi.service
+    check "dpkg --purge heidi" IN_T 120 dpkg --purge heidi
+    check "dpkg no longer knows heidi (not even its conffiles)" out_is "" IN sh -c "dpkg-query -W -f '\${Status}' heidi 2>/dev/null || true"
+    check "no heidid, heidi-web or stage process is left" out_empty IN sh -c 'pgrep -a -u heidi || true'
+    check "systemd knows no heidi unit any more (after daemon-reload)" \
+        out_empty IN sh -c 'systemctl list-unit-files --no-legend "heidi*"; systemctl list-units --all --plain --no-legend "heidi*" | grep -v " not-found " || true'
+    check "/run/heidi is gone" IN test ! -e /run/heidi
+    check "user and group heidi stay (policy: a system user is never removed)" IN getent passwd heidi
+    list_paths >"$out/paths-after-purge.txt"
+    comm -13 "$out/paths-before-install.txt" "$out/paths-after-purge.txt" >"$out/paths-left-by-purge.txt"
+    comm -23 "$out/paths-before-install.txt" "$out/paths-after-purge.txt" >"$out/paths-removed-by-purge.txt"
+    log "paths left after purge that were not there before the install: $(grep -c . "$out/paths-left-by-purge.txt")" \
+        "($(head -n 10 "$out/paths-left-by-purge.txt" | paste -sd' ' -))"
+    check "after purge no path is left that the install added, but what policy keeps (/$PURGE_KEEPS/)" \
+        out_empty awk -v keep="$PURGE_KEEPS" '$0 !~ keep' "$out/paths-left-by-purge.txt"
+    check "purge removed nothing that was there before the install" out_empty cat "$out/paths-removed-by-purge.txt"
 }
 
 run_scenarios() {
@@ -373,5 +448,7 @@ run_scenarios() {
     scenario_stop
     scenario_watchdog
     scenario_socket
+    scenario_upgrade
     scenario_final
+    scenario_purge
 }

@@ -6,7 +6,7 @@ SYSTEMD_UNIT_DIR ?= /etc/systemd/system
 SYSUSERS_DIR ?= /usr/lib/sysusers.d
 TMPFILES_DIR ?= /usr/lib/tmpfiles.d
 
-.PHONY: deps test-deps build demo test swift-test release install install-docs systemd-test systemd-test-deps clean python-test python-deps web-test web-test-deps
+.PHONY: deps test-deps build demo test swift-test release install install-docs systemd-test systemd-test-deps clean python-test python-deps web-test web-test-deps fleet-test fleet-test-deps
 
 ## Install the system packages the build needs (libsystemd-dev, libgcrypt20-dev, libyaml-dev; pkg-config is usually
 ## present).
@@ -57,6 +57,19 @@ web-test: deps web-test-deps
 	swift build --product heidictl
 	swift build --product heidi-web
 	contrib/web/browser-test.sh
+
+## The fleet with real hosts (issue 18): network namespaces joined by veth pairs, a dashboard and three workers, each
+## with its own heidid and heidi-web, and Debian's prometheus scraping them (contrib/fleet/netns-test.sh; root).
+fleet-test-deps:
+	@command -v ip >/dev/null && command -v openssl >/dev/null && command -v curl >/dev/null && command -v prometheus >/dev/null || { \
+		echo "installing iproute2 openssl curl prometheus (fleet test)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq iproute2 openssl curl prometheus; }
+
+fleet-test: deps fleet-test-deps
+	swift build --product heidid
+	swift build --product heidictl
+	swift build --product heidi-web
+	contrib/fleet/netns-test.sh
 
 ## The Python package (contrib/python): mypy --strict, ruff, pytest against the built heidid/heidictl/heidi-web (its own
 ## tests, over the control socket and through heidi-web with TLS from openssl, and the original engine's ported suites),

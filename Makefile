@@ -59,13 +59,16 @@ web-test: deps web-test-deps
 	contrib/web/browser-test.sh
 
 ## The fleet with real hosts (issue 18): network namespaces joined by veth pairs, a dashboard and three workers, each
-## with its own heidid and heidi-web, and Debian's prometheus scraping them (contrib/fleet/netns-test.sh; root).
+## with its own heidid and heidi-web, and Debian's prometheus scraping them (contrib/fleet/netns-test.sh; root). First
+## the container files are linted (contrib/fleet/lint.sh: hadolint, docker-compose config), since none can run here.
 fleet-test-deps:
-	@command -v ip >/dev/null && command -v openssl >/dev/null && command -v curl >/dev/null && command -v prometheus >/dev/null || { \
-		echo "installing iproute2 openssl curl prometheus (fleet test)"; \
-		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq iproute2 openssl curl prometheus; }
+	@command -v ip >/dev/null && command -v openssl >/dev/null && command -v curl >/dev/null && command -v prometheus >/dev/null \
+		&& command -v docker-compose >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null || { \
+		echo "installing iproute2 openssl curl prometheus docker-compose python3-venv (fleet test)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq iproute2 openssl curl prometheus docker-compose python3-venv; }
 
 fleet-test: deps fleet-test-deps
+	contrib/fleet/lint.sh
 	swift build --product heidid
 	swift build --product heidictl
 	swift build --product heidi-web

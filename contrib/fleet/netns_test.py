@@ -269,6 +269,11 @@ scrape_configs:
         if took > 5 + 3:  # 5 s from heidi-web's start; heidid's start-up comes first
             fail(f"workers appeared after {took:.1f} s (over 5 s)")
 
+    # The fleet page and its script are served, under the CSP that forbids inline script.
+    result = run("curl", "-sk", "-D", "-", f"https://127.0.0.1:{PORT}/fleet", ns=fleet.dash_ns, check=False)
+    if "script-src 'self'" not in result.stdout or 'src="/fleet.js"' not in result.stdout or "<script>" in result.stdout:
+        fail(f"/fleet is not the fleet page under the CSP: {result.stdout[:400]}")
+
     # A link down for 30 s: stale within 15 s. The other checks run meanwhile.
     wait_for("w2 has shipped events", 20, lambda: fleet.fleet().get("w2", {}).get("copySeq", 0) >= 3)
     fleet.link(2, up=False)
@@ -374,6 +379,19 @@ scrape_configs:
         return all(w in up for w in fleet.workers)
     if wait_for("prometheus has heidi_fleet_worker_up == 1 for w1, w2 and w3", 10, workers_up):
         log("prometheus: heidi_fleet_worker_up == 1 for every worker")
+    # The Grafana dashboard's queries and the alerting rules' expressions run on this Prometheus and find data.
+    with open(f"{REPO}/contrib/grafana/heidi-fleet.json") as handle:
+        exprs = [t["expr"] for p in json.load(handle)["panels"] for t in p.get("targets", [])]
+    for expr in exprs:
+        result = run("curl", "-s", "--get", "--data-urlencode", f"query={expr}", f"http://127.0.0.1:{PROM_PORT}/api/v1/query",
+                     ns=fleet.dash_ns, check=False)
+        try:
+            answer = json.loads(result.stdout)
+        except ValueError:
+            answer = {}
+        if answer.get("status") != "success" or not answer.get("data", {}).get("result"):
+            fail(f"the Grafana panel query {expr!r} finds nothing: {result.stdout[:300]}")
+    log(f"the Grafana dashboard's {len(exprs)} queries all return data")
 
     # The end: heidid stops on every worker; each copy becomes byte-identical to its journal and verifies.
     for worker in fleet.workers:

@@ -51,7 +51,7 @@ extension FleetStore {
         nextID += 1
         let task = FleetTask(id: "t\(nextID)", method: method, target: target, actor: actor, body: body)
         return await withCheckedContinuation { continuation in
-            results[task.id] = (name, continuation)
+            results[task.id] = (name, task, continuation)
             if let poll = polls.removeValue(forKey: name) {
                 poll.continuation.resume(returning: [task])
             } else {
@@ -70,12 +70,15 @@ extension FleetStore {
         waiting.continuation.resume(returning: (504, Self.errorBody("unavailable", "worker \(name) did not answer in time (stale or partitioned?)")))
     }
 
-    /// A worker's answer to a relayed request; ignored unless that worker was asked.
+    /// A worker's answer to a relayed request; ignored unless that worker was asked. A refused action is recorded.
     public func complete(_ name: String, id: String, status: Int, body: [UInt8]) -> Bool {
         guard let waiting = results[id], waiting.worker == name else { return false }
         results[id] = nil
-        if status >= 400 {
-            record(name, "relay_refused", "warn", "task \(id) answered \(status): \(String(decoding: body.prefix(200), as: UTF8.self))")
+        // An action the worker (or its heidid) refused is recorded; a read that failed is the page's business only
+        // (a record per failed poll would flood the timeline and the log).
+        if status >= 400 && waiting.task.method == "POST" {
+            record(name, "relay_refused", "warn", "\(waiting.task.target) by \(waiting.task.actor ?? "unknown"): the worker answered "
+                   + "\(status): \(String(decoding: body.prefix(200), as: UTF8.self))")
         }
         waiting.continuation.resume(returning: (status, body))
         return true

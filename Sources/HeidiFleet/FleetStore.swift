@@ -52,7 +52,7 @@ public actor FleetStore {
     // The relay (FleetStore+Relay.swift).
     var polls: [String: (id: UInt64, continuation: CheckedContinuation<[FleetTask], Never>)] = [:]
     var queued: [String: [FleetTask]] = [:]
-    var results: [String: (worker: String, continuation: CheckedContinuation<(status: Int, body: [UInt8]), Never>)] = [:]
+    var results: [String: (worker: String, task: FleetTask, continuation: CheckedContinuation<(status: Int, body: [UInt8]), Never>)] = [:]
     var nextID: UInt64 = 0
 
     /// Opens the fleet directory and every copy already in it.

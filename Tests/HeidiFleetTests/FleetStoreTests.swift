@@ -88,4 +88,26 @@ struct FleetStoreTests {
         #expect(await answer.status == 200)
         #expect(await store.complete("gpu1", id: task.id, status: 200, body: []) == false)
     }
+
+    @Test("a relayed read that fails is not recorded (the page polls); an action the worker refuses is, with who asked")
+    func relayFailures() async throws {
+        let (store, _) = try store(Scratch.directory("fleet-store"), clock: Clock())
+        _ = try await store.heartbeat("gpu1", contact(allow: true))
+        func answer(_ method: String, _ target: String, actor: String?, status: Int) async throws -> Int {
+            async let reply = store.relay("gpu1", method: method, target: target, actor: actor, timeout: 5)
+            var tasks: [FleetTask] = []
+            for _ in 0..<50 where tasks.isEmpty { tasks = await store.nextTasks("gpu1", wait: 0.1) }
+            let task = try #require(tasks.first)
+            #expect(await store.complete("gpu1", id: task.id, status: status, body: Array("{\"error\":{}}".utf8)))
+            return await reply.status
+        }
+        let before = await store.events().count
+        #expect(try await answer("GET", "/api/v1/logs?tail=100", actor: nil, status: 400) == 400)
+        #expect(try await answer("GET", "/api/v1/logs?tail=100", actor: nil, status: 400) == 400)
+        #expect(await store.events().count == before)
+        #expect(try await answer("POST", "/api/v1/action/pause", actor: "operator (session) from 10.9.9.9", status: 403) == 403)
+        #expect(await store.events().contains {
+            $0.kind == "relay_refused" && $0.message.contains("/api/v1/action/pause") && $0.message.contains("10.9.9.9") && $0.message.contains("403")
+        })
+    }
 }

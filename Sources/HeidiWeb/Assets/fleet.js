@@ -3,6 +3,8 @@
 "use strict";
 (function () {
   let csrf = null, role = null, selected = null, after = 0, allow = false;
+  // The selected worker's last stage, round and run (heidid's logs need a stage; a stage's log stays after it ends).
+  let wstage = null, wround = null, wrun = null;
   const $ = (id) => document.getElementById(id);
 
   async function api(method, path) {
@@ -40,7 +42,7 @@
       cell(row, w.runID);
       cell(row, w.rounds ? w.round + "/" + w.rounds : w.round);
       cell(row, w.stage);
-      cell(row, w.child);
+      cell(row, w.child, "child").title = w.child || "";
       cell(row, w.lastError);
       cell(row, age(w.heartbeatAge));
       cell(row, w.copySeq);
@@ -79,7 +81,7 @@
   }
 
   function open(name, allowActions) {
-    selected = name; after = 0; allow = allowActions;
+    selected = name; after = 0; allow = allowActions; wstage = null; wround = null; wrun = null;
     $("wname").textContent = name;
     $("wevents").textContent = "";
     $("wlog").textContent = "";
@@ -99,6 +101,8 @@
       const s = await status.json();
       $("wstate").textContent = s.state;
       $("wrun").textContent = (s.run_id || "–") + " · round " + s.round + " · stage " + (s.stage || "–");
+      if (s.stage) { wstage = s.stage; wround = s.round; }
+      if (s.run_id) wrun = s.run_id;
     }
     const journal = await api("GET", base + "/journal?after=" + after);
     if (journal.ok) {
@@ -114,24 +118,32 @@
       const pre = $("wevents");
       if (pre.textContent.length > 200000) pre.textContent = pre.textContent.slice(-100000);
     }
-    const logs = await api("GET", base + "/relay/logs?tail=100");
-    if (logs.ok) $("wlog").textContent = await logs.text();
-    else $("wlog").textContent = "(log tail unavailable: " + logs.status + ")";
-    const scalars = await api("GET", base + "/relay/scalars");
+    if (wstage) {
+      const logs = await api("GET", base + "/relay/logs?stage=" + encodeURIComponent(wstage) + (wround ? "&round=" + wround : "") + "&tail=100");
+      $("wlogname").textContent = wstage + (wround ? " · round " + wround : "");
+      if (logs.ok) $("wlog").textContent = await logs.text();
+      else $("wlog").textContent = "(log tail unavailable: " + logs.status + ")";
+    } else {
+      $("wlog").textContent = "(no stage has run yet)";
+    }
+    const scalars = await api("GET", base + "/relay/scalars" + (wrun ? "?run_id=" + encodeURIComponent(wrun) : ""));
     if (scalars.ok) drawCurve(await scalars.json());
   }
 
+  // heidid's scalars: {"series":[{"round":R,"points":[{"step":S,"loss":L,…}]}]}; the newest round with a loss is drawn.
   function drawCurve(data) {
-    const series = (data && data.series) || {};
-    const key = Object.keys(series).find((k) => k.indexOf("loss") >= 0) || Object.keys(series)[0];
-    if (!key) { $("wloss").textContent = "no scalars"; return; }
-    const points = series[key].points || series[key];
-    if (!Array.isArray(points) || points.length === 0) return;
-    const values = points.map((p) => (Array.isArray(p) ? p[1] : p.value)).filter((v) => typeof v === "number");
-    if (values.length === 0) return;
-    const min = Math.min(...values), max = Math.max(...values), span = max - min || 1;
-    $("wline").setAttribute("points", values.map((v, i) => (i * 320 / Math.max(1, values.length - 1)).toFixed(1) + "," + (78 - (v - min) / span * 76).toFixed(1)).join(" "));
-    $("wloss").textContent = key + ": " + values[values.length - 1];
+    const series = ((data && data.series) || []).filter((x) => (x.points || []).some((p) => typeof p.loss === "number"));
+    if (series.length === 0) { $("wloss").textContent = "no loss reported yet"; $("wline").setAttribute("points", ""); return; }
+    const last = series[series.length - 1];
+    const points = last.points.filter((p) => typeof p.loss === "number" && typeof p.step === "number");
+    if (points.length === 0) return;
+    const steps = points.map((p) => p.step), losses = points.map((p) => p.loss);
+    const minX = Math.min(...steps), spanX = Math.max(...steps) - minX || 1;
+    const minY = Math.min(...losses), spanY = Math.max(...losses) - minY || 1;
+    $("wline").setAttribute("points", points.map((p) =>
+      ((p.step - minX) / spanX * 316 + 2).toFixed(1) + "," + (78 - (p.loss - minY) / spanY * 76).toFixed(1)).join(" "));
+    const end = points[points.length - 1];
+    $("wloss").textContent = "round " + last.round + ", step " + end.step + ": " + end.loss.toPrecision(4);
   }
 
   async function act(action) {

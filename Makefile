@@ -7,7 +7,8 @@ SYSUSERS_DIR ?= /usr/lib/sysusers.d
 TMPFILES_DIR ?= /usr/lib/tmpfiles.d
 
 .PHONY: deps test-deps build demo test swift-test release install install-docs deb deb-deps lintian systemd-test \
-	systemd-test-deps clean python-test python-deps web-test web-test-deps api-test api-deps docs-check slurm-test slurm-test-deps
+	systemd-test-deps clean python-test python-deps web-test web-test-deps api-test api-deps docs-check slurm-test slurm-test-deps \
+	fleet-test fleet-test-deps
 
 ## Install the system packages the build needs (libsystemd-dev, libgcrypt20-dev, libyaml-dev; pkg-config is usually
 ## present).
@@ -70,6 +71,24 @@ web-test: deps web-test-deps
 	swift build --product heidictl
 	swift build --product heidi-web
 	contrib/web/browser-test.sh
+
+## The fleet with real hosts (issue 18): network namespaces joined by veth pairs, a dashboard and three workers, each
+## with its own heidid and heidi-web, and Debian's prometheus scraping them (contrib/fleet/netns-test.sh; root). First
+## the container files are linted (contrib/fleet/lint.sh: hadolint, docker-compose config), since none can run here.
+## Then the fleet page in headless Chromium (contrib/fleet/page-test.sh; web-test-deps' packages).
+fleet-test-deps:
+	@command -v ip >/dev/null && command -v openssl >/dev/null && command -v curl >/dev/null && command -v prometheus >/dev/null \
+		&& command -v docker-compose >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null || { \
+		echo "installing iproute2 openssl curl prometheus docker-compose python3-venv (fleet test)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq iproute2 openssl curl prometheus docker-compose python3-venv; }
+
+fleet-test: deps fleet-test-deps web-test-deps
+	contrib/fleet/lint.sh
+	swift build --product heidid
+	swift build --product heidictl
+	swift build --product heidi-web
+	contrib/fleet/netns-test.sh
+	contrib/fleet/page-test.sh
 
 ## The Python package (contrib/python): mypy --strict, ruff, pytest against the built heidid/heidictl/heidi-web (its own
 ## tests, over the control socket and through heidi-web with TLS from openssl, and the original engine's ported suites),

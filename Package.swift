@@ -194,11 +194,23 @@ let package = Package(
             ]
         ),
 
+        // The fleet (issue 18): the protocol between a worker's heidi-web and the dashboard's, the dashboard's verified
+        // journal copies and the worker's shipper. Used by heidi-web only.
+        .target(
+            name: "HeidiFleet",
+            dependencies: [
+                "HeidiCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         // heidi-web: the dashboard over TCP/TLS, a client of heidid's control socket (heidid links none of it).
         .target(
             name: "HeidiWeb",
             dependencies: [
-                "HeidiAPI", "HeidiCore", "HeidiYAML",
+                "HeidiAPI", "HeidiCore", "HeidiYAML", "HeidiFleet",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -208,7 +220,8 @@ let package = Package(
             ],
             resources: [
                 .embedInCode("Assets/index.html"), .embedInCode("Assets/app.js"), .embedInCode("Assets/app.css"),
-                .embedInCode("Assets/favicon.svg"),
+                .embedInCode("Assets/favicon.svg"), .embedInCode("Assets/fleet.html"), .embedInCode("Assets/fleet.js"),
+                .embedInCode("Assets/fleet.css"),
             ]
         ),
         .executableTarget(
@@ -256,6 +269,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        .testTarget(name: "HeidiFleetTests", dependencies: ["HeidiFleet", "HeidiCore", "HeidiTestSupport"]),
         .testTarget(
             name: "HeidiWebTests",
             dependencies: [

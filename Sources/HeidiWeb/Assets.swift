@@ -2,7 +2,7 @@
 /// so the binary serves them with no file next to it and nothing to keep in step by hand.
 public enum Assets {
     public enum File: CaseIterable, Sendable {
-        case page, script, style, icon
+        case page, script, style, icon, fleetPage, fleetScript, fleetStyle
 
         public var fileName: String {
             switch self {
@@ -10,14 +10,17 @@ public enum Assets {
             case .script: return "app.js"
             case .style: return "app.css"
             case .icon: return "favicon.svg"
+            case .fleetPage: return "fleet.html"
+            case .fleetScript: return "fleet.js"
+            case .fleetStyle: return "fleet.css"
             }
         }
 
         var contentType: String {
             switch self {
-            case .page: return "text/html; charset=utf-8"
-            case .script: return "text/javascript; charset=utf-8"
-            case .style: return "text/css; charset=utf-8"
+            case .page, .fleetPage: return "text/html; charset=utf-8"
+            case .script, .fleetScript: return "text/javascript; charset=utf-8"
+            case .style, .fleetStyle: return "text/css; charset=utf-8"
             case .icon: return "image/svg+xml"
             }
         }
@@ -30,6 +33,9 @@ public enum Assets {
         case .script: return PackageResources.app_js
         case .style: return PackageResources.app_css
         case .icon: return PackageResources.favicon_svg
+        case .fleetPage: return PackageResources.fleet_html
+        case .fleetScript: return PackageResources.fleet_js
+        case .fleetStyle: return PackageResources.fleet_css
         }
     }
 

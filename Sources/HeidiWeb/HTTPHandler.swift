@@ -25,7 +25,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler, Sendabl
             pending.set(PendingRequest(head: head, body: [], tooLarge: false))
         case .body(var buffer):
             pending.update { request in
-                if request.body.count + buffer.readableBytes > WebServer.maxBody { request.tooLarge = true; return }
+                if request.body.count + buffer.readableBytes > WebServer.maxBody(uri: request.head.uri) { request.tooLarge = true; return }
                 request.body += buffer.readBytes(length: buffer.readableBytes) ?? []
             }
         case .end:
@@ -36,7 +36,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler, Sendabl
             let router = router
             let tooLarge = request.tooLarge
             Task {
-                let response = tooLarge ? WebResponse.error(413, "too_large", "request body over \(WebServer.maxBody) bytes")
+                let response = tooLarge ? WebResponse.error(413, "too_large", "request body over \(WebServer.maxBody(uri: request.head.uri)) bytes")
                     : await router.handle(webRequest)
                 await Self.write(response, to: channel, keepAlive: keepAlive && !tooLarge, version: request.head.version)
             }

@@ -12,7 +12,8 @@ public struct RequestPolicy: Sendable {
 
     /// Paths answered without credentials.
     public static let publicPaths: Set<String> = ["/", "/index.html", "/app.js", "/app.css", "/favicon.svg", "/health",
-                                                  "/api/v1/login", "/api/v1/logout", "/api/v1/session"]
+                                                  "/api/v1/login", "/api/v1/logout", "/api/v1/session",
+                                                  "/fleet", "/fleet.js", "/fleet.css"]
 
     public let settings: WebSettings
     public let sessions: SessionStore
@@ -30,7 +31,8 @@ public struct RequestPolicy: Sendable {
 
     /// The role a request needs: operator for every POST that acts (`/api/v1/action/*`), viewer for the rest.
     public static func requiredRole(method: String, path: String) -> Role {
-        method == "POST" && (path.hasPrefix("/api/v1/action/") || path == "/api/v1/action") ? .operator : .viewer
+        method == "POST" && (path.hasPrefix("/api/v1/action/") || path == "/api/v1/action" || path.hasPrefix("/api/v1/fleet/"))
+            ? .operator : .viewer
     }
 
     public func check(_ request: WebRequest) -> Decision {

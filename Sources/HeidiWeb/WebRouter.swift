@@ -1,5 +1,6 @@
 import HeidiAPI
 import HeidiCore
+import HeidiFleet
 
 /// heidi-web's routes (SPEC §12). Every request passes `RequestPolicy` first; data comes from heidid through
 /// `upstream`, live data from the shared `EventHub`.
@@ -10,14 +11,17 @@ public struct WebRouter: Sendable {
     public let metrics: WebMetrics
     /// Seconds between SSE keep-alive comments.
     let keepAlive: UInt64
+    /// The dashboard's fleet (`web.fleet:`), when this heidi-web is one.
+    let fleet: FleetRoutes?
 
     public init(policy: RequestPolicy, upstream: any HeidiUpstream, hub: EventHub, metrics: WebMetrics = WebMetrics(),
-                keepAliveSeconds: UInt64 = 15) {
+                keepAliveSeconds: UInt64 = 15, fleet: FleetStore? = nil) {
         self.policy = policy
         self.upstream = upstream
         self.hub = hub
         self.metrics = metrics
         keepAlive = keepAliveSeconds
+        self.fleet = fleet.map { FleetRoutes(store: $0, limiter: policy.limiter) }
     }
 
     /// Answers a request, with the security headers added.
@@ -30,6 +34,8 @@ public struct WebRouter: Sendable {
     }
 
     func route(_ request: WebRequest) async -> WebResponse {
+        // Workers authenticate with their token on every request (docs/fleet.md), before the browser policy.
+        if request.path.hasPrefix("/fleet/v1/"), let fleet { return await fleet.worker(request) }
         let principal: Principal?
         switch policy.check(request) {
         case .refused(let response): return response
@@ -42,6 +48,12 @@ public struct WebRouter: Sendable {
         case ("GET", "/app.js"): return Assets.response(.script)
         case ("GET", "/app.css"): return Assets.response(.style)
         case ("GET", "/favicon.svg"): return Assets.response(.icon)
+        case ("GET", "/fleet"): return Assets.response(.fleetPage)
+        case ("GET", "/fleet.js"): return Assets.response(.fleetScript)
+        case ("GET", "/fleet.css"): return Assets.response(.fleetStyle)
+        case (_, let path) where path == "/api/v1/fleet" || path.hasPrefix("/api/v1/fleet/"):
+            guard let fleet else { return .error(404, "not_found", "this heidi-web is not a fleet dashboard (web.fleet)") }
+            return await fleet.page(request, principal: principal)
         case ("GET", "/health"):
             return .jsonBytes(200, Array("{\"ok\":true,\"heidid\":\(hub.connected)}\n".utf8))
         case ("GET", "/api/v1/session"):
@@ -128,6 +140,7 @@ public struct WebRouter: Sendable {
             text = String(decoding: reply.body, as: UTF8.self)
         }
         text += metrics.exposition(hub: hub, sessions: policy.sessions.count)
+        if let fleet { text += await fleet.store.exposition() }
         return .text(200, text, contentType: "text/plain; version=0.0.4")
     }
 }

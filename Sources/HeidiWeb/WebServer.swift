@@ -21,6 +21,9 @@ public final class WebServer: Sendable {
     /// Largest request body read (logins and action bodies are small).
     static let maxBody = 64 * 1024
 
+    /// The body limit for a request target: workers' journal batches (`/fleet/v1/`) are larger.
+    static func maxBody(uri: String) -> Int { uri.hasPrefix("/fleet/v1/") ? FleetRoutes.maxBatch : maxBody }
+
     public init(settings: WebSettings, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 makeRouter: @escaping @Sendable (WebSettings) -> WebRouter) {
         self.settings = settings

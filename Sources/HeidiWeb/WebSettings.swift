@@ -1,5 +1,11 @@
+import HeidiFleet
+
 /// heidi-web's settings (SPEC §12), from flags, the config's `web:` section, the environment and systemd credentials.
 public struct WebSettings: Sendable, Equatable {
+    /// A worker's link to the fleet dashboard (`web.dashboard:` or `DASHBOARD_HOST`; docs/fleet.md).
+    public var dashboard: ShipperSettings?
+    /// The dashboard's side of the fleet (`web.fleet:`).
+    public var fleet: FleetStore.Settings?
     /// Where it listens; `127.0.0.1:7779` unless configured.
     public var listen: ListenAddress
     /// heidid's control socket.

@@ -36,9 +36,10 @@ struct WebSection: Equatable {
     var tlsCert: String?
     var tlsKey: String?
     var allowedHosts: [String] = []
+    var fleet = FleetSection()
 
     static let keys = ["listen", "password_file", "viewer_password_file", "token_file", "viewer_token_file", "tls_cert",
-                       "tls_key", "allowed_hosts"]
+                       "tls_key", "allowed_hosts", "dashboard", "fleet"]
 
     /// Reads `web:` from the config text; other sections are heidid's and are not looked at. Relative paths are
     /// resolved against the config file's directory.
@@ -63,6 +64,8 @@ struct WebSection: Equatable {
             case "tls_cert": section.tlsCert = try file(value, key)
             case "tls_key": section.tlsKey = try file(value, key)
             case "allowed_hosts": section.allowedHosts = try fields.strings(value, key)
+            case "dashboard": try section.fleet.readDashboard(value, fields, file: file)
+            case "fleet": try section.fleet.readFleet(value, fields, file: file)
             default: throw fields.fail(value, key, "unknown key (known: \(keys.joined(separator: ", ")))")
             }
         }
@@ -120,8 +123,11 @@ public enum WebSettingsLoader {
             tokens.append(BearerToken(token: token, role: role))
         }
         let socket = SocketLocator.resolve(explicit: options.socket, configPath: configPath, environment: environment)
-        return WebSettings(listen: listen, socketPath: socket, operatorPassword: password, viewerPassword: viewer,
-                           tokens: tokens, tls: tls, extraAllowedHosts: section.allowedHosts)
+        var settings = WebSettings(listen: listen, socketPath: socket, operatorPassword: password, viewerPassword: viewer,
+                                   tokens: tokens, tls: tls, extraAllowedHosts: section.allowedHosts)
+        settings.dashboard = try FleetSettingsLoader.dashboard(section.fleet, configPath: configPath, environment: environment)
+        settings.fleet = try FleetSettingsLoader.fleet(section.fleet, configPath: configPath, environment: environment)
+        return settings
     }
 
     private static func operatorPassword(_ options: WebOptions, _ section: WebSection, _ environment: [String: String])

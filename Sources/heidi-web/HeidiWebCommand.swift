@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import HeidiCore
+import HeidiFleet
 import HeidiWeb
 import NIOCore
 import NIOPosix
@@ -62,8 +63,22 @@ struct HeidiWebCommand: AsyncParsableCommand {
         }
         let sessions = SessionStore(clock: clock)
         let limiter = LoginLimiter(clock: clock)
-        let server = WebServer(settings: settings) { bound in
-            WebRouter(policy: RequestPolicy(settings: bound, sessions: sessions, limiter: limiter), upstream: upstream, hub: hub)
+        var fleet: FleetStore?
+        if let fleetSettings = settings.fleet {
+            do { fleet = try FleetStore(settings: fleetSettings) } catch {
+                ProcessEnvironment.printError("heidi-web: \(error)")
+                throw ExitCode(2)
+            }
+        }
+        var shipper: FleetShipper?
+        if let dashboard = settings.dashboard {
+            do { shipper = try FleetShipper(settings: dashboard, local: WorkerLink(upstream: upstream)) } catch {
+                ProcessEnvironment.printError("heidi-web: \(error)")
+                throw ExitCode(2)
+            }
+        }
+        let server = WebServer(settings: settings) { [fleet] bound in
+            WebRouter(policy: RequestPolicy(settings: bound, sessions: sessions, limiter: limiter), upstream: upstream, hub: hub, fleet: fleet)
         }
         let channel: any Channel
         let bound: WebSettings
@@ -73,9 +88,27 @@ struct HeidiWebCommand: AsyncParsableCommand {
         }
         ProcessEnvironment.printError("heidi-web: listening on \(bound.scheme)://\(bound.listen) for heidid at \(settings.socketPath)")
         let hubTask = Task { await hub.run() }
+        let fleetTask = Task { [fleet, shipper] in
+            await withTaskGroup(of: Void.self) { group in
+                if let fleet {
+                    ProcessEnvironment.printError("heidi-web: fleet dashboard: copies in \(fleet.settings.directory)")
+                    group.addTask {
+                        while !Task.isCancelled {
+                            await fleet.tick()
+                            try? await Task.sleep(nanoseconds: 1_000_000_000)
+                        }
+                    }
+                }
+                if let shipper, let dashboard = settings.dashboard {
+                    ProcessEnvironment.printError("heidi-web: fleet worker: shipping \(dashboard.journalPath) to \(dashboard.endpoint.host):\(dashboard.endpoint.port)")
+                    group.addTask { await shipper.run() }
+                }
+            }
+        }
         signal(SIGPIPE, SIG_IGN)
         for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) { break }
         hubTask.cancel()
+        fleetTask.cancel()
         try? await channel.close()
     }
 }

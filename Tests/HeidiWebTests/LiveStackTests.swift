@@ -179,6 +179,27 @@ struct LiveStackTests {
         #expect(after.contains("\"pid\":\(pid),"))
     }
 
+    @Test("a stage's STATUS= lines reach the page within a second through heidid's change feed: heidi-web polls nothing")
+    func statusLinesWithoutPolling() throws {
+        // The demo's train stage sends a STATUS= line per step (about 0.15 s each): 60 steps take about 9 s.
+        let stack = try LiveStack(label: "web-status-lines", trainSteps: 60)
+        defer { stack.stopAll() }
+        let http = stack.client()
+        let started = try http.request("POST", "/api/v1/action/start", headers: [operatorAuth], body: "{}")
+        #expect(started.status == 202, "\(started.body)")
+        let training = try http.stream("/api/v1/stream?after=999999999", headers: [operatorAuth], timeout: 120) { $0.contains("\"status\":\"step ") }
+        #expect(training.contains("\"status\":\"step "), "the train stage's STATUS= line reached the page")
+        let before = try heididRequests(http)
+        // Resuming after the hub's last seq: no backlog to ask heidid for.
+        let window = try http.stream("/api/v1/stream?after=999999999", headers: [operatorAuth], timeout: 3) { _ in false }
+        let answered = try heididRequests(http) - before
+        let lines = Set(window.components(separatedBy: "\"status\":\"step ").dropFirst().map { $0.prefix { $0 != "\"" } })
+        // The /metrics request above is counted once answered; nothing else reached heidid (a poller asks every second).
+        #expect(answered == 1, "heidid answered \(answered) requests in 3 s of a stage reporting STATUS=")
+        // About 20 steps in 3 s, at most 4 documents a second: one poll a second would show at most 4.
+        #expect(lines.count >= 6, "distinct STATUS= lines in 3 s: \(lines.sorted())")
+    }
+
     /// Requests heidid has answered (its control request histogram, relayed by heidi-web's /metrics).
     func heididRequests(_ http: TestHTTP) throws -> Int {
         let metrics = try http.request("GET", "/metrics", headers: [operatorAuth]).body

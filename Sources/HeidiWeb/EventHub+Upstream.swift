@@ -28,6 +28,10 @@ extension EventHub {
                     for line in splitter.feed(chunk) {
                         if let seq = JournalSeq.parse(line) { publish(.event(seq: seq, line: line)) }
                     }
+                    // A chunk can hold hundreds of lines (heidid reads its files 256 KiB at a time when heidi-web is
+                    // behind): let the clients' tasks take them before the next, instead of publishing chunk after
+                    // chunk while every client's queue fills and all of them are dropped at once.
+                    await Task.yield()
                 }
                 setConnected(false)
             }

@@ -1,5 +1,6 @@
 import HeidiCore
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// What the hub fans out to its clients.
 public enum HubItem: Sendable, Equatable {
@@ -12,9 +13,9 @@ public enum HubItem: Sendable, Equatable {
 }
 
 /// The one upstream follow of heidid's journal per heidi-web, fanned out to every SSE and WebSocket client through a
-/// bounded queue each. A client that falls `clientQueue` items behind is dropped (its stream ends) and resumes by
-/// seq; it never grows memory or slows the others. Recent events are kept in a ring so that resuming clients are
-/// served without asking heidid; older ones are read from heidid's journal.
+/// bounded queue each. A live client that falls `clientQueue` items behind is dropped (its stream ends) and resumes
+/// by seq; it never grows memory or slows the others. Recent events are kept in a ring, from which resuming clients
+/// catch up at their own pace without asking heidid; older ones are read from heidid's journal.
 public final class EventHub: Sendable {
     public let ringCapacity: Int
     public let clientQueue: Int
@@ -32,63 +33,68 @@ public final class EventHub: Sendable {
 
     // MARK: Clients
 
-    /// A stream of items for one client: the last status, the journal lines after `after` (exactly once, in order,
-    /// no gap), the log tail, then live items. The backlog is fed at the client's pace; once caught up, a client that
-    /// falls `clientQueue` items behind is dropped (its stream ends, `droppedClients` counts it) and resumes by seq.
+    /// A stream of items for one client: the last status and the log tail, the journal lines after `after`
+    /// (exactly once, in order, no gap), then live items. A client catching up takes its events from the ring, or
+    /// from heidid's journal while it is behind the ring, at its own pace, however fast the hub publishes meanwhile;
+    /// once caught up it is live, and a live client that falls `clientQueue` items behind is dropped (its stream
+    /// ends, `droppedClients` counts it) and resumes by seq.
     public func subscribe(after: UInt64) -> AsyncStream<HubItem> {
         let (stream, continuation) = AsyncStream.makeStream(of: HubItem.self, bufferingPolicy: .bufferingOldest(clientQueue))
         let end = StreamEndFlag()
-        let (id, backlog) = state.withLockedValue { hub -> (Int, Backlog) in
+        let (id, opening) = state.withLockedValue { hub -> (Int, [HubItem]) in
             hub.nextID += 1
             hub.clients[hub.nextID] = HubClient(continuation: continuation, lastSeq: after, end: end)
-            let covered = after >= hub.lastSeq || (hub.ring.first.map { $0.seq <= after + 1 } ?? false)
-            let events = covered ? hub.ring.filter { $0.seq > after }.map { HubItem.event(seq: $0.seq, line: $0.line) } : nil
-            return (hub.nextID, Backlog(status: hub.status, events: events, logTail: hub.logTail))
+            return (hub.nextID, (hub.status.map { [HubItem.status($0)] } ?? []) + hub.logTail)
         }
         // Not the hub's lock: publish yields under it (see StreamEndFlag); ended clients are pruned there.
         continuation.onTermination = { _ in end.set() }
-        Task { await self.feed(id, after: after, backlog: backlog, to: continuation) }
+        Task { await self.feed(id, after: after, opening: opening, to: continuation) }
         return stream
     }
 
-    struct Backlog {
-        var status: [UInt8]?
-        /// The ring's events after the client's seq; nil when the ring does not reach back far enough.
-        var events: [HubItem]?
-        var logTail: [HubItem]
-    }
+    /// Events a catching-up client takes from the ring per turn of the hub's lock.
+    static let catchUpBatch = 256
 
-    /// Hands a new client its backlog at its own pace, then the items that arrived meanwhile, until none are left
-    /// and it is live.
-    private func feed(_ id: Int, after: UInt64, backlog: Backlog, to continuation: AsyncStream<HubItem>.Continuation) async {
+    /// Hands a new client its status and log tail, then the events after `after` from the ring (or heidid's
+    /// journal) and the status and log items that arrived meanwhile, at its own pace, until it has the hub's last
+    /// event and is live. The hub's live events are not queued for a client catching up (it reads them from the
+    /// ring), so one that reads slower than the hub publishes is never dropped for that: it stays behind, reading
+    /// by seq, with nothing queued but its own stream's buffer.
+    private func feed(_ id: Int, after: UInt64, opening: [HubItem], to continuation: AsyncStream<HubItem>.Continuation) async {
         var lastSeq = after
-        var items = backlog.status.map { [HubItem.status($0)] } ?? []
-        if let events = backlog.events {
-            items += events
-        } else {
-            // Never a gap: when heidid cannot give the backlog, the client's stream ends and it retries by seq.
-            guard let reply = try? await upstream.request("GET", "/api/v1/events?after=\(after)", body: [], actor: nil),
-                  reply.status == 200 else { return drop(id) }
-            var splitter = LineSplitter()
-            items += splitter.feed(reply.body).compactMap { line in JournalSeq.parse(line).map { HubItem.event(seq: $0, line: line) } }
-        }
-        items += backlog.logTail
+        var items = opening
         while true {
             guard await Self.paced(items, to: continuation, lastSeq: &lastSeq) else { return drop(id) }
-            let pending = state.withLockedValue { hub -> [HubItem]? in
-                guard var client = hub.clients[id] else { return nil }
-                let pending = client.pending
-                client.pending = []
-                if pending.isEmpty {
-                    client.live = true
-                    client.lastSeq = lastSeq
-                }
-                hub.clients[id] = client
-                return pending
+            switch state.withLockedValue({ $0.catchUp(id, after: lastSeq, batch: Self.catchUpBatch) }) {
+            case .gone, .live:
+                return
+            case .items(let next):
+                items = next
+            case .behindRing:
+                // Never a gap: when heidid cannot give the backlog, the client's stream ends and it retries by seq.
+                guard await backfill(id, lastSeq: &lastSeq, to: continuation) else { return drop(id) }
+                items = []
             }
-            guard let pending, !pending.isEmpty else { return }
-            items = pending
         }
+    }
+
+    /// Streams heidid's journal after `lastSeq` to a client behind the ring, at the client's pace, until the ring
+    /// reaches back to the client (the rest comes from the ring) or heidid's answer ends; the status and log items
+    /// that arrived meanwhile go along. False when heidid cannot answer, its answer brought nothing new, or the
+    /// client is gone.
+    private func backfill(_ id: Int, lastSeq: inout UInt64, to continuation: AsyncStream<HubItem>.Continuation) async -> Bool {
+        let start = lastSeq
+        guard let opened = try? await upstream.stream("/api/v1/events?after=\(start)"), opened.status == 200 else { return false }
+        var splitter = LineSplitter()
+        for await chunk in opened.chunks {
+            let events = splitter.feed(chunk).compactMap { line in JournalSeq.parse(line).map { HubItem.event(seq: $0, line: line) } }
+            guard await Self.paced(events, to: continuation, lastSeq: &lastSeq) else { return false }
+            let seq = lastSeq
+            guard let (reached, pending) = state.withLockedValue({ $0.backfilled(id, through: seq) }) else { return false }
+            guard await Self.paced(pending, to: continuation, lastSeq: &lastSeq) else { return false }
+            if reached { break }
+        }
+        return lastSeq > start
     }
 
     /// Yields `items` (events only when newer than `lastSeq`), waiting while the client's queue is full; false when
@@ -137,17 +143,16 @@ public final class EventHub: Sendable {
     // MARK: Publishing
 
     func publish(_ item: HubItem) {
-        // Dropped clients' streams are finished after the lock is released: finishing runs their termination
-        // handler, which takes the lock.
+        // Dropped clients' streams are finished after the lock is released (finishing runs their termination
+        // handler).
         let dropped: [AsyncStream<HubItem>.Continuation] = state.withLockedValue { hub in
-            if hub.clients.values.contains(where: { $0.end.isSet }) { hub.clients = hub.clients.filter { !$0.value.end.isSet } }
-            var dropped: [AsyncStream<HubItem>.Continuation] = []
+            hub.pruneEnded()
             switch item {
             case .event(let seq, let line):
                 guard seq > hub.lastSeq else { return [] }
                 hub.lastSeq = seq
                 hub.ring.append(RingEntry(seq: seq, line: line))
-                if hub.ring.count > ringCapacity { hub.ring.removeFirst(hub.ring.count - ringCapacity) }
+                while hub.ring.count > ringCapacity { hub.ring.removeFirst() }
             case .status(let bytes):
                 guard bytes != hub.status else { return [] }
                 hub.status = bytes
@@ -155,17 +160,7 @@ public final class EventHub: Sendable {
                 hub.logTail.append(item)
                 if hub.logTail.count > logTailLines { hub.logTail.removeFirst(hub.logTail.count - logTailLines) }
             }
-            for (id, var client) in hub.clients {
-                if client.live {
-                    if client.deliver(item) { hub.clients[id] = client } else { dropped += hub.drop(id).map { [$0] } ?? [] }
-                } else if client.pending.count < clientQueue {
-                    client.pending.append(item)
-                    hub.clients[id] = client
-                } else {
-                    dropped += hub.drop(id).map { [$0] } ?? []
-                }
-            }
-            return dropped
+            return hub.handOut(item, limit: clientQueue)
         }
         for continuation in dropped { continuation.finish() }
     }
@@ -177,48 +172,6 @@ public final class EventHub: Sendable {
     }
 
     func clearLogTail() { state.withLockedValue { $0.logTail = [] } }
-}
-
-struct RingEntry: Equatable {
-    var seq: UInt64
-    var line: [UInt8]
-}
-
-struct HubClient {
-    var continuation: AsyncStream<HubItem>.Continuation
-    /// The last journal seq handed to this client: events at or below it are never sent again.
-    var lastSeq: UInt64
-    /// Set when the client's stream has ended (its termination handler ran).
-    let end: StreamEndFlag
-    /// False while its backlog is fed; live items wait in `pending` (at most `clientQueue`).
-    var live = false
-    var pending: [HubItem] = []
-
-    /// Hands `item` over (events only when newer than the last); false when the client's queue is full.
-    mutating func deliver(_ item: HubItem) -> Bool {
-        if case .event(let seq, _) = item, seq <= lastSeq { return true }
-        if case .dropped = continuation.yield(item) { return false }
-        if case .event(let seq, _) = item { lastSeq = seq }
-        return true
-    }
-}
-
-struct HubState {
-    var clients: [Int: HubClient] = [:]
-    var nextID = 0
-    var ring: [RingEntry] = []
-    var lastSeq: UInt64 = 0
-    var status: [UInt8]?
-    var logTail: [HubItem] = []
-    var connected = false
-    var dropped = 0
-
-    /// Forgets a client that fell behind; the caller finishes the returned stream once the lock is released.
-    mutating func drop(_ id: Int) -> AsyncStream<HubItem>.Continuation? {
-        guard let client = clients.removeValue(forKey: id) else { return nil }
-        dropped += 1
-        return client.continuation
-    }
 }
 
 /// The `seq` of a journal line: every line starts `{"event_version":"2","seq":N,` (SPEC §7), so it is found without

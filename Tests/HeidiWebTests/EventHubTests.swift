@@ -8,7 +8,7 @@ final class FakeUpstream: HeidiUpstream {
     private let journal = NIOLockedValueBox<[[UInt8]]>([])
     private let follower = NIOLockedValueBox<AsyncStream<[UInt8]>.Continuation?>(nil)
     let requests = NIOLockedValueBox<[String]>([])
-    /// Makes `events?after=` (without follow) fail, like an answer over heidi-web's size limit.
+    /// Makes `events?after=` (without follow) fail, like heidid going away.
     let failWholeJournal = NIOLockedValueBox(false)
 
     static func line(_ seq: UInt64) -> [UInt8] {
@@ -44,6 +44,13 @@ final class FakeUpstream: HeidiUpstream {
         guard target.hasPrefix("/api/v1/events") else { throw UpstreamError(socketPath: "fake", reason: "no logs here") }
         let after = Int(target.split(separator: "=").dropFirst().first?.prefix { $0.isNumber } ?? "0") ?? 0
         let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self)
+        guard target.contains("follow=1") else {
+            // The journal up to its head now, then the end (heidid's answer without follow).
+            if failWholeJournal.withLockedValue({ $0 }) { throw UpstreamError(socketPath: "fake", reason: "too large") }
+            for line in journal.withLockedValue({ Array($0.dropFirst(after)) }) { continuation.yield(line + [0x0a]) }
+            continuation.finish()
+            return UpstreamStream(status: 200, headers: [], chunks: stream)
+        }
         journal.withLockedValue { journal in
             for line in journal.dropFirst(after) { continuation.yield(line + [0x0a]) }
             follower.withLockedValue { $0 = continuation }
@@ -134,6 +141,50 @@ struct EventHubTests {
         // Resuming from its last seq delivers the rest exactly once, at the client's pace.
         let resumed = hub.subscribe(after: got.last ?? 0)
         #expect(await collect(resumed, through: 5000) == Array((UInt64(got.count) + 1)...5000))
+    }
+
+    @Test("a client dropped during a flood resumes by seq while the flood goes on and is not dropped again: every seq once",
+          .timeLimit(.minutes(2)))
+    func droppedClientResumesDuringFlood() async {
+        let upstream = FakeUpstream()
+        let hub = EventHub(upstream: upstream, ringCapacity: 2048, clientQueue: 256)
+        let running = Task { await hub.run() }
+        defer { running.cancel() }
+        await waitUntil { hub.connected }
+        let last: UInt64 = 30_000
+        // The flood: 100 events every 4 ms or so (at most 25,000 a second), for over a second.
+        let flood = Task {
+            for step in stride(from: 100, through: last, by: 100) {
+                upstream.append(through: step)
+                try? await Task.sleep(nanoseconds: 4_000_000)
+            }
+        }
+        // The slow client takes nothing until the hub has dropped it (its queue of 256 is full).
+        let slow = hub.subscribe(after: 0)
+        await waitUntil { hub.droppedClients == 1 }
+        #expect(hub.droppedClients == 1, "the slow client was dropped")
+        var seqs: [UInt64] = []
+        for await item in slow { if case .event(let seq, _) = item { seqs.append(seq) } }
+        // It resumes by its last seq thousands of events later, while the flood goes on: catching up it is behind
+        // the ring (served from heidid's journal), then in it, while the hub publishes more; it reads as fast as
+        // it can and must not be dropped for the hub's pace again.
+        await waitUntil { hub.lastSeq >= 6000 }
+        #expect(hub.lastSeq < last - 5000, "the flood goes on while the client resumes (at \(hub.lastSeq))")
+        var connections = 1
+        while (seqs.last ?? 0) < last && connections < 50 {
+            connections += 1
+            for await item in hub.subscribe(after: seqs.last ?? 0) {
+                guard case .event(let seq, _) = item else { continue }
+                seqs.append(seq)
+                if seq >= last { break }
+            }
+        }
+        await flood.value
+        let wrong = zip(seqs, 1...last).first { $0.0 != $0.1 }
+        #expect(seqs.count == Int(last) && wrong == nil,
+                "every seq exactly once, in order: \(seqs.count) received over \(connections) connections, first wrong \(String(describing: wrong))")
+        #expect(connections == 2, "one drop, one resume: a client catching up is not dropped for the hub's pace (\(connections) connections)")
+        #expect(hub.droppedClients == 1)
     }
 
     @Test("a client behind the ring whose backlog heidid cannot give is ended (it retries by seq), never sent on with a gap",

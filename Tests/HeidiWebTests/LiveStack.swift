@@ -20,12 +20,14 @@ final class LiveStack {
     var web: pid_t = 0
     var port = 0
 
-    init(label: String, extraConfig: String = "") throws {
+    /// `trainSteps` replaces the demo's 8 train steps (about 0.15 s each, each a `STATUS=` line).
+    init(label: String, extraConfig: String = "", trainSteps: Int? = nil) throws {
         directory = Scratch.directory(label)
         socket = directory + "/heidi.sock"
         var config = String(decoding: try FileSystem.read(Self.repoRoot + "/config/demo.yaml"), as: UTF8.self)
         config = config.replacingOccurrences(of: "repo_root: ../contrib/demo", with: "repo_root: \(Self.repoRoot)/contrib/demo")
         config = config.replacingOccurrences(of: "rounds: 2", with: "rounds: 1") + extraConfig
+        if let trainSteps { config = config.replacingOccurrences(of: "train_steps: 8", with: "train_steps: \(trainSteps)") }
         try FileSystem.writeAtomically(directory + "/heidi.yaml", Array(config.utf8))
         try FileSystem.writeAtomically(directory + "/password", Array((Self.password + "\n").utf8))
         try FileSystem.writeAtomically(directory + "/viewer-password", Array("viewer-password-0123\n".utf8))

@@ -179,6 +179,63 @@ struct LiveStackTests {
         #expect(after.contains("\"pid\":\(pid),"))
     }
 
+    @Test("a stage's STATUS= lines reach the page within a second through heidid's change feed: heidi-web polls nothing")
+    func statusLinesWithoutPolling() throws {
+        // The demo's train stage sends a STATUS= line per step (about 0.15 s each): 60 steps take about 9 s.
+        let stack = try LiveStack(label: "web-status-lines", trainSteps: 60)
+        defer { stack.stopAll() }
+        let http = stack.client()
+        let started = try http.request("POST", "/api/v1/action/start", headers: [operatorAuth], body: "{}")
+        #expect(started.status == 202, "\(started.body)")
+        let training = try http.stream("/api/v1/stream?after=999999999", headers: [operatorAuth], timeout: 120) { $0.contains("\"status\":\"step ") }
+        #expect(training.contains("\"status\":\"step "), "the train stage's STATUS= line reached the page")
+        let before = try heididRequests(http)
+        // Resuming after the hub's last seq: no backlog to ask heidid for.
+        let window = try http.stream("/api/v1/stream?after=999999999", headers: [operatorAuth], timeout: 3) { _ in false }
+        let answered = try heididRequests(http) - before
+        let lines = Set(window.components(separatedBy: "\"status\":\"step ").dropFirst().map { $0.prefix { $0 != "\"" } })
+        // The /metrics request above is counted once answered; nothing else reached heidid (a poller asks every second).
+        #expect(answered == 1, "heidid answered \(answered) requests in 3 s of a stage reporting STATUS=")
+        // About 20 steps in 3 s, at most 4 documents a second: one poll a second would show at most 4.
+        #expect(lines.count >= 6, "distinct STATUS= lines in 3 s: \(lines.sorted())")
+    }
+
+    @Test("an idle heidi-web with a page open sleeps: no wake-ups besides keep-alives and libdispatch's 1 Hz monitor")
+    func idleSleeps() throws {
+        let stack = try LiveStack(label: "web-idle")
+        defer { stack.stopAll() }
+        let http = stack.client()
+        let page = DispatchSemaphore(value: 0)
+        // A page open for 8 s: its keep-alive comes at 15 s, so none falls in the window counted below.
+        DispatchQueue.global().async {
+            _ = try? http.stream("/api/v1/stream", headers: [self.operatorAuth], timeout: 8) { _ in false }
+            page.signal()
+        }
+        usleep(2_000_000)  // connected, sent its first items, settled
+        let before = wakeUps(stack.web)
+        usleep(5_000_000)
+        let after = wakeUps(stack.web)
+        page.wait()
+        let woke = after.filter { before[$0.key] != nil }.map { ($0.value.name, $0.value.count - (before[$0.key]?.count ?? 0)) }
+        let total = woke.reduce(0) { $0 + $1.1 }
+        // libdispatch's worker-pool monitor wakes its manager thread once a second (5 here, a few more when a sleep
+        // straddles the window); a poll once a second would add at least 2 a second on NIO's and the pool's threads.
+        #expect(total <= 9, "heidi-web woke \(total) times in 5 s idle: \(woke.filter { $0.1 > 0 })")
+    }
+
+    /// Voluntary context switches (one per sleep after a wake-up) of each of `pid`'s threads, by thread id.
+    func wakeUps(_ pid: pid_t) -> [String: (name: String, count: Int)] {
+        var threads: [String: (name: String, count: Int)] = [:]
+        for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [] {
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8) else { continue }
+            let fields = status.split(separator: "\n").map { $0.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) } }
+            let name = fields.first { $0.first == "Name" }?.last ?? "?"
+            let count = Int(fields.first { $0.first == "voluntary_ctxt_switches" }?.last ?? "") ?? 0
+            threads[task] = (name, count)
+        }
+        return threads
+    }
+
     /// Requests heidid has answered (its control request histogram, relayed by heidi-web's /metrics).
     func heididRequests(_ http: TestHTTP) throws -> Int {
         let metrics = try http.request("GET", "/metrics", headers: [operatorAuth]).body

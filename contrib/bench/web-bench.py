@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Measures heidi-web (see web-bench.sh): N SSE clients, start/stop cycles through heidictl, latency from each
-journal event's ts to its arrival at every client; then heidi-web's idle RSS, CPU and wake-ups."""
+journal event's ts to its arrival at every client; then heidi-web's idle RSS, CPU and wake-ups (voluntary context
+switches per thread, next to the keep-alives the idle client got: each one is a wake-up with a reason)."""
 import argparse, base64, datetime, json, os, socket, statistics, subprocess, threading, time
 
 
@@ -9,11 +10,13 @@ def proc_stats(pid):
     for line in open("/proc/%d/status" % pid):
         if line.startswith("VmRSS:"):
             rss = int(line.split()[1])
-    switches = {}  # per thread: threads come and go, so deltas are taken over the threads present both times
+    # Per thread, (name, voluntary, involuntary): threads come and go, so deltas are taken over the threads present
+    # both times. A voluntary switch is the thread going to sleep, so one per wake-up.
+    switches = {}
     for task in os.listdir("/proc/%d/task" % pid):
-        for line in open("/proc/%d/task/%s/status" % (pid, task)):
-            if "ctxt_switches" in line:
-                switches[task] = switches.get(task, 0) + int(line.split()[1])
+        fields = dict(line.split(":", 1) for line in open("/proc/%d/task/%s/status" % (pid, task)) if ":" in line)
+        switches[task] = (fields["Name"].strip(), int(fields["voluntary_ctxt_switches"]),
+                          int(fields["nonvoluntary_ctxt_switches"]))
     fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return rss, cpu, switches
@@ -29,6 +32,7 @@ class Client(threading.Thread):
         self.sock.sendall(("GET /api/v1/stream HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Basic %s\r\n\r\n"
                            % (port, auth)).encode())
         self.latencies = []
+        self.keepalives = 0
         self.ready = threading.Event()
 
     def run(self):
@@ -46,6 +50,8 @@ class Client(threading.Thread):
             while b"\n\n" in buffer:
                 message, buffer = buffer.split(b"\n\n", 1)
                 for line in message.split(b"\n"):
+                    if line.startswith(b":"):
+                        self.keepalives += 1
                     if line.startswith(b"data: {\"event_version\""):
                         ts = json.loads(line[6:])["ts"]
                         sent = datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
@@ -90,16 +96,22 @@ def main():
     idle_client.ready.wait(10)
     time.sleep(1)
     start = proc_stats(args.pid)
+    keepalives = idle_client.keepalives
     time.sleep(args.idle)
     end = proc_stats(args.pid)
+    keepalives = idle_client.keepalives - keepalives
     p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
     print("event-to-client latency, %d SSE clients, %d events received: p50 %.1f ms, p95 %.1f ms, max %.1f ms"
           % (args.clients, len(latencies), p(0.50), p(0.95), latencies[-1] * 1000))
     print("heidi-web RSS: %d KiB before clients, %d KiB with %d clients connected, %d KiB after %d cycles"
           % (idle_before[0], connected[0], args.clients, loaded[0], args.cycles))
-    switches = sum(end[2][t] - start[2][t] for t in end[2] if t in start[2])
-    print("heidi-web idle over %d s with one SSE client: RSS %d KiB, CPU %.3f s, %d context switches (threads: %d)"
-          % (args.idle, end[0], end[1] - start[1], switches, len(end[2])))
+    woke = {t: (end[2][t][0], end[2][t][1] - start[2][t][1], end[2][t][2] - start[2][t][2]) for t in end[2] if t in start[2]}
+    voluntary = sum(w[1] for w in woke.values())
+    print("heidi-web idle over %d s with one SSE client: RSS %d KiB, CPU %.3f s, %d wake-ups (voluntary context "
+          "switches; %d involuntary) in %d threads, %d keep-alives sent"
+          % (args.idle, end[0], end[1] - start[1], voluntary, sum(w[2] for w in woke.values()), len(end[2]), keepalives))
+    print("  wake-ups per thread: " + (", ".join("%s[%s] %d" % (w[0], t, w[1]) for t, w in sorted(woke.items()) if w[1] or w[2])
+                                         or "none"))
 
 
 if __name__ == "__main__":

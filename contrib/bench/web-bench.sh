@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # heidi-web benchmark (issue 17): event-to-client latency over Server-Sent Events with N concurrent clients
 # (p50/p95 of journal event ts -> received), heidi-web's resident memory with them connected, and idle: RSS, CPU
-# seconds and thread wake-ups (context switches) over IDLE_S seconds with one SSE client connected.
+# seconds and thread wake-ups (voluntary context switches, per thread) over IDLE_S (60) seconds with one SSE client
+# connected, next to the keep-alives it got.
 # Then a burst: a mocked pipeline of BURST_ROUNDS rounds writes ~10k journal events as fast as the engine steps, once
 # without and once with CLIENTS SSE clients: the engine's time per event both ways, heidi-web's peak RSS.
 # Usage: contrib/bench/web-bench.sh   (BIN=dir of built heidid/heidictl/heidi-web; default the debug build;
-#        ONLY_BURST=1 skips the latency and idle part)
+#        ONLY_BURST=1 skips the latency and idle part, NO_BURST=1 the burst)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CLIENTS=${CLIENTS:-100}
 CYCLES=${CYCLES:-20}
 BURST_ROUNDS=${BURST_ROUNDS:-900}
-IDLE_S=${IDLE_S:-10}
+IDLE_S=${IDLE_S:-60}
 BIN=${BIN:-$(swift build --show-bin-path)}
 WORK=$(mktemp -d /tmp/heidi-web-bench.XXXXXX)
 SOCK="$WORK/heidi.sock"
@@ -44,6 +45,8 @@ if [ -z "${ONLY_BURST:-}" ]; then
         --cycles "$CYCLES" --idle "$IDLE_S" --heidictl "$BIN/heidictl" --socket "$SOCK"
 fi
 
+[ -n "${NO_BURST:-}" ] && exit 0
+
 # The burst: a fresh heidid whose stages are mocked (they succeed at once, ~20 journal events per round).
 kill "$WEB"; wait "$WEB" 2>/dev/null || true; WEB=
 kill -TERM "$DAEMON"; wait "$DAEMON" 2>/dev/null || true
@@ -59,5 +62,5 @@ for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
 WEB=$!
 for _ in $(seq 100); do grep -q listening "$BURST/heidi-web.log" 2>&1 && break; sleep 0.05; done
 PORT=$(grep -o '127.0.0.1:[0-9]*' "$BURST/heidi-web.log" | head -1 | cut -d: -f2)
-python3 contrib/bench/web-burst.py --port "$PORT" --password-file "$WORK/password" --pid "$WEB" --clients "$CLIENTS" \
+python3 contrib/bench/web-burst.py --port "$PORT" --password-file "$WORK/password" --pid "$WEB" --daemon-pid "$DAEMON" --clients "$CLIENTS" \
     --rounds "$BURST_ROUNDS" --heidictl "$BIN/heidictl" --socket "$SOCK"

@@ -1,9 +1,17 @@
 #!/usr/bin/env python3
 """The burst part of web-bench.sh: heidid runs a mocked pipeline (HEIDI_MOCK_SUBPROCESSES=1: stages succeed at
 once, so the engine writes journal events as fast as it steps) of ROUNDS rounds, once with no SSE client on
-heidi-web and once with N clients reading every event. Prints the engine's time per journal event (its step time)
-both ways and their ratio, heidi-web's peak RSS, and whether every client got every event."""
-import argparse, base64, json, os, socket, subprocess, threading, time
+heidi-web and once with N clients reading every event. Prints the engine's time per journal event (its step time,
+from the journal's own `ts`: the run's span over its events, and the median gap between consecutive events, which
+other load on the machine moves least) both ways and their ratios, heidi-web's peak RSS, and whether every client
+got every event."""
+import argparse, base64, datetime, json, os, socket, subprocess, threading, time
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far."""
+    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid):
@@ -50,13 +58,33 @@ class Client(threading.Thread):
             tail = joined[-40:]
 
 
-def head(heidictl, sock):
+def status(heidictl, sock):
     out = subprocess.run([heidictl, "--socket", sock, "status", "--json"], check=True, capture_output=True, text=True).stdout
-    return int(json.loads(out)["journal"]["seq"])
+    return json.loads(out)
 
 
-def burst(heidictl, sock, rounds, web):
+def head(heidictl, sock):
+    return int(status(heidictl, sock)["journal"]["seq"])
+
+
+def step_times(journal, after, until):
+    """heidid's own timing of the events after..until (seq): (span per event, median gap, p95 gap) in seconds, from
+    each event's `ts` as the engine wrote it (wall time of the engine, not of this script)."""
+    stamps = []
+    with open(journal) as lines:
+        for line in lines:
+            event = json.loads(line)
+            if after < event["seq"] <= until:
+                stamps.append(datetime.datetime.strptime(event["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp())
+    gaps = sorted(b - a for a, b in zip(stamps, stamps[1:]))
+    return (stamps[-1] - stamps[0]) / len(gaps), gaps[len(gaps) // 2], gaps[len(gaps) * 95 // 100]
+
+
+def burst(heidictl, sock, rounds, web, daemon):
+    """Runs the burst; returns (seq before, events, wall seconds, heidi-web's peak RSS, CPU seconds of heidid,
+    heidi-web and this script (the SSE clients) during it)."""
     before = head(heidictl, sock)
+    cpu = (cpu_seconds(daemon), cpu_seconds(web), sum(os.times()[:2]))
     peak = [rss_kib(web)]
     done = threading.Event()
 
@@ -73,29 +101,37 @@ def burst(heidictl, sock, rounds, web):
     elapsed = time.monotonic() - started
     done.set()
     sampler.join()
-    return before, head(heidictl, sock) - before, elapsed, peak[0]
+    used = (cpu_seconds(daemon) - cpu[0], cpu_seconds(web) - cpu[1], sum(os.times()[:2]) - cpu[2])
+    return before, head(heidictl, sock) - before, elapsed, peak[0], used
 
 
 def main():
     parser = argparse.ArgumentParser()
-    for name in ("port", "pid", "clients", "rounds"):
+    for name in ("port", "pid", "daemon-pid", "clients", "rounds"):
         parser.add_argument("--" + name, type=int, required=True)
     for name in ("password-file", "heidictl", "socket"):
         parser.add_argument("--" + name, required=True)
     args = parser.parse_args()
     auth = base64.b64encode(("operator:" + open(args.password_file).read().strip()).encode()).decode()
 
-    _, events, alone, rss_alone = burst(args.heidictl, args.socket, args.rounds, args.pid)
+    journal = status(args.heidictl, args.socket)["journal"]["path"]
+    start, events, alone, rss_alone, cpu_alone = burst(args.heidictl, args.socket, args.rounds, args.pid, args.daemon_pid)
+    span, median, p95 = step_times(journal, start, start + events)
     print("burst without clients: %d events in %.2f s (%.1f us per event), heidi-web RSS peak %.1f MiB"
           % (events, alone, alone / events * 1e6, rss_alone / 1024), flush=True)
+    print("  heidid's journal: %.1f us per event over the run, gap between events median %.1f us, p95 %.1f us"
+          % (span * 1e6, median * 1e6, p95 * 1e6), flush=True)
+    print("  CPU during it: heidid %.2f s, heidi-web %.2f s, the clients %.2f s (%.1f us of heidid per event)"
+          % (cpu_alone + (cpu_alone[0] / events * 1e6,)), flush=True)
 
     after = head(args.heidictl, args.socket)
     clients = [Client(args.port, auth, after) for _ in range(args.clients)]
     for client in clients:
         client.start()
     time.sleep(1)
-    _, events2, loaded, rss_loaded = burst(args.heidictl, args.socket, args.rounds, args.pid)
+    start2, events2, loaded, rss_loaded, cpu_loaded = burst(args.heidictl, args.socket, args.rounds, args.pid, args.daemon_pid)
     burst_end = time.monotonic()
+    span2, median2, p952 = step_times(journal, start2, start2 + events2)
     reached = sorted(c.last - after for c in clients)
     deadline = burst_end + 120
     caught_up = None
@@ -105,7 +141,12 @@ def main():
         caught_up = time.monotonic()
     print("burst with %d SSE clients: %d events in %.2f s (%.1f us per event), heidi-web RSS peak %.1f MiB"
           % (args.clients, events2, loaded, loaded / events2 * 1e6, rss_loaded / 1024), flush=True)
-    print("engine time per event, with / without clients: %.2fx" % ((loaded / events2) / (alone / events)), flush=True)
+    print("  heidid's journal: %.1f us per event over the run, gap between events median %.1f us, p95 %.1f us"
+          % (span2 * 1e6, median2 * 1e6, p952 * 1e6), flush=True)
+    print("  CPU during it: heidid %.2f s, heidi-web %.2f s, the clients %.2f s (%.1f us of heidid per event)"
+          % (cpu_loaded + (cpu_loaded[0] / events2 * 1e6,)), flush=True)
+    print("engine time per event, with / without clients: %.2fx wall, %.2fx journal span, %.2fx median gap"
+          % ((loaded / events2) / (alone / events), span2 / span, median2 / median), flush=True)
     drops = [c.drops for c in clients]
     lasts = sorted(c.last - after for c in clients)
     print("events each client had when the burst ended: min %d, median %d of %d; all %d: %s"

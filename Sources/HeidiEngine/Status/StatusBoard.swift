@@ -8,7 +8,9 @@ import Synchronization
 /// head, a storage failure). A status request reads the board and refreshes only what moves on its own (the stage's
 /// elapsed time and progress, `updated_at`), so a thousand pollers never queue behind the engine, nor the engine
 /// behind them, while a stage floods output. Watchers (`GET /api/v1/status?watch=1`) get every published snapshot
-/// that differs from the one they got before, in order, from a bounded queue.
+/// that differs from the one they got before, in order, from a bounded queue, and, while a stage runs, the changes of
+/// what moves on its own (its `STATUS=` line, counters, usage, progress; not its clock), coalesced to at most
+/// `liveUpdatesPerSecond` documents a second, so a watcher never has to poll.
 final class StatusBoard: Sendable {
     /// What a status request refreshes itself: the running stage's clock and progress channel.
     struct LiveStage: Sendable {
@@ -25,6 +27,7 @@ final class StatusBoard: Sendable {
 
     private struct Watcher {
         var continuation: AsyncStream<[UInt8]>.Continuation
+        /// The `feedKey` of the last document sent.
         var last: StatusSnapshot
         /// Set by the stream's termination handler, which must not take `watchers` (see `StreamEndFlag`).
         let end: StreamEndFlag
@@ -33,38 +36,87 @@ final class StatusBoard: Sendable {
     private struct Watchers {
         var next = 0
         var all: [Int: Watcher] = [:]
-    }
+        /// True while the live ticker runs (a stage runs and someone watches).
+        var ticking = false
 
-    private let entry: Mutex<Entry?> = Mutex(nil)
-    private let watchers = Mutex(Watchers())
-    /// Snapshots a watcher may have queued; one that falls further behind is ended (it reconnects).
-    static let watchQueueLimit = 1024
-
-    func publish(_ snapshot: StatusSnapshot, live: LiveStage?) {
-        entry.withLock { $0 = Entry(snapshot: snapshot, live: live) }
-        let behind = watchers.withLock { watchers -> [AsyncStream<[UInt8]>.Continuation] in
-            if watchers.all.values.contains(where: { $0.end.isSet }) { watchers.all = watchers.all.filter { !$0.value.end.isSet } }
-            guard !watchers.all.isEmpty else { return [] }
-            let key = snapshot.watchKey
-            let document = snapshot.jsonBytes() + [0x0a]
+        /// Queues `snapshot` for the watchers whose last document shows something else; returns the ones that fell
+        /// `watchQueueLimit` behind (removed: finish them outside the lock, which runs their termination handlers).
+        mutating func send(_ snapshot: StatusSnapshot) -> [AsyncStream<[UInt8]>.Continuation] {
+            if all.values.contains(where: { $0.end.isSet }) { all = all.filter { !$0.value.end.isSet } }
+            guard !all.isEmpty else { return [] }
+            let key = snapshot.feedKey
+            var document: [UInt8]?
             var behind: [AsyncStream<[UInt8]>.Continuation] = []
-            for (id, watcher) in watchers.all where watcher.last != key {
-                watchers.all[id]?.last = key
-                if case .dropped = watcher.continuation.yield(document) {
+            for (id, watcher) in all where watcher.last != key {
+                all[id]?.last = key
+                if document == nil { document = snapshot.jsonBytes() + [0x0a] }
+                if case .dropped = watcher.continuation.yield(document ?? []) {
                     behind.append(watcher.continuation)
-                    watchers.all.removeValue(forKey: id)
+                    all.removeValue(forKey: id)
                 }
             }
             return behind
         }
-        // Outside the lock: finishing runs the stream's termination handler, which takes it.
-        for continuation in behind { continuation.finish() }
+
+        /// True when the live ticker should start now (and marks it running): a stage runs, someone watches, and
+        /// no ticker runs.
+        mutating func startTicker(stageRuns: Bool) -> Bool {
+            guard stageRuns, !all.isEmpty, !ticking else { return false }
+            ticking = true
+            return true
+        }
     }
 
-    /// The status now, then every published change (as `watchKey` tells changes apart), as NDJSON documents,
-    /// until the daemon stops or the watcher falls `watchQueueLimit` documents behind.
+    private let entry: Mutex<Entry?> = Mutex(nil)
+    /// Taken before `entry` when both are held. Publications, the ticker's reads and a new watcher's first document
+    /// are serialised by it, so every watcher gets its documents in the order the status changed.
+    private let watchers = Mutex(Watchers())
+    /// Snapshots a watcher may have queued; one that falls further behind is ended (it reconnects).
+    static let watchQueueLimit = 1024
+    /// At most this many documents a second carry a running stage's own changes: 4 shows a `STATUS=` line within
+    /// 250 ms (the page's target is 1 s) while a stage that reports every millisecond costs a watcher 4 documents a
+    /// second, not 1,000; the engine's own changes are sent at once, whatever this is.
+    static let liveUpdatesPerSecond: UInt64 = 4
+
+    func publish(_ snapshot: StatusSnapshot, live: LiveStage?) {
+        let (behind, tick) = watchers.withLock { watchers in
+            entry.withLock { $0 = Entry(snapshot: snapshot, live: live) }
+            return (watchers.send(snapshot), watchers.startTicker(stageRuns: live != nil))
+        }
+        finish(behind, startTicker: tick)
+    }
+
+    /// Outside the watchers' lock: ends the watchers that fell behind (their termination handlers run) and starts
+    /// the live ticker when asked.
+    private func finish(_ behind: [AsyncStream<[UInt8]>.Continuation], startTicker: Bool) {
+        for continuation in behind { continuation.finish() }
+        if startTicker { Task { await self.tickLive() } }
+    }
+
+    /// While a stage runs and someone watches: reads the status `liveUpdatesPerSecond` times a second and sends it
+    /// when the stage's own fields changed (the clock alone is no change). Ends when the stage or the watchers do;
+    /// a publication or a watcher that comes after starts a new one.
+    private func tickLive() async {
+        while true {
+            try? await Task.sleep(nanoseconds: 1_000_000_000 / Self.liveUpdatesPerSecond)
+            let (running, behind) = watchers.withLock { watchers -> (Bool, [AsyncStream<[UInt8]>.Continuation]) in
+                guard !watchers.all.isEmpty, entry.withLock({ $0?.live != nil }), let snapshot = read(now: .now()) else {
+                    watchers.ticking = false
+                    return (false, [])
+                }
+                return (true, watchers.send(snapshot))
+            }
+            finish(behind, startTicker: false)
+            guard running else { return }
+        }
+    }
+
+    /// The status now, then every published change and every change of the running stage's own fields (as
+    /// `feedKey` tells changes apart), as NDJSON documents, until the daemon stops or the watcher falls
+    /// `watchQueueLimit` documents behind.
     func watch(now: Timestamp) -> AsyncStream<[UInt8]> {
         let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingOldest(Self.watchQueueLimit))
+        var tick = false
         watchers.withLock { watchers in
             // Read under the watchers' lock: a publication either comes before this (and is in the first
             // snapshot) or after (and is queued), never both or neither.
@@ -76,9 +128,11 @@ final class StatusBoard: Sendable {
             watchers.next += 1
             let id = watchers.next
             let end = StreamEndFlag()
-            watchers.all[id] = Watcher(continuation: continuation, last: first.watchKey, end: end)
+            watchers.all[id] = Watcher(continuation: continuation, last: first.feedKey, end: end)
             continuation.onTermination = { _ in end.set() }
+            tick = watchers.startTicker(stageRuns: entry.withLock { $0?.live != nil })
         }
+        finish([], startTicker: tick)
         return stream
     }
 
@@ -114,5 +168,16 @@ extension StatusBoard.LiveStage {
         child.counters = progress?.counters
         child.usage = progress?.usage
         child.progress = meter?.current
+    }
+}
+
+extension StatusSnapshot {
+    /// What a watcher is sent a new document for: everything but the time stamp and the child's clock (unlike
+    /// `watchKey`, the child's `STATUS=` line, counters, usage and progress count).
+    var feedKey: StatusSnapshot {
+        var key = self
+        key.updatedAt = ""
+        key.child?.elapsedSeconds = 0
+        return key
     }
 }

@@ -28,7 +28,14 @@ struct HeidiCtl: ParsableCommand {
         let arguments = Array(CommandLine.arguments.dropFirst())
         let json = arguments.prefix { $0 != "--" }.contains("--json")
         do {
-            var command = try parseAsRoot(GlobalOptions.hoisted(arguments))
+            let hoisted = GlobalOptions.hoisted(arguments)
+            // `heidictl status` with only global options: run it without ArgumentParser, whose reflection and
+            // protocol-conformance lookups cost more than the whole round trip to the daemon (the same code runs).
+            if let target = ControlTarget.plainStatus(hoisted) {
+                try Status.showOnce(target)
+                Glibc.exit(0)
+            }
+            var command = try parseAsRoot(hoisted)
             try command.run()
         } catch let exit as ExitCode {
             Glibc.exit(exit.rawValue)
@@ -61,12 +68,11 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Print exactly one JSON document (NDJSON for streams) on stdout.")
     var json = false
 
+    var target: ControlTarget { ControlTarget(socket: socket, config: config, json: json) }
+
     var environment: [String: String] { ProcessEnvironment.current() }
 
-    var client: UnixHTTPClient {
-        UnixHTTPClient(socketPath: SocketLocator.resolve(explicit: socket, configPath: config, environment: environment),
-                       configPath: config, environment: environment)
-    }
+    var client: UnixHTTPClient { target.client }
 
     /// Moves global options written before the command word to the end, where every subcommand parses them.
     static func hoisted(_ arguments: [String]) -> [String] {
@@ -84,6 +90,45 @@ struct GlobalOptions: ParsableArguments {
             }
         }
         return Array(rest) + leading
+    }
+}
+
+/// The global options as plain values: which daemon to ask, and how to answer.
+struct ControlTarget: Equatable {
+    var socket: String?
+    var config: String?
+    var json = false
+
+    var client: UnixHTTPClient {
+        let environment = ProcessEnvironment.current()
+        return UnixHTTPClient(socketPath: SocketLocator.resolve(explicit: socket, configPath: config, environment: environment),
+                              configPath: config, environment: environment)
+    }
+
+    /// The target of `status` followed by nothing but global options (`arguments` hoisted: the command word first),
+    /// each at most once and with a value that is not an option; nil for anything else, which ArgumentParser parses.
+    static func plainStatus(_ arguments: [String]) -> ControlTarget? {
+        guard arguments.first == "status" else { return nil }
+        var target = ControlTarget()
+        var rest = arguments.dropFirst()
+        /// A value for an option not given before, that is not itself an option.
+        func accept(_ given: String?, _ text: String) -> String? { given == nil && !text.isEmpty && !text.hasPrefix("-") ? text : nil }
+        while let word = rest.popFirst() {
+            if word == "--json" && !target.json {
+                target.json = true
+            } else if word == "--socket", let next = rest.popFirst(), let text = accept(target.socket, next) {
+                target.socket = text
+            } else if word == "--config", let next = rest.popFirst(), let text = accept(target.config, next) {
+                target.config = text
+            } else if word.hasPrefix("--socket="), let text = accept(target.socket, String(word.dropFirst(9))) {
+                target.socket = text
+            } else if word.hasPrefix("--config="), let text = accept(target.config, String(word.dropFirst(9))) {
+                target.config = text
+            } else {
+                return nil
+            }
+        }
+        return target
     }
 }
 

@@ -16,11 +16,22 @@ struct Status: ParsableCommand {
 
     func run() throws {
         if watch && (global.json || !Terminal.isTTY) { return try watchChanges() }
-        let reply = try withDaemon { () throws(ClientError) in try global.client.request("GET", API.status) }
-        guard reply.status == 200 else { throw failForStatus(reply) }
-        let status = try StatusPoller.decode(reply.body)
-        if watch { try redrawLoop(); return }
-        if global.json { writeOut(reply.body) } else { print(StatusFormatter.describe(status, colors: Terminal.colors)) }
+        if watch {
+            _ = try StatusPoller(client: global.client).current()  // fails as the one-shot status does
+            return try redrawLoop()
+        }
+        try Self.showOnce(global.target)
+    }
+
+    /// One status, printed (the answer as it came with --json); exit status 1 when the pipeline is in ERROR. Also
+    /// `heidictl status`'s fast path (`ControlTarget.plainStatus`), so both print the same.
+    static func showOnce(_ target: ControlTarget) throws {
+        let (status, body) = try StatusPoller(client: target.client).current()
+        if target.json {
+            writeOut(body)
+        } else {
+            writeOut(Array((StatusFormatter.describe(status, colors: Terminal.colors) + "\n").utf8))
+        }
         if status.state == .error { throw ExitCode(1) }
     }
 

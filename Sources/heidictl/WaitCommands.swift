@@ -18,7 +18,7 @@ struct StatusPoller {
 
     /// A status object, or the failure that it is not one.
     static func decode<Bytes: Collection<UInt8>>(_ body: Bytes) throws(CommandFailure) -> StatusSnapshot {
-        do { return try JSONCoding.decode(StatusSnapshot.self, from: Array(body)) } catch {
+        do { return try StatusSnapshot(json: body) } catch {
             throw CommandFailure("protocol_error", "cannot read the status answer: \(error)", exitCode: 5)
         }
     }

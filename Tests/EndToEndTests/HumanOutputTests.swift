@@ -92,4 +92,44 @@ struct HumanOutputTests {
         #expect(seqs == seqs.sorted(), "in order: \(seqs)")
         #expect(zip(docs, docs.dropFirst()).allSatisfy { $0.watchKey != $1.watchKey }, "no change twice")
     }
+
+    /// `heidictl status` with only global options skips ArgumentParser (`ControlTarget.plainStatus`); a trailing `--`
+    /// sends the same request through ArgumentParser. Both must print and exit alike, in every state and failure.
+    @Test("status's fast path prints and exits exactly as the parsed command does")
+    func statusFastPathMatchesTheParsedCommand() async throws {
+        let s = try Session()
+        defer { s.tearDown() }
+        try s.writeConfig(TestConfig.shell(stages: [.generate: #"echo 'loss went to nan'; exit 3"#]))
+        try await s.startDaemon()
+        func same(_ fast: ProcessResult, _ parsed: ProcessResult, _ what: String) {
+            // updated_at is the time of each answer; nothing else may differ.
+            func stable(_ text: String) -> String {
+                text.split(separator: ",", omittingEmptySubsequences: false).filter { !$0.hasPrefix(#""updated_at""#) }.joined(separator: ",")
+            }
+            #expect(fast.status == parsed.status, "\(what): exit \(fast.status) vs \(parsed.status)")
+            #expect(stable(fast.stdout) == stable(parsed.stdout), "\(what):\n\(fast.stdout)\nvs\n\(parsed.stdout)")
+            #expect(fast.stderr == parsed.stderr, "\(what):\n\(fast.stderr)\nvs\n\(parsed.stderr)")
+        }
+        /// The fast path (`--socket S [--json] status`) and the parsed command (`status --socket S [--json] --`).
+        func both(_ socket: String, json: Bool = false) async throws -> (ProcessResult, ProcessResult) {
+            let options = ["--socket", socket] + (json ? ["--json"] : [])
+            return (try await Processes.run([Binaries.heidictl] + options + ["status"]),
+                    try await Processes.run([Binaries.heidictl, "status"] + options + ["--"]))
+        }
+        var (fast, parsed) = try await both(s.socket)
+        same(fast, parsed, "idle")
+        #expect(try await s.ctl("start").status == 0)
+        try await s.waitForStatus("ERROR") { $0.state == .error }
+        (fast, parsed) = try await both(s.socket)
+        #expect(fast.status == 1 && fast.stdout.contains("loss went to nan"), "\(fast)")
+        same(fast, parsed, "error")
+        (fast, parsed) = try await both(s.socket, json: true)
+        #expect(fast.stdout.contains(#""state":"ERROR""#), "\(fast)")
+        same(fast, parsed, "error, --json")
+        for json in [false, true] {
+            (fast, parsed) = try await both(s.dir.path + "/missing.sock", json: json)
+            #expect(fast.status == 3, "\(fast)")
+            same(fast, parsed, "no daemon, json \(json)")
+        }
+    }
 }

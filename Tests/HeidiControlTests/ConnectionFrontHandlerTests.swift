@@ -111,4 +111,37 @@ struct ConnectionFrontHandlerTests {
         loop.advanceTime(by: .seconds(11))
         #expect(!polling.isActive, "closed 10 s after its last response")
     }
+
+    /// The stall timeout is a deadline that every sign of progress moves (one timer re-checks it, instead of one
+    /// timer scheduled per change): closed exactly `stallTimeout` after the last progress, not after the first stall.
+    @Test func aStalledReaderIsClosedAfterTheTimeoutSinceItsLastProgress() throws {
+        let loop = EmbeddedEventLoop()
+        let channel = EmbeddedChannel(loop: loop)
+        let router = ControlRouter(backend: StaticBackend(), authorizer: Authorizer(daemonUID: 1000, groupName: nil))
+        try ControlServer.configureConnection(channel, router: router, idleTimeout: 1000, stallTimeout: 60, answersHere: true)
+        try channel.connect(to: SocketAddress(unixDomainSocketPath: "/heidi-test.sock")).wait()
+        func setWritable(_ writable: Bool) {
+            channel.isWritable = writable
+            channel.pipeline.fireChannelWritabilityChanged()
+        }
+        setWritable(false)
+        loop.advanceTime(by: .seconds(50))
+        #expect(channel.isActive)
+        setWritable(true)  // the reader took something in
+        setWritable(false)
+        loop.advanceTime(by: .seconds(50))
+        #expect(channel.isActive, "60 s since the first stall, but only 50 s since the reader's last progress")
+        loop.advanceTime(by: .seconds(11))
+        #expect(!channel.isActive, "closed 60 s after the last progress")
+
+        let recovered = EmbeddedChannel(loop: loop)
+        try ControlServer.configureConnection(recovered, router: router, idleTimeout: 1000, stallTimeout: 60, answersHere: true)
+        try recovered.connect(to: SocketAddress(unixDomainSocketPath: "/heidi-test.sock")).wait()
+        recovered.isWritable = false
+        recovered.pipeline.fireChannelWritabilityChanged()
+        recovered.isWritable = true
+        recovered.pipeline.fireChannelWritabilityChanged()
+        loop.advanceTime(by: .seconds(120))
+        #expect(recovered.isActive, "no stall once the reader caught up")
+    }
 }

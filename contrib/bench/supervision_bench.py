@@ -51,10 +51,49 @@ TREE = ("trap '' TERM; sh -c 'echo $$ >> {pids}; exec sleep 600' & "
         "setsid sh -c 'echo $$ >> {pids}; exec sleep 600' & echo $$ >> {pids}; sleep 600")
 
 
-def cpu_ticks(pid):
+def stat_fields(pid):
     with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
+        return f.read().rsplit(")", 1)[1].split()  # fields[0] is proc(5)'s field 3 (state)
+
+
+def cpu_ticks(pid):
+    fields = stat_fields(pid)
     return int(fields[11]) + int(fields[12])
+
+
+def page_faults(pid):
+    """Minor and major page faults of the whole process (all its threads), so far."""
+    fields = stat_fields(pid)
+    return int(fields[7]) + int(fields[9])
+
+
+class SyscallCounter:
+    """Counts the system calls of every thread of `pid` (not its children) with `perf stat` on the raw_syscalls
+    tracepoint, in the kernel, without stopping the process on each call as strace does. None where perf or the
+    tracepoint is missing (then the bench prints n/a)."""
+
+    def __init__(self, pid, work):
+        self.out = tempfile.mktemp(dir=work, prefix="perf.")
+        try:
+            self.proc = subprocess.Popen(["perf", "stat", "-x", ",", "-o", self.out, "-e", "raw_syscalls:sys_enter",
+                                          "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except OSError:
+            self.proc = None
+        time.sleep(0.05)  # perf attaches
+
+    def stop(self):
+        if not self.proc:
+            return None
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=30)
+        try:
+            for line in open(self.out):
+                fields = line.split(",")
+                if len(fields) > 2 and fields[2].startswith("raw_syscalls:sys_enter") and fields[0].strip().isdigit():
+                    return int(fields[0])
+        except OSError:
+            pass
+        return None
 
 
 def alive(pid):
@@ -231,17 +270,21 @@ def capture(daemon, shape, count, work):
     pid = daemon.start(command)
     expected = count * LINE
     assert wait_until(lambda: os.path.exists(stamp) and os.path.getsize(stamp) > 0, 30), "writer did not start"
-    before = cpu_ticks(pid)
+    syscalls = SyscallCounter(pid, work)
+    before, faults_before = cpu_ticks(pid), page_faults(pid)
     started = int(open(stamp).read()) / 1e9
     assert wait_until(lambda: os.path.exists(daemon.log()) and os.path.getsize(daemon.log()) >= expected, 600, 0.002), \
         f"{daemon.name}: output incomplete ({os.path.getsize(daemon.log()) if os.path.exists(daemon.log()) else 0} of {expected} bytes)"
     seconds = time.monotonic() - started
     used = (cpu_ticks(pid) - before) / TICKS
+    faults = page_faults(pid) - faults_before
+    calls = syscalls.stop()
     bad = verify(daemon.log(), shape, count)
     daemon.shutdown()
     subprocess.run(["rm", "-rf", daemon.dir])  # no dirty pages left to write back into the next run
     mb = expected / 1e6
-    return {"mb_s": mb / seconds, "cpu_ms_per_mb": used * 1000 / mb, "cpu_pct": 100 * used / seconds, "bad": bad, "mb": mb}
+    return {"mb_s": mb / seconds, "cpu_ms_per_mb": used * 1000 / mb, "cpu_pct": 100 * used / seconds, "bad": bad, "mb": mb,
+            "faults_per_mb": faults / mb, "syscalls_per_mb": calls / mb if calls is not None else -1.0}
 
 
 def stop_tree(daemon, work, trial):
@@ -307,7 +350,10 @@ def main():
         else:
             print(f"(free page reporting is held: order {order}, no free memory goes back to the host during the run)")
     print(f"== output capture (one child; daemon CPU per MB; every line verified; medians of {repeat} runs) ==")
-    print(f"{'shape':<22}{'daemon':<13}{'MB':>7}{'MB/s':>9}{'(range)':>12}{'CPU ms/MB':>11}{'CPU %':>8}{'bad lines':>11}")
+    print("(faults/MB: the daemon's page faults per MB captured; syscalls/MB: its system calls per MB, counted by perf on "
+          "the raw_syscalls tracepoint, -1 where perf could not attach; both of the run with the median CPU per MB)")
+    print(f"{'shape':<22}{'daemon':<13}{'MB':>7}{'MB/s':>9}{'(range)':>12}{'CPU ms/MB':>11}{'CPU %':>8}{'faults/MB':>11}"
+          f"{'syscalls/MB':>13}{'bad lines':>11}")
     results = {}
     for shape, count in (("block", block_lines), ("text", block_lines), ("line", line_lines)):
         # Runs alternate between the daemons, and each reports the medians of its runs: on a shared machine the
@@ -322,12 +368,14 @@ def main():
         for daemon in capturers:
             mine = runs[daemon.name]
             r = {key: middle([run[key] for run in mine]) for key in ("mb_s", "cpu_ms_per_mb", "cpu_pct", "mb")}
+            median_run = sorted(mine, key=lambda run: run["cpu_ms_per_mb"])[len(mine) // 2]
+            r["faults_per_mb"], r["syscalls_per_mb"] = median_run["faults_per_mb"], median_run["syscalls_per_mb"]
             r["bad"] = sum(run["bad"] for run in mine)
             r["spread"] = f"{min(run['mb_s'] for run in mine):.0f}-{max(run['mb_s'] for run in mine):.0f}"
             results[(shape, daemon.name)] = r
             label = {"block": "8 KiB writes", "text": "8 KiB text lines", "line": "write() per line"}[shape]
             print(f"{label:<22}{daemon.name:<13}{r['mb']:>7.0f}{r['mb_s']:>9.1f}{r['spread']:>12}{r['cpu_ms_per_mb']:>11.2f}"
-                  f"{r['cpu_pct']:>8.1f}{r['bad']:>11}")
+                  f"{r['cpu_pct']:>8.1f}{r['faults_per_mb']:>11.2f}{r['syscalls_per_mb']:>13.1f}{r['bad']:>11}")
         h, s = results[(shape, "heidid")], results[(shape, "supervisord")]
         print(f"{'':<22}heidi/sup    throughput {ratio(h['mb_s'], s['mb_s'])}, CPU per MB {ratio(h['cpu_ms_per_mb'], s['cpu_ms_per_mb'])}")
         if floor in capturers:

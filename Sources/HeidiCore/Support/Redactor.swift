@@ -66,9 +66,11 @@ public enum Redactor {
         var flags: Int32 = 0
         let count = heidi_scan_text(base, lines.count, triggerTable, hits.baseAddress, hits.count, &hitCount, &flags)
         guard flags == 0, hitCount <= hits.count else { return nil }
+        // Read once, not per hit (a training log has a trigger word on every line: "tokens/s").
+        let keyTrigger = privateKeyTrigger, initials = SecretPatterns.tokenRuleInitials
         for hit in hits[0..<hitCount] {
-            guard hit & 31 != privateKeyTrigger else { return nil }  // a key block: LineRedactor's state
-            if SecretPatterns.mayReplace(in: lines, at: Int(hit >> 5)) { return nil }
+            guard hit & 31 != keyTrigger else { return nil }  // a key block: LineRedactor's state
+            if SecretPatterns.mayReplace(in: lines, at: Int(hit >> 5), initials: initials) { return nil }
         }
         return count
     }

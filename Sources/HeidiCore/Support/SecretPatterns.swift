@@ -51,15 +51,21 @@ enum SecretPatterns {
     /// trigger word, so lines for which this is false at each one pass `replaceSecrets` unchanged. Asked of several
     /// lines at once it may say yes where one line alone would not (whitespace may run across a newline), never the
     /// other way round. (`Redactor` sends lines with a private key marker the slow way without asking.)
-    static func mayReplace(in lines: UnsafeBufferPointer<UInt8>, at position: Int) -> Bool {
+    /// Called once per trigger word of every line a child prints (every "tokens/s" of a training log): the helpers
+    /// it calls are inlined, and a caller that asks for many positions passes `tokenRuleInitials` read once (each
+    /// read of a lazily initialised static is a call).
+    static func mayReplace(in lines: UnsafeBufferPointer<UInt8>, at position: Int, initials: UInt32 = tokenRuleInitials) -> Bool {
         let initial = lines[position] | 0x20
-        if initial &- 0x61 < 26 && tokenRuleInitials & (1 << (initial - 0x61)) != 0,
+        if initial &- 0x61 < 26 && initials & (1 << (initial - 0x61)) != 0,
             tokenRules.contains(where: { $0.match(lines, at: position) != nil })
         {
             return true
         }
-        // An assignment needs a separator right after the name: most names ("tokens/s") have none.
-        guard separatorEnd(lines, from: skip(lines, from: position, while: isNameCharacter)) != nil else { return false }
+        // An assignment needs a separator right after the name: most names ("tokens/s") have none. (A plain loop:
+        // `skip(_:from:while:)` with a function value is not inlined, and this runs for every trigger word.)
+        var nameEnd = position
+        while nameEnd < lines.count && isNameCharacter(lines[nameEnd]) { nameEnd += 1 }
+        guard separatorEnd(lines, from: nameEnd) != nil else { return false }
         var nameStart = position
         while nameStart > 0 && isNameCharacter(lines[nameStart - 1]) { nameStart -= 1 }
         return assignment(lines, at: nameStart)?.replacedFrom != nil
@@ -141,7 +147,7 @@ enum SecretPatterns {
 
     /// The first letters of the token rules' prefixes, as bits (a = 1): most trigger words ("token", "key") start
     /// none, so `mayReplace` goes straight to the assignment check.
-    private static let tokenRuleInitials: UInt32 = tokenRules.reduce(0) { bits, rule in
+    static let tokenRuleInitials: UInt32 = tokenRules.reduce(0) { bits, rule in
         rule.prefixes.reduce(bits) { $0 | 1 << UInt32($1[0] - 0x61) }
     }
 
@@ -203,6 +209,7 @@ enum SecretPatterns {
     }
 
     /// `["']?\s*[=:]\s*["']?` from `start`: where the value begins, or nil.
+    @inline(__always)
     private static func separatorEnd(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
         var index = start
         if index < bytes.count && isQuote(bytes[index]) { index += 1 }
@@ -245,14 +252,18 @@ enum SecretPatterns {
         return result
     }
 
+    @inline(__always)
     private static func skip(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, while accepts: (UInt8) -> Bool) -> Int {
         var index = start
         while index < bytes.count && accepts(bytes[index]) { index += 1 }
         return index
     }
 
+    @inline(__always)
     private static func skipWhitespace(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
         var index = start
+        // Printable ASCII other than the space, the usual byte here, is no whitespace: no call for it.
+        if index < bytes.count, bytes[index] &- 0x21 < 0x5E { return index }
         while case let length = whitespaceLength(bytes, at: index), length > 0 { index += length }
         return index
     }
@@ -298,12 +309,12 @@ enum SecretPatterns {
     private static func lower(_ text: String) -> [UInt8] { Array(text.lowercased().utf8) }
     private static let underscore = UInt8(ascii: "_")
     private static let space = UInt8(ascii: " ")
-    private static func isLetter(_ byte: UInt8) -> Bool { (byte | 0x20) &- 0x61 < 26 }
-    private static func isAlphanumeric(_ byte: UInt8) -> Bool { isLetter(byte) || byte &- 0x30 < 10 }
+    @inline(__always) private static func isLetter(_ byte: UInt8) -> Bool { (byte | 0x20) &- 0x61 < 26 }
+    @inline(__always) private static func isAlphanumeric(_ byte: UInt8) -> Bool { isLetter(byte) || byte &- 0x30 < 10 }
     /// `[A-Za-z0-9_-]`
-    private static func isTokenCharacter(_ byte: UInt8) -> Bool { isAlphanumeric(byte) || byte == underscore || byte == 0x2D }
+    @inline(__always) private static func isTokenCharacter(_ byte: UInt8) -> Bool { isAlphanumeric(byte) || byte == 0x5F || byte == 0x2D }
     /// `[A-Za-z0-9_.-]`
-    private static func isNameCharacter(_ byte: UInt8) -> Bool { isTokenCharacter(byte) || byte == 0x2E }
+    @inline(__always) private static func isNameCharacter(_ byte: UInt8) -> Bool { isTokenCharacter(byte) || byte == 0x2E }
     /// `[A-Za-z0-9._~+/=-]`
     private static func isBearerCharacter(_ byte: UInt8) -> Bool {
         switch byte {
@@ -313,5 +324,5 @@ enum SecretPatterns {
         default: return isAlphanumeric(byte)
         }
     }
-    private static func isQuote(_ byte: UInt8) -> Bool { byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") }
+    @inline(__always) private static func isQuote(_ byte: UInt8) -> Bool { byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") }
 }

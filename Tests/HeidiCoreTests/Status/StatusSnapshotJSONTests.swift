@@ -33,4 +33,49 @@ struct StatusJSONTests {
             #expect(error == text.contains(#""executor":{"executor":"slurm","job_id":"42","state":"RUNNING"}"#), "\(text)")
         }
     }
+
+    /// heidictl reads the status with `init(json:)` (no JSONDecoder in a short-lived process): it must read what
+    /// the Codable decoding reads, from both encodings.
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func handWrittenDecodingEqualsTheCodableOne(child: Bool, error: Bool) throws {
+        var status = Self.snapshot(child: child, error: error)
+        status.child?.counters = ["raw_written": 120, "teacher_failed": 3]
+        status.child?.usage = error ? ["tokens": 1.5e9] : [:]
+        status.journal.damage = error ? "cut at seq 105" : nil
+        for bytes in [status.jsonBytes(), try JSONCoding.encode(status)] {
+            #expect(try StatusSnapshot(json: bytes) == status)
+            #expect(try StatusSnapshot(json: bytes) == (try JSONCoding.decode(StatusSnapshot.self, from: bytes)))
+        }
+    }
+
+    @Test("the hand-written decoding takes what JSONDecoder takes and refuses what it refuses, naming the member")
+    func handWrittenDecodingRules() throws {
+        let text = String(decoding: Self.snapshot(child: true, error: true).jsonBytes(), as: UTF8.self)
+        func decoded(_ edited: String) -> (hand: StatusSnapshot?, error: String?, codable: StatusSnapshot?) {
+            let bytes = Array(edited.utf8)
+            var failure: String?
+            var hand: StatusSnapshot?
+            do { hand = try StatusSnapshot(json: bytes) } catch { failure = error.description }
+            return (hand, failure, try? JSONCoding.decode(StatusSnapshot.self, from: bytes))
+        }
+        // Optional members may be missing, unknown ones are ignored, integers may be written as 12.0.
+        for edited in [text.replacing(#""last_warning":{"#, with: #""unknown":1,"x":{"#),
+                       text.replacing(#""round":2,"#, with: #""round":2.0,"#)] {
+            let result = decoded(edited)
+            #expect(result.hand != nil && result.hand == result.codable, "\(result.error ?? "")")
+        }
+        let refused: [(String, String)] = [
+            (text.replacing(#""pid":7,"#, with: #""pid":"7","#), "child.pid: expected an integer"),
+            (text.replacing(#""round":2,"#, with: #""round":2.5,"#), "round: expected an integer"),
+            (text.replacing(#""state":"FINALIZING""#, with: #""state":"DONE""#), "state: expected a known state name"),
+            (text.replacing(#""seq":1234"#, with: #""sequence":1234"#), "journal.seq: missing"),
+            (String(text.dropLast()), "unterminated object"),
+        ]
+        for (edited, message) in refused {
+            #expect(edited != text)
+            let result = decoded(edited)
+            #expect(result.hand == nil && result.codable == nil)
+            #expect(result.error?.contains(message) == true, "\(result.error ?? "decoded")")
+        }
+    }
 }

@@ -61,7 +61,8 @@ public struct ActionResponse: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case accepted, action, outcome, state, runID = "run_id"
+        case accepted, action, outcome, state
+        case runID = "run_id"
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -30,7 +30,8 @@ public struct RequestTarget: Sendable, Equatable {
             if byte == UInt8(ascii: "+") {
                 bytes.append(0x20)
             } else if byte == UInt8(ascii: "%"), index + 2 < input.count, let high = hexValue(input[index + 1]),
-                      let low = hexValue(input[index + 2]) {
+                let low = hexValue(input[index + 2])
+            {
                 bytes.append(high << 4 | low)
                 index += 2
             } else {

@@ -16,7 +16,7 @@ public enum SocketLocator {
     /// and the daemon is alive; otherwise the socket the config itself names.
     public static func socket(of config: HeidiConfig) -> String {
         guard let holder = StateDirectoryLockInfo.read(path: config.lockPath), let recorded = holder.socket,
-              recorded != config.socketPath, holder.processExists, FileSystem.exists(recorded)
+            recorded != config.socketPath, holder.processExists, FileSystem.exists(recorded)
         else { return config.socketPath }
         return recorded
     }

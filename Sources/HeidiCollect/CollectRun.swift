@@ -13,9 +13,17 @@ public struct CollectJob: Sendable {
     public var budgetExhaustedOK: Bool
     public var progress: ProgressOptions
 
-    public init(tasks: [PromptTask], settings: CollectSettings, provider: any TeacherProvider,
-                validator: (any SampleValidator)?, output: AtomicOutputFile, round: Int = 1, keepRejected: Bool = false,
-                budgetExhaustedOK: Bool = false, progress: ProgressOptions = ProgressOptions()) {
+    public init(
+        tasks: [PromptTask],
+        settings: CollectSettings,
+        provider: any TeacherProvider,
+        validator: (any SampleValidator)?,
+        output: AtomicOutputFile,
+        round: Int = 1,
+        keepRejected: Bool = false,
+        budgetExhaustedOK: Bool = false,
+        progress: ProgressOptions = ProgressOptions()
+    ) {
         self.tasks = tasks
         self.settings = settings
         self.provider = provider
@@ -44,12 +52,21 @@ public struct CollectReport: Sendable {
 public enum CollectRun {
     /// `log` writes one line to stderr (already scrubbed of the API key by the caller's providers).
     public static func run(_ job: CollectJob, log: @escaping @Sendable (String) -> Void) async -> CollectReport {
-        for stale in job.output.removeStaleTemporaries() { log("removed \(stale), left by an earlier run that was killed") }
-        let collector = Collector(settings: job.settings, provider: job.provider, validator: job.validator,
-                                  failures: FailureReporter(sink: log))
+        for stale in job.output.removeStaleTemporaries() {
+            log("removed \(stale), left by an earlier run that was killed")
+        }
+        let collector = Collector(
+            settings: job.settings,
+            provider: job.provider,
+            validator: job.validator,
+            failures: FailureReporter(sink: log)
+        )
         let reporter = ProgressReporter(options: job.progress, total: job.tasks.count, printer: log)
         let result = await withTaskGroup(of: CollectResult?.self) { group in
-            group.addTask { await reporter.run { collector.snapshot() }; return nil }
+            group.addTask {
+                await reporter.run { collector.snapshot() }
+                return nil
+            }
             group.addTask { await collector.run(job.tasks) }
             var collected: CollectResult?
             while let next = await group.next() {
@@ -62,20 +79,36 @@ public enum CollectRun {
         }
         await job.provider.shutdown()
         guard var result else {  // unreachable: the collector always returns
-            return CollectReport(exitCode: CollectExitCode.failure, summary: "the collection did not finish",
-                                 result: CollectResult(outcomes: [], stopCause: nil, interrupted: true, totals: LedgerSnapshot(), elapsed: 0),
-                                 written: nil)
+            return CollectReport(
+                exitCode: CollectExitCode.failure,
+                summary: "the collection did not finish",
+                result: CollectResult(
+                    outcomes: [],
+                    stopCause: nil,
+                    interrupted: true,
+                    totals: LedgerSnapshot(),
+                    elapsed: 0
+                ),
+                written: nil
+            )
         }
         if Task.isCancelled { result.interrupted = true }
         let (code, written, headline) = await conclude(job, &result, collector: collector)
         result.totals = collector.snapshot()
         let summary = headline + "\n" + Self.totals(result, total: job.tasks.count)
-        await reporter.finish(result.totals, status: Self.finalStatus(code: code, result.totals, total: job.tasks.count))
+        await reporter.finish(
+            result.totals,
+            status: Self.finalStatus(code: code, result.totals, total: job.tasks.count)
+        )
         return CollectReport(exitCode: code, summary: summary, result: result, written: written)
     }
 
     /// Writes the output when the run deserves it and picks the exit code and headline.
-    private static func conclude(_ job: CollectJob, _ result: inout CollectResult, collector: Collector) async
+    private static func conclude(
+        _ job: CollectJob,
+        _ result: inout CollectResult,
+        collector: Collector
+    ) async
         -> (Int32, Int?, String)
     {
         let path = job.output.path
@@ -83,21 +116,33 @@ public enum CollectRun {
             return (CollectExitCode.interrupted(signal: 2), nil, "interrupted: nothing written to \(path)")
         }
         if case .providerUnusable(let message) = result.stopCause {
-            return (CollectExitCode.providerFailed, nil, "stopped: the provider refused the requests: \(message); nothing written to \(path)")
+            return (
+                CollectExitCode.providerFailed, nil,
+                "stopped: the provider refused the requests: \(message); nothing written to \(path)"
+            )
         }
         let samples = result.outcomes.compactMap(\.sample)
         if case .budgetExhausted? = result.stopCause, collector.snapshot().requestsSent == 0 {
             // Not one request fitted: an empty file would look like a round that produced nothing.
-            return (CollectExitCode.usage, nil, "\(result.stopCause.map(String.init(describing:)) ?? "budget exhausted"): the budget is too "
-                        + "small for a single request, so none was sent; nothing written to \(path)")
+            return (
+                CollectExitCode.usage, nil,
+                "\(result.stopCause.map(String.init(describing:)) ?? "budget exhausted"): the budget is too "
+                    + "small for a single request, so none was sent; nothing written to \(path)"
+            )
         }
         if samples.isEmpty && result.stopCause == nil {
             let reason = Self.firstFailure(result).map { " (last error: \($0))" } ?? ""
             return (CollectExitCode.providerFailed, nil, "every request failed\(reason); nothing written to \(path)")
         }
-        let encoder = RecordEncoder(provider: job.provider.name, round: job.round, seed: job.settings.seed,
-                                    validatorName: job.validator?.name)
-        let lines = samples.filter { job.keepRejected || $0.accepted }.map { encoder.line($0, model: job.settings.model) }
+        let encoder = RecordEncoder(
+            provider: job.provider.name,
+            round: job.round,
+            seed: job.settings.seed,
+            validatorName: job.validator?.name
+        )
+        let lines = samples.filter { job.keepRejected || $0.accepted }.map {
+            encoder.line($0, model: job.settings.model)
+        }
         do { try job.output.write(lines) } catch {
             return (CollectExitCode.failure, nil, "\(error)")
         }
@@ -124,7 +169,8 @@ public enum CollectRun {
             if case .notAttempted = outcome { return count + 1 }
             return count
         }
-        var text = "\(total) prompts: \(t.generated) answered (\(t.generated - t.rejected) ok, \(t.rejected) rejected), \(t.failed) failed"
+        var text =
+            "\(total) prompts: \(t.generated) answered (\(t.generated - t.rejected) ok, \(t.rejected) rejected), \(t.failed) failed"
         if t.cancelled > 0 { text += ", \(t.cancelled) cancelled in flight" }
         if notSent > 0 { text += ", \(notSent) not sent" }
         text += "; \(t.requestsSent) requests (\(t.retries) retries, \(t.rateLimitsHit) rate limited)"
@@ -136,7 +182,9 @@ public enum CollectRun {
 
     static func finalStatus(code: Int32, _ snapshot: LedgerSnapshot, total: Int) -> String {
         let progress = "\(snapshot.done)/\(total)\(ProgressReporter.detail(snapshot))"
-        if code == CollectExitCode.success, snapshot.counter("skipped_budget") > 0 { return "budget exhausted \(progress)" }
+        if code == CollectExitCode.success, snapshot.counter("skipped_budget") > 0 {
+            return "budget exhausted \(progress)"
+        }
         switch code {
         case CollectExitCode.success: return "done \(progress)"
         case CollectExitCode.budgetExhausted: return "budget exhausted \(progress)"

@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// Decides who may change the pipeline (POST): root, the daemon's own user, and members of the control group.
 /// Everyone who can open the socket may read (GET).
@@ -14,7 +15,12 @@ public struct Authorizer: Sendable {
     public let socketPath: String
 
     public init(daemonUID: UInt32 = getuid(), groupName: String?, socketPath: String = "the control socket") {
-        self.init(daemonUID: daemonUID, groupName: groupName, groupID: groupName.flatMap(Self.lookupGroup), socketPath: socketPath)
+        self.init(
+            daemonUID: daemonUID,
+            groupName: groupName,
+            groupID: groupName.flatMap(Self.lookupGroup),
+            socketPath: socketPath
+        )
     }
 
     /// With the gid already looked up (nil: the configured group does not exist).
@@ -42,11 +48,13 @@ public struct Authorizer: Sendable {
         let who = "uid \(peer.uid) may read but not control heidid on \(socketPath)"
         let owners = "root and uid \(daemonUID)"
         guard let groupName else {
-            return "\(who): no control group is configured (control.group), so only \(owners) may; set control.group and "
+            return
+                "\(who): no control group is configured (control.group), so only \(owners) may; set control.group and "
                 + "restart heidid to let a group control it"
         }
         guard let groupID else {
-            return "\(who): control.group is '\(groupName)', but no group '\(groupName)' exists on this host, so only \(owners) "
+            return
+                "\(who): control.group is '\(groupName)', but no group '\(groupName)' exists on this host, so only \(owners) "
                 + "may; create it (groupadd \(groupName)), add the user (usermod -aG \(groupName) USER) and restart heidid"
         }
         return "\(who): control.group is '\(groupName)' (gid \(groupID)), and uid \(peer.uid) is not in it: join it "
@@ -58,6 +66,8 @@ public struct Authorizer: Sendable {
         guard let bytes = try? FileSystem.read("/proc/\(pid)/status") else { return [] }
         let text = String(decoding: bytes, as: UTF8.self)
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Groups:") }) else { return [] }
-        return line.dropFirst("Groups:".count).split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { UInt32($0) }
+        return line.dropFirst("Groups:".count).split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap {
+            UInt32($0)
+        }
     }
 }

@@ -99,7 +99,8 @@ final class ConnectionFrontHandler: ChannelDuplexHandler, RemovableChannelHandle
         switch unwrapInboundIn(data) {
         case .head(let head):
             if withTask == 0, answersHere, !head.announcesBody,
-               let response = router.immediateResponse(method: head.method.rawValue, path: head.uri) {
+                let response = router.immediateResponse(method: head.method.rawValue, path: head.uri)
+            {
                 answering = (response, head.isKeepAlive, MonotonicClock.nanoseconds())
                 return
             }
@@ -140,7 +141,9 @@ final class ConnectionFrontHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
         let parts = response.parts(keepAlive: keepAlive, bytes: bytes)
         for part in parts.dropLast() { context.write(wrapOutboundOut(part), promise: nil) }
-        if let end = parts.last { context.write(wrapOutboundOut(end), promise: endWritten(context, closing: !keepAlive, then: nil)) }
+        if let end = parts.last {
+            context.write(wrapOutboundOut(end), promise: endWritten(context, closing: !keepAlive, then: nil))
+        }
         context.flush()
         router.stats.record(seconds: Double(MonotonicClock.nanoseconds() - started) / 1e9)
     }
@@ -148,7 +151,11 @@ final class ConnectionFrontHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// The promise for a response's end: once the end has reached the socket, the connection closes (after a
     /// `Connection: close` response) or waits for the next request (idle timeout). Until then the stall
     /// timeout watches the reader.
-    private func endWritten(_ context: ChannelHandlerContext, closing: Bool, then promise: EventLoopPromise<Void>?) -> EventLoopPromise<Void> {
+    private func endWritten(
+        _ context: ChannelHandlerContext,
+        closing: Bool,
+        then promise: EventLoopPromise<Void>?
+    ) -> EventLoopPromise<Void> {
         let written = promise ?? context.eventLoop.makePromise()
         unflushedEnds += 1
         updateStallClose(context)
@@ -178,7 +185,11 @@ final class ConnectionFrontHandler: ChannelDuplexHandler, RemovableChannelHandle
         stallTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
             self.stallTimer = nil
             guard let due = self.stallDeadline else { return }
-            if due <= context.eventLoop.now { self.closeNow(context) } else { self.scheduleStallCheck(context, at: due) }
+            if due <= context.eventLoop.now {
+                self.closeNow(context)
+            } else {
+                self.scheduleStallCheck(context, at: due)
+            }
         }
     }
 
@@ -200,7 +211,11 @@ final class ConnectionFrontHandler: ChannelDuplexHandler, RemovableChannelHandle
         idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
             self.idleTimer = nil
             guard let due = self.idleDeadline else { return }
-            if due <= context.eventLoop.now { channel.close(promise: nil) } else { self.scheduleIdleCheck(context, at: due) }
+            if due <= context.eventLoop.now {
+                channel.close(promise: nil)
+            } else {
+                self.scheduleIdleCheck(context, at: due)
+            }
         }
     }
 

@@ -18,7 +18,10 @@ public struct ControlResponse: Sendable {
     public var trailers: (@Sendable () async -> [(String, String)])?
 
     public init(
-        status: Int, contentType: String = "application/json", body: ResponseBody, headers: [(String, String)] = [],
+        status: Int,
+        contentType: String = "application/json",
+        body: ResponseBody,
+        headers: [(String, String)] = [],
         trailers: (@Sendable () async -> [(String, String)])? = nil
     ) {
         self.status = status
@@ -49,8 +52,12 @@ public struct LogStream: Sendable {
     /// (not following, or the daemon is stopping).
     public var ending: @Sendable () async -> String?
 
-    public init(firstLine: Int, chunks: AsyncStream<[UInt8]>, rotatedPart: String? = nil,
-                ending: @escaping @Sendable () async -> String? = { nil }) {
+    public init(
+        firstLine: Int,
+        chunks: AsyncStream<[UInt8]>,
+        rotatedPart: String? = nil,
+        ending: @escaping @Sendable () async -> String? = { nil }
+    ) {
         self.firstLine = firstLine
         self.chunks = chunks
         self.rotatedPart = rotatedPart
@@ -73,7 +80,13 @@ public protocol ControlBackend: Sendable {
     func events(after: UInt64, follow: Bool) async -> Result<AsyncStream<[UInt8]>, APIErrorBody>
     /// A stage's output lines (the current run's): the last `tail` lines, or those from line `fromLine` (0-based)
     /// on; with `follow`, then live lines.
-    func logs(stage: String, round: Int?, tail: Int?, fromLine: Int?, follow: Bool) async -> Result<LogStream, APIErrorBody>
+    func logs(
+        stage: String,
+        round: Int?,
+        tail: Int?,
+        fromLine: Int?,
+        follow: Bool
+    ) async -> Result<LogStream, APIErrorBody>
     /// Prometheus text exposition.
     func metrics() async -> String
     /// Like `perform(_:start:)`, for a client acting for someone (`actor`, e.g. heidi-web's logged-in operator and
@@ -84,7 +97,11 @@ public protocol ControlBackend: Sendable {
 }
 
 extension ControlBackend {
-    public func perform(_ action: Action, start: StartRequest?, actor: String?) async -> Result<ActionResponse, APIErrorBody> {
+    public func perform(
+        _ action: Action,
+        start: StartRequest?,
+        actor: String?
+    ) async -> Result<ActionResponse, APIErrorBody> {
         await perform(action, start: start)
     }
 

@@ -47,20 +47,33 @@ public struct ControlRouter: Sendable {
     public func route(_ request: ControlRequest) async -> ControlResponse {
         if request.method == "GET", request.path == API.status, let watch = request.query["watch"] {
             guard let watch = flag(watch) else { return .error(.badRequest, "watch must be 0 or 1") }
-            if watch { return ControlResponse(status: 200, contentType: "application/x-ndjson", body: .stream(backend.statusUpdates())) }
+            if watch {
+                return ControlResponse(
+                    status: 200,
+                    contentType: "application/x-ndjson",
+                    body: .stream(backend.statusUpdates())
+                )
+            }
         }
         if let response = immediateResponse(method: request.method, path: request.path) { return response }
         switch (request.method, request.path) {
         case ("GET", API.health):
-            return await backend.isReady() ? .json(200, HealthResponse(ok: true)) : .error(.unavailable, "heidid is starting")
+            return await backend.isReady()
+                ? .json(200, HealthResponse(ok: true)) : .error(.unavailable, "heidid is starting")
         case ("GET", API.metrics):
             let text = await backend.metrics() + stats.exposition()
-            return ControlResponse(status: 200, contentType: "text/plain; version=0.0.4", body: .bytes(Array(text.utf8)))
+            return ControlResponse(
+                status: 200,
+                contentType: "text/plain; version=0.0.4",
+                body: .bytes(Array(text.utf8))
+            )
         case ("GET", API.events):
             guard let after = UInt64(request.query["after"] ?? "0") else {
                 return .error(.badRequest, "after must be a non-negative integer (a journal seq)")
             }
-            guard let follow = flag(request.query["follow"]) else { return .error(.badRequest, "follow must be 0 or 1") }
+            guard let follow = flag(request.query["follow"]) else {
+                return .error(.badRequest, "follow must be 0 or 1")
+            }
             return stream(await backend.events(after: after, follow: follow), contentType: "application/x-ndjson")
         case ("GET", API.logs):
             return await logs(request)
@@ -75,7 +88,9 @@ public struct ControlRouter: Sendable {
             return methodNotAllowed(request, allowed: ["GET", "HEAD"])
         case (_, API.health), (_, API.metrics), (_, API.events), (_, API.logs), (_, API.scalars):
             return methodNotAllowed(request, allowed: ["GET"])
-        case (_, let path) where path.hasPrefix(API.actionPrefix) && Action(rawValue: String(path.dropFirst(API.actionPrefix.count))) != nil:
+        case (_, let path)
+        where path.hasPrefix(API.actionPrefix)
+            && Action(rawValue: String(path.dropFirst(API.actionPrefix.count))) != nil:
             return methodNotAllowed(request, allowed: ["POST"])
         default:
             return .error(.notFound, "no such endpoint: \(request.path)")
@@ -85,7 +100,9 @@ public struct ControlRouter: Sendable {
     /// 405 with the `Allow` header RFC 9110 requires, listing the methods the path answers.
     private func methodNotAllowed(_ request: ControlRequest, allowed: [String]) -> ControlResponse {
         var response = ControlResponse.error(
-            .methodNotAllowed, "\(request.method) is not allowed on \(request.path); use \(allowed.joined(separator: " or "))")
+            .methodNotAllowed,
+            "\(request.method) is not allowed on \(request.path); use \(allowed.joined(separator: " or "))"
+        )
         response.headers.append(("Allow", allowed.joined(separator: ", ")))
         return response
     }
@@ -121,7 +138,9 @@ public struct ControlRouter: Sendable {
         }
         var fromLine: Int?
         if let text = request.query["from_line"] {
-            guard let value = Int(text), value >= 0 else { return .error(.badRequest, "from_line must be an integer >= 0") }
+            guard let value = Int(text), value >= 0 else {
+                return .error(.badRequest, "from_line must be an integer >= 0")
+            }
             fromLine = value
         }
         guard let follow = flag(request.query["follow"]) else { return .error(.badRequest, "follow must be 0 or 1") }
@@ -130,8 +149,13 @@ public struct ControlRouter: Sendable {
             var headers = [("X-Heidi-First-Line", String(log.firstLine))]
             if let rotated = log.rotatedPart { headers.append(("X-Heidi-Rotated-Part", rotated)) }
             if follow { headers.append(("Trailer", API.stageEndTrailer)) }
-            return ControlResponse(status: 200, contentType: "text/plain; charset=utf-8", body: .stream(log.chunks), headers: headers,
-                                   trailers: { await log.ending().map { [(API.stageEndTrailer, $0)] } ?? [] })
+            return ControlResponse(
+                status: 200,
+                contentType: "text/plain; charset=utf-8",
+                body: .stream(log.chunks),
+                headers: headers,
+                trailers: { await log.ending().map { [(API.stageEndTrailer, $0)] } ?? [] }
+            )
         case .failure(let error):
             return .json(error.error.code.httpStatus, error)
         }
@@ -139,13 +163,21 @@ public struct ControlRouter: Sendable {
 
     private func action(_ name: String, _ request: ControlRequest) async -> ControlResponse {
         guard let action = Action(rawValue: name) else {
-            return .error(.notFound, "no such action: \(name) (actions: \(Action.allCases.map(\.rawValue).joined(separator: ", ")))")
+            return .error(
+                .notFound,
+                "no such action: \(name) (actions: \(Action.allCases.map(\.rawValue).joined(separator: ", ")))"
+            )
         }
-        guard authorizer.mayControl(request.peer) else { return .error(.forbidden, authorizer.refusal(for: request.peer)) }
+        guard authorizer.mayControl(request.peer) else {
+            return .error(.forbidden, authorizer.refusal(for: request.peer))
+        }
         var start: StartRequest?
         if action == .start, !request.body.allSatisfy({ [0x20, 0x0a, 0x0d, 0x09].contains($0) }) {
             do { start = try JSONCoding.decode(StartRequest.self, from: request.body) } catch {
-                return .error(.badRequest, "body must be {\"mode\":\"full\"|\"collect\",\"rounds\":N,\"paused\":true|false,\"discard\":true|false} (all optional): \(error)")
+                return .error(
+                    .badRequest,
+                    "body must be {\"mode\":\"full\"|\"collect\",\"rounds\":N,\"paused\":true|false,\"discard\":true|false} (all optional): \(error)"
+                )
             }
             if let rounds = start?.rounds, rounds < 1 { return .error(.badRequest, "rounds must be at least 1") }
         }

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HeidiAPI
 import HeidiCore
 import Logging
@@ -9,6 +6,10 @@ import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The HTTP/1.1 control server on a Unix socket (SPEC §5), as a ServiceLifecycle service.
 ///
@@ -37,8 +38,13 @@ public final class ControlServer: Service, Sendable {
     private let connections = Atomic<Int>(0)
 
     public init(
-        socketPath: String, activatedDescriptor: Int32?, router: ControlRouter, socketGroup: UInt32?, logger: Logger,
-        options: Options = Options(), onListening: @escaping @Sendable () async -> Void
+        socketPath: String,
+        activatedDescriptor: Int32?,
+        router: ControlRouter,
+        socketGroup: UInt32?,
+        logger: Logger,
+        options: Options = Options(),
+        onListening: @escaping @Sendable () async -> Void
     ) {
         self.socketPath = socketPath
         self.activatedDescriptor = activatedDescriptor
@@ -64,7 +70,10 @@ public final class ControlServer: Service, Sendable {
         let initializer: @Sendable (Channel) -> EventLoopFuture<Accepted> = { channel in
             let credentials: EventLoopFuture<UCred>
             if let provider = channel as? SocketOptionProvider {
-                credentials = provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+                credentials = provider.unsafeGetSocketOption(
+                    level: SocketOptionLevel(SOL_SOCKET),
+                    name: SocketOptionName(SO_PEERCRED)
+                )
             } else {
                 credentials = channel.eventLoop.makeSucceededFuture(UCred(pid: 0, uid: UInt32.max, gid: UInt32.max))
             }
@@ -73,11 +82,19 @@ public final class ControlServer: Service, Sendable {
             channel.closeFuture.whenComplete { _ in self.connections.wrappingSubtract(1, ordering: .relaxed) }
             let overLimit = active > self.options.maxConnections
             return credentials.flatMapThrowing { cred in
-                try Self.configureConnection(channel, router: self.router, idleTimeout: self.options.idleTimeout,
-                                             stallTimeout: self.options.stallTimeout, answersHere: !overLimit)
+                try Self.configureConnection(
+                    channel,
+                    router: self.router,
+                    idleTimeout: self.options.idleTimeout,
+                    stallTimeout: self.options.stallTimeout,
+                    answersHere: !overLimit
+                )
                 let connection = try Connection.closingOnDeinit(channel)
-                return Accepted(connection: connection, peer: PeerCredentials(pid: cred.pid, uid: cred.uid, gid: cred.gid),
-                                overLimit: overLimit)
+                return Accepted(
+                    connection: connection,
+                    peer: PeerCredentials(pid: cred.pid, uid: cred.uid, gid: cred.gid),
+                    overLimit: overLimit
+                )
             }
         }
         let server: NIOAsyncChannel<Accepted, Never>
@@ -89,8 +106,11 @@ public final class ControlServer: Service, Sendable {
             // Bind under a temporary name, set group and mode, then rename into place: the socket never exists
             // at its public path with the wrong owner or mode.
             let staging = ListeningSocket.stagingPath(for: socketPath)
-            server = try await bootstrap.bind(unixDomainSocketPath: staging, cleanupExistingSocketFile: true,
-                                              childChannelInitializer: initializer)
+            server = try await bootstrap.bind(
+                unixDomainSocketPath: staging,
+                cleanupExistingSocketFile: true,
+                childChannelInitializer: initializer
+            )
             try ListeningSocket.publish(staging, at: socketPath, group: socketGroup)
             logger.info("control socket listening", metadata: ["socket": "\(socketPath)"])
         }
@@ -115,12 +135,21 @@ public final class ControlServer: Service, Sendable {
     /// Sets up a connection's pipeline on its event loop: NIO's HTTP codec (with pipelining and error handling),
     /// then the front handler. Shared with the fuzz harness, so it drives the same pipeline.
     public static func configureConnection(
-        _ channel: Channel, router: ControlRouter, idleTimeout: Double, stallTimeout: Double = 60, answersHere: Bool
+        _ channel: Channel,
+        router: ControlRouter,
+        idleTimeout: Double,
+        stallTimeout: Double = 60,
+        answersHere: Bool
     ) throws {
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-        try channel.pipeline.syncOperations.addHandler(ConnectionFrontHandler(
-            router: router, idleTimeout: .nanoseconds(Int64(idleTimeout * 1e9)),
-            stallTimeout: .nanoseconds(Int64(stallTimeout * 1e9)), answersHere: answersHere))
+        try channel.pipeline.syncOperations.addHandler(
+            ConnectionFrontHandler(
+                router: router,
+                idleTimeout: .nanoseconds(Int64(idleTimeout * 1e9)),
+                stallTimeout: .nanoseconds(Int64(stallTimeout * 1e9)),
+                answersHere: answersHere
+            )
+        )
     }
 
     /// Serves the requests the front handler passes on (everything but status), one at a time, in order.
@@ -132,8 +161,11 @@ public final class ControlServer: Service, Sendable {
             try await accepted.connection.executeThenClose { inbound, outbound in
                 if accepted.overLimit {
                     router.stats.recordRejected()
-                    try await write(.error(.unavailable, "too many connections (limit \(options.maxConnections)); retry shortly"),
-                                    to: outbound, keepAlive: false)
+                    try await write(
+                        .error(.unavailable, "too many connections (limit \(options.maxConnections)); retry shortly"),
+                        to: outbound,
+                        keepAlive: false
+                    )
                     return
                 }
                 var head: HTTPRequestHead?
@@ -145,7 +177,8 @@ public final class ControlServer: Service, Sendable {
                         body = []
                         // Refused before the body arrives: a client that declared too much may wait for an answer
                         // before sending it (Expect: 100-continue), or send it slowly; either way it learns why now.
-                        if let declared = requestHead.headers.first(name: "content-length"), Self.exceedsLimit(declared) {
+                        if let declared = requestHead.headers.first(name: "content-length"), Self.exceedsLimit(declared)
+                        {
                             try await refuseTooLarge(declared: declared, to: outbound)
                             return
                         }
@@ -157,8 +190,13 @@ public final class ControlServer: Service, Sendable {
                         if let bytes = buffer.readBytes(length: buffer.readableBytes) { body += bytes }
                     case .end:
                         guard let requestHead = head else { return }
-                        let request = ControlRequest(method: requestHead.method.rawValue, uri: requestHead.uri, body: body, peer: accepted.peer,
-                                                     actor: requestHead.headers.first(name: "X-Heidi-Actor"))
+                        let request = ControlRequest(
+                            method: requestHead.method.rawValue,
+                            uri: requestHead.uri,
+                            body: body,
+                            peer: accepted.peer,
+                            actor: requestHead.headers.first(name: "X-Heidi-Actor")
+                        )
                         let started = MonotonicClock.nanoseconds()
                         let response = await router.route(request)
                         let keepAlive = requestHead.isKeepAlive
@@ -178,19 +216,29 @@ public final class ControlServer: Service, Sendable {
 
     /// Whether a declared `Content-Length` is over `API.maxRequestBytes` (a number too long for an Int is too).
     static func exceedsLimit(_ declared: String) -> Bool {
-        guard let length = Int(declared) else { return declared.utf8.count > 18 && declared.utf8.allSatisfy { (48...57).contains($0) } }
+        guard let length = Int(declared) else {
+            return declared.utf8.count > 18 && declared.utf8.allSatisfy { (48...57).contains($0) }
+        }
         return length > API.maxRequestBytes
     }
 
     /// Answers 413 with the JSON error body at once; the caller then closes the connection without reading the rest.
-    private func refuseTooLarge(declared: String?, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async throws {
+    private func refuseTooLarge(
+        declared: String?,
+        to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+    ) async throws {
         let size = declared.map { "Content-Length \($0) is over" } ?? "the body grew over"
-        try await write(.error(.tooLarge, "request too large: \(size) the limit of \(API.maxRequestBytes) bytes"), to: outbound,
-                        keepAlive: false)
+        try await write(
+            .error(.tooLarge, "request too large: \(size) the limit of \(API.maxRequestBytes) bytes"),
+            to: outbound,
+            keepAlive: false
+        )
     }
 
     private func write(
-        _ response: ControlResponse, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, keepAlive: Bool,
+        _ response: ControlResponse,
+        to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
+        keepAlive: Bool,
         channel: Channel? = nil
     ) async throws {
         switch response.body {
@@ -213,7 +261,11 @@ public final class ControlServer: Service, Sendable {
                 try Task.checkCancellation()
             }
             channel?.closeFuture.whenComplete { _ in writer.cancel() }
-            try await withTaskCancellationHandler { try await writer.value } onCancel: { writer.cancel() }
+            try await withTaskCancellationHandler {
+                try await writer.value
+            } onCancel: {
+                writer.cancel()
+            }
             let trailers = await response.trailers?() ?? []
             try await outbound.write(.end(trailers.isEmpty ? nil : HTTPHeaders(trailers)))
         }

@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// Why the control socket cannot be set up, naming the socket path.
 public enum ControlSocketError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -12,7 +13,8 @@ public enum ControlSocketError: Error, CustomStringConvertible, Equatable, Senda
     public var description: String {
         switch self {
         case .inUse(let path): return "\(path): another heidid is already listening on this control socket"
-        case .notASocket(let path): return "\(path): exists and is not a socket; remove it or choose another control.socket"
+        case .notASocket(let path):
+            return "\(path): exists and is not a socket; remove it or choose another control.socket"
         case .system(let error): return "control socket: \(error)"
         }
     }
@@ -47,7 +49,11 @@ public enum ListeningSocket {
         if let group, chown(staging, uid_t(bitPattern: -1), group) != 0 {
             throw .system(FileSystemError(path: staging, operation: "chown to group \(group)", errno: errno))
         }
-        if chmod(staging, 0o660) != 0 { throw .system(FileSystemError(path: staging, operation: "chmod 0660", errno: errno)) }
-        if rename(staging, path) != 0 { throw .system(FileSystemError(path: path, operation: "rename from \(staging)", errno: errno)) }
+        if chmod(staging, 0o660) != 0 {
+            throw .system(FileSystemError(path: staging, operation: "chmod 0660", errno: errno))
+        }
+        if rename(staging, path) != 0 {
+            throw .system(FileSystemError(path: path, operation: "rename from \(staging)", errno: errno))
+        }
     }
 }

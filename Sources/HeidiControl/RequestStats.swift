@@ -33,7 +33,8 @@ public final class RequestStats: Sendable {
     /// Prometheus text for the histogram and the 503 counter.
     public func exposition() -> String {
         let snapshot = counts.withLock { $0 }
-        var out = "# HELP heidi_control_request_duration_seconds Control requests, from complete request to response written.\n"
+        var out =
+            "# HELP heidi_control_request_duration_seconds Control requests, from complete request to response written.\n"
         out += "# TYPE heidi_control_request_duration_seconds histogram\n"
         var cumulative: UInt64 = 0
         for (bound, count) in zip(Self.bounds, snapshot.buckets) {

@@ -66,7 +66,11 @@ public protocol StageLauncher: Sendable {
 }
 
 extension StageLauncher {
-    public func adopt(_ record: ExecutorRecord, _ launch: StageLaunch, onOutput: @escaping OutputHandler) -> (any StageHandle)? { nil }
+    public func adopt(
+        _ record: ExecutorRecord,
+        _ launch: StageLaunch,
+        onOutput: @escaping OutputHandler
+    ) -> (any StageHandle)? { nil }
 }
 
 /// Picks the launcher for each stage by its `executor:` (and, after a restart, by the record's executor): local
@@ -84,12 +88,20 @@ public struct ExecutorLauncher: StageLauncher {
         let name = launch.executor.name
         if name == "local" { return try local.launch(launch, onOutput: onOutput) }
         guard let launcher = others[name] else {
-            throw SpawnError(executable: launch.spec.argv.first ?? "?", errno: 22, detail: "this heidid has no \(name) executor")
+            throw SpawnError(
+                executable: launch.spec.argv.first ?? "?",
+                errno: 22,
+                detail: "this heidid has no \(name) executor"
+            )
         }
         return try launcher.launch(launch, onOutput: onOutput)
     }
 
-    public func adopt(_ record: ExecutorRecord, _ launch: StageLaunch, onOutput: @escaping OutputHandler) -> (any StageHandle)? {
+    public func adopt(
+        _ record: ExecutorRecord,
+        _ launch: StageLaunch,
+        onOutput: @escaping OutputHandler
+    ) -> (any StageHandle)? {
         (record.executor == "local" ? local : others[record.executor])?.adopt(record, launch, onOutput: onOutput)
     }
 }
@@ -101,9 +113,17 @@ public struct ProcessStageLauncher: StageLauncher {
     public init(logger: Logger) { self.logger = logger }
 
     public func launch(_ launch: StageLaunch, onOutput: @escaping OutputHandler) throws(SpawnError) -> any StageHandle {
-        try RunningStage.start(launch.spec, instanceToken: launch.instanceToken, timeout: launch.timeout,
-                               grace: launch.grace, cgroups: launch.cgroups, progress: launch.progress, tap: launch.tap, logger: logger,
-                               onOutput: onOutput)
+        try RunningStage.start(
+            launch.spec,
+            instanceToken: launch.instanceToken,
+            timeout: launch.timeout,
+            grace: launch.grace,
+            cgroups: launch.cgroups,
+            progress: launch.progress,
+            tap: launch.tap,
+            logger: logger,
+            onOutput: onOutput
+        )
     }
 }
 

@@ -53,7 +53,10 @@ public struct ChainCheck: Sendable, Equatable {
                 break
             }
             if seq <= result.head.seq {
-                if appendStart != nil { result.stop = .gap(expected: result.head.seq + 1, got: seq); break }
+                if appendStart != nil {
+                    result.stop = .gap(expected: result.head.seq + 1, got: seq)
+                    break
+                }
                 // The copy's last line sent again must be the same line: anything else is a rewritten journal.
                 if seq == result.head.seq, SHA256.hex(line) != result.head.hash {
                     result.stop = .fork(seq: seq, expected: result.head.hash, got: SHA256.hex(line))
@@ -88,7 +91,9 @@ public struct ChainCheck: Sendable, Equatable {
         let total = suffix.count + 64 + 3
         guard line.count > total else { return nil }
         let tail = line.suffix(total)
-        guard tail.prefix(suffix.count).elementsEqual(suffix), tail.suffix(3).elementsEqual([0x22, 0x7d, 0x0a]) else { return nil }
+        guard tail.prefix(suffix.count).elementsEqual(suffix), tail.suffix(3).elementsEqual([0x22, 0x7d, 0x0a]) else {
+            return nil
+        }
         let hex = tail.dropFirst(suffix.count).prefix(64)
         guard hex.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else { return nil }
         return String(decoding: hex, as: UTF8.self)

@@ -27,7 +27,11 @@ public struct FleetClient: Sendable {
     /// Largest answer read (batch replies and task lists are small).
     static let maxAnswer = 4 << 20
 
-    public init(endpoint: FleetEndpoint, authorization: String, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton)
+    public init(
+        endpoint: FleetEndpoint,
+        authorization: String,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    )
         throws(FleetConfigError)
     {
         self.endpoint = endpoint
@@ -44,7 +48,8 @@ public struct FleetClient: Sendable {
             configuration.certificateVerification = .noHostnameVerification
         case .authority(let file):
             configuration.trustRoots = .file(file)
-            configuration.certificateVerification = Self.isAddress(endpoint.host) ? .noHostnameVerification : .fullVerification
+            configuration.certificateVerification =
+                Self.isAddress(endpoint.host) ? .noHostnameVerification : .fullVerification
         case .system:
             configuration.certificateVerification = .fullVerification
         }
@@ -54,13 +59,20 @@ public struct FleetClient: Sendable {
     }
 
     static func isAddress(_ host: String) -> Bool {
-        host.contains(":") || host.split(separator: ".").count == 4 && host.split(separator: ".").allSatisfy { UInt8($0) != nil }
+        host.contains(":")
+            || host.split(separator: ".").count == 4 && host.split(separator: ".").allSatisfy { UInt8($0) != nil }
     }
 
     var name: String { "\(endpoint.trust == .plaintext ? "http" : "https")://\(endpoint.host):\(endpoint.port)" }
 
     /// One request; `timeout` bounds connect, TLS handshake, sending and the whole answer.
-    public func send(_ method: String, _ target: String, headers: [(String, String)] = [], body: [UInt8] = [], timeout: Double = 10)
+    public func send(
+        _ method: String,
+        _ target: String,
+        headers: [(String, String)] = [],
+        body: [UInt8] = [],
+        timeout: Double = 10
+    )
         async throws(FleetClientError) -> FleetAnswer
     {
         do {
@@ -68,9 +80,14 @@ public struct FleetClient: Sendable {
                 group.addTask { try await self.exchange(method, target, headers: headers, body: body) }
                 group.addTask {
                     try await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
-                    throw FleetClientError(endpoint: name, reason: "no answer to \(method) \(target) within \(timeout) s")
+                    throw FleetClientError(
+                        endpoint: name,
+                        reason: "no answer to \(method) \(target) within \(timeout) s"
+                    )
                 }
-                guard let first = try await group.next() else { throw FleetClientError(endpoint: name, reason: "no answer") }
+                guard let first = try await group.next() else {
+                    throw FleetClientError(endpoint: name, reason: "no answer")
+                }
                 group.cancelAll()
                 return first
             }
@@ -81,7 +98,12 @@ public struct FleetClient: Sendable {
         }
     }
 
-    private func exchange(_ method: String, _ target: String, headers extra: [(String, String)], body: [UInt8]) async throws -> FleetAnswer {
+    private func exchange(
+        _ method: String,
+        _ target: String,
+        headers extra: [(String, String)],
+        body: [UInt8]
+    ) async throws -> FleetAnswer {
         let tls = tls
         let trust = endpoint.trust
         let host = endpoint.host
@@ -93,25 +115,38 @@ public struct FleetClient: Sendable {
                     let sync = channel.pipeline.syncOperations
                     if let tls {
                         if case .pinned(let pin) = trust {
-                            try sync.addHandler(NIOSSLClientHandler(context: tls, serverHostname: sni) { certificates, promise in
-                                promise.succeed(Self.matches(certificates.first, pin: pin) ? .certificateVerified : .failed)
-                            })
+                            try sync.addHandler(
+                                NIOSSLClientHandler(context: tls, serverHostname: sni) { certificates, promise in
+                                    promise.succeed(
+                                        Self.matches(certificates.first, pin: pin) ? .certificateVerified : .failed
+                                    )
+                                }
+                            )
                         } else {
                             try sync.addHandler(NIOSSLClientHandler(context: tls, serverHostname: sni))
                         }
                     }
                     try sync.addHTTPClientHandlers()
-                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
+                        wrappingChannelSynchronously: channel
+                    )
                 }
             }
-        var headers = HTTPHeaders([("Host", host.contains(":") ? "[\(host)]:\(endpoint.port)" : "\(host):\(endpoint.port)"),
-                                   ("User-Agent", "heidi-web fleet"), ("Connection", "close"), ("Authorization", authorization)])
+        var headers = HTTPHeaders([
+            ("Host", host.contains(":") ? "[\(host)]:\(endpoint.port)" : "\(host):\(endpoint.port)"),
+            ("User-Agent", "heidi-web fleet"), ("Connection", "close"), ("Authorization", authorization),
+        ])
         for (name, value) in extra { headers.add(name: name, value: value) }
         if method == "POST" {
             headers.add(name: "Content-Length", value: String(body.count))
             headers.add(name: "Content-Type", value: "application/octet-stream")
         }
-        let head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: target, headers: headers)
+        let head = HTTPRequestHead(
+            version: .http1_1,
+            method: HTTPMethod(rawValue: method),
+            uri: target,
+            headers: headers
+        )
         return try await channel.executeThenClose { inbound, outbound in
             var parts: [HTTPClientRequestPart] = [.head(head)]
             if !body.isEmpty { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
@@ -124,11 +159,16 @@ public struct FleetClient: Sendable {
                 case .head(let response): status = Int(response.status.code)
                 case .body(let buffer):
                     answer += buffer.readableBytesView
-                    if answer.count > Self.maxAnswer { throw FleetClientError(endpoint: name, reason: "answer over \(Self.maxAnswer) bytes") }
+                    if answer.count > Self.maxAnswer {
+                        throw FleetClientError(endpoint: name, reason: "answer over \(Self.maxAnswer) bytes")
+                    }
                 case .end: return FleetAnswer(status: status, body: answer)
                 }
             }
-            throw FleetClientError(endpoint: name, reason: "connection closed before the answer to \(method) \(target) ended")
+            throw FleetClientError(
+                endpoint: name,
+                reason: "connection closed before the answer to \(method) \(target) ended"
+            )
         }
     }
 

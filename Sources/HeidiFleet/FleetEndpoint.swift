@@ -29,7 +29,9 @@ public struct FleetEndpoint: Sendable, Equatable {
     public static func parse(_ text: String, trust: Trust, key: String) throws(FleetConfigError) -> FleetEndpoint {
         var rest = Substring(text)
         var secure = true
-        if rest.hasPrefix("https://") { rest = rest.dropFirst(8) } else if rest.hasPrefix("http://") {
+        if rest.hasPrefix("https://") {
+            rest = rest.dropFirst(8)
+        } else if rest.hasPrefix("http://") {
             rest = rest.dropFirst(7)
             secure = false
         }
@@ -37,10 +39,14 @@ public struct FleetEndpoint: Sendable, Equatable {
         var host = String(rest)
         var port = 7779
         if host.hasPrefix("[") {
-            guard let close = host.firstIndex(of: "]") else { throw FleetConfigError(key: key, message: "unclosed [ in \(text)") }
+            guard let close = host.firstIndex(of: "]") else {
+                throw FleetConfigError(key: key, message: "unclosed [ in \(text)")
+            }
             let after = host[host.index(after: close)...]
             if after.hasPrefix(":") {
-                guard let value = Int(after.dropFirst()), (1...65535).contains(value) else { throw FleetConfigError(key: key, message: "bad port in \(text)") }
+                guard let value = Int(after.dropFirst()), (1...65535).contains(value) else {
+                    throw FleetConfigError(key: key, message: "bad port in \(text)")
+                }
                 port = value
             }
             host = String(host[host.index(after: host.startIndex)..<close])
@@ -51,10 +57,15 @@ public struct FleetEndpoint: Sendable, Equatable {
             port = value
             host = String(host[..<colon])
         }
-        guard !host.isEmpty, !host.contains(" ") else { throw FleetConfigError(key: key, message: "no host in \(text)") }
+        guard !host.isEmpty, !host.contains(" ") else {
+            throw FleetConfigError(key: key, message: "no host in \(text)")
+        }
         if !secure {
             guard host == "localhost" || host == "::1" || host.hasPrefix("127.") else {
-                throw FleetConfigError(key: key, message: "\(text): plain http is for a dashboard on loopback only; use https")
+                throw FleetConfigError(
+                    key: key,
+                    message: "\(text): plain http is for a dashboard on loopback only; use https"
+                )
             }
             return FleetEndpoint(host: host, port: port, trust: .plaintext)
         }
@@ -68,7 +79,10 @@ public struct FleetEndpoint: Sendable, Equatable {
         if value.hasPrefix("sha256 fingerprint=") { value = String(value.dropFirst(19)) }
         value = value.filter { $0 != ":" }
         guard value.count == 64, Hex.isLowercaseHex(Substring(value), length: 64) else {
-            throw FleetConfigError(key: key, message: "expected a SHA-256 fingerprint (64 hex digits, colons allowed), got \(text)")
+            throw FleetConfigError(
+                key: key,
+                message: "expected a SHA-256 fingerprint (64 hex digits, colons allowed), got \(text)"
+            )
         }
         return value
     }

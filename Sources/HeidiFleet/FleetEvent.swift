@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// A line of the fleet timeline: what the dashboard saw happen to a worker (joined, stale, back, gap, fork, action),
 /// or one of a worker's own journal events as it arrived in the copy.
@@ -28,8 +29,14 @@ public struct FleetEvent: Sendable, Equatable, Codable {
     static func fromJournal(_ line: ArraySlice<UInt8>, worker: String) -> FleetEvent? {
         guard let value = try? StrictJSONParser.parse(line.dropLast()) else { return nil }
         guard let ts = value["ts"]?.stringValue, let type = value["event_type"]?.stringValue else { return nil }
-        return FleetEvent(ts: ts, worker: worker, kind: type, level: value["level"]?.stringValue ?? "info",
-                          message: value["message"]?.stringValue ?? "", seq: value["seq"]?.int64Value.map { UInt64($0) })
+        return FleetEvent(
+            ts: ts,
+            worker: worker,
+            kind: type,
+            level: value["level"]?.stringValue ?? "info",
+            message: value["message"]?.stringValue ?? "",
+            seq: value["seq"]?.int64Value.map { UInt64($0) }
+        )
     }
 }
 

@@ -5,7 +5,12 @@ public protocol WorkerLocal: Sendable {
     /// heidid's status JSON, one line per change (`status?watch=1`); nil when heidid cannot be reached.
     func statusChanges() async -> AsyncStream<[UInt8]>?
     /// A relayed request, answered by heidid.
-    func perform(_ method: String, _ target: String, body: [UInt8], actor: String?) async -> (status: Int, body: [UInt8])
+    func perform(
+        _ method: String,
+        _ target: String,
+        body: [UInt8],
+        actor: String?
+    ) async -> (status: Int, body: [UInt8])
 }
 
 /// The worker's fleet settings (`web.dashboard:` or `DASHBOARD_HOST`).
@@ -22,8 +27,14 @@ public struct ShipperSettings: Sendable, Equatable {
     /// Largest batch, in bytes.
     public var batchBytes: Int
 
-    public init(endpoint: FleetEndpoint, authorization: String, journalPath: String, allowActions: Bool = false,
-                heartbeat: Double = 2, batchBytes: Int = 1 << 20) {
+    public init(
+        endpoint: FleetEndpoint,
+        authorization: String,
+        journalPath: String,
+        allowActions: Bool = false,
+        heartbeat: Double = 2,
+        batchBytes: Int = 1 << 20
+    ) {
         self.endpoint = endpoint
         self.authorization = authorization
         self.journalPath = journalPath
@@ -92,7 +103,11 @@ public actor FleetShipper {
             do throws(FleetClientError) {
                 if cursor == nil {
                     let answer = try await client.send("POST", FleetWire.heartbeat, headers: contactHeaders())
-                    guard let reply = decodeReply(answer) else { await Self.sleep(backoff); backoff = min(backoff * 2, 5); continue }
+                    guard let reply = decodeReply(answer) else {
+                        await Self.sleep(backoff)
+                        backoff = min(backoff * 2, 5)
+                        continue
+                    }
                     cursor = reply.head
                     say(nil)
                 }
@@ -100,8 +115,19 @@ public actor FleetShipper {
                     await Self.sleep(0.2)
                     continue
                 }
-                let answer = try await client.send("POST", FleetWire.journal, headers: contactHeaders(), body: batch.bytes, timeout: 30)
-                guard let reply = decodeReply(answer) else { cursor = nil; await Self.sleep(backoff); backoff = min(backoff * 2, 5); continue }
+                let answer = try await client.send(
+                    "POST",
+                    FleetWire.journal,
+                    headers: contactHeaders(),
+                    body: batch.bytes,
+                    timeout: 30
+                )
+                guard let reply = decodeReply(answer) else {
+                    cursor = nil
+                    await Self.sleep(backoff)
+                    backoff = min(backoff * 2, 5)
+                    continue
+                }
                 backoff = 0.5
                 if answer.status == 200 {
                     shippedEvents += reply.appended
@@ -123,7 +149,11 @@ public actor FleetShipper {
 
     /// The dashboard's reply, or nil after saying why there is none.
     func decodeReply(_ answer: FleetAnswer) -> BatchReply? {
-        if answer.status == 200 || answer.status == 409, let reply = try? JSONCoding.decode(BatchReply.self, from: answer.body) { return reply }
+        if answer.status == 200 || answer.status == 409,
+            let reply = try? JSONCoding.decode(BatchReply.self, from: answer.body)
+        {
+            return reply
+        }
         say("the dashboard answered \(answer.status): \(String(decoding: answer.body.prefix(300), as: UTF8.self))")
         return nil
     }
@@ -131,7 +161,10 @@ public actor FleetShipper {
     /// Follows heidid's status and sends each change.
     func statusLoop() async {
         while !Task.isCancelled {
-            guard let changes = await local.statusChanges() else { await Self.sleep(1); continue }
+            guard let changes = await local.statusChanges() else {
+                await Self.sleep(1)
+                continue
+            }
             for await line in changes {
                 let trimmed = Array(line.split(separator: 0x0a).last ?? [])
                 guard !trimmed.isEmpty else { continue }
@@ -154,8 +187,14 @@ public actor FleetShipper {
     /// Heartbeats; a dashboard that lost this worker's status (it restarted) gets it again.
     func heartbeatLoop() async {
         while !Task.isCancelled {
-            if let answer = try? await client.send("POST", FleetWire.heartbeat, headers: contactHeaders(), timeout: max(settings.heartbeat, 2)),
-               answer.status == 200, let reply = try? JSONCoding.decode(BatchReply.self, from: answer.body) {
+            if let answer = try? await client.send(
+                "POST",
+                FleetWire.heartbeat,
+                headers: contactHeaders(),
+                timeout: max(settings.heartbeat, 2)
+            ),
+                answer.status == 200, let reply = try? JSONCoding.decode(BatchReply.self, from: answer.body)
+            {
                 if reply.wantsStatus == true, pendingStatus == nil { pendingStatus = lastStatus }
                 await sendStatus()
             }
@@ -166,13 +205,26 @@ public actor FleetShipper {
     /// Collects relayed requests by long poll and answers each from heidid; actions only when allowed.
     func taskLoop() async {
         while !Task.isCancelled {
-            guard let answer = try? await client.send("GET", FleetWire.tasks + "?wait=20", headers: contactHeaders(), timeout: 30),
-                  answer.status == 200, let tasks = try? JSONCoding.decode([FleetTask].self, from: answer.body)
-            else { await Self.sleep(1); continue }
+            guard
+                let answer = try? await client.send(
+                    "GET",
+                    FleetWire.tasks + "?wait=20",
+                    headers: contactHeaders(),
+                    timeout: 30
+                ),
+                answer.status == 200, let tasks = try? JSONCoding.decode([FleetTask].self, from: answer.body)
+            else {
+                await Self.sleep(1)
+                continue
+            }
             for task in tasks {
                 let result = await respond(to: task)
-                _ = try? await client.send("POST", FleetWire.taskResultPrefix + task.id,
-                                           headers: [(FleetWire.statusHeader, String(result.status))], body: result.body)
+                _ = try? await client.send(
+                    "POST",
+                    FleetWire.taskResultPrefix + task.id,
+                    headers: [(FleetWire.statusHeader, String(result.status))],
+                    body: result.body
+                )
             }
         }
     }
@@ -190,8 +242,16 @@ public actor FleetShipper {
             return await local.perform("GET", task.target, body: [], actor: nil)
         case "POST" where path.hasPrefix("/api/v1/action/"):
             guard settings.allowActions else {
-                ProcessEnvironment.printError("heidi-web: fleet: refused \(task.target) from the dashboard by \(task.actor ?? "unknown"): remote actions are off (web.dashboard.allow_actions)")
-                return (403, FleetStore.errorBody("forbidden", "this worker does not allow remote actions (web.dashboard.allow_actions is off)"))
+                ProcessEnvironment.printError(
+                    "heidi-web: fleet: refused \(task.target) from the dashboard by \(task.actor ?? "unknown"): remote actions are off (web.dashboard.allow_actions)"
+                )
+                return (
+                    403,
+                    FleetStore.errorBody(
+                        "forbidden",
+                        "this worker does not allow remote actions (web.dashboard.allow_actions is off)"
+                    )
+                )
             }
             let actor = "\(task.actor ?? "unknown") via fleet dashboard \(client.endpoint.host):\(client.endpoint.port)"
             return await local.perform("POST", task.target, body: Array(task.body.utf8), actor: actor)

@@ -34,14 +34,26 @@ extension FleetStore {
     /// Sends a request to a worker's heidid and waits up to `timeout` seconds for its answer. Actions (POST) are
     /// recorded in the fleet log with who asked and from where, and refused here already when the worker said it does
     /// not allow them (it refuses them too).
-    public func relay(_ name: String, method: String, target: String, actor: String?, body: String = "",
-                      timeout: Double = 10) async -> (status: Int, body: [UInt8]) {
+    public func relay(
+        _ name: String,
+        method: String,
+        target: String,
+        actor: String?,
+        body: String = "",
+        timeout: Double = 10
+    ) async -> (status: Int, body: [UInt8]) {
         guard let worker = workers[name] else { return (404, Self.errorBody("not_found", "no worker named \(name)")) }
         if method == "POST" {
             let who = actor ?? "unknown"
             guard worker.allowActions else {
                 record(name, "relay_refused", "warn", "\(target) by \(who): the worker does not allow remote actions")
-                return (403, Self.errorBody("forbidden", "worker \(name) does not allow remote actions (web.dashboard.allow_actions)"))
+                return (
+                    403,
+                    Self.errorBody(
+                        "forbidden",
+                        "worker \(name) does not allow remote actions (web.dashboard.allow_actions)"
+                    )
+                )
             }
             record(name, "action", "info", "\(target) by \(who)")
         }
@@ -67,7 +79,11 @@ extension FleetStore {
     private func expireResult(_ id: String, _ name: String) {
         queued[name]?.removeAll { $0.id == id }
         guard let waiting = results.removeValue(forKey: id) else { return }
-        waiting.continuation.resume(returning: (504, Self.errorBody("unavailable", "worker \(name) did not answer in time (stale or partitioned?)")))
+        waiting.continuation.resume(
+            returning: (
+                504, Self.errorBody("unavailable", "worker \(name) did not answer in time (stale or partitioned?)")
+            )
+        )
     }
 
     /// A worker's answer to a relayed request; ignored unless that worker was asked. A refused action is recorded.
@@ -77,8 +93,13 @@ extension FleetStore {
         // An action the worker (or its heidid) refused is recorded; a read that failed is the page's business only
         // (a record per failed poll would flood the timeline and the log).
         if status >= 400 && waiting.task.method == "POST" {
-            record(name, "relay_refused", "warn", "\(waiting.task.target) by \(waiting.task.actor ?? "unknown"): the worker answered "
-                   + "\(status): \(String(decoding: body.prefix(200), as: UTF8.self))")
+            record(
+                name,
+                "relay_refused",
+                "warn",
+                "\(waiting.task.target) by \(waiting.task.actor ?? "unknown"): the worker answered "
+                    + "\(status): \(String(decoding: body.prefix(200), as: UTF8.self))"
+            )
         }
         waiting.continuation.resume(returning: (status, body))
         return true

@@ -38,10 +38,26 @@ extension FleetStore {
             }
             let summary = worker.summary
             return WorkerView(
-                name: worker.name, up: !stale, stale: stale, heartbeatAge: age, address: worker.address, state: summary.state,
-                runID: summary.runID, round: summary.round, rounds: summary.rounds, stage: summary.stage, child: summary.child,
-                lastError: summary.lastError, copySeq: worker.copy.head.seq, workerSeq: worker.workerHead, lagSeq: lag,
-                lagSeconds: lagSeconds, fork: worker.copy.fork, allowActions: worker.allowActions, gaps: worker.gaps)
+                name: worker.name,
+                up: !stale,
+                stale: stale,
+                heartbeatAge: age,
+                address: worker.address,
+                state: summary.state,
+                runID: summary.runID,
+                round: summary.round,
+                rounds: summary.rounds,
+                stage: summary.stage,
+                child: summary.child,
+                lastError: summary.lastError,
+                copySeq: worker.copy.head.seq,
+                workerSeq: worker.workerHead,
+                lagSeq: lag,
+                lagSeconds: lagSeconds,
+                fork: worker.copy.fork,
+                allowActions: worker.allowActions,
+                gaps: worker.gaps
+            )
         }
     }
 
@@ -64,16 +80,43 @@ extension FleetStore {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
             for view in views { out += "\(name){worker=\"\(view.name)\"} \(value(view))\n" }
         }
-        family("heidi_fleet_worker_up", "gauge", "1 while the worker's heartbeats arrive (stale after web.fleet.stale_after).") { $0.up ? "1" : "0" }
-        family("heidi_fleet_worker_lag_seq", "gauge", "Journal events the worker has that the dashboard's copy does not.") { String($0.lagSeq) }
-        family("heidi_fleet_worker_lag_seconds", "gauge", "Age of the oldest journal event not yet copied, by the worker's clock.") { String($0.lagSeconds) }
-        family("heidi_fleet_worker_copy_seq", "gauge", "The last seq in the dashboard's verified copy.") { String($0.copySeq) }
-        family("heidi_fleet_worker_heartbeat_age_seconds", "gauge", "Seconds since the worker's last heartbeat (-1: none yet).") {
+        family(
+            "heidi_fleet_worker_up",
+            "gauge",
+            "1 while the worker's heartbeats arrive (stale after web.fleet.stale_after)."
+        ) { $0.up ? "1" : "0" }
+        family(
+            "heidi_fleet_worker_lag_seq",
+            "gauge",
+            "Journal events the worker has that the dashboard's copy does not."
+        ) { String($0.lagSeq) }
+        family(
+            "heidi_fleet_worker_lag_seconds",
+            "gauge",
+            "Age of the oldest journal event not yet copied, by the worker's clock."
+        ) { String($0.lagSeconds) }
+        family("heidi_fleet_worker_copy_seq", "gauge", "The last seq in the dashboard's verified copy.") {
+            String($0.copySeq)
+        }
+        family(
+            "heidi_fleet_worker_heartbeat_age_seconds",
+            "gauge",
+            "Seconds since the worker's last heartbeat (-1: none yet)."
+        ) {
             $0.heartbeatAge.map { String(format3($0)) } ?? "-1"
         }
-        family("heidi_fleet_worker_fork", "gauge", "1 when the worker's journal forked from the copy (the copy takes no more).") { $0.fork == nil ? "0" : "1" }
-        family("heidi_fleet_worker_gaps_total", "counter", "Batches that did not follow the copy's head (the worker rewound).") { String($0.gaps) }
-        out += "# HELP heidi_fleet_worker_state The worker's pipeline state (1 for the current one).\n# TYPE heidi_fleet_worker_state gauge\n"
+        family(
+            "heidi_fleet_worker_fork",
+            "gauge",
+            "1 when the worker's journal forked from the copy (the copy takes no more)."
+        ) { $0.fork == nil ? "0" : "1" }
+        family(
+            "heidi_fleet_worker_gaps_total",
+            "counter",
+            "Batches that did not follow the copy's head (the worker rewound)."
+        ) { String($0.gaps) }
+        out +=
+            "# HELP heidi_fleet_worker_state The worker's pipeline state (1 for the current one).\n# TYPE heidi_fleet_worker_state gauge\n"
         for view in views { out += "heidi_fleet_worker_state{worker=\"\(view.name)\",state=\"\(view.state)\"} 1\n" }
         return out
     }

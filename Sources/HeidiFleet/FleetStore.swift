@@ -52,26 +52,38 @@ public actor FleetStore {
     // The relay (FleetStore+Relay.swift).
     var polls: [String: (id: UInt64, continuation: CheckedContinuation<[FleetTask], Never>)] = [:]
     var queued: [String: [FleetTask]] = [:]
-    var results: [String: (worker: String, task: FleetTask, continuation: CheckedContinuation<(status: Int, body: [UInt8]), Never>)] = [:]
+    var results:
+        [String: (
+            worker: String, task: FleetTask, continuation: CheckedContinuation<(status: Int, body: [UInt8]), Never>
+        )] = [:]
     var nextID: UInt64 = 0
 
     /// Opens the fleet directory and every copy already in it.
-    public init(settings: Settings, clock: @escaping @Sendable () -> Double = { Double(MonotonicClock.nanoseconds()) / 1e9 },
-                wallClock: @escaping @Sendable () -> Timestamp = { Timestamp.now() }) throws(FleetStoreError) {
+    public init(
+        settings: Settings,
+        clock: @escaping @Sendable () -> Double = { Double(MonotonicClock.nanoseconds()) / 1e9 },
+        wallClock: @escaping @Sendable () -> Timestamp = { Timestamp.now() }
+    ) throws(FleetStoreError) {
         self.settings = settings
         self.clock = clock
         self.wallClock = wallClock
-        do { credentials = try WorkerCredentials(file: settings.workersFile, sharedSecret: settings.sharedSecret) } catch {
+        do {
+            credentials = try WorkerCredentials(file: settings.workersFile, sharedSecret: settings.sharedSecret)
+        } catch {
             throw FleetStoreError(description: error.description)
         }
-        do { try FileSystem.createDirectories(settings.directory) } catch { throw FleetStoreError(description: "web.fleet.dir: \(error)") }
+        do { try FileSystem.createDirectories(settings.directory) } catch {
+            throw FleetStoreError(description: "web.fleet.dir: \(error)")
+        }
         do { eventLog = try FleetEventLog(path: settings.directory + "/fleet-events.jsonl") } catch {
             throw FleetStoreError(description: error.description)
         }
         timeline = FleetEventLog.tail(eventLog.path, limit: Self.timelineLimit)
         for name in ((try? FileSystem.entries(of: settings.directory)) ?? []).sorted()
         where FleetWire.isValidName(name) && FileSystem.isDirectory(settings.directory + "/" + name) {
-            do { workers[name] = Worker(name: name, copy: try JournalCopy(directory: settings.directory + "/" + name)) } catch {
+            do {
+                workers[name] = Worker(name: name, copy: try JournalCopy(directory: settings.directory + "/" + name))
+            } catch {
                 throw FleetStoreError(description: error.description)
             }
         }
@@ -108,7 +120,11 @@ public actor FleetStore {
 
     /// A batch of journal lines: checked against the copy's chain, appended as far as it holds; 409 with the head
     /// on a gap or fork, so the worker rewinds from its files.
-    public func receive(_ name: String, batch: [UInt8], _ contact: Contact) throws(FleetStoreError) -> (status: Int, reply: BatchReply) {
+    public func receive(
+        _ name: String,
+        batch: [UInt8],
+        _ contact: Contact
+    ) throws(FleetStoreError) -> (status: Int, reply: BatchReply) {
         var worker = try touch(name, contact)
         let verdict: ChainCheck
         do { verdict = try worker.copy.append(batch) } catch { throw FleetStoreError(description: error.description) }
@@ -129,24 +145,33 @@ public actor FleetStore {
         case .none: break
         case .gap(let expected, let got):
             worker.gaps += 1
-            problem = "gap: the copy expects seq \(expected), the batch had \(got); resume after \(worker.copy.head.seq)"
+            problem =
+                "gap: the copy expects seq \(expected), the batch had \(got); resume after \(worker.copy.head.seq)"
             record(name, "gap", "warn", problem ?? "")
         case .fork(let seq, let expected, let got):
-            problem = "fork at seq \(seq): the worker's line says the one before hashes to \(got), the copy's hashes to \(expected)"
+            problem =
+                "fork at seq \(seq): the worker's line says the one before hashes to \(got), the copy's hashes to \(expected)"
             if !got.hasPrefix("copy already forked") { record(name, "fork", "error", problem ?? "") }
         case .malformed(let reason):
             problem = "malformed batch: \(reason)"
             record(name, "malformed", "error", problem ?? "")
         }
         workers[name] = worker
-        let reply = BatchReply(head: worker.copy.head, appended: verdict.appended, duplicates: verdict.duplicates, problem: problem)
+        let reply = BatchReply(
+            head: worker.copy.head,
+            appended: verdict.appended,
+            duplicates: verdict.duplicates,
+            problem: problem
+        )
         return (problem == nil ? 200 : 409, reply)
     }
 
     /// heidid's status JSON from a worker (sent on every change).
     public func receiveStatus(_ name: String, _ bytes: [UInt8], _ contact: Contact) throws(FleetStoreError) {
         var worker = try touch(name, contact)
-        guard let value = try? StrictJSONParser.parse(bytes) else { throw FleetStoreError(description: "status from \(name) is not JSON") }
+        guard let value = try? StrictJSONParser.parse(bytes) else {
+            throw FleetStoreError(description: "status from \(name) is not JSON")
+        }
         worker.status = bytes
         worker.summary = StatusSummary(value)
         workers[name] = worker
@@ -158,7 +183,12 @@ public actor FleetStore {
         for (name, worker) in workers {
             let stale = worker.lastHeartbeat.map { now - $0 > settings.staleAfter } ?? true
             if stale && !worker.stale {
-                record(name, "stale", "warn", "no heartbeat for \(Int(settings.staleAfter)) s (last from \(worker.address))")
+                record(
+                    name,
+                    "stale",
+                    "warn",
+                    "no heartbeat for \(Int(settings.staleAfter)) s (last from \(worker.address))"
+                )
             }
             workers[name]?.stale = stale
         }
@@ -170,12 +200,18 @@ public actor FleetStore {
         if let known = workers[name] {
             worker = known
         } else {
-            do { worker = Worker(name: name, copy: try JournalCopy(directory: settings.directory + "/" + name)) } catch {
+            do { worker = Worker(name: name, copy: try JournalCopy(directory: settings.directory + "/" + name)) } catch
+            {
                 throw FleetStoreError(description: error.description)
             }
         }
         if worker.stale {
-            record(name, worker.lastHeartbeat == nil ? "joined" : "back", "info", "connected from \(contact.address); copy at seq \(worker.copy.head.seq)")
+            record(
+                name,
+                worker.lastHeartbeat == nil ? "joined" : "back",
+                "info",
+                "connected from \(contact.address); copy at seq \(worker.copy.head.seq)"
+            )
         }
         worker.stale = false
         worker.lastHeartbeat = clock()
@@ -189,7 +225,10 @@ public actor FleetStore {
 
     /// Adds a fleet event to the timeline (and, for the dashboard's own events, to fleet-events.jsonl).
     func record(_ worker: String, _ kind: String, _ level: String, _ message: String) {
-        remember(FleetEvent(ts: wallClock().description, worker: worker, kind: kind, level: level, message: message), log: true)
+        remember(
+            FleetEvent(ts: wallClock().description, worker: worker, kind: kind, level: level, message: message),
+            log: true
+        )
         if level != "info" { ProcessEnvironment.printError("heidi-web: fleet: \(worker): \(kind): \(message)") }
     }
 

@@ -26,7 +26,8 @@ public enum FleetWire {
     public static func isValidName(_ name: String) -> Bool {
         guard (1...64).contains(name.utf8.count), !name.hasPrefix(".") else { return false }
         return name.utf8.allSatisfy { byte in
-            (48...57).contains(byte) || (65...90).contains(byte) || (97...122).contains(byte) || byte == 0x2e || byte == 0x5f || byte == 0x2d
+            (48...57).contains(byte) || (65...90).contains(byte) || (97...122).contains(byte) || byte == 0x2e
+                || byte == 0x5f || byte == 0x2d
         }
     }
 }
@@ -42,7 +43,13 @@ public struct BatchReply: Sendable, Equatable, Codable {
     /// True when the dashboard has no status from this worker (it restarted): the worker sends it again.
     public var wantsStatus: Bool?
 
-    public init(head: ChainHead, appended: Int = 0, duplicates: Int = 0, problem: String? = nil, wantsStatus: Bool? = nil) {
+    public init(
+        head: ChainHead,
+        appended: Int = 0,
+        duplicates: Int = 0,
+        problem: String? = nil,
+        wantsStatus: Bool? = nil
+    ) {
         self.head = head.seq
         hash = head.hash
         self.appended = appended

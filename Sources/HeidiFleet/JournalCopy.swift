@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// Why a journal copy could not be opened or written; names the file.
 public struct JournalCopyError: Error, Sendable, CustomStringConvertible {
@@ -23,7 +24,9 @@ public final class JournalCopy {
     /// Opens (or creates) the copy in `directory`; a torn last line (a crash while appending) is cut off.
     public init(directory: String) throws(JournalCopyError) {
         path = directory + "/events.jsonl"
-        do { try FileSystem.createDirectories(directory) } catch { throw JournalCopyError(path: directory, reason: "\(error)") }
+        do { try FileSystem.createDirectories(directory) } catch {
+            throw JournalCopyError(path: directory, reason: "\(error)")
+        }
         fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw JournalCopyError(path: path, reason: "cannot open: \(errnoDescription(errno))") }
         head = .empty
@@ -39,17 +42,23 @@ public final class JournalCopy {
     /// The head from the file's last complete line; bytes after it are cut off.
     static func readHead(fd: Int32, path: String) throws(JournalCopyError) -> ChainHead {
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw JournalCopyError(path: path, reason: "fstat: \(errnoDescription(errno))") }
+        guard fstat(fd, &st) == 0 else {
+            throw JournalCopyError(path: path, reason: "fstat: \(errnoDescription(errno))")
+        }
         let size = Int64(st.st_size)
         guard size > 0 else { return .empty }
         let window = Int64(JournalLineEncoder.maxLineBytes * 2 + 2)
         let start = max(0, size - window)
         var buffer = [UInt8](repeating: 0, count: Int(size - start))
         let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(start)) }
-        guard n == buffer.count else { throw JournalCopyError(path: path, reason: "cannot read its end: \(errnoDescription(errno))") }
+        guard n == buffer.count else {
+            throw JournalCopyError(path: path, reason: "cannot read its end: \(errnoDescription(errno))")
+        }
         guard let lastNewline = buffer.lastIndex(of: 0x0a) else {
             if start == 0 {
-                guard ftruncate(fd, 0) == 0 else { throw JournalCopyError(path: path, reason: "cannot cut a torn line: \(errnoDescription(errno))") }
+                guard ftruncate(fd, 0) == 0 else {
+                    throw JournalCopyError(path: path, reason: "cannot cut a torn line: \(errnoDescription(errno))")
+                }
                 return .empty
             }
             throw JournalCopyError(path: path, reason: "no line break in its last \(window) bytes: not a journal copy")
@@ -60,7 +69,9 @@ public final class JournalCopy {
             }
         }
         let lineStart = buffer[..<lastNewline].lastIndex(of: 0x0a).map { $0 + 1 } ?? 0
-        if lineStart == 0 && start > 0 { throw JournalCopyError(path: path, reason: "its last line is longer than 64 KiB") }
+        if lineStart == 0 && start > 0 {
+            throw JournalCopyError(path: path, reason: "its last line is longer than 64 KiB")
+        }
         let line = buffer[lineStart...lastNewline]
         guard let seq = JournalLineEncoder.seq(of: line) else {
             throw JournalCopyError(path: path, reason: "its last line is not a heidi journal line")
@@ -83,7 +94,9 @@ public final class JournalCopy {
                 _ = try? Self.readHead(fd: fd, path: path)
                 throw JournalCopyError(path: path, reason: "append failed: \(error)")
             }
-            guard fdatasync(fd) == 0 else { throw JournalCopyError(path: path, reason: "fdatasync: \(errnoDescription(errno))") }
+            guard fdatasync(fd) == 0 else {
+                throw JournalCopyError(path: path, reason: "fdatasync: \(errnoDescription(errno))")
+            }
             head = verdict.head
         }
         if case .fork(let seq, let expected, let got) = verdict.stop {

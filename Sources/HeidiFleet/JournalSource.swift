@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// The worker's side of replication: reads whole journal lines after a seq from the journal files themselves (the
 /// live `events.jsonl` and its rotated predecessors), never from memory, so a rewind to any seq the files still hold

@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// Who may ship to the dashboard: per-worker tokens from `web.fleet.workers_file` (lines `NAME TOKEN`, `#` comments),
 /// re-read when the file changes (removing a line revokes the token at the next request), and the original engine's
@@ -32,8 +33,12 @@ public struct WorkerCredentials: Sendable {
             let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard parts.count == 2 else { throw Problem(description: "\(file):\(number + 1): expected NAME TOKEN") }
             let name = String(parts[0])
-            guard FleetWire.isValidName(name) else { throw Problem(description: "\(file):\(number + 1): invalid worker name \(name)") }
-            guard parts[1].utf8.count >= 16 else { throw Problem(description: "\(file):\(number + 1): the token for \(name) is under 16 characters") }
+            guard FleetWire.isValidName(name) else {
+                throw Problem(description: "\(file):\(number + 1): invalid worker name \(name)")
+            }
+            guard parts[1].utf8.count >= 16 else {
+                throw Problem(description: "\(file):\(number + 1): the token for \(name) is under 16 characters")
+            }
             result.append((name, String(parts[1])))
         }
         return result
@@ -44,7 +49,9 @@ public struct WorkerCredentials: Sendable {
     public mutating func reloadIfChanged() throws(Problem) {
         guard let file else { return }
         var st = stat()
-        guard stat(file, &st) == 0 else { throw Problem(description: "\(file): \(errnoDescription(errno)) (web.fleet.workers_file)") }
+        guard stat(file, &st) == 0 else {
+            throw Problem(description: "\(file): \(errnoDescription(errno)) (web.fleet.workers_file)")
+        }
         let stamp = (Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec), Int(st.st_size))
         if let loadedStamp, loadedStamp == stamp { return }
         let text: String
@@ -67,7 +74,8 @@ public struct WorkerCredentials: Sendable {
             for entry in tokens where FleetConstantTime.equals(entry.token, value) { found = entry.name }
             return found
         case "basic":
-            guard let sharedSecret, let decoded = FleetBase64.decode(value), let colon = decoded.firstIndex(of: 0x3a) else { return nil }
+            guard let sharedSecret, let decoded = FleetBase64.decode(value), let colon = decoded.firstIndex(of: 0x3a)
+            else { return nil }
             let name = String(decoding: decoded[..<colon], as: UTF8.self)
             let password = String(decoding: decoded[(colon + 1)...], as: UTF8.self)
             guard FleetWire.isValidName(name), FleetConstantTime.equals(password, sharedSecret) else { return nil }
@@ -81,7 +89,8 @@ public struct WorkerCredentials: Sendable {
 /// Comparison whose time does not depend on where two secrets differ.
 enum FleetConstantTime {
     static func equals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
         var difference = UInt8(x.count == y.count ? 0 : 1)
         for index in 0..<max(x.count, y.count) {
             difference |= (index < x.count ? x[index] : 0) ^ (index < y.count ? y[index] : 0)
@@ -102,7 +111,10 @@ public enum FleetBase64 {
             var bits: UInt32 = 0
             for (offset, byte) in chunk.enumerated() { bits |= UInt32(byte) << (16 - 8 * UInt32(offset)) }
             for position in 0..<4 {
-                out.append(position <= chunk.count ? alphabet[Int((bits >> (18 - 6 * UInt32(position))) & 63)] : UInt8(ascii: "="))
+                out.append(
+                    position <= chunk.count
+                        ? alphabet[Int((bits >> (18 - 6 * UInt32(position))) & 63)] : UInt8(ascii: "=")
+                )
             }
             index += 3
         }

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import HeidiAPI
 import HeidiControl
@@ -8,6 +5,10 @@ import HeidiCore
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The control server's request path for fuzzing and for replaying saved inputs: raw bytes go through NIO's HTTP
 /// decoder exactly as on the socket, every complete request is routed (with authorization and body decoding) to
@@ -53,11 +54,17 @@ public enum ControlFuzzing {
         _ = try? channel.finish()
         let peers = [PeerCredentials(pid: 1, uid: 0, gid: 0), PeerCredentials(pid: 1, uid: 4242, gid: 4242)]
         for (index, request) in collector.requests.enumerated() {
-            let routed = ControlRequest(method: request.method, uri: request.uri, body: request.body, peer: peers[index % 2])
+            let routed = ControlRequest(
+                method: request.method,
+                uri: request.uri,
+                body: request.body,
+                peer: peers[index % 2]
+            )
             let response = await router.route(routed)
             if case .stream(let chunks) = response.body { for await _ in chunks {} }
         }
-        return collector.requests.count + Int(router.stats.answered)  // those passed on, and those answered in the pipeline
+        // Those passed on, and those answered in the pipeline.
+        return collector.requests.count + Int(router.stats.answered)
     }
 }
 
@@ -82,7 +89,8 @@ final class RequestCollector: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head): current = Request(method: head.method.rawValue, uri: head.uri, body: [])
-        case .body(var buffer): current?.body += buffer.readBytes(length: min(buffer.readableBytes, API.maxRequestBytes)) ?? []
+        case .body(var buffer):
+            current?.body += buffer.readBytes(length: min(buffer.readableBytes, API.maxRequestBytes)) ?? []
         case .end:
             if let current { requests.append(current) }
             current = nil
@@ -100,10 +108,27 @@ public actor StaticBackend: ControlBackend {
     public func setRefuse(_ value: Bool) { refuse = value }
 
     public nonisolated func publishedStatus() -> StatusSnapshot? {
-        StatusSnapshot(version: "0.1.0", pid: 1, startedAt: "t", state: .idle, mode: .full, runID: nil, round: 0, rounds: 0,
-                       stage: nil, paused: false, pauseRequested: false, trainNowPending: false, awaitingTrainNow: false,
-                       stopping: false, child: nil, lastError: nil, journal: JournalHead(path: "/j", seq: 3, head: SHA256.zeroHex),
-                       supervision: "subreaper+pgroup", updatedAt: "t")
+        StatusSnapshot(
+            version: "0.1.0",
+            pid: 1,
+            startedAt: "t",
+            state: .idle,
+            mode: .full,
+            runID: nil,
+            round: 0,
+            rounds: 0,
+            stage: nil,
+            paused: false,
+            pauseRequested: false,
+            trainNowPending: false,
+            awaitingTrainNow: false,
+            stopping: false,
+            child: nil,
+            lastError: nil,
+            journal: JournalHead(path: "/j", seq: 3, head: SHA256.zeroHex),
+            supervision: "subreaper+pgroup",
+            updatedAt: "t"
+        )
     }
 
     public func isReady() async -> Bool { true }
@@ -111,7 +136,14 @@ public actor StaticBackend: ControlBackend {
     public func perform(_ action: Action, start: StartRequest?) async -> Result<ActionResponse, APIErrorBody> {
         actions.append(action)
         if refuse { return .failure(APIErrorBody(.invalidState, "\(action.rawValue) refused: no run is active")) }
-        return .success(ActionResponse(action: action.rawValue, outcome: action == .trainNow ? "queued" : nil, state: .collecting, runID: "r"))
+        return .success(
+            ActionResponse(
+                action: action.rawValue,
+                outcome: action == .trainNow ? "queued" : nil,
+                state: .collecting,
+                runID: "r"
+            )
+        )
     }
 
     public func events(after: UInt64, follow: Bool) async -> Result<AsyncStream<[UInt8]>, APIErrorBody> {
@@ -121,7 +153,13 @@ public actor StaticBackend: ControlBackend {
         return .success(stream)
     }
 
-    public func logs(stage: String, round: Int?, tail: Int?, fromLine: Int?, follow: Bool) async -> Result<LogStream, APIErrorBody> {
+    public func logs(
+        stage: String,
+        round: Int?,
+        tail: Int?,
+        fromLine: Int?,
+        follow: Bool
+    ) async -> Result<LogStream, APIErrorBody> {
         .failure(APIErrorBody(.notFound, "no log"))
     }
 

@@ -1,7 +1,7 @@
-import Synchronization
 import HeidiCore
 import HeidiSupervisor
 import Logging
+import Synchronization
 
 /// What one Slurm command printed and how it ended.
 public struct SlurmCommandResult: Sendable, Equatable {
@@ -39,16 +39,28 @@ public struct ProcessSlurmRunner: SlurmCommandRunner {
         let spec = LaunchSpec(argv: argv, environment: environment, workingDirectory: "/")
         let stage: RunningStage
         do {
-            stage = try RunningStage.start(spec, instanceToken: "slurm-\(UInt64.random(in: 0...UInt64.max))", timeout: timeout,
-                                           grace: 2, logger: logger, onOutput: { captured.append($0) })
+            stage = try RunningStage.start(
+                spec,
+                instanceToken: "slurm-\(UInt64.random(in: 0...UInt64.max))",
+                timeout: timeout,
+                grace: 2,
+                logger: logger,
+                onOutput: { captured.append($0) }
+            )
         } catch {
             return SlurmCommandResult(status: nil, stdout: "", stderr: "\(error)")
         }
         let result = await stage.waitForEnd()
         let output = captured.text
         var stderr = output.stderr
-        if result.ending != .exited { stderr += "\n\(argv[0]) did not answer within \(Int(timeout)) s: Socket timed out" }
-        return SlurmCommandResult(status: result.ending == .exited ? result.exit.exitCode : nil, stdout: output.stdout, stderr: stderr)
+        if result.ending != .exited {
+            stderr += "\n\(argv[0]) did not answer within \(Int(timeout)) s: Socket timed out"
+        }
+        return SlurmCommandResult(
+            status: result.ending == .exited ? result.exit.exitCode : nil,
+            stdout: output.stdout,
+            stderr: stderr
+        )
     }
 }
 
@@ -83,7 +95,11 @@ public struct SlurmClient: Sendable {
         self.environment = environment
     }
 
-    private func run(_ argv: [String], environment: [String: String]? = nil, job: String? = nil) async throws(SlurmError) -> String {
+    private func run(
+        _ argv: [String],
+        environment: [String: String]? = nil,
+        job: String? = nil
+    ) async throws(SlurmError) -> String {
         let result = await runner.run(argv, environment: environment ?? self.environment)
         guard result.status == 0 else {
             let status = result.status.map { "exit \($0)" } ?? "no exit status"
@@ -95,7 +111,9 @@ public struct SlurmClient: Sendable {
     /// `sbatch`: the job id. `environment` is the stage's, which the job gets (`--export=ALL`).
     public func submit(_ argv: [String], environment: [String: String]) async throws(SlurmError) -> String {
         let output = try await run(argv, environment: environment)
-        guard let id = SlurmOutputParser.submittedJobID(output) else { throw .unreadable(command: "sbatch", output: output) }
+        guard let id = SlurmOutputParser.submittedJobID(output) else {
+            throw .unreadable(command: "sbatch", output: output)
+        }
         return id
     }
 
@@ -132,7 +150,9 @@ public struct SlurmClient: Sendable {
     /// Whether the cluster keeps accounting (then `sacct` is the final word on a job).
     public func accountingEnabled() async throws(SlurmError) -> Bool {
         let output = try await run(SlurmCommandLine.showConfig)
-        guard let enabled = SlurmOutputParser.accountingEnabled(output) else { throw .unreadable(command: "scontrol show config", output: output) }
+        guard let enabled = SlurmOutputParser.accountingEnabled(output) else {
+            throw .unreadable(command: "scontrol show config", output: output)
+        }
         return enabled
     }
 

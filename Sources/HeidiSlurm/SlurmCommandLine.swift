@@ -15,7 +15,14 @@ public enum SlurmCommandLine {
         public var script: String
         public var argv: [String]
 
-        public init(name: String, output: String, workingDirectory: String, timeLimit: Double, script: String, argv: [String]) {
+        public init(
+            name: String,
+            output: String,
+            workingDirectory: String,
+            timeLimit: Double,
+            script: String,
+            argv: [String]
+        ) {
             self.name = name
             self.output = output
             self.workingDirectory = workingDirectory
@@ -28,8 +35,11 @@ public enum SlurmCommandLine {
     /// `sbatch --parsable …options… SCRIPT ARGV…`: the batch script execs ARGV unchanged. Output and errors go to one
     /// file, appended to (a requeued job's first run is kept); the environment sbatch runs with reaches the job.
     public static func sbatch(_ job: SlurmJobSettings, _ submission: Submission) -> [String] {
-        var argv = ["sbatch", "--parsable", "--job-name=\(submission.name)", "--output=\(submission.output)", "--open-mode=append",
-                    "--chdir=\(submission.workingDirectory)", "--export=ALL", "--time=\(minutes(submission.timeLimit))"]
+        var argv = [
+            "sbatch", "--parsable", "--job-name=\(submission.name)", "--output=\(submission.output)",
+            "--open-mode=append",
+            "--chdir=\(submission.workingDirectory)", "--export=ALL", "--time=\(minutes(submission.timeLimit))",
+        ]
         if let value = job.partition { argv.append("--partition=\(value)") }
         if let value = job.account { argv.append("--account=\(value)") }
         if let value = job.qos { argv.append("--qos=\(value)") }
@@ -67,11 +77,16 @@ public enum SlurmCommandLine {
 
     /// Accounting's jobs with this name (from the last week: a restart that lost the id finds it by name).
     public static func sacct(named name: String) -> [String] {
-        ["sacct", "--noheader", "--parsable2", "--allocations", "--name=\(name)", "--starttime=now-7days", "--format=\(sacctFormat)"]
+        [
+            "sacct", "--noheader", "--parsable2", "--allocations", "--name=\(name)", "--starttime=now-7days",
+            "--format=\(sacctFormat)",
+        ]
     }
 
     /// Sends `signal` (`TERM`, `KILL`) to every process of the job (the batch step and its other steps).
-    public static func signal(job id: String, _ signal: String) -> [String] { ["scancel", "--signal=\(signal)", "--full", id] }
+    public static func signal(job id: String, _ signal: String) -> [String] {
+        ["scancel", "--signal=\(signal)", "--full", id]
+    }
 
     /// Cancels the job (pending: it never runs; running: Slurm's own TERM, KillWait, KILL).
     public static func cancel(job id: String) -> [String] { ["scancel", id] }

@@ -15,7 +15,8 @@ public enum SlurmError: Error, Equatable, CustomStringConvertible, Sendable {
         case .unreachable(let command, let detail): return "\(command): the Slurm controller is unreachable (\(detail))"
         case .unknownJob(let command, let id): return "\(command): Slurm does not know job \(id)"
         case .failed(let command, let status, let detail): return "\(command) failed (\(status)): \(detail)"
-        case .unreadable(let command, let output): return "\(command) printed something heidi cannot read: \(output.prefix(200))"
+        case .unreadable(let command, let output):
+            return "\(command) printed something heidi cannot read: \(output.prefix(200))"
         }
     }
 

@@ -1,8 +1,9 @@
+import HeidiCore
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import Synchronization
 
 /// Reads what a job appends to a file on the shared filesystem (its output, its progress file), complete lines at a
 /// time, from a byte offset that survives a heidid restart: the offset is kept in a sidecar file (`PATH.heidi-offset`)
@@ -16,7 +17,9 @@ final class SlurmFileTail: Sendable {
         self.path = path
         offsetPath = path + ".heidi-offset"
         var start: Int64 = 0
-        if resume, let bytes = try? FileSystem.read(offsetPath), let value = Int64(String(decoding: bytes, as: UTF8.self)) {
+        if resume, let bytes = try? FileSystem.read(offsetPath),
+            let value = Int64(String(decoding: bytes, as: UTF8.self))
+        {
             start = value
         }
         offset = Mutex(start)

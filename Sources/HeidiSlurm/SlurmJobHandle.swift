@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HeidiCore
 import HeidiEngine
 import HeidiSupervisor
 import Logging
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One stage attempt as a Slurm batch job, behind the engine's `StageHandle`: `waitForEnd` submits it (or adopts the
 /// job a previous heidid submitted), watches it with `squeue` and backoff, tails its output and progress files from
@@ -40,8 +41,16 @@ public final class SlurmJobHandle: StageHandle, Sendable {
         var requeues = 0
     }
 
-    init(plan: SlurmJobPlan, client: SlurmClient, accounting: SlurmAccounting, jobID: String?, adopting: Bool, logger: Logger,
-         onOutput: @escaping OutputHandler, onRecord: (@Sendable (ExecutorRecord) -> Void)?) {
+    init(
+        plan: SlurmJobPlan,
+        client: SlurmClient,
+        accounting: SlurmAccounting,
+        jobID: String?,
+        adopting: Bool,
+        logger: Logger,
+        onOutput: @escaping OutputHandler,
+        onRecord: (@Sendable (ExecutorRecord) -> Void)?
+    ) {
         self.plan = plan
         self.accounting = accounting
         self.adopting = adopting
@@ -191,8 +200,14 @@ public final class SlurmJobHandle: StageHandle, Sendable {
         let (lines, bytes, excerpt, progress) = shared.withLock { ($0.lines, $0.bytes, $0.excerpt, $0.progress) }
         var text = excerpt.excerpt(lines: 20)
         if let note { text = text.isEmpty ? note : text + "\n" + note }
-        return StageRunResult(remote: ending, exit: ExitInfo(exitCode: code, signal: signal),
-                              wallMilliseconds: Int64((MonotonicClock.nanoseconds() - plan.createdNanos) / 1_000_000),
-                              outputLines: lines, outputBytes: bytes, excerpt: text, progress: progress)
+        return StageRunResult(
+            remote: ending,
+            exit: ExitInfo(exitCode: code, signal: signal),
+            wallMilliseconds: Int64((MonotonicClock.nanoseconds() - plan.createdNanos) / 1_000_000),
+            outputLines: lines,
+            outputBytes: bytes,
+            excerpt: text,
+            progress: progress
+        )
     }
 }

@@ -21,9 +21,19 @@ public struct SlurmJobInfo: Sendable, Equatable {
     /// How often Slurm requeued the job (`Restarts=`, scontrol only).
     public var restarts: Int?
 
-    public init(id: String, name: String? = nil, state: SlurmJobState, nodes: String? = nil, reason: String? = nil,
-                submitTime: String? = nil, startTime: String? = nil, endTime: String? = nil, exitCode: Int? = nil,
-                signal: Int? = nil, restarts: Int? = nil) {
+    public init(
+        id: String,
+        name: String? = nil,
+        state: SlurmJobState,
+        nodes: String? = nil,
+        reason: String? = nil,
+        submitTime: String? = nil,
+        startTime: String? = nil,
+        endTime: String? = nil,
+        exitCode: Int? = nil,
+        signal: Int? = nil,
+        restarts: Int? = nil
+    ) {
         self.id = id
         self.name = name
         self.state = state

@@ -23,8 +23,11 @@ struct SlurmJobPlan: Sendable {
 
     /// `heidi.<run>.r<round>.<stage>.a<attempt>.<token>`: readable in `squeue`, unique per attempt.
     static func jobName(_ launch: StageLaunch) -> String {
-        let run = (launch.runID ?? "norun").filter { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" || $0 == "_" }.prefix(40)
-        return "heidi.\(run).r\(launch.round).\(launch.stage.rawValue).a\(launch.attempt).\(launch.instanceToken.prefix(12))"
+        let run = (launch.runID ?? "norun").filter {
+            ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" || $0 == "_"
+        }.prefix(40)
+        return
+            "heidi.\(run).r\(launch.round).\(launch.stage.rawValue).a\(launch.attempt).\(launch.instanceToken.prefix(12))"
     }
 
     /// Where a run's job files go: `<run_dir>/slurm` (the run directory must be on a filesystem the nodes share).
@@ -53,8 +56,17 @@ struct SlurmJobPlan: Sendable {
         // Slurm's own limit is a backstop above heidi's timeout and grace (a minute of slack: Slurm's limit is coarse).
         let limit = job.timeLimit ?? (launch.timeout + launch.grace + 60)
         let workingDirectory = launch.spec.workingDirectory ?? directory
-        sbatch = SlurmCommandLine.sbatch(job, SlurmCommandLine.Submission(
-            name: name, output: outputPath, workingDirectory: workingDirectory, timeLimit: limit, script: script, argv: launch.spec.argv))
+        sbatch = SlurmCommandLine.sbatch(
+            job,
+            SlurmCommandLine.Submission(
+                name: name,
+                output: outputPath,
+                workingDirectory: workingDirectory,
+                timeLimit: limit,
+                script: script,
+                argv: launch.spec.argv
+            )
+        )
     }
 }
 
@@ -88,7 +100,9 @@ enum SlurmBatchScript {
     static func install(in directory: String) throws -> String {
         let path = directory + "/heidi-batch.sh"
         try FileSystem.createDirectories(directory)
-        if (try? FileSystem.read(path)) != Array(text.utf8) { try FileSystem.writeAtomically(path, Array(text.utf8), mode: 0o755) }
+        if (try? FileSystem.read(path)) != Array(text.utf8) {
+            try FileSystem.writeAtomically(path, Array(text.utf8), mode: 0o755)
+        }
         return path
     }
 }

@@ -1,6 +1,7 @@
 /// A Slurm job state as `squeue`, `scontrol` and `sacct` print it (`JobState=`, `%T`, `State`).
 public enum SlurmJobState: Sendable, Equatable, CustomStringConvertible {
-    case pending, configuring, running, completing, suspended, requeued, requeueHold, requeueFed, resizing, stopped, signaling
+    case pending, configuring, running, completing, suspended, requeued, requeueHold, requeueFed, resizing, stopped,
+        signaling
     case stageOut, specialExit
     case completed, failed, cancelled, timeout, outOfMemory, nodeFail, preempted, bootFail, deadline, revoked
     /// A state this version of heidi does not know: neither running nor finished, so heidi keeps watching.
@@ -8,7 +9,8 @@ public enum SlurmJobState: Sendable, Equatable, CustomStringConvertible {
 
     private static let names: [(String, SlurmJobState)] = [
         ("PENDING", .pending), ("CONFIGURING", .configuring), ("RUNNING", .running), ("COMPLETING", .completing),
-        ("SUSPENDED", .suspended), ("REQUEUED", .requeued), ("REQUEUE_HOLD", .requeueHold), ("REQUEUE_FED", .requeueFed),
+        ("SUSPENDED", .suspended), ("REQUEUED", .requeued), ("REQUEUE_HOLD", .requeueHold),
+        ("REQUEUE_FED", .requeueFed),
         ("RESIZING", .resizing), ("STOPPED", .stopped), ("SIGNALING", .signaling), ("STAGE_OUT", .stageOut),
         ("SPECIAL_EXIT", .specialExit), ("COMPLETED", .completed), ("FAILED", .failed), ("CANCELLED", .cancelled),
         ("TIMEOUT", .timeout), ("OUT_OF_MEMORY", .outOfMemory), ("NODE_FAIL", .nodeFail), ("PREEMPTED", .preempted),
@@ -36,7 +38,8 @@ public enum SlurmJobState: Sendable, Equatable, CustomStringConvertible {
     /// The job will not run again by itself (its record is final, apart from a requeue an operator starts).
     public var isFinished: Bool {
         switch self {
-        case .completed, .failed, .cancelled, .timeout, .outOfMemory, .nodeFail, .preempted, .bootFail, .deadline, .revoked:
+        case .completed, .failed, .cancelled, .timeout, .outOfMemory, .nodeFail, .preempted, .bootFail, .deadline,
+            .revoked:
             return true
         default:
             return false

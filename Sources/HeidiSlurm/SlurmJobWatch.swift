@@ -12,7 +12,8 @@ struct SlurmJobWatch {
 
     /// Why heidi ended the job, if it did.
     private enum Verdict {
-        case stopped, timedOut(String)
+        case stopped
+        case timedOut(String)
     }
 
     func run() async -> StageRunResult {
@@ -51,7 +52,10 @@ struct SlurmJobWatch {
                 // The submission may have reached the controller: look for it by name before submitting again.
                 checkName = true
                 if handle.controllerUnreachable(true) {
-                    logger.warning("slurm controller unreachable; waiting", metadata: ["command": "\(command)", "detail": "\(detail)"])
+                    logger.warning(
+                        "slurm controller unreachable; waiting",
+                        metadata: ["command": "\(command)", "detail": "\(detail)"]
+                    )
                 }
             } catch {
                 return .failure(error)
@@ -75,7 +79,9 @@ struct SlurmJobWatch {
         var requeuedSince: UInt64?
         var missedAnswers = 0
         while true {
-            if handle.detached { return handle.finish(.unknown("heidid detached from job \(id)"), code: nil, signal: nil) }
+            if handle.detached {
+                return handle.finish(.unknown("heidid detached from job \(id)"), code: nil, signal: nil)
+            }
             handle.pump()
             var changed = false
             var info: SlurmJobInfo?
@@ -83,10 +89,15 @@ struct SlurmJobWatch {
             do {
                 info = try await client.query([id]).first { $0.id == id }
                 answered = true
-                if handle.controllerUnreachable(false) { logger.notice("slurm controller reachable again", metadata: ["job": "\(id)"]) }
+                if handle.controllerUnreachable(false) {
+                    logger.notice("slurm controller reachable again", metadata: ["job": "\(id)"])
+                }
             } catch .unreachable(_, let detail) {
                 if handle.controllerUnreachable(true) {
-                    logger.warning("slurm controller unreachable; the job keeps running, heidid waits", metadata: ["job": "\(id)", "detail": "\(detail)"])
+                    logger.warning(
+                        "slurm controller unreachable; the job keeps running, heidid waits",
+                        metadata: ["job": "\(id)", "detail": "\(detail)"]
+                    )
                 }
             } catch {
                 logger.warning("squeue failed", metadata: ["job": "\(id)", "error": "\(error)"])
@@ -95,14 +106,20 @@ struct SlurmJobWatch {
                 if info != handle.lastInfo {
                     changed = true
                     if info.state != handle.lastInfo?.state {
-                        logger.info("slurm job state", metadata: ["job": "\(id)", "state": "\(info.state)", "nodes": "\(info.nodes ?? "-")"])
+                        logger.info(
+                            "slurm job state",
+                            metadata: ["job": "\(id)", "state": "\(info.state)", "nodes": "\(info.nodes ?? "-")"]
+                        )
                     }
                 }
                 handle.observed(info)
                 if info.state.isRunning, runningSince == nil || (lastStart != nil && info.startTime != lastStart) {
                     if lastStart != nil, info.startTime != lastStart {
                         let count = handle.noteRequeue(id)
-                        logger.warning("slurm job requeued and running again", metadata: ["job": "\(id)", "restarts": "\(count)"])
+                        logger.warning(
+                            "slurm job requeued and running again",
+                            metadata: ["job": "\(id)", "restarts": "\(count)"]
+                        )
                     }
                     runningSince = MonotonicClock.nanoseconds()
                     lastStart = info.startTime
@@ -138,7 +155,11 @@ struct SlurmJobWatch {
                     if let final, final.state.isFinished { return await conclude(id, record: final, verdict: verdict) }
                     if final == nil {
                         handle.pump(final: true)
-                        return handle.finish(.unknown("Slurm no longer knows job \(id) and has no record of how it ended"), code: nil, signal: nil)
+                        return handle.finish(
+                            .unknown("Slurm no longer knows job \(id) and has no record of how it ended"),
+                            code: nil,
+                            signal: nil
+                        )
                     }
                 }
             }
@@ -152,7 +173,8 @@ struct SlurmJobWatch {
                 verdict = .timedOut("timed out after \(Units.formatDuration(plan.timeout)) of running")
             }
             if verdict == nil, runningSince == nil, let limit = plan.queueTimeout, info?.state.isQueued ?? true,
-               Double(now - queuedSince) / 1e9 > limit {
+                Double(now - queuedSince) / 1e9 > limit
+            {
                 verdict = .timedOut("waited longer than queue_timeout \(Units.formatDuration(limit)) in the queue")
             }
             if verdict != nil {
@@ -175,25 +197,38 @@ struct SlurmJobWatch {
 
     /// The job finished: Slurm's final record decides how the stage ended (unless heidi stopped or timed it out).
     private func conclude(_ id: String, record: SlurmJobInfo, verdict: Verdict?) async -> StageRunResult {
-        logger.info("slurm job ended", metadata: ["job": "\(id)", "state": "\(record.state)", "exit": "\(record.exitCode.map(String.init) ?? "-")",
-                                                 "signal": "\(record.signal.map(String.init) ?? "-")"])
+        logger.info(
+            "slurm job ended",
+            metadata: [
+                "job": "\(id)", "state": "\(record.state)", "exit": "\(record.exitCode.map(String.init) ?? "-")",
+                "signal": "\(record.signal.map(String.init) ?? "-")",
+            ]
+        )
         handle.observed(record)
         // The output file may lag behind the job's end on a shared filesystem: read until it stops growing.
         await settleOutput()
         switch verdict {
         case .stopped?: return handle.finish(.stopped, code: record.exitCode, signal: record.signal)
-        case .timedOut(let why)?: return handle.finish(.timedOut, code: record.exitCode, signal: record.signal, note: "heidid: \(why)")
+        case .timedOut(let why)?:
+            return handle.finish(.timedOut, code: record.exitCode, signal: record.signal, note: "heidid: \(why)")
         case nil: break
         }
         let code = record.exitCode
         let signal = record.signal
         switch record.state {
         case .completed, .failed: return handle.finish(.exited, code: code, signal: signal)
-        case .timeout: return handle.finish(.timedOut, code: code, signal: signal, note: "heidid: Slurm's time limit ended the job")
+        case .timeout:
+            return handle.finish(
+                .timedOut,
+                code: code,
+                signal: signal,
+                note: "heidid: Slurm's time limit ended the job"
+            )
         case .outOfMemory: return handle.finish(.outOfMemory, code: code, signal: signal)
         case .nodeFail: return handle.finish(.nodeFailed, code: code, signal: signal)
         case .preempted: return handle.finish(.preempted, code: code, signal: signal)
-        case .cancelled: return handle.finish(.unknown("job \(id) was cancelled outside heidi"), code: code, signal: signal)
+        case .cancelled:
+            return handle.finish(.unknown("job \(id) was cancelled outside heidi"), code: code, signal: signal)
         default: return handle.finish(.unknown("job \(id) ended \(record.state)"), code: code, signal: signal)
         }
     }

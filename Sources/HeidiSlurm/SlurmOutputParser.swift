@@ -14,9 +14,16 @@ public enum SlurmOutputParser {
         output.split(whereSeparator: \.isNewline).compactMap { line in
             let fields = line.split(separator: "|", omittingEmptySubsequences: false).map { trim($0) }
             guard fields.count >= 8, !fields[0].isEmpty else { return nil }
-            return SlurmJobInfo(id: fields[0], name: value(fields[1]), state: SlurmJobState(fields[2]), nodes: value(fields[3]),
-                                reason: value(fields[4]), submitTime: value(fields[5]), startTime: value(fields[6]),
-                                endTime: value(fields[7]))
+            return SlurmJobInfo(
+                id: fields[0],
+                name: value(fields[1]),
+                state: SlurmJobState(fields[2]),
+                nodes: value(fields[3]),
+                reason: value(fields[4]),
+                submitTime: value(fields[5]),
+                startTime: value(fields[6]),
+                endTime: value(fields[7])
+            )
         }
     }
 
@@ -28,9 +35,17 @@ public enum SlurmOutputParser {
             let fields = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
             guard fields.count >= 8, !fields[0].isEmpty else { continue }
             let exit = exitStatus(fields[3])
-            let info = SlurmJobInfo(id: fields[0], name: value(fields[1]), state: SlurmJobState(fields[2]), nodes: value(fields[7]),
-                                    submitTime: value(fields[4]), startTime: value(fields[5]), endTime: value(fields[6]),
-                                    exitCode: exit?.code, signal: exit?.signal)
+            let info = SlurmJobInfo(
+                id: fields[0],
+                name: value(fields[1]),
+                state: SlurmJobState(fields[2]),
+                nodes: value(fields[7]),
+                submitTime: value(fields[4]),
+                startTime: value(fields[5]),
+                endTime: value(fields[6]),
+                exitCode: exit?.code,
+                signal: exit?.signal
+            )
             jobs.removeAll { $0.id == info.id }
             jobs.append(info)
         }
@@ -44,10 +59,19 @@ public enum SlurmOutputParser {
         let fields = keyValues(output)
         guard let id = fields["JobId"], let state = fields["JobState"] else { return nil }
         let exit = fields["ExitCode"].flatMap(exitStatus)
-        return SlurmJobInfo(id: id, name: fields["JobName"], state: SlurmJobState(state), nodes: fields["NodeList"].flatMap(value),
-                            reason: fields["Reason"].flatMap(value), submitTime: fields["SubmitTime"].flatMap(value),
-                            startTime: fields["StartTime"].flatMap(value), endTime: fields["EndTime"].flatMap(value),
-                            exitCode: exit?.code, signal: exit?.signal, restarts: fields["Restarts"].flatMap { Int($0) })
+        return SlurmJobInfo(
+            id: id,
+            name: fields["JobName"],
+            state: SlurmJobState(state),
+            nodes: fields["NodeList"].flatMap(value),
+            reason: fields["Reason"].flatMap(value),
+            submitTime: fields["SubmitTime"].flatMap(value),
+            startTime: fields["StartTime"].flatMap(value),
+            endTime: fields["EndTime"].flatMap(value),
+            exitCode: exit?.code,
+            signal: exit?.signal,
+            restarts: fields["Restarts"].flatMap { Int($0) }
+        )
     }
 
     /// `scontrol show config`: whether `AccountingStorageType` stores jobs (anything but `accounting_storage/none`).
@@ -67,7 +91,9 @@ public enum SlurmOutputParser {
     }
 
     static func trim(_ text: Substring) -> String {
-        String(text.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
+        String(
+            text.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed()
+        )
     }
 
     static func keyValues(_ text: String) -> [String: String] {
@@ -78,8 +104,10 @@ public enum SlurmOutputParser {
             if let key, result[key] == nil { result[key] = value }
         }
         for word in text.split(whereSeparator: { $0 == " " || $0.isNewline }) {
-            if let equals = word.firstIndex(of: "="), word[..<equals].allSatisfy({ $0.isLetter || $0.isNumber || "/:_".contains($0) }),
-               word.first?.isUppercase == true {
+            if let equals = word.firstIndex(of: "="),
+                word[..<equals].allSatisfy({ $0.isLetter || $0.isNumber || "/:_".contains($0) }),
+                word.first?.isUppercase == true
+            {
                 flush()
                 key = String(word[..<equals])
                 value = String(word[word.index(after: equals)...])

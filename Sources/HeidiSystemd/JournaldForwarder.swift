@@ -67,7 +67,11 @@ public final class JournaldForwarder: Sendable {
                 return (accepted, start)
             }
         }
-        if startSender { startThread { [self] in runSender() } } else if accepted > 0 { lock.withLock { lock.signal() } }
+        if startSender {
+            startThread { [self] in runSender() }
+        } else if accepted > 0 {
+            lock.withLock { lock.signal() }
+        }
         return lines.count - accepted
     }
 
@@ -148,7 +152,12 @@ public final class JournaldFeed: Sendable {
         if notice > 0 { _ = forwarder.enqueue([noticeLine(notice, from)], from: from, notice: true) }
         guard allowed > 0 else { return }
         let overflow = forwarder.enqueue(batch.lines(limit: allowed), from: from)
-        if overflow > 0 { bucket.withLock { $0.dropped += overflow; $0.unreported += overflow } }
+        if overflow > 0 {
+            bucket.withLock {
+                $0.dropped += overflow
+                $0.unreported += overflow
+            }
+        }
     }
 
     /// The stage ended: report lines left out since the last notice.
@@ -164,7 +173,10 @@ public final class JournaldFeed: Sendable {
 
     private func noticeLine(_ count: Int, _ from: ForwardedLineSource) -> OutputLine {
         let limits = forwarder.limits
-        return OutputLine(stream: .stderr, text: "[heidid] \(count) line\(count == 1 ? "" : "s") of \(from.stage.rawValue) output "
-            + "not sent to journald (limit \(limits.burst) lines, then \(Int(limits.perSecond))/s); every line is in \(from.logPath)")
+        return OutputLine(
+            stream: .stderr,
+            text: "[heidid] \(count) line\(count == 1 ? "" : "s") of \(from.stage.rawValue) output "
+                + "not sent to journald (limit \(limits.burst) lines, then \(Int(limits.perSecond))/s); every line is in \(from.logPath)"
+        )
     }
 }

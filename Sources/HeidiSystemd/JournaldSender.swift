@@ -1,7 +1,8 @@
+import CSystemd
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CSystemd
 
 /// Sends structured entries to journald with `sd_journal_sendv` (`sd_journal_send` is C-variadic and cannot be
 /// called from Swift). Field names must be `[A-Z0-9_]`, not start with `_`, at most 64 characters.
@@ -27,9 +28,11 @@ public enum JournaldSender {
 
     /// A valid journald field name for `name` (uppercased, invalid characters as `_`, no leading `_`).
     public static func sanitize(_ name: String) -> String {
-        var out = String(name.uppercased().unicodeScalars.map { scalar -> Character in
-            (("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)) ? Character(scalar) : "_"
-        })
+        var out = String(
+            name.uppercased().unicodeScalars.map { scalar -> Character in
+                (("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)) ? Character(scalar) : "_"
+            }
+        )
         while out.hasPrefix("_") { out.removeFirst() }
         if out.isEmpty { out = "FIELD" }
         return String(out.prefix(64))

@@ -1,7 +1,8 @@
+import CSystemd
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CSystemd
 
 /// Socket activation: listening sockets passed by systemd (`LISTEN_FDS`, `LISTEN_PID`).
 public enum SocketActivation {

@@ -1,7 +1,8 @@
+import CSystemd
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CSystemd
 
 /// Sends service-manager notifications (`READY=1`, `STATUS=…`, `WATCHDOG=1`, …). A seam: tests use a recorder.
 public protocol ServiceNotifier: Sendable {

@@ -87,7 +87,9 @@ struct HubState {
             clients[id]?.lastSeq = seq
             return .live
         }
-        guard let first = ring.first, first.seq <= seq + 1 else { return pending.isEmpty ? .behindRing : .items(pending) }
+        guard let first = ring.first, first.seq <= seq + 1 else {
+            return pending.isEmpty ? .behindRing : .items(pending)
+        }
         return .items(pending + ringEvents(after: seq, limit: batch))
     }
 
@@ -105,7 +107,11 @@ struct HubState {
         var high = ring.count
         while low < high {
             let middle = (low + high) / 2
-            if ring[ring.index(ring.startIndex, offsetBy: middle)].seq <= seq { low = middle + 1 } else { high = middle }
+            if ring[ring.index(ring.startIndex, offsetBy: middle)].seq <= seq {
+                low = middle + 1
+            } else {
+                high = middle
+            }
         }
         var events: [HubItem] = []
         events.reserveCapacity(min(limit, ring.count - low))

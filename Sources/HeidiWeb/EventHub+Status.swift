@@ -33,7 +33,9 @@ extension EventHub {
 
     /// The run, round and stage whose log the tail shows, and a key that changes when any of them does.
     static func logKey(_ status: JSONValue) -> (key: String, stage: String, round: Int)? {
-        guard let stage = status["stage"]?.stringValue, let round = status["round"]?.int64Value, round >= 1 else { return nil }
+        guard let stage = status["stage"]?.stringValue, let round = status["round"]?.int64Value, round >= 1 else {
+            return nil
+        }
         return ("\(status["run_id"]?.stringValue ?? "")/\(round)/\(stage)", stage, Int(round))
     }
 

@@ -15,8 +15,10 @@ extension EventHub {
     func followEvents() async {
         var backoff: UInt64 = 200_000_000
         while !Task.isCancelled {
-            if lastSeq == 0, let reply = try? await upstream.request("GET", "/api/v1/status", body: [], actor: nil), reply.status == 200,
-               let seq = (try? StrictJSONParser.parse(reply.body))?["journal"]?["seq"]?.int64Value {
+            if lastSeq == 0, let reply = try? await upstream.request("GET", "/api/v1/status", body: [], actor: nil),
+                reply.status == 200,
+                let seq = (try? StrictJSONParser.parse(reply.body))?["journal"]?["seq"]?.int64Value
+            {
                 setLastSeqIfUnset(UInt64(max(0, seq - Int64(ringCapacity))))
             }
             let after = lastSeq

@@ -23,7 +23,8 @@ public final class EventHub: Sendable {
     let upstream: any HeidiUpstream
     private let state: NIOLockedValueBox<HubState>
 
-    public init(upstream: any HeidiUpstream, ringCapacity: Int = 2048, clientQueue: Int = 1024, logTailLines: Int = 200) {
+    public init(upstream: any HeidiUpstream, ringCapacity: Int = 2048, clientQueue: Int = 1024, logTailLines: Int = 200)
+    {
         self.upstream = upstream
         self.ringCapacity = ringCapacity
         self.clientQueue = clientQueue
@@ -39,7 +40,10 @@ public final class EventHub: Sendable {
     /// once caught up it is live, and a live client that falls `clientQueue` items behind is dropped (its stream
     /// ends, `droppedClients` counts it) and resumes by seq.
     public func subscribe(after: UInt64) -> AsyncStream<HubItem> {
-        let (stream, continuation) = AsyncStream.makeStream(of: HubItem.self, bufferingPolicy: .bufferingOldest(clientQueue))
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: HubItem.self,
+            bufferingPolicy: .bufferingOldest(clientQueue)
+        )
         let end = StreamEndFlag()
         let (id, opening) = state.withLockedValue { hub -> (Int, [HubItem]) in
             hub.nextID += 1
@@ -60,7 +64,12 @@ public final class EventHub: Sendable {
     /// event and is live. The hub's live events are not queued for a client catching up (it reads them from the
     /// ring), so one that reads slower than the hub publishes is never dropped for that: it stays behind, reading
     /// by seq, with nothing queued but its own stream's buffer.
-    private func feed(_ id: Int, after: UInt64, opening: [HubItem], to continuation: AsyncStream<HubItem>.Continuation) async {
+    private func feed(
+        _ id: Int,
+        after: UInt64,
+        opening: [HubItem],
+        to continuation: AsyncStream<HubItem>.Continuation
+    ) async {
         var lastSeq = after
         var items = opening
         while true {
@@ -82,15 +91,25 @@ public final class EventHub: Sendable {
     /// reaches back to the client (the rest comes from the ring) or heidid's answer ends; the status and log items
     /// that arrived meanwhile go along. False when heidid cannot answer, its answer brought nothing new, or the
     /// client is gone.
-    private func backfill(_ id: Int, lastSeq: inout UInt64, to continuation: AsyncStream<HubItem>.Continuation) async -> Bool {
+    private func backfill(
+        _ id: Int,
+        lastSeq: inout UInt64,
+        to continuation: AsyncStream<HubItem>.Continuation
+    ) async -> Bool {
         let start = lastSeq
-        guard let opened = try? await upstream.stream("/api/v1/events?after=\(start)"), opened.status == 200 else { return false }
+        guard let opened = try? await upstream.stream("/api/v1/events?after=\(start)"), opened.status == 200 else {
+            return false
+        }
         var splitter = LineSplitter()
         for await chunk in opened.chunks {
-            let events = splitter.feed(chunk).compactMap { line in JournalSeq.parse(line).map { HubItem.event(seq: $0, line: line) } }
+            let events = splitter.feed(chunk).compactMap { line in
+                JournalSeq.parse(line).map { HubItem.event(seq: $0, line: line) }
+            }
             guard await Self.paced(events, to: continuation, lastSeq: &lastSeq) else { return false }
             let seq = lastSeq
-            guard let (reached, pending) = state.withLockedValue({ $0.backfilled(id, through: seq) }) else { return false }
+            guard let (reached, pending) = state.withLockedValue({ $0.backfilled(id, through: seq) }) else {
+                return false
+            }
             guard await Self.paced(pending, to: continuation, lastSeq: &lastSeq) else { return false }
             if reached { break }
         }
@@ -99,7 +118,11 @@ public final class EventHub: Sendable {
 
     /// Yields `items` (events only when newer than `lastSeq`), waiting while the client's queue is full; false when
     /// the client is gone or has not taken anything for `backlogPatience` seconds.
-    static func paced(_ items: [HubItem], to continuation: AsyncStream<HubItem>.Continuation, lastSeq: inout UInt64) async -> Bool {
+    static func paced(
+        _ items: [HubItem],
+        to continuation: AsyncStream<HubItem>.Continuation,
+        lastSeq: inout UInt64
+    ) async -> Bool {
         for item in items {
             if case .event(let seq, _) = item {
                 guard seq > lastSeq else { continue }

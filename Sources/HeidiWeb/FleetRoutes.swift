@@ -15,17 +15,29 @@ struct FleetRoutes: Sendable {
     /// A worker's request.
     func worker(_ request: WebRequest) async -> WebResponse {
         if let wait = limiter.retryAfter(request.remoteAddress) {
-            return .error(429, "too_many_requests", "too many failed attempts from this address; retry in \(wait) s", headers: [("Retry-After", String(wait))])
+            return .error(
+                429,
+                "too_many_requests",
+                "too many failed attempts from this address; retry in \(wait) s",
+                headers: [("Retry-After", String(wait))]
+            )
         }
         guard let name = await store.authenticate(authorization: request.header("authorization")) else {
             limiter.recordFailure(request.remoteAddress)
-            return .error(401, "unauthorized", "unknown, wrong or revoked worker token", headers: [("WWW-Authenticate", "Bearer realm=\"heidi fleet\"")])
+            return .error(
+                401,
+                "unauthorized",
+                "unknown, wrong or revoked worker token",
+                headers: [("WWW-Authenticate", "Bearer realm=\"heidi fleet\"")]
+            )
         }
         limiter.recordSuccess(request.remoteAddress)
         let contact = FleetStore.Contact(
-            address: request.remoteAddress, workerHead: request.header(FleetWire.workerHeadHeader).flatMap { UInt64($0) },
+            address: request.remoteAddress,
+            workerHead: request.header(FleetWire.workerHeadHeader).flatMap { UInt64($0) },
             workerHeadTime: request.header(FleetWire.workerHeadTimeHeader).flatMap { Int64($0) },
-            allowActions: request.header(FleetWire.allowActionsHeader).map { $0 == "1" })
+            allowActions: request.header(FleetWire.allowActionsHeader).map { $0 == "1" }
+        )
         do {
             switch (request.method, request.path) {
             case ("POST", FleetWire.heartbeat):
@@ -68,24 +80,46 @@ struct FleetRoutes: Sendable {
         let name = parts[4]
         switch (method, parts[5], parts.count) {
         case ("GET", "status", 6):
-            guard let status = await store.status(of: name) else { return .error(404, "not_found", "no status from \(name) yet") }
+            guard let status = await store.status(of: name) else {
+                return .error(404, "not_found", "no status from \(name) yet")
+            }
             return .jsonBytes(200, status + [0x0a])
         case ("GET", "journal", 6):
-            guard let path = await store.copyPath(of: name) else { return .error(404, "not_found", "no worker named \(name)") }
+            guard let path = await store.copyPath(of: name) else {
+                return .error(404, "not_found", "no worker named \(name)")
+            }
             let after = UInt64(request.query["after"] ?? "0") ?? 0
             let batch = JournalSource(path: path).read(after: after, maxBytes: 256 * 1024)
-            return WebResponse(status: 200, headers: [("Content-Type", "application/x-ndjson")], body: .bytes(batch?.bytes ?? []))
+            return WebResponse(
+                status: 200,
+                headers: [("Content-Type", "application/x-ndjson")],
+                body: .bytes(batch?.bytes ?? [])
+            )
         case ("GET", "relay", 7) where ["scalars", "logs", "status", "health"].contains(parts[6]):
             var target = "/api/v1/" + parts[6]
             let query = request.query.filter { $0.key != "follow" }.sorted { $0.key < $1.key }
-            if !query.isEmpty { target += "?" + query.map { "\(QueryEncoding.encode($0.key))=\(QueryEncoding.encode($0.value))" }.joined(separator: "&") }
+            if !query.isEmpty {
+                target +=
+                    "?"
+                    + query.map { "\(QueryEncoding.encode($0.key))=\(QueryEncoding.encode($0.value))" }.joined(
+                        separator: "&"
+                    )
+            }
             let answer = await store.relay(name, method: "GET", target: target, actor: nil)
-            return WebResponse(status: answer.status, headers: [("Content-Type", parts[6] == "logs" ? "text/plain; charset=utf-8" : "application/json")],
-                               body: .bytes(answer.body))
+            return WebResponse(
+                status: answer.status,
+                headers: [("Content-Type", parts[6] == "logs" ? "text/plain; charset=utf-8" : "application/json")],
+                body: .bytes(answer.body)
+            )
         case ("POST", "action", 7):
             let actor = (principal?.actor ?? "unknown via heidi-web") + " (fleet dashboard)"
-            let answer = await store.relay(name, method: "POST", target: API.actionPrefix + parts[6], actor: actor,
-                                           body: String(decoding: request.body, as: UTF8.self))
+            let answer = await store.relay(
+                name,
+                method: "POST",
+                target: API.actionPrefix + parts[6],
+                actor: actor,
+                body: String(decoding: request.body, as: UTF8.self)
+            )
             return .jsonBytes(answer.status, answer.body)
         default:
             return .error(404, "not_found", "no such endpoint: \(request.method) \(request.path)")
@@ -120,12 +154,20 @@ public struct WorkerLink: WorkerLocal {
         }
     }
 
-    public func perform(_ method: String, _ target: String, body: [UInt8], actor: String?) async -> (status: Int, body: [UInt8]) {
+    public func perform(
+        _ method: String,
+        _ target: String,
+        body: [UInt8],
+        actor: String?
+    ) async -> (status: Int, body: [UInt8]) {
         do {
             let reply = try await upstream.request(method, target, body: body, actor: actor)
             return (reply.status, reply.body)
         } catch {
-            return (502, Array("{\"error\":{\"code\":\"unavailable\",\"message\":\(JSONText.quoted(error.description))}}\n".utf8))
+            return (
+                502,
+                Array("{\"error\":{\"code\":\"unavailable\",\"message\":\(JSONText.quoted(error.description))}}\n".utf8)
+            )
         }
     }
 }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HeidiCore
 import HeidiFleet
 import HeidiYAML
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The fleet keys of the `web:` section (docs/fleet.md): `web.dashboard:` on a worker, `web.fleet:` on the dashboard.
 struct FleetSection: Equatable {
@@ -20,11 +21,17 @@ struct FleetSection: Equatable {
     var staleAfter: Double?
     var hasFleet = false
 
-    static let dashboardKeys = ["url", "token_file", "name", "pin_sha256", "ca_file", "allow_actions", "journal", "heartbeat"]
+    static let dashboardKeys = [
+        "url", "token_file", "name", "pin_sha256", "ca_file", "allow_actions", "journal", "heartbeat",
+    ]
     static let fleetKeys = ["dir", "workers_file", "stale_after"]
 
     /// Reads `web.dashboard:`.
-    mutating func readDashboard(_ node: YAMLNode, _ fields: YAMLFields<WebSettingsError>, file: (YAMLNode, String) throws(WebSettingsError) -> String)
+    mutating func readDashboard(
+        _ node: YAMLNode,
+        _ fields: YAMLFields<WebSettingsError>,
+        file: (YAMLNode, String) throws(WebSettingsError) -> String
+    )
         throws(WebSettingsError)
     {
         for (key, value, name) in try fields.mapping(node, "web.dashboard") {
@@ -43,7 +50,11 @@ struct FleetSection: Equatable {
     }
 
     /// Reads `web.fleet:`.
-    mutating func readFleet(_ node: YAMLNode, _ fields: YAMLFields<WebSettingsError>, file: (YAMLNode, String) throws(WebSettingsError) -> String)
+    mutating func readFleet(
+        _ node: YAMLNode,
+        _ fields: YAMLFields<WebSettingsError>,
+        file: (YAMLNode, String) throws(WebSettingsError) -> String
+    )
         throws(WebSettingsError)
     {
         hasFleet = true
@@ -63,16 +74,28 @@ struct FleetSection: Equatable {
 /// store's settings.
 enum FleetSettingsLoader {
     /// The worker's shipper, when `DASHBOARD_HOST` or `web.dashboard.url` is set.
-    static func dashboard(_ section: FleetSection, configPath: String?, environment: [String: String]) throws(WebSettingsError) -> ShipperSettings? {
+    static func dashboard(
+        _ section: FleetSection,
+        configPath: String?,
+        environment: [String: String]
+    ) throws(WebSettingsError) -> ShipperSettings? {
         let fromEnvironment = environment["DASHBOARD_HOST"].flatMap { $0.isEmpty ? nil : $0 }
         guard let url = fromEnvironment ?? section.url else { return nil }
         let urlKey = fromEnvironment != nil ? "DASHBOARD_HOST" : "web.dashboard.url"
         var trust = FleetEndpoint.Trust.system
         do throws(FleetConfigError) {
             if let pin = environment["DASHBOARD_PIN_SHA256"] ?? section.pin {
-                trust = .pinned(try FleetEndpoint.pin(pin, key: environment["DASHBOARD_PIN_SHA256"] != nil ? "DASHBOARD_PIN_SHA256" : "web.dashboard.pin_sha256"))
+                trust = .pinned(
+                    try FleetEndpoint.pin(
+                        pin,
+                        key: environment["DASHBOARD_PIN_SHA256"] != nil
+                            ? "DASHBOARD_PIN_SHA256" : "web.dashboard.pin_sha256"
+                    )
+                )
             } else if let ca = environment["DASHBOARD_CA_FILE"] ?? section.caFile {
-                guard FileSystem.exists(ca) else { throw FleetConfigError(key: "web.dashboard.ca_file", message: "\(ca) does not exist") }
+                guard FileSystem.exists(ca) else {
+                    throw FleetConfigError(key: "web.dashboard.ca_file", message: "\(ca) does not exist")
+                }
                 trust = .authority(file: ca)
             }
             let endpoint = try FleetEndpoint.parse(url, trust: trust, key: urlKey)
@@ -83,35 +106,58 @@ enum FleetSettingsLoader {
             } else if let shared = environment["TELEMETRY_PASS"], !shared.isEmpty {
                 let name = environment["HEIDI_WORKER_NAME"] ?? section.name ?? hostName()
                 guard FleetWire.isValidName(name) else {
-                    throw FleetConfigError(key: "web.dashboard.name", message: "\(name) is not a worker name (A-Z a-z 0-9 . _ -, at most 64)")
+                    throw FleetConfigError(
+                        key: "web.dashboard.name",
+                        message: "\(name) is not a worker name (A-Z a-z 0-9 . _ -, at most 64)"
+                    )
                 }
                 authorization = "Basic " + FleetBase64.encode(Array("\(name):\(shared)".utf8))
             } else {
-                throw FleetConfigError(key: "web.dashboard.token_file", message: "a worker needs its token (token_file, DASHBOARD_TOKEN_FILE) or TELEMETRY_PASS")
+                throw FleetConfigError(
+                    key: "web.dashboard.token_file",
+                    message: "a worker needs its token (token_file, DASHBOARD_TOKEN_FILE) or TELEMETRY_PASS"
+                )
             }
             let journal: String
             if let path = section.journal {
                 journal = path
             } else {
                 do { journal = try ConfigLoader.load(path: configPath, environment: environment).journalPath } catch {
-                    throw FleetConfigError(key: "web.dashboard.journal", message: "cannot tell where the journal is from the config: \(error)")
+                    throw FleetConfigError(
+                        key: "web.dashboard.journal",
+                        message: "cannot tell where the journal is from the config: \(error)"
+                    )
                 }
             }
-            return ShipperSettings(endpoint: endpoint, authorization: authorization, journalPath: journal,
-                                   allowActions: section.allowActions ?? false, heartbeat: section.heartbeat ?? 2)
+            return ShipperSettings(
+                endpoint: endpoint,
+                authorization: authorization,
+                journalPath: journal,
+                allowActions: section.allowActions ?? false,
+                heartbeat: section.heartbeat ?? 2
+            )
         } catch {
             throw .invalid(key: error.key, message: error.message)
         }
     }
 
     /// The dashboard's store, when `web.fleet:` is present or `HEIDI_FLEET_DIR` is set.
-    static func fleet(_ section: FleetSection, configPath: String?, environment: [String: String]) throws(WebSettingsError) -> FleetStore.Settings? {
+    static func fleet(
+        _ section: FleetSection,
+        configPath: String?,
+        environment: [String: String]
+    ) throws(WebSettingsError) -> FleetStore.Settings? {
         let directory: String
         if let dir = environment["HEIDI_FLEET_DIR"].flatMap({ $0.isEmpty ? nil : $0 }) ?? section.fleetDir {
             directory = dir
         } else if section.hasFleet {
-            do { directory = try ConfigLoader.load(path: configPath, environment: environment).stateDir + "/fleet" } catch {
-                throw .invalid(key: "web.fleet.dir", message: "cannot tell the state directory from the config: \(error)")
+            do {
+                directory = try ConfigLoader.load(path: configPath, environment: environment).stateDir + "/fleet"
+            } catch {
+                throw .invalid(
+                    key: "web.fleet.dir",
+                    message: "cannot tell the state directory from the config: \(error)"
+                )
             }
         } else {
             return nil
@@ -121,13 +167,23 @@ enum FleetSettingsLoader {
         }
         let shared = environment["TELEMETRY_PASS"].flatMap { $0.isEmpty ? nil : $0 }
         if section.workersFile == nil && shared == nil {
-            throw .invalid(key: "web.fleet.workers_file", message: "no way for workers to authenticate: set workers_file (NAME TOKEN lines) or TELEMETRY_PASS")
+            throw .invalid(
+                key: "web.fleet.workers_file",
+                message: "no way for workers to authenticate: set workers_file (NAME TOKEN lines) or TELEMETRY_PASS"
+            )
         }
-        return FleetStore.Settings(directory: directory, staleAfter: section.staleAfter ?? 6, workersFile: section.workersFile, sharedSecret: shared)
+        return FleetStore.Settings(
+            directory: directory,
+            staleAfter: section.staleAfter ?? 6,
+            workersFile: section.workersFile,
+            sharedSecret: shared
+        )
     }
 
     static func secret(_ path: String, key: String) throws(FleetConfigError) -> String {
-        do { return try WebSettingsLoader.secret(path, key: key) } catch { throw FleetConfigError(key: key, message: "\(error)") }
+        do { return try WebSettingsLoader.secret(path, key: key) } catch {
+            throw FleetConfigError(key: key, message: "\(error)")
+        }
     }
 
     static func hostName() -> String {

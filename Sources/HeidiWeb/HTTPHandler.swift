@@ -25,20 +25,39 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler, Sendabl
             pending.set(PendingRequest(head: head, body: [], tooLarge: false))
         case .body(var buffer):
             pending.update { request in
-                if request.body.count + buffer.readableBytes > WebServer.maxBody(uri: request.head.uri) { request.tooLarge = true; return }
+                if request.body.count + buffer.readableBytes > WebServer.maxBody(uri: request.head.uri) {
+                    request.tooLarge = true
+                    return
+                }
                 request.body += buffer.readBytes(length: buffer.readableBytes) ?? []
             }
         case .end:
             guard let request = pending.take() else { return }
             let channel = context.channel
             let keepAlive = request.head.isKeepAlive
-            let webRequest = WebRequest(head: request.head, body: request.body, remote: channel.remoteAddress, isTLS: isTLS)
+            let webRequest = WebRequest(
+                head: request.head,
+                body: request.body,
+                remote: channel.remoteAddress,
+                isTLS: isTLS
+            )
             let router = router
             let tooLarge = request.tooLarge
             Task {
-                let response = tooLarge ? WebResponse.error(413, "too_large", "request body over \(WebServer.maxBody(uri: request.head.uri)) bytes")
+                let response =
+                    tooLarge
+                    ? WebResponse.error(
+                        413,
+                        "too_large",
+                        "request body over \(WebServer.maxBody(uri: request.head.uri)) bytes"
+                    )
                     : await router.handle(webRequest)
-                await Self.write(response, to: channel, keepAlive: keepAlive && !tooLarge, version: request.head.version)
+                await Self.write(
+                    response,
+                    to: channel,
+                    keepAlive: keepAlive && !tooLarge,
+                    version: request.head.version
+                )
             }
         }
     }
@@ -55,15 +74,24 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler, Sendabl
             streaming = stream
         }
         headers.replaceOrAdd(name: "Connection", value: keepAlive && streaming == nil ? "keep-alive" : "close")
-        let head = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
+        let head = HTTPResponseHead(
+            version: version,
+            status: HTTPResponseStatus(statusCode: response.status),
+            headers: headers
+        )
         channel.write(HTTPServerResponsePart.head(head), promise: nil)
         if let streaming {
             channel.flush()
             let pump = Task {
                 for await chunk in streaming {
                     let written = send(.body(.byteBuffer(ByteBuffer(bytes: chunk))), on: channel)
-                    let watchdog = channel.eventLoop.scheduleTask(in: .seconds(writeTimeout)) { channel.close(promise: nil) }
-                    do { try await written.get() } catch { watchdog.cancel(); break }
+                    let watchdog = channel.eventLoop.scheduleTask(in: .seconds(writeTimeout)) {
+                        channel.close(promise: nil)
+                    }
+                    do { try await written.get() } catch {
+                        watchdog.cancel()
+                        break
+                    }
                     watchdog.cancel()
                 }
             }
@@ -99,6 +127,14 @@ struct PendingRequest: Sendable {
 final class RequestBuffer: @unchecked Sendable {
     private var value: PendingRequest?
     func set(_ request: PendingRequest) { value = request }
-    func update(_ body: (inout PendingRequest) -> Void) { if var current = value { body(&current); value = current } }
-    func take() -> PendingRequest? { defer { value = nil }; return value }
+    func update(_ body: (inout PendingRequest) -> Void) {
+        if var current = value {
+            body(&current)
+            value = current
+        }
+    }
+    func take() -> PendingRequest? {
+        defer { value = nil }
+        return value
+    }
 }

@@ -27,7 +27,12 @@ public struct UpstreamError: Error, Sendable, CustomStringConvertible {
 /// What heidi-web needs from heidid (the control socket in production, a fake in tests).
 public protocol HeidiUpstream: Sendable {
     /// A complete request; `actor` is sent as `X-Heidi-Actor` (heidid journals it with actions).
-    func request(_ method: String, _ target: String, body: [UInt8], actor: String?) async throws(UpstreamError) -> UpstreamReply
+    func request(
+        _ method: String,
+        _ target: String,
+        body: [UInt8],
+        actor: String?
+    ) async throws(UpstreamError) -> UpstreamReply
     /// A followed GET (`events?follow=1`, `logs?follow=1`).
     func stream(_ target: String) async throws(UpstreamError) -> UpstreamStream
 }
@@ -44,12 +49,19 @@ public struct ControlSocketUpstream: HeidiUpstream {
         self.group = group
     }
 
-    public func request(_ method: String, _ target: String, body: [UInt8], actor: String?) async throws(UpstreamError) -> UpstreamReply {
+    public func request(
+        _ method: String,
+        _ target: String,
+        body: [UInt8],
+        actor: String?
+    ) async throws(UpstreamError) -> UpstreamReply {
         let opened = try await open(method, target, body: body, actor: actor)
         var bytes: [UInt8] = []
         for await chunk in opened.chunks {
             bytes += chunk
-            if bytes.count > Self.maxBody { throw UpstreamError(socketPath: socketPath, reason: "answer to \(target) over \(Self.maxBody) bytes") }
+            if bytes.count > Self.maxBody {
+                throw UpstreamError(socketPath: socketPath, reason: "answer to \(target) over \(Self.maxBody) bytes")
+            }
         }
         return UpstreamReply(status: opened.status, headers: opened.headers, body: bytes)
     }
@@ -58,13 +70,20 @@ public struct ControlSocketUpstream: HeidiUpstream {
         try await open("GET", target, body: [], actor: nil)
     }
 
-    private func open(_ method: String, _ target: String, body: [UInt8], actor: String?) async throws(UpstreamError) -> UpstreamStream {
+    private func open(
+        _ method: String,
+        _ target: String,
+        body: [UInt8],
+        actor: String?
+    ) async throws(UpstreamError) -> UpstreamStream {
         let channel: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
         do {
             channel = try await ClientBootstrap(group: group).connect(unixDomainSocketPath: socketPath) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
+                        wrappingChannelSynchronously: channel
+                    )
                 }
             }
         } catch {
@@ -75,13 +94,30 @@ public struct ControlSocketUpstream: HeidiUpstream {
             headers.add(name: "Content-Type", value: "application/json")
             headers.add(name: "Content-Length", value: String(body.count))
         }
-        if let actor { headers.add(name: "X-Heidi-Actor", value: String(actor.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7f }.map(Character.init).prefix(200))) }
-        let head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: target, headers: headers)
-        let (headStream, headContinuation) = AsyncStream.makeStream(of: Result<(Int, [(String, String)]), UpstreamError>.self)
+        if let actor {
+            headers.add(
+                name: "X-Heidi-Actor",
+                value: String(
+                    actor.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7f }.map(Character.init).prefix(200)
+                )
+            )
+        }
+        let head = HTTPRequestHead(
+            version: .http1_1,
+            method: HTTPMethod(rawValue: method),
+            uri: target,
+            headers: headers
+        )
+        let (headStream, headContinuation) = AsyncStream.makeStream(
+            of: Result<(Int, [(String, String)]), UpstreamError>.self
+        )
         let (chunks, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingOldest(4096))
         let socketPath = socketPath
         let task = Task {
-            defer { continuation.finish(); headContinuation.finish() }
+            defer {
+                continuation.finish()
+                headContinuation.finish()
+            }
             do {
                 try await channel.executeThenClose { inbound, outbound in
                     // The whole request in one write: heidid may answer (and close) as soon as it has the head, and a
@@ -93,7 +129,9 @@ public struct ControlSocketUpstream: HeidiUpstream {
                     for try await part in inbound {
                         switch part {
                         case .head(let response):
-                            headContinuation.yield(.success((Int(response.status.code), response.headers.map { ($0.name, $0.value) })))
+                            headContinuation.yield(
+                                .success((Int(response.status.code), response.headers.map { ($0.name, $0.value) }))
+                            )
                             headContinuation.finish()
                         case .body(let buffer):
                             // Backpressure: wait while the consumer is 4096 chunks behind, never drop.
@@ -112,7 +150,8 @@ public struct ControlSocketUpstream: HeidiUpstream {
         continuation.onTermination = { _ in task.cancel() }
         for await result in headStream {
             switch result {
-            case .success(let (status, headers)): return UpstreamStream(status: status, headers: headers, chunks: chunks)
+            case .success(let (status, headers)):
+                return UpstreamStream(status: status, headers: headers, chunks: chunks)
             case .failure(let error): throw error
             }
         }

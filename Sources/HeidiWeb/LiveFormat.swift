@@ -22,7 +22,9 @@ public enum LiveFormat {
             return Array("{\"type\":\"event\",\"seq\":\(seq),\"event\":".utf8) + line + [UInt8(ascii: "}")]
         case .status(let status):
             let state = (try? StrictJSONParser.parse(status))?["state"]?.stringValue ?? ""
-            return Array("{\"type\":\"state_update\",\"state\":\(JSONText.quoted(state)),\"status\":".utf8) + status + [UInt8(ascii: "}")]
+            return Array("{\"type\":\"state_update\",\"state\":\(JSONText.quoted(state)),\"status\":".utf8) + status + [
+                UInt8(ascii: "}")
+            ]
         case .log(let stage, let round, let number, let line):
             return Array("{\"type\":\"log\",".utf8) + logJSON(stage, round, number, line).dropFirst()
         }
@@ -42,7 +44,9 @@ public enum LiveFormat {
     /// The seq a client resumes after: `Last-Event-ID` (SSE reconnects), else `?after=`, else 0 (the whole journal
     /// the hub or heidid still has).
     public static func resumeSeq(_ request: WebRequest) -> UInt64? {
-        if let header = request.header("last-event-id"), !header.isEmpty { return UInt64(header.trimmingCharacters(in: " ")) }
+        if let header = request.header("last-event-id"), !header.isEmpty {
+            return UInt64(header.trimmingCharacters(in: " "))
+        }
         if let after = request.query["after"] { return UInt64(after) }
         return 0
     }
@@ -83,6 +87,10 @@ extension WebRouter {
             pump.cancel()
             ticker.cancel()
         }
-        return WebResponse(status: 200, headers: [("Content-Type", "text/event-stream"), ("X-Accel-Buffering", "no")], body: .stream(out))
+        return WebResponse(
+            status: 200,
+            headers: [("Content-Type", "text/event-stream"), ("X-Accel-Buffering", "no")],
+            body: .stream(out)
+        )
     }
 }

@@ -10,7 +10,12 @@ public final class LoginLimiter: Sendable {
     private let clock: @Sendable () -> Double
     private let failures = NIOLockedValueBox<[String: [Double]]>([:])
 
-    public init(maxFailures: Int = 5, window: Double = 60, maxAddresses: Int = 4096, clock: @escaping @Sendable () -> Double) {
+    public init(
+        maxFailures: Int = 5,
+        window: Double = 60,
+        maxAddresses: Int = 4096,
+        clock: @escaping @Sendable () -> Double
+    ) {
         self.maxFailures = maxFailures
         self.window = window
         self.maxAddresses = maxAddresses
@@ -21,7 +26,9 @@ public final class LoginLimiter: Sendable {
     public func retryAfter(_ address: String) -> Int? {
         let now = clock()
         return failures.withLockedValue { table in
-            guard let times = table[address]?.filter({ now - $0 < window }), times.count >= maxFailures, let oldest = times.first else {
+            guard let times = table[address]?.filter({ now - $0 < window }), times.count >= maxFailures,
+                let oldest = times.first
+            else {
                 return nil
             }
             return max(1, Int((oldest + window - now).rounded(.up)))
@@ -36,7 +43,9 @@ public final class LoginLimiter: Sendable {
             table[address] = Array(times.suffix(maxFailures))
             if table.count > maxAddresses {
                 table = table.filter { $0.value.contains { now - $0 < window } }
-                while table.count > maxAddresses, let stalest = table.min(by: { ($0.value.last ?? 0) < ($1.value.last ?? 0) }) {
+                while table.count > maxAddresses,
+                    let stalest = table.min(by: { ($0.value.last ?? 0) < ($1.value.last ?? 0) })
+                {
                     table[stalest.key] = nil
                 }
             }

@@ -46,8 +46,12 @@ public struct Authenticator: Sendable {
 
     /// Decodes `Basic base64(user:password)`.
     static func basicCredentials(_ value: String) -> (user: String, password: String)? {
-        guard let decoded = Base64.decode(value), let colon = decoded.firstIndex(of: UInt8(ascii: ":")) else { return nil }
-        return (String(decoding: decoded[..<colon], as: UTF8.self), String(decoding: decoded[(colon + 1)...], as: UTF8.self))
+        guard let decoded = Base64.decode(value), let colon = decoded.firstIndex(of: UInt8(ascii: ":")) else {
+            return nil
+        }
+        return (
+            String(decoding: decoded[..<colon], as: UTF8.self), String(decoding: decoded[(colon + 1)...], as: UTF8.self)
+        )
     }
 }
 

@@ -11,9 +11,11 @@ public struct RequestPolicy: Sendable {
     }
 
     /// Paths answered without credentials.
-    public static let publicPaths: Set<String> = ["/", "/index.html", "/app.js", "/app.css", "/favicon.svg", "/health",
-                                                  "/api/v1/login", "/api/v1/logout", "/api/v1/session",
-                                                  "/fleet", "/fleet.js", "/fleet.css"]
+    public static let publicPaths: Set<String> = [
+        "/", "/index.html", "/app.js", "/app.css", "/favicon.svg", "/health",
+        "/api/v1/login", "/api/v1/logout", "/api/v1/session",
+        "/fleet", "/fleet.js", "/fleet.css",
+    ]
 
     public let settings: WebSettings
     public let sessions: SessionStore
@@ -31,16 +33,30 @@ public struct RequestPolicy: Sendable {
 
     /// The role a request needs: operator for every POST that acts (`/api/v1/action/*`), viewer for the rest.
     public static func requiredRole(method: String, path: String) -> Role {
-        method == "POST" && (path.hasPrefix("/api/v1/action/") || path == "/api/v1/action" || path.hasPrefix("/api/v1/fleet/"))
+        method == "POST"
+            && (path.hasPrefix("/api/v1/action/") || path == "/api/v1/action" || path.hasPrefix("/api/v1/fleet/"))
             ? .operator : .viewer
     }
 
     public func check(_ request: WebRequest) -> Decision {
         guard let host = request.header("host")?.lowercased(), allowedHosts.contains(host) else {
-            return .refused(.error(421, "forbidden", "Host \(request.header("host").map { "\"\($0)\"" } ?? "(none)") is not one this dashboard answers to (web.allowed_hosts)"))
+            return .refused(
+                .error(
+                    421,
+                    "forbidden",
+                    "Host \(request.header("host").map { "\"\($0)\"" } ?? "(none)") is not one this dashboard answers to (web.allowed_hosts)"
+                )
+            )
         }
         guard ["GET", "HEAD", "POST"].contains(request.method) else {
-            return .refused(.error(405, "method_not_allowed", "\(request.method) is not allowed; use GET or POST", headers: [("Allow", "GET, HEAD, POST")]))
+            return .refused(
+                .error(
+                    405,
+                    "method_not_allowed",
+                    "\(request.method) is not allowed; use GET or POST",
+                    headers: [("Allow", "GET, HEAD, POST")]
+                )
+            )
         }
         if request.method == "POST", let refusal = crossSiteRefusal(request, host: host) { return .refused(refusal) }
         let isPublic = Self.publicPaths.contains(request.path)
@@ -48,7 +64,9 @@ public struct RequestPolicy: Sendable {
         switch credentials(request) {
         case .none:
             if isPublic { return .anonymous(nil) }
-            return .refused(unauthorized(request, "authentication required: log in, or use HTTP Basic or a bearer token"))
+            return .refused(
+                unauthorized(request, "authentication required: log in, or use HTTP Basic or a bearer token")
+            )
         case .refused(let response):
             return .refused(response)
         case .valid(let found):
@@ -62,7 +80,13 @@ public struct RequestPolicy: Sendable {
         if isPublic { return .anonymous(principal) }
         let needed = Self.requiredRole(method: request.method, path: request.path)
         guard principal.role >= needed else {
-            return .refused(.error(403, "forbidden", "the \(principal.role.rawValue) role may not do this; it needs the \(needed.rawValue) role"))
+            return .refused(
+                .error(
+                    403,
+                    "forbidden",
+                    "the \(principal.role.rawValue) role may not do this; it needs the \(needed.rawValue) role"
+                )
+            )
         }
         return .allowed(principal)
     }
@@ -75,7 +99,9 @@ public struct RequestPolicy: Sendable {
         }
         if let origin = request.header("origin")?.lowercased() {
             let own = "\(request.isTLS ? "https" : "http")://\(host)"
-            guard origin == own else { return .error(403, "forbidden", "cross-origin POST refused (Origin \(origin) is not \(own))") }
+            guard origin == own else {
+                return .error(403, "forbidden", "cross-origin POST refused (Origin \(origin) is not \(own))")
+            }
         }
         return nil
     }
@@ -96,9 +122,17 @@ public struct RequestPolicy: Sendable {
             let scheme = parts.first?.lowercased() ?? ""
             let value = parts.count > 1 ? String(parts[1]).trimmingCharacters(in: " ") : ""
             if scheme == "basic", let (user, password) = Authenticator.basicCredentials(value),
-               let role = authenticator.role(user: user, password: password) {
+                let role = authenticator.role(user: user, password: password)
+            {
                 limiter.recordSuccess(address)
-                return .valid(Principal(role: role, user: user.isEmpty || user == "admin" ? role.rawValue : user, method: .basic, address: address))
+                return .valid(
+                    Principal(
+                        role: role,
+                        user: user.isEmpty || user == "admin" ? role.rawValue : user,
+                        method: .basic,
+                        address: address
+                    )
+                )
             }
             if scheme == "bearer", let role = authenticator.role(token: value) {
                 limiter.recordSuccess(address)
@@ -109,21 +143,37 @@ public struct RequestPolicy: Sendable {
         }
         if let id = request.cookie(SessionStore.cookieName) {
             guard let session = sessions.lookup(id) else {
-                return Self.publicPaths.contains(request.path) ? .none : .refused(unauthorized(request, "session expired: log in again"))
+                return Self.publicPaths.contains(request.path)
+                    ? .none : .refused(unauthorized(request, "session expired: log in again"))
             }
-            return .valid(Principal(role: session.role, user: session.role.rawValue, method: .session, address: address, session: session))
+            return .valid(
+                Principal(
+                    role: session.role,
+                    user: session.role.rawValue,
+                    method: .session,
+                    address: address,
+                    session: session
+                )
+            )
         }
         return .none
     }
 
     /// 401; programs (no `Sec-Fetch-Mode`) are told to use Basic, browsers are not (no password prompt).
     func unauthorized(_ request: WebRequest, _ message: String) -> WebResponse {
-        let challenge: [(String, String)] = request.header("sec-fetch-mode") == nil ? [("WWW-Authenticate", "Basic realm=\"heidi\", charset=\"UTF-8\"")] : []
+        let challenge: [(String, String)] =
+            request.header("sec-fetch-mode") == nil
+            ? [("WWW-Authenticate", "Basic realm=\"heidi\", charset=\"UTF-8\"")] : []
         return .error(401, "unauthorized", message, headers: challenge)
     }
 
     func tooMany(_ wait: Int) -> WebResponse {
-        .error(429, "too_many_requests", "too many failed logins from this address; retry in \(wait) s", headers: [("Retry-After", String(wait))])
+        .error(
+            429,
+            "too_many_requests",
+            "too many failed logins from this address; retry in \(wait) s",
+            headers: [("Retry-After", String(wait))]
+        )
     }
 
     /// Checks a login form's password (rate-limited); the new session on success.
@@ -141,7 +191,8 @@ public struct RequestPolicy: Sendable {
     public func sessionCookie(_ session: Session?, tls: Bool) -> String {
         let value = session?.id ?? ""
         let age = session == nil ? 0 : Int(sessions.maximumAge)
-        return "\(SessionStore.cookieName)=\(value); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(age)\(tls ? "; Secure" : "")"
+        return
+            "\(SessionStore.cookieName)=\(value); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(age)\(tls ? "; Secure" : "")"
     }
 }
 

@@ -13,8 +13,12 @@ public struct RunSummary: Sendable, Equatable, Encodable {
     public var errors: Int
 
     enum CodingKeys: String, CodingKey {
-        case runID = "run_id", startedAt = "started_at", lastEventAt = "last_event_ts", lastEvent = "last_event", round, status,
-             health, errors
+        case runID = "run_id"
+        case startedAt = "started_at"
+        case lastEventAt = "last_event_ts"
+        case lastEvent = "last_event"
+        case round, status,
+            health, errors
     }
 
     /// Summaries of every run in `journal` (NDJSON lines), newest first.
@@ -24,11 +28,23 @@ public struct RunSummary: Sendable, Equatable, Encodable {
         var splitter = LineSplitter()
         for line in splitter.feed(journal) {
             guard let event = try? StrictJSONParser.parse(line), let runID = event["run_id"]?.stringValue,
-                  let type = event["event_type"]?.stringValue, let ts = event["ts"]?.stringValue else { continue }
-            var run = runs[runID] ?? {
-                order.append(runID)
-                return RunSummary(runID: runID, startedAt: ts, lastEventAt: ts, lastEvent: type, round: 0, status: "running", health: "ok", errors: 0)
-            }()
+                let type = event["event_type"]?.stringValue, let ts = event["ts"]?.stringValue
+            else { continue }
+            var run =
+                runs[runID]
+                ?? {
+                    order.append(runID)
+                    return RunSummary(
+                        runID: runID,
+                        startedAt: ts,
+                        lastEventAt: ts,
+                        lastEvent: type,
+                        round: 0,
+                        status: "running",
+                        health: "ok",
+                        errors: 0
+                    )
+                }()
             run.lastEventAt = ts
             run.lastEvent = type
             run.round = max(run.round, Int(event["round"]?.int64Value ?? 0))
@@ -48,7 +64,9 @@ public struct RunSummary: Sendable, Equatable, Encodable {
 
 extension WebRouter {
     func journal() async -> [UInt8]? {
-        guard let reply = try? await upstream.request("GET", "/api/v1/events?after=0", body: [], actor: nil), reply.status == 200 else {
+        guard let reply = try? await upstream.request("GET", "/api/v1/events?after=0", body: [], actor: nil),
+            reply.status == 200
+        else {
             return nil
         }
         return reply.body

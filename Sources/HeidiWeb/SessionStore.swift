@@ -20,8 +20,12 @@ public final class SessionStore: Sendable {
     private let clock: @Sendable () -> Double
     private let sessions = NIOLockedValueBox<[String: Session]>([:])
 
-    public init(capacity: Int = 256, idleTimeout: Double = 8 * 3600, maximumAge: Double = 24 * 3600,
-                clock: @escaping @Sendable () -> Double) {
+    public init(
+        capacity: Int = 256,
+        idleTimeout: Double = 8 * 3600,
+        maximumAge: Double = 24 * 3600,
+        clock: @escaping @Sendable () -> Double
+    ) {
         self.capacity = capacity
         self.idleTimeout = idleTimeout
         self.maximumAge = maximumAge
@@ -30,7 +34,13 @@ public final class SessionStore: Sendable {
 
     public func create(role: Role) -> Session {
         let now = clock()
-        let session = Session(id: RandomToken.make(), role: role, csrfToken: RandomToken.make(), createdAt: now, lastSeen: now)
+        let session = Session(
+            id: RandomToken.make(),
+            role: role,
+            csrfToken: RandomToken.make(),
+            createdAt: now,
+            lastSeen: now
+        )
         sessions.withLockedValue { table in
             table = table.filter { !expired($0.value, now) }
             while table.count >= capacity, let oldest = table.min(by: { $0.value.lastSeen < $1.value.lastSeen }) {
@@ -45,7 +55,9 @@ public final class SessionStore: Sendable {
     public func lookup(_ id: String) -> Session? {
         let now = clock()
         return sessions.withLockedValue { table in
-            guard let key = table.keys.first(where: { ConstantTime.equals(id, $0) }), var session = table[key] else { return nil }
+            guard let key = table.keys.first(where: { ConstantTime.equals(id, $0) }), var session = table[key] else {
+                return nil
+            }
             if expired(session, now) {
                 table[key] = nil
                 return nil

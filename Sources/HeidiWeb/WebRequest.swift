@@ -15,7 +15,11 @@ public struct WebRequest: Sendable {
     public var isTLS: Bool
 
     public init(
-        method: String, uri: String, headers: [(String, String)] = [], body: [UInt8] = [], remoteAddress: String = "127.0.0.1",
+        method: String,
+        uri: String,
+        headers: [(String, String)] = [],
+        body: [UInt8] = [],
+        remoteAddress: String = "127.0.0.1",
         isTLS: Bool = false
     ) {
         self.method = method
@@ -39,7 +43,9 @@ public struct WebRequest: Sendable {
         for header in headers where header.name == "cookie" {
             for pair in header.value.split(separator: ";") {
                 let kv = pair.split(separator: "=", maxSplits: 1)
-                if kv.count == 2, kv[0].trimmingCharacters(in: " ") == name { return String(kv[1]).trimmingCharacters(in: " ") }
+                if kv.count == 2, kv[0].trimmingCharacters(in: " ") == name {
+                    return String(kv[1]).trimmingCharacters(in: " ")
+                }
             }
         }
         return nil

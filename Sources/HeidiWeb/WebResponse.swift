@@ -39,12 +39,21 @@ public struct WebResponse: Sendable {
     }
 
     /// heidid's error shape, `{"error":{"code":…,"message":…}}`.
-    public static func error(_ status: Int, _ code: String, _ message: String, headers: [(String, String)] = []) -> WebResponse {
+    public static func error(
+        _ status: Int,
+        _ code: String,
+        _ message: String,
+        headers: [(String, String)] = []
+    ) -> WebResponse {
         let body = "{\"error\":{\"code\":\(JSONText.quoted(code)),\"message\":\(JSONText.quoted(message))}}\n"
         return jsonBytes(status, Array(body.utf8), headers: headers)
     }
 
-    public static func text(_ status: Int, _ text: String, contentType: String = "text/plain; charset=utf-8") -> WebResponse {
+    public static func text(
+        _ status: Int,
+        _ text: String,
+        contentType: String = "text/plain; charset=utf-8"
+    ) -> WebResponse {
         WebResponse(status: status, headers: [("Content-Type", contentType)], body: .bytes(Array(text.utf8)))
     }
 }

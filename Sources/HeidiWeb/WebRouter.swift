@@ -14,8 +14,14 @@ public struct WebRouter: Sendable {
     /// The dashboard's fleet (`web.fleet:`), when this heidi-web is one.
     let fleet: FleetRoutes?
 
-    public init(policy: RequestPolicy, upstream: any HeidiUpstream, hub: EventHub, metrics: WebMetrics = WebMetrics(),
-                keepAliveSeconds: UInt64 = 15, fleet: FleetStore? = nil) {
+    public init(
+        policy: RequestPolicy,
+        upstream: any HeidiUpstream,
+        hub: EventHub,
+        metrics: WebMetrics = WebMetrics(),
+        keepAliveSeconds: UInt64 = 15,
+        fleet: FleetStore? = nil
+    ) {
         self.policy = policy
         self.upstream = upstream
         self.hub = hub
@@ -52,7 +58,9 @@ public struct WebRouter: Sendable {
         case ("GET", "/fleet.js"): return Assets.response(.fleetScript)
         case ("GET", "/fleet.css"): return Assets.response(.fleetStyle)
         case (_, let path) where path == "/api/v1/fleet" || path.hasPrefix("/api/v1/fleet/"):
-            guard let fleet else { return .error(404, "not_found", "this heidi-web is not a fleet dashboard (web.fleet)") }
+            guard let fleet else {
+                return .error(404, "not_found", "this heidi-web is not a fleet dashboard (web.fleet)")
+            }
             return await fleet.page(request, principal: principal)
         case ("GET", "/health"):
             return .jsonBytes(200, Array("{\"ok\":true,\"heidid\":\(hub.connected)}\n".utf8))
@@ -62,7 +70,11 @@ public struct WebRouter: Sendable {
         case ("POST", "/api/v1/login"): return login(request)
         case ("POST", "/api/v1/logout"):
             if let id = principal?.session?.id { policy.sessions.remove(id) }
-            return .jsonBytes(200, Array("{\"ok\":true}\n".utf8), headers: [("Set-Cookie", policy.sessionCookie(nil, tls: request.isTLS))])
+            return .jsonBytes(
+                200,
+                Array("{\"ok\":true}\n".utf8),
+                headers: [("Set-Cookie", policy.sessionCookie(nil, tls: request.isTLS))]
+            )
         case ("GET", "/api/v1/status"), ("GET", "/api/v1/scalars"), ("GET", "/api/v1/health"):
             return await relay(request)
         case ("GET", "/api/v1/events"), ("GET", "/api/v1/logs"):
@@ -101,14 +113,19 @@ public struct WebRouter: Sendable {
         switch policy.login(request, user: body.user ?? "", password: body.password) {
         case .refused(let response): return response
         case .loggedIn(let session):
-            return .json(200, SessionInfo(role: session.role.rawValue, csrf: session.csrfToken),
-                         headers: [("Set-Cookie", policy.sessionCookie(session, tls: request.isTLS))])
+            return .json(
+                200,
+                SessionInfo(role: session.role.rawValue, csrf: session.csrfToken),
+                headers: [("Set-Cookie", policy.sessionCookie(session, tls: request.isTLS))]
+            )
         }
     }
 
     /// The request target as heidid knows it (same path, same query).
     func target(_ request: WebRequest) -> String {
-        let query = request.query.sorted { $0.key < $1.key }.map { "\(QueryEncoding.encode($0.key))=\(QueryEncoding.encode($0.value))" }
+        let query = request.query.sorted { $0.key < $1.key }.map {
+            "\(QueryEncoding.encode($0.key))=\(QueryEncoding.encode($0.value))"
+        }
         return query.isEmpty ? request.path : request.path + "?" + query.joined(separator: "&")
     }
 
@@ -124,7 +141,11 @@ public struct WebRouter: Sendable {
     func relayStream(_ request: WebRequest) async -> WebResponse {
         do {
             let opened = try await upstream.stream(target(request))
-            return WebResponse(status: opened.status, headers: passedHeaders(opened.headers), body: .stream(opened.chunks))
+            return WebResponse(
+                status: opened.status,
+                headers: passedHeaders(opened.headers),
+                body: .stream(opened.chunks)
+            )
         } catch {
             return .error(502, "unavailable", "\(error)")
         }
@@ -151,8 +172,9 @@ enum QueryEncoding {
         var out = ""
         for byte in text.utf8 {
             switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
                 out.unicodeScalars.append(Unicode.Scalar(byte))
             default:
                 let hex = String(byte, radix: 16, uppercase: true)

@@ -24,8 +24,11 @@ public final class WebServer: Sendable {
     /// The body limit for a request target: workers' journal batches (`/fleet/v1/`) are larger.
     static func maxBody(uri: String) -> Int { uri.hasPrefix("/fleet/v1/") ? FleetRoutes.maxBatch : maxBody }
 
-    public init(settings: WebSettings, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-                makeRouter: @escaping @Sendable (WebSettings) -> WebRouter) {
+    public init(
+        settings: WebSettings,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        makeRouter: @escaping @Sendable (WebSettings) -> WebRouter
+    ) {
         self.settings = settings
         self.makeRouter = makeRouter
         self.group = group
@@ -35,16 +38,23 @@ public final class WebServer: Sendable {
     static func tlsContext(_ files: TLSFiles) throws(WebServerError) -> NIOSSLContext {
         let chain: [NIOSSLCertificate]
         do { chain = try NIOSSLCertificate.fromPEMFile(files.certificate) } catch {
-            throw WebServerError(description: "cannot load the TLS certificate \(files.certificate) (tls_cert): \(error)")
+            throw WebServerError(
+                description: "cannot load the TLS certificate \(files.certificate) (tls_cert): \(error)"
+            )
         }
         let key: NIOSSLPrivateKey
         do { key = try NIOSSLPrivateKey(file: files.key, format: .pem) } catch {
             throw WebServerError(description: "cannot load the TLS key \(files.key) (tls_key): \(error)")
         }
-        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) },
+            privateKey: .privateKey(key)
+        )
         configuration.minimumTLSVersion = .tlsv12
         do { return try NIOSSLContext(configuration: configuration) } catch {
-            throw WebServerError(description: "TLS configuration from \(files.certificate) and \(files.key) refused: \(error)")
+            throw WebServerError(
+                description: "TLS configuration from \(files.certificate) and \(files.key) refused: \(error)"
+            )
         }
     }
 
@@ -66,20 +76,27 @@ public final class WebServer: Sendable {
                         maxFrameSize: 1 << 16,
                         shouldUpgrade: { channel, head in
                             let request = WebRequest(head: head, remote: channel.remoteAddress, isTLS: isTLS)
-                            return channel.eventLoop.makeSucceededFuture(WebSocketSession.accepts(request, router: router) ? HTTPHeaders() : nil)
+                            return channel.eventLoop.makeSucceededFuture(
+                                WebSocketSession.accepts(request, router: router) ? HTTPHeaders() : nil
+                            )
                         },
                         upgradePipelineHandler: { channel, head in
                             let request = WebRequest(head: head, remote: channel.remoteAddress, isTLS: isTLS)
                             return channel.eventLoop.makeCompletedFuture {
-                                try channel.pipeline.syncOperations.addHandler(WebSocketSession(router: router, request: request))
+                                try channel.pipeline.syncOperations.addHandler(
+                                    WebSocketSession(router: router, request: request)
+                                )
                             }
                         }
                     )
                     let handler = HTTPHandler(router: router, isTLS: isTLS)
                     try sync.configureHTTPServerPipeline(
-                        withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
-                            context.pipeline.syncOperations.removeHandler(handler, promise: nil)
-                        })
+                        withServerUpgrade: (
+                            upgraders: [upgrader],
+                            completionHandler: { context in
+                                context.pipeline.syncOperations.removeHandler(handler, promise: nil)
+                            }
+                        )
                     )
                     try sync.addHandler(handler)
                 }
@@ -96,7 +113,13 @@ public final class WebServer: Sendable {
 
 extension WebRequest {
     init(head: HTTPRequestHead, body: [UInt8] = [], remote: SocketAddress?, isTLS: Bool) {
-        self.init(method: head.method.rawValue, uri: head.uri, headers: head.headers.map { ($0.name, $0.value) }, body: body,
-                  remoteAddress: remote?.ipAddress ?? "unknown", isTLS: isTLS)
+        self.init(
+            method: head.method.rawValue,
+            uri: head.uri,
+            headers: head.headers.map { ($0.name, $0.value) },
+            body: body,
+            remoteAddress: remote?.ipAddress ?? "unknown",
+            isTLS: isTLS
+        )
     }
 }

@@ -22,8 +22,13 @@ public struct WebSettings: Sendable, Equatable {
     public var extraAllowedHosts: [String]
 
     public init(
-        listen: ListenAddress = .default, socketPath: String, operatorPassword: String, viewerPassword: String? = nil,
-        tokens: [BearerToken] = [], tls: TLSFiles? = nil, extraAllowedHosts: [String] = []
+        listen: ListenAddress = .default,
+        socketPath: String,
+        operatorPassword: String,
+        viewerPassword: String? = nil,
+        tokens: [BearerToken] = [],
+        tls: TLSFiles? = nil,
+        extraAllowedHosts: [String] = []
     ) {
         self.listen = listen
         self.socketPath = socketPath
@@ -96,7 +101,8 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses `HOST:PORT`, `[V6]:PORT` or `:PORT` (all addresses); nil when malformed.
     public init?(parsing text: String) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port)
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
         else { return nil }
         var host = String(text[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }

@@ -16,13 +16,16 @@ public enum WebSettingsError: Error, Sendable, Equatable, CustomStringConvertibl
     public var description: String {
         switch self {
         case .tlsRequired(let address, let missing):
-            return "refusing to listen on \(address) (not loopback) without TLS: missing \(missing.joined(separator: " and ")) (--tls-cert/--tls-key or web.tls_cert/web.tls_key)"
+            return
+                "refusing to listen on \(address) (not loopback) without TLS: missing \(missing.joined(separator: " and ")) (--tls-cert/--tls-key or web.tls_cert/web.tls_key)"
         case .tlsIncomplete(let missing):
             return "TLS needs both a certificate and a key: missing \(missing)"
         case .noPassword:
-            return "no operator password: set web.password_file (or --password-file), a systemd credential heidi-web-password (LoadCredential=), or TELEMETRY_PASS"
+            return
+                "no operator password: set web.password_file (or --password-file), a systemd credential heidi-web-password (LoadCredential=), or TELEMETRY_PASS"
         case .weakPassword(let source, let reason):
-            return "the operator password from \(source) is refused: \(reason) (use at least \(PasswordPolicy.minimumLength) characters, not 'admin')"
+            return
+                "the operator password from \(source) is refused: \(reason) (use at least \(PasswordPolicy.minimumLength) characters, not 'admin')"
         case .unreadable(let path, let key, let reason):
             return "cannot read \(path) (\(key)): \(reason)"
         case .invalid(let key, let message):

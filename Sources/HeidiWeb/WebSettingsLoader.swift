@@ -13,8 +13,13 @@ public struct WebOptions: Sendable, Equatable {
     public var tlsKey: String?
 
     public init(
-        configPath: String? = nil, socket: String? = nil, listen: String? = nil, passwordFile: String? = nil,
-        viewerPasswordFile: String? = nil, tlsCert: String? = nil, tlsKey: String? = nil
+        configPath: String? = nil,
+        socket: String? = nil,
+        listen: String? = nil,
+        passwordFile: String? = nil,
+        viewerPasswordFile: String? = nil,
+        tlsCert: String? = nil,
+        tlsKey: String? = nil
     ) {
         self.configPath = configPath
         self.socket = socket
@@ -38,8 +43,10 @@ struct WebSection: Equatable {
     var allowedHosts: [String] = []
     var fleet = FleetSection()
 
-    static let keys = ["listen", "password_file", "viewer_password_file", "token_file", "viewer_token_file", "tls_cert",
-                       "tls_key", "allowed_hosts", "dashboard", "fleet"]
+    static let keys = [
+        "listen", "password_file", "viewer_password_file", "token_file", "viewer_token_file", "tls_cert",
+        "tls_key", "allowed_hosts", "dashboard", "fleet",
+    ]
 
     /// Reads `web:` from the config text; other sections are heidid's and are not looked at. Relative paths are
     /// resolved against the config file's directory.
@@ -80,7 +87,10 @@ public enum WebSettingsLoader {
     public static let passwordCredential = "heidi-web-password"
     public static let viewerPasswordCredential = "heidi-web-viewer-password"
 
-    public static func load(_ options: WebOptions, environment: [String: String]) throws(WebSettingsError) -> WebSettings {
+    public static func load(
+        _ options: WebOptions,
+        environment: [String: String]
+    ) throws(WebSettingsError) -> WebSettings {
         let configPath = ConfigLoader.configPath(explicit: options.configPath, environment: environment)
         var section = WebSection()
         if let configPath {
@@ -89,7 +99,10 @@ public enum WebSettingsLoader {
         var listen = ListenAddress.default
         if let text = options.listen ?? section.listen {
             guard let parsed = ListenAddress(parsing: text) else {
-                throw .invalid(key: options.listen != nil ? "--listen" : "web.listen", message: "expected HOST:PORT, got \"\(text)\"")
+                throw .invalid(
+                    key: options.listen != nil ? "--listen" : "web.listen",
+                    message: "expected HOST:PORT, got \"\(text)\""
+                )
             }
             listen = parsed
         }
@@ -108,29 +121,55 @@ public enum WebSettingsLoader {
         let password = try operatorPassword(options, section, environment)
         var viewer: String?
         if let file = options.viewerPasswordFile ?? section.viewerPasswordFile {
-            viewer = try secret(file, key: options.viewerPasswordFile != nil ? "--viewer-password-file" : "web.viewer_password_file")
-        } else if let directory = environment["CREDENTIALS_DIRECTORY"], FileSystem.exists(directory + "/" + viewerPasswordCredential) {
-            viewer = try secret(directory + "/" + viewerPasswordCredential, key: "credential \(viewerPasswordCredential)")
+            viewer = try secret(
+                file,
+                key: options.viewerPasswordFile != nil ? "--viewer-password-file" : "web.viewer_password_file"
+            )
+        } else if let directory = environment["CREDENTIALS_DIRECTORY"],
+            FileSystem.exists(directory + "/" + viewerPasswordCredential)
+        {
+            viewer = try secret(
+                directory + "/" + viewerPasswordCredential,
+                key: "credential \(viewerPasswordCredential)"
+            )
         }
         if let viewer, let problem = PasswordPolicy.problem(with: viewer) {
             throw .weakPassword(source: "the viewer password", reason: problem)
         }
         var tokens: [BearerToken] = []
-        for (file, role, name) in [(section.tokenFile, Role.operator, "web.token_file"), (section.viewerTokenFile, .viewer, "web.viewer_token_file")] {
+        for (file, role, name) in [
+            (section.tokenFile, Role.operator, "web.token_file"),
+            (section.viewerTokenFile, .viewer, "web.viewer_token_file"),
+        ] {
             guard let file else { continue }
             let token = try secret(file, key: name)
             if let problem = PasswordPolicy.problem(with: token) { throw .weakPassword(source: name, reason: problem) }
             tokens.append(BearerToken(token: token, role: role))
         }
         let socket = SocketLocator.resolve(explicit: options.socket, configPath: configPath, environment: environment)
-        var settings = WebSettings(listen: listen, socketPath: socket, operatorPassword: password, viewerPassword: viewer,
-                                   tokens: tokens, tls: tls, extraAllowedHosts: section.allowedHosts)
-        settings.dashboard = try FleetSettingsLoader.dashboard(section.fleet, configPath: configPath, environment: environment)
+        var settings = WebSettings(
+            listen: listen,
+            socketPath: socket,
+            operatorPassword: password,
+            viewerPassword: viewer,
+            tokens: tokens,
+            tls: tls,
+            extraAllowedHosts: section.allowedHosts
+        )
+        settings.dashboard = try FleetSettingsLoader.dashboard(
+            section.fleet,
+            configPath: configPath,
+            environment: environment
+        )
         settings.fleet = try FleetSettingsLoader.fleet(section.fleet, configPath: configPath, environment: environment)
         return settings
     }
 
-    private static func operatorPassword(_ options: WebOptions, _ section: WebSection, _ environment: [String: String])
+    private static func operatorPassword(
+        _ options: WebOptions,
+        _ section: WebSection,
+        _ environment: [String: String]
+    )
         throws(WebSettingsError) -> String
     {
         let found: (String, String)
@@ -138,8 +177,13 @@ public enum WebSettingsLoader {
             found = (try secret(file, key: "--password-file"), "--password-file \(file)")
         } else if let file = section.passwordFile {
             found = (try secret(file, key: "web.password_file"), "web.password_file \(file)")
-        } else if let directory = environment["CREDENTIALS_DIRECTORY"], FileSystem.exists(directory + "/" + passwordCredential) {
-            found = (try secret(directory + "/" + passwordCredential, key: "credential"), "systemd credential \(passwordCredential)")
+        } else if let directory = environment["CREDENTIALS_DIRECTORY"],
+            FileSystem.exists(directory + "/" + passwordCredential)
+        {
+            found = (
+                try secret(directory + "/" + passwordCredential, key: "credential"),
+                "systemd credential \(passwordCredential)"
+            )
         } else if let value = environment["TELEMETRY_PASS"], !value.isEmpty {
             found = (value, "TELEMETRY_PASS")
         } else {

@@ -37,12 +37,21 @@ final class WebSocketSession: ChannelInboundHandler, Sendable {
                 buffer.writeBytes(LiveFormat.webSocket(item))
                 let written = channel.eventLoop.makePromise(of: Void.self)
                 channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: buffer), promise: written)
-                let watchdog = channel.eventLoop.scheduleTask(in: .seconds(HTTPHandler.writeTimeout)) { channel.close(promise: nil) }
-                do { try await written.futureResult.get() } catch { watchdog.cancel(); break }
+                let watchdog = channel.eventLoop.scheduleTask(in: .seconds(HTTPHandler.writeTimeout)) {
+                    channel.close(promise: nil)
+                }
+                do { try await written.futureResult.get() } catch {
+                    watchdog.cancel()
+                    break
+                }
                 watchdog.cancel()
             }
             // Dropped for falling behind, or the hub stopped: close; the client resumes with ?after=.
-            let close = WebSocketFrame(fin: true, opcode: .connectionClose, data: channel.allocator.buffer(bytes: [0x03, 0xe9]))
+            let close = WebSocketFrame(
+                fin: true,
+                opcode: .connectionClose,
+                data: channel.allocator.buffer(bytes: [0x03, 0xe9])
+            )
             channel.writeAndFlush(close, promise: nil)
             channel.close(promise: nil)
         }
@@ -53,7 +62,10 @@ final class WebSocketSession: ChannelInboundHandler, Sendable {
         let frame = unwrapInboundIn(data)
         switch frame.opcode {
         case .ping:
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+            context.writeAndFlush(
+                wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)),
+                promise: nil
+            )
         case .connectionClose:
             context.close(promise: nil)
         default:

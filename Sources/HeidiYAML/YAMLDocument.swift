@@ -15,7 +15,9 @@ public enum YAMLDocument {
         var bytes = Array(text.utf8)
         if bytes.isEmpty { return nil }
         var parser = yaml_parser_t()
-        guard yaml_parser_initialize(&parser) == 1 else { throw YAMLSyntaxError(line: nil, column: nil, message: "out of memory") }
+        guard yaml_parser_initialize(&parser) == 1 else {
+            throw YAMLSyntaxError(line: nil, column: nil, message: "out of memory")
+        }
         defer { yaml_parser_delete(&parser) }
         return try bytes.withUnsafeMutableBufferPointer { (buffer) throws(YAMLSyntaxError) -> YAMLNode? in
             yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
@@ -33,8 +35,11 @@ public enum YAMLDocument {
     private static func failure(of parser: yaml_parser_t) -> YAMLSyntaxError {
         var message = parser.problem.map { String(cString: $0) } ?? "invalid YAML"
         if let context = parser.context { message += " " + String(cString: context) }
-        return YAMLSyntaxError(line: Int(parser.problem_mark.line) + 1, column: Int(parser.problem_mark.column) + 1,
-                               message: message)
+        return YAMLSyntaxError(
+            line: Int(parser.problem_mark.line) + 1,
+            column: Int(parser.problem_mark.column) + 1,
+            message: message
+        )
     }
 }
 
@@ -56,10 +61,15 @@ private struct Composer {
         switch event.type {
         case YAML_DOCUMENT_START_EVENT:
             documents += 1
-            if documents > 1 { throw YAMLSyntaxError(line: line, column: nil, message: "expected one document, found a second") }
+            if documents > 1 {
+                throw YAMLSyntaxError(line: line, column: nil, message: "expected one document, found a second")
+            }
         case YAML_SCALAR_EVENT:
             let scalar = event.data.scalar
-            let text = String(decoding: UnsafeBufferPointer(start: scalar.value, count: Int(scalar.length)), as: UTF8.self)
+            let text = String(
+                decoding: UnsafeBufferPointer(start: scalar.value, count: Int(scalar.length)),
+                as: UTF8.self
+            )
             try add(YAMLNode(.scalar(text), line: line), anchor: Self.text(scalar.anchor))
         case YAML_ALIAS_EVENT:
             let name = Self.text(event.data.alias.anchor) ?? ""
@@ -70,11 +80,16 @@ private struct Composer {
         case YAML_SEQUENCE_START_EVENT:
             try push(.sequence(line: line, anchor: Self.text(event.data.sequence_start.anchor), items: []), line: line)
         case YAML_MAPPING_START_EVENT:
-            try push(.mapping(line: line, anchor: Self.text(event.data.mapping_start.anchor), entries: [], key: nil), line: line)
+            try push(
+                .mapping(line: line, anchor: Self.text(event.data.mapping_start.anchor), entries: [], key: nil),
+                line: line
+            )
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             switch stack.popLast() {
-            case .sequence(let start, let anchor, let items)?: try add(YAMLNode(.sequence(items), line: start), anchor: anchor)
-            case .mapping(let start, let anchor, let entries, _)?: try add(YAMLNode(.mapping(entries), line: start), anchor: anchor)
+            case .sequence(let start, let anchor, let items)?:
+                try add(YAMLNode(.sequence(items), line: start), anchor: anchor)
+            case .mapping(let start, let anchor, let entries, _)?:
+                try add(YAMLNode(.mapping(entries), line: start), anchor: anchor)
             case nil: break  // libyaml never ends what it did not start
             }
         default:
@@ -84,7 +99,11 @@ private struct Composer {
 
     private mutating func push(_ frame: Frame, line: Int) throws(YAMLSyntaxError) {
         guard stack.count < YAMLDocument.maximumDepth else {
-            throw YAMLSyntaxError(line: line, column: nil, message: "nested deeper than \(YAMLDocument.maximumDepth) levels")
+            throw YAMLSyntaxError(
+                line: line,
+                column: nil,
+                message: "nested deeper than \(YAMLDocument.maximumDepth) levels"
+            )
         }
         stack.append(frame)
     }
@@ -93,8 +112,11 @@ private struct Composer {
     private mutating func add(_ node: YAMLNode, anchor: String?) throws(YAMLSyntaxError) {
         nodes += node.weight
         guard nodes <= YAMLDocument.maximumNodes else {
-            throw YAMLSyntaxError(line: node.line, column: nil,
-                                  message: "more than \(YAMLDocument.maximumNodes) nodes once aliases are expanded")
+            throw YAMLSyntaxError(
+                line: node.line,
+                column: nil,
+                message: "more than \(YAMLDocument.maximumNodes) nodes once aliases are expanded"
+            )
         }
         if let anchor { anchors[anchor] = node }
         switch stack.popLast() {

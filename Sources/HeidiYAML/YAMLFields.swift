@@ -9,7 +9,9 @@ public struct YAMLFields<Failure: Error>: Sendable {
     }
 
     /// The reader's error for `node` (nil when no node is at fault).
-    public func fail(_ node: YAMLNode?, _ key: String, _ message: String) -> Failure { makeFailure(node?.line, key, message) }
+    public func fail(_ node: YAMLNode?, _ key: String, _ message: String) -> Failure {
+        makeFailure(node?.line, key, message)
+    }
 
     /// The document in `text` (nil when it is empty); a syntax error becomes the reader's error, with its line.
     public func document(_ text: String) throws(Failure) -> YAMLNode? {
@@ -32,7 +34,10 @@ public struct YAMLFields<Failure: Error>: Sendable {
     }
 
     /// The entries of a mapping as (dotted key, value, plain name), in file order.
-    public func mapping(_ node: YAMLNode, _ prefix: String) throws(Failure) -> [(key: String, value: YAMLNode, name: String)] {
+    public func mapping(
+        _ node: YAMLNode,
+        _ prefix: String
+    ) throws(Failure) -> [(key: String, value: YAMLNode, name: String)] {
         guard case .mapping(let entries) = node.content else {
             throw fail(node, prefix.isEmpty ? "(top level)" : prefix, "expected a mapping of keys to values")
         }
@@ -52,7 +57,9 @@ public struct YAMLFields<Failure: Error>: Sendable {
 
     /// A scalar's text.
     public func string(_ node: YAMLNode, _ key: String) throws(Failure) -> String {
-        guard let text = node.scalar else { throw fail(node, key, "expected a single value, got \(node.shapeDescription)") }
+        guard let text = node.scalar else {
+            throw fail(node, key, "expected a single value, got \(node.shapeDescription)")
+        }
         return text
     }
 
@@ -65,7 +72,12 @@ public struct YAMLFields<Failure: Error>: Sendable {
     }
 
     /// A scalar read by `parse`; `expected` says what was wanted when it returns nil.
-    public func value<T>(_ node: YAMLNode, _ key: String, expected: String, _ parse: (String) -> T?) throws(Failure) -> T {
+    public func value<T>(
+        _ node: YAMLNode,
+        _ key: String,
+        expected: String,
+        _ parse: (String) -> T?
+    ) throws(Failure) -> T {
         let text = try string(node, key)
         guard let value = parse(text) else { throw fail(node, key, "expected \(expected), got \"\(text)\"") }
         return value
@@ -73,7 +85,9 @@ public struct YAMLFields<Failure: Error>: Sendable {
 
     /// An integer of at least `minimum` (`1_000` allowed).
     public func integer(_ node: YAMLNode, _ key: String, minimum: Int) throws(Failure) -> Int {
-        try value(node, key, expected: "an integer >= \(minimum)") { Int($0.filter { $0 != "_" }).flatMap { $0 >= minimum ? $0 : nil } }
+        try value(node, key, expected: "an integer >= \(minimum)") {
+            Int($0.filter { $0 != "_" }).flatMap { $0 >= minimum ? $0 : nil }
+        }
     }
 
     /// A finite number in `range` (`1_000.5` allowed).
@@ -89,9 +103,15 @@ public struct YAMLFields<Failure: Error>: Sendable {
     }
 
     /// One of an enumeration's raw values.
-    public func enumeration<T: RawRepresentable & CaseIterable>(_ node: YAMLNode, _ key: String, _ type: T.Type) throws(Failure) -> T
+    public func enumeration<T: RawRepresentable & CaseIterable>(
+        _ node: YAMLNode,
+        _ key: String,
+        _ type: T.Type
+    ) throws(Failure) -> T
     where T.RawValue == String {
-        try value(node, key, expected: "one of \(T.allCases.map(\.rawValue).joined(separator: ", "))") { T(rawValue: $0) }
+        try value(node, key, expected: "one of \(T.allCases.map(\.rawValue).joined(separator: ", "))") {
+            T(rawValue: $0)
+        }
     }
 }
 

@@ -40,7 +40,8 @@ public struct YAMLNode: Sendable {
             let names = entries.compactMap { entry in entry.value.scalar == "" ? entry.key.scalar : nil }
             guard !names.isEmpty, names.count == entries.count else { return "a mapping" }
             let written = "{" + names.joined(separator: ", ") + "}"
-            return "the mapping \(written): YAML reads an unquoted {...} as a mapping; quote the value, e.g. \"\(written)\""
+            return
+                "the mapping \(written): YAML reads an unquoted {...} as a mapping; quote the value, e.g. \"\(written)\""
         }
     }
 
@@ -61,7 +62,8 @@ public struct YAMLNode: Sendable {
             } else if c == "{" && " [,:-".contains(previous) {
                 let rest = line[index...]
                 let word = rest.prefix { !" ,]\t".contains($0) }
-                if word.count > 2, word.dropFirst().first.map({ $0.isLetter || $0 == "_" }) == true, word.contains("}") {
+                if word.count > 2, word.dropFirst().first.map({ $0.isLetter || $0 == "_" }) == true, word.contains("}")
+                {
                     return String(word)
                 }
             }

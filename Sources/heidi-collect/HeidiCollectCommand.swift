@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 import HeidiCollect
 import HeidiCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `heidi-collect`: the native generate stage. Asks a teacher model (mock or OpenAI-compatible) for samples,
 /// concurrently and within budgets, validates them and writes a JSONL dataset atomically.
@@ -13,7 +14,8 @@ struct HeidiCollectCommand: AsyncParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "heidi-collect",
-        abstract: "Collect teacher samples (the generate stage): concurrent requests, budgets, validation, atomic JSONL output.",
+        abstract:
+            "Collect teacher samples (the generate stage): concurrent requests, budgets, validation, atomic JSONL output.",
         usage: """
             heidi-collect --provider mock|openai (--templates DIR|FILE | --prompts FILE) --output FILE [options]
             heidi-collect --config FILE [options]
@@ -47,7 +49,8 @@ struct HeidiCollectCommand: AsyncParsableCommand {
               4    every request failed, or HTTP 401/403/404; nothing written
               130  interrupted by SIGINT (143: SIGTERM); nothing written
             """,
-        version: version)
+        version: version
+    )
 
     @OptionGroup(title: "Source and output") var source: SourceOptions
     @OptionGroup(title: "Provider") var provider: ProviderOptions
@@ -56,7 +59,13 @@ struct HeidiCollectCommand: AsyncParsableCommand {
     @OptionGroup(title: "Mock provider") var mock: MockOptions
     @OptionGroup(title: "Validation and progress") var reporting: ReportingOptions
 
-    @Option(name: .long, help: ArgumentHelp("YAML file with any of these settings (keys: flag names with _, e.g. max_cost); flags override it.", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "YAML file with any of these settings (keys: flag names with _, e.g. max_cost); flags override it.",
+            valueName: "file"
+        )
+    )
     var config: String?
 
     /// ArgumentParser exits 64 on usage errors; heidi's tools use 2.
@@ -101,7 +110,9 @@ struct HeidiCollectCommand: AsyncParsableCommand {
         if !resolved.quiet { for note in resolved.notes { log(note) } }
         let job = resolved.job
         if !resolved.quiet {
-            log("\(job.tasks.count) prompts → \(job.provider.name) \(job.settings.model), concurrency \(job.settings.concurrency), output \(job.output.path)")
+            log(
+                "\(job.tasks.count) prompts → \(job.provider.name) \(job.settings.model), concurrency \(job.settings.concurrency), output \(job.output.path)"
+            )
         }
         let report = await SignalGuard.run(job, log: log)
         for line in report.summary.split(separator: "\n") { log(String(line)) }

@@ -3,22 +3,44 @@ import HeidiCollect
 import HeidiCore
 
 struct SourceOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Template directory (every *.yaml, one language each) or one template file.", valueName: "dir|file"))
+    @Option(
+        help: ArgumentHelp(
+            "Template directory (every *.yaml, one language each) or one template file.",
+            valueName: "dir|file"
+        )
+    )
     var templates: String?
 
-    @Option(help: ArgumentHelp("JSONL prompt file: {\"instruction\",\"input\",\"language\",\"task_type\"} per line.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "JSONL prompt file: {\"instruction\",\"input\",\"language\",\"task_type\"} per line.",
+            valueName: "file"
+        )
+    )
     var prompts: String?
 
-    @Option(name: .customLong("language"), help: ArgumentHelp("Only these template languages (repeatable); default language of prompt lines without one (default python).", valueName: "name"))
+    @Option(
+        name: .customLong("language"),
+        help: ArgumentHelp(
+            "Only these template languages (repeatable); default language of prompt lines without one (default python).",
+            valueName: "name"
+        )
+    )
     var languages: [String] = []
 
-    @Option(help: "Samples to generate from templates (default \(JobBuilder.Defaults.templateSamples)); with --prompts, use at most this many prompts.")
+    @Option(
+        help:
+            "Samples to generate from templates (default \(JobBuilder.Defaults.templateSamples)); with --prompts, use at most this many prompts."
+    )
     var samples: Int?
 
     @Option(name: [.short, .long], help: ArgumentHelp("The JSONL file to write (atomically).", valueName: "file"))
     var output: String?
 
-    @Option(help: "Seed for template choice, mock answers, injected failures and jitter (default \(JobBuilder.Defaults.seed)).")
+    @Option(
+        help:
+            "Seed for template choice, mock answers, injected failures and jitter (default \(JobBuilder.Defaults.seed))."
+    )
     var seed: UInt64?
 
     @Option(help: "Round number for record ids round_<R>_<index> (default $HEIDI_ROUND, else 1).")
@@ -36,22 +58,47 @@ struct SourceOptions: ParsableArguments {
 }
 
 struct ProviderOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("mock, or openai (any OpenAI-compatible chat-completions endpoint: OpenAI, vLLM, llama.cpp, Ollama).", valueName: "mock|openai"))
+    @Option(
+        help: ArgumentHelp(
+            "mock, or openai (any OpenAI-compatible chat-completions endpoint: OpenAI, vLLM, llama.cpp, Ollama).",
+            valueName: "mock|openai"
+        )
+    )
     var provider: String?
 
-    @Option(help: "Model name (default \(JobBuilder.Defaults.openAIModel); \(JobBuilder.Defaults.mockModel) for the mock).")
+    @Option(
+        help: "Model name (default \(JobBuilder.Defaults.openAIModel); \(JobBuilder.Defaults.mockModel) for the mock)."
+    )
     var model: String?
 
-    @Option(name: .customLong("base-url"), help: ArgumentHelp("API base URL; requests go to <url>/chat/completions (default \(JobBuilder.Defaults.baseURL)).", valueName: "url"))
+    @Option(
+        name: .customLong("base-url"),
+        help: ArgumentHelp(
+            "API base URL; requests go to <url>/chat/completions (default \(JobBuilder.Defaults.baseURL)).",
+            valueName: "url"
+        )
+    )
     var baseURL: String?
 
-    @Option(name: .customLong("api-key-env"), help: ArgumentHelp("Environment variable holding the API key (default \(JobBuilder.Defaults.apiKeyEnv), optional).", valueName: "var"))
+    @Option(
+        name: .customLong("api-key-env"),
+        help: ArgumentHelp(
+            "Environment variable holding the API key (default \(JobBuilder.Defaults.apiKeyEnv), optional).",
+            valueName: "var"
+        )
+    )
     var apiKeyEnv: String?
 
-    @Option(name: .customLong("api-key-file"), help: ArgumentHelp("File whose first line is the API key; must not be readable by others.", valueName: "path"))
+    @Option(
+        name: .customLong("api-key-file"),
+        help: ArgumentHelp("File whose first line is the API key; must not be readable by others.", valueName: "path")
+    )
     var apiKeyFile: String?
 
-    @Option(name: .customLong("price-input"), help: ArgumentHelp("USD per 1M input tokens (default: the built-in table for known models).", valueName: "usd"))
+    @Option(
+        name: .customLong("price-input"),
+        help: ArgumentHelp("USD per 1M input tokens (default: the built-in table for known models).", valueName: "usd")
+    )
     var priceInput: Double?
 
     @Option(name: .customLong("price-output"), help: ArgumentHelp("USD per 1M output tokens.", valueName: "usd"))
@@ -75,19 +122,39 @@ struct RequestOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Time limit per attempt, e.g. 30s, 2m (default 60s).", valueName: "duration"))
     var timeout: String?
 
-    @Option(help: "Retries per prompt after a 429, 5xx, timeout or connection error (default \(JobBuilder.Defaults.retries)).")
+    @Option(
+        help:
+            "Retries per prompt after a 429, 5xx, timeout or connection error (default \(JobBuilder.Defaults.retries))."
+    )
     var retries: Int?
 
-    @Option(help: ArgumentHelp("Delay before the first retry, doubled each time, upper half random (default 500ms).", valueName: "duration"))
+    @Option(
+        help: ArgumentHelp(
+            "Delay before the first retry, doubled each time, upper half random (default 500ms).",
+            valueName: "duration"
+        )
+    )
     var backoff: String?
 
-    @Option(name: .customLong("backoff-max"), help: ArgumentHelp("Longest backoff delay (default 30s); a longer Retry-After is honoured up to 120s.", valueName: "duration"))
+    @Option(
+        name: .customLong("backoff-max"),
+        help: ArgumentHelp(
+            "Longest backoff delay (default 30s); a longer Retry-After is honoured up to 120s.",
+            valueName: "duration"
+        )
+    )
     var backoffMax: String?
 
-    @Option(name: .customLong("rate-limit"), help: ArgumentHelp("Requests per second for the whole run (default unlimited).", valueName: "r"))
+    @Option(
+        name: .customLong("rate-limit"),
+        help: ArgumentHelp("Requests per second for the whole run (default unlimited).", valueName: "r")
+    )
     var rateLimit: Double?
 
-    @Option(name: .customLong("max-output-tokens"), help: "max_tokens of each request (default \(JobBuilder.Defaults.maxOutputTokens)).")
+    @Option(
+        name: .customLong("max-output-tokens"),
+        help: "max_tokens of each request (default \(JobBuilder.Defaults.maxOutputTokens))."
+    )
     var maxOutputTokens: Int?
 
     @Option(help: "Sampling temperature (default \(JobBuilder.Defaults.temperature)).")
@@ -112,10 +179,16 @@ struct BudgetOptions: ParsableArguments {
     @Option(name: .customLong("max-tokens"), help: "Stop before input + output tokens could pass this.")
     var maxTokens: Int?
 
-    @Option(name: .customLong("max-cost"), help: ArgumentHelp("Stop before the estimated cost could pass this many USD.", valueName: "usd"))
+    @Option(
+        name: .customLong("max-cost"),
+        help: ArgumentHelp("Stop before the estimated cost could pass this many USD.", valueName: "usd")
+    )
     var maxCost: Double?
 
-    @Flag(name: .customLong("budget-exhausted-ok"), help: "Exit 0 instead of 3 when a budget stops the run (the budget is the intended per-round limit).")
+    @Flag(
+        name: .customLong("budget-exhausted-ok"),
+        help: "Exit 0 instead of 3 when a budget stops the run (the budget is the intended per-round limit)."
+    )
     var budgetExhaustedOK = false
 
     func apply(to values: inout CollectOptionValues) throws {
@@ -127,16 +200,28 @@ struct BudgetOptions: ParsableArguments {
 }
 
 struct MockOptions: ParsableArguments {
-    @Option(name: .customLong("mock-latency"), help: ArgumentHelp("Latency of each mock answer (default 100ms).", valueName: "duration"))
+    @Option(
+        name: .customLong("mock-latency"),
+        help: ArgumentHelp("Latency of each mock answer (default 100ms).", valueName: "duration")
+    )
     var mockLatency: String?
 
-    @Option(name: .customLong("mock-jitter"), help: ArgumentHelp("Extra random latency as a fraction of --mock-latency (default 0).", valueName: "fraction"))
+    @Option(
+        name: .customLong("mock-jitter"),
+        help: ArgumentHelp("Extra random latency as a fraction of --mock-latency (default 0).", valueName: "fraction")
+    )
     var mockJitter: Double?
 
-    @Option(name: .customLong("mock-failure-rate"), help: ArgumentHelp("Share of attempts failing with an injected 429 or 500 (default 0).", valueName: "0..1"))
+    @Option(
+        name: .customLong("mock-failure-rate"),
+        help: ArgumentHelp("Share of attempts failing with an injected 429 or 500 (default 0).", valueName: "0..1")
+    )
     var mockFailureRate: Double?
 
-    @Option(name: .customLong("mock-invalid-rate"), help: ArgumentHelp("Share of answers with deliberately invalid code (default 0.1).", valueName: "0..1"))
+    @Option(
+        name: .customLong("mock-invalid-rate"),
+        help: ArgumentHelp("Share of answers with deliberately invalid code (default 0.1).", valueName: "0..1")
+    )
     var mockInvalidRate: Double?
 
     func apply(to values: inout CollectOptionValues) throws {
@@ -148,17 +233,29 @@ struct MockOptions: ParsableArguments {
 }
 
 struct ReportingOptions: ParsableArguments {
-    @Flag(inversion: .prefixedNo, help: "Check generated code with the language toolchains and drop answers that fail (default on).")
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Check generated code with the language toolchains and drop answers that fail (default on)."
+    )
     var validate: Bool?
 
-    @Flag(name: .customLong("allow-missing-toolchains"),
-          help: "Accept code whose toolchain (g++, node, gofmt, python3) is not installed, with a note (default: reject it).")
+    @Flag(
+        name: .customLong("allow-missing-toolchains"),
+        help:
+            "Accept code whose toolchain (g++, node, gofmt, python3) is not installed, with a note (default: reject it)."
+    )
     var allowMissingToolchains = false
 
-    @Flag(name: .customLong("keep-rejected"), help: "Also write answers that failed validation (validation.passed false).")
+    @Flag(
+        name: .customLong("keep-rejected"),
+        help: "Also write answers that failed validation (validation.passed false)."
+    )
     var keepRejected = false
 
-    @Option(name: .customLong("progress-interval"), help: ArgumentHelp("Time between progress lines on stderr (default 5s).", valueName: "duration"))
+    @Option(
+        name: .customLong("progress-interval"),
+        help: ArgumentHelp("Time between progress lines on stderr (default 5s).", valueName: "duration")
+    )
     var progressInterval: String?
 
     @Flag(name: [.short, .long], help: "No progress lines (errors and the summary still go to stderr).")

@@ -1,8 +1,9 @@
+import HeidiCollect
+import UnixSignals
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCollect
-import UnixSignals
 
 /// Runs a collection so that SIGTERM and SIGINT end it cleanly: the first signal cancels the run (no new
 /// requests, requests in flight are cancelled, nothing is written, exit 128 + signal); a second one exits at once,

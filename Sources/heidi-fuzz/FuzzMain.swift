@@ -1,8 +1,9 @@
+import HeidiCore
+import HeidiFuzzing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import HeidiFuzzing
 
 /// libFuzzer's callback for the control request path.
 @_cdecl("LLVMFuzzerTestOneInput")

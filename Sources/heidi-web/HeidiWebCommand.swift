@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 import HeidiCore
 import HeidiFleet
@@ -8,6 +5,10 @@ import HeidiWeb
 import NIOCore
 import NIOPosix
 import UnixSignals
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `heidi-web`: the dashboard, authenticated telemetry and live events, a client of heidid's control socket
 /// (SPEC §12).
@@ -43,15 +44,24 @@ struct HeidiWebCommand: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessEnvironment.current()
-        let options = WebOptions(configPath: config, socket: socket, listen: listen, passwordFile: passwordFile,
-                                 viewerPasswordFile: viewerPasswordFile, tlsCert: tlsCert, tlsKey: tlsKey)
+        let options = WebOptions(
+            configPath: config,
+            socket: socket,
+            listen: listen,
+            passwordFile: passwordFile,
+            viewerPasswordFile: viewerPasswordFile,
+            tlsCert: tlsCert,
+            tlsKey: tlsKey
+        )
         let settings: WebSettings
         do { settings = try WebSettingsLoader.load(options, environment: environment) } catch {
             ProcessEnvironment.printError("heidi-web: \(error)")
             throw ExitCode(2)
         }
         if checkConfig {
-            print("heidi-web: configuration valid: listen \(settings.scheme)://\(settings.listen), socket \(settings.socketPath), viewer password \(settings.viewerPassword == nil ? "no" : "yes"), tokens \(settings.tokens.count)")
+            print(
+                "heidi-web: configuration valid: listen \(settings.scheme)://\(settings.listen), socket \(settings.socketPath), viewer password \(settings.viewerPassword == nil ? "no" : "yes"), tokens \(settings.tokens.count)"
+            )
             return
         }
         let upstream = ControlSocketUpstream(socketPath: settings.socketPath)
@@ -78,7 +88,12 @@ struct HeidiWebCommand: AsyncParsableCommand {
             }
         }
         let server = WebServer(settings: settings) { [fleet] bound in
-            WebRouter(policy: RequestPolicy(settings: bound, sessions: sessions, limiter: limiter), upstream: upstream, hub: hub, fleet: fleet)
+            WebRouter(
+                policy: RequestPolicy(settings: bound, sessions: sessions, limiter: limiter),
+                upstream: upstream,
+                hub: hub,
+                fleet: fleet
+            )
         }
         let channel: any Channel
         let bound: WebSettings
@@ -86,7 +101,9 @@ struct HeidiWebCommand: AsyncParsableCommand {
             ProcessEnvironment.printError("heidi-web: cannot listen on \(settings.listen): \(error)")
             throw ExitCode(error is WebServerError ? 2 : 1)
         }
-        ProcessEnvironment.printError("heidi-web: listening on \(bound.scheme)://\(bound.listen) for heidid at \(settings.socketPath)")
+        ProcessEnvironment.printError(
+            "heidi-web: listening on \(bound.scheme)://\(bound.listen) for heidid at \(settings.socketPath)"
+        )
         let hubTask = Task { await hub.run() }
         let fleetTask = Task { [fleet, shipper] in
             await withTaskGroup(of: Void.self) { group in
@@ -100,7 +117,9 @@ struct HeidiWebCommand: AsyncParsableCommand {
                     }
                 }
                 if let shipper, let dashboard = settings.dashboard {
-                    ProcessEnvironment.printError("heidi-web: fleet worker: shipping \(dashboard.journalPath) to \(dashboard.endpoint.host):\(dashboard.endpoint.port)")
+                    ProcessEnvironment.printError(
+                        "heidi-web: fleet worker: shipping \(dashboard.journalPath) to \(dashboard.endpoint.host):\(dashboard.endpoint.port)"
+                    )
                     group.addTask { await shipper.run() }
                 }
             }

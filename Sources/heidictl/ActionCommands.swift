@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 import HeidiAPI
 import HeidiCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// POSTs an action and reports the answer; returns the decoded response.
 @discardableResult
@@ -27,7 +28,9 @@ func postAction(_ action: Action, body: [UInt8]? = nil, global: GlobalOptions) t
 
 struct Start: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "start", abstract: "Start a run (refused while one is active).")
+        commandName: "start",
+        abstract: "Start a run (refused while one is active)."
+    )
 
     @Option(name: .long, help: "full (every round trains) or collect (rounds wait for train-now).")
     var mode: PipelineMode?
@@ -52,7 +55,9 @@ struct Start: ParsableCommand {
 
 struct Stop: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "stop", abstract: "Stop the run: the child gets SIGTERM, its stop_grace, then SIGKILL.")
+        commandName: "stop",
+        abstract: "Stop the run: the child gets SIGTERM, its stop_grace, then SIGKILL."
+    )
 
     @Flag(name: .long, help: "Wait until the child tree is gone and the pipeline is idle.")
     var wait = false
@@ -64,7 +69,9 @@ struct Stop: ParsableCommand {
         guard wait else { return }
         while true {
             let reply = try withDaemon { () throws(ClientError) in try global.client.request("GET", API.status) }
-            if let status = try? JSONCoding.decode(StatusSnapshot.self, from: reply.body), !status.stopping, status.child == nil {
+            if let status = try? JSONCoding.decode(StatusSnapshot.self, from: reply.body), !status.stopping,
+                status.child == nil
+            {
                 if !global.json { print("stopped; state \(status.state.rawValue)") }
                 return
             }
@@ -76,7 +83,8 @@ struct Stop: ParsableCommand {
 struct TrainNow: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train-now",
-        abstract: "Collect mode: train on what was collected (started now, or queued until validation ends).")
+        abstract: "Collect mode: train on what was collected (started now, or queued until validation ends)."
+    )
 
     @OptionGroup var global: GlobalOptions
 
@@ -85,7 +93,9 @@ struct TrainNow: ParsableCommand {
 
 struct Pause: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "pause", abstract: "Pause at the next stage boundary (the running child finishes).")
+        commandName: "pause",
+        abstract: "Pause at the next stage boundary (the running child finishes)."
+    )
 
     @OptionGroup var global: GlobalOptions
 
@@ -94,7 +104,9 @@ struct Pause: ParsableCommand {
 
 struct Resume: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "resume", abstract: "Resume a paused run (or withdraw a pending pause).")
+        commandName: "resume",
+        abstract: "Resume a paused run (or withdraw a pending pause)."
+    )
 
     @OptionGroup var global: GlobalOptions
 
@@ -103,7 +115,9 @@ struct Resume: ParsableCommand {
 
 struct Reset: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "reset", abstract: "Clear ERROR and return to IDLE.")
+        commandName: "reset",
+        abstract: "Clear ERROR and return to IDLE."
+    )
 
     @OptionGroup var global: GlobalOptions
 

@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// Describes who may open a path, for permission errors people can act on.
 enum FileOwnership {
@@ -36,12 +37,14 @@ enum FileOwnership {
         }
         let name = configured.name
         if !configured.exists {
-            return "control.group is '\(name)' (\(configured.source)), but no group '\(name)' exists on this host, so the socket "
+            return
+                "control.group is '\(name)' (\(configured.source)), but no group '\(name)' exists on this host, so the socket "
                 + "keeps group \(blocker.group ?? "of heidid's user"); create it (sudo groupadd \(name)), \(sudoJoin(name)) and "
                 + "restart heidid, or run as root"
         }
         if let group = blocker.group, group != name {
-            return "control.group is '\(name)' (\(configured.source)), but the socket belongs to group \(group) (heidid started "
+            return
+                "control.group is '\(name)' (\(configured.source)), but the socket belongs to group \(group) (heidid started "
                 + "before the group existed, or with another config): restart heidid, \(sudoJoin(name)), or run as root"
         }
         return "\(sudoJoin(name)) or run as root"
@@ -64,7 +67,9 @@ enum FileOwnership {
 
     static func describe(_ path: String) -> Blocker {
         var st = stat()
-        guard stat(path, &st) == 0 else { return Blocker(detail: "cannot stat: \(errnoDescription(errno))", group: nil) }
+        guard stat(path, &st) == 0 else {
+            return Blocker(detail: "cannot stat: \(errnoDescription(errno))", group: nil)
+        }
         let owner = getpwuid(st.st_uid).map { String(cString: $0.pointee.pw_name) } ?? String(st.st_uid)
         let group = getgrgid(st.st_gid).map { String(cString: $0.pointee.gr_name) } ?? String(st.st_gid)
         let mode = String(st.st_mode & 0o777, radix: 8)

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 import HeidiAPI
 import HeidiCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `heidictl`: control and inspect heidid over its Unix socket.
 @main
@@ -19,8 +20,11 @@ struct HeidiCtl: ParsableCommand {
             Exit status: 0 success; 1 refused (409) or, for status, the pipeline is in ERROR; 2 usage error; 3 heidid not running; 4 permission denied; 5 other failure. journal verify: 0 intact, 1 tampered, broken or torn, 2 usage, 5 unreadable.
             """,
         version: version,
-        subcommands: [Status.self, Start.self, Stop.self, TrainNow.self, Pause.self, Resume.self, Reset.self,
-                      Events.self, Logs.self, Wait.self, Journal.self, Init.self, Version.self])
+        subcommands: [
+            Status.self, Start.self, Stop.self, TrainNow.self, Pause.self, Resume.self, Reset.self,
+            Events.self, Logs.self, Wait.self, Journal.self, Init.self, Version.self,
+        ]
+    )
 
     /// Runs the command with SPEC exit codes: usage errors exit 2 (ArgumentParser's default is 64).
     /// With `--json`, every failure also prints an error object on stdout (`CommandFailure`), usage errors too.
@@ -59,7 +63,10 @@ struct HeidiCtl: ParsableCommand {
 
 /// Options every command takes; they may also come before the command (`heidictl --json status`).
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: "Control socket path (default: $HEIDI_SOCKET, the config's control.socket, or <runtime_dir>/heidi.sock).")
+    @Option(
+        name: .long,
+        help: "Control socket path (default: $HEIDI_SOCKET, the config's control.socket, or <runtime_dir>/heidi.sock)."
+    )
     var socket: String?
 
     @Option(name: .long, help: "Configuration file used to find the socket and the journal.")
@@ -82,7 +89,7 @@ struct GlobalOptions: ParsableArguments {
             if first == "--json" || first.hasPrefix("--socket=") || first.hasPrefix("--config=") {
                 leading.append(first)
                 rest = rest.dropFirst()
-            } else if (first == "--socket" || first == "--config"), rest.count >= 2 {
+            } else if first == "--socket" || first == "--config", rest.count >= 2 {
                 leading += rest.prefix(2)
                 rest = rest.dropFirst(2)
             } else {
@@ -101,8 +108,11 @@ struct ControlTarget: Equatable {
 
     var client: UnixHTTPClient {
         let environment = ProcessEnvironment.current()
-        return UnixHTTPClient(socketPath: SocketLocator.resolve(explicit: socket, configPath: config, environment: environment),
-                              configPath: config, environment: environment)
+        return UnixHTTPClient(
+            socketPath: SocketLocator.resolve(explicit: socket, configPath: config, environment: environment),
+            configPath: config,
+            environment: environment
+        )
     }
 
     /// The target of `status` followed by nothing but global options (`arguments` hoisted: the command word first),
@@ -112,7 +122,9 @@ struct ControlTarget: Equatable {
         var target = ControlTarget()
         var rest = arguments.dropFirst()
         /// A value for an option not given before, that is not itself an option.
-        func accept(_ given: String?, _ text: String) -> String? { given == nil && !text.isEmpty && !text.hasPrefix("-") ? text : nil }
+        func accept(_ given: String?, _ text: String) -> String? {
+            given == nil && !text.isEmpty && !text.hasPrefix("-") ? text : nil
+        }
         while let word = rest.popFirst() {
             if word == "--json" && !target.json {
                 target.json = true
@@ -140,7 +152,10 @@ func writeOut(_ bytes: [UInt8]) {
     var offset = 0
     while offset < bytes.count {
         let n = bytes.withUnsafeBytes { raw in raw.baseAddress.map { write(1, $0 + offset, raw.count - offset) } ?? 0 }
-        if n <= 0 { if errno == EINTR { continue }; Glibc.exit(0) }  // stdout closed (e.g. piped into head)
+        if n <= 0 {
+            if errno == EINTR { continue }
+            Glibc.exit(0)
+        }  // stdout closed (e.g. piped into head)
         offset += n
     }
 }
@@ -160,6 +175,10 @@ func failForStatus(_ reply: HTTPReply) -> CommandFailure {
     case 403: exitCode = 4
     default: exitCode = 5
     }
-    return CommandFailure(error?.error.code.rawValue ?? "internal", error?.error.message ?? "HTTP \(reply.status)",
-                          exitCode: exitCode, body: error == nil ? nil : reply.body)
+    return CommandFailure(
+        error?.error.code.rawValue ?? "internal",
+        error?.error.message ?? "HTTP \(reply.status)",
+        exitCode: exitCode,
+        body: error == nil ? nil : reply.body
+    )
 }

@@ -19,9 +19,17 @@ enum StarterConfig {
 
     static let helperReference = "{config_dir}/../contrib/heidi-engine"
 
-    static func render(profile text: String, profilePath: String, checkout: String, python: String, gpus: [String]) throws(RenderError) -> String {
+    static func render(
+        profile text: String,
+        profilePath: String,
+        checkout: String,
+        python: String,
+        gpus: [String]
+    ) throws(RenderError) -> String {
         let helpers = FileSystem.resolve("../contrib/heidi-engine", against: FileSystem.dirname(profilePath))
-        guard FileSystem.exists(helpers + "/split-train-val.sh") else { throw .missingHelper(helpers + "/split-train-val.sh") }
+        guard FileSystem.exists(helpers + "/split-train-val.sh") else {
+            throw .missingHelper(helpers + "/split-train-val.sh")
+        }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         func replace(_ line: String, with replacement: [String]) throws(RenderError) {
             guard let index = lines.firstIndex(of: line) else { throw .missingLine(line, profile: profilePath) }
@@ -29,13 +37,26 @@ enum StarterConfig {
         }
         try replace("    python: python3", with: ["    python: \(JSONText.quoted(python))"])
         if gpus.isEmpty {
-            try replace("  mode: full", with: ["  # No GPU was found (nvidia-smi): rounds collect data; train with `heidictl train-now`",
-                                               "  # on a machine with a GPU, or set mode: full.", "  mode: collect"])
+            try replace(
+                "  mode: full",
+                with: [
+                    "  # No GPU was found (nvidia-smi): rounds collect data; train with `heidictl train-now`",
+                    "  # on a machine with a GPU, or set mode: full.", "  mode: collect",
+                ]
+            )
         }
-        try replace("control:", with: ["paths:", "  # The heidi-engine checkout whose scripts the stages run.", "  repo_root: \(JSONText.quoted(checkout))",
-                                       "", "control:"])
-        var header = ["# Written by `heidictl init` from \(profilePath)", "# for the checkout \(checkout).",
-                      "# GPUs: " + (gpus.isEmpty ? "none found by nvidia-smi." : gpus.joined(separator: "; ")), "#"]
+        try replace(
+            "control:",
+            with: [
+                "paths:", "  # The heidi-engine checkout whose scripts the stages run.",
+                "  repo_root: \(JSONText.quoted(checkout))",
+                "", "control:",
+            ]
+        )
+        var header = [
+            "# Written by `heidictl init` from \(profilePath)", "# for the checkout \(checkout).",
+            "# GPUs: " + (gpus.isEmpty ? "none found by nvidia-smi." : gpus.joined(separator: "; ")), "#",
+        ]
         header += lines
         return header.joined(separator: "\n").replacingAll(helperReference, with: helpers)
     }

@@ -1,15 +1,21 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 import HeidiAPI
 import HeidiCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "status", abstract: "Show the pipeline state, the running child and the journal head.")
+        commandName: "status",
+        abstract: "Show the pipeline state, the running child and the journal head."
+    )
 
-    @Flag(name: .shortAndLong, help: "Keep showing the status, redrawn in place on a terminal (one JSON document per change with --json).")
+    @Flag(
+        name: .shortAndLong,
+        help: "Keep showing the status, redrawn in place on a terminal (one JSON document per change with --json)."
+    )
     var watch = false
 
     @OptionGroup var global: GlobalOptions
@@ -53,7 +59,9 @@ struct Status: ParsableCommand {
         let poller = StatusPoller(client: global.client)
         while true {
             let (status, _) = try poller.current()
-            writeOut(Array(("\u{1B}[H\u{1B}[2J" + StatusFormatter.describe(status, colors: Terminal.colors) + "\n").utf8))
+            writeOut(
+                Array(("\u{1B}[H\u{1B}[2J" + StatusFormatter.describe(status, colors: Terminal.colors) + "\n").utf8)
+            )
             usleep(1_000_000)
         }
     }
@@ -88,10 +96,17 @@ enum StatusFormatter {
         rows.append(("mode", s.mode.rawValue))
         rows.append(("run", s.runID ?? "-"))
         if let child = s.child {
-            rows.append(("child", "pid \(child.pid), \(Units.formatDuration(child.elapsedSeconds)) of \(Units.formatDuration(child.timeoutSeconds)) timeout"))
+            rows.append(
+                (
+                    "child",
+                    "pid \(child.pid), \(Units.formatDuration(child.elapsedSeconds)) of \(Units.formatDuration(child.timeoutSeconds)) timeout"
+                )
+            )
             if let executor = child.executor { rows.append(("job", Self.executorSummary(executor))) }
             if let progress = child.status { rows.append(("progress", TerminalText.neutralised(progress))) }
-            if let progress = child.progress { rows.append((child.status == nil ? "progress" : "output", progress.summary)) }
+            if let progress = child.progress {
+                rows.append((child.status == nil ? "progress" : "output", progress.summary))
+            }
             if let counters = child.counters, !counters.isEmpty { rows.append(("counters", Self.numbers(counters))) }
             if let usage = child.usage, !usage.isEmpty { rows.append(("usage", Self.numbers(usage))) }
         } else {
@@ -105,7 +120,9 @@ enum StatusFormatter {
             rows.append(("last error", "-"))
         }
         rows.append(("journal", "seq \(s.journal.seq), \(s.journal.path)"))
-        if s.journal.damage != nil { rows.append(("", "  DAMAGE RECORDED (journal_damaged): see 'heidictl journal verify'")) }
+        if s.journal.damage != nil {
+            rows.append(("", "  DAMAGE RECORDED (journal_damaged): see 'heidictl journal verify'"))
+        }
         rows.append(("daemon", "heidid \(s.version), pid \(s.pid), up since \(s.startedAt)"))
         return rows.map { "\($0.0.padded(11))\($0.1)" }.joined(separator: "\n")
     }
@@ -116,14 +133,19 @@ enum StatusFormatter {
         var text = "\(facts["executor"] ?? "?") job \(facts["job_id"] ?? "(submitting)") \(facts["state"] ?? "?")"
         if let nodes = facts["nodes"], !nodes.isEmpty { text += " on \(nodes)" }
         if let reason = facts["reason"], !reason.isEmpty, reason != "None" { text += " (\(reason))" }
-        if let pending = facts["pending_seconds"].flatMap(Double.init) { text += ", pending \(Units.formatDuration(pending))" }
-        if let running = facts["running_seconds"].flatMap(Double.init) { text += ", running \(Units.formatDuration(running))" }
+        if let pending = facts["pending_seconds"].flatMap(Double.init) {
+            text += ", pending \(Units.formatDuration(pending))"
+        }
+        if let running = facts["running_seconds"].flatMap(Double.init) {
+            text += ", running \(Units.formatDuration(running))"
+        }
         if facts["controller"] == "unreachable" { text += ", controller unreachable" }
         return TerminalText.neutralised(text)
     }
 
     static func numbers(_ values: [String: Double]) -> String {
-        values.sorted { $0.key < $1.key }.map { "\(TerminalText.neutralised($0.key))=\(JSONText.number($0.value))" }.joined(separator: " ")
+        values.sorted { $0.key < $1.key }.map { "\(TerminalText.neutralised($0.key))=\(JSONText.number($0.value))" }
+            .joined(separator: " ")
     }
 }
 
@@ -131,7 +153,8 @@ extension PipelineFailure {
     /// `train round 2: exit 1` — the stage, round and how it ended (exit status, signal or timeout), without the
     /// output excerpt; safe for a terminal.
     var headline: String {
-        let first = message.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        let first =
+            message.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
         let cut = first.firstRange(of: "; last output:")?.lowerBound ?? first.endIndex
         var text = String(first[..<cut])
         if let signal, !text.contains("signal") { text += " (signal \(signal))" }
@@ -149,7 +172,9 @@ extension PipelineFailure {
 
 struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "version", abstract: "Print heidictl's version and, if reachable, heidid's.")
+        commandName: "version",
+        abstract: "Print heidictl's version and, if reachable, heidid's."
+    )
 
     @OptionGroup var global: GlobalOptions
 
@@ -161,7 +186,8 @@ struct Version: ParsableCommand {
             daemon = status.version
         }
         if global.json {
-            let object = "{\"heidictl\":\(JSONText.quoted(HeidiCtl.version)),\"api_version\":\(API.version),\"heidid\":"
+            let object =
+                "{\"heidictl\":\(JSONText.quoted(HeidiCtl.version)),\"api_version\":\(API.version),\"heidid\":"
                 + (daemon.map { JSONText.quoted($0) } ?? "null") + "}\n"
             writeOut(Array(object.utf8))
         } else {
@@ -172,5 +198,7 @@ struct Version: ParsableCommand {
 }
 
 extension String {
-    func padded(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }
+    func padded(_ width: Int) -> String {
+        count >= width ? self + " " : self + String(repeating: " ", count: width - count)
+    }
 }

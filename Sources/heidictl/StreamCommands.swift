@@ -1,15 +1,18 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 import HeidiAPI
 import HeidiCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct Events: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "events",
         abstract: "Print journal events (NDJSON with --json), optionally following new ones.",
-        discussion: "With --follow, a daemon restart is survived: heidictl reconnects and resumes after the last seq it printed, without duplicates or gaps. A daemon that stays away longer than --reconnect-timeout ends the command (exit 3).")
+        discussion:
+            "With --follow, a daemon restart is survived: heidictl reconnects and resumes after the last seq it printed, without duplicates or gaps. A daemon that stays away longer than --reconnect-timeout ends the command (exit 3)."
+    )
 
     @Flag(name: .shortAndLong, help: "Keep printing new events as they are written.")
     var follow = false
@@ -17,7 +20,10 @@ struct Events: ParsableCommand {
     @Option(name: .long, help: "Only events with seq greater than this.")
     var after: UInt64 = 0
 
-    @Option(name: .long, help: "With --follow: how long to wait for a daemon that went away (90, 90s, 15m). Default 60s.")
+    @Option(
+        name: .long,
+        help: "With --follow: how long to wait for a daemon that went away (90, 90s, 15m). Default 60s."
+    )
     var reconnectTimeout: String = "60s"
 
     @OptionGroup var global: GlobalOptions
@@ -27,7 +33,11 @@ struct Events: ParsableCommand {
     func run() throws {
         var lastSeq = after
         let json = global.json
-        let stream = FollowingStream(client: global.client, follow: follow, reconnectFor: try FollowingStream.reconnectSeconds(reconnectTimeout))
+        let stream = FollowingStream(
+            client: global.client,
+            follow: follow,
+            reconnectFor: try FollowingStream.reconnectSeconds(reconnectTimeout)
+        )
         try stream.run(path: {
             "\(API.events)?after=\(lastSeq)&follow=\(follow ? 1 : 0)"
         }) { line in
@@ -58,7 +68,9 @@ struct FollowingStream {
     /// `follow`, the first; with `follow`, the first for which `isLast` holds.
     @discardableResult
     func run(
-        path: () -> String, onHeaders: ([String: String]) -> Void = { _ in }, isLast: ([String: String]) -> Bool = { _ in false },
+        path: () -> String,
+        onHeaders: ([String: String]) -> Void = { _ in },
+        isLast: ([String: String]) -> Bool = { _ in false },
         onLine: ([UInt8]) -> [UInt8]
     ) throws -> [String: String] {
         var announced = false
@@ -67,13 +79,20 @@ struct FollowingStream {
             var pending: [UInt8] = []
             var errorBody: [UInt8] = []
             do {
-                let (status, _, trailers) = try client.stream("GET", path(), onHeaders: { status, headers in
-                    if status == 200 {
-                        awaySince = nil
-                        onHeaders(headers)
+                let (status, _, trailers) = try client.stream(
+                    "GET",
+                    path(),
+                    onHeaders: { status, headers in
+                        if status == 200 {
+                            awaySince = nil
+                            onHeaders(headers)
+                        }
                     }
-                }) { status, chunk in
-                    guard status == 200 else { errorBody += chunk; return }
+                ) { status, chunk in
+                    guard status == 200 else {
+                        errorBody += chunk
+                        return
+                    }
                     pending += chunk
                     var start = 0
                     var output: [UInt8] = []
@@ -90,7 +109,9 @@ struct FollowingStream {
                 awaySince = awaySince ?? MonotonicClock.nanoseconds()
                 // The daemon ended the stream: it is shutting down or restarting. Give it time to go away
                 // before reconnecting, instead of racing its shutdown.
-                if !announced { printError("heidictl: heidid closed the stream (stopping or restarting); reconnecting…") }
+                if !announced {
+                    printError("heidictl: heidid closed the stream (stopping or restarting); reconnecting…")
+                }
                 announced = true
                 usleep(500_000)
             } catch let error as ClientError {
@@ -98,11 +119,16 @@ struct FollowingStream {
                 let since = awaySince ?? MonotonicClock.nanoseconds()
                 awaySince = since
                 if Double(MonotonicClock.nanoseconds() - since) / 1e9 >= reconnectFor {
-                    throw CommandFailure(error.code, "gave up after \(Units.formatDuration(reconnectFor)) without heidid: \(error)",
-                                         exitCode: error.exitCode)
+                    throw CommandFailure(
+                        error.code,
+                        "gave up after \(Units.formatDuration(reconnectFor)) without heidid: \(error)",
+                        exitCode: error.exitCode
+                    )
                 }
                 if !announced {
-                    printError("heidictl: heidid went away (\(error)); reconnecting for up to \(Units.formatDuration(reconnectFor))…")
+                    printError(
+                        "heidictl: heidid went away (\(error)); reconnecting for up to \(Units.formatDuration(reconnectFor))…"
+                    )
                 }
                 announced = true
                 usleep(200_000)
@@ -124,25 +150,38 @@ extension ClientError {
 /// One journal line for humans: `#17 06:27:39 info  stage_end  r1 generate  message`.
 enum EventFormatter {
     static func describe(_ line: [UInt8]) -> String {
-        guard let value = try? StrictJSONParser.parse(line.dropLast()) else { return String(decoding: line.dropLast(), as: UTF8.self) }
-        let seq = value["seq"].flatMap { if case .number(let n) = $0 { return n }; return nil } ?? "?"
+        guard let value = try? StrictJSONParser.parse(line.dropLast()) else {
+            return String(decoding: line.dropLast(), as: UTF8.self)
+        }
+        let seq =
+            value["seq"].flatMap {
+                if case .number(let n) = $0 { return n }
+                return nil
+            } ?? "?"
         let ts = value["ts"]?.stringValue ?? ""
         let level = value["level"]?.stringValue ?? ""
         let type = value["event_type"]?.stringValue ?? ""
-        let round = value["round"].flatMap { if case .number(let n) = $0 { return n }; return nil } ?? "0"
+        let round =
+            value["round"].flatMap {
+                if case .number(let n) = $0 { return n }
+                return nil
+            } ?? "0"
         let stage = value["stage"]?.stringValue ?? "-"
         let message = value["message"]?.stringValue ?? ""
         let time = ts.count >= 19 ? String(ts.dropFirst(11).prefix(8)) : ts
-        return "#\(seq.padded(4))\(time) \(level.padded(5))\(type.padded(18))r\(round.padded(2))\(stage.padded(9))\(message)"
+        return
+            "#\(seq.padded(4))\(time) \(level.padded(5))\(type.padded(18))r\(round.padded(2))\(stage.padded(9))\(message)"
     }
 }
 
 struct Logs: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "logs", abstract: "Print a stage's output of the current run (default: the running stage).",
+        commandName: "logs",
+        abstract: "Print a stage's output of the current run (default: the running stage).",
         discussion: """
             The whole log is printed, across rotation (<stage>.log.1, then <stage>.log). With --follow, heidictl ends when the stage ends (after its retries) or the run ends without it: exit 0 when the stage succeeded, 1 when it failed, timed out, was stopped or did not run; how it ended is said on stderr.
-            """)
+            """
+    )
 
     @Argument(help: "generate, validate, test, train or eval.")
     var stage: Stage?
@@ -156,7 +195,10 @@ struct Logs: ParsableCommand {
     @Option(name: [.customShort("n"), .long], help: "Only the last LINES lines.")
     var lines: Int?
 
-    @Option(name: .long, help: "With --follow: how long to wait for a daemon that went away (90, 90s, 15m). Default 60s.")
+    @Option(
+        name: .long,
+        help: "With --follow: how long to wait for a daemon that went away (90, 90s, 15m). Default 60s."
+    )
     var reconnectTimeout: String = "60s"
 
     @OptionGroup var global: GlobalOptions
@@ -175,25 +217,43 @@ struct Logs: ParsableCommand {
             if round == nil, let status, status.round > 0 { round = status.round }
         }
         guard let stageName else {
-            throw CommandFailure("usage", "no stage is running; name one: heidictl logs generate|validate|test|train|eval", exitCode: 2)
+            throw CommandFailure(
+                "usage",
+                "no stage is running; name one: heidictl logs generate|validate|test|train|eval",
+                exitCode: 2
+            )
         }
         var received = 0
         var firstLine = 0
         let json = global.json
-        let stream = FollowingStream(client: client, follow: follow, reconnectFor: try FollowingStream.reconnectSeconds(reconnectTimeout))
-        let trailers = try stream.run(path: {
-            var path = "\(API.logs)?stage=\(stageName)&follow=\(follow ? 1 : 0)"
-            if let round { path += "&round=\(round)" }
-            // After a reconnect, continue after the lines already printed.
-            if received > 0 { path += "&from_line=\(firstLine + received)" } else if let lines { path += "&tail=\(lines)" }
-            return path
-        }, onHeaders: { headers in
-            guard received == 0 else { return }
-            firstLine = headers["x-heidi-first-line"].flatMap { Int($0) } ?? 0
-            if firstLine == 0, let rotated = headers["x-heidi-rotated-part"] {
-                printError("heidictl: the log was rotated at logs.max_size: printing \(rotated), then the live file; output written before \(rotated) began was not kept")
-            }
-        }, isLast: { $0[API.stageEndTrailer.lowercased()] != nil }) { line in
+        let stream = FollowingStream(
+            client: client,
+            follow: follow,
+            reconnectFor: try FollowingStream.reconnectSeconds(reconnectTimeout)
+        )
+        let trailers = try stream.run(
+            path: {
+                var path = "\(API.logs)?stage=\(stageName)&follow=\(follow ? 1 : 0)"
+                if let round { path += "&round=\(round)" }
+                // After a reconnect, continue after the lines already printed.
+                if received > 0 {
+                    path += "&from_line=\(firstLine + received)"
+                } else if let lines {
+                    path += "&tail=\(lines)"
+                }
+                return path
+            },
+            onHeaders: { headers in
+                guard received == 0 else { return }
+                firstLine = headers["x-heidi-first-line"].flatMap { Int($0) } ?? 0
+                if firstLine == 0, let rotated = headers["x-heidi-rotated-part"] {
+                    printError(
+                        "heidictl: the log was rotated at logs.max_size: printing \(rotated), then the live file; output written before \(rotated) began was not kept"
+                    )
+                }
+            },
+            isLast: { $0[API.stageEndTrailer.lowercased()] != nil }
+        ) { line in
             received += 1
             if !json { return TerminalText.neutralised(line) }
             let text = String(decoding: line.dropLast(), as: UTF8.self)
@@ -201,7 +261,8 @@ struct Logs: ParsableCommand {
         }
         guard follow, let end = trailers[API.stageEndTrailer.lowercased()] else { return }
         let outcome = end.split(separator: ";", maxSplits: 1).first.map(String.init) ?? end
-        let detail = end.split(separator: ";", maxSplits: 1).dropFirst().first.map { $0.trimmingCharacters(in: " ") } ?? ""
+        let detail =
+            end.split(separator: ";", maxSplits: 1).dropFirst().first.map { $0.trimmingCharacters(in: " ") } ?? ""
         let name = "\(stageName)\(round.map { " (round \($0))" } ?? "")"
         switch outcome {
         case "success":

@@ -18,7 +18,10 @@ enum TerminalText {
                 out.append(contentsOf: "^?".unicodeScalars)
             case 0x80...0x9f, 0x061c, 0x200e, 0x200f, 0x202a...0x202e, 0x2066...0x2069:
                 let hex = String(scalar.value, radix: 16, uppercase: true)
-                out.append(contentsOf: ("<U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex + ">").unicodeScalars)
+                out.append(
+                    contentsOf: ("<U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex + ">")
+                        .unicodeScalars
+                )
             default:
                 out.append(scalar)
             }

@@ -1,8 +1,9 @@
+import HeidiAPI
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiAPI
-import HeidiCore
 
 /// Why heidictl could not talk to the daemon; each maps to an exit code and names the socket.
 enum ClientError: Error, CustomStringConvertible {
@@ -18,11 +19,13 @@ enum ClientError: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case .noSocket(let path):
-            return "heidid is not running: no control socket at \(path) (start it with 'systemctl start heidi'; for a heidid "
+            return
+                "heidid is not running: no control socket at \(path) (start it with 'systemctl start heidi'; for a heidid "
                 + "started with another --state-dir, or with --socket or --runtime-dir and no --config, pass its socket with --socket "
                 + "or $HEIDI_SOCKET)"
         case .staleSocket(let path):
-            return "heidid is not running: \(path) exists but nothing accepts connections (stale socket from a stopped daemon)"
+            return
+                "heidid is not running: \(path) exists but nothing accepts connections (stale socket from a stopped daemon)"
         case .permissionDenied(let path, let blocker):
             return "permission denied on \(path) (\(blocker.detail)): \(FileOwnership.advice(blocker))"
         case .incompatible(let message): return message
@@ -64,7 +67,10 @@ struct UnixHTTPClient {
     /// Returns the status, the headers and the trailers of a chunked body (names lower case).
     @discardableResult
     func stream(
-        _ method: String, _ path: String, body: [UInt8]? = nil, onHeaders: (Int, [String: String]) -> Void = { _, _ in },
+        _ method: String,
+        _ path: String,
+        body: [UInt8]? = nil,
+        onHeaders: (Int, [String: String]) -> Void = { _, _ in },
         onChunk: (Int, [UInt8]) -> Void
     ) throws(ClientError) -> (status: Int, headers: [String: String], trailers: [String: String]) {
         let fd = try connectSocket()
@@ -89,7 +95,9 @@ struct UnixHTTPClient {
         if let value = headers["content-length"] { length = Int(value) }
         if let value = headers["transfer-encoding"], value.lowercased().contains("chunked") { chunked = true }
         if let apiVersion = headers["x-heidi-api"], apiVersion != String(API.version) {
-            throw .incompatible("heidid at \(socketPath) speaks API v\(apiVersion); this heidictl speaks v\(API.version): use the heidictl that came with the installed heidid")
+            throw .incompatible(
+                "heidid at \(socketPath) speaks API v\(apiVersion); this heidictl speaks v\(API.version): use the heidictl that came with the installed heidid"
+            )
         }
         onHeaders(status, headers)
         if chunked {
@@ -121,8 +129,10 @@ struct UnixHTTPClient {
                 var blocker = FileOwnership.describeBlocker(of: socketPath)
                 // Only a configuration file that names this socket describes the daemon behind it.
                 if ConfigLoader.configPath(explicit: configPath, environment: environment) != nil,
-                    let config = try? ConfigLoader.load(path: configPath, environment: environment), config.socketPath == socketPath,
-                    let group = config.controlGroup {
+                    let config = try? ConfigLoader.load(path: configPath, environment: environment),
+                    config.socketPath == socketPath,
+                    let group = config.controlGroup
+                {
                     blocker.controlGroup = FileOwnership.ConfiguredGroup(name: group, source: config.source)
                 }
                 throw .permissionDenied(socketPath, blocker)
@@ -135,7 +145,9 @@ struct UnixHTTPClient {
     private func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(ClientError) {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { raw in raw.baseAddress.map { send(fd, $0 + offset, raw.count - offset, Int32(MSG_NOSIGNAL)) } ?? 0 }
+            let n = bytes.withUnsafeBytes { raw in
+                raw.baseAddress.map { send(fd, $0 + offset, raw.count - offset, Int32(MSG_NOSIGNAL)) } ?? 0
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw .io("writing to \(socketPath): \(String(cString: strerror(errno)))")
@@ -165,7 +177,10 @@ struct SocketReader {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
             if n < 0 { throw .io("reading from heidid: \(String(cString: strerror(errno)))") }
-            if n == 0 { eof = true; return false }
+            if n == 0 {
+                eof = true
+                return false
+            }
             buffer += chunk[0..<n]
             return true
         }

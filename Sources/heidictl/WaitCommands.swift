@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 import HeidiAPI
 import HeidiCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Polls the status object (cheap: one small request) until `done` says so or the deadline passes.
 struct StatusPoller {
@@ -28,7 +29,9 @@ struct Wait: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wait",
         abstract: "Wait until the pipeline reaches a state.",
-        discussion: "Exit status: 0 when the state is reached; 1 when the pipeline goes to ERROR instead (unless waiting for ERROR); 5 on timeout. With --json, prints the final status object.")
+        discussion:
+            "Exit status: 0 when the state is reached; 1 when the pipeline goes to ERROR instead (unless waiting for ERROR); 5 on timeout. With --json, prints the final status object."
+    )
 
     @Option(name: .long, help: "IDLE, COLLECTING, VALIDATING, TESTING, FINALIZING, EVALUATING or ERROR.")
     var state: PipelinePhase
@@ -39,7 +42,9 @@ struct Wait: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
-        if let timeout, Units.parseDuration(timeout) == nil { throw ValidationError("invalid --timeout \"\(timeout)\" (use 90, 90s, 15m, 2h)") }
+        if let timeout, Units.parseDuration(timeout) == nil {
+            throw ValidationError("invalid --timeout \"\(timeout)\" (use 90, 90s, 15m, 2h)")
+        }
     }
 
     func run() throws {
@@ -50,7 +55,8 @@ struct Wait: ParsableCommand {
             if status.state == state || (status.state == .error && state != .error) {
                 if global.json { writeOut(body) } else { print("state \(status.state.rawValue)") }
                 if status.state != state {
-                    var text = "heidictl: the pipeline went to ERROR: \(status.lastError?.headline ?? "no error recorded")"
+                    var text =
+                        "heidictl: the pipeline went to ERROR: \(status.lastError?.headline ?? "no error recorded")"
                     if let excerpt = status.lastError?.excerpt, !excerpt.isEmpty {
                         text += "\nlast output:\n" + excerpt.map { "  " + $0 }.joined(separator: "\n")
                     }

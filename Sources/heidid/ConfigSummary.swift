@@ -19,13 +19,18 @@ enum ConfigSummary {
         for stage in config.activeStages {
             guard let settings = config.stages[stage] else { continue }
             add("stages.\(stage.rawValue)", settings.command.joined(separator: " "))
-            add("", "timeout \(Units.formatDuration(settings.timeout)), stop_grace \(Units.formatDuration(settings.stopGrace))"
-                + (settings.allowFailure ? ", allow_failure" : ""))
+            add(
+                "",
+                "timeout \(Units.formatDuration(settings.timeout)), stop_grace \(Units.formatDuration(settings.stopGrace))"
+                    + (settings.allowFailure ? ", allow_failure" : "")
+            )
         }
         return lines.joined(separator: "\n")
     }
 }
 
 extension String {
-    func padding(_ width: Int) -> String { count >= width ? self + " " : self + String(repeating: " ", count: width - count) }
+    func padding(_ width: Int) -> String {
+        count >= width ? self + " " : self + String(repeating: " ", count: width - count)
+    }
 }

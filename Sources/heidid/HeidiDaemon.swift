@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 import HeidiAPI
 import HeidiControl
@@ -10,6 +7,10 @@ import HeidiSlurm
 import HeidiSystemd
 import Logging
 import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `heidid`: the supervisor daemon for the Heidi training loop.
 @main
@@ -24,7 +25,8 @@ struct HeidiDaemon: AsyncParsableCommand {
 
             Exit status: 0 after a clean shutdown (SIGTERM/SIGINT) or a valid --check-config (warnings included, unless --strict); 1 when the daemon cannot run (state directory locked, control socket in use, journal unreadable); 2 for usage and configuration errors, and for --check-config --strict with warnings.
             """,
-        version: Engine.version)
+        version: Engine.version
+    )
 
     @Option(name: .long, help: "Path of the YAML configuration file.")
     var config: String?
@@ -50,13 +52,22 @@ struct HeidiDaemon: AsyncParsableCommand {
     @Flag(name: .long, help: "Start a run as soon as the daemon is ready.")
     var autostart = false
 
-    @Flag(name: .long, help: "Validate the configuration, print the resolved settings and warnings (missing paths) and exit.")
+    @Flag(
+        name: .long,
+        help: "Validate the configuration, print the resolved settings and warnings (missing paths) and exit."
+    )
     var checkConfig = false
 
-    @Flag(name: .long, help: "With --check-config: fail (exit 2) on warnings too, e.g. a missing repo_root, program or script.")
+    @Flag(
+        name: .long,
+        help: "With --check-config: fail (exit 2) on warnings too, e.g. a missing repo_root, program or script."
+    )
     var strict = false
 
-    @Option(name: .long, help: "Where the daemon's own logs go: auto (journald when stderr is the journal), journald, stderr.")
+    @Option(
+        name: .long,
+        help: "Where the daemon's own logs go: auto (journald when stderr is the journal), journald, stderr."
+    )
     var logTarget: LogTarget = .auto
 
     @Option(name: .long, help: "Minimum log level: trace, debug, info, notice, warning, error, critical.")
@@ -84,8 +95,15 @@ struct HeidiDaemon: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessEnvironment.current()
-        let overrides = ConfigOverrides(stateDir: stateDir, runtimeDir: runtimeDir, socket: socket, repoRoot: repoRoot,
-                                        mode: mode, rounds: rounds, autostart: autostart ? true : nil)
+        let overrides = ConfigOverrides(
+            stateDir: stateDir,
+            runtimeDir: runtimeDir,
+            socket: socket,
+            repoRoot: repoRoot,
+            mode: mode,
+            rounds: rounds,
+            autostart: autostart ? true : nil
+        )
         let settings: HeidiConfig
         do { settings = try ConfigLoader.load(path: config, environment: environment, overrides: overrides) } catch {
             ProcessEnvironment.printError("heidid: \(error)")
@@ -96,7 +114,9 @@ struct HeidiDaemon: AsyncParsableCommand {
             print(ConfigSummary.describe(settings, warnings: warnings.count))
             for warning in warnings { ProcessEnvironment.printError("heidid: warning: \(warning)") }
             if strict && !warnings.isEmpty {
-                ProcessEnvironment.printError("heidid: \(settings.source): \(warnings.count) warning(s), refused by --strict")
+                ProcessEnvironment.printError(
+                    "heidid: \(settings.source): \(warnings.count) warning(s), refused by --strict"
+                )
                 throw ExitCode(2)
             }
             return
@@ -105,17 +125,27 @@ struct HeidiDaemon: AsyncParsableCommand {
         for warning in warnings { logger.warning("config: \(warning)", metadata: ["config": "\(settings.source)"]) }
         /// Errors reach the operator's terminal too, unless the logger already wrote them there.
         func report(_ message: String) {
-            if logsToJournal && !JournaldSender.stderrIsJournal(environment: environment) { ProcessEnvironment.printError(message) }
+            if logsToJournal && !JournaldSender.stderrIsJournal(environment: environment) {
+                ProcessEnvironment.printError(message)
+            }
         }
         umask(0o027)
         Self.raiseDescriptorLimit()
         let notifier = SystemdNotifier()
         let mirror: (any EventMirror)? = FileSystem.exists("/run/systemd/journal/socket") ? JournaldMirror() : nil
         // Local stages are supervised children; `executor: slurm` stages are batch jobs (docs/slurm.md).
-        let launcher = ExecutorLauncher(local: ProcessStageLauncher(logger: logger),
-                                        others: ["slurm": SlurmStageLauncher(environment: environment, logger: logger)])
-        let engine = Engine(config: settings, environment: environment, launcher: launcher,
-                            notifier: notifier, mirror: mirror, logger: logger)
+        let launcher = ExecutorLauncher(
+            local: ProcessStageLauncher(logger: logger),
+            others: ["slurm": SlurmStageLauncher(environment: environment, logger: logger)]
+        )
+        let engine = Engine(
+            config: settings,
+            environment: environment,
+            launcher: launcher,
+            notifier: notifier,
+            mirror: mirror,
+            logger: logger
+        )
         do { try await engine.open() } catch {
             logger.critical("heidid cannot start: \(error)")
             report("heidid: \(error)")
@@ -125,28 +155,43 @@ struct HeidiDaemon: AsyncParsableCommand {
         if let group = settings.controlGroup {
             groupID = Authorizer.lookupGroup(group)
             if groupID == nil {
-                logger.warning("control group '\(group)' does not exist; only root and this user may control heidid, and the socket keeps this user's group",
-                               metadata: ["socket": "\(settings.socketPath)", "control.group": "\(group)"])
+                logger.warning(
+                    "control group '\(group)' does not exist; only root and this user may control heidid, and the socket keeps this user's group",
+                    metadata: ["socket": "\(settings.socketPath)", "control.group": "\(group)"]
+                )
             }
         }
         let activated = SocketActivation.takeListeningSocket()
         let authorizer = Authorizer(groupName: settings.controlGroup, groupID: groupID, socketPath: settings.socketPath)
         let router = ControlRouter(backend: engine, authorizer: authorizer)
-        let server = ControlServer(socketPath: settings.socketPath, activatedDescriptor: activated, router: router,
-                                   socketGroup: groupID, logger: logger) { await engine.markReady() }
-        let reloader = ReloadService(engine: engine, notifier: notifier, logger: logger,
-                                     load: { try ConfigLoader.load(path: config, environment: environment, overrides: overrides) },
-                                     environment: environment)
+        let server = ControlServer(
+            socketPath: settings.socketPath,
+            activatedDescriptor: activated,
+            router: router,
+            socketGroup: groupID,
+            logger: logger
+        ) { await engine.markReady() }
+        let reloader = ReloadService(
+            engine: engine,
+            notifier: notifier,
+            logger: logger,
+            load: { try ConfigLoader.load(path: config, environment: environment, overrides: overrides) },
+            environment: environment
+        )
         let group = ServiceGroup(
             configuration: .init(
                 services: [
                     .init(service: server),
                     .init(service: reloader),
-                    .init(service: EngineService(engine: engine, watchdogInterval: SystemdNotifier.watchdogInterval()),
-                          successTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(
+                        service: EngineService(engine: engine, watchdogInterval: SystemdNotifier.watchdogInterval()),
+                        successTerminationBehavior: .gracefullyShutdownGroup
+                    ),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+                logger: logger
+            )
+        )
         do { try await group.run() } catch {
             logger.critical("heidid stopped: \(error)")
             report("heidid: \(error)")
@@ -176,7 +221,8 @@ struct HeidiDaemon: AsyncParsableCommand {
         }
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = useJournal ? JournaldLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            var handler: any LogHandler =
+                useJournal ? JournaldLogHandler(label: label) : StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }

@@ -1,8 +1,9 @@
+import HeidiCore
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import Testing
 
 /// Peer-credential authorization with real unprivileged users (SPEC §5): the socket's group and mode keep
 /// strangers out, group members may control, and a reader who is not in control.group gets 403.
@@ -13,7 +14,10 @@ struct AuthorizationTests {
 
     /// `setpriv` runs heidictl as another user with exactly the groups given.
     func asNobody(groups: String?, _ s: Session, _ arguments: String...) async throws -> ProcessResult {
-        let setpriv = try #require(Binaries.onPath("setpriv"), "setpriv (util-linux) is needed to run heidictl as another user")
+        let setpriv = try #require(
+            Binaries.onPath("setpriv"),
+            "setpriv (util-linux) is needed to run heidictl as another user"
+        )
         var argv = [setpriv, "--reuid=\(Self.nobody)", "--regid=\(Self.nobody)"]
         argv.append(groups.map { "--groups=\($0)" } ?? "--clear-groups")
         argv += [Binaries.heidictl, "--socket", s.socket] + arguments
@@ -22,8 +26,11 @@ struct AuthorizationTests {
 
     func controlGroupID() async throws -> UInt32 {
         if getgrnam(Self.group) == nil {
-            let groupadd = try #require(Binaries.onPath("groupadd") ?? ["/usr/sbin/groupadd", "/sbin/groupadd"].first { access($0, X_OK) == 0 },
-                                        "groupadd is needed to create the test's control group")
+            let groupadd = try #require(
+                Binaries.onPath("groupadd")
+                    ?? ["/usr/sbin/groupadd", "/sbin/groupadd"].first { access($0, X_OK) == 0 },
+                "groupadd is needed to create the test's control group"
+            )
             let result = try await Processes.run([groupadd, "-f", Self.group])
             #expect(result.status == 0, "groupadd: \(result)")
         }
@@ -43,13 +50,19 @@ struct AuthorizationTests {
         try await s.startDaemon()
 
         var st = stat()
-        #expect(stat(s.socket, &st) == 0 && st.st_mode & 0o777 == 0o660 && st.st_gid == gid, "socket mode 0660, group \(Self.group)")
+        #expect(
+            stat(s.socket, &st) == 0 && st.st_mode & 0o777 == 0o660 && st.st_gid == gid,
+            "socket mode 0660, group \(Self.group)"
+        )
 
         let outsider = try await asNobody(groups: nil, s, "status")
         #expect(outsider.status == 4, "\(outsider)")
-        #expect(outsider.stderr.contains("permission denied") && outsider.stderr.contains("group \(Self.group)")
+        #expect(
+            outsider.stderr.contains("permission denied") && outsider.stderr.contains("group \(Self.group)")
                 && outsider.stderr.contains("usermod -aG \(Self.group) $USER")
-                && outsider.stderr.contains("mode 0660"), "\(outsider)")
+                && outsider.stderr.contains("mode 0660"),
+            "\(outsider)"
+        )
 
         let member = try await asNobody(groups: String(gid), s, "status")
         #expect(member.status == 0, "\(member)")
@@ -73,15 +86,23 @@ struct AuthorizationTests {
         // Kept out by the socket's mode (it keeps heidid's group, root): exit 4, and no advice to join root.
         let outsider = try await asNobody(groups: nil, s, "--config", config, "status")
         #expect(outsider.status == 4, "\(outsider)")
-        #expect(outsider.stderr.contains("permission denied on \(s.socket)")
-                && outsider.stderr.contains("control.group is '\(missing)' (\(config)), but no group '\(missing)' exists")
-                && outsider.stderr.contains("groupadd \(missing)") && !outsider.stderr.contains("join group root"), "\(outsider)")
+        #expect(
+            outsider.stderr.contains("permission denied on \(s.socket)")
+                && outsider.stderr.contains(
+                    "control.group is '\(missing)' (\(config)), but no group '\(missing)' exists"
+                )
+                && outsider.stderr.contains("groupadd \(missing)") && !outsider.stderr.contains("join group root"),
+            "\(outsider)"
+        )
 
         // A reader in the socket's group gets 403 on POST, naming the socket and the missing group.
         let refused = try await asNobody(groups: "0", s, "--config", config, "start")
         #expect(refused.status == 4, "\(refused)")
-        #expect(refused.stderr.contains(s.socket) && refused.stderr.contains("no group '\(missing)' exists")
-                && !refused.stderr.contains("no control group is configured"), "\(refused)")
+        #expect(
+            refused.stderr.contains(s.socket) && refused.stderr.contains("no group '\(missing)' exists")
+                && !refused.stderr.contains("no control group is configured"),
+            "\(refused)"
+        )
     }
 
     @Test("a reader outside control.group may GET but gets 403 (exit 4) on POST")

@@ -12,8 +12,12 @@ final class BackgroundCtl {
     init(socket: String, _ arguments: [String]) throws {
         out = try CaptureFile()
         err = try CaptureFile()
-        pid = try Processes.spawn([Binaries.heidictl, "--socket", socket] + arguments, environment: TestEnvironment.make(),
-                                  stdout: out.fd, stderr: err.fd)
+        pid = try Processes.spawn(
+            [Binaries.heidictl, "--socket", socket] + arguments,
+            environment: TestEnvironment.make(),
+            stdout: out.fd,
+            stderr: err.fd
+        )
     }
 
     var stdoutBytes: [UInt8] { out.contents() }

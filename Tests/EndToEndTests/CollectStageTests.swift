@@ -21,7 +21,9 @@ struct CollectStageTests {
             "--samples", "40", "--concurrency", "1", "--mock-latency", "200ms", "--mock-invalid-rate", "0.2",
             "--seed", "7", "--round", "{round}", "--output", output,
         ].map(TestConfig.quoted).joined(separator: " ")
-        try s.writeConfig(TestConfig.shell(mode: .collect, stages: [.generate: collect, .validate: "test -s \(output)"]))
+        try s.writeConfig(
+            TestConfig.shell(mode: .collect, stages: [.generate: collect, .validate: "test -s \(output)"])
+        )
         try await s.startDaemon()
         #expect(try await s.ctl("start", "--mode", "collect", "--rounds", "1").status == 0)
 

@@ -42,8 +42,10 @@ struct DemoRunTests {
         #expect(verify.status == 0, "verify: \(verify)")
         #expect(verify.stdout.contains("intact"), "verify: \(verify)")
 
-        let curl = try await Processes.run([try requireTool("curl"), "--silent", "--show-error", "--max-time", "10",
-                                      "--unix-socket", s.socket, "http://localhost/api/v1/status"])
+        let curl = try await Processes.run([
+            try requireTool("curl"), "--silent", "--show-error", "--max-time", "10",
+            "--unix-socket", s.socket, "http://localhost/api/v1/status",
+        ])
         #expect(curl.status == 0, "curl: \(curl)")
         let viaCurl = try JSONCoding.decode(StatusSnapshot.self, from: curl.stdoutBytes)
         #expect(viaCurl.state == .idle)

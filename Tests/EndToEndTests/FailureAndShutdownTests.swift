@@ -1,8 +1,9 @@
+import HeidiCore
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import Testing
 
 /// A failing stage puts the pipeline in ERROR until reset; SIGTERM stops a running stage tree completely.
 @Suite(.serialized)
@@ -50,8 +51,13 @@ struct FailureAndShutdownTests {
         // only the grace period, SIGKILL and the descendant sweep can end it.
         let stageMarker = "HEIDI_E2E_STAGE=" + s.dir.path
         let stage = "trap '' TERM; setsid sleep 30 & sleep 30 & wait"
-        try s.writeConfig(TestConfig.shell(stages: [.generate: stage], stopGrace: "2s",
-                                           stageEnv: ["HEIDI_E2E_STAGE": s.dir.path]))
+        try s.writeConfig(
+            TestConfig.shell(
+                stages: [.generate: stage],
+                stopGrace: "2s",
+                stageEnv: ["HEIDI_E2E_STAGE": s.dir.path]
+            )
+        )
         let daemon = try await s.startDaemon()
         #expect(try await s.ctl("start", "--mode", "full", "--rounds", "1").status == 0)
         let running = try await s.waitForStatus("the generate child") { $0.state == .collecting && $0.child != nil }

@@ -1,8 +1,9 @@
+import HeidiCore
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import Testing
 
 /// `heidictl events -f --json` survives a daemon restart: it reconnects and resumes after the last seq it printed,
 /// so the stream it prints is the journal, without duplicates or gaps.

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HeidiAPI
 import HeidiCore
 import HeidiTestSupport
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What heidictl prints for people and scripts: control characters a stage wrote never reach the terminal raw,
 /// `--json` prints an error object on every failure, `status --watch --json` prints every change once, and
@@ -12,13 +13,17 @@ import Testing
 @Suite(.serialized)
 struct HumanOutputTests {
     /// Control characters other than newline (tab allowed).
-    static func controls(_ bytes: [UInt8]) -> [UInt8] { bytes.filter { ($0 < 0x20 && $0 != 0x0a && $0 != 0x09) || $0 == 0x7f } }
+    static func controls(_ bytes: [UInt8]) -> [UInt8] {
+        bytes.filter { ($0 < 0x20 && $0 != 0x0a && $0 != 0x09) || $0 == 0x7f }
+    }
 
     @Test("a stage's CR, BS, BEL and escape remnants are shown, not sent raw, in logs, status, events and wait")
     func controlCharactersAreNeutralised() async throws {
         let s = try Session()
         defer { s.tearDown() }
-        try s.writeConfig(TestConfig.shell(stages: [.generate: #"printf 'a\rb\bc\007d\033]0;set-title\007e\n'; exit 1"#]))
+        try s.writeConfig(
+            TestConfig.shell(stages: [.generate: #"printf 'a\rb\bc\007d\033]0;set-title\007e\n'; exit 1"#])
+        )
         try await s.startDaemon()
         #expect(try await s.ctl("start").status == 0)
         try await s.waitForStatus("ERROR") { $0.state == .error }
@@ -38,7 +43,10 @@ struct HumanOutputTests {
         let wait = try await s.ctl("wait", "--state", "IDLE", "--timeout", "10s")
         #expect(wait.status == 1)
         #expect(Self.controls(Array(wait.stderr.utf8)).isEmpty, "\(wait.stderr)")
-        #expect(wait.stderr.contains("ERROR: generate round 1: exit 1"), "names the stage and exit status: \(wait.stderr)")
+        #expect(
+            wait.stderr.contains("ERROR: generate round 1: exit 1"),
+            "names the stage and exit status: \(wait.stderr)"
+        )
         #expect(wait.stderr.contains("last output:\n  a^Mb^Hc^Gd"), "and the excerpt: \(wait.stderr)")
     }
 
@@ -81,9 +89,13 @@ struct HumanOutputTests {
         let events = try await s.waitForEvent("pipeline_complete")
         let lastSeq = UInt64(events.count)
         func documents() -> [StatusSnapshot] {
-            watcher.stdoutBytes.split(separator: 0x0a).compactMap { try? JSONCoding.decode(StatusSnapshot.self, from: Array($0)) }
+            watcher.stdoutBytes.split(separator: 0x0a).compactMap {
+                try? JSONCoding.decode(StatusSnapshot.self, from: Array($0))
+            }
         }
-        try await s.waitUntil("the document of the completed run") { documents().last?.journal.seq == lastSeq ? true : nil }
+        try await s.waitUntil("the document of the completed run") {
+            documents().last?.journal.seq == lastSeq ? true : nil
+        }
         let docs = documents()
         var states: [PipelinePhase] = []
         for doc in docs where states.last != doc.state { states.append(doc.state) }
@@ -104,7 +116,8 @@ struct HumanOutputTests {
         func same(_ fast: ProcessResult, _ parsed: ProcessResult, _ what: String) {
             // updated_at is the time of each answer; nothing else may differ.
             func stable(_ text: String) -> String {
-                text.split(separator: ",", omittingEmptySubsequences: false).filter { !$0.hasPrefix(#""updated_at""#) }.joined(separator: ",")
+                text.split(separator: ",", omittingEmptySubsequences: false).filter { !$0.hasPrefix(#""updated_at""#) }
+                    .joined(separator: ",")
             }
             #expect(fast.status == parsed.status, "\(what): exit \(fast.status) vs \(parsed.status)")
             #expect(stable(fast.stdout) == stable(parsed.stdout), "\(what):\n\(fast.stdout)\nvs\n\(parsed.stdout)")
@@ -113,8 +126,10 @@ struct HumanOutputTests {
         /// The fast path (`--socket S [--json] status`) and the parsed command (`status --socket S [--json] --`).
         func both(_ socket: String, json: Bool = false) async throws -> (ProcessResult, ProcessResult) {
             let options = ["--socket", socket] + (json ? ["--json"] : [])
-            return (try await Processes.run([Binaries.heidictl] + options + ["status"]),
-                    try await Processes.run([Binaries.heidictl, "status"] + options + ["--"]))
+            return (
+                try await Processes.run([Binaries.heidictl] + options + ["status"]),
+                try await Processes.run([Binaries.heidictl, "status"] + options + ["--"])
+            )
         }
         var (fast, parsed) = try await both(s.socket)
         same(fast, parsed, "idle")

@@ -32,7 +32,12 @@ struct JSONOutputTests {
         let s = try Session()
         defer { s.tearDown() }
         let gate = s.dir.file("gate")
-        try s.writeConfig(TestConfig.shell(mode: .collect, stages: [.generate: "echo hello; echo 'quote \" done'; " + TestConfig.waitFor(gate: gate)]))
+        try s.writeConfig(
+            TestConfig.shell(
+                mode: .collect,
+                stages: [.generate: "echo hello; echo 'quote \" done'; " + TestConfig.waitFor(gate: gate)]
+            )
+        )
         try await s.startDaemon()
 
         #expect(document(try await s.ctl("--json", "status"), "status")?["state"]?.stringValue == "IDLE")
@@ -47,7 +52,9 @@ struct JSONOutputTests {
         #expect(document(try await s.ctl("--json", "train-now"), "train-now")?["outcome"]?.stringValue == "queued")
         #expect(document(try await s.ctl("--json", "pause"), "pause")?["accepted"] == .bool(true))
         #expect(document(try await s.ctl("--json", "resume"), "resume")?["accepted"] == .bool(true))
-        try await s.waitUntil("two lines of generate output") { try await s.ctl("logs", "generate").stdout.contains("done") ? true : nil }
+        try await s.waitUntil("two lines of generate output") {
+            try await s.ctl("logs", "generate").stdout.contains("done") ? true : nil
+        }
         let logs = lines(try await s.ctl("--json", "logs", "generate"), "logs", minimum: 2)
         #expect(logs.first?["line"]?.stringValue == "hello")
         #expect(logs.dropFirst().first?["line"]?.stringValue == "quote \" done")
@@ -73,7 +80,10 @@ struct JSONOutputTests {
         defer { s.tearDown() }
         let result = try await s.ctl("--json", "status")
         #expect(result.status == 3)
-        #expect(document(result, "status without a daemon")?["error"]?["code"]?.stringValue == "not_running", "\(result)")
+        #expect(
+            document(result, "status without a daemon")?["error"]?["code"]?.stringValue == "not_running",
+            "\(result)"
+        )
         #expect(result.stderr.contains(s.socket))
     }
 }

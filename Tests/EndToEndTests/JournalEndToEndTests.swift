@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HeidiCore
 import HeidiJournal
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The journal with the real heidid and heidictl: disk full on a real (tiny) file system, signed checkpoints
 /// written when idle and verified with the configured key, retention, a stalled follower, and bad input.
@@ -22,9 +23,13 @@ struct JournalEndToEndTests {
         // Rotating at 1 KiB makes the journal need a fresh page soon, so it fails as well as state.json.
         try s.writeConfig(Self.config(s, journal: "fsync: always, rotate_size: 1KiB"))
         #expect(mkdir(s.stateDir, 0o750) == 0)
-        let mounted = try await Processes.run([try requireTool("mount"), "-t", "tmpfs", "-o", "size=256k", "tmpfs", s.stateDir])
+        let mounted = try await Processes.run([
+            try requireTool("mount"), "-t", "tmpfs", "-o", "size=256k", "tmpfs", s.stateDir,
+        ])
         guard mounted.status == 0 else {
-            throw HarnessError("cannot mount a tmpfs on \(s.stateDir) (this test needs root to fill a real file system): \(mounted)")
+            throw HarnessError(
+                "cannot mount a tmpfs on \(s.stateDir) (this test needs root to fill a real file system): \(mounted)"
+            )
         }
         defer { if let umount = try? requireTool("umount") { Processes.cleanUp([umount, "-l", s.stateDir]) } }
         try await s.startDaemon()
@@ -37,7 +42,10 @@ struct JournalEndToEndTests {
         #expect(start.status == 5 && start.stderr.contains("the journal cannot be written"), "\(start)")
         let failed = try await s.status()
         #expect(failed.state == .error, "no further stage started")
-        #expect(failed.lastError?.message.contains("No space left on device") == true, "\(String(describing: failed.lastError))")
+        #expect(
+            failed.lastError?.message.contains("No space left on device") == true,
+            "\(String(describing: failed.lastError))"
+        )
         let again = try await s.ctl("start")
         #expect(again.status == 5 && again.stderr.contains("cannot start"), "\(again)")
         #expect(s.daemon?.stderrText.contains("journal write failed") == true)
@@ -69,7 +77,10 @@ struct JournalEndToEndTests {
         // Idle: nothing happens but the timer.
         try await s.waitUntil("three checkpoints") { try s.events().of("checkpoint").count >= 3 ? true : nil }
         let verify = try await s.ctl("--config", try #require(s.configPath), "--json", "journal", "verify")
-        #expect(verify.status == 0 && verify.stdout.contains(#""keys":["#) && !verify.stdout.contains(#""keys":[]"#), "\(verify)")
+        #expect(
+            verify.status == 0 && verify.stdout.contains(#""keys":["#) && !verify.stdout.contains(#""keys":[]"#),
+            "\(verify)"
+        )
         let fast = try await s.ctl("journal", "verify", "--key", key, "--since-checkpoint", s.journalPath)
         #expect(fast.status == 0 && fast.stdout.contains("started at the checkpoint"), "\(fast)")
         #expect(try await s.ctl("journal", "verify", "--since-checkpoint", s.journalPath).status == 2, "needs a key")
@@ -82,7 +93,9 @@ struct JournalEndToEndTests {
         var heads: [String] = []
         for line in lines {
             let hash = try await s.sha256sum(line.bytes)
-            heads.append(#"{"__REALTIME_TIMESTAMP":"\#(now)","_UID":"\#(getuid())","HEIDI_SEQ":"\#(line.seq)","HEIDI_HASH":"\#(hash)"}"#)
+            heads.append(
+                #"{"__REALTIME_TIMESTAMP":"\#(now)","_UID":"\#(getuid())","HEIDI_SEQ":"\#(line.seq)","HEIDI_HASH":"\#(hash)"}"#
+            )
         }
         let json = try s.dir.write("journald.json", heads.joined(separator: "\n") + "\n")
         let crossed = try await s.ctl("journal", "verify", "--key", key, "--journald-json", json, s.journalPath)
@@ -123,9 +136,12 @@ struct JournalEndToEndTests {
         #expect(pipe(&pipeFDs) == 0)
         for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let errors = try CaptureFile()
-        let follower = try Processes.spawn([Binaries.heidictl, "--socket", s.socket, "--json", "events", "-f"],
-                                           environment: TestEnvironment.make(["HEIDI_E2E_SESSION": s.dir.path]),
-                                           stdout: pipeFDs[1], stderr: errors.fd)
+        let follower = try Processes.spawn(
+            [Binaries.heidictl, "--socket", s.socket, "--json", "events", "-f"],
+            environment: TestEnvironment.make(["HEIDI_E2E_SESSION": s.dir.path]),
+            stdout: pipeFDs[1],
+            stderr: errors.fd
+        )
         close(pipeFDs[1])
         defer {
             kill(follower, SIGKILL)
@@ -157,14 +173,19 @@ struct JournalEndToEndTests {
     func badInputVerdicts() async throws {
         let s = try Session()
         defer { s.tearDown() }
-        let line = #"{"event_version":"2","seq":1,"ts":"2026-11-22T06:27:39.286123Z","run_id":null,"round":0,"stage":null,"level":"info","event_type":"daemon_start","message":"m","counters_delta":{},"usage_delta":{},"artifact_paths":[],"prev_hash":"\#(SHA256.zeroHex)"}"#
+        let line =
+            #"{"event_version":"2","seq":1,"ts":"2026-11-22T06:27:39.286123Z","run_id":null,"round":0,"stage":null,"level":"info","event_type":"daemon_start","message":"m","counters_delta":{},"usage_delta":{},"artifact_paths":[],"prev_hash":"\#(SHA256.zeroHex)"}"#
         let cases: [(String, [UInt8], Int32, String)] = [
             ("crlf.jsonl", Array((line + "\r\n").utf8), 1, "CRLF"),
             ("notours.jsonl", Array("[Unit]\nDescription=x\n".utf8), 1, "not a heidi journal line"),
             ("empty.jsonl", [], 0, "intact: 0 lines"),
             ("nul.jsonl", [UInt8](repeating: 0, count: 100), 1, "NUL"),
-            ("utf8.jsonl", Array(line.replacing(#""message":"m""#, with: #""message":"\#u{1}""#).utf8).map { $0 == 1 ? 0xFF : $0 } + [0x0a],
-             1, "invalid UTF-8"),
+            (
+                "utf8.jsonl",
+                Array(line.replacing(#""message":"m""#, with: #""message":"\#u{1}""#).utf8).map { $0 == 1 ? 0xFF : $0 }
+                    + [0x0a],
+                1, "invalid UTF-8"
+            ),
             ("huge.jsonl", [UInt8](repeating: 0x7b, count: 10 << 20) + [0x0a], 1, "longer than 64 KiB"),
         ]
         for (name, bytes, status, text) in cases {

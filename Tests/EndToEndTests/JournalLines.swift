@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// One journal line as the tests see it: the exact bytes (with the newline) and the fields tests look at.
 struct JournalLine {
@@ -43,7 +44,9 @@ enum JournalLines {
     static func numbers(_ value: JSONValue?) -> [String: Double] {
         guard case .object(let members)? = value else { return [:] }
         var result: [String: Double] = [:]
-        for (key, member) in members { if case .number(let text) = member, let number = Double(text) { result[key] = number } }
+        for (key, member) in members {
+            if case .number(let text) = member, let number = Double(text) { result[key] = number }
+        }
         return result
     }
 
@@ -54,28 +57,51 @@ enum JournalLines {
             let number = index + 1
             let value: JSONValue
             do { value = try StrictJSONParser.parse(bytes.dropLast(), compact: true) } catch {
-                throw HarnessError("journal line \(number) is not compact JSON (\(error)): \(String(decoding: bytes, as: UTF8.self))")
+                throw HarnessError(
+                    "journal line \(number) is not compact JSON (\(error)): \(String(decoding: bytes, as: UTF8.self))"
+                )
             }
             guard case .object(let members) = value, members.map(\.key) == keyOrder else {
-                throw HarnessError("journal line \(number) does not have the keys of SPEC §7 in order: \(String(decoding: bytes, as: UTF8.self))")
+                throw HarnessError(
+                    "journal line \(number) does not have the keys of SPEC §7 in order: \(String(decoding: bytes, as: UTF8.self))"
+                )
             }
             guard value["event_version"]?.stringValue == "2", let seq = value["seq"]?.int64Value,
-                  let round = value["round"]?.int64Value, let level = value["level"]?.stringValue,
-                  let type = value["event_type"]?.stringValue, let message = value["message"]?.stringValue,
-                  let prevHash = value["prev_hash"]?.stringValue
-            else { throw HarnessError("journal line \(number) has a field of the wrong type: \(String(decoding: bytes, as: UTF8.self))") }
-            var line = JournalLine(bytes: bytes, seq: seq, runID: value["run_id"]?.stringValue, round: round,
-                                   stage: value["stage"]?.stringValue, level: level, type: type, message: message, prevHash: prevHash)
+                let round = value["round"]?.int64Value, let level = value["level"]?.stringValue,
+                let type = value["event_type"]?.stringValue, let message = value["message"]?.stringValue,
+                let prevHash = value["prev_hash"]?.stringValue
+            else {
+                throw HarnessError(
+                    "journal line \(number) has a field of the wrong type: \(String(decoding: bytes, as: UTF8.self))"
+                )
+            }
+            var line = JournalLine(
+                bytes: bytes,
+                seq: seq,
+                runID: value["run_id"]?.stringValue,
+                round: round,
+                stage: value["stage"]?.stringValue,
+                level: level,
+                type: type,
+                message: message,
+                prevHash: prevHash
+            )
             line.counters = numbers(value["counters_delta"])
             line.usage = numbers(value["usage_delta"])
             if let previous = result.last {
-                guard seq == previous.seq + 1 else { throw HarnessError("journal line \(number): seq \(seq) follows \(previous.seq)") }
+                guard seq == previous.seq + 1 else {
+                    throw HarnessError("journal line \(number): seq \(seq) follows \(previous.seq)")
+                }
                 guard prevHash == SHA256.hex(previous.bytes) else {
-                    throw HarnessError("journal line \(number) (seq \(seq)): prev_hash does not match the previous line")
+                    throw HarnessError(
+                        "journal line \(number) (seq \(seq)): prev_hash does not match the previous line"
+                    )
                 }
             } else if fromStart {
                 guard seq == 1, prevHash == SHA256.zeroHex else {
-                    throw HarnessError("the first journal line has seq \(seq) and prev_hash \(prevHash), not 1 and 64 zeros")
+                    throw HarnessError(
+                        "the first journal line has seq \(seq) and prev_hash \(prevHash), not 1 and 64 zeros"
+                    )
                 }
             }
             result.append(line)
@@ -113,7 +139,9 @@ extension Session {
 
 /// The path of a tool the test needs, or a failure that says it is missing.
 func requireTool(_ name: String) throws -> String {
-    guard let path = Binaries.onPath(name) else { throw HarnessError("\(name) is not installed (not found on PATH); this test needs it") }
+    guard let path = Binaries.onPath(name) else {
+        throw HarnessError("\(name) is not installed (not found on PATH); this test needs it")
+    }
     return path
 }
 

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HeidiCore
 import HeidiTestSupport
 import Synchronization
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `GET /api/v1/logs` and `heidictl logs`: whole logs across rotation, to readers of any speed, in bounded daemon
 /// memory; followers that end with their stage; followers that give up on a daemon gone for good.
@@ -20,7 +21,12 @@ struct LogServingTests {
     /// Reads `GET target` with `Connection: close` 64 KiB at a time, 2 ms between reads and a pause of `pause`
     /// seconds at each third; returns the decoded chunked body and whether it ended with the terminating chunk.
     /// `duringPause` runs in each pause.
-    static func readSlowly(_ socketPath: String, _ target: String, pause: Double, duringPause: () -> Void) -> (body: [UInt8], terminated: Bool) {
+    static func readSlowly(
+        _ socketPath: String,
+        _ target: String,
+        pause: Double,
+        duringPause: () -> Void
+    ) -> (body: [UInt8], terminated: Bool) {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         let connected = withUnixAddress(socketPath) { connect(fd, $0, $1) } == 0
@@ -47,7 +53,8 @@ struct LogServingTests {
         var body: [UInt8] = []
         var index = headEnd.upperBound
         while let lineEnd = raw[index...].firstRange(of: Array("\r\n".utf8)),
-              let size = Int(String(decoding: raw[index..<lineEnd.lowerBound], as: UTF8.self), radix: 16) {
+            let size = Int(String(decoding: raw[index..<lineEnd.lowerBound], as: UTF8.self), radix: 16)
+        {
             index = lineEnd.upperBound
             if size == 0 { return (body, raw[index...].starts(with: Array("\r\n".utf8))) }
             guard index + size <= raw.count else { break }
@@ -63,9 +70,11 @@ struct LogServingTests {
         defer { s.tearDown() }
         let gate = s.dir.file("gate")
         let lines = 1_200_000
-        try s.writeConfig(TestConfig.shell(stages: [
-            .generate: "seq 1 \(lines) | sed 's/^/line number /'; " + TestConfig.waitFor(gate: gate),
-        ]).replacing("logs: {journald: false}", with: "logs: {journald: false, max_size: 8MiB}"))
+        try s.writeConfig(
+            TestConfig.shell(stages: [
+                .generate: "seq 1 \(lines) | sed 's/^/line number /'; " + TestConfig.waitFor(gate: gate)
+            ]).replacing("logs: {journald: false}", with: "logs: {journald: false, max_size: 8MiB}")
+        )
         let daemon = try await s.startDaemon()
         #expect(try await s.ctl("start").status == 0)
         let status = try await s.waitForStatus("generate running") { $0.stage == "generate" }
@@ -82,7 +91,9 @@ struct LogServingTests {
         let peak = Mutex(0)
         let pid = daemon.pid
         let slow = await Blocking.run {
-            Self.readSlowly(socket, "/api/v1/logs?stage=generate", pause: 1) { peak.withLock { $0 = max($0, Self.rss(pid)) } }
+            Self.readSlowly(socket, "/api/v1/logs?stage=generate", pause: 1) {
+                peak.withLock { $0 = max($0, Self.rss(pid)) }
+            }
         }
         #expect(slow.terminated, "the chunked body ends with its terminating chunk")
         let wholeSlow = slow.body == expected
@@ -92,13 +103,19 @@ struct LogServingTests {
             #expect(full.status == 0, "\(full.stderr)")
             let whole = full.stdoutBytes == expected
             #expect(whole, "heidictl logs printed \(full.stdoutBytes.count) of \(expected.count) bytes")
-            #expect(full.stderr.contains("rotated") && full.stderr.contains(".log.1"), "says what the rotation left out: \(full.stderr)")
+            #expect(
+                full.stderr.contains("rotated") && full.stderr.contains(".log.1"),
+                "says what the rotation left out: \(full.stderr)"
+            )
             peak.withLock { $0 = max($0, Self.rss(pid)) }
         }
         let lastLines = Array(expected.split(separator: 0x0a).suffix(600).map { Array($0) + [0x0a] }.joined())
         for _ in 0..<5 {
             let tail = try await s.ctl("logs", "generate", "-n", "600")
-            #expect(tail.status == 0 && tail.stdoutBytes == lastLines, "-n 600: exit \(tail.status), \(tail.stdoutBytes.count) bytes; \(tail.stderr)")
+            #expect(
+                tail.status == 0 && tail.stdoutBytes == lastLines,
+                "-n 600: exit \(tail.status), \(tail.stdoutBytes.count) bytes; \(tail.stderr)"
+            )
         }
         let growth = peak.withLock { $0 } - baseline
         #expect(growth < 16 * 1024, "heidid grew by \(growth) KiB while serving a \(expected.count >> 20) MiB log")
@@ -111,9 +128,12 @@ struct LogServingTests {
         defer { s.tearDown() }
         let gates = s.dir.file("gate-")
         let failFlag = s.dir.file("fail")
-        try s.writeConfig(TestConfig.shell(stages: [
-            .generate: "echo first; " + TestConfig.waitFor(gate: gates + "$HEIDI_RUN_ID") + "; echo last; [ -e \(failFlag) ] && exit 3; exit 0",
-        ]))
+        try s.writeConfig(
+            TestConfig.shell(stages: [
+                .generate: "echo first; " + TestConfig.waitFor(gate: gates + "$HEIDI_RUN_ID")
+                    + "; echo last; [ -e \(failFlag) ] && exit 3; exit 0"
+            ])
+        )
         try await s.startDaemon()
         for failing in [false, true] {
             if failing { try s.openGate(failFlag) }
@@ -121,7 +141,9 @@ struct LogServingTests {
             let status = try await s.waitForStatus("generate running") { $0.stage == "generate" }
             let follower = try s.background("logs", "-f")
             defer { follower.stop() }
-            try await s.waitUntil("the follower to print the first line") { follower.stdout.contains("first") ? true : nil }
+            try await s.waitUntil("the follower to print the first line") {
+                follower.stdout.contains("first") ? true : nil
+            }
             try s.openGate(gates + (status.runID ?? ""))
             let exit = await follower.exit(within: Session.patience)
             let stderr = follower.stderr
@@ -148,7 +170,9 @@ struct LogServingTests {
         try await s.startDaemon()
         let follower = try s.background("events", "-f", "--reconnect-timeout", "1s")
         defer { follower.stop() }
-        try await s.waitUntil("the follower to print daemon_start") { follower.stdout.contains("daemon_start") ? true : nil }
+        try await s.waitUntil("the follower to print daemon_start") {
+            follower.stdout.contains("daemon_start") ? true : nil
+        }
         try await s.stopDaemon()
         let exit = await follower.exit(within: Session.patience)
         let stderr = follower.stderr

@@ -1,8 +1,9 @@
+import HeidiCore
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import Testing
 
 /// The real heidid talking sd_notify to a socket the test owns, as systemd would (SPEC §9).
 @Suite(.serialized)
@@ -15,7 +16,10 @@ struct NotifyTests {
         let daemon = try await s.startDaemon(environment: ["NOTIFY_SOCKET": listener.path], waitUntilAnswering: false)
 
         let readyMessage = await listener.next(timeout: Session.patience) { NotifyListener.has($0, "READY=1") }
-        let ready = try #require(readyMessage, "no READY=1 within 10 s; got \(listener.received); stderr:\n\(daemon.stderrText)")
+        let ready = try #require(
+            readyMessage,
+            "no READY=1 within 10 s; got \(listener.received); stderr:\n\(daemon.stderrText)"
+        )
         // At the moment READY=1 arrives, the control socket must already serve requests.
         let status = await controlGet(socket: s.socket, "/api/v1/status")
         #expect(status?.status == 200, "GET status right after READY=1: \(String(describing: status))")
@@ -28,7 +32,9 @@ struct NotifyTests {
 
         let start = try await s.ctl("start", "--mode", "collect", "--rounds", "1")
         #expect(start.status == 0, "start: \(start)")
-        let collected = await listener.next(timeout: Session.patience) { NotifyListener.value("STATUS", in: $0)?.contains("waiting for train-now") == true }
+        let collected = await listener.next(timeout: Session.patience) {
+            NotifyListener.value("STATUS", in: $0)?.contains("waiting for train-now") == true
+        }
         #expect(collected != nil, "no STATUS for the collected round; got \(listener.statuses)")
         let statuses = listener.statuses
         let collecting = statuses.firstIndex { $0.hasPrefix("COLLECTING (generate) round 1/1 run_") }
@@ -54,9 +60,13 @@ struct NotifyTests {
         let listener = try NotifyListener(path: s.dir.file("notify.sock"))
         try await s.startDaemon(environment: ["NOTIFY_SOCKET": listener.path])
         #expect(try await s.ctl("start", "--rounds", "1").status == 0)
-        let line = await listener.next(timeout: Session.patience) { NotifyListener.value("STATUS", in: $0)?.contains("– generating 2/4") == true }
+        let line = await listener.next(timeout: Session.patience) {
+            NotifyListener.value("STATUS", in: $0)?.contains("– generating 2/4") == true
+        }
         #expect(line != nil, "no STATUS= with the stage's progress; got \(listener.statuses)")
-        if let line { #expect(NotifyListener.value("STATUS", in: line)?.hasPrefix("COLLECTING (generate) round 1/1") == true) }
+        if let line {
+            #expect(NotifyListener.value("STATUS", in: line)?.hasPrefix("COLLECTING (generate) round 1/1") == true)
+        }
         try s.openGate(gate)
         _ = try await s.waitForEvent("pipeline_complete", timeout: 30)
     }

@@ -1,11 +1,12 @@
+import HeidiCore
+@_exported import HeidiTestSupport
+
 // Shared by EndToEndTests and HeidiSystemdTests (Tests/HeidiSystemdTests/ProcessSupport.swift is a symlink to this
 // file): spawning the built executables, capturing their output, reaping them, and finding leftover processes.
 // Depends on Glibc and HeidiCore only, which both test targets have.
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-@_exported import HeidiTestSupport
 
 extension Binaries {
     /// The absolute path of `name` on `$PATH`, or nil.
@@ -21,7 +22,8 @@ enum TestEnvironment {
     static let inherited = ProcessEnvironment.current()
 
     private static let dropped: Set<String> = [
-        "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM",
+        "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
+        "JOURNAL_STREAM",
         "ROUNDS", "RUN_UNIT_TESTS", "PIPELINE_MODE", "OUT_DIR", "RUN_ID", "MAX_CPU_PCT", "MAX_MEM_PCT",
         "MAX_WALL_TIME_MINUTES", "STATE_DIRECTORY", "RUNTIME_DIRECTORY",
     ]
@@ -95,12 +97,17 @@ enum Processes {
     static func cleanUp(_ argv: [String], timeout: Double = 20) {
         guard let output = try? CaptureFile() else { return }
         defer { output.close() }
-        guard let pid = try? spawn(argv, environment: TestEnvironment.make(), stdout: output.fd, stderr: output.fd) else { return }
+        guard let pid = try? spawn(argv, environment: TestEnvironment.make(), stdout: output.fd, stderr: output.fd)
+        else { return }
         if waitBlocking(pid, timeout: timeout) == nil { killGroupAndReap(pid) }
     }
 
     /// Runs a command to completion (at most `timeout` seconds) and captures its output.
-    static func run(_ argv: [String], environment: [String: String] = TestEnvironment.make(), timeout: Double = 20)
+    static func run(
+        _ argv: [String],
+        environment: [String: String] = TestEnvironment.make(),
+        timeout: Double = 20
+    )
         async throws -> ProcessResult
     {
         let out = try CaptureFile()
@@ -114,7 +121,11 @@ enum Processes {
             killGroupAndReap(pid)
             throw HarnessError("\(argv.joined(separator: " ")) did not finish within \(timeout) s")
         }
-        return ProcessResult(status: status, stdoutBytes: out.contents(), stderr: String(decoding: err.contents(), as: UTF8.self))
+        return ProcessResult(
+            status: status,
+            stdoutBytes: out.contents(),
+            stderr: String(decoding: err.contents(), as: UTF8.self)
+        )
     }
 
     /// Live (non-zombie) processes whose environment contains the entry `marker` (`NAME=value`).
@@ -122,7 +133,9 @@ enum Processes {
         let needle = Array(marker.utf8)
         var found: [pid_t] = []
         for name in (try? FileSystem.entries(of: "/proc")) ?? [] {
-            guard let pid = pid_t(name), let environment = try? FileSystem.read("/proc/\(name)/environ") else { continue }
+            guard let pid = pid_t(name), let environment = try? FileSystem.read("/proc/\(name)/environ") else {
+                continue
+            }
             if environment.split(separator: 0).contains(where: { $0.elementsEqual(needle) }) { found.append(pid) }
         }
         return found

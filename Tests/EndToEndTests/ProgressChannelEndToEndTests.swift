@@ -24,8 +24,12 @@ struct ProgressChannelEndToEndTests {
         #expect(human.stdout.contains("generating 2/4"), "human status: \(human.stdout)")
         #expect(human.stdout.contains("rejected_syntax=1 teacher_generated=4"), "human status: \(human.stdout)")
         let metricsLive = try await Self.metrics(s)
-        #expect(metricsLive.stdout.contains("heidi_stage_reported_counter_total{name=\"teacher_generated\",stage=\"generate\"} 4"),
-                "metrics: \(metricsLive.stdout)")
+        #expect(
+            metricsLive.stdout.contains(
+                "heidi_stage_reported_counter_total{name=\"teacher_generated\",stage=\"generate\"} 4"
+            ),
+            "metrics: \(metricsLive.stdout)"
+        )
 
         try s.openGate(gate)
         let events = try await s.waitForEvent("pipeline_complete", timeout: 30)
@@ -36,8 +40,10 @@ struct ProgressChannelEndToEndTests {
         #expect(end.usage["requests_sent"] == 4)
         #expect(end.usage["wall_ms"] != nil)
         let metrics = try await Self.metrics(s)
-        #expect(metrics.stdout.contains("heidi_stage_reported_usage_total{name=\"requests_sent\",stage=\"generate\"} 4"),
-                "metrics: \(metrics.stdout)")
+        #expect(
+            metrics.stdout.contains("heidi_stage_reported_usage_total{name=\"requests_sent\",stage=\"generate\"} 4"),
+            "metrics: \(metrics.stdout)"
+        )
     }
 
     @Test("a stage with watchdog: that stops pinging is killed as hung and fails the run")
@@ -60,8 +66,10 @@ struct ProgressChannelEndToEndTests {
 
     /// `GET /metrics` through curl.
     static func metrics(_ s: Session) async throws -> ProcessResult {
-        try await Processes.run([try requireTool("curl"), "--silent", "--show-error", "--max-time", "10", "--unix-socket", s.socket,
-                           "http://localhost/metrics"])
+        try await Processes.run([
+            try requireTool("curl"), "--silent", "--show-error", "--max-time", "10", "--unix-socket", s.socket,
+            "http://localhost/metrics",
+        ])
     }
 
     /// A stage that reports through `HEIDI_NOTIFY_SOCKET` (with the README's sender), then waits for `gate`.

@@ -1,8 +1,9 @@
+import HeidiCore
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import Testing
 
 /// Daemon restarts on the same state directory: the journal chain continues, and a torn tail is repaired.
 @Suite(.serialized)
@@ -92,7 +93,10 @@ struct RestartTests {
         try await s.startDaemon()
         let damaged = try #require(try s.events().of("journal_damaged").first)
         #expect(damaged.seq == kept.seq + 2 && damaged.level == "critical", "after this start's daemon_start")
-        #expect(damaged.message.contains("records seq \(lines.last?.seq ?? 0) but the journal ends at seq \(kept.seq)"), "\(damaged.message)")
+        #expect(
+            damaged.message.contains("records seq \(lines.last?.seq ?? 0) but the journal ends at seq \(kept.seq)"),
+            "\(damaged.message)"
+        )
         #expect(s.daemon?.stderrText.contains("the journal was damaged") == true)
         #expect(try await s.status().journal.damage?.contains("lines were cut off") == true)
 
@@ -101,14 +105,23 @@ struct RestartTests {
         try await s.waitForEvent("pipeline_complete")
         #expect(try await s.stopDaemon() == 0)
         try await s.startDaemon()
-        #expect(try await s.status().journal.damage?.contains("lines were cut off") == true, "damage recorded earlier is shown")
+        #expect(
+            try await s.status().journal.damage?.contains("lines were cut off") == true,
+            "damage recorded earlier is shown"
+        )
         #expect(try s.events().of("journal_damaged").count == 1, "a second start finds nothing new")
         let verify = try await s.ctl("journal", "verify", s.journalPath)
-        #expect(verify.status == 1 && verify.stdout.hasPrefix("DAMAGED (recorded)") && verify.stdout.contains("journal_damaged at seq \(damaged.seq)"),
-                "\(verify)")
+        #expect(
+            verify.status == 1 && verify.stdout.hasPrefix("DAMAGED (recorded)")
+                && verify.stdout.contains("journal_damaged at seq \(damaged.seq)"),
+            "\(verify)"
+        )
         let json = try await s.ctl("--json", "journal", "verify", s.journalPath)
-        #expect(json.status == 1 && json.stdout.contains(#""verdict":"damaged""#) && json.stdout.contains(#""damage":[{"seq":\#(damaged.seq)"#),
-                "\(json)")
+        #expect(
+            json.status == 1 && json.stdout.contains(#""verdict":"damaged""#)
+                && json.stdout.contains(#""damage":[{"seq":\#(damaged.seq)"#),
+            "\(json)"
+        )
     }
 
     @Test("a journal changed in the middle: heidid keeps the damaged bytes aside, records it, and goes on")
@@ -127,7 +140,10 @@ struct RestartTests {
         let damaged = try #require(try s.events().of("journal_damaged").first)
         // Line `middle + 1` was changed (line `middle + 2`'s prev_hash shows it): the lines before it are kept.
         #expect(damaged.seq == lines[middle - 1].seq + 2, "\(damaged.message)")
-        #expect(damaged.message.contains("line \(middle + 1) (seq \(lines[middle].seq)) was changed"), "\(damaged.message)")
+        #expect(
+            damaged.message.contains("line \(middle + 1) (seq \(lines[middle].seq)) was changed"),
+            "\(damaged.message)"
+        )
         let aside = try #require(try FileSystem.entries(of: s.stateDir).first { $0.hasPrefix("damaged-") })
         let kept = try FileSystem.read(s.stateDir + "/" + aside + "/events.jsonl.from-byte-\(start)")
         #expect(kept == Array(bytes[start...]), "the damaged bytes are kept aside as they were")
@@ -144,27 +160,43 @@ struct RestartTests {
         try await s.startDaemon()
         #expect(try await s.stopDaemon() == 0)
         let beside = try await s.ctl("journal", "verify", s.journalPath)
-        #expect(beside.status == 0 && beside.stdout.contains("the tail against the head \(s.stateDir)/state.json records")
-                && !beside.stdout.contains("NOT checked: the last lines"), "\(beside)")
+        #expect(
+            beside.status == 0 && beside.stdout.contains("the tail against the head \(s.stateDir)/state.json records")
+                && !beside.stdout.contains("NOT checked: the last lines"),
+            "\(beside)"
+        )
         try FileSystem.createDirectories(s.dir.file("copy"))
         let copy = s.dir.file("copy/events.jsonl")
         try FileSystem.writeAtomically(copy, try s.journalBytes(), mode: 0o640)
         let human = try await s.ctl("journal", "verify", copy)
-        #expect(human.status == 0 && human.stdout.contains("NOT checked: the last lines") && human.stdout.contains("no ")
-                && human.stdout.contains("state.json beside it"), "\(human)")
+        #expect(
+            human.status == 0 && human.stdout.contains("NOT checked: the last lines") && human.stdout.contains("no ")
+                && human.stdout.contains("state.json beside it"),
+            "\(human)"
+        )
         let json = try await s.ctl("--json", "journal", "verify", copy)
-        #expect(json.stdout.contains(#""not_checked":["the last lines"#) && json.stdout.contains(#""checked":["every line's format""#), "\(json)")
+        #expect(
+            json.stdout.contains(#""not_checked":["the last lines"#)
+                && json.stdout.contains(#""checked":["every line's format""#),
+            "\(json)"
+        )
     }
 
-    @Test("kill -9 during a stage: the restarted daemon kills all of it, setsid escapers too, before running it once more")
+    @Test(
+        "kill -9 during a stage: the restarted daemon kills all of it, setsid escapers too, before running it once more"
+    )
     func recoveryAfterKill9LeavesNothingOfTheInterruptedStage() async throws {
         let s = try Session()
         defer { s.tearDown() }
         // The stage leaves one process in a session of its own: not in the stage's process group, so only the
         // instance marker (or the cgroup) still ties it to the stage once its daemon is gone.
         let stageMarker = "HEIDI_E2E_STAGE=" + s.dir.path
-        try s.writeConfig(TestConfig.shell(stages: [.generate: "setsid sleep 303 & exec sleep 303"],
-                                           stageEnv: ["HEIDI_E2E_STAGE": s.dir.path]))
+        try s.writeConfig(
+            TestConfig.shell(
+                stages: [.generate: "setsid sleep 303 & exec sleep 303"],
+                stageEnv: ["HEIDI_E2E_STAGE": s.dir.path]
+            )
+        )
         let first = try await s.startDaemon()
         #expect(try await s.ctl("start", "--mode", "full", "--rounds", "1").status == 0)
         let old = try await s.waitUntil("the stage and its escaper") { () -> [pid_t]? in
@@ -173,7 +205,10 @@ struct RestartTests {
         }
         kill(first.pid, SIGKILL)
         #expect(await first.waitForExit(timeout: Session.patience) != nil)
-        #expect(Processes.withEnvironmentEntry(stageMarker).sorted() == old.sorted(), "kill -9 of heidid leaves its stage running")
+        #expect(
+            Processes.withEnvironmentEntry(stageMarker).sorted() == old.sorted(),
+            "kill -9 of heidid leaves its stage running"
+        )
 
         try await s.startDaemon()
         let events = try await s.waitForEvent("run_recovered")

@@ -1,3 +1,5 @@
+import HeidiCore
+
 // Shared by EndToEndTests and HeidiSystemdTests (Tests/HeidiSystemdTests/Session.swift is a symlink to this file):
 // one scratch directory with a config, a state directory and a control socket, the heidid processes started on
 // it, and heidictl against it. Tests write `let s = try Session(); defer { s.tearDown() }`, so it is torn down also
@@ -7,7 +9,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// A heidid started by a test, in its own process group, with stdout and stderr in files of the session directory.
 final class DaemonProcess {
@@ -23,8 +24,15 @@ final class DaemonProcess {
             close(stdoutFD)
             close(stderrFD)
         }
-        guard stdoutFD >= 0, stderrFD >= 0 else { throw HarnessError("cannot create \(logPrefix).*: \(String(cString: strerror(errno)))") }
-        pid = try Processes.spawn([Binaries.heidid] + arguments, environment: environment, stdout: stdoutFD, stderr: stderrFD)
+        guard stdoutFD >= 0, stderrFD >= 0 else {
+            throw HarnessError("cannot create \(logPrefix).*: \(String(cString: strerror(errno)))")
+        }
+        pid = try Processes.spawn(
+            [Binaries.heidid] + arguments,
+            environment: environment,
+            stdout: stdoutFD,
+            stderr: stderrFD
+        )
     }
 
     var stderrText: String { (try? FileSystem.read(stderrPath)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
@@ -97,13 +105,19 @@ final class Session {
     /// Starts heidid on this session's state directory and socket; by default waits until it answers
     /// `heidictl status` (at most `timeout` seconds).
     @discardableResult
-    func startDaemon(extraArguments: [String] = [], environment extra: [String: String] = [:], waitUntilAnswering: Bool = true,
-                     timeout: Double = Session.patience) async throws -> DaemonProcess {
+    func startDaemon(
+        extraArguments: [String] = [],
+        environment extra: [String: String] = [:],
+        waitUntilAnswering: Bool = true,
+        timeout: Double = Session.patience
+    ) async throws -> DaemonProcess {
         var arguments = ["--state-dir", stateDir, "--socket", socket, "--log-target", "stderr"]
         if let configPath { arguments += ["--config", configPath] }
-        let daemon = try DaemonProcess(arguments: arguments + extraArguments,
-                                       environment: environment.merging(extra) { _, new in new },
-                                       logPrefix: dir.file("heidid-\(daemons.count + 1)"))
+        let daemon = try DaemonProcess(
+            arguments: arguments + extraArguments,
+            environment: environment.merging(extra) { _, new in new },
+            logPrefix: dir.file("heidid-\(daemons.count + 1)")
+        )
         daemons.append(daemon)
         if waitUntilAnswering { try await waitForAnswer(daemon, timeout: timeout) }
         return daemon
@@ -115,15 +129,19 @@ final class Session {
         var last: ProcessResult?
         while Clock.seconds() < deadline {
             if daemon.hasExited {
-                throw HarnessError("heidid exited (\(daemon.exitStatus ?? -1)) before answering; stderr:\n\(daemon.stderrText)")
+                throw HarnessError(
+                    "heidid exited (\(daemon.exitStatus ?? -1)) before answering; stderr:\n\(daemon.stderrText)"
+                )
             }
             let result = try await ctl("status")
             if result.status == 0 || result.status == 1 { return }
             last = result
             try await Task.sleep(nanoseconds: 50_000_000)
         }
-        throw HarnessError("heidid did not answer within \(timeout) s; last heidictl: \(last.map { "\($0)" } ?? "-")\n"
-                           + "heidid stderr:\n\(daemon.stderrText)")
+        throw HarnessError(
+            "heidid did not answer within \(timeout) s; last heidictl: \(last.map { "\($0)" } ?? "-")\n"
+                + "heidid stderr:\n\(daemon.stderrText)"
+        )
     }
 
     /// Runs `heidictl --socket <socket> ARGS...`.
@@ -143,24 +161,39 @@ final class Session {
     /// Polls until `condition` holds (at most `timeout` seconds); fails with `what`, the last value seen and the
     /// daemon's stderr.
     @discardableResult
-    func waitUntil<T>(_ what: String, timeout: Double = Session.patience, _ probe: () async throws -> T?) async throws -> T {
+    func waitUntil<T>(
+        _ what: String,
+        timeout: Double = Session.patience,
+        _ probe: () async throws -> T?
+    ) async throws -> T {
         let deadline = Clock.seconds() + timeout
         while true {
             if let value = try await probe() { return value }
             if let daemon, daemon.hasExited {
-                throw HarnessError("waiting for \(what): heidid exited (\(daemon.exitStatus ?? -1)); stderr:\n\(daemon.stderrText)")
+                throw HarnessError(
+                    "waiting for \(what): heidid exited (\(daemon.exitStatus ?? -1)); stderr:\n\(daemon.stderrText)"
+                )
             }
             if Clock.seconds() >= deadline { break }
             try await Task.sleep(nanoseconds: 100_000_000)
         }
-        let last = (try? await status()).map { "state \($0.state.rawValue) round \($0.round)/\($0.rounds) stage \($0.stage ?? "-")" } ?? "-"
-        throw HarnessError("timed out after \(timeout) s waiting for \(what); last status: \(last)\nheidid stderr:\n"
-                           + (daemon?.stderrText ?? ""))
+        let last =
+            (try? await status()).map {
+                "state \($0.state.rawValue) round \($0.round)/\($0.rounds) stage \($0.stage ?? "-")"
+            } ?? "-"
+        throw HarnessError(
+            "timed out after \(timeout) s waiting for \(what); last status: \(last)\nheidid stderr:\n"
+                + (daemon?.stderrText ?? "")
+        )
     }
 
     /// Polls `heidictl status` until `condition` holds.
     @discardableResult
-    func waitForStatus(_ what: String, timeout: Double = Session.patience, _ condition: (StatusSnapshot) -> Bool) async throws -> StatusSnapshot {
+    func waitForStatus(
+        _ what: String,
+        timeout: Double = Session.patience,
+        _ condition: (StatusSnapshot) -> Bool
+    ) async throws -> StatusSnapshot {
         try await waitUntil(what, timeout: timeout) { () async throws -> StatusSnapshot? in
             let status = try await status()
             return condition(status) ? status : nil

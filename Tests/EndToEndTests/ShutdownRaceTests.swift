@@ -1,8 +1,9 @@
+import HeidiCore
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import Testing
 
 /// SIGTERM while clients keep connecting: connections accepted during shutdown must be closed, never crash heidid
 /// (NIO stops the process when an accepted connection's writer is dropped unfinished; this crashed 3 of 15 runs).
@@ -32,12 +33,19 @@ struct ShutdownRaceTests {
             defer { s.tearDown() }
             try s.writeConfig(TestConfig.shell())
             let daemon = try await s.startDaemon()
-            let storm = try Processes.spawn([python, "-c", Self.hammer, s.socket, "1.5"], environment: TestEnvironment.make(),
-                                            stdout: devNull, stderr: devNull)
+            let storm = try Processes.spawn(
+                [python, "-c", Self.hammer, s.socket, "1.5"],
+                environment: TestEnvironment.make(),
+                stdout: devNull,
+                stderr: devNull
+            )
             try await Task.sleep(nanoseconds: 600_000_000)
             let status = await daemon.terminate()
             _ = await Processes.wait(storm, timeout: 10)
-            #expect(status == 0, "round \(round): heidid exited \(String(describing: status)); stderr:\n\(daemon.stderrText.suffix(2000))")
+            #expect(
+                status == 0,
+                "round \(round): heidid exited \(String(describing: status)); stderr:\n\(daemon.stderrText.suffix(2000))"
+            )
             if status != 0 { break }
         }
     }

@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// The real Slurm cluster SlurmExecutorTests run against (contrib/slurm/cluster.sh; `make slurm-test` starts it and sets
 /// `SLURM_CONF`). No cluster is a failure that says how to start one, never a skip.
@@ -14,19 +15,27 @@ enum SlurmCluster {
     /// unless its accounting is what the run expects.
     static func require() async throws {
         guard let conf, FileSystem.exists(conf) else {
-            throw HarnessError("no Slurm cluster: SLURM_CONF is \(conf.map { "\($0), which does not exist" } ?? "not set"); "
-                               + "run `make slurm-test`, or `contrib/slurm/cluster.sh start DIR` and export the SLURM_CONF it prints")
+            throw HarnessError(
+                "no Slurm cluster: SLURM_CONF is \(conf.map { "\($0), which does not exist" } ?? "not set"); "
+                    + "run `make slurm-test`, or `contrib/slurm/cluster.sh start DIR` and export the SLURM_CONF it prints"
+            )
         }
         let sinfo = try await run(["sinfo", "--noheader", "--format=%T"])
         let states = Set(sinfo.stdout.split(whereSeparator: \.isNewline).map(String.init))
-        guard sinfo.status == 0, !states.isEmpty, states.allSatisfy({ ["idle", "mixed", "allocated", "completing"].contains($0) }) else {
-            throw HarnessError("the Slurm cluster of \(conf) is not up (sinfo: \(sinfo)); start it with contrib/slurm/cluster.sh start")
+        guard sinfo.status == 0, !states.isEmpty,
+            states.allSatisfy({ ["idle", "mixed", "allocated", "completing"].contains($0) })
+        else {
+            throw HarnessError(
+                "the Slurm cluster of \(conf) is not up (sinfo: \(sinfo)); start it with contrib/slurm/cluster.sh start"
+            )
         }
         if let expected = TestEnvironment.inherited["HEIDI_TEST_SLURM_ACCOUNTING"] {
             let config = try await run(["scontrol", "show", "config"])
             let enabled = !config.stdout.contains("accounting_storage/none")
             guard enabled == (expected == "1") else {
-                throw HarnessError("this run expects a cluster \(expected == "1" ? "with" : "without") accounting; \(conf) has it \(enabled ? "on" : "off")")
+                throw HarnessError(
+                    "this run expects a cluster \(expected == "1" ? "with" : "without") accounting; \(conf) has it \(enabled ? "on" : "off")"
+                )
             }
         }
     }
@@ -35,7 +44,11 @@ enum SlurmCluster {
         guard let program = argv.first.flatMap({ $0.hasPrefix("/") ? $0 : Binaries.onPath($0) }) else {
             throw HarnessError("\(argv.first ?? "?") is not on PATH: install slurm-wlm (make slurm-test-deps)")
         }
-        return try await Processes.run([program] + argv.dropFirst(), environment: TestEnvironment.make(), timeout: timeout)
+        return try await Processes.run(
+            [program] + argv.dropFirst(),
+            environment: TestEnvironment.make(),
+            timeout: timeout
+        )
     }
 
     /// Jobs with this name prefix in squeue (any state Slurm still lists): `id|name|state`.
@@ -50,7 +63,9 @@ enum SlurmCluster {
 
     /// Jobs of a run that are still queued or running.
     static func activeJobs(run runID: String) async throws -> [(id: String, name: String, state: String)] {
-        try await jobs(namePrefix: "heidi.\(runID)").filter { ["PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "SUSPENDED"].contains($0.state) }
+        try await jobs(namePrefix: "heidi.\(runID)").filter {
+            ["PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "SUSPENDED"].contains($0.state)
+        }
     }
 
     static func controller(_ action: String) async throws {

@@ -1,8 +1,9 @@
+import HeidiCore
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import Testing
 
 /// `executor: slurm` against a real Slurm cluster (issue 19, item 7; `make slurm-test` starts the cluster of
 /// contrib/slurm/cluster.sh, runs this suite without and with accounting, and stops it). Each test runs one collect
@@ -12,8 +13,14 @@ struct SlurmExecutorTests {
     static let daemonEnvironment = ["HEIDI_SLURM_POLL": "0.1,0.5"]
 
     /// A collect round whose generate stage runs `command` (a YAML value) as a Slurm job.
-    static func config(_ command: String, slurm: String = "{}", timeout: String = "60s", stopGrace: String = "2s",
-                       queueTimeout: String? = nil, retries: Int = 0) -> String {
+    static func config(
+        _ command: String,
+        slurm: String = "{}",
+        timeout: String = "60s",
+        stopGrace: String = "2s",
+        queueTimeout: String? = nil,
+        retries: Int = 0
+    ) -> String {
         """
         pipeline: {mode: collect, rounds: 1, run_unit_tests: false}
         paths: {repo_root: .}
@@ -52,7 +59,9 @@ struct SlurmExecutorTests {
     /// Waits until the run is over (IDLE or ERROR) and returns the generate stage's last stage_end message.
     @discardableResult
     static func finish(_ s: Session, timeout: Double = 60) async throws -> (status: StatusSnapshot, end: String) {
-        let status = try await s.waitForStatus("the run to end", timeout: timeout) { ($0.state == .idle || $0.state == .error) && $0.runID != nil || $0.state == .error }
+        let status = try await s.waitForStatus("the run to end", timeout: timeout) {
+            ($0.state == .idle || $0.state == .error) && $0.runID != nil || $0.state == .error
+        }
         let end = try s.events().of("stage_end", stage: "generate").last?.message ?? "(no stage_end)"
         return (status, end)
     }
@@ -61,10 +70,16 @@ struct SlurmExecutorTests {
     static func runningJob(_ runID: String, timeout: Double = 30) async throws -> String {
         let deadline = Clock.seconds() + timeout
         while Clock.seconds() < deadline {
-            if let job = try await SlurmCluster.jobs(namePrefix: "heidi.\(runID)").first(where: { $0.state == "RUNNING" }) { return job.id }
+            if let job = try await SlurmCluster.jobs(namePrefix: "heidi.\(runID)").first(where: {
+                $0.state == "RUNNING"
+            }) {
+                return job.id
+            }
             try await Task.sleep(nanoseconds: 100_000_000)
         }
-        throw HarnessError("no RUNNING job of run \(runID) within \(timeout) s: \(try await SlurmCluster.jobs(namePrefix: "heidi."))")
+        throw HarnessError(
+            "no RUNNING job of run \(runID) within \(timeout) s: \(try await SlurmCluster.jobs(namePrefix: "heidi."))"
+        )
     }
 
     static func expectQueueClean(_ runID: String) async throws {
@@ -83,14 +98,18 @@ struct SlurmExecutorTests {
         defer { s.tearDown() }
         let out = s.dir.file("argv.bin")
         let argv = ["a b", "\"double\" 'single'", "ünïcødé €", "$HOME `x` \\n", "", "*"]
-        let command = "[/bin/sh, -c, 'printf \"%s\\0\" \"$@\" > \(out); echo \"run=$HEIDI_RUN_ID stage=$HEIDI_STAGE var=$STAGE_VAR\"', sh, "
+        let command =
+            "[/bin/sh, -c, 'printf \"%s\\0\" \"$@\" > \(out); echo \"run=$HEIDI_RUN_ID stage=$HEIDI_STAGE var=$STAGE_VAR\"', sh, "
             + argv.map { TestConfig.quoted($0) }.joined(separator: ", ") + "]"
         let runID = try await Self.startRun(s, Self.config(command))
         let (status, end) = try await Self.finish(s)
         #expect(status.state == .idle && status.lastError == nil, "\(end)")
         #expect(end.contains("finished") && end.contains("exit 0"), "\(end)")
         let written = try FileSystem.read(out)
-        #expect(written == Array(argv.map { $0 + "\u{0}" }.joined().utf8), "argv as the job saw it: \(String(decoding: written, as: UTF8.self))")
+        #expect(
+            written == Array(argv.map { $0 + "\u{0}" }.joined().utf8),
+            "argv as the job saw it: \(String(decoding: written, as: UTF8.self))"
+        )
         #expect(Self.log(s, runID).contains("run=\(runID) stage=generate var=stage value ü"), "\(Self.log(s, runID))")
     }
 
@@ -101,7 +120,10 @@ struct SlurmExecutorTests {
         _ = try await Self.startRun(s, Self.config("'echo about to fail; exit 3'"))
         let (status, end) = try await Self.finish(s)
         #expect(status.state == .error, "\(end)")
-        #expect(status.lastError?.exitCode == 3 && status.lastError?.signal == nil, "\(String(describing: status.lastError))")
+        #expect(
+            status.lastError?.exitCode == 3 && status.lastError?.signal == nil,
+            "\(String(describing: status.lastError))"
+        )
         #expect(end.contains("exit 3") && end.contains("about to fail"), "\(end)")
     }
 
@@ -120,7 +142,8 @@ struct SlurmExecutorTests {
     func logsAreComplete() async throws {
         let s = try Session()
         defer { s.tearDown() }
-        let script = "i=1; while [ $i -le 3000 ]; do echo \"line $i of the job\"; i=$((i+1)); done; "
+        let script =
+            "i=1; while [ $i -le 3000 ]; do echo \"line $i of the job\"; i=$((i+1)); done; "
             + "echo \"STATUS=epoch 7\" >> \"$HEIDI_PROGRESS_FILE\"; echo error line >&2; sleep 1; printf tail-without-newline"
         let runID = try await Self.startRun(s, Self.config(TestConfig.quoted(script)))
         let (status, end) = try await Self.finish(s)
@@ -128,11 +151,17 @@ struct SlurmExecutorTests {
         let log = Self.log(s, runID)
         let lines = log.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let numbered = lines.filter { $0.hasPrefix("line ") }
-        #expect(numbered.count == 3000 && numbered == (1...3000).map { "line \($0) of the job" }, "\(numbered.count) numbered lines")
+        #expect(
+            numbered.count == 3000 && numbered == (1...3000).map { "line \($0) of the job" },
+            "\(numbered.count) numbered lines"
+        )
         #expect(lines.contains("error line"))
         #expect(log.contains("tail-without-newline"))
         let ends = try s.events().of("stage_end", stage: "generate")
-        #expect(ends.last?.counters["output_lines"].map { $0 >= 3002 } ?? false, "\(String(describing: ends.last?.counters))")
+        #expect(
+            ends.last?.counters["output_lines"].map { $0 >= 3002 } ?? false,
+            "\(String(describing: ends.last?.counters))"
+        )
     }
 
     @Test("stop of a TERM-trapping job: TERM reaches it, it cleans up, nothing of the run stays queued")
@@ -176,7 +205,10 @@ struct SlurmExecutorTests {
         let s = try Session()
         defer { s.tearDown() }
         let marker = s.dir.file("ran")
-        let runID = try await Self.startRun(s, Self.config("[touch, \(marker)]", slurm: "{extra: [\"--begin=now+1hour\"]}"))
+        let runID = try await Self.startRun(
+            s,
+            Self.config("[touch, \(marker)]", slurm: "{extra: [\"--begin=now+1hour\"]}")
+        )
         try await s.waitUntil("the job pending") {
             try await SlurmCluster.jobs(namePrefix: "heidi.\(runID)").first { $0.state == "PENDING" }.map { _ in true }
         }
@@ -191,7 +223,10 @@ struct SlurmExecutorTests {
     func queueTimeout() async throws {
         let s = try Session()
         defer { s.tearDown() }
-        let runID = try await Self.startRun(s, Self.config("[\"true\"]", slurm: "{extra: [\"--begin=now+1hour\"]}", queueTimeout: "2s"))
+        let runID = try await Self.startRun(
+            s,
+            Self.config("[\"true\"]", slurm: "{extra: [\"--begin=now+1hour\"]}", queueTimeout: "2s")
+        )
         let (status, end) = try await Self.finish(s, timeout: 30)
         #expect(status.state == .error, "\(end)")
         #expect(end.contains("queue_timeout"), "\(end)")
@@ -240,7 +275,10 @@ struct SlurmExecutorTests {
         try await s.waitUntil("a few ticks") { Self.log(s, runID).contains("tick 3\n") ? true : nil }
         // Status (the API's JSON and heidictl's human block) names the job, its Slurm state and node.
         let shown = try await s.waitForStatus("the job RUNNING in status") { $0.child?.executor?["state"] == "RUNNING" }
-        #expect(shown.child?.executor?["job_id"] == job && ["n1", "n2"].contains(shown.child?.executor?["nodes"] ?? ""), "\(String(describing: shown.child))")
+        #expect(
+            shown.child?.executor?["job_id"] == job && ["n1", "n2"].contains(shown.child?.executor?["nodes"] ?? ""),
+            "\(String(describing: shown.child))"
+        )
         let human = try await s.ctl("status")
         #expect(human.stdout.contains("slurm job \(job) RUNNING on n"), "\(human.stdout)")
         #expect(try await s.stopDaemon() == 0)
@@ -266,7 +304,10 @@ struct SlurmExecutorTests {
         try FileSystem.createDirectories(bin)
         let real = Binaries.onPath("sbatch") ?? "/usr/bin/sbatch"
         let submitted = s.dir.file("submitted")
-        _ = try s.dir.write("bin/sbatch", "#!/bin/sh\n\(real) \"$@\" > \(submitted).tmp && mv \(submitted).tmp \(submitted); sleep 60\n")
+        _ = try s.dir.write(
+            "bin/sbatch",
+            "#!/bin/sh\n\(real) \"$@\" > \(submitted).tmp && mv \(submitted).tmp \(submitted); sleep 60\n"
+        )
         chmod(bin + "/sbatch", 0o755)
         let script = "i=1; while [ $i -le 30 ]; do echo \"tick $i\"; i=$((i+1)); sleep 0.1; done"
         let path = "\(bin):\(TestEnvironment.inherited["PATH"] ?? "/usr/bin:/bin")"
@@ -332,7 +373,10 @@ struct SlurmExecutorTests {
         let s = try Session()
         defer { s.tearDown() }
         let command = "[srun, /bin/sh, -c, 'echo \"node=$SLURMD_NODENAME gpu=$CUDA_VISIBLE_DEVICES\"']"
-        let runID = try await Self.startRun(s, Self.config(command, slurm: "{nodes: 2, ntasks_per_node: 1, gres: \"gpu:1\"}"))
+        let runID = try await Self.startRun(
+            s,
+            Self.config(command, slurm: "{nodes: 2, ntasks_per_node: 1, gres: \"gpu:1\"}")
+        )
         let (status, end) = try await Self.finish(s)
         #expect(status.state == .idle, "\(end)")
         let log = Self.log(s, runID)

@@ -1,8 +1,9 @@
+import HeidiCore
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import Testing
 
 /// Socket activation (SPEC §9) with systemd's own `systemd-socket-activate`: it binds the socket, starts heidid on
 /// the first connection with LISTEN_FDS, and heidid serves that descriptor and never unlinks the socket.
@@ -10,17 +11,25 @@ import Testing
 struct SocketActivationTests {
     @Test("heidid serves a socket-activated descriptor and leaves the socket in place when it exits")
     func activation() async throws {
-        let activate = try #require(Binaries.onPath("systemd-socket-activate"),
-                                    "systemd-socket-activate (package systemd) is needed to test socket activation")
+        let activate = try #require(
+            Binaries.onPath("systemd-socket-activate"),
+            "systemd-socket-activate (package systemd) is needed to test socket activation"
+        )
         let s = try Session(environment: ["HEIDI_MOCK_SUBPROCESSES": "1"])
         defer { s.tearDown() }
         try s.writeConfig(TestConfig.shell())
         let log = try CaptureFile()
         defer { log.close() }
-        let argv = [activate, "-l", s.socket, Binaries.heidid, "--config", s.configPath ?? "", "--state-dir", s.stateDir,
-                    "--socket", s.socket, "--log-target", "stderr"]
-        let pid = try Processes.spawn(argv, environment: TestEnvironment.make(["HEIDI_MOCK_SUBPROCESSES": "1"]),
-                                      stdout: log.fd, stderr: log.fd)
+        let argv = [
+            activate, "-l", s.socket, Binaries.heidid, "--config", s.configPath ?? "", "--state-dir", s.stateDir,
+            "--socket", s.socket, "--log-target", "stderr",
+        ]
+        let pid = try Processes.spawn(
+            argv,
+            environment: TestEnvironment.make(["HEIDI_MOCK_SUBPROCESSES": "1"]),
+            stdout: log.fd,
+            stderr: log.fd
+        )
         defer {
             Processes.killGroupAndReap(pid)
         }
@@ -36,6 +45,9 @@ struct SocketActivationTests {
         let exit = await Processes.wait(pid, timeout: 15)
         #expect(exit == 0, "\(String(decoding: log.contents(), as: UTF8.self))")
         var st = stat()
-        #expect(lstat(s.socket, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK, "the activated socket must not be unlinked")
+        #expect(
+            lstat(s.socket, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK,
+            "the activated socket must not be unlinked"
+        )
     }
 }

@@ -1,8 +1,9 @@
+import HeidiCore
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import Testing
 
 /// heidid's journald output (SPEC §7) read back from a real systemd-journald, without booting anything: a private mount
 /// namespace (`unshare --mount`) gets a tmpfs `/run` and a standalone `/lib/systemd/systemd-journald` whose volatile
@@ -91,10 +92,14 @@ struct StandaloneJournaldTests {
     @Test("events, child output and heidid's own logs reach a real journald with the SPEC §7 fields")
     func fieldsInRealJournald() async throws {
         guard geteuid() == 0 else {
-            throw HarnessError("this test must run as root: it mounts a private /run in a new mount namespace for journald")
+            throw HarnessError(
+                "this test must run as root: it mounts a private /run in a new mount namespace for journald"
+            )
         }
         guard access(Self.journald, X_OK) == 0 else {
-            throw HarnessError("\(Self.journald) is missing (package systemd): needed to test the journald field mapping")
+            throw HarnessError(
+                "\(Self.journald) is missing (package systemd): needed to test the journald field mapping"
+            )
         }
         let unshare = try requireTool("unshare")
         let journalctl = try requireTool("journalctl")
@@ -107,18 +112,27 @@ struct StandaloneJournaldTests {
 
         let output = try CaptureFile()
         defer { output.close() }
-        let argv = [unshare, "--mount", "--propagation", "private", "/bin/sh", "-c", Self.namespaceScript, "sh",
-                    journalDir, Binaries.heidid, s.configPath ?? "", s.stateDir, s.socket, logs]
-        let namespace = try Processes.spawn(argv, environment: TestEnvironment.make(["HEIDI_E2E_SESSION": s.dir.path]),
-                                            stdout: output.fd, stderr: output.fd)
+        let argv = [
+            unshare, "--mount", "--propagation", "private", "/bin/sh", "-c", Self.namespaceScript, "sh",
+            journalDir, Binaries.heidid, s.configPath ?? "", s.stateDir, s.socket, logs,
+        ]
+        let namespace = try Processes.spawn(
+            argv,
+            environment: TestEnvironment.make(["HEIDI_E2E_SESSION": s.dir.path]),
+            stdout: output.fd,
+            stderr: output.fd
+        )
         defer {
             if Processes.reap(namespace) == nil {
                 Processes.killGroupAndReap(namespace)
             }
         }
         func diagnostics() -> String {
-            let text = { (name: String) in (try? FileSystem.read(logs + "/" + name)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
-            return "namespace script: \(String(decoding: output.contents(), as: UTF8.self))\njournald: \(text("journald.log"))\n"
+            let text = { (name: String) in
+                (try? FileSystem.read(logs + "/" + name)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            }
+            return
+                "namespace script: \(String(decoding: output.contents(), as: UTF8.self))\njournald: \(text("journald.log"))\n"
                 + "heidid stderr: \(text("heidid.stderr"))"
         }
 
@@ -126,8 +140,13 @@ struct StandaloneJournaldTests {
         let deadline = Clock.seconds() + 20
         var answered = false
         while Clock.seconds() < deadline {
-            if Processes.reap(namespace) != nil { throw HarnessError("the namespace ended before heidid answered\n\(diagnostics())") }
-            if (try await s.ctl("status")).status == 0 { answered = true; break }
+            if Processes.reap(namespace) != nil {
+                throw HarnessError("the namespace ended before heidid answered\n\(diagnostics())")
+            }
+            if (try await s.ctl("status")).status == 0 {
+                answered = true
+                break
+            }
             try await Task.sleep(nanoseconds: 50_000_000)
         }
         guard answered else { throw HarnessError("heidid did not answer within 20 s\n\(diagnostics())") }
@@ -144,7 +163,10 @@ struct StandaloneJournaldTests {
             exit = Processes.reap(namespace)
             if exit == nil { try await Task.sleep(nanoseconds: 20_000_000) }
         }
-        #expect(exit == 0, "heidid (or the namespace script) did not end cleanly within 20 s of SIGTERM\n\(diagnostics())")
+        #expect(
+            exit == 0,
+            "heidid (or the namespace script) did not end cleanly within 20 s of SIGTERM\n\(diagnostics())"
+        )
 
         let read = try await Processes.run([journalctl, "--directory", journalDir, "--output", "json", "--no-pager"])
         try #require(read.status == 0, "journalctl: \(read)")
@@ -156,17 +178,23 @@ struct StandaloneJournaldTests {
         let priorities = ["debug": "7", "info": "6", "warn": "4", "error": "3", "critical": "2"]
         var idsByType: [String: Set<String>] = [:]
         for event in events {
-            let mirrored = entries.filter { $0["HEIDI_SEQ"] == String(event.seq) && $0["SYSLOG_IDENTIFIER"] == "heidid" }
+            let mirrored = entries.filter {
+                $0["HEIDI_SEQ"] == String(event.seq) && $0["SYSLOG_IDENTIFIER"] == "heidid"
+            }
             #expect(mirrored.count == 1, "seq \(event.seq) (\(event.type)): \(mirrored.count) journald entries")
             guard let entry = mirrored.first else { continue }
             let expected: [String: String] = [
                 "MESSAGE": event.message, "PRIORITY": priorities[event.level] ?? "?", "HEIDI_EVENT_TYPE": event.type,
-                "HEIDI_HASH": SHA256.hex(event.bytes), "HEIDI_RUN_ID": event.runID ?? "", "HEIDI_ROUND": String(event.round),
+                "HEIDI_HASH": SHA256.hex(event.bytes), "HEIDI_RUN_ID": event.runID ?? "",
+                "HEIDI_ROUND": String(event.round),
                 "HEIDI_STAGE": event.stage ?? "",
                 "MESSAGE_ID": String(SHA256.hex(Array("heidi.event.\(event.type)".utf8)).prefix(32)),
             ]
             for (field, value) in expected.sorted(by: { $0.key < $1.key }) {
-                #expect(entry[field] == value, "seq \(event.seq) (\(event.type)) \(field): \(entry[field] ?? "missing"), expected \(value)")
+                #expect(
+                    entry[field] == value,
+                    "seq \(event.seq) (\(event.type)) \(field): \(entry[field] ?? "missing"), expected \(value)"
+                )
             }
             idsByType[event.type, default: []].insert(entry["MESSAGE_ID"] ?? "")
         }
@@ -174,7 +202,10 @@ struct StandaloneJournaldTests {
             #expect(idsByType[type] == [id], "MESSAGE_ID of \(type) changed: \(idsByType[type] ?? [])")
         }
         let types = Set(events.map(\.type))
-        for type in ["daemon_start", "pipeline_start", "round_start", "stage_start", "stage_end", "pipeline_complete", "daemon_stop"] {
+        for type in [
+            "daemon_start", "pipeline_start", "round_start", "stage_start", "stage_end", "pipeline_complete",
+            "daemon_stop",
+        ] {
             #expect(types.contains(type), "no \(type) event in the run: \(events.map(\.type))")
         }
 
@@ -184,30 +215,49 @@ struct StandaloneJournaldTests {
         var childPIDs: Set<String> = []
         for round in 1...Self.rounds {
             for stage in ["generate", "validate", "train", "eval"] {
-                let lines = entries.filter { $0["HEIDI_STAGE"] == stage && $0["HEIDI_ROUND"] == String(round) && $0["HEIDI_CHILD_PID"] != nil }
+                let lines = entries.filter {
+                    $0["HEIDI_STAGE"] == stage && $0["HEIDI_ROUND"] == String(round) && $0["HEIDI_CHILD_PID"] != nil
+                }
                 let stdout = lines.filter { $0["MESSAGE"] == "out-\(stage) round \(round)" }
                 let stderr = lines.filter { $0["MESSAGE"] == "err-\(stage)" }
                 let messages = lines.map { $0["MESSAGE"] ?? "" }
-                #expect(stdout.count == 1 && stderr.count == 1, "\(stage) round \(round): lines in journald: \(messages)")
+                #expect(
+                    stdout.count == 1 && stderr.count == 1,
+                    "\(stage) round \(round): lines in journald: \(messages)"
+                )
                 let ends = events.filter { $0.type == "stage_end" && $0.stage == stage && $0.round == Int64(round) }
                 let stagePID = ends.first.flatMap { Self.pid(inMessage: $0.message) }
                 #expect(stagePID != nil, "\(stage) round \(round): no stage_end naming the pid: \(ends.map(\.message))")
                 for (line, priority) in [(stdout.first, "6"), (stderr.first, "4")] {
                     guard let line else { continue }
                     let what = "\(stage) round \(round) line \"\(line["MESSAGE"] ?? "")\""
-                    #expect(line["SYSLOG_IDENTIFIER"] == "heidi-\(stage)", "\(what): SYSLOG_IDENTIFIER \(line["SYSLOG_IDENTIFIER"] ?? "missing")")
-                    #expect(line["PRIORITY"] == priority, "\(what): PRIORITY \(line["PRIORITY"] ?? "missing"), expected \(priority)")
+                    #expect(
+                        line["SYSLOG_IDENTIFIER"] == "heidi-\(stage)",
+                        "\(what): SYSLOG_IDENTIFIER \(line["SYSLOG_IDENTIFIER"] ?? "missing")"
+                    )
+                    #expect(
+                        line["PRIORITY"] == priority,
+                        "\(what): PRIORITY \(line["PRIORITY"] ?? "missing"), expected \(priority)"
+                    )
                     #expect(line["HEIDI_RUN_ID"] == runID, "\(what): HEIDI_RUN_ID \(line["HEIDI_RUN_ID"] ?? "missing")")
                     let pid = line["HEIDI_CHILD_PID"] ?? ""
-                    #expect(pid != "0", "\(what): HEIDI_CHILD_PID=0, forwarded before the engine knew the child's pid (JournaldFeed.setPID runs after launcher.launch started the output capture)")
-                    #expect(pid == stagePID.map(String.init), "\(what): HEIDI_CHILD_PID \(pid), but the stage's pid is \(stagePID.map(String.init) ?? "?")")
+                    #expect(
+                        pid != "0",
+                        "\(what): HEIDI_CHILD_PID=0, forwarded before the engine knew the child's pid (JournaldFeed.setPID runs after launcher.launch started the output capture)"
+                    )
+                    #expect(
+                        pid == stagePID.map(String.init),
+                        "\(what): HEIDI_CHILD_PID \(pid), but the stage's pid is \(stagePID.map(String.init) ?? "?")"
+                    )
                 }
                 childPIDs.formUnion(lines.compactMap { $0["HEIDI_CHILD_PID"] })
             }
         }
         let leaked = entries.filter { ($0["MESSAGE"] ?? "").contains(Self.secret) }.map { $0["MESSAGE"] ?? "" }
         #expect(leaked.isEmpty, "a secret reached journald unredacted: \(leaked)")
-        let keyLine = entries.filter { $0["HEIDI_STAGE"] == "generate" && ($0["MESSAGE"] ?? "").hasPrefix("using OPENAI_API_KEY=") }
+        let keyLine = entries.filter {
+            $0["HEIDI_STAGE"] == "generate" && ($0["MESSAGE"] ?? "").hasPrefix("using OPENAI_API_KEY=")
+        }
         #expect(keyLine.count == Self.rounds, "the generate lines with the (redacted) key are missing: \(keyLine)")
 
         // 3. heidid's own logs are structured entries.
@@ -226,9 +276,13 @@ struct StandaloneJournaldTests {
         for line in bytes.split(separator: 0x0a) where !line.isEmpty {
             let value: JSONValue
             do { value = try StrictJSONParser.parse(line) } catch {
-                throw HarnessError("journalctl printed a line that is not JSON (\(error)): \(String(decoding: line, as: UTF8.self))")
+                throw HarnessError(
+                    "journalctl printed a line that is not JSON (\(error)): \(String(decoding: line, as: UTF8.self))"
+                )
             }
-            guard case .object(let members) = value else { throw HarnessError("journalctl printed a non-object: \(String(decoding: line, as: UTF8.self))") }
+            guard case .object(let members) = value else {
+                throw HarnessError("journalctl printed a non-object: \(String(decoding: line, as: UTF8.self))")
+            }
             var entry: [String: String] = [:]
             for (key, field) in members {
                 switch field {

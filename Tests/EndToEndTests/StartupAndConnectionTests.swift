@@ -1,8 +1,9 @@
+import HeidiCore
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import Testing
 
 /// What operators see when something is in the way: a second daemon, no daemon, a stale socket, a bad config.
 @Suite(.serialized)
@@ -13,7 +14,10 @@ struct StartupAndConnectionTests {
         defer { s.tearDown() }
         try s.writeConfig(TestConfig.shell())
         let first = try await s.startDaemon()
-        let second = try await s.startDaemon(extraArguments: ["--socket", s.dir.file("second.sock")], waitUntilAnswering: false)
+        let second = try await s.startDaemon(
+            extraArguments: ["--socket", s.dir.file("second.sock")],
+            waitUntilAnswering: false
+        )
         let exit = await second.waitForExit(timeout: Session.patience)
         #expect(exit != nil && exit != 0, "second heidid exit \(exit.map(String.init) ?? "none (still running)")")
         let message = second.stderrText
@@ -58,18 +62,23 @@ struct StartupAndConnectionTests {
         let s = try Session()
         defer { s.tearDown() }
         try s.writeConfig(TestConfig.shell(stopGrace: "3s"))
-        let result = try await Processes.run([Binaries.heidid, "--check-config", "--config", try #require(s.configPath)])
+        let result = try await Processes.run([
+            Binaries.heidid, "--check-config", "--config", try #require(s.configPath),
+        ])
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.contains("config OK"), "\(result)")
         #expect(result.stdout.contains("stop_grace 3"), "\(result)")
     }
 
-    @Test("heidid --check-config warns about what cannot run (exit 0), and --strict refuses it (exit 2), naming stage and path")
+    @Test(
+        "heidid --check-config warns about what cannot run (exit 0), and --strict refuses it (exit 2), naming stage and path"
+    )
     func checkConfigWarnsAboutMissingPaths() async throws {
         let s = try Session()
         defer { s.tearDown() }
         // A copied config whose relative repo_root points nowhere, a missing script, and stages left out.
-        let yaml = "paths: {repo_root: ../engine-checkout}\nstages:\n  generate: {command: [\"true\"]}\n"
+        let yaml =
+            "paths: {repo_root: ../engine-checkout}\nstages:\n  generate: {command: [\"true\"]}\n"
             + "  validate: {command: [sh, \"{repo_root}/validate.sh\"]}\n"
         let path = try s.dir.write("copied.yaml", yaml)
         let repoRoot = FileSystem.dirname(s.dir.path) + "/engine-checkout"
@@ -77,16 +86,26 @@ struct StartupAndConnectionTests {
         #expect(lenient.status == 0, "\(lenient)")
         #expect(lenient.stdout.contains("config OK (4 warnings on stderr)"), "\(lenient)")
         #expect(lenient.stderr.contains("warning: paths.repo_root: \(repoRoot) is not a directory"), "\(lenient)")
-        #expect(lenient.stderr.contains("warning: stages.validate.command: script \(repoRoot)/validate.sh does not exist"), "\(lenient)")
-        #expect(lenient.stderr.contains("warning: stages.train: not set in \(path): falls back to the original engine's "
-                                        + "{repo_root}/scripts/04_train_qlora.py"), "\(lenient)")
+        #expect(
+            lenient.stderr.contains("warning: stages.validate.command: script \(repoRoot)/validate.sh does not exist"),
+            "\(lenient)"
+        )
+        #expect(
+            lenient.stderr.contains(
+                "warning: stages.train: not set in \(path): falls back to the original engine's "
+                    + "{repo_root}/scripts/04_train_qlora.py"
+            ),
+            "\(lenient)"
+        )
         #expect(lenient.stderr.contains("warning: stages.eval: not set"), "\(lenient)")
         let strict = try await Processes.run([Binaries.heidid, "--check-config", "--strict", "--config", path])
         #expect(strict.status == 2, "\(strict)")
         #expect(strict.stderr.contains("4 warning(s), refused by --strict"), "\(strict)")
         // A config that can run passes --strict.
         try s.writeConfig(TestConfig.shell())
-        let clean = try await Processes.run([Binaries.heidid, "--check-config", "--strict", "--config", try #require(s.configPath)])
+        let clean = try await Processes.run([
+            Binaries.heidid, "--check-config", "--strict", "--config", try #require(s.configPath),
+        ])
         #expect(clean.status == 0 && clean.stderr.isEmpty, "\(clean)")
         // --strict alone is a usage error, and usage errors exit 2 as documented (not ArgumentParser's 64).
         let alone = try await Processes.run([Binaries.heidid, "--strict"])
@@ -106,18 +125,25 @@ struct StartupAndConnectionTests {
         let daemon = try DaemonProcess(
             arguments: ["--config", config, "--runtime-dir", runtime, "--log-target", "stderr"],
             environment: TestEnvironment.make(["HEIDI_E2E_SESSION": s.dir.path, "XDG_RUNTIME_DIR": s.dir.file("xdg")]),
-            logPrefix: s.dir.file("heidid-runtime"))
+            logPrefix: s.dir.file("heidid-runtime")
+        )
         defer { daemon.forceStop() }
         let environment = TestEnvironment.make(["XDG_RUNTIME_DIR": s.dir.file("xdg")])
         var last: ProcessResult?
         let deadline = Clock.seconds() + Session.patience
         while Clock.seconds() < deadline && !daemon.hasExited {
-            let result = try await Processes.run([Binaries.heidictl, "--config", config, "status"], environment: environment)
+            let result = try await Processes.run(
+                [Binaries.heidictl, "--config", config, "status"],
+                environment: environment
+            )
             last = result
             if result.status == 0 { break }
             try await Task.sleep(nanoseconds: 100_000_000)
         }
-        #expect(last?.status == 0, "heidictl --config did not reach the daemon at \(runtime)/heidi.sock: \(String(describing: last))\n\(daemon.stderrText)")
+        #expect(
+            last?.status == 0,
+            "heidictl --config did not reach the daemon at \(runtime)/heidi.sock: \(String(describing: last))\n\(daemon.stderrText)"
+        )
         _ = await daemon.terminate()
         // Once the daemon is gone, the message says how to point heidictl at a daemon it cannot find.
         let gone = try await Processes.run([Binaries.heidictl, "--config", config, "status"], environment: environment)
@@ -125,12 +151,14 @@ struct StartupAndConnectionTests {
         #expect(gone.stderr.contains("pass its socket with --socket or $HEIDI_SOCKET"), "\(gone)")
     }
 
-    @Test("heidid --check-config: unknown keys and bad durations fail with exit 2, naming the file and the key",
-          arguments: [
-              ("pipeline:\n  mode: full\n  roundz: 3\n", "pipeline.roundz"),
-              ("stage_defaults:\n  timeout: 5 fortnights\n", "stage_defaults.timeout"),
-              ("stages:\n  train:\n    command: [\"true\"]\n    stop_grace: soon\n", "stages.train.stop_grace"),
-          ])
+    @Test(
+        "heidid --check-config: unknown keys and bad durations fail with exit 2, naming the file and the key",
+        arguments: [
+            ("pipeline:\n  mode: full\n  roundz: 3\n", "pipeline.roundz"),
+            ("stage_defaults:\n  timeout: 5 fortnights\n", "stage_defaults.timeout"),
+            ("stages:\n  train:\n    command: [\"true\"]\n    stop_grace: soon\n", "stages.train.stop_grace"),
+        ]
+    )
     func checkConfigRejects(yaml: String, key: String) async throws {
         let s = try Session()
         defer { s.tearDown() }

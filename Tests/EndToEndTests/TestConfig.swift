@@ -8,8 +8,12 @@ enum TestConfig {
 
     /// A YAML config: `stages` override `quick`; `stageEnv` is added to every stage's environment. Runs are
     /// started with an explicit `--mode`/`--rounds` by the tests; every stage times out after 30 s.
-    static func shell(mode: PipelineMode = .full, stages: [Stage: String] = [:], stopGrace: String = "2s",
-                      stageEnv: [String: String] = [:]) -> String {
+    static func shell(
+        mode: PipelineMode = .full,
+        stages: [Stage: String] = [:],
+        stopGrace: String = "2s",
+        stageEnv: [String: String] = [:]
+    ) -> String {
         var yaml = """
             pipeline:
               mode: \(mode.rawValue)

@@ -87,8 +87,11 @@ struct TrainNowTests {
         #expect(refused.status == 1, "start over a collected round: \(refused)")
         let body = try JSONCoding.decode(APIErrorBody.self, from: refused.stdoutBytes)
         #expect(body.error.code == .invalidState, "409")
-        #expect(body.error.message.contains("round 1/1 of run \(first) is collected") && body.error.message.contains("--discard"),
-                "\(body.error.message)")
+        #expect(
+            body.error.message.contains("round 1/1 of run \(first) is collected")
+                && body.error.message.contains("--discard"),
+            "\(body.error.message)"
+        )
         let still = try await s.status()
         #expect(still.runID == first && still.awaitingTrainNow, "nothing was dropped")
         #expect(try s.events().of("pipeline_start").count == 1)

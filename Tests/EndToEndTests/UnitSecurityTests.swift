@@ -1,8 +1,9 @@
+import HeidiCore
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import Testing
 
 /// The shipped systemd files (units/, contrib/sysusers.d, contrib/tmpfiles.d) against SPEC §9, checked with systemd's
 /// own tools where they work without systemd as PID 1: `systemd-analyze security --offline=yes` (the sandbox score),
@@ -17,10 +18,12 @@ struct UnitSecurityTests {
     /// `systemd-analyze security --offline=yes --threshold=20 UNIT`: its exit status and the overall exposure it printed.
     static func analyze(_ unit: String) async throws -> (status: Int32, exposure: Double, output: String) {
         let analyze = try requireTool("systemd-analyze")
-        let result = try await Processes.run([analyze, "security", "--offline=yes", "--threshold=20", "--no-pager", unit])
+        let result = try await Processes.run([
+            analyze, "security", "--offline=yes", "--threshold=20", "--no-pager", unit,
+        ])
         let output = result.stdout + result.stderr
         guard let line = output.split(separator: "\n").first(where: { $0.contains("Overall exposure level for") }),
-              let value = line.split(separator: ":").last?.split(separator: " ").first, let exposure = Double(value)
+            let value = line.split(separator: ":").last?.split(separator: " ").first, let exposure = Double(value)
         else { throw HarnessError("systemd-analyze security printed no overall exposure for \(unit):\n\(output)") }
         return (result.status, exposure, output)
     }
@@ -38,7 +41,9 @@ struct UnitSecurityTests {
         defer { dir.remove() }
         // heidi.service without its [Service] hardening: everything after "---- sandbox" up to [Install] removed.
         let unit = try UnitFile(path: Self.serviceUnit)
-        let weakened = unit.text.components(separatedBy: "\n").reduce(into: (lines: [String](), skipping: false)) { state, line in
+        let weakened = unit.text.components(separatedBy: "\n").reduce(into: (lines: [String](), skipping: false)) {
+            state,
+            line in
             if line.hasPrefix("# ---- sandbox") { state.skipping = true }
             if line.hasPrefix("[Install]") { state.skipping = false }
             if !state.skipping { state.lines.append(line) }
@@ -55,25 +60,35 @@ struct UnitSecurityTests {
         let unit = try UnitFile(path: Self.serviceUnit)
         let required: [(String, String, String)] = [
             ("Service", "Type", "notify"), ("Service", "NotifyAccess", "main"), ("Service", "Restart", "on-failure"),
-            ("Service", "KillMode", "mixed"), ("Service", "RuntimeDirectory", "heidi"), ("Service", "StateDirectory", "heidi"),
-            ("Service", "ExecReload", "/bin/kill -HUP $MAINPID"), ("Service", "User", "heidi"), ("Service", "Group", "heidi"),
+            ("Service", "KillMode", "mixed"), ("Service", "RuntimeDirectory", "heidi"),
+            ("Service", "StateDirectory", "heidi"),
+            ("Service", "ExecReload", "/bin/kill -HUP $MAINPID"), ("Service", "User", "heidi"),
+            ("Service", "Group", "heidi"),
             ("Service", "Delegate", "yes"), ("Service", "DevicePolicy", "closed"),
             ("Service", "DeviceAllow", "char-nvidia-frontend rw"), ("Service", "DeviceAllow", "char-nvidia-uvm rw"),
             ("Service", "DeviceAllow", "char-nvidia-caps rw"), ("Service", "ProtectSystem", "strict"),
-            ("Service", "NoNewPrivileges", "yes"), ("Unit", "Wants", "heidi.socket"), ("Install", "WantedBy", "multi-user.target"),
+            ("Service", "NoNewPrivileges", "yes"), ("Unit", "Wants", "heidi.socket"),
+            ("Install", "WantedBy", "multi-user.target"),
         ]
         for (section, key, value) in required {
-            #expect(unit.values(section, key).contains(value), "[\(section)] \(key)=\(value) missing; has \(unit.values(section, key))")
+            #expect(
+                unit.values(section, key).contains(value),
+                "[\(section)] \(key)=\(value) missing; has \(unit.values(section, key))"
+            )
         }
-        for (section, key) in [("Service", "WatchdogSec"), ("Service", "RestartSec"), ("Service", "TimeoutStopSec"),
-                               ("Unit", "StartLimitIntervalSec"), ("Unit", "StartLimitBurst")] {
+        for (section, key) in [
+            ("Service", "WatchdogSec"), ("Service", "RestartSec"), ("Service", "TimeoutStopSec"),
+            ("Unit", "StartLimitIntervalSec"), ("Unit", "StartLimitBurst"),
+        ] {
             let values = unit.values(section, key)
             let seconds = values.last.flatMap { Units.parseDuration($0.replacingMinutes()) } ?? 0
             #expect(seconds > 0, "[\(section)] \(key) must be set to a positive value; has \(values)")
         }
         let execStart = unit.values("Service", "ExecStart")
-        #expect(execStart == ["/usr/local/bin/heidid --config /etc/heidi/heidi.yaml"],
-                "ExecStart (make install rewrites /usr/local/bin/heidid for PREFIX): \(execStart)")
+        #expect(
+            execStart == ["/usr/local/bin/heidid --config /etc/heidi/heidi.yaml"],
+            "ExecStart (make install rewrites /usr/local/bin/heidid for PREFIX): \(execStart)"
+        )
         // Delegate=yes needs a writable cgroup tree; ProtectControlGroups=yes would make it read-only.
         #expect(unit.values("Service", "ProtectControlGroups").last != "yes")
         // Operators are told how to open dataset paths in the sandbox.
@@ -85,10 +100,14 @@ struct UnitSecurityTests {
         let unit = try UnitFile(path: Self.socketUnit)
         let required: [(String, String, String)] = [
             ("Socket", "ListenStream", "/run/heidi/heidi.sock"), ("Socket", "SocketMode", "0660"),
-            ("Socket", "SocketGroup", "heidi"), ("Socket", "Service", "heidi.service"), ("Install", "WantedBy", "sockets.target"),
+            ("Socket", "SocketGroup", "heidi"), ("Socket", "Service", "heidi.service"),
+            ("Install", "WantedBy", "sockets.target"),
         ]
         for (section, key, value) in required {
-            #expect(unit.values(section, key).contains(value), "[\(section)] \(key)=\(value) missing; has \(unit.values(section, key))")
+            #expect(
+                unit.values(section, key).contains(value),
+                "[\(section)] \(key)=\(value) missing; has \(unit.values(section, key))"
+            )
         }
         let accept = unit.values("Socket", "Accept")
         #expect(accept == [] || accept == ["no"], "heidid takes one listening socket (Accept=no): \(accept)")
@@ -107,8 +126,14 @@ struct UnitSecurityTests {
             let made = try await Processes.run(["/bin/mkdir", "-p", root.path + dir])
             #expect(made.status == 0, "\(made)")
         }
-        try root.write("usr/lib/sysusers.d/heidi.conf", String(decoding: try FileSystem.read(Self.repositoryRoot + "/contrib/sysusers.d/heidi.conf"), as: UTF8.self))
-        try root.write("usr/lib/tmpfiles.d/heidi.conf", String(decoding: try FileSystem.read(Self.repositoryRoot + "/contrib/tmpfiles.d/heidi.conf"), as: UTF8.self))
+        try root.write(
+            "usr/lib/sysusers.d/heidi.conf",
+            String(decoding: try FileSystem.read(Self.repositoryRoot + "/contrib/sysusers.d/heidi.conf"), as: UTF8.self)
+        )
+        try root.write(
+            "usr/lib/tmpfiles.d/heidi.conf",
+            String(decoding: try FileSystem.read(Self.repositoryRoot + "/contrib/tmpfiles.d/heidi.conf"), as: UTF8.self)
+        )
         try root.write("etc/heidi/heidi.yaml", "pipeline: {rounds: 1}\n")  // written 0644, as an editor might leave it
 
         let users = try await Processes.run([sysusers, "--root=" + root.path])
@@ -133,7 +158,10 @@ struct UnitSecurityTests {
             var st = stat()
             #expect(stat(root.file(path), &st) == 0)
             #expect(Int(st.st_mode) & 0o7777 == mode, "\(path): mode \(String(Int(st.st_mode) & 0o7777, radix: 8))")
-            #expect(st.st_uid == 0 && String(st.st_gid) == gid, "\(path): owner \(st.st_uid):\(st.st_gid), expected 0:\(gid)")
+            #expect(
+                st.st_uid == 0 && String(st.st_gid) == gid,
+                "\(path): owner \(st.st_uid):\(st.st_gid), expected 0:\(gid)"
+            )
         }
     }
 }
@@ -163,7 +191,12 @@ struct UnitFile {
                 continue
             }
             guard let equals = line.firstIndex(of: "=") else { continue }
-            result.append((section, String(line[..<equals]).trimmingWhitespace(), String(line[line.index(after: equals)...]).trimmingWhitespace()))
+            result.append(
+                (
+                    section, String(line[..<equals]).trimmingWhitespace(),
+                    String(line[line.index(after: equals)...]).trimmingWhitespace()
+                )
+            )
         }
         entries = result
     }

@@ -1,17 +1,33 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-@testable import HeidiCollect
 import HeidiCore
 import Synchronization
 import Testing
 
+@testable import HeidiCollect
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @Suite("Collection with the mock provider")
 struct CollectorTests {
-    func mock(latency: Double = 0.005, jitter: Double = 0, failureRate: Double = 0, invalidRate: Double = 0, seed: UInt64 = 42)
-        -> MockProvider {
-        MockProvider(behaviour: .init(latency: latency, latencyJitter: jitter, failureRate: failureRate, invalidRate: invalidRate),
-                     seed: seed)
+    func mock(
+        latency: Double = 0.005,
+        jitter: Double = 0,
+        failureRate: Double = 0,
+        invalidRate: Double = 0,
+        seed: UInt64 = 42
+    )
+        -> MockProvider
+    {
+        MockProvider(
+            behaviour: .init(
+                latency: latency,
+                latencyJitter: jitter,
+                failureRate: failureRate,
+                invalidRate: invalidRate
+            ),
+            seed: seed
+        )
     }
 
     @Test func sameSeedGivesIdenticalBytesInPromptOrder() async throws {
@@ -20,10 +36,22 @@ struct CollectorTests {
         let tasks = TemplateLoader.tasks(from: sets, samples: 60, seed: 9, round: 1)
         // Jittered latency and injected failures make completion order differ between runs.
         let settings = CollectSettings.test(concurrency: 16, retries: 8, seed: 9)
-        let (first, _) = await harness.run(tasks, settings: settings, provider: mock(latency: 0.01, jitter: 3, failureRate: 0.3, seed: 9),
-                                           validator: MockAwareValidator(), keepRejected: true, output: "a.jsonl")
-        let (second, _) = await harness.run(tasks, settings: settings, provider: mock(latency: 0.01, jitter: 3, failureRate: 0.3, seed: 9),
-                                            validator: MockAwareValidator(), keepRejected: true, output: "b.jsonl")
+        let (first, _) = await harness.run(
+            tasks,
+            settings: settings,
+            provider: mock(latency: 0.01, jitter: 3, failureRate: 0.3, seed: 9),
+            validator: MockAwareValidator(),
+            keepRejected: true,
+            output: "a.jsonl"
+        )
+        let (second, _) = await harness.run(
+            tasks,
+            settings: settings,
+            provider: mock(latency: 0.01, jitter: 3, failureRate: 0.3, seed: 9),
+            validator: MockAwareValidator(),
+            keepRejected: true,
+            output: "b.jsonl"
+        )
         #expect(first.exitCode == 0 && second.exitCode == 0)
         let a = try FileSystem.read(harness.directory.file("a.jsonl"))
         let b = try FileSystem.read(harness.directory.file("b.jsonl"))
@@ -33,20 +61,31 @@ struct CollectorTests {
         #expect(records.map { $0["metadata"]?["prompt_index"]?.int64Value } == (0..<60).map { Int64($0) })
         #expect(first.result.totals.retries > 0, "the failure rate caused retries")
 
-        let (other, _) = await harness.run(tasks, settings: .test(concurrency: 16, retries: 8, seed: 10),
-                                           provider: mock(latency: 0.01, seed: 10), output: "c.jsonl")
+        let (other, _) = await harness.run(
+            tasks,
+            settings: .test(concurrency: 16, retries: 8, seed: 10),
+            provider: mock(latency: 0.01, seed: 10),
+            output: "c.jsonl"
+        )
         #expect(other.exitCode == 0)
         #expect(try FileSystem.read(harness.directory.file("c.jsonl")) != a)
     }
 
     @Test func recordsHaveTheDocumentedShape() async throws {
         let harness = try JobHarness()
-        let (report, _) = await harness.run(Fixtures.tasks(3, language: "go"), settings: .test(), provider: mock(),
-                                            validator: MockAwareValidator())
+        let (report, _) = await harness.run(
+            Fixtures.tasks(3, language: "go"),
+            settings: .test(),
+            provider: mock(),
+            validator: MockAwareValidator()
+        )
         #expect(report.exitCode == 0)
         #expect(report.written == 3)
         let record = try #require(try Fixtures.records(harness.output).first)
-        guard case .object(let members) = record else { Issue.record("not an object"); return }
+        guard case .object(let members) = record else {
+            Issue.record("not an object")
+            return
+        }
         #expect(members.map(\.key) == ["id", "instruction", "input", "output", "metadata"])
         let metadata = try #require(record["metadata"])
         #expect(metadata["teacher_model"]?.stringValue == "test-model")
@@ -72,8 +111,11 @@ struct CollectorTests {
 
     @Test func injectedFailuresAreRetriedAndCounted() async throws {
         let harness = try JobHarness()
-        let (report, _) = await harness.run(Fixtures.tasks(50), settings: .test(concurrency: 10, retries: 20),
-                                            provider: mock(failureRate: 0.4))
+        let (report, _) = await harness.run(
+            Fixtures.tasks(50),
+            settings: .test(concurrency: 10, retries: 20),
+            provider: mock(failureRate: 0.4)
+        )
         let totals = report.result.totals
         #expect(report.exitCode == 0)
         #expect(totals.generated == 50)
@@ -85,8 +127,11 @@ struct CollectorTests {
 
     @Test func exhaustedRetriesFailThePromptWithItsReason() async throws {
         let harness = try JobHarness()
-        let (report, log) = await harness.run(Fixtures.tasks(20), settings: .test(concurrency: 4, retries: 1),
-                                              provider: mock(failureRate: 0.6))
+        let (report, log) = await harness.run(
+            Fixtures.tasks(20),
+            settings: .test(concurrency: 4, retries: 1),
+            provider: mock(failureRate: 0.6)
+        )
         let totals = report.result.totals
         #expect(totals.generated + totals.failed == 20)
         #expect(totals.failed > 0)
@@ -97,29 +142,47 @@ struct CollectorTests {
 
     @Test func validationRejectionsAreCountedAndLeftOut() async throws {
         let harness = try JobHarness()
-        let tasks = Fixtures.tasks(80, language: "python") + Fixtures.tasks(40, language: "cpp").map {
-            var task = $0
-            task.index += 80
-            task.id = PromptTask.recordID(round: 1, index: task.index)
-            return task
-        }
-        let expectedInvalid = tasks.filter { var random = SeededRandom(seed: 42, "mock-answer", $0.index); return random.unit() < 0.25 }.count
+        let tasks =
+            Fixtures.tasks(80, language: "python")
+            + Fixtures.tasks(40, language: "cpp").map {
+                var task = $0
+                task.index += 80
+                task.id = PromptTask.recordID(round: 1, index: task.index)
+                return task
+            }
+        let expectedInvalid = tasks.filter {
+            var random = SeededRandom(seed: 42, "mock-answer", $0.index)
+            return random.unit() < 0.25
+        }.count
         #expect(expectedInvalid > 0)
-        let (report, _) = await harness.run(tasks, settings: .test(concurrency: 32), provider: mock(invalidRate: 0.25),
-                                            validator: MockAwareValidator())
+        let (report, _) = await harness.run(
+            tasks,
+            settings: .test(concurrency: 32),
+            provider: mock(invalidRate: 0.25),
+            validator: MockAwareValidator()
+        )
         let totals = report.result.totals
         #expect(report.exitCode == 0)
         #expect(totals.rejected == expectedInvalid)
         #expect(totals.counter("validated_ok") == 120 - expectedInvalid)
-        #expect(totals.counter("rejected_syntax_error_python") + totals.counter("rejected_syntax_error_cpp") == expectedInvalid)
+        #expect(
+            totals.counter("rejected_syntax_error_python") + totals.counter("rejected_syntax_error_cpp")
+                == expectedInvalid
+        )
         #expect(report.written == 120 - expectedInvalid)
         #expect(totals.counter("raw_written") == 120 - expectedInvalid)
-        #expect(try Fixtures.records(harness.output).allSatisfy { $0["metadata"]?["validation"]?["passed"] == .bool(true) })
+        #expect(
+            try Fixtures.records(harness.output).allSatisfy { $0["metadata"]?["validation"]?["passed"] == .bool(true) }
+        )
     }
 
     @Test func timeoutsAreRetriedThenFail() async throws {
         let harness = try JobHarness()
-        let (report, _) = await harness.run(Fixtures.tasks(3), settings: .test(timeout: 0.05, retries: 1), provider: mock(latency: 30))
+        let (report, _) = await harness.run(
+            Fixtures.tasks(3),
+            settings: .test(timeout: 0.05, retries: 1),
+            provider: mock(latency: 30)
+        )
         let totals = report.result.totals
         #expect(report.exitCode == CollectExitCode.providerFailed)
         #expect(totals.counter("failed_timeout") == 3)
@@ -132,8 +195,11 @@ struct CollectorTests {
 
     @Test func maxRequestsStopsIssuingAndWritesWhatWasCollected() async throws {
         let harness = try JobHarness()
-        let (report, _) = await harness.run(Fixtures.tasks(30), settings: .test(concurrency: 4, budget: Budget(maxRequests: 7)),
-                                            provider: mock())
+        let (report, _) = await harness.run(
+            Fixtures.tasks(30),
+            settings: .test(concurrency: 4, budget: Budget(maxRequests: 7)),
+            provider: mock()
+        )
         let totals = report.result.totals
         #expect(report.exitCode == CollectExitCode.budgetExhausted)
         #expect(totals.requestsSent == 7)
@@ -147,8 +213,11 @@ struct CollectorTests {
     @Test func maxTokensIsNeverExceeded() async throws {
         let harness = try JobHarness()
         let budget = Budget(maxTokens: 4000)
-        let (report, _) = await harness.run(Fixtures.tasks(100), settings: .test(concurrency: 16, budget: budget, maxOutputTokens: 200),
-                                            provider: mock())
+        let (report, _) = await harness.run(
+            Fixtures.tasks(100),
+            settings: .test(concurrency: 16, budget: budget, maxOutputTokens: 200),
+            provider: mock()
+        )
         let totals = report.result.totals
         #expect(report.exitCode == CollectExitCode.budgetExhausted)
         #expect(totals.inputTokens + totals.outputTokens <= 4000)
@@ -164,9 +233,16 @@ struct CollectorTests {
         let harness = try JobHarness()
         // $1000 per million tokens: one micro-dollar... a thousand per token; $2 allows about 2,000 tokens.
         let price = Price(inputPerMillion: 1000, outputPerMillion: 1000)
-        let (report, _) = await harness.run(Fixtures.tasks(100), settings: .test(concurrency: 16, budget: Budget(maxCostUSD: 2),
-                                                                                 price: price, maxOutputTokens: 150),
-                                            provider: mock())
+        let (report, _) = await harness.run(
+            Fixtures.tasks(100),
+            settings: .test(
+                concurrency: 16,
+                budget: Budget(maxCostUSD: 2),
+                price: price,
+                maxOutputTokens: 150
+            ),
+            provider: mock()
+        )
         let totals = report.result.totals
         #expect(report.exitCode == CollectExitCode.budgetExhausted)
         #expect(totals.costMicros <= 2_000_000)
@@ -199,7 +275,14 @@ struct CollectorTests {
         let harness = try JobHarness()
         let validator = HeldValidator()
         let tasks = Fixtures.tasks(20)
-        let run = Task { await harness.run(tasks, settings: .test(concurrency: 4), provider: mock(latency: 0.001), validator: validator) }
+        let run = Task {
+            await harness.run(
+                tasks,
+                settings: .test(concurrency: 4),
+                provider: mock(latency: 0.001),
+                validator: validator
+            )
+        }
         // Four answers are being validated (the window is full); then the interrupt. Patient: on a loaded machine the
         // suites beside this one can hold the cooperative pool for many seconds.
         let deadline = ContinuousClock.now + .seconds(90)
@@ -211,14 +294,22 @@ struct CollectorTests {
         #expect(report.result.interrupted)
         #expect(totals.rejected == 0, "\(totals.counters)")
         #expect(totals.cancelled == 4, "\(totals.counters)")
-        #expect(report.summary.contains("20 prompts: 0 answered (0 ok, 0 rejected), 0 failed, 4 cancelled in flight, 16 not sent"),
-                "\(report.summary)")
+        #expect(
+            report.summary.contains(
+                "20 prompts: 0 answered (0 ok, 0 rejected), 0 failed, 4 cancelled in flight, 16 not sent"
+            ),
+            "\(report.summary)"
+        )
     }
 
     /// A budget that cannot pay for one request sends nothing and writes nothing, and says so.
     @Test func aBudgetTooSmallForOneRequestWritesNothing() async throws {
         let harness = try JobHarness()
-        let (report, _) = await harness.run(Fixtures.tasks(5), settings: .test(budget: Budget(maxTokens: 10)), provider: mock())
+        let (report, _) = await harness.run(
+            Fixtures.tasks(5),
+            settings: .test(budget: Budget(maxTokens: 10)),
+            provider: mock()
+        )
         #expect(report.exitCode == CollectExitCode.usage)
         #expect(report.written == nil)
         #expect(report.result.totals.requestsSent == 0)

@@ -1,24 +1,41 @@
+import HeidiCore
+import Testing
+
+@testable import HeidiCollect
+
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import HeidiCollect
-import HeidiCore
-import Testing
 
 /// The openai provider against a local OpenAI-compatible server (Support/OpenAITestServer.swift).
 @Suite("OpenAI-compatible provider")
 struct OpenAIProviderTests {
     static let key = "sk-testkey-\(UInt64.random(in: 1...UInt64.max))abcdefghijklmnop"
 
-    func provider(_ server: OpenAITestServer, key: String? = OpenAIProviderTests.key, concurrency: Int = 4) -> OpenAIProvider {
-        OpenAIProvider(endpoint: .init(baseURL: server.baseURL + "/", apiKey: key.map { APIKey(value: $0, source: "test") },
-                                       maxConnections: concurrency))
+    func provider(
+        _ server: OpenAITestServer,
+        key: String? = OpenAIProviderTests.key,
+        concurrency: Int = 4
+    ) -> OpenAIProvider {
+        OpenAIProvider(
+            endpoint: .init(
+                baseURL: server.baseURL + "/",
+                apiKey: key.map { APIKey(value: $0, source: "test") },
+                maxConnections: concurrency
+            )
+        )
     }
 
     @Test func answersUsageAndAuthorization() async throws {
-        let server = try await OpenAITestServer.start { n, _ in .completion(content: "answer \(n)\n```python\nx = \(n)\n```", promptTokens: 10, completionTokens: 20) }
+        let server = try await OpenAITestServer.start { n, _ in
+            .completion(content: "answer \(n)\n```python\nx = \(n)\n```", promptTokens: 10, completionTokens: 20)
+        }
         let harness = try JobHarness()
-        let (report, _) = await harness.run(Fixtures.tasks(12), settings: .test(concurrency: 4), provider: provider(server))
+        let (report, _) = await harness.run(
+            Fixtures.tasks(12),
+            settings: .test(concurrency: 4),
+            provider: provider(server)
+        )
         await server.stop()
         #expect(report.exitCode == 0)
         let totals = report.result.totals
@@ -47,9 +64,15 @@ struct OpenAIProviderTests {
     }
 
     @Test func rateLimitsHonourRetryAfterAndAreCounted() async throws {
-        let server = try await OpenAITestServer.start { n, _ in n == 1 ? .rateLimited(retryAfter: "1") : .completion(content: "ok") }
+        let server = try await OpenAITestServer.start { n, _ in
+            n == 1 ? .rateLimited(retryAfter: "1") : .completion(content: "ok")
+        }
         let harness = try JobHarness()
-        let (report, _) = await harness.run(Fixtures.tasks(1), settings: .test(concurrency: 1, retries: 3), provider: provider(server))
+        let (report, _) = await harness.run(
+            Fixtures.tasks(1),
+            settings: .test(concurrency: 1, retries: 3),
+            provider: provider(server)
+        )
         await server.stop()
         let totals = report.result.totals
         #expect(report.exitCode == 0)
@@ -66,7 +89,11 @@ struct OpenAIProviderTests {
         let server = try await OpenAITestServer.start { n, _ in n % 3 != 0 ? .serverError : .completion(content: "ok") }
         let harness = try JobHarness()
         // Requests 1, 2 fail, 3 succeeds, 4, 5 fail, 6 succeeds... with one request in flight at a time.
-        let (report, _) = await harness.run(Fixtures.tasks(3), settings: .test(concurrency: 1, retries: 2), provider: provider(server))
+        let (report, _) = await harness.run(
+            Fixtures.tasks(3),
+            settings: .test(concurrency: 1, retries: 2),
+            provider: provider(server)
+        )
         await server.stop()
         let totals = report.result.totals
         #expect(report.exitCode == 0)
@@ -79,8 +106,11 @@ struct OpenAIProviderTests {
     @Test func slowAnswersTimeOut() async throws {
         let server = try await OpenAITestServer.start(always: .delayed(seconds: 5, .completion(content: "late")))
         let harness = try JobHarness()
-        let (report, _) = await harness.run(Fixtures.tasks(2), settings: .test(concurrency: 2, timeout: 0.2, retries: 1),
-                                            provider: provider(server))
+        let (report, _) = await harness.run(
+            Fixtures.tasks(2),
+            settings: .test(concurrency: 2, timeout: 0.2, retries: 1),
+            provider: provider(server)
+        )
         let seen = server.requestCount
         await server.stop()
         let totals = report.result.totals
@@ -99,7 +129,11 @@ struct OpenAIProviderTests {
     func malformedResponsesAreCountedFailures(label: String, reply: OpenAITestServer.Reply) async throws {
         let server = try await OpenAITestServer.start(always: reply)
         let harness = try JobHarness()
-        let (report, log) = await harness.run(Fixtures.tasks(5), settings: .test(concurrency: 2, retries: 3), provider: provider(server))
+        let (report, log) = await harness.run(
+            Fixtures.tasks(5),
+            settings: .test(concurrency: 2, retries: 3),
+            provider: provider(server)
+        )
         await server.stop()
         let totals = report.result.totals
         #expect(report.exitCode == CollectExitCode.providerFailed, "\(label)")
@@ -114,7 +148,11 @@ struct OpenAIProviderTests {
     @Test func mixedMalformedAnswersDoNotStopTheRun() async throws {
         let server = try await OpenAITestServer.start { n, _ in n % 4 == 0 ? .htmlPage : .completion(content: "fine") }
         let harness = try JobHarness()
-        let (report, _) = await harness.run(Fixtures.tasks(8), settings: .test(concurrency: 1), provider: provider(server))
+        let (report, _) = await harness.run(
+            Fixtures.tasks(8),
+            settings: .test(concurrency: 1),
+            provider: provider(server)
+        )
         await server.stop()
         #expect(report.exitCode == 0)
         #expect(report.result.totals.counter("failed_malformed_response") == 2)
@@ -123,10 +161,18 @@ struct OpenAIProviderTests {
 
     @Test func unauthorizedStopsTheRunWithoutLeakingTheKey() async throws {
         let server = try await OpenAITestServer.start { _, _ in
-            .status(401, body: #"{"error":{"message":"Incorrect API key provided: \#(Self.key). You can find your API key at https://example"}}"#)
+            .status(
+                401,
+                body:
+                    #"{"error":{"message":"Incorrect API key provided: \#(Self.key). You can find your API key at https://example"}}"#
+            )
         }
         let harness = try JobHarness()
-        let (report, log) = await harness.run(Fixtures.tasks(40), settings: .test(concurrency: 4), provider: provider(server))
+        let (report, log) = await harness.run(
+            Fixtures.tasks(40),
+            settings: .test(concurrency: 4),
+            provider: provider(server)
+        )
         await server.stop()
         #expect(report.exitCode == CollectExitCode.providerFailed)
         #expect(server.requestCount <= 4, "no new request after the first 401")
@@ -150,13 +196,24 @@ struct OpenAIProviderTests {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
         }
         try #require(bound)
         let port = UInt16(bigEndian: address.sin_port)
-        let provider = OpenAIProvider(endpoint: .init(baseURL: "http://127.0.0.1:\(port)/v1", apiKey: nil, maxConnections: 1))
-        let request = TeacherRequest(task: Fixtures.tasks(1)[0], attempt: 1, model: "m", maxOutputTokens: 10, temperature: 0,
-                                     seed: 1, timeout: 60)
+        let provider = OpenAIProvider(
+            endpoint: .init(baseURL: "http://127.0.0.1:\(port)/v1", apiKey: nil, maxConnections: 1)
+        )
+        let request = TeacherRequest(
+            task: Fixtures.tasks(1)[0],
+            attempt: 1,
+            model: "m",
+            maxOutputTokens: 10,
+            temperature: 0,
+            seed: 1,
+            timeout: 60
+        )
         let started = ContinuousClock.now
         var failure: ProviderError?
         do { _ = try await provider.complete(request) } catch { failure = error }
@@ -176,8 +233,14 @@ struct OpenAIProviderTests {
         let closed = server.baseURL
         await server.stop()
         let harness = try JobHarness()
-        let provider = OpenAIProvider(endpoint: .init(baseURL: closed, apiKey: nil, maxConnections: 1, connectTimeout: 1))
-        let (report, _) = await harness.run(Fixtures.tasks(1), settings: .test(concurrency: 1, retries: 2), provider: provider)
+        let provider = OpenAIProvider(
+            endpoint: .init(baseURL: closed, apiKey: nil, maxConnections: 1, connectTimeout: 1)
+        )
+        let (report, _) = await harness.run(
+            Fixtures.tasks(1),
+            settings: .test(concurrency: 1, retries: 2),
+            provider: provider
+        )
         #expect(report.exitCode == CollectExitCode.providerFailed)
         #expect(report.result.totals.counter("failed_transport") == 1)
         #expect(report.result.totals.requestsSent == 3)

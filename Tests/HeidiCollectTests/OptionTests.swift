@@ -1,15 +1,19 @@
+import HeidiCore
+import Testing
+
+@testable import HeidiCollect
+
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import HeidiCollect
-import HeidiCore
-import Testing
 
 @Suite("Config file and option resolution")
 struct OptionTests {
     @Test func configFileKeysMirrorTheFlags() throws {
         let dir = try TemporaryDirectory()
-        let path = try dir.write("collect.yaml", """
+        let path = try dir.write(
+            "collect.yaml",
+            """
             provider: openai
             model: gpt-4o
             templates: templates/
@@ -20,7 +24,8 @@ struct OptionTests {
             max_cost: 2.5
             languages: [python, go]
             validate: false
-            """)
+            """
+        )
         let values = try CollectConfigFile.load(path)
         #expect(values.provider == "openai")
         #expect(values.samples == 1000)
@@ -57,7 +62,10 @@ struct OptionTests {
         }
     }
 
-    func values(_ dir: TemporaryDirectory, _ change: (inout CollectOptionValues) -> Void = { _ in }) -> CollectOptionValues {
+    func values(
+        _ dir: TemporaryDirectory,
+        _ change: (inout CollectOptionValues) -> Void = { _ in }
+    ) -> CollectOptionValues {
         var values = CollectOptionValues()
         values.provider = "mock"
         values.templates = Fixtures.templatesDirectory
@@ -78,7 +86,10 @@ struct OptionTests {
 
     @Test func defaultsProduceAJob() throws {
         let dir = try TemporaryDirectory()
-        let resolved = try JobBuilder.build(values(dir), environment: ["HEIDI_ROUND": "4", "HEIDI_NOTIFY_SOCKET": "@x"])
+        let resolved = try JobBuilder.build(
+            values(dir),
+            environment: ["HEIDI_ROUND": "4", "HEIDI_NOTIFY_SOCKET": "@x"]
+        )
         #expect(resolved.job.tasks.count == 4)
         #expect(resolved.job.round == 4)
         #expect(resolved.job.tasks[0].id == "round_4_0000")
@@ -94,34 +105,79 @@ struct OptionTests {
         #expect(failure(values(dir) { $0.provider = "anthropic" })?.contains("unknown provider anthropic") == true)
         #expect(failure(values(dir) { $0.output = nil })?.hasPrefix("--output") == true)
         let notADirectory = try dir.write("plain-file", "x")
-        #expect(failure(values(dir) { $0.output = notADirectory + "/x.jsonl" })?.contains("cannot create directory \(notADirectory)") == true)
+        #expect(
+            failure(values(dir) { $0.output = notADirectory + "/x.jsonl" })?.contains(
+                "cannot create directory \(notADirectory)"
+            ) == true
+        )
         #expect(failure(values(dir) { $0.prompts = "/tmp/p.jsonl" })?.hasPrefix("--prompts: give either") == true)
         #expect(failure(values(dir) { $0.templates = nil })?.hasPrefix("--templates: give") == true)
         #expect(failure(values(dir) { $0.templates = dir.file("none") })?.contains(dir.file("none")) == true)
         #expect(failure(values(dir) { $0.concurrency = 0 })?.hasPrefix("--concurrency") == true)
-        #expect(failure(values(dir) { $0.maxCost = 1 })?.hasPrefix("--max-cost: model mock-teacher has no known price") == true)
+        #expect(
+            failure(values(dir) { $0.maxCost = 1 })?.hasPrefix("--max-cost: model mock-teacher has no known price")
+                == true
+        )
         #expect(failure(values(dir) { $0.priceInput = 1 })?.hasPrefix("--price-output") == true)
-        #expect(failure(values(dir) { $0.provider = "openai"; $0.baseURL = "localhost:8000" })?.hasPrefix("--base-url") == true)
-        #expect(failure(values(dir) { $0.provider = "openai"; $0.apiKeyEnv = "NO_SUCH_KEY_VAR" })?.contains("--api-key-env NO_SUCH_KEY_VAR") == true)
+        #expect(
+            failure(
+                values(dir) {
+                    $0.provider = "openai"
+                    $0.baseURL = "localhost:8000"
+                }
+            )?.hasPrefix("--base-url") == true
+        )
+        #expect(
+            failure(
+                values(dir) {
+                    $0.provider = "openai"
+                    $0.apiKeyEnv = "NO_SUCH_KEY_VAR"
+                }
+            )?.contains("--api-key-env NO_SUCH_KEY_VAR") == true
+        )
         #expect(failure(values(dir), environment: ["HEIDI_ROUND": "x"])?.hasPrefix("--round") == true)
     }
 
     /// `--provider mock --max-cost` with a model of the README's price table rehearses that model's cost.
     @Test func mockRunsArePricedLikeTheirModel() throws {
         let dir = try TemporaryDirectory()
-        let resolved = try JobBuilder.build(values(dir) { $0.model = "gpt-4o-mini"; $0.maxCost = 0.01 }, environment: [:])
+        let resolved = try JobBuilder.build(
+            values(dir) {
+                $0.model = "gpt-4o-mini"
+                $0.maxCost = 0.01
+            },
+            environment: [:]
+        )
         #expect(resolved.job.settings.price == Pricing.defaults["gpt-4o-mini"])
         #expect(resolved.job.settings.budget.maxCostUSD == 0.01)
-        let dated = try JobBuilder.build(values(dir) { $0.model = "claude-3-haiku-20240307"; $0.maxCost = 1 }, environment: [:])
+        let dated = try JobBuilder.build(
+            values(dir) {
+                $0.model = "claude-3-haiku-20240307"
+                $0.maxCost = 1
+            },
+            environment: [:]
+        )
         #expect(dated.job.settings.price == Pricing.defaults["claude-3-haiku"])
-        #expect(failure(values(dir) { $0.model = "my-local-model"; $0.maxCost = 1 })?.contains("or a --model of the price table") == true)
+        #expect(
+            failure(
+                values(dir) {
+                    $0.model = "my-local-model"
+                    $0.maxCost = 1
+                }
+            )?.contains("or a --model of the price table") == true
+        )
     }
 
     @Test func keyFilesMustBePrivate() throws {
         let dir = try TemporaryDirectory()
         let secret = "file-secret-\(UInt64.random(in: 1...UInt64.max))"
         let open = try dir.write("open.key", secret + "\n", mode: 0o644)
-        let message = failure(values(dir) { $0.provider = "openai"; $0.apiKeyFile = open })
+        let message = failure(
+            values(dir) {
+                $0.provider = "openai"
+                $0.apiKeyFile = open
+            }
+        )
         #expect(message?.contains("chmod 600") == true)
         #expect(message?.contains(secret) == false)
         let closed = try dir.write("closed.key", secret + "\n", mode: 0o640)

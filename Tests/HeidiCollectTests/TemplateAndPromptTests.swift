@@ -1,6 +1,7 @@
-@testable import HeidiCollect
 import HeidiCore
 import Testing
+
+@testable import HeidiCollect
 
 @Suite("Templates and prompt files")
 struct TemplateAndPromptTests {
@@ -29,14 +30,17 @@ struct TemplateAndPromptTests {
 
     @Test func placeholderTypoNamesFileLineAndKey() throws {
         let dir = try TemporaryDirectory()
-        let path = try dir.write("bad.yaml", """
+        let path = try dir.write(
+            "bad.yaml",
+            """
             language: python
             templates:
               - task_type: code_completion
                 instruction: "Write {nmae}"
             topics:
               - name: f
-            """)
+            """
+        )
         #expect {
             try TemplateLoader.load(path)
         } throws: { error in
@@ -49,7 +53,10 @@ struct TemplateAndPromptTests {
         let dir = try TemporaryDirectory()
         let unknown = try dir.write("a.yaml", "language: go\ntemplate: []\n")
         #expect(throws: PromptSourceError.self) { try TemplateLoader.load(unknown) }
-        let missing = try dir.write("b.yaml", "templates:\n  - {task_type: t, instruction: x}\ntopics:\n  - {name: n}\n")
+        let missing = try dir.write(
+            "b.yaml",
+            "templates:\n  - {task_type: t, instruction: x}\ntopics:\n  - {name: n}\n"
+        )
         #expect {
             try TemplateLoader.load(missing)
         } throws: { String(describing: $0).contains("language") }
@@ -60,11 +67,14 @@ struct TemplateAndPromptTests {
 
     @Test func promptFileLinesBecomeTasks() throws {
         let dir = try TemporaryDirectory()
-        let path = try dir.write("p.jsonl", """
+        let path = try dir.write(
+            "p.jsonl",
+            """
             {"instruction":"Fix it","input":"x = 1","language":"c++","task_type":"bug_fixing","extra":1}
 
             {"instruction":"Explain","id":"custom-7"}
-            """)
+            """
+        )
         let tasks = try PromptFileLoader.load(path, defaultLanguage: "go", round: 2)
         #expect(tasks.count == 2)
         #expect(tasks[0].language == "cpp")
@@ -81,7 +91,9 @@ struct TemplateAndPromptTests {
     @Test func badPromptLinesNameTheLine() throws {
         let dir = try TemporaryDirectory()
         let path = try dir.write("p.jsonl", "{\"instruction\":\"ok\"}\n{\"instruction\": 5}\n")
-        #expect(throws: PromptSourceError.invalidPrompt(path: path, line: 2, message: "\"instruction\" must be a string")) {
+        #expect(
+            throws: PromptSourceError.invalidPrompt(path: path, line: 2, message: "\"instruction\" must be a string")
+        ) {
             try PromptFileLoader.load(path, defaultLanguage: "python", round: 1)
         }
         let broken = try dir.write("q.jsonl", "{\"instruction\":\"ok\"}\n\n{oops\n")
@@ -89,6 +101,8 @@ struct TemplateAndPromptTests {
             try PromptFileLoader.load(broken, defaultLanguage: "python", round: 1)
         } throws: { String(describing: $0).hasPrefix(broken + ":3: not valid JSON") }
         let empty = try dir.write("e.jsonl", "\n\n")
-        #expect(throws: PromptSourceError.empty(path: empty)) { try PromptFileLoader.load(empty, defaultLanguage: "python", round: 1) }
+        #expect(throws: PromptSourceError.empty(path: empty)) {
+            try PromptFileLoader.load(empty, defaultLanguage: "python", round: 1)
+        }
     }
 }

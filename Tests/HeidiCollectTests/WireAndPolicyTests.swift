@@ -1,26 +1,43 @@
-@testable import HeidiCollect
 import HeidiCore
 import Testing
 
+@testable import HeidiCollect
+
 @Suite("Wire format, retries, pricing, redaction, progress messages")
 struct WireAndPolicyTests {
-    let request = TeacherRequest(task: Fixtures.tasks(1)[0], attempt: 1, model: "gpt-4o-mini", maxOutputTokens: 256,
-                                 temperature: 0.2, seed: 99, timeout: 30)
+    let request = TeacherRequest(
+        task: Fixtures.tasks(1)[0],
+        attempt: 1,
+        model: "gpt-4o-mini",
+        maxOutputTokens: 256,
+        temperature: 0.2,
+        seed: 99,
+        timeout: 30
+    )
 
     @Test func requestBodyIsValidJSONWithTheParameters() throws {
         let body = try StrictJSONParser.parse(ChatCompletionsWire.requestBody(request))
         #expect(body["model"]?.stringValue == "gpt-4o-mini")
         #expect(body["max_tokens"]?.int64Value == 256)
         #expect(body["seed"]?.int64Value == 99)
-        guard case .array(let messages)? = body["messages"] else { Issue.record("no messages"); return }
+        guard case .array(let messages)? = body["messages"] else {
+            Issue.record("no messages")
+            return
+        }
         #expect(messages.count == 2)
         #expect(messages[1]["content"]?.stringValue == request.task.userMessage)
     }
 
     @Test func completionsAreParsedWithUsage() throws {
-        let body = Array(#"{"model":"m1","choices":[{"message":{"role":"assistant","content":"hello"}}],"usage":{"prompt_tokens":3,"completion_tokens":5}}"#.utf8)
+        let body = Array(
+            #"{"model":"m1","choices":[{"message":{"role":"assistant","content":"hello"}}],"usage":{"prompt_tokens":3,"completion_tokens":5}}"#
+                .utf8
+        )
         let response = try ChatCompletionsWire.parseResponse(body, contentType: "application/json")
-        #expect(response == TeacherResponse(content: "hello", usage: TokenUsage(inputTokens: 3, outputTokens: 5), model: "m1"))
+        #expect(
+            response
+                == TeacherResponse(content: "hello", usage: TokenUsage(inputTokens: 3, outputTokens: 5), model: "m1")
+        )
         let noUsage = Array(#"{"choices":[{"message":{"content":"12345678"}}]}"#.utf8)
         let estimated = try ChatCompletionsWire.parseResponse(noUsage, contentType: nil)
         #expect(estimated.usage.estimated)
@@ -32,7 +49,10 @@ struct WireAndPolicyTests {
         ("<!DOCTYPE html><html><body>Bad Gateway</body></html>", "text/html", "HTML page"),
         (#"{"id":"x"}"#, "application/json", "no \"choices\""),
         (#"{"choices":[]}"#, "application/json", "empty or not a list"),
-        (#"{"choices":[{"message":{"content":null},"finish_reason":"content_filter"}]}"#, "application/json", "content_filter"),
+        (
+            #"{"choices":[{"message":{"content":null},"finish_reason":"content_filter"}]}"#, "application/json",
+            "content_filter"
+        ),
         (#"{"choices":[{"message":{"content":"  "}}]}"#, "application/json", "empty answer"),
         (#"[1,2]"#, "application/json", "a list"),
         ("", "application/json", "empty body"),
@@ -47,8 +67,12 @@ struct WireAndPolicyTests {
     }
 
     @Test func errorBodiesGiveTheirMessage() {
-        #expect(ChatCompletionsWire.errorDetail(Array(#"{"error":{"message":"quota exceeded"}}"#.utf8)) == "quota exceeded")
-        #expect(ChatCompletionsWire.errorDetail(Array("<html>\n<h1>oops</h1></html>".utf8)) == "<html> <h1>oops</h1></html>")
+        #expect(
+            ChatCompletionsWire.errorDetail(Array(#"{"error":{"message":"quota exceeded"}}"#.utf8)) == "quota exceeded"
+        )
+        #expect(
+            ChatCompletionsWire.errorDetail(Array("<html>\n<h1>oops</h1></html>".utf8)) == "<html> <h1>oops</h1></html>"
+        )
     }
 
     @Test func backoffGrowsIsJitteredCappedAndHonoursRetryAfter() {
@@ -115,7 +139,9 @@ struct WireAndPolicyTests {
             if step >= 3 { snapshot.counters["rejected_syntax_error_go"] = step - 2 }
             snapshot.requestsSent = step * 4
             snapshot.costMicros = Double(step) * 0.7
-            if let datagram = message.next(status: "generating \(step)/5", snapshot: snapshot) { datagrams.append(datagram) }
+            if let datagram = message.next(status: "generating \(step)/5", snapshot: snapshot) {
+                datagrams.append(datagram)
+            }
             #expect(message.next(status: "generating \(step)/5", snapshot: snapshot) == nil, "nothing changed")
         }
         for datagram in datagrams {
@@ -123,7 +149,10 @@ struct WireAndPolicyTests {
                 let json = line.split(separator: "=", maxSplits: 1)[1]
                 guard case .object(let members) = try StrictJSONParser.parse(Array(json.utf8)) else { continue }
                 for (key, value) in members {
-                    guard case .number(let literal) = value else { Issue.record("not a number"); continue }
+                    guard case .number(let literal) = value else {
+                        Issue.record("not a number")
+                        continue
+                    }
                     #expect(Int(literal) != nil, "integers only: \(literal)")
                     sums[key, default: 0] += Int(literal) ?? 0
                 }
@@ -182,7 +211,10 @@ struct LedgerTests {
             return
         }
         #expect(message.contains("120 of 300 tokens used"))
-        #expect(await ledger.reserve(RequestEstimate(inputTokens: 1, outputTokens: 1)) == nil, "no request after a stop")
+        #expect(
+            await ledger.reserve(RequestEstimate(inputTokens: 1, outputTokens: 1)) == nil,
+            "no request after a stop"
+        )
     }
 
     @Test func requestBudgetCountsAttempts() async {

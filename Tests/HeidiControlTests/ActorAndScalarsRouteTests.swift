@@ -16,7 +16,11 @@ struct ActorAndScalarsRouteTests {
         func perform(_ action: Action, start: StartRequest?) async -> Result<ActionResponse, APIErrorBody> {
             .failure(APIErrorBody(.internal, "the actor variant must be called"))
         }
-        func perform(_ action: Action, start: StartRequest?, actor: String?) async -> Result<ActionResponse, APIErrorBody> {
+        func perform(
+            _ action: Action,
+            start: StartRequest?,
+            actor: String?
+        ) async -> Result<ActionResponse, APIErrorBody> {
             actors.append(actor)
             return .success(ActionResponse(action: action.rawValue, outcome: nil, state: .idle, runID: nil))
         }
@@ -27,7 +31,13 @@ struct ActorAndScalarsRouteTests {
         func events(after: UInt64, follow: Bool) async -> Result<AsyncStream<[UInt8]>, APIErrorBody> {
             .failure(APIErrorBody(.notFound, "none"))
         }
-        func logs(stage: String, round: Int?, tail: Int?, fromLine: Int?, follow: Bool) async -> Result<LogStream, APIErrorBody> {
+        func logs(
+            stage: String,
+            round: Int?,
+            tail: Int?,
+            fromLine: Int?,
+            follow: Bool
+        ) async -> Result<LogStream, APIErrorBody> {
             .failure(APIErrorBody(.notFound, "none"))
         }
         func metrics() async -> String { "" }
@@ -39,8 +49,15 @@ struct ActorAndScalarsRouteTests {
     func actorPassed() async {
         let backend = RecordingBackend()
         let router = ControlRouter(backend: backend, authorizer: Authorizer(daemonUID: 1000, groupName: nil))
-        let acted = await router.route(ControlRequest(method: "POST", uri: "/api/v1/action/stop", body: [], peer: root,
-                                                      actor: "operator (session) from 192.0.2.7 via heidi-web"))
+        let acted = await router.route(
+            ControlRequest(
+                method: "POST",
+                uri: "/api/v1/action/stop",
+                body: [],
+                peer: root,
+                actor: "operator (session) from 192.0.2.7 via heidi-web"
+            )
+        )
         #expect(acted.status == 202)
         _ = await router.route(ControlRequest(method: "POST", uri: "/api/v1/action/stop", body: [], peer: root))
         // The claim, and who made it (the peer's uid, from the kernel).
@@ -51,20 +68,44 @@ struct ActorAndScalarsRouteTests {
     func scalarsRoute() async {
         let backend = RecordingBackend()
         let router = ControlRouter(backend: backend, authorizer: Authorizer(daemonUID: 1000, groupName: nil))
-        #expect(await router.route(ControlRequest(method: "GET", uri: "/api/v1/scalars?run_id=run_1", body: [], peer: root)).status == 200)
-        #expect(await router.route(ControlRequest(method: "GET", uri: "/api/v1/scalars", body: [], peer: root)).status == 200)
+        #expect(
+            await router.route(ControlRequest(method: "GET", uri: "/api/v1/scalars?run_id=run_1", body: [], peer: root))
+                .status == 200
+        )
+        #expect(
+            await router.route(ControlRequest(method: "GET", uri: "/api/v1/scalars", body: [], peer: root)).status
+                == 200
+        )
         #expect(await backend.scalarRuns == ["run_1", nil])
-        #expect(await router.route(ControlRequest(method: "POST", uri: "/api/v1/scalars", body: [], peer: root)).status == 405)
-        let plain = ControlRouter(backend: StaticBackendWithoutScalars(), authorizer: Authorizer(daemonUID: 1000, groupName: nil))
-        #expect(await plain.route(ControlRequest(method: "GET", uri: "/api/v1/scalars", body: [], peer: root)).status == 404)
+        #expect(
+            await router.route(ControlRequest(method: "POST", uri: "/api/v1/scalars", body: [], peer: root)).status
+                == 405
+        )
+        let plain = ControlRouter(
+            backend: StaticBackendWithoutScalars(),
+            authorizer: Authorizer(daemonUID: 1000, groupName: nil)
+        )
+        #expect(
+            await plain.route(ControlRequest(method: "GET", uri: "/api/v1/scalars", body: [], peer: root)).status == 404
+        )
     }
 
     struct StaticBackendWithoutScalars: ControlBackend {
         func publishedStatus() -> StatusSnapshot? { nil }
         func isReady() async -> Bool { true }
-        func perform(_ action: Action, start: StartRequest?) async -> Result<ActionResponse, APIErrorBody> { .failure(APIErrorBody(.internal, "")) }
-        func events(after: UInt64, follow: Bool) async -> Result<AsyncStream<[UInt8]>, APIErrorBody> { .failure(APIErrorBody(.notFound, "")) }
-        func logs(stage: String, round: Int?, tail: Int?, fromLine: Int?, follow: Bool) async -> Result<LogStream, APIErrorBody> {
+        func perform(_ action: Action, start: StartRequest?) async -> Result<ActionResponse, APIErrorBody> {
+            .failure(APIErrorBody(.internal, ""))
+        }
+        func events(after: UInt64, follow: Bool) async -> Result<AsyncStream<[UInt8]>, APIErrorBody> {
+            .failure(APIErrorBody(.notFound, ""))
+        }
+        func logs(
+            stage: String,
+            round: Int?,
+            tail: Int?,
+            fromLine: Int?,
+            follow: Bool
+        ) async -> Result<LogStream, APIErrorBody> {
             .failure(APIErrorBody(.notFound, ""))
         }
         func metrics() async -> String { "" }

@@ -15,7 +15,12 @@ struct ConnectionFrontHandlerTests {
     func connection(answersHere: Bool = true, idleTimeout: Double = 10) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
         let router = ControlRouter(backend: StaticBackend(), authorizer: Authorizer(daemonUID: 1000, groupName: nil))
-        try ControlServer.configureConnection(channel, router: router, idleTimeout: idleTimeout, answersHere: answersHere)
+        try ControlServer.configureConnection(
+            channel,
+            router: router,
+            idleTimeout: idleTimeout,
+            answersHere: answersHere
+        )
         try channel.connect(to: SocketAddress(unixDomainSocketPath: "/heidi-test.sock")).wait()
         return channel
     }
@@ -42,7 +47,10 @@ struct ConnectionFrontHandlerTests {
         let channel = try connection()
         try channel.writeInbound(ByteBuffer(string: Self.status))
         let response = try written(channel)
-        #expect(response.hasPrefix("HTTP/1.1 200 OK") && response.contains("X-Heidi-API: 1") && response.contains("\"journal\""))
+        #expect(
+            response.hasPrefix("HTTP/1.1 200 OK") && response.contains("X-Heidi-API: 1")
+                && response.contains("\"journal\"")
+        )
         #expect(try passedOn(channel).isEmpty)
         #expect(channel.isActive, "keep-alive")
     }
@@ -91,7 +99,10 @@ struct ConnectionFrontHandlerTests {
         let loop = EmbeddedEventLoop()
         func open() throws -> EmbeddedChannel {
             let channel = EmbeddedChannel(loop: loop)
-            let router = ControlRouter(backend: StaticBackend(), authorizer: Authorizer(daemonUID: 1000, groupName: nil))
+            let router = ControlRouter(
+                backend: StaticBackend(),
+                authorizer: Authorizer(daemonUID: 1000, groupName: nil)
+            )
             try ControlServer.configureConnection(channel, router: router, idleTimeout: 10, answersHere: true)
             try channel.connect(to: SocketAddress(unixDomainSocketPath: "/heidi-test.sock")).wait()
             return channel
@@ -118,7 +129,13 @@ struct ConnectionFrontHandlerTests {
         let loop = EmbeddedEventLoop()
         let channel = EmbeddedChannel(loop: loop)
         let router = ControlRouter(backend: StaticBackend(), authorizer: Authorizer(daemonUID: 1000, groupName: nil))
-        try ControlServer.configureConnection(channel, router: router, idleTimeout: 1000, stallTimeout: 60, answersHere: true)
+        try ControlServer.configureConnection(
+            channel,
+            router: router,
+            idleTimeout: 1000,
+            stallTimeout: 60,
+            answersHere: true
+        )
         try channel.connect(to: SocketAddress(unixDomainSocketPath: "/heidi-test.sock")).wait()
         func setWritable(_ writable: Bool) {
             channel.isWritable = writable
@@ -135,7 +152,13 @@ struct ConnectionFrontHandlerTests {
         #expect(!channel.isActive, "closed 60 s after the last progress")
 
         let recovered = EmbeddedChannel(loop: loop)
-        try ControlServer.configureConnection(recovered, router: router, idleTimeout: 1000, stallTimeout: 60, answersHere: true)
+        try ControlServer.configureConnection(
+            recovered,
+            router: router,
+            idleTimeout: 1000,
+            stallTimeout: 60,
+            answersHere: true
+        )
         try recovered.connect(to: SocketAddress(unixDomainSocketPath: "/heidi-test.sock")).wait()
         recovered.isWritable = false
         recovered.pipeline.fireChannelWritabilityChanged()

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HeidiAPI
 import HeidiControl
 import HeidiCore
@@ -9,6 +6,10 @@ import HeidiTestSupport
 import Logging
 import ServiceLifecycle
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 let root = PeerCredentials(pid: getpid(), uid: 0, gid: 0)
 let stranger = PeerCredentials(pid: getpid(), uid: 4242, gid: 4242)
@@ -26,24 +27,43 @@ func body(_ response: ControlResponse) async -> String {
 @Suite("Control router")
 struct ControlRouterTests {
     let backend = StaticBackend()
-    var router: ControlRouter { ControlRouter(backend: backend, authorizer: Authorizer(daemonUID: 1000, groupName: nil)) }
+    var router: ControlRouter {
+        ControlRouter(backend: backend, authorizer: Authorizer(daemonUID: 1000, groupName: nil))
+    }
 
     @Test func statusHealthMetricsAndEvents() async {
         let status = await router.route(ControlRequest(method: "GET", uri: "/api/v1/status", body: [], peer: stranger))
         #expect(status.status == 200)
         let text = await body(status)
-        #expect(text.contains("\"api_version\":1") && text.contains("\"child\":null") && text.contains("\"last_error\":null"))
-        #expect(await router.route(ControlRequest(method: "GET", uri: "/api/v1/health", body: [], peer: stranger)).status == 200)
+        #expect(
+            text.contains("\"api_version\":1") && text.contains("\"child\":null")
+                && text.contains("\"last_error\":null")
+        )
+        #expect(
+            await router.route(ControlRequest(method: "GET", uri: "/api/v1/health", body: [], peer: stranger)).status
+                == 200
+        )
         let metrics = await router.route(ControlRequest(method: "GET", uri: "/metrics", body: [], peer: stranger))
         #expect(metrics.contentType.hasPrefix("text/plain"))
-        let events = await router.route(ControlRequest(method: "GET", uri: "/api/v1/events?after=41", body: [], peer: stranger))
+        let events = await router.route(
+            ControlRequest(method: "GET", uri: "/api/v1/events?after=41", body: [], peer: stranger)
+        )
         #expect(await body(events) == "{\"seq\":42}\n")
         #expect(events.contentType == "application/x-ndjson")
     }
 
     @Test func errorsCarryCodesAndStatuses() async {
-        func check(_ method: String, _ uri: String, body requestBody: String = "", _ status: Int, _ code: String, peer: PeerCredentials = root) async {
-            let response = await router.route(ControlRequest(method: method, uri: uri, body: Array(requestBody.utf8), peer: peer))
+        func check(
+            _ method: String,
+            _ uri: String,
+            body requestBody: String = "",
+            _ status: Int,
+            _ code: String,
+            peer: PeerCredentials = root
+        ) async {
+            let response = await router.route(
+                ControlRequest(method: method, uri: uri, body: Array(requestBody.utf8), peer: peer)
+            )
             #expect(response.status == status, "\(method) \(uri)")
             #expect(await body(response).contains("\"code\":\"\(code)\""), "\(method) \(uri)")
         }
@@ -67,11 +87,16 @@ struct ControlRouterTests {
     /// RFC 9110: a 405 lists the methods the path answers in `Allow` (found by the API fuzzer, `make api-test`); a path
     /// that names no action is not found, whatever the method.
     @Test func methodNotAllowedListsTheAllowedMethods() async {
-        for (method, uri, allow) in [("DELETE", "/api/v1/status", "GET, HEAD"), ("TRACE", "/metrics", "GET"),
-                                     ("POST", "/api/v1/logs?stage=train", "GET"), ("GET", "/api/v1/action/train_now", "POST")] {
+        for (method, uri, allow) in [
+            ("DELETE", "/api/v1/status", "GET, HEAD"), ("TRACE", "/metrics", "GET"),
+            ("POST", "/api/v1/logs?stage=train", "GET"), ("GET", "/api/v1/action/train_now", "POST"),
+        ] {
             let response = await router.route(ControlRequest(method: method, uri: uri, body: [], peer: root))
             #expect(response.status == 405, "\(method) \(uri)")
-            #expect(response.headers.filter { $0.0 == "Allow" }.map(\.1) == [allow], "\(method) \(uri): \(response.headers)")
+            #expect(
+                response.headers.filter { $0.0 == "Allow" }.map(\.1) == [allow],
+                "\(method) \(uri): \(response.headers)"
+            )
         }
         let unknown = await router.route(ControlRequest(method: "GET", uri: "/api/v1/action/", body: [], peer: root))
         #expect(unknown.status == 404)
@@ -79,12 +104,20 @@ struct ControlRouterTests {
     }
 
     @Test func actionsAreAcceptedWith202() async {
-        let response = await router.route(ControlRequest(method: "POST", uri: "/api/v1/action/train_now", body: [], peer: root))
+        let response = await router.route(
+            ControlRequest(method: "POST", uri: "/api/v1/action/train_now", body: [], peer: root)
+        )
         #expect(response.status == 202)
         let text = await body(response)
         #expect(text.contains("\"accepted\":true") && text.contains("\"outcome\":\"queued\""))
-        let start = await router.route(ControlRequest(method: "POST", uri: "/api/v1/action/start",
-                                                      body: Array("{\"mode\":\"collect\",\"rounds\":2}".utf8), peer: root))
+        let start = await router.route(
+            ControlRequest(
+                method: "POST",
+                uri: "/api/v1/action/start",
+                body: Array("{\"mode\":\"collect\",\"rounds\":2}".utf8),
+                peer: root
+            )
+        )
         #expect(start.status == 202)
         #expect(await backend.actions == [.trainNow, .start])
     }
@@ -102,16 +135,30 @@ struct ControlRouterTests {
     /// A configured control group that does not exist is named as such, with the socket; it is not "no control
     /// group is configured", and nobody is told to join a group that is not the configured one.
     @Test func refusalNamesSocketAndMissingGroup() {
-        let authorizer = Authorizer(daemonUID: 1000, groupName: "heidi-no-such-group-\(getpid())", socketPath: "/run/heidi/heidi.sock")
+        let authorizer = Authorizer(
+            daemonUID: 1000,
+            groupName: "heidi-no-such-group-\(getpid())",
+            socketPath: "/run/heidi/heidi.sock"
+        )
         let stranger = PeerCredentials(pid: 1, uid: 5000, gid: 0)
         #expect(authorizer.groupID == nil && !authorizer.mayControl(stranger))
         let refusal = authorizer.refusal(for: stranger)
         #expect(refusal.contains("/run/heidi/heidi.sock"), "\(refusal)")
-        #expect(refusal.contains("control.group is 'heidi-no-such-group-\(getpid())', but no group 'heidi-no-such-group-\(getpid())' exists"),
-                "\(refusal)")
-        #expect(!refusal.contains("no control group is configured") && !refusal.contains("join group 'root'"), "\(refusal)")
+        #expect(
+            refusal.contains(
+                "control.group is 'heidi-no-such-group-\(getpid())', but no group 'heidi-no-such-group-\(getpid())' exists"
+            ),
+            "\(refusal)"
+        )
+        #expect(
+            !refusal.contains("no control group is configured") && !refusal.contains("join group 'root'"),
+            "\(refusal)"
+        )
         let unconfigured = Authorizer(daemonUID: 1000, groupName: nil, socketPath: "/tmp/x.sock").refusal(for: stranger)
-        #expect(unconfigured.contains("/tmp/x.sock") && unconfigured.contains("no control group is configured"), "\(unconfigured)")
+        #expect(
+            unconfigured.contains("/tmp/x.sock") && unconfigured.contains("no control group is configured"),
+            "\(unconfigured)"
+        )
     }
 }
 
@@ -130,7 +177,9 @@ struct ControlServerTests {
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
         let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard rc == 0 else {
             close(fd)
@@ -160,9 +209,14 @@ struct ControlServerTests {
         var options = ControlServer.Options()
         options.idleTimeout = 1.5
         let ready = AsyncStream.makeStream(of: Void.self)
-        let server = ControlServer(socketPath: path, activatedDescriptor: nil,
-                                   router: ControlRouter(backend: StaticBackend(), authorizer: Authorizer(groupName: nil)),
-                                   socketGroup: nil, logger: Logger(label: "test"), options: options) { ready.continuation.yield() }
+        let server = ControlServer(
+            socketPath: path,
+            activatedDescriptor: nil,
+            router: ControlRouter(backend: StaticBackend(), authorizer: Authorizer(groupName: nil)),
+            socketGroup: nil,
+            logger: Logger(label: "test"),
+            options: options
+        ) { ready.continuation.yield() }
         let group = ServiceGroup(services: [server], logger: Logger(label: "test"))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -170,19 +224,31 @@ struct ControlServerTests {
             var st = stat()
             #expect(stat(path, &st) == 0 && st.st_mode & 0o777 == 0o660, "socket mode 0660")
 
-            let ok = await exchange(path, Array("GET /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+            let ok = await exchange(
+                path,
+                Array("GET /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
+            )
             #expect(ok.hasPrefix("HTTP/1.1 200 OK") && ok.contains("\"api_version\":1"), "\(ok)")
 
-            let big = "POST /api/v1/action/start HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n" + String(repeating: "a", count: 70000)
+            let big =
+                "POST /api/v1/action/start HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n"
+                + String(repeating: "a", count: 70000)
             #expect(await exchange(path, Array(big.utf8)).hasPrefix("HTTP/1.1 413"))
 
             // A declared body far over the limit is refused at its head, with the JSON error, without waiting for
             // the body (this client never sends it): before, the 1.5 s idle timeout closed it without an answer.
-            let declared = await exchange(path, Array("POST /api/v1/action/start HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n".utf8))
+            let declared = await exchange(
+                path,
+                Array("POST /api/v1/action/start HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n".utf8)
+            )
             #expect(declared.hasPrefix("HTTP/1.1 413"), "\(declared)")
-            #expect(declared.contains("\"code\":\"too_large\"") && declared.contains("Content-Length 104857600"), "\(declared)")
+            #expect(
+                declared.contains("\"code\":\"too_large\"") && declared.contains("Content-Length 104857600"),
+                "\(declared)"
+            )
             // Without a declared length (chunked), as soon as the body passes the limit.
-            let chunked = "POST /api/v1/action/start HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            let chunked =
+                "POST /api/v1/action/start HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                 + String(70000, radix: 16) + "\r\n" + String(repeating: "a", count: 70000) + "\r\n"
             let grown = await exchange(path, Array(chunked.utf8))
             #expect(grown.hasPrefix("HTTP/1.1 413") && grown.contains("the body grew over"), "\(grown)")
@@ -195,8 +261,15 @@ struct ControlServerTests {
             let slow = await exchange(path, Array("GET /api/v1/status HTTP/1.1\r\nHo".utf8), timeout: 120)
             #expect(slow.isEmpty)
             // The server's 1.5 s idle timeout closes it, long before the client's own 120 s (generous: CI is loaded).
-            #expect(Double(MonotonicClock.nanoseconds() - start) / 1e9 < 60, "closed by the idle timeout, not the client's")
-            #expect(await exchange(path, Array("GET /api/v1/health HTTP/1.1\r\nConnection: close\r\n\r\n".utf8)).contains("{\"ok\":true}"))
+            #expect(
+                Double(MonotonicClock.nanoseconds() - start) / 1e9 < 60,
+                "closed by the idle timeout, not the client's"
+            )
+            #expect(
+                await exchange(path, Array("GET /api/v1/health HTTP/1.1\r\nConnection: close\r\n\r\n".utf8)).contains(
+                    "{\"ok\":true}"
+                )
+            )
 
             await group.triggerGracefulShutdown()
             try await tasks.next()
@@ -207,11 +280,18 @@ struct ControlServerTests {
     @Test func refusesToStealALiveSocket() async throws {
         let path = "/tmp/heidi-ctl-live-\(getpid()).sock"
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd); unlink(path) }
+        defer {
+            close(fd)
+            unlink(path)
+        }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
         listen(fd, 1)
         #expect(throws: ControlSocketError.inUse(path)) { try ListeningSocket.prepare(path) }
     }

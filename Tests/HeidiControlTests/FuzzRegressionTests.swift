@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HeidiCore
 import HeidiFuzzing
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The fuzz corpus (contrib/fuzz/corpus, including any saved crash in regressions/) replayed through the request
 /// path, plus a seeded in-process mutation run so every `swift test` exercises odd inputs too.
@@ -18,7 +19,9 @@ struct FuzzRegressionTests {
         var files: [String] = []
         for directory in [corpus, corpus + "/regressions"] {
             for name in (try? FileSystem.entries(of: directory)) ?? [] {
-                if !name.hasPrefix("."), !FileSystem.isDirectory(directory + "/" + name) { files.append(directory + "/" + name) }
+                if !name.hasPrefix("."), !FileSystem.isDirectory(directory + "/" + name) {
+                    files.append(directory + "/" + name)
+                }
             }
         }
         return files.sorted()

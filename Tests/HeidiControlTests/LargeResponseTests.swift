@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HeidiAPI
 import HeidiControl
 import HeidiCore
@@ -9,6 +6,10 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A backend whose log is a lazily made stream of `size` bytes, counting what the server has pulled from it.
 final class BigLogBackend: ControlBackend {
@@ -42,7 +43,13 @@ final class BigLogBackend: ControlBackend {
     func events(after: UInt64, follow: Bool) async -> Result<AsyncStream<[UInt8]>, APIErrorBody> {
         .failure(APIErrorBody(.notFound, "no"))
     }
-    func logs(stage: String, round: Int?, tail: Int?, fromLine: Int?, follow: Bool) async -> Result<LogStream, APIErrorBody> {
+    func logs(
+        stage: String,
+        round: Int?,
+        tail: Int?,
+        fromLine: Int?,
+        follow: Bool
+    ) async -> Result<LogStream, APIErrorBody> {
         let chunks = AsyncStream<[UInt8]>(unfolding: { [self] in
             let start = produced.load(ordering: .relaxed)
             guard start < size else { return nil }
@@ -56,100 +63,120 @@ final class BigLogBackend: ControlBackend {
 }
 
 extension ControlServerTests {
-/// Large responses over a real socket: every byte and the terminating chunk reach a slow reader, and the server
-/// pulls the body only as fast as the reader takes it. Nested in the serialized server suite: two in-process
-/// servers (each with its own ServiceGroup) running at once in the test process hung both.
-@Suite("Large responses")
-struct LargeResponseTests {
-    /// What a slow reader saw: the decoded body, whether the terminating chunk came, the trailers, and the most
-    /// the server had pulled beyond what the reader had received.
-    struct Reading: Sendable {
-        var body: [UInt8] = []
-        var terminated = false
-        var trailers = ""
-        var maxAhead = 0
-    }
+    /// Large responses over a real socket: every byte and the terminating chunk reach a slow reader, and the server
+    /// pulls the body only as fast as the reader takes it. Nested in the serialized server suite: two in-process
+    /// servers (each with its own ServiceGroup) running at once in the test process hung both.
+    @Suite("Large responses")
+    struct LargeResponseTests {
+        /// What a slow reader saw: the decoded body, whether the terminating chunk came, the trailers, and the most
+        /// the server had pulled beyond what the reader had received.
+        struct Reading: Sendable {
+            var body: [UInt8] = []
+            var terminated = false
+            var trailers = ""
+            var maxAhead = 0
+        }
 
-    /// Reads a `Connection: close` chunked response 64 KiB at a time with 2 ms between reads (a reader slower
-    /// than the server, like heidictl printing to a terminal), pausing `pauses` times for `pause` seconds.
-    static func readSlowly(_ path: String, _ target: String, backend: BigLogBackend, pauses: Int, pause: Double) -> Reading {
-        guard let fd = ControlServerTests.connected(path) else { return Reading() }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 60, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let request = "GET \(target) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        _ = Array(request.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        var raw: [UInt8] = []
-        var reading = Reading()
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        var pausesLeft = pauses
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            raw += buffer[0..<n]
-            reading.maxAhead = max(reading.maxAhead, backend.produced.load(ordering: .relaxed) - raw.count)
-            usleep(2000)
-            if pausesLeft > 0 && raw.count > (pauses - pausesLeft + 1) * backend.size / (pauses + 1) {
-                pausesLeft -= 1
-                usleep(UInt32(pause * 1e6))
+        /// Reads a `Connection: close` chunked response 64 KiB at a time with 2 ms between reads (a reader slower
+        /// than the server, like heidictl printing to a terminal), pausing `pauses` times for `pause` seconds.
+        static func readSlowly(
+            _ path: String,
+            _ target: String,
+            backend: BigLogBackend,
+            pauses: Int,
+            pause: Double
+        ) -> Reading {
+            guard let fd = ControlServerTests.connected(path) else { return Reading() }
+            defer { close(fd) }
+            var timeout = timeval(tv_sec: 60, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let request = "GET \(target) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            _ = Array(request.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            var raw: [UInt8] = []
+            var reading = Reading()
+            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            var pausesLeft = pauses
+            while true {
+                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if n <= 0 { break }
+                raw += buffer[0..<n]
+                reading.maxAhead = max(reading.maxAhead, backend.produced.load(ordering: .relaxed) - raw.count)
+                usleep(2000)
+                if pausesLeft > 0 && raw.count > (pauses - pausesLeft + 1) * backend.size / (pauses + 1) {
+                    pausesLeft -= 1
+                    usleep(UInt32(pause * 1e6))
+                }
+            }
+            // Decode the chunked body.
+            guard let headEnd = raw.firstRange(of: Array("\r\n\r\n".utf8)) else { return reading }
+            var index = headEnd.upperBound
+            while let lineEnd = raw[index...].firstRange(of: Array("\r\n".utf8)) {
+                guard let size = Int(String(decoding: raw[index..<lineEnd.lowerBound], as: UTF8.self), radix: 16) else {
+                    break
+                }
+                index = lineEnd.upperBound
+                if size == 0 {
+                    reading.terminated =
+                        raw[index...].starts(with: Array("\r\n".utf8))
+                        || raw[index...].firstRange(of: Array("\r\n\r\n".utf8)) != nil
+                    reading.trailers = String(decoding: raw[index...], as: UTF8.self)
+                    break
+                }
+                guard index + size <= raw.count else { break }
+                reading.body += raw[index..<(index + size)]
+                index += size + 2
+            }
+            return reading
+        }
+
+        func withServer(_ backend: BigLogBackend, _ body: (String) async throws -> Void) async throws {
+            let path = "/tmp/heidi-ctl-big-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+            let ready = AsyncStream.makeStream(of: Void.self)
+            let server = ControlServer(
+                socketPath: path,
+                activatedDescriptor: nil,
+                router: ControlRouter(backend: backend, authorizer: Authorizer(groupName: nil)),
+                socketGroup: nil,
+                logger: Logger(label: "test")
+            ) { ready.continuation.yield() }
+            let group = ServiceGroup(services: [server], logger: Logger(label: "test"))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                for await _ in ready.stream { break }
+                try await body(path)
+                await group.triggerGracefulShutdown()
+                try await tasks.next()
             }
         }
-        // Decode the chunked body.
-        guard let headEnd = raw.firstRange(of: Array("\r\n\r\n".utf8)) else { return reading }
-        var index = headEnd.upperBound
-        while let lineEnd = raw[index...].firstRange(of: Array("\r\n".utf8)) {
-            guard let size = Int(String(decoding: raw[index..<lineEnd.lowerBound], as: UTF8.self), radix: 16) else { break }
-            index = lineEnd.upperBound
-            if size == 0 {
-                reading.terminated = raw[index...].starts(with: Array("\r\n".utf8)) || raw[index...].firstRange(of: Array("\r\n\r\n".utf8)) != nil
-                reading.trailers = String(decoding: raw[index...], as: UTF8.self)
-                break
+
+        @Test(
+            "a slow reader of a Connection: close stream gets every byte and the terminating chunk, pulled at its pace"
+        )
+        func slowReaderGetsEverything() async throws {
+            let backend = BigLogBackend(size: 12 << 20)
+            try await withServer(backend) { path in
+                let reading = await Blocking.run {
+                    Self.readSlowly(path, "/api/v1/logs?stage=train", backend: backend, pauses: 3, pause: 0.7)
+                }
+                #expect(reading.body.count == backend.size, "got \(reading.body.count) of \(backend.size) bytes")
+                let unchanged = reading.body == backend.content
+                #expect(unchanged, "the bytes arrive in order, unchanged")
+                #expect(reading.terminated, "the chunked body ends with its terminating chunk")
+                // Socket buffers and NIO's high-water mark, not the body: the server pulls at the reader's pace.
+                #expect(reading.maxAhead < 1 << 20, "the server ran \(reading.maxAhead) bytes ahead of the reader")
             }
-            guard index + size <= raw.count else { break }
-            reading.body += raw[index..<(index + size)]
-            index += size + 2
         }
-        return reading
-    }
 
-    func withServer(_ backend: BigLogBackend, _ body: (String) async throws -> Void) async throws {
-        let path = "/tmp/heidi-ctl-big-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
-        let ready = AsyncStream.makeStream(of: Void.self)
-        let server = ControlServer(socketPath: path, activatedDescriptor: nil,
-                                   router: ControlRouter(backend: backend, authorizer: Authorizer(groupName: nil)),
-                                   socketGroup: nil, logger: Logger(label: "test")) { ready.continuation.yield() }
-        let group = ServiceGroup(services: [server], logger: Logger(label: "test"))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            for await _ in ready.stream { break }
-            try await body(path)
-            await group.triggerGracefulShutdown()
-            try await tasks.next()
+        @Test("a followed log's stream ends with a trailer saying how the stage ended")
+        func followedLogEndsWithTrailer() async throws {
+            let backend = BigLogBackend(size: 1 << 20)
+            try await withServer(backend) { path in
+                let reading = await Blocking.run {
+                    Self.readSlowly(path, "/api/v1/logs?stage=train&follow=1", backend: backend, pauses: 0, pause: 0)
+                }
+                #expect(reading.body.count == backend.size)
+                #expect(reading.trailers.contains("\(API.stageEndTrailer): failed; exit 3\r\n"), "\(reading.trailers)")
+            }
         }
     }
-
-    @Test("a slow reader of a Connection: close stream gets every byte and the terminating chunk, pulled at its pace")
-    func slowReaderGetsEverything() async throws {
-        let backend = BigLogBackend(size: 12 << 20)
-        try await withServer(backend) { path in
-            let reading = await Blocking.run { Self.readSlowly(path, "/api/v1/logs?stage=train", backend: backend, pauses: 3, pause: 0.7) }
-            #expect(reading.body.count == backend.size, "got \(reading.body.count) of \(backend.size) bytes")
-            let unchanged = reading.body == backend.content
-            #expect(unchanged, "the bytes arrive in order, unchanged")
-            #expect(reading.terminated, "the chunked body ends with its terminating chunk")
-            // Socket buffers and NIO's high-water mark, not the body: the server pulls at the reader's pace.
-            #expect(reading.maxAhead < 1 << 20, "the server ran \(reading.maxAhead) bytes ahead of the reader")
-        }
-    }
-
-    @Test("a followed log's stream ends with a trailer saying how the stage ended")
-    func followedLogEndsWithTrailer() async throws {
-        let backend = BigLogBackend(size: 1 << 20)
-        try await withServer(backend) { path in
-            let reading = await Blocking.run { Self.readSlowly(path, "/api/v1/logs?stage=train&follow=1", backend: backend, pauses: 0, pause: 0) }
-            #expect(reading.body.count == backend.size)
-            #expect(reading.trailers.contains("\(API.stageEndTrailer): failed; exit 3\r\n"), "\(reading.trailers)")
-        }
-    }
-}
 }

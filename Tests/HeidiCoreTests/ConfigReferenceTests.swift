@@ -12,14 +12,20 @@ struct ConfigReferenceTests {
         #expect(!documented.isEmpty, "no rows found under '## heidid's keys' in \(ConfigReference.path)")
         let undocumented = ConfigKeys.dotted.filter { !documented.contains($0) }
         let unknown = documented.filter { !ConfigKeys.dotted.contains($0) }
-        #expect(undocumented.isEmpty, "keys the loader accepts but \(ConfigReference.path) does not document: \(undocumented)")
+        #expect(
+            undocumented.isEmpty,
+            "keys the loader accepts but \(ConfigReference.path) does not document: \(undocumented)"
+        )
         #expect(unknown.isEmpty, "rows in \(ConfigReference.path) that are no key of the loader's tables: \(unknown)")
         #expect(documented.count == Set(documented).count, "a key is documented twice: \(documented)")
     }
 
     /// The tables are what the reader really accepts: each key, set to a value of the wrong type, is read (the error
     /// names that very key and is about its value), never refused as unknown.
-    @Test("the reader accepts each key of its tables (and refuses one that is not in them)", arguments: ConfigKeys.dotted)
+    @Test(
+        "the reader accepts each key of its tables (and refuses one that is not in them)",
+        arguments: ConfigKeys.dotted
+    )
     func readerAcceptsKey(_ dotted: String) throws {
         let key = dotted.split(separator: ".").map { $0 == "<stage>" ? "train" : String($0) }.joined(separator: ".")
         let directory = Scratch.directory("config-reference")
@@ -34,7 +40,11 @@ struct ConfigReferenceTests {
 
     @Test("a key outside the tables is refused, and the error lists the table")
     func unknownKeyRefused() throws {
-        let error = try Self.load(key: "journal.no_such_key", value: "1", directory: Scratch.directory("config-reference"))
+        let error = try Self.load(
+            key: "journal.no_such_key",
+            value: "1",
+            directory: Scratch.directory("config-reference")
+        )
         #expect(error?.key == "journal.no_such_key")
         #expect(error?.message == "unknown key (known: \(ConfigKeys.journal.joined(separator: ", ")))")
     }

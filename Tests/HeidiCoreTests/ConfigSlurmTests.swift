@@ -25,7 +25,8 @@ struct ConfigSlurmTests {
     }
 
     @Test func everySlurmKeyIsRead() throws {
-        let config = try load("""
+        let config = try load(
+            """
             stages:
               train:
                 command: [python3, train.py]
@@ -44,12 +45,28 @@ struct ConfigSlurmTests {
                   time_limit: 3h
                   requeue: true
                   extra: ["--constraint=a100", "--exclusive"]
-            """)
+            """
+        )
         let train = try #require(config.stages[.train])
         #expect(train.queueTimeout == 1800)
-        #expect(train.executor == .slurm(SlurmJobSettings(
-            partition: "gpu", account: "ml-team", qos: "high", gpus: "a100:2", nodes: 2, ntasksPerNode: 1, cpusPerTask: 8,
-            mem: "64G", timeLimit: 10800, requeue: true, extra: ["--constraint=a100", "--exclusive"])))
+        #expect(
+            train.executor
+                == .slurm(
+                    SlurmJobSettings(
+                        partition: "gpu",
+                        account: "ml-team",
+                        qos: "high",
+                        gpus: "a100:2",
+                        nodes: 2,
+                        ntasksPerNode: 1,
+                        cpusPerTask: 8,
+                        mem: "64G",
+                        timeLimit: 10800,
+                        requeue: true,
+                        extra: ["--constraint=a100", "--exclusive"]
+                    )
+                )
+        )
     }
 
     @Test func aSlurmStageWithoutSettingsTakesTheClustersDefaults() throws {
@@ -59,25 +76,76 @@ struct ConfigSlurmTests {
 
     @Test(arguments: [
         // extra may not override what heidi controls, in any spelling
-        ("stages: {train: {command: [t], executor: slurm, slurm: {extra: [\"--job-name=x\"]}}}", "stages.train.slurm.extra", "--job-name is set by heidi"),
-        ("stages: {train: {command: [t], executor: slurm, slurm: {extra: [\"-J\", \"x\"]}}}", "stages.train.slurm.extra", "-J (--job-name) is set by heidi"),
-        ("stages: {train: {command: [t], executor: slurm, slurm: {extra: [\"--output=/tmp/o\"]}}}", "stages.train.slurm.extra", "--output is set by heidi"),
-        ("stages: {train: {command: [t], executor: slurm, slurm: {extra: [\"-o/tmp/o\"]}}}", "stages.train.slurm.extra", "-o (--output) is set by heidi"),
-        ("stages: {train: {command: [t], executor: slurm, slurm: {extra: [\"--parsable\"]}}}", "stages.train.slurm.extra", "--parsable is set by heidi"),
-        ("stages: {train: {command: [t], executor: slurm, slurm: {extra: [\"--wrap=sleep 1\"]}}}", "stages.train.slurm.extra", "--wrap is set by heidi"),
-        ("stages: {train: {command: [t], executor: slurm, slurm: {extra: [\"--wait\"]}}}", "stages.train.slurm.extra", "--wait is set by heidi"),
-        ("stages: {train: {command: [t], executor: slurm, slurm: {extra: [\"exclusive\"]}}}", "stages.train.slurm.extra", "is not an sbatch option"),
+        (
+            "stages: {train: {command: [t], executor: slurm, slurm: {extra: [\"--job-name=x\"]}}}",
+            "stages.train.slurm.extra", "--job-name is set by heidi"
+        ),
+        (
+            "stages: {train: {command: [t], executor: slurm, slurm: {extra: [\"-J\", \"x\"]}}}",
+            "stages.train.slurm.extra", "-J (--job-name) is set by heidi"
+        ),
+        (
+            "stages: {train: {command: [t], executor: slurm, slurm: {extra: [\"--output=/tmp/o\"]}}}",
+            "stages.train.slurm.extra", "--output is set by heidi"
+        ),
+        (
+            "stages: {train: {command: [t], executor: slurm, slurm: {extra: [\"-o/tmp/o\"]}}}",
+            "stages.train.slurm.extra", "-o (--output) is set by heidi"
+        ),
+        (
+            "stages: {train: {command: [t], executor: slurm, slurm: {extra: [\"--parsable\"]}}}",
+            "stages.train.slurm.extra", "--parsable is set by heidi"
+        ),
+        (
+            "stages: {train: {command: [t], executor: slurm, slurm: {extra: [\"--wrap=sleep 1\"]}}}",
+            "stages.train.slurm.extra", "--wrap is set by heidi"
+        ),
+        (
+            "stages: {train: {command: [t], executor: slurm, slurm: {extra: [\"--wait\"]}}}",
+            "stages.train.slurm.extra", "--wait is set by heidi"
+        ),
+        (
+            "stages: {train: {command: [t], executor: slurm, slurm: {extra: [\"exclusive\"]}}}",
+            "stages.train.slurm.extra", "is not an sbatch option"
+        ),
         // values and combinations
-        ("stages: {train: {command: [t], executor: pbs}}", "stages.train.executor", "unknown executor \"pbs\" (known: local, slurm)"),
-        ("stages: {train: {command: [t], slurm: {partition: gpu}}}", "stages.train.slurm", "only an executor: slurm stage takes slurm settings"),
-        ("stages: {train: {command: [t], queue_timeout: 10m}}", "stages.train.queue_timeout", "only an executor: slurm stage waits in a queue"),
-        ("stages: {train: {command: [t], executor: slurm, slurm: {gpus: 1, gres: \"gpu:1\"}}}", "stages.train.slurm", "set gpus or gres, not both"),
+        (
+            "stages: {train: {command: [t], executor: pbs}}", "stages.train.executor",
+            "unknown executor \"pbs\" (known: local, slurm)"
+        ),
+        (
+            "stages: {train: {command: [t], slurm: {partition: gpu}}}", "stages.train.slurm",
+            "only an executor: slurm stage takes slurm settings"
+        ),
+        (
+            "stages: {train: {command: [t], queue_timeout: 10m}}", "stages.train.queue_timeout",
+            "only an executor: slurm stage waits in a queue"
+        ),
+        (
+            "stages: {train: {command: [t], executor: slurm, slurm: {gpus: 1, gres: \"gpu:1\"}}}", "stages.train.slurm",
+            "set gpus or gres, not both"
+        ),
         ("stages: {train: {command: [t], executor: slurm, slurm: {nodes: 0}}}", "stages.train.slurm.nodes", ">= 1"),
-        ("stages: {train: {command: [t], executor: slurm, slurm: {mem: lots}}}", "stages.train.slurm.mem", "invalid memory \"lots\""),
-        ("stages: {train: {command: [t], executor: slurm, slurm: {partition: \"gpu;rm\"}}}", "stages.train.slurm.partition", "invalid value"),
-        ("stages: {train: {command: [t], executor: slurm, slurm: {cpus: 4}}}", "stages.train.slurm.cpus", "unknown key (known: partition,"),
-        ("stages: {train: {command: [t], executor: slurm, timeout: 2h, slurm: {time_limit: 1h}}}", "stages.train.slurm.time_limit", "is not above timeout + stop_grace"),
-        ("stages: {train: {command: [t], executor: slurm, queue_timeout: 0}}", "stages.train.queue_timeout", "longer than 0"),
+        (
+            "stages: {train: {command: [t], executor: slurm, slurm: {mem: lots}}}", "stages.train.slurm.mem",
+            "invalid memory \"lots\""
+        ),
+        (
+            "stages: {train: {command: [t], executor: slurm, slurm: {partition: \"gpu;rm\"}}}",
+            "stages.train.slurm.partition", "invalid value"
+        ),
+        (
+            "stages: {train: {command: [t], executor: slurm, slurm: {cpus: 4}}}", "stages.train.slurm.cpus",
+            "unknown key (known: partition,"
+        ),
+        (
+            "stages: {train: {command: [t], executor: slurm, timeout: 2h, slurm: {time_limit: 1h}}}",
+            "stages.train.slurm.time_limit", "is not above timeout + stop_grace"
+        ),
+        (
+            "stages: {train: {command: [t], executor: slurm, queue_timeout: 0}}", "stages.train.queue_timeout",
+            "longer than 0"
+        ),
     ])
     func mistakesAreRefusedAtLoadNamingTheKey(_ yaml: String, _ key: String, _ text: String) throws {
         let error = try #require(self.error(yaml), "\(yaml) must be refused")

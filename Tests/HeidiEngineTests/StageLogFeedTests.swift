@@ -1,10 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-@testable import HeidiEngine
 import HeidiCore
 import HeidiSupervisor
 import Testing
+
+@testable import HeidiEngine
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite("Live followers")
 struct FollowerTests {
@@ -80,7 +82,9 @@ struct StageLogServingTests {
         return path
     }
 
-    func lines(_ range: Range<Int>) -> [UInt8] { Array(range.map { "line \($0) of the stage's output\n" }.joined().utf8) }
+    func lines(_ range: Range<Int>) -> [UInt8] {
+        Array(range.map { "line \($0) of the stage's output\n" }.joined().utf8)
+    }
 
     @Test func theCursorReadsAcrossRotationInBoundedChunksAndFindsLines() throws {
         let dir = try scratch()
@@ -113,11 +117,15 @@ struct StageLogServingTests {
         let log = try StageLogFile(path: path, maxSize: 60_000)
         let broadcaster = LogBroadcaster()
         broadcaster.setRunActive(true, runEnding: "")
-        for i in 0..<500 { broadcaster.publish(lines(i..<(i + 1)), lines: 1, path: path) { log.append(lines(i..<(i + 1))) } }
+        for i in 0..<500 {
+            broadcaster.publish(lines(i..<(i + 1)), lines: 1, path: path) { log.append(lines(i..<(i + 1))) }
+        }
         let feed = StageLogFeed(cursor: StageLogCursor(path: path), follow: true, broadcaster: broadcaster)
         let writer = Task.detached {
             for i in 500..<2000 {
-                broadcaster.publish(self.lines(i..<(i + 1)), lines: 1, path: path) { log.append(self.lines(i..<(i + 1))) }
+                broadcaster.publish(self.lines(i..<(i + 1)), lines: 1, path: path) {
+                    log.append(self.lines(i..<(i + 1)))
+                }
                 if i % 100 == 0 { try? await Task.sleep(nanoseconds: 1_000_000) }
             }
             broadcaster.end(path: path, .succeeded("exit 0"))

@@ -1,12 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import HeidiCore
-@testable import HeidiEngine
 import HeidiSupervisor
 import Synchronization
 import Testing
+
+@testable import HeidiEngine
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A running stage whose progress channel the test writes.
 final class ProgressHandle: StageHandle {
@@ -14,7 +16,9 @@ final class ProgressHandle: StageHandle {
     var pid: Int32 { 4242 }
     var startTicks: UInt64 { 0 }
     func requestStop() {}
-    func waitForEnd() async -> StageRunResult { await withCheckedContinuation { (_: CheckedContinuation<StageRunResult, Never>) in } }
+    func waitForEnd() async -> StageRunResult {
+        await withCheckedContinuation { (_: CheckedContinuation<StageRunResult, Never>) in }
+    }
     var progress: StageProgress? { current.withLock { $0 } }
     func report(_ status: String) { current.withLock { $0.status = status } }
 }
@@ -40,18 +44,33 @@ struct StatusBoardFeedTests {
         let board = StatusBoard()
         let handle = ProgressHandle()
         var snapshot = StatusBoardRaceTests.snapshot(round: 1)
-        snapshot.child = ChildStatus(pid: 4242, pgid: 4242, argv: ["train"], startedAt: "t", elapsedSeconds: 0, timeoutSeconds: 60,
-                                     status: nil, startTicks: 0)
+        snapshot.child = ChildStatus(
+            pid: 4242,
+            pgid: 4242,
+            argv: ["train"],
+            startedAt: "t",
+            elapsedSeconds: 0,
+            timeoutSeconds: 60,
+            status: nil,
+            startTicks: 0
+        )
         board.publish(snapshot, live: .init(handle: handle, startNanos: MonotonicClock.nanoseconds(), meter: nil))
         let received = Mutex<[String]>([])
         let documents = board.watch(now: .now())
-        let reader = Task { for await document in documents { received.withLock { $0.append(String(decoding: document, as: UTF8.self)) } } }
+        let reader = Task {
+            for await document in documents {
+                received.withLock { $0.append(String(decoding: document, as: UTF8.self)) }
+            }
+        }
         defer { reader.cancel() }
         #expect(await within(1) { received.withLock { $0.count } == 1 }, "the status now")
 
         // Nothing but the clock moves: no document.
         try? await Task.sleep(nanoseconds: 1_200_000_000)
-        #expect(received.withLock { $0.count } == 1, "the stage's clock alone sent \(received.withLock { $0.count - 1 }) documents")
+        #expect(
+            received.withLock { $0.count } == 1,
+            "the stage's clock alone sent \(received.withLock { $0.count - 1 }) documents"
+        )
 
         // A STATUS= line reaches the watcher with no publication by the engine, within 250 ms by design (2 s here:
         // other suites' threads share the machine).
@@ -85,8 +104,16 @@ struct StatusBoardFeedTests {
         let board = StatusBoard()
         let handle = ProgressHandle()
         var snapshot = StatusBoardRaceTests.snapshot(round: 1)
-        snapshot.child = ChildStatus(pid: 4242, pgid: 4242, argv: ["train"], startedAt: "t", elapsedSeconds: 0, timeoutSeconds: 60,
-                                     status: nil, startTicks: 0)
+        snapshot.child = ChildStatus(
+            pid: 4242,
+            pgid: 4242,
+            argv: ["train"],
+            startedAt: "t",
+            elapsedSeconds: 0,
+            timeoutSeconds: 60,
+            status: nil,
+            startTicks: 0
+        )
         let live = StatusBoard.LiveStage(handle: handle, startNanos: MonotonicClock.nanoseconds(), meter: nil)
         board.publish(snapshot, live: live)
         let rounds = Received()
@@ -108,7 +135,10 @@ struct StatusBoardFeedTests {
                 let deadline = MonotonicClock.nanoseconds() + 3_000_000_000
                 while MonotonicClock.nanoseconds() < deadline {
                     // The watcher's queue stays far from its bound.
-                    if next.round - rounds.values.withLock({ $0.count }) > 256 { usleep(100); continue }
+                    if next.round - rounds.values.withLock({ $0.count }) > 256 {
+                        usleep(100)
+                        continue
+                    }
                     next.round += 1
                     handle.report("step \(next.round)")
                     board.publish(next, live: live)
@@ -116,9 +146,15 @@ struct StatusBoardFeedTests {
                 done.resume(returning: next.round)
             }
         }
-        #expect(await within(5) { rounds.values.withLock { $0.last } == published }, "the watcher got up to round \(published)")
+        #expect(
+            await within(5) { rounds.values.withLock { $0.last } == published },
+            "the watcher got up to round \(published)"
+        )
         let got = rounds.values.withLock { $0 }
         let backwards = zip(got, got.dropFirst()).filter { $0.1 < $0.0 }
-        #expect(backwards.isEmpty, "a watcher was sent an older status after a newer one: \(backwards.prefix(5)) in \(got.count) documents")
+        #expect(
+            backwards.isEmpty,
+            "a watcher was sent an older status after a newer one: \(backwards.prefix(5)) in \(got.count) documents"
+        )
     }
 }

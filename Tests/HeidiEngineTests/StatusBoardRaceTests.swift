@@ -1,22 +1,39 @@
+import Dispatch
+import HeidiCore
+import Synchronization
+import Testing
+
+@testable import HeidiEngine
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
-import HeidiCore
-@testable import HeidiEngine
-import Synchronization
-import Testing
 
 /// Races between the status board's publisher and its watchers, on real threads: a hang here is a deadlock.
 @Suite("Status board races")
 struct StatusBoardRaceTests {
     static func snapshot(round: Int) -> StatusSnapshot {
         StatusSnapshot(
-            version: "0.1.0", pid: 42, startedAt: "2026-12-07T06:00:00.000000Z", state: .collecting, mode: .collect,
-            runID: "run_1", round: round, rounds: 1_000_000, stage: "generate", paused: false, pauseRequested: false,
-            trainNowPending: false, awaitingTrainNow: false, stopping: false, child: nil, lastError: nil,
+            version: "0.1.0",
+            pid: 42,
+            startedAt: "2026-12-07T06:00:00.000000Z",
+            state: .collecting,
+            mode: .collect,
+            runID: "run_1",
+            round: round,
+            rounds: 1_000_000,
+            stage: "generate",
+            paused: false,
+            pauseRequested: false,
+            trainNowPending: false,
+            awaitingTrainNow: false,
+            stopping: false,
+            child: nil,
+            lastError: nil,
             journal: JournalHead(path: "/tmp/events.jsonl", seq: UInt64(round), head: SHA256.zeroHex),
-            supervision: "subreaper+pgroup", updatedAt: "u")
+            supervision: "subreaper+pgroup",
+            updatedAt: "u"
+        )
     }
 
     /// Watchers (`status?watch=1` streams) cancelled while the engine publishes, many times over (commit f754391: a
@@ -60,7 +77,9 @@ struct StatusBoardRaceTests {
                 last = now
                 stalledSince = MonotonicClock.nanoseconds()
             } else if MonotonicClock.nanoseconds() - stalledSince > 10_000_000_000 {
-                Issue.record("the status board deadlocked: no publication and no cancellation for 10 s (\(now.published) published, \(now.cancelled) of \(rounds) rounds cancelled)")
+                Issue.record(
+                    "the status board deadlocked: no publication and no cancellation for 10 s (\(now.published) published, \(now.cancelled) of \(rounds) rounds cancelled)"
+                )
                 return
             }
         }

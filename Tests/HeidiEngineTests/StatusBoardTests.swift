@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HeidiAPI
 import HeidiCore
 import HeidiEngine
@@ -8,6 +5,10 @@ import HeidiSupervisor
 import Logging
 import Synchronization
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Holds the engine actor inside `launch` (synchronously, as a slow fork or a stuck filesystem would) until released,
 /// then starts the stage for real.
@@ -20,7 +21,9 @@ final class HoldingLauncher: StageLauncher {
         entered.store(true, ordering: .sequentiallyConsistent)
         // Bounded, so a failing test cannot hang the suite.
         let deadline = MonotonicClock.nanoseconds() + 30_000_000_000
-        while !released.load(ordering: .sequentiallyConsistent) && MonotonicClock.nanoseconds() < deadline { usleep(1000) }
+        while !released.load(ordering: .sequentiallyConsistent) && MonotonicClock.nanoseconds() < deadline {
+            usleep(1000)
+        }
         return try real.launch(launch, onOutput: onOutput)
     }
 }
@@ -29,10 +32,20 @@ final class HoldingLauncher: StageLauncher {
 struct StatusBoardTests {
     @Test func statusIsAnsweredWhileTheEngineIsBusyAndNeverShowsHalfAStep() async throws {
         let directory = temporaryDirectory()
-        let config = makeConfig(directory, mock: false, stages: [.generate: StageConfig(command: ["sleep", "30"], timeout: 60, stopGrace: 1)])
+        let config = makeConfig(
+            directory,
+            mock: false,
+            stages: [.generate: StageConfig(command: ["sleep", "30"], timeout: 60, stopGrace: 1)]
+        )
         let launcher = HoldingLauncher()
-        let engine = Engine(config: config, environment: ["PATH": "/usr/bin:/bin"], launcher: launcher,
-                            notifier: RecordingNotifier(), mirror: nil, logger: Logger(label: "t"))
+        let engine = Engine(
+            config: config,
+            environment: ["PATH": "/usr/bin:/bin"],
+            launcher: launcher,
+            notifier: RecordingNotifier(),
+            mirror: nil,
+            logger: Logger(label: "t")
+        )
         try await engine.open()
         await engine.markReady()
         let before = await engine.status()
@@ -49,13 +62,18 @@ struct StatusBoardTests {
             answered.store(true, ordering: .sequentiallyConsistent)
             return status
         }
-        #expect(await waitFor(10) { answered.load(ordering: .sequentiallyConsistent) }, "status answered while the engine is busy")
+        #expect(
+            await waitFor(10) { answered.load(ordering: .sequentiallyConsistent) },
+            "status answered while the engine is busy"
+        )
         launcher.released.store(true, ordering: .sequentiallyConsistent)
         let during = await reader.value
         // The start is one step: the state, its journal events and the launched child are published together when
         // it ends, so a read in the middle sees the state before it, never a run without its stage's child.
-        #expect(during.state == .idle && during.child == nil && during.journal.seq == before.journal.seq,
-                "a read during a step sees the state before it")
+        #expect(
+            during.state == .idle && during.child == nil && during.journal.seq == before.journal.seq,
+            "a read during a step sees the state before it"
+        )
 
         _ = await start.value
         let running = await engine.status()
@@ -63,7 +81,10 @@ struct StatusBoardTests {
         #expect(running.child?.argv == ["sleep", "30"])
         let elapsed = running.child?.elapsedSeconds ?? -1
         try await Task.sleep(nanoseconds: 300_000_000)
-        #expect((await engine.status().child?.elapsedSeconds ?? -1) > elapsed, "elapsed time moves without the engine publishing")
+        #expect(
+            (await engine.status().child?.elapsedSeconds ?? -1) > elapsed,
+            "elapsed time moves without the engine publishing"
+        )
         await engine.shutdown()
         #expect(await engine.status().child == nil, "the stopped stage is gone from status")
     }

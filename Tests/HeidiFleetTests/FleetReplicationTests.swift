@@ -1,10 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HeidiCore
 import HeidiTestSupport
 import Testing
+
 @testable import HeidiFleet
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The chain check, the dashboard's copy and the worker's file reader, on real journals written by `JournalWriter`.
 @Suite("Fleet replication: chain check, journal copy, journal source")
@@ -14,7 +16,10 @@ struct FleetReplicationTests {
         let path = Scratch.directory("fleet-worker") + "/events.jsonl"
         let writer = try JournalWriter(path: path, fsync: .never, rotateSize: rotate)
         for i in 0..<count {
-            try writer.append(EventDraft(.stageEnd, message: "event \(i) \"quoted\" \\ ü", round: i % 7), at: Timestamp.now())
+            try writer.append(
+                EventDraft(.stageEnd, message: "event \(i) \"quoted\" \\ ü", round: i % 7),
+                at: Timestamp.now()
+            )
         }
         writer.close()
         var lines: [[UInt8]] = []
@@ -24,7 +29,9 @@ struct FleetReplicationTests {
         return (path, lines)
     }
 
-    @Test("a batch that follows the head is taken whole; resent lines are duplicates; a jump is a gap answered with the head")
+    @Test(
+        "a batch that follows the head is taken whole; resent lines are duplicates; a jump is a gap answered with the head"
+    )
     func chainCheck() throws {
         let lines = try journal(6).lines
         let first = ChainCheck.check(lines[0..<3].flatMap { $0 }, after: .empty)
@@ -44,14 +51,22 @@ struct FleetReplicationTests {
         var forged = lines[1]
         let hashStart = forged.count - 67
         forged[hashStart] = forged[hashStart] == UInt8(ascii: "a") ? UInt8(ascii: "b") : UInt8(ascii: "a")
-        guard case .fork(let seq, _, _) = ChainCheck.check(forged, after: head).stop else { Issue.record("no fork"); return }
+        guard case .fork(let seq, _, _) = ChainCheck.check(forged, after: head).stop else {
+            Issue.record("no fork")
+            return
+        }
         #expect(seq == 2)
         let other = try journal(1).lines[0]  // another journal's seq 1
-        guard case .fork = ChainCheck.check(other, after: head).stop else { Issue.record("a rewritten seq 1 passed as a duplicate"); return }
+        guard case .fork = ChainCheck.check(other, after: head).stop else {
+            Issue.record("a rewritten seq 1 passed as a duplicate")
+            return
+        }
         #expect(ChainCheck.check(Array(lines[1].dropLast()), after: head).stop != .none)  // no newline: malformed
     }
 
-    @Test("the copy is byte-identical to the worker's journal and verifies, after resends and a restart; a torn end is cut")
+    @Test(
+        "the copy is byte-identical to the worker's journal and verifies, after resends and a restart; a torn end is cut"
+    )
     func copy() throws {
         let source = try journal(300)
         let directory = Scratch.directory("fleet-copy")
@@ -88,11 +103,17 @@ struct FleetReplicationTests {
         #expect(copy.fork != nil)
         let reopened = try JournalCopy(directory: directory)
         #expect(reopened.fork != nil)
-        guard case .fork = try reopened.append(lines[1]).stop else { Issue.record("a forked copy took more"); return }
+        guard case .fork = try reopened.append(lines[1]).stop else {
+            Issue.record("a forked copy took more")
+            return
+        }
         #expect(reopened.head.seq == 1)
     }
 
-    @Test("the source reads batches after any seq from the files, across rotated files, and rewinds", arguments: [0, 4096] as [Int64])
+    @Test(
+        "the source reads batches after any seq from the files, across rotated files, and rewinds",
+        arguments: [0, 4096] as [Int64]
+    )
     func source(rotate: Int64) throws {
         let worker = try journal(500, rotate: rotate)
         if rotate > 0 { #expect(RotatedJournals.all(besides: worker.path).count > 3) }

@@ -1,6 +1,7 @@
 import HeidiCore
 import HeidiTestSupport
 import Testing
+
 @testable import HeidiFleet
 
 /// The dashboard's store: tokens (and their revocation), batches, staleness, the relay's action rule, the metrics.
@@ -16,7 +17,12 @@ struct FleetStoreTests {
     func store(_ directory: String, clock: Clock, file: String? = nil) throws -> (FleetStore, String) {
         let workers = file ?? (Scratch.directory("fleet-tokens") + "/workers")
         if file == nil { try FileSystem.writeAtomically(workers, Array("# name token\ngpu1 \(Self.token)\n".utf8)) }
-        let settings = FleetStore.Settings(directory: directory, staleAfter: 6, workersFile: workers, sharedSecret: "shared-secret-0123456789")
+        let settings = FleetStore.Settings(
+            directory: directory,
+            staleAfter: 6,
+            workersFile: workers,
+            sharedSecret: "shared-secret-0123456789"
+        )
         return (try FleetStore(settings: settings, clock: { clock.read() }), workers)
     }
 
@@ -32,7 +38,9 @@ struct FleetStoreTests {
         FleetStore.Contact(address: "10.0.0.2", workerHead: head, workerHeadTime: nil, allowActions: allow)
     }
 
-    @Test("a token names its worker; a wrong one does not; removing it from the file revokes it; Basic uses the shared secret")
+    @Test(
+        "a token names its worker; a wrong one does not; removing it from the file revokes it; Basic uses the shared secret"
+    )
     func tokens() async throws {
         let clock = Clock()
         let (store, file) = try store(Scratch.directory("fleet-store"), clock: clock)
@@ -47,7 +55,9 @@ struct FleetStoreTests {
         #expect(await store.authenticate(authorization: "Bearer another-token-0123456789") == "gpu2")
     }
 
-    @Test("batches: 200 with the new head, 409 with the head on a gap; lag, staleness and the metrics follow; a restart keeps the copy")
+    @Test(
+        "batches: 200 with the new head, 409 with the head on a gap; lag, staleness and the metrics follow; a restart keeps the copy"
+    )
     func batches() async throws {
         let clock = Clock()
         let directory = Scratch.directory("fleet-store")
@@ -76,7 +86,12 @@ struct FleetStoreTests {
         let clock = Clock()
         let (store, _) = try store(Scratch.directory("fleet-store"), clock: clock)
         _ = try await store.heartbeat("gpu1", contact(allow: false))
-        let refused = await store.relay("gpu1", method: "POST", target: "/api/v1/action/pause", actor: "operator (session) from 10.9.9.9")
+        let refused = await store.relay(
+            "gpu1",
+            method: "POST",
+            target: "/api/v1/action/pause",
+            actor: "operator (session) from 10.9.9.9"
+        )
         #expect(refused.status == 403)
         #expect(await store.events().contains { $0.kind == "relay_refused" && $0.message.contains("10.9.9.9") })
         async let answer = store.relay("gpu1", method: "GET", target: "/api/v1/scalars", actor: nil, timeout: 5)
@@ -105,9 +120,15 @@ struct FleetStoreTests {
         #expect(try await answer("GET", "/api/v1/logs?tail=100", actor: nil, status: 400) == 400)
         #expect(try await answer("GET", "/api/v1/logs?tail=100", actor: nil, status: 400) == 400)
         #expect(await store.events().count == before)
-        #expect(try await answer("POST", "/api/v1/action/pause", actor: "operator (session) from 10.9.9.9", status: 403) == 403)
-        #expect(await store.events().contains {
-            $0.kind == "relay_refused" && $0.message.contains("/api/v1/action/pause") && $0.message.contains("10.9.9.9") && $0.message.contains("403")
-        })
+        #expect(
+            try await answer("POST", "/api/v1/action/pause", actor: "operator (session) from 10.9.9.9", status: 403)
+                == 403
+        )
+        #expect(
+            await store.events().contains {
+                $0.kind == "relay_refused" && $0.message.contains("/api/v1/action/pause")
+                    && $0.message.contains("10.9.9.9") && $0.message.contains("403")
+            }
+        )
     }
 }

@@ -1,10 +1,12 @@
+import HeidiTestSupport
+import Testing
+
+@testable import HeidiCore
+@testable import HeidiJournal
+
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import HeidiCore
-@testable import HeidiJournal
-import HeidiTestSupport
-import Testing
 
 /// A journal built by a test with the real writer, a key, and a clock that moves one second per event, so the
 /// sealing rules (intervals, overdue checkpoints) are deterministic.
@@ -44,7 +46,10 @@ final class TestJournal {
     @discardableResult
     func event(_ type: EventType = .stageEnd, _ message: String = "something happened") throws -> WrittenEvent {
         advance(1)
-        let event = try writer.append(EventDraft(type, message: message, runID: "run_x", round: 1, stage: "train"), at: time)
+        let event = try writer.append(
+            EventDraft(type, message: message, runID: "run_x", round: 1, stage: "train"),
+            at: time
+        )
         written.append(event)
         return event
     }
@@ -67,16 +72,33 @@ final class TestJournal {
     func replace(_ lines: [[UInt8]]) throws { try writeBytes(path, lines.flatMap { $0 }) }
 
     /// Verifies the whole journal (as heidictl does for a live journal), with this journal's key unless told otherwise.
-    func verify(keys: [JournalKey]? = nil, now: Timestamp? = nil, anchors: [JournalAnchor] = [], journald: JournaldHeads? = nil,
-                sinceCheckpoint: Bool = false) throws -> VerificationReport {
-        try JournalVerifier.verify(files: files, options: VerificationOptions(
-            anchors: anchors, journald: journald, keys: keys ?? [key], now: now ?? time, sinceCheckpoint: sinceCheckpoint,
-            complete: true))
+    func verify(
+        keys: [JournalKey]? = nil,
+        now: Timestamp? = nil,
+        anchors: [JournalAnchor] = [],
+        journald: JournaldHeads? = nil,
+        sinceCheckpoint: Bool = false
+    ) throws -> VerificationReport {
+        try JournalVerifier.verify(
+            files: files,
+            options: VerificationOptions(
+                anchors: anchors,
+                journald: journald,
+                keys: keys ?? [key],
+                now: now ?? time,
+                sinceCheckpoint: sinceCheckpoint,
+                complete: true
+            )
+        )
     }
 
     /// journald's copy of every line written (what heidid's mirror sends).
     var journaldHeads: JournaldHeads {
-        JournaldHeads(entries: written.map { JournaldHeads.Entry(seq: $0.seq, hash: Digest(hex: $0.hash) ?? .zero, time: $0.timestamp.microseconds) })
+        JournaldHeads(
+            entries: written.map {
+                JournaldHeads.Entry(seq: $0.seq, hash: Digest(hex: $0.hash) ?? .zero, time: $0.timestamp.microseconds)
+            }
+        )
     }
 }
 
@@ -110,7 +132,10 @@ func edit(_ line: [UInt8], _ old: String, _ new: String) -> [UInt8] {
 /// The reason of a broken verdict, or a failure naming what the verifier said instead.
 func brokenReason(_ report: VerificationReport, sourceLocation: SourceLocation = #_sourceLocation) -> String {
     guard case .broken(_, _, let reason) = report.outcome else {
-        Issue.record("expected a broken verdict, got \(report.outcome) (verdict \(report.verdict.rawValue))", sourceLocation: sourceLocation)
+        Issue.record(
+            "expected a broken verdict, got \(report.outcome) (verdict \(report.verdict.rawValue))",
+            sourceLocation: sourceLocation
+        )
         return ""
     }
     return reason

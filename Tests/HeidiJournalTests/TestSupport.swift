@@ -1,8 +1,9 @@
+import HeidiCore
+import HeidiTestSupport
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import HeidiTestSupport
 
 func appendBytes(_ path: String, _ bytes: [UInt8]) {
     let fd = open(path, O_WRONLY | O_APPEND)

@@ -1,10 +1,11 @@
-@testable import HeidiEngine
 import HeidiCore
 import HeidiSlurm
 import HeidiSupervisor
 import Logging
 import Synchronization
 import Testing
+
+@testable import HeidiEngine
 
 /// A Slurm that answers from a script: `sbatch` gives job 7, `squeue` the next of its answers (`STATE` or
 /// `STATE@start second`; the last one repeats; "" is an answer that does not list the job), `scontrol show job` the
@@ -30,15 +31,25 @@ final class ScriptedSlurm: SlurmCommandRunner, Sendable {
             }
             let parts = answer.split(separator: "@").map(String.init)
             let start = parts.count > 1 ? parts[1] : "01"
-            let line = answer.isEmpty ? "" : "7|heidi.job|\(parts[0])|n1|None|2026-12-07T10:00:00|2026-12-07T10:00:\(start)|N/A|\n"
+            let line =
+                answer.isEmpty
+                ? "" : "7|heidi.job|\(parts[0])|n1|None|2026-12-07T10:00:00|2026-12-07T10:00:\(start)|N/A|\n"
             return SlurmCommandResult(status: 0, stdout: line, stderr: "")
         case "scontrol" where argv == SlurmCommandLine.showConfig:
-            return SlurmCommandResult(status: 0, stdout: "AccountingStorageType   = accounting_storage/none\n", stderr: "")
+            return SlurmCommandResult(
+                status: 0,
+                stdout: "AccountingStorageType   = accounting_storage/none\n",
+                stderr: ""
+            )
         case "scontrol":
             let last = String(state.withLock { $0.last }.prefix { $0 != "@" })
-            return SlurmCommandResult(status: 0, stdout: "JobId=7 JobName=heidi.job JobState=\(last) Reason=None "
-                                          + "ExitCode=\(last == "FAILED" ? "1:0" : "0:0") Restarts=\(restarts) "
-                                          + "NodeList=n1 SubmitTime=2026-12-07T10:00:00 StartTime=2026-12-07T10:00:01\n", stderr: "")
+            return SlurmCommandResult(
+                status: 0,
+                stdout: "JobId=7 JobName=heidi.job JobState=\(last) Reason=None "
+                    + "ExitCode=\(last == "FAILED" ? "1:0" : "0:0") Restarts=\(restarts) "
+                    + "NodeList=n1 SubmitTime=2026-12-07T10:00:00 StartTime=2026-12-07T10:00:01\n",
+                stderr: ""
+            )
         default: return SlurmCommandResult(status: 0, stdout: "", stderr: "")
         }
     }
@@ -53,8 +64,11 @@ struct SlurmJobWatchTests {
         var launch = StageLaunch(stage: .generate, round: 1, spec: spec, timeout: 60, grace: 1, instanceToken: "token")
         launch.executor = .slurm(SlurmJobSettings())
         launch.runID = "run_1"
-        let launcher = SlurmStageLauncher(environment: ["HEIDI_SLURM_POLL": "0.01,0.02"], logger: Logger(label: "test"),
-                                          runner: ScriptedSlurm(squeue: squeue, restarts: restarts))
+        let launcher = SlurmStageLauncher(
+            environment: ["HEIDI_SLURM_POLL": "0.01,0.02"],
+            logger: Logger(label: "test"),
+            runner: ScriptedSlurm(squeue: squeue, restarts: restarts)
+        )
         let handle = try launcher.launch(launch) { _ in }
         return await handle.waitForEnd()
     }
@@ -67,8 +81,10 @@ struct SlurmJobWatchTests {
 
     @Test("a job Slurm requeued shows FAILED for a moment (one restart more than heidi saw): its next run is followed")
     func aRequeuedJobIsNotEndedByItsInterruptedRun() async throws {
-        let result = try await Self.run(["RUNNING@01", "FAILED@01", "PENDING@01", "PENDING@01", "RUNNING@05", "RUNNING@05", "COMPLETED@05"],
-                                         restarts: 1)
+        let result = try await Self.run(
+            ["RUNNING@01", "FAILED@01", "PENDING@01", "PENDING@01", "RUNNING@05", "RUNNING@05", "COMPLETED@05"],
+            restarts: 1
+        )
         #expect(result.ending == .exited && result.exit.exitCode == 0, "\(result.ending) \(result.exit)")
     }
 }

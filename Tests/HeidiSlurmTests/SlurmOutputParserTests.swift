@@ -25,12 +25,16 @@ struct SlurmOutputParserTests {
         #expect(running.id == "2" && running.state == .running && running.nodes == "n[1-2]" && running.reason == nil)
         #expect(running.name == "heidi.r1.train.a1.abc")
         let pending = jobs[1]
-        #expect(pending.state == .pending && pending.nodes == nil && pending.reason == "Resources" && pending.startTime == nil)
+        #expect(
+            pending.state == .pending && pending.nodes == nil && pending.reason == "Resources"
+                && pending.startTime == nil
+        )
         #expect(jobs[2].state == .failed && jobs[2].state.isFinished)
     }
 
     @Test func scontrolOnelinerKeepsTheFirstOfEachKeyAndValuesWithSpaces() throws {
-        let line = "JobId=1 JobName=b.sh UserId=root(0) GroupId=root(0) MCS_label=N/A Priority=4294901759 Nice=0 Account=(null) "
+        let line =
+            "JobId=1 JobName=b.sh UserId=root(0) GroupId=root(0) MCS_label=N/A Priority=4294901759 Nice=0 Account=(null) "
             + "QOS=(null) JobState=COMPLETED Reason=None Dependency=(null) Requeue=1 Restarts=2 BatchFlag=1 Reboot=0 ExitCode=3:0 "
             + "RunTime=00:00:00 TimeLimit=365-00:00:00 SubmitTime=2026-12-07T06:40:03 StartTime=2026-12-07T06:40:04 "
             + "EndTime=2026-12-07T06:40:04 Partition=debug NodeList=n1 BatchHost=n1 "
@@ -82,13 +86,21 @@ struct SlurmOutputParserTests {
 
     @Test func accountingIsOnUnlessStorageIsNone() {
         #expect(SlurmOutputParser.accountingEnabled("AccountingStorageType   = accounting_storage/none\n") == false)
-        #expect(SlurmOutputParser.accountingEnabled("Foo = 1\nAccountingStorageType   = accounting_storage/slurmdbd\n") == true)
+        #expect(
+            SlurmOutputParser.accountingEnabled("Foo = 1\nAccountingStorageType   = accounting_storage/slurmdbd\n")
+                == true
+        )
         #expect(SlurmOutputParser.accountingEnabled("nothing") == nil)
     }
 
     @Test func pendingAndRunningTimesComeFromSlurmsTimestamps() throws {
-        let job = SlurmJobInfo(id: "1", state: .completed, submitTime: "2026-12-07T06:40:00", startTime: "2026-12-07T06:40:07",
-                               endTime: "2026-12-07T06:41:07")
+        let job = SlurmJobInfo(
+            id: "1",
+            state: .completed,
+            submitTime: "2026-12-07T06:40:00",
+            startTime: "2026-12-07T06:40:07",
+            endTime: "2026-12-07T06:41:07"
+        )
         let now = try #require(SlurmTime.epoch("2026-12-07T07:00:00"))
         #expect(job.pendingSeconds(now: now) == 7)
         #expect(job.runningSeconds(now: now) == 60)

@@ -14,7 +14,9 @@ struct CommandRunnerTests {
     }
 
     @Test func aCommandMissingFromPATHIsAnErrorNamingIt() {
-        #expect { try CommandRunner.run(["heidi-no-such-command"]) } throws: { "\($0)".contains("cannot run heidi-no-such-command") }
+        #expect { try CommandRunner.run(["heidi-no-such-command"]) } throws: {
+            "\($0)".contains("cannot run heidi-no-such-command")
+        }
     }
 
     @Test func outputLargerThanAPipeBufferOnBothStreamsIsNotADeadlock() throws {

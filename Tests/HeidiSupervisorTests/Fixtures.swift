@@ -46,7 +46,8 @@ enum Fixture {
     }
 
     /// Opens /dev/null until the descriptor limit stops it; prints how many it got and the errno.
-    static let descriptorHog = #"python3 -c '"# + "\n" + #"import os"# + "\n" + #"fds = []"# + "\n" + #"while True:"# + "\n"
+    static let descriptorHog =
+        #"python3 -c '"# + "\n" + #"import os"# + "\n" + #"fds = []"# + "\n" + #"while True:"# + "\n"
         + #"    try: fds.append(os.open("/dev/null", os.O_RDONLY))"# + "\n"
         + #"    except OSError as e: print(len(fds), e.errno); break'"#
 

@@ -1,29 +1,39 @@
+import HeidiCore
+import HeidiTestSupport
+import Testing
+
+@testable import HeidiSupervisor
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import HeidiTestSupport
-@testable import HeidiSupervisor
-import Testing
 
 @Suite("Resource limits and whole-tree kill", .serialized)
 struct LimitsAndTreeTests {
     @Test func theExecHelperIsBuiltNextToTheBinaries() throws {
-        let helper = try #require(ExecHelper.path, "heidi-exec must sit next to the test bundle (swift build builds it)")
+        let helper = try #require(
+            ExecHelper.path,
+            "heidi-exec must sit next to the test bundle (swift build builds it)"
+        )
         #expect(helper.hasSuffix("/heidi-exec"))
-        #expect(ExecHelper.locate(environment: ["HEIDI_EXEC_HELPER": "/nonexistent/heidi-exec"], executable: helper) == nil)
+        #expect(
+            ExecHelper.locate(environment: ["HEIDI_EXEC_HELPER": "/nonexistent/heidi-exec"], executable: helper) == nil
+        )
         #expect(ExecHelper.locate(environment: [:], executable: helper) == helper)
     }
 
     @Test func rlimitsAreInPlaceBeforeTheProgramsFirstInstruction() async throws {
         let sink = LineSink()
-        let limits = [ResourceLimit(.nofile, 64), ResourceLimit(.addressSpace, 8 << 30), ResourceLimit(.cpu, 100),
-                      ResourceLimit(.core, 0), ResourceLimit(.nproc, 4000)]
+        let limits = [
+            ResourceLimit(.nofile, 64), ResourceLimit(.addressSpace, 8 << 30), ResourceLimit(.cpu, 100),
+            ResourceLimit(.core, 0), ResourceLimit(.nproc, 4000),
+        ]
         let stage = try startStage("cat /proc/self/limits", rlimits: limits, sink: sink)
         let result = await stage.waitForEnd()
         #expect(result.exit.exitCode == 0)
         func limit(_ name: String) -> [Substring] {
-            sink.lines.first { $0.text.hasPrefix(name) }.map { $0.text.dropFirst(name.count).split(separator: " ") } ?? []
+            sink.lines.first { $0.text.hasPrefix(name) }.map { $0.text.dropFirst(name.count).split(separator: " ") }
+                ?? []
         }
         #expect(limit("Max open files").prefix(2) == ["64", "64"])
         #expect(limit("Max address space").prefix(2) == ["8589934592", "8589934592"])
@@ -44,7 +54,12 @@ struct LimitsAndTreeTests {
 
     @Test func aForkBombIsBoundedByNprocAndLeavesNothingBehind() async throws {
         let uid: UInt32 = 64_999  // no account uses it, so RLIMIT_NPROC counts only the bomb
-        let stage = try startStage(Fixture.forkBomb(uid: Int(uid)), timeout: 1.5, grace: 0.2, rlimits: [ResourceLimit(.nproc, 12)])
+        let stage = try startStage(
+            Fixture.forkBomb(uid: Int(uid)),
+            timeout: 1.5,
+            grace: 0.2,
+            rlimits: [ResourceLimit(.nproc, 12)]
+        )
         var most = 0
         let deadline = MonotonicClock.nanoseconds() + 1_200_000_000
         while MonotonicClock.nanoseconds() < deadline {
@@ -59,7 +74,11 @@ struct LimitsAndTreeTests {
     }
 
     @Test func theCPULimitEndsARunawayLoopWithSIGXCPU() async throws {
-        let stage = try startStage("while :; do :; done", timeout: 20, rlimits: [ResourceLimit(.cpu, 1), ResourceLimit(.core, 0)])
+        let stage = try startStage(
+            "while :; do :; done",
+            timeout: 20,
+            rlimits: [ResourceLimit(.cpu, 1), ResourceLimit(.core, 0)]
+        )
         let result = await stage.waitForEnd()
         #expect(result.ending == .exited && result.exit.signal == Int(SIGXCPU), "\(result.exit.description)")
     }
@@ -84,15 +103,24 @@ struct LimitsAndTreeTests {
 
     @Test func helperFailuresAreSpawnErrorsThatSayWhatFailed() {
         let environment = ["PATH": "/usr/bin:/bin"]
-        let badCgroup = LaunchSpec(argv: ["/bin/true"], environment: environment, workingDirectory: nil, cgroup: "/nonexistent-cgroup")
+        let badCgroup = LaunchSpec(
+            argv: ["/bin/true"],
+            environment: environment,
+            workingDirectory: nil,
+            cgroup: "/nonexistent-cgroup"
+        )
         do {
             _ = try ChildProcess.spawn(badCgroup)
             Issue.record("joining a missing cgroup must fail the spawn")
         } catch {
             #expect(error.errno == ENOENT && error.detail.contains("/nonexistent-cgroup/cgroup.procs"), "\(error)")
         }
-        let missing = LaunchSpec(argv: ["no-such-program-heidi"], environment: environment, workingDirectory: nil,
-                                 rlimits: [ResourceLimit(.nofile, 64)])
+        let missing = LaunchSpec(
+            argv: ["no-such-program-heidi"],
+            environment: environment,
+            workingDirectory: nil,
+            rlimits: [ResourceLimit(.nofile, 64)]
+        )
         do {
             _ = try ChildProcess.spawn(missing)
             Issue.record("a missing program must fail the spawn")
@@ -110,8 +138,12 @@ struct PolicyTests {
 
     @Test func cpuIsMeasuredBetweenTwoReadingsNeverSinceBoot() {
         // Since boot the machine was idle (10%), over the interval it is busy (95%): the interval decides.
-        let reading = ResourceGovernor.evaluate(from: Self.sample(busy: 1000, total: 10_000), to: Self.sample(busy: 1095, total: 10_100),
-                                                maxCPUPercent: 90, maxMemoryPercent: 90)
+        let reading = ResourceGovernor.evaluate(
+            from: Self.sample(busy: 1000, total: 10_000),
+            to: Self.sample(busy: 1095, total: 10_100),
+            maxCPUPercent: 90,
+            maxMemoryPercent: 90
+        )
         #expect(reading.cpuPercent == 95 && !reading.mayStart)
         #expect(reading.holdReason == "CPU 95% >= max_cpu_pct 90%")
     }
@@ -121,10 +153,19 @@ struct PolicyTests {
             (Self.sample(busy: 0, total: 0), Self.sample(busy: 20, total: 100), 90, 90, true, "CPU 20%, memory 20%"),
             (Self.sample(busy: 0, total: 0), Self.sample(busy: 90, total: 100), 90, 90, false, "CPU 90%, memory 20%"),
             (Self.sample(busy: 0, total: 0), Self.sample(busy: 100, total: 100), 100, 90, true, "CPU 100%, memory 20%"),
-            (Self.sample(busy: 0, total: 0), Self.sample(busy: 10, total: 100, available: 50), 90, 90, false, "CPU 10%, memory 95%"),
-            (Self.sample(busy: 0, total: 0), Self.sample(busy: 10, total: 100, available: 50), 90, 100, true, "CPU 10%, memory 95%"),
+            (
+                Self.sample(busy: 0, total: 0), Self.sample(busy: 10, total: 100, available: 50), 90, 90, false,
+                "CPU 10%, memory 95%"
+            ),
+            (
+                Self.sample(busy: 0, total: 0), Self.sample(busy: 10, total: 100, available: 50), 90, 100, true,
+                "CPU 10%, memory 95%"
+            ),
             // No time passed: CPU cannot be judged, so it does not hold (it is never reported as 0%).
-            (Self.sample(busy: 5, total: 100), Self.sample(busy: 5, total: 100), 1, 90, true, "CPU unknown, memory 20%"),
+            (
+                Self.sample(busy: 5, total: 100), Self.sample(busy: 5, total: 100), 1, 90, true,
+                "CPU unknown, memory 20%"
+            ),
         ]
         for (from, to, cpu, memory, mayStart, summary) in cases {
             let reading = ResourceGovernor.evaluate(from: from, to: to, maxCPUPercent: cpu, maxMemoryPercent: memory)
@@ -134,9 +175,13 @@ struct PolicyTests {
     }
 
     @Test func procParsingCountsIdleAndIowaitAsIdle() {
-        let sample = ProcSystemSampler.parse(stat: "cpu  10 1 5 80 4 0 0 0 7 0\ncpu0 1 1 1 1 1 1 1 1\n",
-                                             meminfo: "MemTotal:       16000 kB\nMemFree: 1 kB\nMemAvailable:    4000 kB\n")
-        #expect(sample == SystemLoadSample(busyTicks: 16, totalTicks: 100, memoryTotalKB: 16000, memoryAvailableKB: 4000))
+        let sample = ProcSystemSampler.parse(
+            stat: "cpu  10 1 5 80 4 0 0 0 7 0\ncpu0 1 1 1 1 1 1 1 1\n",
+            meminfo: "MemTotal:       16000 kB\nMemFree: 1 kB\nMemAvailable:    4000 kB\n"
+        )
+        #expect(
+            sample == SystemLoadSample(busyTicks: 16, totalTicks: 100, memoryTotalKB: 16000, memoryAvailableKB: 4000)
+        )
     }
 
     @Test func backoffDoublesIsCappedAndJitteredWithinTheUpperHalf() {
@@ -145,6 +190,9 @@ struct PolicyTests {
         #expect(RetryBackoff.delay(retry: 3, base: 10, cap: 600, unit: 0) == 20)
         #expect(RetryBackoff.delay(retry: 3, base: 10, cap: 600, unit: 1) == 40)
         #expect(RetryBackoff.delay(retry: 20, base: 10, cap: 600, unit: 1) == 600)
-        #expect(RetryBackoff.delay(retry: 200, base: 10, cap: 600, unit: 0) == 300, "huge attempt numbers do not overflow")
+        #expect(
+            RetryBackoff.delay(retry: 200, base: 10, cap: 600, unit: 0) == 300,
+            "huge attempt numbers do not overflow"
+        )
     }
 }

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HeidiCore
 import HeidiSupervisor
 import HeidiTestSupport
 import Synchronization
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite("Output pipeline with real children", .serialized)
 struct OutputPipelineTests {
@@ -46,7 +47,10 @@ struct OutputPipelineTests {
         let firstDifference = zip(texts, expected).enumerated().first { $0.element.0 != $0.element.1 }
         let wrongStreams = lines.filter { $0.stream != ($0.text.hasPrefix("out") ? .stdout : .stderr) }
         let inOrder = texts == expected
-        #expect(inOrder, "\(texts.count) of \(expected.count) lines; first out of order: \(firstDifference.map { "line \($0.offset): \($0.element.0)" } ?? "none")")
+        #expect(
+            inOrder,
+            "\(texts.count) of \(expected.count) lines; first out of order: \(firstDifference.map { "line \($0.offset): \($0.element.0)" } ?? "none")"
+        )
         #expect(wrongStreams.isEmpty, "each line keeps its stream: \(wrongStreams.prefix(3))")
     }
 
@@ -66,15 +70,20 @@ struct OutputPipelineTests {
     @Test func aHungUpPipeAndAQuietOneCostTheReadersNoCPU() async throws {
         // stdout hangs up at once; stderr stays open and silent for three seconds (slack for loaded CI), then says goodbye.
         let stage = try startStage("echo first; exec 1>&-; sleep 3; echo bye >&2")
-        #expect(eventually { stage.readerActivity.first { $0.stream == .stdout }?.finished == true },
-                "the stdout reader ended at EOF instead of polling a hung-up pipe")
+        #expect(
+            eventually { stage.readerActivity.first { $0.stream == .stdout }?.finished == true },
+            "the stdout reader ended at EOF instead of polling a hung-up pipe"
+        )
         let stderrReader = try #require(stage.readerActivity.first { $0.stream == .stderr })
         #expect(eventually { stage.readerActivity.first { $0.stream == .stderr }?.threadID ?? 0 > 0 })
         let tid = try #require(stage.readerActivity.first { $0.stream == .stderr }?.threadID)
         let before = try #require(threadCPUNanoseconds(tid))
         try await Task.sleep(nanoseconds: 500_000_000)
         let after = try #require(threadCPUNanoseconds(tid), "the quiet reader is still blocked in poll(2)")
-        #expect(after - before < 20_000_000, "a reader blocked on a quiet pipe used \(after - before) ns of CPU in 0.5 s")
+        #expect(
+            after - before < 20_000_000,
+            "a reader blocked on a quiet pipe used \(after - before) ns of CPU in 0.5 s"
+        )
         let result = await stage.waitForEnd()
         #expect(result.exit.exitCode == 0 && stderrReader.wakeups == 0)
         for reader in stage.readerActivity {
@@ -126,7 +135,9 @@ struct OutputPipelineTests {
     @Test func invalidUTF8AndEscapesAreCleanedAndSecretsRedactedInBatches() {
         var assembler = LineAssembler()
         var batch = OutputBatch(stream: .stderr)
-        let input: [UInt8] = Array("plain\n".utf8) + [0xff, 0xfe] + Array(" bin\n\u{1b}[31mred\u{1b}[0m\nkey=sk-ABCDEFGHIJKLMNOPQRSTUVWX\r\nk\u{e9}\n".utf8)
+        let input: [UInt8] =
+            Array("plain\n".utf8) + [0xff, 0xfe]
+            + Array(" bin\n\u{1b}[31mred\u{1b}[0m\nkey=sk-ABCDEFGHIJKLMNOPQRSTUVWX\r\nk\u{e9}\n".utf8)
         input.withUnsafeBytes { assembler.feed($0, into: &batch) }
         #expect(batch.lines.map(\.text) == ["plain", "\u{FFFD}\u{FFFD} bin", "red", "key=[OPENAI_KEY]", "k\u{e9}"])
         #expect(String(validating: batch.bytes, as: UTF8.self) != nil, "the batch is valid UTF-8")
@@ -136,8 +147,13 @@ struct OutputPipelineTests {
     @Test func aPrivateKeyBlockIsRedactedLineByLine() {
         var assembler = LineAssembler()
         var batch = OutputBatch(stream: .stdout)
-        let text = "before\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nabc\n-----END RSA PRIVATE KEY-----\nafter\n"
+        let text =
+            "before\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nabc\n-----END RSA PRIVATE KEY-----\nafter\n"
         Array(text.utf8).withUnsafeBytes { assembler.feed($0, into: &batch) }
-        #expect(batch.lines.map(\.text) == ["before", "[PRIVATE_KEY]", "[PRIVATE_KEY]", "[PRIVATE_KEY]", "[PRIVATE_KEY]", "after"])
+        #expect(
+            batch.lines.map(\.text) == [
+                "before", "[PRIVATE_KEY]", "[PRIVATE_KEY]", "[PRIVATE_KEY]", "[PRIVATE_KEY]", "after",
+            ]
+        )
     }
 }

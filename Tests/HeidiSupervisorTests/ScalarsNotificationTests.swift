@@ -8,7 +8,9 @@ import Testing
 struct ScalarsNotificationTests {
     @Test("parsed with the STATUS line of the same datagram; accumulated as points, not sums")
     func parsed() {
-        let notification = StageNotification.parse(Array("STATUS=step 3/8\nX_HEIDI_SCALARS={\"step\":3,\"loss\":0.41}".utf8))
+        let notification = StageNotification.parse(
+            Array("STATUS=step 3/8\nX_HEIDI_SCALARS={\"step\":3,\"loss\":0.41}".utf8)
+        )
         #expect(notification.status == "step 3/8")
         #expect(notification.scalars == ["step": 3, "loss": 0.41])
         var progress = StageProgress()

@@ -1,10 +1,11 @@
+import HeidiCore
+import HeidiSupervisor
+import HeidiTestSupport
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import HeidiTestSupport
-import HeidiSupervisor
-import Testing
 
 @Suite("Real-process supervision", .serialized)
 struct SupervisionTests {
@@ -44,7 +45,9 @@ struct SupervisionTests {
         // Every signal at SIG_DFL and none blocked, glibc's reserved 32 and 33 included (posix_spawn leaves those
         // ignored, and SIG_IGN survives exec: the exec helper resets them).
         func mask(_ name: String) -> UInt64? {
-            texts.first { $0.hasPrefix(name + ":") }.flatMap { UInt64($0.dropFirst(name.count + 1).trimmingPrefix("\t"), radix: 16) }
+            texts.first { $0.hasPrefix(name + ":") }.flatMap {
+                UInt64($0.dropFirst(name.count + 1).trimmingPrefix("\t"), radix: 16)
+            }
         }
         #expect(try #require(mask("SigIgn")) == 0, "\(texts.filter { $0.hasPrefix("Sig") })")
         #expect(try #require(mask("SigBlk")) == 0)
@@ -117,7 +120,9 @@ struct SupervisionTests {
     @Test func aCommandThatDoesNotExistIsASpawnError() {
         let spec = LaunchSpec(argv: ["/nonexistent/heidi-stage"], environment: [:], workingDirectory: nil)
         #expect(throws: SpawnError.self) { try ChildProcess.spawn(spec) }
-        do { _ = try ChildProcess.spawn(spec) } catch { #expect(error.errno == ENOENT && "\(error)".contains("not found")) }
+        do { _ = try ChildProcess.spawn(spec) } catch {
+            #expect(error.errno == ENOENT && "\(error)".contains("not found"))
+        }
     }
 }
 
@@ -140,8 +145,10 @@ struct LineAssemblyTests {
     @Test(arguments: [LineAssembler.defaultMaxLine, 64])
     func aSecretAcrossTheCutIsNeverSplit(maxLine: Int) {
         let body = "Zq7Xw2Lp9Rt4Vb8Nm3Kc6Hs1Jd5Fg0Ty"
-        let secrets = ["sk-" + body, "OPENAI_API_KEY=" + body, "Authorization: Bearer " + body, "ghp_" + body,
-                       "-----BEGIN PRIVATE KEY-----" + body + "-----END PRIVATE KEY-----", "password: \"" + body + "\""]
+        let secrets = [
+            "sk-" + body, "OPENAI_API_KEY=" + body, "Authorization: Bearer " + body, "ghp_" + body,
+            "-----BEGIN PRIVATE KEY-----" + body + "-----END PRIVATE KEY-----", "password: \"" + body + "\"",
+        ]
         // Every 6 consecutive characters of the secret's body, as a number, to look for in one pass over a piece.
         func windows(_ bytes: some Collection<UInt8>) -> [UInt64] {
             var value: UInt64 = 0
@@ -166,10 +173,15 @@ struct LineAssemblyTests {
                         for byte in bytes { [byte].withUnsafeBytes { assembler.feed($0, into: &batch) } }
                     }
                     let pieces = batch.lines
-                    let leaked = pieces.filter { piece in windows(piece.text.utf8).contains(where: secretWindows.contains) }
+                    let leaked = pieces.filter { piece in
+                        windows(piece.text.utf8).contains(where: secretWindows.contains)
+                    }
                     #expect(leaked.isEmpty, "\(secret) at \(maxLine + offset): \(leaked.map { $0.text.suffix(60) })")
                     #expect(pieces.allSatisfy { $0.text.utf8.count <= maxLine }, "\(pieces.map(\.text.utf8.count))")
-                    #expect(pieces.map(\.text).joined().hasSuffix(" after " + String(repeating: "=", count: maxLine / 2)), "nothing else is lost")
+                    #expect(
+                        pieces.map(\.text).joined().hasSuffix(" after " + String(repeating: "=", count: maxLine / 2)),
+                        "nothing else is lost"
+                    )
                 }
             }
         }
@@ -197,9 +209,11 @@ struct LineAssemblyTests {
 
     @Test func theFastPathAndTheLineByLinePathAgreeWhateverTheReadBoundaries() {
         var generator = SystemRandomNumberGenerator()
-        let kinds: [String] = ["0000123 4567", "step 10 loss 0.25", "token=abcdef123", "sk-ABCDEFGHIJKLMNOPQRSTUVWX here",
-                               "carriage\r", "\u{1b}[1mbold\u{1b}[0m", "caf\u{e9} \u{2588}\u{2588}", "", "...;;;---",
-                               String(repeating: "9", count: 40), "-----BEGIN PRIVATE KEY-----", "QUJD", "-----END PRIVATE KEY-----"]
+        let kinds: [String] = [
+            "0000123 4567", "step 10 loss 0.25", "token=abcdef123", "sk-ABCDEFGHIJKLMNOPQRSTUVWX here",
+            "carriage\r", "\u{1b}[1mbold\u{1b}[0m", "caf\u{e9} \u{2588}\u{2588}", "", "...;;;---",
+            String(repeating: "9", count: 40), "-----BEGIN PRIVATE KEY-----", "QUJD", "-----END PRIVATE KEY-----",
+        ]
         var input: [UInt8] = []
         for _ in 0..<3000 { input += Array((kinds.randomElement(using: &generator) ?? "").utf8) + [0x0a] }
         input += [0xff, 0x0a] + Array(repeating: UInt8(ascii: "7"), count: 40) + [0x0a]

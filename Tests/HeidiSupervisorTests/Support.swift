@@ -1,10 +1,11 @@
+import HeidiCore
+import HeidiSupervisor
+import HeidiTestSupport
+import Logging
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import HeidiTestSupport
-import HeidiSupervisor
-import Logging
 
 /// Runs `script` with /bin/sh as a supervised stage and collects its output lines.
 final class LineSink: @unchecked Sendable {
@@ -25,16 +26,39 @@ final class NSLockLike: @unchecked Sendable {
     }
 }
 
-func startStage(_ script: String, timeout: Double = 30, grace: Double = 1, environment: [String: String] = [:],
-                rlimits: [ResourceLimit] = [], cgroups: CgroupDelegation? = nil, progress: ProgressChannelSettings? = nil,
-                sink: LineSink = LineSink(), onOutput: OutputHandler? = nil) throws -> RunningStage {
+func startStage(
+    _ script: String,
+    timeout: Double = 30,
+    grace: Double = 1,
+    environment: [String: String] = [:],
+    rlimits: [ResourceLimit] = [],
+    cgroups: CgroupDelegation? = nil,
+    progress: ProgressChannelSettings? = nil,
+    sink: LineSink = LineSink(),
+    onOutput: OutputHandler? = nil
+) throws -> RunningStage {
     TreeKiller.becomeSubreaper()
-    let env = ChildEnvironment.make(daemon: ["PATH": "/usr/local/bin:/usr/bin:/bin", "NOTIFY_SOCKET": "/run/x", "JOURNAL_STREAM": "1:2"],
-                                    stage: environment, heidi: ["HEIDI_STAGE": "test"])
-    let spec = LaunchSpec(argv: ["/bin/sh", "-c", script], environment: env, workingDirectory: "/tmp", rlimits: rlimits)
-    return try RunningStage.start(spec, instanceToken: "t\(UInt64.random(in: 0...UInt64.max))", timeout: timeout, grace: grace,
-                                  cgroups: cgroups, progress: progress, logger: Logger(label: "test"),
-                                  onOutput: onOutput ?? { sink.add($0) })
+    let env = ChildEnvironment.make(
+        daemon: ["PATH": "/usr/local/bin:/usr/bin:/bin", "NOTIFY_SOCKET": "/run/x", "JOURNAL_STREAM": "1:2"],
+        stage: environment,
+        heidi: ["HEIDI_STAGE": "test"]
+    )
+    let spec = LaunchSpec(
+        argv: ["/bin/sh", "-c", script],
+        environment: env,
+        workingDirectory: "/tmp",
+        rlimits: rlimits
+    )
+    return try RunningStage.start(
+        spec,
+        instanceToken: "t\(UInt64.random(in: 0...UInt64.max))",
+        timeout: timeout,
+        grace: grace,
+        cgroups: cgroups,
+        progress: progress,
+        logger: Logger(label: "test"),
+        onOutput: onOutput ?? { sink.add($0) }
+    )
 }
 
 func temporaryPath(_ name: String) -> String { Scratch.path(name) }

@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HeidiCore
 import HeidiSupervisor
 import HeidiSystemd
 import HeidiTestSupport
 import Synchronization
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite("journald forwarding")
 struct JournaldForwardingTests {

@@ -1,28 +1,32 @@
+import HeidiCore
+import HeidiSystemd
+import Logging
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiSystemd
-import Logging
-import HeidiCore
-import Testing
 
 /// The journald seams that need no running journald: field names, stderr detection, priorities.
 struct JournaldTests {
-    @Test("sanitize makes valid journald field names", arguments: [
-        ("run_id", "RUN_ID"),
-        ("stage", "STAGE"),
-        ("child.pid", "CHILD_PID"),
-        ("x-request-id", "X_REQUEST_ID"),
-        ("ROUND2", "ROUND2"),
-        ("_private", "PRIVATE"),
-        ("__a_b", "A_B"),
-        ("9lives", "9LIVES"),
-        ("", "FIELD"),
-        ("___", "FIELD"),
-        ("ü", "FIELD"),
-        ("größe", "GR_SSE"),
-        (String(repeating: "a", count: 100), String(repeating: "A", count: 64)),
-    ])
+    @Test(
+        "sanitize makes valid journald field names",
+        arguments: [
+            ("run_id", "RUN_ID"),
+            ("stage", "STAGE"),
+            ("child.pid", "CHILD_PID"),
+            ("x-request-id", "X_REQUEST_ID"),
+            ("ROUND2", "ROUND2"),
+            ("_private", "PRIVATE"),
+            ("__a_b", "A_B"),
+            ("9lives", "9LIVES"),
+            ("", "FIELD"),
+            ("___", "FIELD"),
+            ("ü", "FIELD"),
+            ("größe", "GR_SSE"),
+            (String(repeating: "a", count: 100), String(repeating: "A", count: 64)),
+        ]
+    )
     func sanitize(name: String, expected: String) {
         #expect(JournaldSender.sanitize(name) == expected)
     }
@@ -33,7 +37,9 @@ struct JournaldTests {
             let field = JournaldSender.sanitize(name)
             #expect((1...64).contains(field.count), "\(name) -> \(field)")
             #expect(!field.hasPrefix("_"), "\(name) -> \(field)")
-            let valid = field.unicodeScalars.allSatisfy { ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+            let valid = field.unicodeScalars.allSatisfy {
+                ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_"
+            }
             #expect(valid, "\(name) -> \(field)")
         }
     }
@@ -60,7 +66,9 @@ struct JournaldTests {
 
     @Test("log levels map to syslog priorities")
     func priorities() {
-        let expected: [Logger.Level: Int] = [.trace: 7, .debug: 7, .info: 6, .notice: 5, .warning: 4, .error: 3, .critical: 2]
+        let expected: [Logger.Level: Int] = [
+            .trace: 7, .debug: 7, .info: 6, .notice: 5, .warning: 4, .error: 3, .critical: 2,
+        ]
         #expect(Set(expected.keys) == Set(Logger.Level.allCases))
         for (level, priority) in expected {
             #expect(JournaldLogHandler.priority(level) == priority, "\(level)")

@@ -1,8 +1,9 @@
+import HeidiCore
+
 // Shared by the test targets that run the built executables (EndToEndTests, HeidiCollectTests).
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// A harness failure (a daemon that did not answer, a process that would not start), with what was seen.
 public struct HarnessError: Error, CustomStringConvertible {

@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// Waits (up to `seconds`, blocking the calling thread) until `condition` holds; only for cleanup code that
 /// cannot await.

@@ -12,8 +12,9 @@ public enum PidFile {
         while true {
             let lastLook = MonotonicClock.nanoseconds() >= deadline
             if let bytes = try? FileSystem.read(path),
-               let line = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline).first,
-               let pid = Int32(line.filter { !$0.isWhitespace }) {
+                let line = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline).first,
+                let pid = Int32(line.filter { !$0.isWhitespace })
+            {
                 return pid
             }
             if lastLook { return nil }

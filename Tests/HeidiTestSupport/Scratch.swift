@@ -1,8 +1,9 @@
+import HeidiCore
+
 // Shared by every test target: where tests put their files.
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// Scratch space of one test process: `/tmp/heidi-tests-<pid>`, mode 0700, removed when the process exits, so a
 /// run of the suite leaves nothing in /tmp. Roots left by earlier runs that were killed are removed when the next
@@ -16,7 +17,9 @@ public enum Scratch {
         removeRootsOfDeadRuns()
         let path = "\(parent)/\(prefix)\(getpid())"
         FileSystem.removeTree(path)  // a pid reused from a killed run
-        guard mkdir(path, 0o700) == 0 else { fatalError("cannot create the test scratch directory \(path): \(errnoDescription(errno))") }
+        guard mkdir(path, 0o700) == 0 else {
+            fatalError("cannot create the test scratch directory \(path): \(errnoDescription(errno))")
+        }
         atexit { FileSystem.removeTree(Scratch.root) }
         return path
     }()

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HeidiValidation
 
 /// One extraction case: the text, and the blocks expected as (info string, code, opening line, terminated).
@@ -10,7 +11,9 @@ struct FenceCase: CustomTestStringConvertible, Sendable {
     init(_ label: String, _ text: String, _ expected: [(String, String, Int, Bool)]) {
         self.label = label
         self.text = text
-        self.expected = expected.map { FencedBlock(infoString: $0.0, code: $0.1, openingLine: $0.2, isTerminated: $0.3) }
+        self.expected = expected.map {
+            FencedBlock(infoString: $0.0, code: $0.1, openingLine: $0.2, isTerminated: $0.3)
+        }
     }
 
     var testDescription: String { label }
@@ -22,31 +25,69 @@ struct FenceCase: CustomTestStringConvertible, Sendable {
         FenceCase("empty text", "", []),
         FenceCase("one tagged block", "Here:\n```python\nprint(1)\n```\nDone.", [("python", "print(1)", 2, true)]),
         FenceCase("untagged block", "```\nx = 1\n```", [("", "x = 1", 1, true)]),
-        FenceCase("two blocks", "```js\na()\n```\ntext\n```go\nb()\n```\n", [("js", "a()", 1, true), ("go", "b()", 5, true)]),
+        FenceCase(
+            "two blocks",
+            "```js\na()\n```\ntext\n```go\nb()\n```\n",
+            [("js", "a()", 1, true), ("go", "b()", 5, true)]
+        ),
         FenceCase("tilde fence", "~~~cpp\nint x;\n~~~", [("cpp", "int x;", 1, true)]),
         FenceCase("tilde fence holds backtick fences", "~~~md\n```py\nx\n```\n~~~", [("md", "```py\nx\n```", 1, true)]),
-        FenceCase("info string with attributes", "``` python title=\"a.py\" \ncode\n```", [("python title=\"a.py\"", "code", 1, true)]),
-        FenceCase("longer fence keeps shorter fences as content", "````markdown\n```python\nx = 1\n```\n````",
-                  [("markdown", "```python\nx = 1\n```", 1, true)]),
+        FenceCase(
+            "info string with attributes",
+            "``` python title=\"a.py\" \ncode\n```",
+            [("python title=\"a.py\"", "code", 1, true)]
+        ),
+        FenceCase(
+            "longer fence keeps shorter fences as content",
+            "````markdown\n```python\nx = 1\n```\n````",
+            [("markdown", "```python\nx = 1\n```", 1, true)]
+        ),
         FenceCase("closing fence may be longer", "```\na\n`````", [("", "a", 1, true)]),
-        FenceCase("closing fence with info string is content", "```\na\n```python\nb\n```", [("", "a\n```python\nb", 1, true)]),
+        FenceCase(
+            "closing fence with info string is content",
+            "```\na\n```python\nb\n```",
+            [("", "a\n```python\nb", 1, true)]
+        ),
         FenceCase("mixed markers do not close", "```\na\n~~~\n```", [("", "a\n~~~", 1, true)]),
-        FenceCase("backticks inside code lines", "```python\ns = \"```\"\nprint(`x`)\n```", [("python", "s = \"```\"\nprint(`x`)", 1, true)]),
+        FenceCase(
+            "backticks inside code lines",
+            "```python\ns = \"```\"\nprint(`x`)\n```",
+            [("python", "s = \"```\"\nprint(`x`)", 1, true)]
+        ),
         FenceCase("inline triple backticks are not a fence", "```x``` here.\n```\ny\n```", [("", "y", 2, true)]),
         FenceCase("two backticks are not a fence", "``\nx\n``", []),
-        FenceCase("unterminated at end", "Answer:\n```python\ndef f():\n    return 1", [("python", "def f():\n    return 1", 2, false)]),
+        FenceCase(
+            "unterminated at end",
+            "Answer:\n```python\ndef f():\n    return 1",
+            [("python", "def f():\n    return 1", 2, false)]
+        ),
         FenceCase("unterminated empty", "```go", [("go", "", 1, false)]),
-        FenceCase("CRLF line ends", "Text\r\n```cpp\r\nint a;\r\nint b;\r\n```\r\n", [("cpp", "int a;\nint b;", 2, true)]),
+        FenceCase(
+            "CRLF line ends",
+            "Text\r\n```cpp\r\nint a;\r\nint b;\r\n```\r\n",
+            [("cpp", "int a;\nint b;", 2, true)]
+        ),
         FenceCase("lone CR line ends", "```py\rx = 1\r```", [("py", "x = 1", 1, true)]),
-        FenceCase("indented fence in a list", "1. Step:\n\n   ```python\n   def f():\n       return 2\n   ```\n",
-                  [("python", "def f():\n    return 2", 3, true)]),
-        FenceCase("deeply indented fence", "        ```js\n        let a = 1;\n        ```", [("js", "let a = 1;", 1, true)]),
+        FenceCase(
+            "indented fence in a list",
+            "1. Step:\n\n   ```python\n   def f():\n       return 2\n   ```\n",
+            [("python", "def f():\n    return 2", 3, true)]
+        ),
+        FenceCase(
+            "deeply indented fence",
+            "        ```js\n        let a = 1;\n        ```",
+            [("js", "let a = 1;", 1, true)]
+        ),
         FenceCase("content less indented than the fence", "  ```\n x\ny\n  ```", [("", "x\ny", 1, true)]),
         FenceCase("tab-indented fence", "\t```go\n\tx := 1\n\t```", [("go", "x := 1", 1, true)]),
         FenceCase("blank lines inside kept", "```\na\n\n\nb\n```", [("", "a\n\n\nb", 1, true)]),
         FenceCase("empty block", "```python\n```", [("python", "", 1, true)]),
         FenceCase("trailing spaces after closing fence", "```\na\n```   \nafter", [("", "a", 1, true)]),
-        FenceCase("unicode content", "```python\nprint(\"héllo wörld ✓\")\n```", [("python", "print(\"héllo wörld ✓\")", 1, true)]),
+        FenceCase(
+            "unicode content",
+            "```python\nprint(\"héllo wörld ✓\")\n```",
+            [("python", "print(\"héllo wörld ✓\")", 1, true)]
+        ),
     ]
 
     @Test(arguments: cases)
@@ -63,9 +104,11 @@ struct FenceCase: CustomTestStringConvertible, Sendable {
 @Suite struct LanguageTagTests {
     static let supported: [(String, CodeLanguage)] = [
         ("python", .python), ("py", .python), ("Python3", .python), ("PY", .python), ("{.python}", .python),
-        ("language-python", .python), ("python:main.py", .python), ("python title=\"x\"", .python), ("py,linenos", .python),
+        ("language-python", .python), ("python:main.py", .python), ("python title=\"x\"", .python),
+        ("py,linenos", .python),
         ("c++", .cpp), ("cpp", .cpp), ("cxx", .cpp), ("cc", .cpp), ("C++17", .cpp), ("hpp", .cpp),
-        ("js", .javascript), ("javascript", .javascript), ("node", .javascript), ("nodejs", .javascript), ("mjs", .javascript),
+        ("js", .javascript), ("javascript", .javascript), ("node", .javascript), ("nodejs", .javascript),
+        ("mjs", .javascript),
         ("js{1,3}", .javascript), ("go", .go), ("golang", .go), ("  Go  ", .go),
     ]
 

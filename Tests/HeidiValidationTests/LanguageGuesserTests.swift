@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HeidiValidation
 
 @Suite struct LanguageGuesserTests {
@@ -15,11 +16,16 @@ import Testing
         for snippet in corpus {
             let guess = guesser.guess(snippet.text)
             if guess.language != snippet.language {
-                wrong.append("\(snippet.language)/\(snippet.name) → \(guess.category?.rawValue ?? "unknown") \(Self.format(guess.scores))")
+                wrong.append(
+                    "\(snippet.language)/\(snippet.name) → \(guess.category?.rawValue ?? "unknown") \(Self.format(guess.scores))"
+                )
             }
         }
         let accuracy = Double(corpus.count - wrong.count) / Double(corpus.count)
-        #expect(wrong.isEmpty, "accuracy \(accuracy) on \(corpus.count) snippets; misclassified:\n\(wrong.joined(separator: "\n"))")
+        #expect(
+            wrong.isEmpty,
+            "accuracy \(accuracy) on \(corpus.count) snippets; misclassified:\n\(wrong.joined(separator: "\n"))"
+        )
     }
 
     /// Shell sessions are recognised as such, so an untagged `pip install` block is never checked as Python.

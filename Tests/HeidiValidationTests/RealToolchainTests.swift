@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HeidiValidation
 
 /// Good and bad code through the real python3, g++, node and gofmt. A missing toolchain fails these tests with
@@ -25,13 +26,18 @@ import Testing
     @Test func corpusSnippetsPass() async {
         let validator = realToolchainValidator()
         for snippet in Corpus.code {
-            let guessed = await validator.validate("Here you go:\n" + fenced(snippet.text) + "\nHope it helps.", expectedLanguage: nil)
+            let guessed = await validator.validate(
+                "Here you go:\n" + fenced(snippet.text) + "\nHope it helps.",
+                expectedLanguage: nil
+            )
             #expect(guessed.passed, "\(snippet.language)/\(snippet.name) untagged: \(guessed.summary)")
             #expect(guessed.blocks.first?.language == snippet.language.rawValue)
             #expect(guessed.blocks.first?.languageSource == "guessed")
             #expect(guessed.blocks.first?.validated == true)
-            let tagged = await validator.validate(fenced(snippet.text, tag: snippet.language.rawValue),
-                                                  expectedLanguage: snippet.language.rawValue)
+            let tagged = await validator.validate(
+                fenced(snippet.text, tag: snippet.language.rawValue),
+                expectedLanguage: snippet.language.rawValue
+            )
             #expect(tagged.passed, "\(snippet.language)/\(snippet.name) tagged: \(tagged.summary)")
             #expect(tagged.blocks.first?.languageSource == .fence)
         }
@@ -87,37 +93,66 @@ import Testing
     /// Go fragments: declarations without `package`, and bare statements, as gofmt accepts them on stdin.
     @Test func goFragments() async {
         let validator = realToolchainValidator()
-        let declarations = await validator.validate(fenced("func add(a, b int) int { return a + b }", tag: "go"), expectedLanguage: "go")
+        let declarations = await validator.validate(
+            fenced("func add(a, b int) int { return a + b }", tag: "go"),
+            expectedLanguage: "go"
+        )
         #expect(declarations.passed, "\(declarations.summary)")
-        let statements = await validator.validate(fenced("x := 1\nif x > 0 {\n\tfmt.Println(x)\n}", tag: "go"), expectedLanguage: "go")
+        let statements = await validator.validate(
+            fenced("x := 1\nif x > 0 {\n\tfmt.Println(x)\n}", tag: "go"),
+            expectedLanguage: "go"
+        )
         #expect(statements.passed, "\(statements.summary)")
-        let badStatements = await validator.validate(fenced("x := 1\nif x > 0 {\n\tfmt.Println(x\n}", tag: "go"), expectedLanguage: "go")
+        let badStatements = await validator.validate(
+            fenced("x := 1\nif x > 0 {\n\tfmt.Println(x\n}", tag: "go"),
+            expectedLanguage: "go"
+        )
         #expect(badStatements.rejectionReason == "syntax_error_go", "\(badStatements.summary)")
     }
 
     /// ES modules are checked as modules, CommonJS as scripts (top-level `return` is fine there).
     @Test func javascriptModules() async {
         let validator = realToolchainValidator()
-        let module = await validator.validate(fenced("import fs from 'fs';\nexport const a = fs;", tag: "js"), expectedLanguage: nil)
+        let module = await validator.validate(
+            fenced("import fs from 'fs';\nexport const a = fs;", tag: "js"),
+            expectedLanguage: nil
+        )
         #expect(module.passed, "\(module.summary)")
-        let script = await validator.validate(fenced("const a = require('fs');\nmodule.exports = a;", tag: "js"), expectedLanguage: nil)
+        let script = await validator.validate(
+            fenced("const a = require('fs');\nmodule.exports = a;", tag: "js"),
+            expectedLanguage: nil
+        )
         #expect(script.passed, "\(script.summary)")
     }
 
     /// An unterminated fence at the end of the answer is still checked, with a note.
     @Test func unterminatedFenceIsChecked() async {
         let validator = realToolchainValidator()
-        let report = await validator.validate("Code:\n```cpp\nint twice(int x) { return 2 * x; }\n", expectedLanguage: "cpp")
+        let report = await validator.validate(
+            "Code:\n```cpp\nint twice(int x) { return 2 * x; }\n",
+            expectedLanguage: "cpp"
+        )
         #expect(report.passed, "\(report.summary)")
         #expect(report.notes == [RejectionCode.unterminatedFence])
-        let broken = await validator.validate("Code:\n```cpp\nint twice(int x) { return 2 * x;\n", expectedLanguage: "cpp")
+        let broken = await validator.validate(
+            "Code:\n```cpp\nint twice(int x) { return 2 * x;\n",
+            expectedLanguage: "cpp"
+        )
         #expect(broken.rejectionReason == "syntax_error_cpp")
     }
 
     @Test func answersWithoutCode() async {
         let validator = realToolchainValidator()
-        #expect(await validator.validate("No code here.", expectedLanguage: "python").rejectionReason == "no_code_block")
-        #expect(await validator.validate(fenced("x", tag: "rust"), expectedLanguage: "rust").rejectionReason == "unsupported_language")
-        #expect(await validator.validate(fenced("fn main() {}", tag: "rust"), expectedLanguage: "python").rejectionReason == "language_mismatch")
+        #expect(
+            await validator.validate("No code here.", expectedLanguage: "python").rejectionReason == "no_code_block"
+        )
+        #expect(
+            await validator.validate(fenced("x", tag: "rust"), expectedLanguage: "rust").rejectionReason
+                == "unsupported_language"
+        )
+        #expect(
+            await validator.validate(fenced("fn main() {}", tag: "rust"), expectedLanguage: "python").rejectionReason
+                == "language_mismatch"
+        )
     }
 }

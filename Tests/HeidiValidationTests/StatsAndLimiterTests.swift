@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Testing
+
 @testable import HeidiValidation
 
 @Suite struct ValidationStatsTests {
@@ -15,10 +16,13 @@ import Testing
         await stats.record(Self.report("syntax_error_python"))
         await stats.record(Self.report("no_code_block"))
         let counters = await stats.counters
-        #expect(counters == [
-            "validated": 5, "passed": 2, "rejected": 3, "rejected_syntax_error_python": 2, "rejected_no_code_block": 1,
-            "note_unterminated_fence": 1,
-        ])
+        #expect(
+            counters == [
+                "validated": 5, "passed": 2, "rejected": 3, "rejected_syntax_error_python": 2,
+                "rejected_no_code_block": 1,
+                "note_unterminated_fence": 1,
+            ]
+        )
         let snapshot = await stats.snapshot
         #expect(snapshot.rejections == ["syntax_error_python": 2, "no_code_block": 1])
     }
@@ -38,9 +42,21 @@ import Testing
     @Test func reportJSON() throws {
         let report = ValidationReport(
             passed: false,
-            blocks: [BlockResult(index: 0, line: 3, language: "python", languageSource: .guessed, validated: true, passed: false,
-                                 reason: "syntax_error_python", diagnostic: "SyntaxError", durationMs: 12)],
-            rejectionReason: "syntax_error_python")
+            blocks: [
+                BlockResult(
+                    index: 0,
+                    line: 3,
+                    language: "python",
+                    languageSource: .guessed,
+                    validated: true,
+                    passed: false,
+                    reason: "syntax_error_python",
+                    diagnostic: "SyntaxError",
+                    durationMs: 12
+                )
+            ],
+            rejectionReason: "syntax_error_python"
+        )
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let json = String(decoding: try encoder.encode(report), as: UTF8.self)

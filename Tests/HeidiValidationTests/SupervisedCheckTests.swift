@@ -1,10 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HeidiCore
 import HeidiTestSupport
 import Testing
+
 @testable import HeidiValidation
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The checks as supervised children, with fake toolchains (shell scripts) standing in for the real ones.
 @Suite struct SupervisedCheckTests {
@@ -15,13 +17,16 @@ import Testing
     func timeoutKillsTheWholeTree(ignoringTerm: Bool) async throws {
         let directory = TestDirectory("timeout")
         defer { directory.remove() }
-        let fake = directory.script("python3", """
+        let fake = directory.script(
+            "python3",
+            """
             \(ignoringTerm ? "trap '' TERM" : "")
             echo $$ > \(directory.path)/leader.pid
             sleep 600 &
             echo $! > \(directory.path)/child.pid
             wait
-            """)
+            """
+        )
         var configuration = ValidationConfiguration(timeout: .seconds(1), terminationGrace: .milliseconds(300))
         configuration.toolchains[.python] = fake
         configuration.temporaryDirectory = directory.path
@@ -48,12 +53,15 @@ import Testing
         defer { directory.remove() }
         let state = directory.path + "/state"
         mkdir(state, 0o700)
-        let fake = directory.script("node", """
+        let fake = directory.script(
+            "node",
+            """
             touch \(state)/running.$$
             ls \(state) | grep -c '^running' >> \(directory.path)/counts
             sleep 1
             rm -f \(state)/running.$$
-            """)
+            """
+        )
         var configuration = ValidationConfiguration(parallelism: 2)
         configuration.toolchains[.javascript] = fake
         let validator = CodeValidator(configuration: configuration)
@@ -74,12 +82,17 @@ import Testing
     @Test func scratchDirectoriesAreRemoved() async {
         let scratch = TestDirectory("scratch")
         let fakes = TestDirectory("fakes")
-        defer { scratch.remove(); fakes.remove() }
+        defer {
+            scratch.remove()
+            fakes.remove()
+        }
         var configuration = ValidationConfiguration(timeout: .seconds(1), terminationGrace: .milliseconds(200))
         configuration.temporaryDirectory = scratch.path
         let real = realToolchainValidator(configuration)
-        for (language, code) in [(CodeLanguage.python, "x = 1"), (.python, "x = ("), (.cpp, "int x;"), (.cpp, "int x"),
-                                 (.javascript, "let a = 1;"), (.javascript, "let = ;"), (.go, "package p"), (.go, "package")] {
+        for (language, code) in [
+            (CodeLanguage.python, "x = 1"), (.python, "x = ("), (.cpp, "int x;"), (.cpp, "int x"),
+            (.javascript, "let a = 1;"), (.javascript, "let = ;"), (.go, "package p"), (.go, "package"),
+        ] {
             _ = await real.validate(fenced(code, tag: language.rawValue), expectedLanguage: nil)
         }
         configuration.toolchains[.go] = fakes.script("slow-gofmt", "touch leftover.tmp; sleep 30")
@@ -100,7 +113,10 @@ import Testing
         var configuration = ValidationConfiguration()
         configuration.temporaryDirectory = scratch.path
         let validator = realToolchainValidator(configuration)
-        let report = await validator.validate(fenced("import json\nprint(json.dumps({}))", tag: "python"), expectedLanguage: "python")
+        let report = await validator.validate(
+            fenced("import json\nprint(json.dumps({}))", tag: "python"),
+            expectedLanguage: "python"
+        )
         #expect(report.passed, "\(report.summary)")
         #expect(scratch.entries.isEmpty)
         #expect(!FileSystem.exists(FileSystem.currentDirectory() + "/__pycache__/snippet.cpython-311.pyc"))
@@ -114,15 +130,20 @@ import Testing
         var configuration = ValidationConfiguration(environment: ["EXTRA": "yes"])
         configuration.toolchains[.go] = directory.script("gofmt", "env > \(directory.path)/env.txt")
         configuration.temporaryDirectory = directory.path
-        let report = await CodeValidator(configuration: configuration).validate(fenced("package p", tag: "go"), expectedLanguage: nil)
+        let report = await CodeValidator(configuration: configuration).validate(
+            fenced("package p", tag: "go"),
+            expectedLanguage: nil
+        )
         #expect(report.passed, "\(report.summary)")
         var environment: [String: String] = [:]
         for line in (Files.read(directory.path + "/env.txt") ?? "").split(separator: "\n") {
             let parts = line.split(separator: "=", maxSplits: 1)
             environment[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
         }
-        let ours: Set<String> = ["PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "EXTRA",
-                                 "HEIDI_STAGE_INSTANCE"]
+        let ours: Set<String> = [
+            "PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "EXTRA",
+            "HEIDI_STAGE_INSTANCE",
+        ]
         let addedByTheShell: Set<String> = ["PWD", "OLDPWD", "SHLVL", "_"]
         let unexpected = Set(environment.keys).subtracting(ours).subtracting(addedByTheShell)
         #expect(unexpected.isEmpty, "inherited: \(unexpected.sorted())")
@@ -156,7 +177,10 @@ import Testing
         let directory = TestDirectory("status")
         defer { directory.remove() }
         var configuration = ValidationConfiguration()
-        configuration.toolchains[.python] = directory.script("python3", "echo 'pyenv: python3: command not found' >&2; exit 127")
+        configuration.toolchains[.python] = directory.script(
+            "python3",
+            "echo 'pyenv: python3: command not found' >&2; exit 127"
+        )
         configuration.toolchains[.go] = directory.script("gofmt", "echo 'snippet.go:1:1: expected package' >&2; exit 2")
         let validator = CodeValidator(configuration: configuration)
         let python = await validator.validate(Self.pythonAnswer, expectedLanguage: nil)

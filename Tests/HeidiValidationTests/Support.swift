@@ -1,10 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HeidiCore
 import HeidiTestSupport
 import Testing
+
 @testable import HeidiValidation
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Tests/HeidiValidationTests/Corpus, read from the source tree.
 enum Corpus {
@@ -64,14 +66,19 @@ func isAlive(_ pid: Int32) -> Bool {
 
 /// A validator with the real toolchains; records a failure naming the Debian package for every missing one, so
 /// the toolchain tests fail (never skip) on a machine without them.
-func realToolchainValidator(_ configuration: ValidationConfiguration = ValidationConfiguration(),
-                            sourceLocation: SourceLocation = #_sourceLocation) -> CodeValidator {
+func realToolchainValidator(
+    _ configuration: ValidationConfiguration = ValidationConfiguration(),
+    sourceLocation: SourceLocation = #_sourceLocation
+) -> CodeValidator {
     let validator = CodeValidator(configuration: configuration)
     for language in CodeLanguage.allCases where validator.toolchainPath(for: language) == nil {
-        Issue.record("""
+        Issue.record(
+            """
             \(language.defaultToolchain) (the \(language.rawValue) toolchain) was not found on PATH: \
             install it with `apt-get install -y \(language.debianPackage)`
-            """, sourceLocation: sourceLocation)
+            """,
+            sourceLocation: sourceLocation
+        )
     }
     return validator
 }

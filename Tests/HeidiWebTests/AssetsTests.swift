@@ -1,5 +1,6 @@
 import HeidiCore
 import Testing
+
 @testable import HeidiWeb
 
 /// The page embedded in heidi-web: the same as Sources/HeidiWeb/Assets/ (SwiftPM's embedInCode), with no
@@ -17,9 +18,20 @@ struct AssetsTests {
     func safePage() {
         let page = Assets.text(.page)
         let script = Assets.text(.script)
-        #expect(!page.contains("http://") && !page.contains("https://") && !script.contains("http://") && !script.contains("https://"))
-        #expect(page.components(separatedBy: "<script").count == 2 && page.contains("<script src=\"/app.js\" defer></script>"))
-        for handler in ["onclick=", "onload=", "onerror=", "onsubmit=", "javascript:"] { #expect(!page.lowercased().contains(handler)) }
-        #expect(!script.contains("innerHTML") && !script.contains("outerHTML") && !script.contains("insertAdjacentHTML") && !script.contains("eval("))
+        #expect(
+            !page.contains("http://") && !page.contains("https://") && !script.contains("http://")
+                && !script.contains("https://")
+        )
+        #expect(
+            page.components(separatedBy: "<script").count == 2
+                && page.contains("<script src=\"/app.js\" defer></script>")
+        )
+        for handler in ["onclick=", "onload=", "onerror=", "onsubmit=", "javascript:"] {
+            #expect(!page.lowercased().contains(handler))
+        }
+        #expect(
+            !script.contains("innerHTML") && !script.contains("outerHTML") && !script.contains("insertAdjacentHTML")
+                && !script.contains("eval(")
+        )
     }
 }

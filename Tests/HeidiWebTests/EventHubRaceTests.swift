@@ -1,11 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import HeidiCore
 import Synchronization
 import Testing
+
 @testable import HeidiWeb
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Races between the hub's publisher and its consumers, on real threads: a hang here is a deadlock in the hub.
 @Suite("heidi-web event hub races")
@@ -51,7 +53,9 @@ struct EventHubRaceTests {
                 last = now
                 stalledSince = MonotonicClock.nanoseconds()
             } else if MonotonicClock.nanoseconds() - stalledSince > 10_000_000_000 {
-                Issue.record("the hub deadlocked: no publication and no cancellation for 10 s (\(now.published) published, \(now.cancelled) of \(rounds) rounds cancelled)")
+                Issue.record(
+                    "the hub deadlocked: no publication and no cancellation for 10 s (\(now.published) published, \(now.cancelled) of \(rounds) rounds cancelled)"
+                )
                 return
             }
         }

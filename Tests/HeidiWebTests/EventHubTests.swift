@@ -1,6 +1,7 @@
 import HeidiCore
 import NIOConcurrencyHelpers
 import Testing
+
 @testable import HeidiWeb
 
 /// A heidid stand-in: a journal of N lines, served whole (`events?after=`) and followed live by the hub.
@@ -27,21 +28,34 @@ final class FakeUpstream: HeidiUpstream {
         if let follower = follower.withLockedValue({ $0 }) { for line in lines { follower.yield(line + [0x0a]) } }
     }
 
-    func request(_ method: String, _ target: String, body: [UInt8], actor: String?) async throws(UpstreamError) -> UpstreamReply {
+    func request(
+        _ method: String,
+        _ target: String,
+        body: [UInt8],
+        actor: String?
+    ) async throws(UpstreamError) -> UpstreamReply {
         requests.withLockedValue { $0.append(target) }
         if target.hasPrefix("/api/v1/status") {
             let seq = journal.withLockedValue { $0.count }
-            return UpstreamReply(status: 200, headers: [], body: Array("{\"state\":\"IDLE\",\"journal\":{\"seq\":\(seq)}}".utf8))
+            return UpstreamReply(
+                status: 200,
+                headers: [],
+                body: Array("{\"state\":\"IDLE\",\"journal\":{\"seq\":\(seq)}}".utf8)
+            )
         }
         if failWholeJournal.withLockedValue({ $0 }) { throw UpstreamError(socketPath: "fake", reason: "too large") }
         let after = UInt64(target.split(separator: "=").last ?? "0") ?? 0
-        let body: [UInt8] = journal.withLockedValue { $0.dropFirst(Int(after)).flatMap { line -> [UInt8] in line + [0x0a] } }
+        let body: [UInt8] = journal.withLockedValue {
+            $0.dropFirst(Int(after)).flatMap { line -> [UInt8] in line + [0x0a] }
+        }
         return UpstreamReply(status: 200, headers: [], body: body)
     }
 
     func stream(_ target: String) async throws(UpstreamError) -> UpstreamStream {
         requests.withLockedValue { $0.append(target) }
-        guard target.hasPrefix("/api/v1/events") else { throw UpstreamError(socketPath: "fake", reason: "no logs here") }
+        guard target.hasPrefix("/api/v1/events") else {
+            throw UpstreamError(socketPath: "fake", reason: "no logs here")
+        }
         let after = Int(target.split(separator: "=").dropFirst().first?.prefix { $0.isNumber } ?? "0") ?? 0
         let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self)
         guard target.contains("follow=1") else {
@@ -120,7 +134,9 @@ struct EventHubTests {
         return (seqs, connections)
     }
 
-    @Test("a client that stops reading is dropped at its queue bound (memory bounded, others unaffected) and resumes by seq")
+    @Test(
+        "a client that stops reading is dropped at its queue bound (memory bounded, others unaffected) and resumes by seq"
+    )
     func slowClient() async {
         let upstream = FakeUpstream()
         let hub = EventHub(upstream: upstream, ringCapacity: 10_000, clientQueue: 100)
@@ -143,8 +159,10 @@ struct EventHubTests {
         #expect(await collect(resumed, through: 5000) == Array((UInt64(got.count) + 1)...5000))
     }
 
-    @Test("a client dropped during a flood resumes by seq while the flood goes on and is not dropped again: every seq once",
-          .timeLimit(.minutes(2)))
+    @Test(
+        "a client dropped during a flood resumes by seq while the flood goes on and is not dropped again: every seq once",
+        .timeLimit(.minutes(2))
+    )
     func droppedClientResumesDuringFlood() async {
         let upstream = FakeUpstream()
         let hub = EventHub(upstream: upstream, ringCapacity: 2048, clientQueue: 256)
@@ -181,14 +199,21 @@ struct EventHubTests {
         }
         await flood.value
         let wrong = zip(seqs, 1...last).first { $0.0 != $0.1 }
-        #expect(seqs.count == Int(last) && wrong == nil,
-                "every seq exactly once, in order: \(seqs.count) received over \(connections) connections, first wrong \(String(describing: wrong))")
-        #expect(connections == 2, "one drop, one resume: a client catching up is not dropped for the hub's pace (\(connections) connections)")
+        #expect(
+            seqs.count == Int(last) && wrong == nil,
+            "every seq exactly once, in order: \(seqs.count) received over \(connections) connections, first wrong \(String(describing: wrong))"
+        )
+        #expect(
+            connections == 2,
+            "one drop, one resume: a client catching up is not dropped for the hub's pace (\(connections) connections)"
+        )
         #expect(hub.droppedClients == 1)
     }
 
-    @Test("a client behind the ring whose backlog heidid cannot give is ended (it retries by seq), never sent on with a gap",
-          .timeLimit(.minutes(1)))
+    @Test(
+        "a client behind the ring whose backlog heidid cannot give is ended (it retries by seq), never sent on with a gap",
+        .timeLimit(.minutes(1))
+    )
     func backlogUnavailable() async {
         let upstream = FakeUpstream()
         upstream.append(through: 300)
@@ -227,9 +252,20 @@ struct EventHubTests {
     func framing() {
         let event = String(decoding: LiveFormat.sse(.event(seq: 7, line: FakeUpstream.line(7))), as: UTF8.self)
         #expect(event.hasPrefix("id: 7\nevent: journal\ndata: {") && event.hasSuffix("\n\n"))
-        let log = String(decoding: LiveFormat.webSocket(.log(stage: "train", round: 1, number: 41, line: Array("<script>alert(1)</script>\"".utf8))), as: UTF8.self)
-        #expect(log == "{\"type\":\"log\",\"stage\":\"train\",\"round\":1,\"n\":41,\"line\":\"<script>alert(1)</script>\\\"\"}")
-        let state = String(decoding: LiveFormat.webSocket(.status(Array("{\"state\":\"TRAINING\"}".utf8))), as: UTF8.self)
+        let log = String(
+            decoding: LiveFormat.webSocket(
+                .log(stage: "train", round: 1, number: 41, line: Array("<script>alert(1)</script>\"".utf8))
+            ),
+            as: UTF8.self
+        )
+        #expect(
+            log
+                == "{\"type\":\"log\",\"stage\":\"train\",\"round\":1,\"n\":41,\"line\":\"<script>alert(1)</script>\\\"\"}"
+        )
+        let state = String(
+            decoding: LiveFormat.webSocket(.status(Array("{\"state\":\"TRAINING\"}".utf8))),
+            as: UTF8.self
+        )
         #expect(state == "{\"type\":\"state_update\",\"state\":\"TRAINING\",\"status\":{\"state\":\"TRAINING\"}}")
     }
 }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import HeidiCore
 import HeidiTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A real heidid on the demo pipeline and a real heidi-web in front of it, on a free loopback port.
 final class LiveStack {
@@ -25,9 +26,14 @@ final class LiveStack {
         directory = Scratch.directory(label)
         socket = directory + "/heidi.sock"
         var config = String(decoding: try FileSystem.read(Self.repoRoot + "/config/demo.yaml"), as: UTF8.self)
-        config = config.replacingOccurrences(of: "repo_root: ../contrib/demo", with: "repo_root: \(Self.repoRoot)/contrib/demo")
+        config = config.replacingOccurrences(
+            of: "repo_root: ../contrib/demo",
+            with: "repo_root: \(Self.repoRoot)/contrib/demo"
+        )
         config = config.replacingOccurrences(of: "rounds: 2", with: "rounds: 1") + extraConfig
-        if let trainSteps { config = config.replacingOccurrences(of: "train_steps: 8", with: "train_steps: \(trainSteps)") }
+        if let trainSteps {
+            config = config.replacingOccurrences(of: "train_steps: 8", with: "train_steps: \(trainSteps)")
+        }
         try FileSystem.writeAtomically(directory + "/heidi.yaml", Array(config.utf8))
         try FileSystem.writeAtomically(directory + "/password", Array((Self.password + "\n").utf8))
         try FileSystem.writeAtomically(directory + "/viewer-password", Array("viewer-password-0123\n".utf8))
@@ -38,8 +44,14 @@ final class LiveStack {
     deinit { stopAll() }
 
     func stopAll() {
-        if web > 0 { WebProcess.stop(web); web = 0 }
-        if daemon > 0 { WebProcess.stop(daemon); daemon = 0 }
+        if web > 0 {
+            WebProcess.stop(web)
+            web = 0
+        }
+        if daemon > 0 {
+            WebProcess.stop(daemon)
+            daemon = 0
+        }
     }
 
     var environment: [String: String] {
@@ -47,9 +59,14 @@ final class LiveStack {
     }
 
     func startDaemon() throws {
-        daemon = try WebProcess.start([Binaries.heidid, "--config", directory + "/heidi.yaml", "--state-dir", directory + "/state",
-                                       "--runtime-dir", directory + "/run", "--socket", socket],
-                                      environment: environment, log: directory + "/heidid.log")
+        daemon = try WebProcess.start(
+            [
+                Binaries.heidid, "--config", directory + "/heidi.yaml", "--state-dir", directory + "/state",
+                "--runtime-dir", directory + "/run", "--socket", socket,
+            ],
+            environment: environment,
+            log: directory + "/heidid.log"
+        )
         try waitFor("heidid's socket") { FileSystem.exists(self.socket) }
     }
 
@@ -57,9 +74,14 @@ final class LiveStack {
     func startWeb() throws {
         let log = directory + "/heidi-web.log"
         let before = (try? FileSystem.read(log).count) ?? 0
-        web = try WebProcess.start([WebProcess.heidiWeb, "--socket", socket, "--listen", "127.0.0.1:\(port)",
-                                    "--password-file", directory + "/password", "--viewer-password-file", directory + "/viewer-password"],
-                                   environment: environment, log: log)
+        web = try WebProcess.start(
+            [
+                WebProcess.heidiWeb, "--socket", socket, "--listen", "127.0.0.1:\(port)",
+                "--password-file", directory + "/password", "--viewer-password-file", directory + "/viewer-password",
+            ],
+            environment: environment,
+            log: log
+        )
         try waitFor("heidi-web's listening line") {
             let text = String(decoding: ((try? FileSystem.read(log)) ?? []).dropFirst(before), as: UTF8.self)
             guard let range = text.range(of: "listening on http://127.0.0.1:") else { return false }
@@ -82,7 +104,11 @@ final class LiveStack {
     /// Waits until heidid reports `state` (through heidi-web).
     func waitForState(_ state: String, timeout: Double = 60) throws {
         try waitFor("state \(state)", timeout: timeout) {
-            let reply = try client().request("GET", "/api/v1/status", headers: [TestHTTP.basic("operator", Self.password)])
+            let reply = try client().request(
+                "GET",
+                "/api/v1/status",
+                headers: [TestHTTP.basic("operator", Self.password)]
+            )
             return reply.body.contains("\"state\":\"\(state)\"")
         }
     }

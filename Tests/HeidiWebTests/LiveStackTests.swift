@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import HeidiCore
 import HeidiTestSupport
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// heidi-web in front of a real heidid running the demo pipeline: relayed API, journalled actions with who and
 /// from where, scalars for the curves, Server-Sent Events resumed by seq, WebSocket messages.
@@ -12,14 +13,24 @@ import Testing
 struct LiveStackTests {
     let operatorAuth = TestHTTP.basic("operator", LiveStack.password)
 
-    @Test("an action through heidi-web is journalled with who and from where; a viewer's action is 403 and changes nothing")
+    @Test(
+        "an action through heidi-web is journalled with who and from where; a viewer's action is 403 and changes nothing"
+    )
     func actionsAndRoles() throws {
         let stack = try LiveStack(label: "web-actions")
         defer { stack.stopAll() }
         let http = stack.client()
-        let viewer = try http.request("POST", "/api/v1/action/start", headers: [TestHTTP.basic("viewer", "viewer-password-0123")])
+        let viewer = try http.request(
+            "POST",
+            "/api/v1/action/start",
+            headers: [TestHTTP.basic("viewer", "viewer-password-0123")]
+        )
         #expect(viewer.status == 403)
-        let crossOrigin = try http.request("POST", "/api/v1/action/start", headers: [operatorAuth, ("Origin", "http://127.0.0.1:1")])
+        let crossOrigin = try http.request(
+            "POST",
+            "/api/v1/action/start",
+            headers: [operatorAuth, ("Origin", "http://127.0.0.1:1")]
+        )
         #expect(crossOrigin.status == 403)
         #expect(try http.request("GET", "/api/v1/status", headers: [operatorAuth]).body.contains("\"state\":\"IDLE\""))
         let started = try http.request("POST", "/api/v1/action/start", headers: [operatorAuth])
@@ -55,7 +66,11 @@ struct LiveStackTests {
         #expect(seen.first == 1)
         _ = try http.request("POST", "/api/v1/action/start", headers: [operatorAuth])
         // Read part of the run, then kill heidi-web while events flow, restart it and resume from the last id.
-        let partial = try http.stream("/api/v1/stream", headers: [operatorAuth, ("Last-Event-ID", String(seen.last ?? 0))], timeout: 10) {
+        let partial = try http.stream(
+            "/api/v1/stream",
+            headers: [operatorAuth, ("Last-Event-ID", String(seen.last ?? 0))],
+            timeout: 10
+        ) {
             TestHTTP.eventIDs($0).count >= 4
         }
         seen += TestHTTP.eventIDs(partial)
@@ -63,20 +78,28 @@ struct LiveStackTests {
         try stack.startWeb()
         try stack.waitForState("IDLE")
         let head = try lastSeq(stack)
-        let rest = try stack.client().stream("/api/v1/stream", headers: [operatorAuth, ("Last-Event-ID", String(seen.last ?? 0))], timeout: 10) {
+        let rest = try stack.client().stream(
+            "/api/v1/stream",
+            headers: [operatorAuth, ("Last-Event-ID", String(seen.last ?? 0))],
+            timeout: 10
+        ) {
             TestHTTP.eventIDs($0).last ?? 0 >= head
         }
         seen += TestHTTP.eventIDs(rest)
         #expect(seen == Array(1...head), "seen \(seen)")
     }
 
-    @Test("heidid killed and restarted mid-run: heidi-web follows the new daemon and a resuming client gets every seq once")
+    @Test(
+        "heidid killed and restarted mid-run: heidi-web follows the new daemon and a resuming client gets every seq once"
+    )
     func daemonRestart() throws {
         let stack = try LiveStack(label: "web-daemon-restart")
         defer { stack.stopAll() }
         let http = stack.client()
         _ = try http.request("POST", "/api/v1/action/start", headers: [operatorAuth])
-        let before = try http.stream("/api/v1/stream", headers: [operatorAuth], timeout: 15) { TestHTTP.eventIDs($0).count >= 6 }
+        let before = try http.stream("/api/v1/stream", headers: [operatorAuth], timeout: 15) {
+            TestHTTP.eventIDs($0).count >= 6
+        }
         var seen = TestHTTP.eventIDs(before)
         WebProcess.stop(stack.daemon, signal: SIGKILL)
         try stack.startDaemon()
@@ -85,13 +108,20 @@ struct LiveStackTests {
         }
         try stack.waitForState("IDLE", timeout: 90)
         let head = try lastSeq(stack)
-        let rest = try http.stream("/api/v1/stream", headers: [operatorAuth, ("Last-Event-ID", String(seen.last ?? 0))], timeout: 15) {
+        let rest = try http.stream(
+            "/api/v1/stream",
+            headers: [operatorAuth, ("Last-Event-ID", String(seen.last ?? 0))],
+            timeout: 15
+        ) {
             TestHTTP.eventIDs($0).last ?? 0 >= head
         }
         seen += TestHTTP.eventIDs(rest)
         #expect(seen == Array(1...head), "seen \(seen)")
         let journal = String(decoding: try FileSystem.read(stack.directory + "/state/events.jsonl"), as: UTF8.self)
-        #expect(journal.contains("\"event_type\":\"daemon_start\"") && journal.components(separatedBy: "daemon_start").count == 3)
+        #expect(
+            journal.contains("\"event_type\":\"daemon_start\"")
+                && journal.components(separatedBy: "daemon_start").count == 3
+        )
     }
 
     @Test("SSE ?after= beyond what the hub keeps is read from heidid; WebSocket sends state_update and events by seq")
@@ -99,12 +129,22 @@ struct LiveStackTests {
         let stack = try LiveStack(label: "web-ws")
         defer { stack.stopAll() }
         let http = stack.client()
-        let sse = try http.stream("/api/v1/stream?after=1", headers: [operatorAuth], timeout: 5) { TestHTTP.eventIDs($0).count >= 1 }
+        let sse = try http.stream("/api/v1/stream?after=1", headers: [operatorAuth], timeout: 5) {
+            TestHTTP.eventIDs($0).count >= 1
+        }
         #expect(TestHTTP.eventIDs(sse).first == 2)
         let fd = try http.connect(timeout: 1)
         defer { close(fd) }
-        http.send(fd, "GET", "/api/v1/ws?after=1", headers: [operatorAuth, ("Upgrade", "websocket"), ("Connection", "Upgrade"),
-                                                              ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13")], body: "")
+        http.send(
+            fd,
+            "GET",
+            "/api/v1/ws?after=1",
+            headers: [
+                operatorAuth, ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13"),
+            ],
+            body: ""
+        )
         var data: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         let deadline = MonotonicClock.nanoseconds() + 5_000_000_000
@@ -121,9 +161,15 @@ struct LiveStackTests {
         #expect(text.contains("\"type\":\"event\",\"seq\":2,\"event\":{\"event_version\":\"2\",\"seq\":2,"))
         #expect(!text.contains("\"seq\":1,\"event\""))
         // A cross-origin handshake (a page elsewhere riding on the user's credentials) is not upgraded.
-        let foreign = try http.request("GET", "/api/v1/ws", headers: [operatorAuth, ("Upgrade", "websocket"), ("Connection", "Upgrade"),
-                                                                     ("Origin", "http://evil.example"),
-                                                                     ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13")])
+        let foreign = try http.request(
+            "GET",
+            "/api/v1/ws",
+            headers: [
+                operatorAuth, ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                ("Origin", "http://evil.example"),
+                ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13"),
+            ]
+        )
         #expect(foreign.status != 101)
     }
 
@@ -157,13 +203,20 @@ struct LiveStackTests {
         #expect(client.connections >= 2)
     }
 
-    @Test("heidi-web follows heidid's status change feed: no request to heidid while nothing changes; reconnects when heidid restarts")
+    @Test(
+        "heidi-web follows heidid's status change feed: no request to heidid while nothing changes; reconnects when heidid restarts"
+    )
     func statusFeed() throws {
         let stack = try LiveStack(label: "web-status-feed")
         defer { stack.stopAll() }
         let http = stack.client()
         // A run held before its first stage is active but nothing changes (a poller would ask every second).
-        let started = try http.request("POST", "/api/v1/action/start", headers: [operatorAuth], body: "{\"paused\":true}")
+        let started = try http.request(
+            "POST",
+            "/api/v1/action/start",
+            headers: [operatorAuth],
+            body: "{\"paused\":true}"
+        )
         #expect(started.status == 202, "\(started.body)")
         _ = try http.stream("/api/v1/stream", headers: [operatorAuth], timeout: 10) { $0.contains("\"paused\":true") }
         let before = try heididRequests(http)
@@ -175,11 +228,15 @@ struct LiveStackTests {
         WebProcess.stop(stack.daemon, signal: SIGKILL)
         try stack.startDaemon()
         let pid = stack.daemon
-        let after = try http.stream("/api/v1/stream", headers: [operatorAuth], timeout: 20) { $0.contains("\"pid\":\(pid),") }
+        let after = try http.stream("/api/v1/stream", headers: [operatorAuth], timeout: 20) {
+            $0.contains("\"pid\":\(pid),")
+        }
         #expect(after.contains("\"pid\":\(pid),"))
     }
 
-    @Test("a stage's STATUS= lines reach the page within a second through heidid's change feed: heidi-web polls nothing")
+    @Test(
+        "a stage's STATUS= lines reach the page within a second through heidid's change feed: heidi-web polls nothing"
+    )
     func statusLinesWithoutPolling() throws {
         // The demo's train stage sends a STATUS= line per step (about 0.15 s each): 60 steps take about 9 s.
         let stack = try LiveStack(label: "web-status-lines", trainSteps: 60)
@@ -187,13 +244,18 @@ struct LiveStackTests {
         let http = stack.client()
         let started = try http.request("POST", "/api/v1/action/start", headers: [operatorAuth], body: "{}")
         #expect(started.status == 202, "\(started.body)")
-        let training = try http.stream("/api/v1/stream?after=999999999", headers: [operatorAuth], timeout: 120) { $0.contains("\"status\":\"step ") }
+        let training = try http.stream("/api/v1/stream?after=999999999", headers: [operatorAuth], timeout: 120) {
+            $0.contains("\"status\":\"step ")
+        }
         #expect(training.contains("\"status\":\"step "), "the train stage's STATUS= line reached the page")
         let before = try heididRequests(http)
         // Resuming after the hub's last seq: no backlog to ask heidid for.
-        let window = try http.stream("/api/v1/stream?after=999999999", headers: [operatorAuth], timeout: 3) { _ in false }
+        let window = try http.stream("/api/v1/stream?after=999999999", headers: [operatorAuth], timeout: 3) { _ in false
+        }
         let answered = try heididRequests(http) - before
-        let lines = Set(window.components(separatedBy: "\"status\":\"step ").dropFirst().map { $0.prefix { $0 != "\"" } })
+        let lines = Set(
+            window.components(separatedBy: "\"status\":\"step ").dropFirst().map { $0.prefix { $0 != "\"" } }
+        )
         // The /metrics request above is counted once answered; nothing else reached heidid (a poller asks every second).
         #expect(answered == 1, "heidid answered \(answered) requests in 3 s of a stage reporting STATUS=")
         // About 20 steps in 3 s, at most 4 documents a second: one poll a second would show at most 4.
@@ -216,7 +278,9 @@ struct LiveStackTests {
         usleep(5_000_000)
         let after = wakeUps(stack.web)
         page.wait()
-        let woke = after.filter { before[$0.key] != nil }.map { ($0.value.name, $0.value.count - (before[$0.key]?.count ?? 0)) }
+        let woke = after.filter { before[$0.key] != nil }.map {
+            ($0.value.name, $0.value.count - (before[$0.key]?.count ?? 0))
+        }
         let total = woke.reduce(0) { $0 + $1.1 }
         // libdispatch's worker-pool monitor wakes its manager thread once a second (5 here, a few more when a sleep
         // straddles the window); a poll once a second would add at least 2 a second on NIO's and the pool's threads.
@@ -227,8 +291,12 @@ struct LiveStackTests {
     func wakeUps(_ pid: pid_t) -> [String: (name: String, count: Int)] {
         var threads: [String: (name: String, count: Int)] = [:]
         for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [] {
-            guard let status = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8) else { continue }
-            let fields = status.split(separator: "\n").map { $0.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) } }
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8) else {
+                continue
+            }
+            let fields = status.split(separator: "\n").map {
+                $0.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            }
             let name = fields.first { $0.first == "Name" }?.last ?? "?"
             let count = Int(fields.first { $0.first == "voluntary_ctxt_switches" }?.last ?? "") ?? 0
             threads[task] = (name, count)
@@ -239,7 +307,8 @@ struct LiveStackTests {
     /// Requests heidid has answered (its control request histogram, relayed by heidi-web's /metrics).
     func heididRequests(_ http: TestHTTP) throws -> Int {
         let metrics = try http.request("GET", "/metrics", headers: [operatorAuth]).body
-        let line = metrics.split(separator: "\n").first { $0.hasPrefix("heidi_control_request_duration_seconds_count ") } ?? ""
+        let line =
+            metrics.split(separator: "\n").first { $0.hasPrefix("heidi_control_request_duration_seconds_count ") } ?? ""
         return Int(line.split(separator: " ").last ?? "") ?? -1000
     }
 

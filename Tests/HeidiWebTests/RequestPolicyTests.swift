@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import Testing
+
 @testable import HeidiWeb
 
 /// A clock the tests move by hand.
@@ -18,9 +19,17 @@ struct RequestPolicyTests {
     let policy: RequestPolicy
 
     init() {
-        let settings = WebSettings(socketPath: "/s", operatorPassword: Self.password, viewerPassword: Self.viewerPassword,
-                                   tokens: [BearerToken(token: "program-token-0123456789", role: .viewer)])
-        policy = RequestPolicy(settings: settings, sessions: SessionStore(clock: clock.read), limiter: LoginLimiter(clock: clock.read))
+        let settings = WebSettings(
+            socketPath: "/s",
+            operatorPassword: Self.password,
+            viewerPassword: Self.viewerPassword,
+            tokens: [BearerToken(token: "program-token-0123456789", role: .viewer)]
+        )
+        policy = RequestPolicy(
+            settings: settings,
+            sessions: SessionStore(clock: clock.read),
+            limiter: LoginLimiter(clock: clock.read)
+        )
     }
 
     static func basic(_ user: String, _ password: String) -> (String, String) {
@@ -42,7 +51,12 @@ struct RequestPolicyTests {
         return out
     }
 
-    func request(_ method: String = "GET", _ uri: String, _ headers: [(String, String)] = [], from address: String = "127.0.0.1") -> WebRequest {
+    func request(
+        _ method: String = "GET",
+        _ uri: String,
+        _ headers: [(String, String)] = [],
+        from address: String = "127.0.0.1"
+    ) -> WebRequest {
         WebRequest(method: method, uri: uri, headers: [("Host", "127.0.0.1:7779")] + headers, remoteAddress: address)
     }
 
@@ -65,7 +79,9 @@ struct RequestPolicyTests {
     func unauthenticated() {
         let refused = policy.check(request("GET", "/api/v1/status"))
         #expect(status(refused) == 401)
-        if case .refused(let response) = refused { #expect(response.header("WWW-Authenticate")?.hasPrefix("Basic") == true) }
+        if case .refused(let response) = refused {
+            #expect(response.header("WWW-Authenticate")?.hasPrefix("Basic") == true)
+        }
         if case .refused(let response) = policy.check(request("GET", "/api/v1/status", [("Sec-Fetch-Mode", "cors")])) {
             #expect(response.header("WWW-Authenticate") == nil)
         }
@@ -76,18 +92,33 @@ struct RequestPolicyTests {
 
     @Test("Basic: operator and its alias admin get the operator role, viewer the viewer role; a wrong password 401")
     func basicRoles() {
-        #expect(role(policy.check(request("GET", "/api/v1/status", [Self.basic("operator", Self.password)]))) == .operator)
+        #expect(
+            role(policy.check(request("GET", "/api/v1/status", [Self.basic("operator", Self.password)]))) == .operator
+        )
         #expect(role(policy.check(request("GET", "/api/v1/status", [Self.basic("admin", Self.password)]))) == .operator)
-        #expect(role(policy.check(request("GET", "/api/v1/status", [Self.basic("viewer", Self.viewerPassword)]))) == .viewer)
-        #expect(status(policy.check(request("GET", "/api/v1/status", [Self.basic("operator", Self.viewerPassword)]))) == 401)
-        #expect(status(policy.check(request("GET", "/api/v1/status", [Self.basic("operator", Self.password + "x")]))) == 401)
+        #expect(
+            role(policy.check(request("GET", "/api/v1/status", [Self.basic("viewer", Self.viewerPassword)]))) == .viewer
+        )
+        #expect(
+            status(policy.check(request("GET", "/api/v1/status", [Self.basic("operator", Self.viewerPassword)]))) == 401
+        )
+        #expect(
+            status(policy.check(request("GET", "/api/v1/status", [Self.basic("operator", Self.password + "x")]))) == 401
+        )
         #expect(status(policy.check(request("GET", "/api/v1/status", [Self.basic("root", Self.password)]))) == 401)
     }
 
     @Test("bearer tokens: the token's role; an unknown token 401")
     func bearer() {
-        #expect(role(policy.check(request("GET", "/api/v1/status", [("Authorization", "Bearer program-token-0123456789")]))) == .viewer)
-        #expect(status(policy.check(request("GET", "/api/v1/status", [("Authorization", "Bearer program-token-012345678")]))) == 401)
+        #expect(
+            role(policy.check(request("GET", "/api/v1/status", [("Authorization", "Bearer program-token-0123456789")])))
+                == .viewer
+        )
+        #expect(
+            status(
+                policy.check(request("GET", "/api/v1/status", [("Authorization", "Bearer program-token-012345678")]))
+            ) == 401
+        )
     }
 
     @Test("roles: a viewer may read but not act (403); an operator may act")
@@ -95,7 +126,9 @@ struct RequestPolicyTests {
         let viewer = Self.basic("viewer", Self.viewerPassword)
         #expect(status(policy.check(request("GET", "/api/v1/events", [viewer]))) == 200)
         #expect(status(policy.check(request("POST", "/api/v1/action/stop", [viewer]))) == 403)
-        #expect(status(policy.check(request("POST", "/api/v1/action/stop", [Self.basic("operator", Self.password)]))) == 200)
+        #expect(
+            status(policy.check(request("POST", "/api/v1/action/stop", [Self.basic("operator", Self.password)]))) == 200
+        )
         #expect(RequestPolicy.requiredRole(method: "GET", path: "/api/v1/action/stop") == .viewer)
     }
 
@@ -106,25 +139,48 @@ struct RequestPolicyTests {
             #expect(status(policy.check(request)) == 421)
         }
         #expect(status(policy.check(WebRequest(method: "GET", uri: "/health"))) == 421)
-        #expect(status(policy.check(WebRequest(method: "GET", uri: "/health", headers: [("Host", "localhost:7779")]))) == 200)
+        #expect(
+            status(policy.check(WebRequest(method: "GET", uri: "/health", headers: [("Host", "localhost:7779")])))
+                == 200
+        )
     }
 
     @Test("POST from another origin or site: 403 even with valid credentials; same origin and programs pass")
     func origin() {
         let auth = Self.basic("operator", Self.password)
-        #expect(status(policy.check(request("POST", "/api/v1/action/stop", [auth, ("Origin", "http://evil.example")]))) == 403)
-        #expect(status(policy.check(request("POST", "/api/v1/action/stop", [auth, ("Origin", "http://127.0.0.1:7780")]))) == 403)
+        #expect(
+            status(policy.check(request("POST", "/api/v1/action/stop", [auth, ("Origin", "http://evil.example")])))
+                == 403
+        )
+        #expect(
+            status(policy.check(request("POST", "/api/v1/action/stop", [auth, ("Origin", "http://127.0.0.1:7780")])))
+                == 403
+        )
         #expect(status(policy.check(request("POST", "/api/v1/action/stop", [auth, ("Origin", "null")]))) == 403)
-        #expect(status(policy.check(request("POST", "/api/v1/action/stop", [auth, ("Sec-Fetch-Site", "cross-site")]))) == 403)
-        #expect(status(policy.check(request("POST", "/api/v1/action/stop", [auth, ("Sec-Fetch-Site", "same-site")]))) == 403)
+        #expect(
+            status(policy.check(request("POST", "/api/v1/action/stop", [auth, ("Sec-Fetch-Site", "cross-site")])))
+                == 403
+        )
+        #expect(
+            status(policy.check(request("POST", "/api/v1/action/stop", [auth, ("Sec-Fetch-Site", "same-site")]))) == 403
+        )
         #expect(status(policy.check(request("POST", "/api/v1/login", [("Origin", "http://evil.example")]))) == 403)
-        #expect(status(policy.check(request("POST", "/api/v1/action/stop", [auth, ("Origin", "http://127.0.0.1:7779")]))) == 200)
+        #expect(
+            status(policy.check(request("POST", "/api/v1/action/stop", [auth, ("Origin", "http://127.0.0.1:7779")])))
+                == 200
+        )
         #expect(status(policy.check(request("POST", "/api/v1/action/stop", [auth]))) == 200)
     }
 
     @Test("sessions: a login gives an HttpOnly SameSite=Strict cookie (Secure over TLS); POST needs its CSRF token")
     func sessionsAndCSRF() throws {
-        guard case .loggedIn(let session) = policy.login(request("POST", "/api/v1/login"), user: "operator", password: Self.password) else {
+        guard
+            case .loggedIn(let session) = policy.login(
+                request("POST", "/api/v1/login"),
+                user: "operator",
+                password: Self.password
+            )
+        else {
             Issue.record("login refused")
             return
         }
@@ -134,8 +190,22 @@ struct RequestPolicyTests {
         let withCookie = ("Cookie", "theme=dark; heidi_session=\(session.id)")
         #expect(role(policy.check(request("GET", "/api/v1/status", [withCookie]))) == .operator)
         #expect(status(policy.check(request("POST", "/api/v1/action/stop", [withCookie]))) == 403)
-        #expect(status(policy.check(request("POST", "/api/v1/action/stop", [withCookie, ("X-CSRF-Token", "0" + session.csrfToken.dropFirst())]))) == 403)
-        #expect(status(policy.check(request("POST", "/api/v1/action/stop", [withCookie, ("X-CSRF-Token", session.csrfToken)]))) == 200)
+        #expect(
+            status(
+                policy.check(
+                    request(
+                        "POST",
+                        "/api/v1/action/stop",
+                        [withCookie, ("X-CSRF-Token", "0" + session.csrfToken.dropFirst())]
+                    )
+                )
+            ) == 403
+        )
+        #expect(
+            status(
+                policy.check(request("POST", "/api/v1/action/stop", [withCookie, ("X-CSRF-Token", session.csrfToken)]))
+            ) == 200
+        )
         #expect(status(policy.check(request("GET", "/api/v1/status", [("Cookie", "heidi_session=forged")]))) == 401)
         clock.advance(9 * 3600)
         #expect(status(policy.check(request("GET", "/api/v1/status", [withCookie]))) == 401)
@@ -144,22 +214,46 @@ struct RequestPolicyTests {
     @Test("failed logins are limited per address: the 6th try in a minute gets 429 with Retry-After; others unaffected")
     func rateLimit() {
         let wrong = Self.basic("operator", "wrong-password-wrong")
-        for _ in 0..<5 { #expect(status(policy.check(request("GET", "/api/v1/status", [wrong], from: "192.0.2.1"))) == 401) }
-        let limited = policy.check(request("GET", "/api/v1/status", [Self.basic("operator", Self.password)], from: "192.0.2.1"))
+        for _ in 0..<5 {
+            #expect(status(policy.check(request("GET", "/api/v1/status", [wrong], from: "192.0.2.1"))) == 401)
+        }
+        let limited = policy.check(
+            request("GET", "/api/v1/status", [Self.basic("operator", Self.password)], from: "192.0.2.1")
+        )
         #expect(status(limited) == 429)
         if case .refused(let response) = limited { #expect(Int(response.header("Retry-After") ?? "") == 60) }
-        guard case .refused = policy.login(request("POST", "/api/v1/login", from: "192.0.2.1"), user: "", password: Self.password) else {
+        guard
+            case .refused = policy.login(
+                request("POST", "/api/v1/login", from: "192.0.2.1"),
+                user: "",
+                password: Self.password
+            )
+        else {
             Issue.record("the login form must be limited too")
             return
         }
-        #expect(status(policy.check(request("GET", "/api/v1/status", [Self.basic("operator", Self.password)], from: "192.0.2.2"))) == 200)
+        #expect(
+            status(
+                policy.check(
+                    request("GET", "/api/v1/status", [Self.basic("operator", Self.password)], from: "192.0.2.2")
+                )
+            ) == 200
+        )
         clock.advance(61)
-        #expect(status(policy.check(request("GET", "/api/v1/status", [Self.basic("operator", Self.password)], from: "192.0.2.1"))) == 200)
+        #expect(
+            status(
+                policy.check(
+                    request("GET", "/api/v1/status", [Self.basic("operator", Self.password)], from: "192.0.2.1")
+                )
+            ) == 200
+        )
     }
 
     @Test("methods other than GET, HEAD and POST: 405")
     func methods() {
-        #expect(status(policy.check(request("DELETE", "/api/v1/status", [Self.basic("operator", Self.password)]))) == 405)
+        #expect(
+            status(policy.check(request("DELETE", "/api/v1/status", [Self.basic("operator", Self.password)]))) == 405
+        )
         #expect(status(policy.check(request("PUT", "/"))) == 405)
     }
 
@@ -177,7 +271,10 @@ struct RequestPolicyTests {
         let store = SessionStore(capacity: 3, clock: clock.read)
         let first = store.create(role: .viewer)
         clock.advance(1)
-        for _ in 0..<3 { _ = store.create(role: .viewer); clock.advance(1) }
+        for _ in 0..<3 {
+            _ = store.create(role: .viewer)
+            clock.advance(1)
+        }
         #expect(store.count == 3)
         #expect(store.lookup(first.id) == nil)
     }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import HeidiCore
 import HeidiTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A blocking HTTP/1.1 client over loopback TCP for the end-to-end tests: whole answers, or a stream read until
 /// a condition holds.
@@ -29,7 +30,9 @@ struct TestHTTP {
         var tv = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard rc == 0 else {
             close(fd)
@@ -48,7 +51,8 @@ struct TestHTTP {
     }
 
     /// A complete request (`Connection: close`, read to the end). Chunked bodies are de-chunked.
-    func request(_ method: String, _ path: String, headers: [(String, String)] = [], body: String = "") throws -> Reply {
+    func request(_ method: String, _ path: String, headers: [(String, String)] = [], body: String = "") throws -> Reply
+    {
         let fd = try connect()
         defer { close(fd) }
         send(fd, method, path, headers: headers, body: body)
@@ -64,7 +68,9 @@ struct TestHTTP {
 
     static func parse(_ data: [UInt8]) throws -> Reply {
         let text = String(decoding: data, as: UTF8.self)
-        guard let split = text.range(of: "\r\n\r\n") else { throw HarnessError("no complete answer: \(text.prefix(200))") }
+        guard let split = text.range(of: "\r\n\r\n") else {
+            throw HarnessError("no complete answer: \(text.prefix(200))")
+        }
         let head = String(text[..<split.lowerBound])
         var body = String(text[split.upperBound...])
         if head.lowercased().contains("transfer-encoding: chunked") { body = dechunk(body) }
@@ -86,7 +92,12 @@ struct TestHTTP {
     }
 
     /// Opens a stream (SSE) and reads until `done` says so over what arrived (raw, still chunked), or the timeout.
-    func stream(_ path: String, headers: [(String, String)], timeout: Double, until done: (String) -> Bool) throws -> String {
+    func stream(
+        _ path: String,
+        headers: [(String, String)],
+        timeout: Double,
+        until done: (String) -> Bool
+    ) throws -> String {
         let fd = try connect(timeout: 1)
         defer { close(fd) }
         send(fd, "GET", path, headers: headers, body: "")

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import HeidiCore
 import HeidiTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A blocking WebSocket client for the end-to-end tests: `/api/v1/ws?after=SEQ`, the journal seqs of its event
 /// messages, reconnecting with the last seq it saw whenever the connection ends (heidi-web restarted, or the client
@@ -34,9 +35,16 @@ struct TestWebSocket {
     private mutating func readConnection(through last: UInt64, deadline: UInt64) {
         guard let fd = try? http.connect(timeout: 1) else { return }
         defer { close(fd) }
-        http.send(fd, "GET", "/api/v1/ws?after=\(seqs.last ?? 0)", headers: headers + [
-            ("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
-            ("Sec-WebSocket-Version", "13")], body: "")
+        http.send(
+            fd,
+            "GET",
+            "/api/v1/ws?after=\(seqs.last ?? 0)",
+            headers: headers + [
+                ("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+                ("Sec-WebSocket-Version", "13"),
+            ],
+            body: ""
+        )
         var data: [UInt8] = []
         var upgraded = false
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -54,7 +62,9 @@ struct TestWebSocket {
                 data.removeFirst(size)
                 if opcode == 0x8 { return }
                 let text = String(decoding: payload, as: UTF8.self)
-                if text.hasPrefix("{\"type\":\"event\",\"seq\":"), let seq = UInt64(text.dropFirst(22).prefix { $0.isNumber }) {
+                if text.hasPrefix("{\"type\":\"event\",\"seq\":"),
+                    let seq = UInt64(text.dropFirst(22).prefix { $0.isNumber })
+                {
                     seqs.append(seq)
                 }
             }

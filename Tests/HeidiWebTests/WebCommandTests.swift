@@ -9,7 +9,10 @@ struct WebCommandTests {
 
     @Test("--check-config: 0 with a strong password on loopback")
     func valid() throws {
-        let result = try WebProcess.run(["--check-config", "--socket", "/tmp/none.sock"], environment: ["TELEMETRY_PASS": Self.strong])
+        let result = try WebProcess.run(
+            ["--check-config", "--socket", "/tmp/none.sock"],
+            environment: ["TELEMETRY_PASS": Self.strong]
+        )
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("127.0.0.1:7779"))
     }
@@ -24,7 +27,10 @@ struct WebCommandTests {
             (["--listen", "192.0.2.1:7779", "--tls-cert", "/c.pem"], ["TELEMETRY_PASS": Self.strong], "tls_key"),
         ]
         for (arguments, environment, expected) in cases {
-            let result = try WebProcess.run(["--check-config", "--socket", "/tmp/none.sock"] + arguments, environment: environment)
+            let result = try WebProcess.run(
+                ["--check-config", "--socket", "/tmp/none.sock"] + arguments,
+                environment: environment
+            )
             #expect(result.status == 2, "\(arguments) \(environment): \(result.stderr)")
             #expect(result.stderr.contains(expected), "\(result.stderr)")
         }
@@ -32,8 +38,13 @@ struct WebCommandTests {
 
     @Test("a TLS certificate that cannot be read: exit 2 naming the file")
     func unreadableCertificate() throws {
-        let result = try WebProcess.run(["--socket", "/tmp/none.sock", "--listen", "127.0.0.1:0", "--tls-cert", "/nonexistent/c.pem",
-                                         "--tls-key", "/nonexistent/k.pem"], environment: ["TELEMETRY_PASS": Self.strong])
+        let result = try WebProcess.run(
+            [
+                "--socket", "/tmp/none.sock", "--listen", "127.0.0.1:0", "--tls-cert", "/nonexistent/c.pem",
+                "--tls-key", "/nonexistent/k.pem",
+            ],
+            environment: ["TELEMETRY_PASS": Self.strong]
+        )
         #expect(result.status == 2, "\(result.stderr)")
         #expect(result.stderr.contains("/nonexistent/c.pem"))
     }

@@ -1,5 +1,6 @@
 import HeidiTestSupport
 import Testing
+
 @testable import HeidiWeb
 
 /// docs/configuration.md's table of heidi-web's keys against the keys its settings loader accepts, both ways.
@@ -10,8 +11,14 @@ struct WebConfigReferenceTests {
         let documented = try ConfigReference.documentedKeys(under: "heidi-web's keys")
         let accepted = WebSection.keys.map { "web.\($0)" }
         #expect(!documented.isEmpty, "no rows found under '## heidi-web's keys' in \(ConfigReference.path)")
-        #expect(accepted.filter { !documented.contains($0) }.isEmpty, "undocumented in \(ConfigReference.path): \(accepted.filter { !documented.contains($0) })")
-        #expect(documented.filter { !accepted.contains($0) }.isEmpty, "documented but not accepted: \(documented.filter { !accepted.contains($0) })")
+        #expect(
+            accepted.filter { !documented.contains($0) }.isEmpty,
+            "undocumented in \(ConfigReference.path): \(accepted.filter { !documented.contains($0) })"
+        )
+        #expect(
+            documented.filter { !accepted.contains($0) }.isEmpty,
+            "documented but not accepted: \(documented.filter { !accepted.contains($0) })"
+        )
     }
 
     /// `WebSection.keys` is what the reader accepts: each key with a wrong-type value fails at that key, not as unknown.
@@ -22,7 +29,10 @@ struct WebConfigReferenceTests {
             _ = try WebSection.read("web:\n  \(name): {listen: 1}\n", path: path)
             Issue.record("web.\(name): a mapping value was accepted")
         } catch {
-            #expect(!"\(error)".contains("unknown key"), "web.\(name) is in WebSection.keys but the reader refused it: \(error)")
+            #expect(
+                !"\(error)".contains("unknown key"),
+                "web.\(name) is in WebSection.keys but the reader refused it: \(error)"
+            )
             #expect("\(error)".contains("web.\(name)"), "the error does not name web.\(name): \(error)")
         }
     }

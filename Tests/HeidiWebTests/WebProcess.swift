@@ -1,15 +1,19 @@
+import HeidiCore
+import HeidiTestSupport
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import HeidiTestSupport
 
 /// The built heidi-web and heidid as real processes, for the command-line and end-to-end tests.
 enum WebProcess {
     static var heidiWeb: String { Binaries.directory + "/heidi-web" }
 
     /// Runs to completion; the exit status and what it wrote on stderr.
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stderr: String) {
+    static func run(
+        _ arguments: [String],
+        environment: [String: String] = [:]
+    ) throws -> (status: Int32, stderr: String) {
         let directory = Scratch.directory("web-run")
         let errPath = directory + "/stderr"
         let err = open(errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)

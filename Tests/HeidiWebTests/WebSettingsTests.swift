@@ -1,6 +1,7 @@
 import HeidiCore
 import HeidiTestSupport
 import Testing
+
 @testable import HeidiWeb
 
 /// The configuration rules of SPEC §12: safe defaults, TLS off loopback, no default or weak password.
@@ -18,7 +19,10 @@ struct WebSettingsTests {
 
     @Test("defaults: 127.0.0.1:7779, password from TELEMETRY_PASS")
     func defaults() throws {
-        let settings = try WebSettingsLoader.load(WebOptions(socket: "/run/x.sock"), environment: ["TELEMETRY_PASS": Self.strong])
+        let settings = try WebSettingsLoader.load(
+            WebOptions(socket: "/run/x.sock"),
+            environment: ["TELEMETRY_PASS": Self.strong]
+        )
         #expect(settings.listen == ListenAddress(host: "127.0.0.1", port: 7779))
         #expect(settings.operatorPassword == Self.strong)
         #expect(settings.tls == nil)
@@ -27,14 +31,22 @@ struct WebSettingsTests {
 
     @Test("no password at all: refused, naming the sources")
     func noPassword() {
-        #expect(throws: WebSettingsError.noPassword) { try WebSettingsLoader.load(WebOptions(socket: "/s"), environment: [:]) }
+        #expect(throws: WebSettingsError.noPassword) {
+            try WebSettingsLoader.load(WebOptions(socket: "/s"), environment: [:])
+        }
         #expect(WebSettingsError.noPassword.description.contains("TELEMETRY_PASS"))
     }
 
-    @Test("'admin' and passwords under 16 characters are refused", arguments: ["admin", "ADMIN", "fifteen-chars!!", ""])
+    @Test(
+        "'admin' and passwords under 16 characters are refused",
+        arguments: ["admin", "ADMIN", "fifteen-chars!!", ""]
+    )
     func weakPasswords(password: String) {
         #expect(throws: WebSettingsError.self) {
-            try WebSettingsLoader.load(WebOptions(socket: "/s"), environment: ["TELEMETRY_PASS": password.isEmpty ? "short" : password])
+            try WebSettingsLoader.load(
+                WebOptions(socket: "/s"),
+                environment: ["TELEMETRY_PASS": password.isEmpty ? "short" : password]
+            )
         }
     }
 
@@ -48,18 +60,25 @@ struct WebSettingsTests {
         let file = try write(Self.strong + "\n", "pw")
         let credentials = Scratch.directory("web-credentials")
         try FileSystem.writeAtomically(credentials + "/heidi-web-password", Array("from-the-systemd-credential".utf8))
-        let fromFile = try WebSettingsLoader.load(WebOptions(socket: "/s", passwordFile: file),
-                                                  environment: ["CREDENTIALS_DIRECTORY": credentials, "TELEMETRY_PASS": "x"])
+        let fromFile = try WebSettingsLoader.load(
+            WebOptions(socket: "/s", passwordFile: file),
+            environment: ["CREDENTIALS_DIRECTORY": credentials, "TELEMETRY_PASS": "x"]
+        )
         #expect(fromFile.operatorPassword == Self.strong)
-        let fromCredential = try WebSettingsLoader.load(WebOptions(socket: "/s"),
-                                                        environment: ["CREDENTIALS_DIRECTORY": credentials, "TELEMETRY_PASS": "x"])
+        let fromCredential = try WebSettingsLoader.load(
+            WebOptions(socket: "/s"),
+            environment: ["CREDENTIALS_DIRECTORY": credentials, "TELEMETRY_PASS": "x"]
+        )
         #expect(fromCredential.operatorPassword == "from-the-systemd-credential")
     }
 
     @Test("off loopback without TLS: refused, naming tls_cert and tls_key")
     func tlsRequired() throws {
         let error = #expect(throws: WebSettingsError.self) {
-            try WebSettingsLoader.load(WebOptions(socket: "/s", listen: "0.0.0.0:7779"), environment: ["TELEMETRY_PASS": Self.strong])
+            try WebSettingsLoader.load(
+                WebOptions(socket: "/s", listen: "0.0.0.0:7779"),
+                environment: ["TELEMETRY_PASS": Self.strong]
+            )
         }
         #expect(error == .tlsRequired(address: "0.0.0.0:7779", missing: ["tls_cert", "tls_key"]))
         #expect(error?.description.contains("tls_cert") == true)
@@ -68,16 +87,20 @@ struct WebSettingsTests {
     @Test("a certificate without its key: refused, naming tls_key")
     func tlsIncomplete() {
         let error = #expect(throws: WebSettingsError.self) {
-            try WebSettingsLoader.load(WebOptions(socket: "/s", listen: "10.0.0.1:443", tlsCert: "/c.pem"),
-                                       environment: ["TELEMETRY_PASS": Self.strong])
+            try WebSettingsLoader.load(
+                WebOptions(socket: "/s", listen: "10.0.0.1:443", tlsCert: "/c.pem"),
+                environment: ["TELEMETRY_PASS": Self.strong]
+            )
         }
         #expect(error?.description.contains("tls_key") == true)
     }
 
     @Test("off loopback with TLS files: accepted")
     func tlsGiven() throws {
-        let settings = try WebSettingsLoader.load(WebOptions(socket: "/s", listen: "[::]:8443", tlsCert: "/c.pem", tlsKey: "/k.pem"),
-                                                  environment: ["TELEMETRY_PASS": Self.strong])
+        let settings = try WebSettingsLoader.load(
+            WebOptions(socket: "/s", listen: "[::]:8443", tlsCert: "/c.pem", tlsKey: "/k.pem"),
+            environment: ["TELEMETRY_PASS": Self.strong]
+        )
         #expect(settings.listen == ListenAddress(host: "::", port: 8443))
         #expect(settings.scheme == "https")
     }
@@ -85,20 +108,25 @@ struct WebSettingsTests {
     @Test("the config's web: section: listen, password file relative to the config, allowed hosts; unknown keys named")
     func webSection() throws {
         _ = try write(Self.strong, "web-pw")
-        let config = try write("""
+        let config = try write(
+            """
             pipeline:
               rounds: 2
             web:
               listen: 127.0.0.1:8080
               password_file: web-pw
               allowed_hosts: [dash.example]
-            """, "web.yaml")
+            """,
+            "web.yaml"
+        )
         let settings = try WebSettingsLoader.load(WebOptions(configPath: config, socket: "/s"), environment: [:])
         #expect(settings.listen.port == 8080)
         #expect(settings.operatorPassword == Self.strong)
         #expect(settings.allowedHosts.contains("dash.example:8080"))
         let bad = try write("web:\n  listn: 1.2.3.4:5\n", "bad.yaml")
-        let error = #expect(throws: WebSettingsError.self) { try WebSettingsLoader.load(WebOptions(configPath: bad, socket: "/s"), environment: [:]) }
+        let error = #expect(throws: WebSettingsError.self) {
+            try WebSettingsLoader.load(WebOptions(configPath: bad, socket: "/s"), environment: [:])
+        }
         #expect(error?.description.contains("web.listn") == true)
     }
 

@@ -10,37 +10,44 @@ struct YAMLDocumentTests {
         case .scalar(let text): return "\"\(text)\"@\(node.line)"
         case .sequence(let items): return "[" + items.map { render($0) }.joined(separator: ", ") + "]@\(node.line)"
         case .mapping(let entries):
-            return "{" + entries.map { render($0.key) + ": " + render($0.value) }.joined(separator: ", ") + "}@\(node.line)"
+            return "{" + entries.map { render($0.key) + ": " + render($0.value) }.joined(separator: ", ")
+                + "}@\(node.line)"
         }
     }
 
-    @Test("documents compose to the nodes as written", arguments: [
-        ("", "nil"),
-        ("# only a comment\n\n", "nil"),
-        ("a: 1\nb: two\n", #"{"a"@1: "1"@1, "b"@2: "two"@2}@1"#),
-        ("z: 1\na: 2\nm: 3\n", #"{"z"@1: "1"@1, "a"@2: "2"@2, "m"@3: "3"@3}@1"#),
-        ("list:\n  - x\n  - 'y z'\n", #"{"list"@1: ["x"@2, "y z"@3]@2}@1"#),
-        ("flow: {rounds: 3, mode: full}\n", #"{"flow"@1: {"rounds"@1: "3"@1, "mode"@1: "full"@1}@1}@1"#),
-        ("cmd: [python3, \"{repo_root}/t.py\"]\n", #"{"cmd"@1: ["python3"@1, "{repo_root}/t.py"@1]@1}@1"#),
-        ("empty:\n", #"{"empty"@1: ""@1}@1"#),
-        ("text: |\n  one\n  two\n", "{\"text\"@1: \"one\ntwo\n\"@1}@1"),
-        ("folded: >\n  one\n  two\n", "{\"folded\"@1: \"one two\n\"@1}@1"),
-        ("base: &b {x: 1}\ncopy: *b\n", #"{"base"@1: {"x"@1: "1"@1}@1, "copy"@2: {"x"@1: "1"@1}@1}@1"#),
-        ("--- plain scalar\n", #""plain scalar"@1"#),
-        ("ünï: \"cödé ✓\"\n", #"{"ünï"@1: "cödé ✓"@1}@1"#),
-    ])
+    @Test(
+        "documents compose to the nodes as written",
+        arguments: [
+            ("", "nil"),
+            ("# only a comment\n\n", "nil"),
+            ("a: 1\nb: two\n", #"{"a"@1: "1"@1, "b"@2: "two"@2}@1"#),
+            ("z: 1\na: 2\nm: 3\n", #"{"z"@1: "1"@1, "a"@2: "2"@2, "m"@3: "3"@3}@1"#),
+            ("list:\n  - x\n  - 'y z'\n", #"{"list"@1: ["x"@2, "y z"@3]@2}@1"#),
+            ("flow: {rounds: 3, mode: full}\n", #"{"flow"@1: {"rounds"@1: "3"@1, "mode"@1: "full"@1}@1}@1"#),
+            ("cmd: [python3, \"{repo_root}/t.py\"]\n", #"{"cmd"@1: ["python3"@1, "{repo_root}/t.py"@1]@1}@1"#),
+            ("empty:\n", #"{"empty"@1: ""@1}@1"#),
+            ("text: |\n  one\n  two\n", "{\"text\"@1: \"one\ntwo\n\"@1}@1"),
+            ("folded: >\n  one\n  two\n", "{\"folded\"@1: \"one two\n\"@1}@1"),
+            ("base: &b {x: 1}\ncopy: *b\n", #"{"base"@1: {"x"@1: "1"@1}@1, "copy"@2: {"x"@1: "1"@1}@1}@1"#),
+            ("--- plain scalar\n", #""plain scalar"@1"#),
+            ("ünï: \"cödé ✓\"\n", #"{"ünï"@1: "cödé ✓"@1}@1"#),
+        ]
+    )
     func composes(text: String, expected: String) throws {
         #expect(Self.render(try YAMLDocument.parse(text)) == expected)
     }
 
-    @Test("bad documents are refused with the line and what is wrong", arguments: [
-        ("a: 1\nb: [1, 2\n", 3, "flow sequence"),
-        ("a: 1\n  b: 2\n", 2, "mapping values are not allowed"),
-        ("key: \"unterminated\n", 2, "quoted scalar"),
-        ("one: 1\n---\ntwo: 2\n", 2, "expected one document"),
-        ("a: *missing\n", 1, "alias *missing refers to no anchor"),
-        ("a: [1\t, @x]\n", 1, "cannot start any token"),
-    ])
+    @Test(
+        "bad documents are refused with the line and what is wrong",
+        arguments: [
+            ("a: 1\nb: [1, 2\n", 3, "flow sequence"),
+            ("a: 1\n  b: 2\n", 2, "mapping values are not allowed"),
+            ("key: \"unterminated\n", 2, "quoted scalar"),
+            ("one: 1\n---\ntwo: 2\n", 2, "expected one document"),
+            ("a: *missing\n", 1, "alias *missing refers to no anchor"),
+            ("a: [1\t, @x]\n", 1, "cannot start any token"),
+        ]
+    )
     func refuses(text: String, line: Int, message: String) {
         do {
             let node = try YAMLDocument.parse(text)
@@ -54,7 +61,9 @@ struct YAMLDocumentTests {
     @Test func deepNestingIsRefusedNotRecursedInto() {
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
         #expect(throws: YAMLSyntaxError.self) { try YAMLDocument.parse(deep) }
-        let fine = String(repeating: "[", count: YAMLDocument.maximumDepth) + String(repeating: "]", count: YAMLDocument.maximumDepth)
+        let fine =
+            String(repeating: "[", count: YAMLDocument.maximumDepth)
+            + String(repeating: "]", count: YAMLDocument.maximumDepth)
         #expect(throws: Never.self) { try YAMLDocument.parse(fine) }
     }
 
@@ -62,15 +71,27 @@ struct YAMLDocumentTests {
     @Test func unquotedPlaceholdersGetAHint() throws {
         let root = try #require(try YAMLDocument.parse("a: {samples}\nb: {x: 1}\n"))
         let value = Dictionary(uniqueKeysWithValues: try Self.fields.mapping(root, "").map { ($0.name, $0.value) })
-        #expect(throws: Failure(line: 1, key: "a", message: "expected a single value, got the mapping {samples}: YAML reads an "
-                                + "unquoted {...} as a mapping; quote the value, e.g. \"{samples}\"")) {
+        #expect(
+            throws: Failure(
+                line: 1,
+                key: "a",
+                message: "expected a single value, got the mapping {samples}: YAML reads an "
+                    + "unquoted {...} as a mapping; quote the value, e.g. \"{samples}\""
+            )
+        ) {
             try Self.fields.string(try #require(value["a"]), "a")
         }
         #expect(throws: Failure(line: 2, key: "b", message: "expected a single value, got a mapping")) {
             try Self.fields.string(try #require(value["b"]), "b")
         }
-        #expect(throws: Failure(line: 2, key: "", message: "invalid YAML: did not find expected ',' or ']' while parsing a flow sequence; "
-                                + "YAML reads an unquoted { as the start of a mapping: quote the value, e.g. \"{repo_root}/t.py\"")) {
+        #expect(
+            throws: Failure(
+                line: 2,
+                key: "",
+                message: "invalid YAML: did not find expected ',' or ']' while parsing a flow sequence; "
+                    + "YAML reads an unquoted { as the start of a mapping: quote the value, e.g. \"{repo_root}/t.py\""
+            )
+        ) {
             try Self.fields.document("cmd: [python3,\n  {repo_root}/t.py]\n")
         }
     }

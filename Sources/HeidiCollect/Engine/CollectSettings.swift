@@ -16,9 +16,18 @@ public struct CollectSettings: Sendable, Equatable {
     public var maxOutputTokens: Int
     public var temperature: Double
 
-    public init(model: String, seed: UInt64, concurrency: Int = 16, timeout: Double = 60, retry: RetryPolicy = RetryPolicy(),
-                rateLimit: Double? = nil, budget: Budget = Budget(), price: Price = .free, maxOutputTokens: Int = 1024,
-                temperature: Double = 0.7) {
+    public init(
+        model: String,
+        seed: UInt64,
+        concurrency: Int = 16,
+        timeout: Double = 60,
+        retry: RetryPolicy = RetryPolicy(),
+        rateLimit: Double? = nil,
+        budget: Budget = Budget(),
+        price: Price = .free,
+        maxOutputTokens: Int = 1024,
+        temperature: Double = 0.7
+    ) {
         self.model = model
         self.seed = seed
         self.concurrency = concurrency

@@ -10,8 +10,12 @@ public struct Collector: Sendable {
     let reporter: FailureReporter
 
     /// `validator` nil: answers are not validated.
-    public init(settings: CollectSettings, provider: any TeacherProvider, validator: (any SampleValidator)?,
-                failures: FailureReporter = FailureReporter(sink: nil)) {
+    public init(
+        settings: CollectSettings,
+        provider: any TeacherProvider,
+        validator: (any SampleValidator)?,
+        failures: FailureReporter = FailureReporter(sink: nil)
+    ) {
         self.settings = settings
         self.provider = provider
         self.validator = validator
@@ -26,8 +30,14 @@ public struct Collector: Sendable {
     public func recordWritten(_ lines: Int) { ledger.setWritten(lines) }
 
     public func run(_ tasks: [PromptTask]) async -> CollectResult {
-        let runner = RequestRunner(settings: settings, provider: provider, validator: validator, ledger: ledger,
-                                   rateLimiter: RateLimiter(requestsPerSecond: settings.rateLimit), reporter: reporter)
+        let runner = RequestRunner(
+            settings: settings,
+            provider: provider,
+            validator: validator,
+            ledger: ledger,
+            rateLimiter: RateLimiter(requestsPerSecond: settings.rateLimit),
+            reporter: reporter
+        )
         let clock = ContinuousClock()
         let start = clock.now
         var outcomes = [ItemOutcome](repeating: .notAttempted, count: tasks.count)
@@ -51,19 +61,26 @@ public struct Collector: Sendable {
             }
         }
         let stopCause = ledger.stopCause
-        let interrupted = Task.isCancelled && outcomes.contains { outcome in
-            switch outcome {
-            case .failed(.cancelled, _), .notAttempted: return true
-            default: return false
+        let interrupted =
+            Task.isCancelled
+            && outcomes.contains { outcome in
+                switch outcome {
+                case .failed(.cancelled, _), .notAttempted: return true
+                default: return false
+                }
             }
-        }
         let neverSent = outcomes.reduce(0) { count, outcome in
             if case .notAttempted = outcome { return count + 1 }
             return count
         }
         if !interrupted { ledger.noteSkipped(neverSent, because: stopCause) }
         let elapsed = clock.now - start
-        return CollectResult(outcomes: outcomes, stopCause: stopCause, interrupted: interrupted, totals: ledger.snapshot,
-                             elapsed: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        return CollectResult(
+            outcomes: outcomes,
+            stopCause: stopCause,
+            interrupted: interrupted,
+            totals: ledger.snapshot,
+            elapsed: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        )
     }
 }

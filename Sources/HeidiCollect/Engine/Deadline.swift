@@ -1,7 +1,10 @@
 /// Runs one provider attempt with a time limit, whatever the provider.
 enum Deadline {
     /// The operation's result, or `.timeout` when it takes longer than `seconds` (the operation is then cancelled).
-    static func run<T: Sendable>(seconds: Double, _ operation: @escaping @Sendable () async throws(ProviderError) -> T)
+    static func run<T: Sendable>(
+        seconds: Double,
+        _ operation: @escaping @Sendable () async throws(ProviderError) -> T
+    )
         async -> Result<T, ProviderError>
     {
         await withTaskGroup(of: Result<T, ProviderError>?.self) { group in

@@ -74,7 +74,13 @@ final class Ledger: Sendable {
         if let max = budget.maxTokens {
             if usedTokens + estimate.tokens > max {
                 if !dryRun {
-                    stop(.budgetExhausted(.tokens, "\(usedTokens) of \(max) tokens used; the next request may need up to \(estimate.tokens) (--max-tokens \(max))"), &state)
+                    stop(
+                        .budgetExhausted(
+                            .tokens,
+                            "\(usedTokens) of \(max) tokens used; the next request may need up to \(estimate.tokens) (--max-tokens \(max))"
+                        ),
+                        &state
+                    )
                 }
                 return .refused
             }
@@ -83,7 +89,13 @@ final class Ledger: Sendable {
         if let max = budget.maxCostMicros {
             if snapshot.costMicros + cost > max {
                 if !dryRun {
-                    stop(.budgetExhausted(.cost, "\(Self.dollars(snapshot.costMicros)) of \(Self.dollars(max)) spent; the next request may cost up to \(Self.dollars(cost)) (--max-cost \(budget.maxCostUSD ?? 0))"), &state)
+                    stop(
+                        .budgetExhausted(
+                            .cost,
+                            "\(Self.dollars(snapshot.costMicros)) of \(Self.dollars(max)) spent; the next request may cost up to \(Self.dollars(cost)) (--max-cost \(budget.maxCostUSD ?? 0))"
+                        ),
+                        &state
+                    )
                 }
                 return .refused
             }
@@ -104,7 +116,10 @@ final class Ledger: Sendable {
             if let usage {
                 state.snapshot.inputTokens += usage.inputTokens
                 state.snapshot.outputTokens += usage.outputTokens
-                state.snapshot.costMicros += price.costMicros(inputTokens: usage.inputTokens, outputTokens: usage.outputTokens)
+                state.snapshot.costMicros += price.costMicros(
+                    inputTokens: usage.inputTokens,
+                    outputTokens: usage.outputTokens
+                )
             }
             return Self.takeWaiters(&state)
         }
@@ -180,7 +195,9 @@ final class Ledger: Sendable {
 
     /// `prefix + reason`, made a valid counter name; beyond `maxReasonNames` distinct names, `prefix + "other"`.
     private static func reasonName(_ prefix: String, _ reason: String, _ state: inout State) -> String {
-        let cleaned = String(reason.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" }.prefix(48))
+        let cleaned = String(
+            reason.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" }.prefix(48)
+        )
         let name = prefix + (cleaned.isEmpty ? "other" : cleaned)
         if state.snapshot.counters[name] != nil { return name }
         guard state.reasonNames < maxReasonNames else { return prefix + "other" }

@@ -22,7 +22,10 @@ public struct LedgerSnapshot: Sendable, Equatable {
 
     /// The usage object of the progress channel: integers only, cost in micro-dollars.
     public var usage: [String: Int] {
-        ["requests_sent": requestsSent, "input_tokens": inputTokens, "output_tokens": outputTokens,
-         "rate_limits_hit": rateLimitsHit, "retries": retries, "estimated_cost_usd_micros": Int(costMicros.rounded(.down))]
+        [
+            "requests_sent": requestsSent, "input_tokens": inputTokens, "output_tokens": outputTokens,
+            "rate_limits_hit": rateLimitsHit, "retries": retries,
+            "estimated_cost_usd_micros": Int(costMicros.rounded(.down)),
+        ]
     }
 }

@@ -33,7 +33,9 @@ public enum Pricing {
     public static func price(for model: String, table: [String: Price] = defaults) -> Price? {
         let name = model.split(separator: "/").last.map(String.init)?.lowercased() ?? model.lowercased()
         if let exact = table[name] { return exact }
-        let candidates = table.keys.filter { name.hasPrefix($0 + "-") || name.hasPrefix($0 + ":") || name.hasPrefix($0 + "@") }
+        let candidates = table.keys.filter {
+            name.hasPrefix($0 + "-") || name.hasPrefix($0 + ":") || name.hasPrefix($0 + "@")
+        }
         return candidates.max { $0.count < $1.count }.flatMap { table[$0] }
     }
 }

@@ -21,12 +21,19 @@ struct RequestRunner: Sendable {
                 // The budget ran out between retries: the prompt failed with its last error.
                 return lastError.map { .failed($0, attempts: attempt - 1) } ?? .notAttempted
             }
-            let request = TeacherRequest(task: task, attempt: attempt, model: settings.model,
-                                         maxOutputTokens: settings.maxOutputTokens, temperature: settings.temperature,
-                                         seed: requestSeed,
-                                         timeout: settings.timeout)
+            let request = TeacherRequest(
+                task: task,
+                attempt: attempt,
+                model: settings.model,
+                maxOutputTokens: settings.maxOutputTokens,
+                temperature: settings.temperature,
+                seed: requestSeed,
+                timeout: settings.timeout
+            )
             let result: Result<TeacherResponse, ProviderError>
-            do throws(ProviderError) { result = .success(try await provider.complete(request)) } catch { result = .failure(error) }
+            do throws(ProviderError) { result = .success(try await provider.complete(request)) } catch {
+                result = .failure(error)
+            }
             switch result {
             case .success(let response):
                 ledger.settle(reservation, usage: response.usage)
@@ -39,14 +46,27 @@ struct RequestRunner: Sendable {
                 ledger.settle(reservation, usage: nil)
                 if case .cancelled = error { return .failed(.cancelled, attempts: attempt) }
                 if case .rateLimited = error { ledger.noteRateLimited() }
-                if let retryAfter = error.retryAfter { rateLimiter.pause(for: min(retryAfter, settings.retry.maxRetryAfter)) }
+                if let retryAfter = error.retryAfter {
+                    rateLimiter.pause(for: min(retryAfter, settings.retry.maxRetryAfter))
+                }
                 if error.isFatal { ledger.stop(.providerUnusable(error.description)) }
-                await reporter.report(error, task: task, attempt: attempt, final: !error.isRetryable || attempt > settings.retry.retries)
-                guard error.isRetryable, attempt <= settings.retry.retries else { return .failed(error, attempts: attempt) }
+                await reporter.report(
+                    error,
+                    task: task,
+                    attempt: attempt,
+                    final: !error.isRetryable || attempt > settings.retry.retries
+                )
+                guard error.isRetryable, attempt <= settings.retry.retries else {
+                    return .failed(error, attempts: attempt)
+                }
                 lastError = error
                 attempt += 1
                 ledger.noteRetry()
-                let delay = settings.retry.delay(beforeAttempt: attempt, retryAfter: error.retryAfter, random: &backoffRandom)
+                let delay = settings.retry.delay(
+                    beforeAttempt: attempt,
+                    retryAfter: error.retryAfter,
+                    random: &backoffRandom
+                )
                 do { try await Task.sleep(for: .nanoseconds(Int64(delay * 1e9))) } catch {
                     return .failed(.cancelled, attempts: attempt - 1)
                 }

@@ -19,7 +19,12 @@ public enum CollectConfigFile {
     public static func load(_ path: String) throws(YAMLFieldError) -> CollectOptionValues {
         let bytes: [UInt8]
         do throws(FileSystemError) { bytes = try FileSystem.read(path) } catch {
-            throw YAMLFieldError(path: path, line: nil, key: "", message: "cannot read: \(errnoDescription(error.errno))")
+            throw YAMLFieldError(
+                path: path,
+                line: nil,
+                key: "",
+                message: "cannot read: \(errnoDescription(error.errno))"
+            )
         }
         return try parse(String(decoding: bytes, as: UTF8.self), path: path)
     }
@@ -28,7 +33,8 @@ public enum CollectConfigFile {
         "provider", "model", "templates", "prompts", "languages", "samples", "output", "seed", "round", "concurrency",
         "timeout", "retries", "backoff", "backoff_max", "rate_limit", "max_requests", "max_tokens", "max_cost",
         "price_input", "price_output", "max_output_tokens", "temperature", "base_url", "api_key_env", "api_key_file",
-        "mock_latency", "mock_jitter", "mock_failure_rate", "mock_invalid_rate", "validate", "allow_missing_toolchains", "keep_rejected", "budget_exhausted_ok",
+        "mock_latency", "mock_jitter", "mock_failure_rate", "mock_invalid_rate", "validate", "allow_missing_toolchains",
+        "keep_rejected", "budget_exhausted_ok",
         "progress_interval", "quiet",
     ]
 
@@ -86,7 +92,11 @@ public enum CollectConfigFile {
             case "quiet": values.quiet = try yaml.boolean(value, key)
             default:
                 if name == "api_key" {
-                    throw yaml.fail(value, key, "API keys do not belong in config files; use api_key_file or api_key_env")
+                    throw yaml.fail(
+                        value,
+                        key,
+                        "API keys do not belong in config files; use api_key_file or api_key_env"
+                    )
                 }
                 throw yaml.fail(value, key, "unknown key (known: \(keys.joined(separator: ", ")))")
             }

@@ -31,7 +31,10 @@ public enum JobBuilder {
         public var quiet: Bool
     }
 
-    public static func build(_ values: CollectOptionValues, environment: [String: String]) throws(CollectConfigError) -> Resolved {
+    public static func build(
+        _ values: CollectOptionValues,
+        environment: [String: String]
+    ) throws(CollectConfigError) -> Resolved {
         var notes: [String] = []
         let provider = try providerName(values.provider)
         let model = values.model ?? (provider == "mock" ? Defaults.mockModel : Defaults.openAIModel)
@@ -44,7 +47,9 @@ public enum JobBuilder {
             throw CollectConfigError(flag: "--output", message: "required: the JSONL file to write")
         }
         let output = AtomicOutputFile(path: FileSystem.resolve(outputPath, against: FileSystem.currentDirectory()))
-        do throws(OutputError) { try output.prepare() } catch { throw CollectConfigError(flag: "", message: error.description) }
+        do throws(OutputError) { try output.prepare() } catch {
+            throw CollectConfigError(flag: "", message: error.description)
+        }
 
         let tasks = try loadTasks(values, seed: seed, round: round)
 
@@ -57,7 +62,9 @@ public enum JobBuilder {
         let backoff = values.backoff ?? Defaults.backoff
         let backoffMax = values.backoffMax ?? max(Defaults.backoffMax, backoff)
         try check(backoffMax >= backoff, "--backoff-max", "must not be less than --backoff")
-        if let rate = values.rateLimit { try check(rate > 0, "--rate-limit", "must be more than 0 requests per second") }
+        if let rate = values.rateLimit {
+            try check(rate > 0, "--rate-limit", "must be more than 0 requests per second")
+        }
         let maxOutputTokens = values.maxOutputTokens ?? Defaults.maxOutputTokens
         try check(maxOutputTokens >= 1, "--max-output-tokens", "must be at least 1")
         let temperature = values.temperature ?? Defaults.temperature
@@ -69,19 +76,27 @@ public enum JobBuilder {
             if price == .free {
                 throw CollectConfigError(
                     flag: "--max-cost",
-                    message: "model \(model) has no known price, so its cost cannot be estimated; give --price-input and --price-output "
-                        + "(USD per 1M tokens), or a --model of the price table (\(Pricing.defaults.keys.sorted().joined(separator: ", ")))")
+                    message:
+                        "model \(model) has no known price, so its cost cannot be estimated; give --price-input and --price-output "
+                        + "(USD per 1M tokens), or a --model of the price table (\(Pricing.defaults.keys.sorted().joined(separator: ", ")))"
+                )
             }
         }
         if let maxRequests = values.maxRequests { try check(maxRequests >= 1, "--max-requests", "must be at least 1") }
         if let maxTokens = values.maxTokens { try check(maxTokens >= 1, "--max-tokens", "must be at least 1") }
 
         let settings = CollectSettings(
-            model: model, seed: seed, concurrency: concurrency, timeout: timeout,
+            model: model,
+            seed: seed,
+            concurrency: concurrency,
+            timeout: timeout,
             retry: RetryPolicy(retries: retries, baseDelay: backoff, maxDelay: backoffMax),
             rateLimit: values.rateLimit,
             budget: Budget(maxRequests: values.maxRequests, maxTokens: values.maxTokens, maxCostUSD: values.maxCost),
-            price: price, maxOutputTokens: maxOutputTokens, temperature: temperature)
+            price: price,
+            maxOutputTokens: maxOutputTokens,
+            temperature: temperature
+        )
 
         let validate = values.validate ?? true
         if validate && !Validators.toolchainValidationAvailable {
@@ -95,8 +110,11 @@ public enum JobBuilder {
         switch provider {
         case "mock":
             let behaviour = MockProvider.Behaviour(
-                latency: values.mockLatency ?? Defaults.mockLatency, latencyJitter: values.mockJitter ?? 0,
-                failureRate: values.mockFailureRate ?? 0, invalidRate: values.mockInvalidRate ?? Defaults.mockInvalidRate)
+                latency: values.mockLatency ?? Defaults.mockLatency,
+                latencyJitter: values.mockJitter ?? 0,
+                failureRate: values.mockFailureRate ?? 0,
+                invalidRate: values.mockInvalidRate ?? Defaults.mockInvalidRate
+            )
             try check((0...1).contains(behaviour.failureRate), "--mock-failure-rate", "must be between 0 and 1")
             try check((0...1).contains(behaviour.invalidRate), "--mock-invalid-rate", "must be between 0 and 1")
             try check(behaviour.latencyJitter >= 0, "--mock-jitter", "must not be negative")
@@ -109,34 +127,54 @@ public enum JobBuilder {
         }
 
         let job = CollectJob(
-            tasks: tasks, settings: settings, provider: teacher, validator: Validators.make(enabled: validate, failClosed: !(values.allowMissingToolchains ?? false)),
-            output: output, round: round, keepRejected: values.keepRejected ?? false,
+            tasks: tasks,
+            settings: settings,
+            provider: teacher,
+            validator: Validators.make(enabled: validate, failClosed: !(values.allowMissingToolchains ?? false)),
+            output: output,
+            round: round,
+            keepRejected: values.keepRejected ?? false,
             budgetExhaustedOK: values.budgetExhaustedOK ?? false,
-            progress: ProgressOptions(quiet: quiet, interval: progressInterval,
-                                      notifyAddress: environment["HEIDI_NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }))
+            progress: ProgressOptions(
+                quiet: quiet,
+                interval: progressInterval,
+                notifyAddress: environment["HEIDI_NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
+            )
+        )
         return Resolved(job: job, notes: notes, quiet: quiet)
     }
 
     static func providerName(_ value: String?) throws(CollectConfigError) -> String {
         guard let value else {
-            throw CollectConfigError(flag: "--provider", message: "required: mock or openai (any OpenAI-compatible endpoint)")
+            throw CollectConfigError(
+                flag: "--provider",
+                message: "required: mock or openai (any OpenAI-compatible endpoint)"
+            )
         }
         switch value.lowercased() {
         case "mock": return "mock"
         case "openai", "openai-compatible", "vllm", "ollama", "llama.cpp": return "openai"
-        default: throw CollectConfigError(flag: "--provider", message: "unknown provider \(value) (known: mock, openai)")
+        default:
+            throw CollectConfigError(flag: "--provider", message: "unknown provider \(value) (known: mock, openai)")
         }
     }
 
     static func roundFromEnvironment(_ environment: [String: String]) throws(CollectConfigError) -> Int {
         guard let text = environment["HEIDI_ROUND"], !text.isEmpty else { return 1 }
         guard let round = Int(text), round >= 0 else {
-            throw CollectConfigError(flag: "--round", message: "HEIDI_ROUND=\(text) is not a round number; pass --round")
+            throw CollectConfigError(
+                flag: "--round",
+                message: "HEIDI_ROUND=\(text) is not a round number; pass --round"
+            )
         }
         return round
     }
 
-    static func loadTasks(_ values: CollectOptionValues, seed: UInt64, round: Int) throws(CollectConfigError) -> [PromptTask] {
+    static func loadTasks(
+        _ values: CollectOptionValues,
+        seed: UInt64,
+        round: Int
+    ) throws(CollectConfigError) -> [PromptTask] {
         let languages = (values.languages ?? []).map(Languages.normalize)
         if let samples = values.samples { try check(samples >= 1, "--samples", "must be at least 1") }
         switch (values.templates, values.prompts) {
@@ -146,16 +184,27 @@ public enum JobBuilder {
             throw CollectConfigError(flag: "--prompts", message: "give either --templates or --prompts, not both")
         case (let templates?, nil):
             do throws(PromptSourceError) {
-                let sets = try TemplateLoader.load(FileSystem.resolve(templates, against: FileSystem.currentDirectory()), languages: languages)
-                return TemplateLoader.tasks(from: sets, samples: values.samples ?? Defaults.templateSamples, seed: seed, round: round)
+                let sets = try TemplateLoader.load(
+                    FileSystem.resolve(templates, against: FileSystem.currentDirectory()),
+                    languages: languages
+                )
+                return TemplateLoader.tasks(
+                    from: sets,
+                    samples: values.samples ?? Defaults.templateSamples,
+                    seed: seed,
+                    round: round
+                )
             } catch {
                 throw CollectConfigError(flag: "--templates", message: error.description)
             }
         case (nil, let prompts?):
             do throws(PromptSourceError) {
-                return try PromptFileLoader.load(FileSystem.resolve(prompts, against: FileSystem.currentDirectory()),
-                                                 defaultLanguage: languages.first ?? Defaults.language, round: round,
-                                                 limit: values.samples)
+                return try PromptFileLoader.load(
+                    FileSystem.resolve(prompts, against: FileSystem.currentDirectory()),
+                    defaultLanguage: languages.first ?? Defaults.language,
+                    round: round,
+                    limit: values.samples
+                )
             } catch {
                 throw CollectConfigError(flag: "--prompts", message: error.description)
             }
@@ -167,8 +216,10 @@ public enum JobBuilder {
         case let (input?, output?):
             try check(input >= 0 && output >= 0, "--price-input", "prices must not be negative")
             return Price(inputPerMillion: input, outputPerMillion: output)
-        case (.some, nil): throw CollectConfigError(flag: "--price-output", message: "needed together with --price-input")
-        case (nil, .some): throw CollectConfigError(flag: "--price-input", message: "needed together with --price-output")
+        case (.some, nil):
+            throw CollectConfigError(flag: "--price-output", message: "needed together with --price-input")
+        case (nil, .some):
+            throw CollectConfigError(flag: "--price-input", message: "needed together with --price-output")
         // The mock provider is priced like the model it stands in for, so a budget can be rehearsed without a network.
         case (nil, nil): return Pricing.price(for: model) ?? .free
         }
@@ -177,16 +228,27 @@ public enum JobBuilder {
     static func checkBaseURL(_ url: String) throws(CollectConfigError) {
         let lower = url.lowercased()
         guard lower.hasPrefix("http://") || lower.hasPrefix("https://"), url.count > 8,
-              !url.contains(where: { $0.isWhitespace }) else {
-            throw CollectConfigError(flag: "--base-url", message: "expected an http:// or https:// URL such as https://api.openai.com/v1, got \(url)")
+            !url.contains(where: { $0.isWhitespace })
+        else {
+            throw CollectConfigError(
+                flag: "--base-url",
+                message: "expected an http:// or https:// URL such as https://api.openai.com/v1, got \(url)"
+            )
         }
     }
 
-    static func apiKey(_ values: CollectOptionValues, environment: [String: String], notes: inout [String])
+    static func apiKey(
+        _ values: CollectOptionValues,
+        environment: [String: String],
+        notes: inout [String]
+    )
         throws(CollectConfigError) -> APIKey?
     {
         if values.apiKeyFile != nil, values.apiKeyEnv != nil {
-            throw CollectConfigError(flag: "--api-key-file", message: "give either --api-key-file or --api-key-env, not both")
+            throw CollectConfigError(
+                flag: "--api-key-file",
+                message: "give either --api-key-file or --api-key-env, not both"
+            )
         }
         let key: APIKey?
         do throws(APIKeyError) {
@@ -203,7 +265,9 @@ public enum JobBuilder {
             throw CollectConfigError(flag: "", message: error.description)
         }
         if key == nil {
-            notes.append("no API key (\(Defaults.apiKeyEnv) is not set and neither --api-key-env nor --api-key-file was given): requests carry no Authorization header")
+            notes.append(
+                "no API key (\(Defaults.apiKeyEnv) is not set and neither --api-key-env nor --api-key-file was given): requests carry no Authorization header"
+            )
         }
         return key
     }

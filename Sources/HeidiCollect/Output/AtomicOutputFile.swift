@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// Why the output file could not be prepared or written.
 public enum OutputError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -36,10 +37,16 @@ public struct AtomicOutputFile: Sendable {
         guard !baseName.isEmpty, !path.hasSuffix("/") else { throw .notWritable(path: path, reason: "not a file name") }
         if !FileSystem.isDirectory(directory) {
             do throws(FileSystemError) { try FileSystem.createDirectories(directory) } catch {
-                throw .notWritable(path: path, reason: "cannot create directory \(directory): \(errnoDescription(error.errno))")
+                throw .notWritable(
+                    path: path,
+                    reason: "cannot create directory \(directory): \(errnoDescription(error.errno))"
+                )
             }
             guard FileSystem.isDirectory(directory) else {
-                throw .notWritable(path: path, reason: "cannot create directory \(directory): a file of that name exists")
+                throw .notWritable(
+                    path: path,
+                    reason: "cannot create directory \(directory): a file of that name exists"
+                )
             }
         }
         guard access(directory, W_OK) == 0 else {
@@ -75,12 +82,17 @@ public struct AtomicOutputFile: Sendable {
         for line in lines {
             buffer.append(contentsOf: line)
             if buffer.count >= 1 << 20 {
-                do throws(FileSystemError) { try FileSystem.writeAll(fd: fd, buffer, path: temp) } catch { failure = error.description; break }
+                do throws(FileSystemError) { try FileSystem.writeAll(fd: fd, buffer, path: temp) } catch {
+                    failure = error.description
+                    break
+                }
                 buffer.removeAll(keepingCapacity: true)
             }
         }
         if failure == nil, !buffer.isEmpty {
-            do throws(FileSystemError) { try FileSystem.writeAll(fd: fd, buffer, path: temp) } catch { failure = error.description }
+            do throws(FileSystemError) { try FileSystem.writeAll(fd: fd, buffer, path: temp) } catch {
+                failure = error.description
+            }
         }
         if failure == nil, fsync(fd) != 0 { failure = "fsync \(temp): \(errnoDescription(errno))" }
         close(fd)

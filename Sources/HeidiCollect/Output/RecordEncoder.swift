@@ -25,7 +25,9 @@ public struct RecordEncoder: Sendable {
     public func line(_ sample: GeneratedSample, model: String) -> [UInt8] {
         let task = sample.task
         var out: [UInt8] = []
-        out.reserveCapacity(512 + task.instruction.utf8.count + task.input.utf8.count + sample.response.content.utf8.count)
+        out.reserveCapacity(
+            512 + task.instruction.utf8.count + task.input.utf8.count + sample.response.content.utf8.count
+        )
         out.append(contentsOf: #"{"id":"#.utf8)
         JSONText.appendString(task.id, to: &out)
         out.append(contentsOf: #","instruction":"#.utf8)
@@ -43,7 +45,11 @@ public struct RecordEncoder: Sendable {
         out.append(contentsOf: #","language":"#.utf8)
         JSONText.appendString(task.language, to: &out)
         out.append(contentsOf: #","round":\#(round),"seed":\#(seed),"prompt_index":\#(task.index)"#.utf8)
-        out.append(contentsOf: #","usage":{"input_tokens":\#(sample.response.usage.inputTokens),"output_tokens":\#(sample.response.usage.outputTokens)"#.utf8)
+        out.append(
+            contentsOf:
+                #","usage":{"input_tokens":\#(sample.response.usage.inputTokens),"output_tokens":\#(sample.response.usage.outputTokens)"#
+                .utf8
+        )
         if sample.response.usage.estimated { out.append(contentsOf: #","estimated":true"#.utf8) }
         out.append(contentsOf: #"},"validation":"#.utf8)
         if let verdict = sample.verdict {

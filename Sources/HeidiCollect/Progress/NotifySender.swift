@@ -1,7 +1,8 @@
+import CHeidiShim
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CHeidiShim
 
 /// Sends sd_notify-format datagrams to the progress channel heidid gives a stage (`HEIDI_NOTIFY_SOCKET`: an
 /// AF_UNIX datagram socket path, or `@name` in the abstract namespace). Best effort: a send that fails (nobody

@@ -53,7 +53,9 @@ public actor ProgressReporter {
 
     func update(_ snapshot: LedgerSnapshot) {
         send(status: "generating \(snapshot.done)/\(total)\(Self.detail(snapshot))", snapshot)
-        guard !options.quiet, clock.now - lastLine >= .nanoseconds(Int64(options.interval * 1e9)), snapshot != lastPrinted else {
+        guard !options.quiet, clock.now - lastLine >= .nanoseconds(Int64(options.interval * 1e9)),
+            snapshot != lastPrinted
+        else {
             return
         }
         lastLine = clock.now

@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// An API key held in memory. Its description never shows the value.
 public struct APIKey: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
@@ -55,8 +56,11 @@ public enum APIKeyLoader {
             throw .worldReadable(path: path, mode: "0" + String(info.st_mode & 0o777, radix: 8))
         }
         let bytes: [UInt8]
-        do throws(FileSystemError) { bytes = try FileSystem.read(path) } catch { throw .unreadable(path: path, reason: errnoDescription(error.errno)) }
-        let firstLine = bytes.split(separator: UInt8(ascii: "\n"), maxSplits: 1, omittingEmptySubsequences: false).first ?? []
+        do throws(FileSystemError) { bytes = try FileSystem.read(path) } catch {
+            throw .unreadable(path: path, reason: errnoDescription(error.errno))
+        }
+        let firstLine =
+            bytes.split(separator: UInt8(ascii: "\n"), maxSplits: 1, omittingEmptySubsequences: false).first ?? []
         let key = String(decoding: firstLine, as: UTF8.self).trimmingWhitespace
         guard !key.isEmpty else { throw .empty(source: path) }
         return APIKey(value: key, source: path)

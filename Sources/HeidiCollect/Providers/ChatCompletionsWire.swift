@@ -43,7 +43,9 @@ public enum ChatCompletionsWire {
         guard case .array(let items) = choices, let first = items.first else {
             throw .malformed("\"choices\" is empty or not a list")
         }
-        guard let message = first["message"], case .object = message else { throw .malformed("choices[0] has no \"message\"") }
+        guard let message = first["message"], case .object = message else {
+            throw .malformed("choices[0] has no \"message\"")
+        }
         guard let contentValue = message["content"], let content = contentValue.stringValue else {
             let finish = first["finish_reason"]?.stringValue.map { " (finish_reason \($0))" } ?? ""
             throw .malformed("choices[0].message.content is missing or not text\(finish)")
@@ -60,7 +62,11 @@ public enum ChatCompletionsWire {
             tokens = TokenUsage(inputTokens: prompt, outputTokens: completion)
         } else {
             // Some servers omit usage; budgets still need a number.
-            tokens = TokenUsage(inputTokens: prompt ?? 0, outputTokens: completion ?? TokenUsage.estimate(content), estimated: true)
+            tokens = TokenUsage(
+                inputTokens: prompt ?? 0,
+                outputTokens: completion ?? TokenUsage.estimate(content),
+                estimated: true
+            )
         }
         return TeacherResponse(content: content, usage: tokens, model: value["model"]?.stringValue)
     }
@@ -81,7 +87,8 @@ public enum ChatCompletionsWire {
 
     static func count(_ value: JSONValue) -> Int? {
         guard case .number(let literal) = value, let number = Double(literal), number.isFinite, number >= 0,
-              number < 1e12 else { return nil }
+            number < 1e12
+        else { return nil }
         return Int(number)
     }
 

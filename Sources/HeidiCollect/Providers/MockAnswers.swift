@@ -2,7 +2,9 @@
 /// deliberately broken (a missing colon, semicolon or brace: what `py_compile`, `g++ -fsyntax-only`, `node --check`
 /// and `gofmt -e` reject).
 enum MockAnswers {
-    static let fallbackNames = ["calculate_sum", "find_max", "fibonacci", "merge_sorted", "count_words", "is_palindrome"]
+    static let fallbackNames = [
+        "calculate_sum", "find_max", "fibonacci", "merge_sorted", "count_words", "is_palindrome",
+    ]
 
     static func answer(for task: PromptTask, invalid: Bool, random: inout SeededRandom) -> String {
         let name = identifier(task.topic ?? fallbackNames[Int(random.next() % UInt64(fallbackNames.count))])

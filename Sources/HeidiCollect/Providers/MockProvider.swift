@@ -17,7 +17,12 @@ public struct MockProvider: TeacherProvider {
         /// Probability that an answer's code block is deliberately invalid.
         public var invalidRate: Double
 
-        public init(latency: Double = 0.1, latencyJitter: Double = 0, failureRate: Double = 0, invalidRate: Double = 0.1) {
+        public init(
+            latency: Double = 0.1,
+            latencyJitter: Double = 0,
+            failureRate: Double = 0,
+            invalidRate: Double = 0.1
+        ) {
             self.latency = latency
             self.latencyJitter = latencyJitter
             self.failureRate = failureRate
@@ -59,9 +64,12 @@ public struct MockProvider: TeacherProvider {
         return TeacherResponse(
             content: content,
             // Like a real model, never more output tokens than max_tokens.
-            usage: TokenUsage(inputTokens: TokenUsage.estimate(prompt),
-                              outputTokens: min(TokenUsage.estimate(content), request.maxOutputTokens)),
-            model: request.model)
+            usage: TokenUsage(
+                inputTokens: TokenUsage.estimate(prompt),
+                outputTokens: min(TokenUsage.estimate(content), request.maxOutputTokens)
+            ),
+            model: request.model
+        )
     }
 
     public func shutdown() async {}

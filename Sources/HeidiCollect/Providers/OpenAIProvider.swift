@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AsyncHTTPClient
 import HeidiCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Any OpenAI-compatible chat-completions endpoint: `POST {base_url}/chat/completions`.
 ///
@@ -42,8 +43,11 @@ public final class OpenAIProvider: TeacherProvider {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: .milliseconds(Int64(endpoint.connectTimeout * 1000)), read: nil),
-            connectionPool: .init(idleTimeout: .seconds(60),
-                                  concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, endpoint.maxConnections)))
+            connectionPool: .init(
+                idleTimeout: .seconds(60),
+                concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, endpoint.maxConnections)
+            )
+        )
         // A refused or unreachable endpoint fails the attempt at once with its own error; otherwise the pool keeps
         // reconnecting in the background until the request's deadline, and "connection refused" surfaces only as
         // "no answer within <timeout>" after the whole timeout. The collector's retry policy owns retries.
@@ -85,7 +89,10 @@ public final class OpenAIProvider: TeacherProvider {
         let body: [UInt8]
         do {
             // The collector enforces the timeout; the deadline here (slightly later) makes sure the client lets go.
-            let response = try await client.execute(httpRequest, deadline: .now() + .milliseconds(Int64(request.timeout * 1000) + 1000))
+            let response = try await client.execute(
+                httpRequest,
+                deadline: .now() + .milliseconds(Int64(request.timeout * 1000) + 1000)
+            )
             status = Int(response.status.code)
             responseHeaders = response.headers
             var buffer = try await response.body.collect(upTo: Self.maxResponseBytes)
@@ -129,25 +136,33 @@ public final class OpenAIProvider: TeacherProvider {
             default: break
             }
         }
-        if error is NIOTooManyBytesError { return .malformed("response larger than \(Self.maxResponseBytes >> 20) MiB") }
+        if error is NIOTooManyBytesError {
+            return .malformed("response larger than \(Self.maxResponseBytes >> 20) MiB")
+        }
         return .transport(scrubber.scrub(Self.connectionFailure(error, url: url) ?? String(describing: error)))
     }
 
     /// "connect to 127.0.0.1:8000 failed: Connection refused (errno 111)" for a connection that could not be made
     /// (every address tried), "127.0.0.1:8000: Connection reset by peer (errno 104)" for one the server dropped.
     static func connectionFailure(_ error: any Error, url: String) -> String? {
-        let authority = url.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first.map(String.init) ?? url
+        let authority =
+            url.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first.map(String.init) ?? url
         if let error = error as? IOError {
             switch error.errnoCode {
-            case ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, ETIMEDOUT: return "connect to \(authority) failed: \(reason(error))"
+            case ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, ETIMEDOUT:
+                return "connect to \(authority) failed: \(reason(error))"
             case ECONNRESET, EPIPE: return "\(authority): \(reason(error))"
             default: return nil
             }
         }
         if let error = error as? NIOConnectionError {
             var reasons: [String] = []
-            for failure in error.connectionErrors where !reasons.contains(reason(failure.error)) { reasons.append(reason(failure.error)) }
-            if reasons.isEmpty { reasons = [(error.dnsAError ?? error.dnsAAAAError).map(reason) ?? "no address for the host"] }
+            for failure in error.connectionErrors where !reasons.contains(reason(failure.error)) {
+                reasons.append(reason(failure.error))
+            }
+            if reasons.isEmpty {
+                reasons = [(error.dnsAError ?? error.dnsAAAAError).map(reason) ?? "no address for the host"]
+            }
             return "connect to \(error.host):\(error.port) failed: " + reasons.joined(separator: "; ")
         }
         return nil

@@ -59,7 +59,8 @@ public enum ProviderError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .rateLimited(let retryAfter, let message):
-            return "rate limited (HTTP 429\(retryAfter.map { ", Retry-After \(Self.seconds($0))" } ?? ""))\(Self.suffix(message))"
+            return
+                "rate limited (HTTP 429\(retryAfter.map { ", Retry-After \(Self.seconds($0))" } ?? ""))\(Self.suffix(message))"
         case .server(let status, _, let message): return "server error (HTTP \(status))\(Self.suffix(message))"
         case .timeout(let seconds): return "no answer within \(Self.seconds(seconds))"
         case .transport(let message): return "connection failed: \(message)"
@@ -76,6 +77,7 @@ public enum ProviderError: Error, Sendable, Equatable, CustomStringConvertible {
     private static func suffix(_ message: String) -> String { message.isEmpty ? "" : ": " + message }
 
     static func seconds(_ value: Double) -> String {
-        value < 1 ? "\(Int((value * 1000).rounded()))ms" : "\(value.rounded() == value ? String(Int(value)) : String(value))s"
+        value < 1
+            ? "\(Int((value * 1000).rounded()))ms" : "\(value.rounded() == value ? String(Int(value)) : String(value))s"
     }
 }

@@ -11,8 +11,15 @@ public struct TeacherRequest: Sendable {
     /// Seconds this attempt may take (the collector enforces it; providers may use it as their own deadline).
     public var timeout: Double
 
-    public init(task: PromptTask, attempt: Int, model: String, maxOutputTokens: Int, temperature: Double, seed: UInt64,
-                timeout: Double) {
+    public init(
+        task: PromptTask,
+        attempt: Int,
+        model: String,
+        maxOutputTokens: Int,
+        temperature: Double,
+        seed: UInt64,
+        timeout: Double
+    ) {
         self.task = task
         self.attempt = attempt
         self.model = model

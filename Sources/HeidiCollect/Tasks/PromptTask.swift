@@ -14,8 +14,16 @@ public struct PromptTask: Sendable, Equatable {
     /// The template topic's name (a function name) when the task came from a template; mock answers use it.
     public var topic: String?
 
-    public init(index: Int, id: String, instruction: String, input: String, language: String, taskType: String,
-                system: String, topic: String? = nil) {
+    public init(
+        index: Int,
+        id: String,
+        instruction: String,
+        input: String,
+        language: String,
+        taskType: String,
+        system: String,
+        topic: String? = nil
+    ) {
         self.index = index
         self.id = id
         self.instruction = instruction

@@ -1,8 +1,9 @@
+import HeidiCore
+import HeidiYAML
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import HeidiYAML
 
 /// Loads `TemplateSet`s from a template file or a directory of `*.yaml`/`*.yml` files and expands them into tasks.
 public enum TemplateLoader {
@@ -12,7 +13,9 @@ public enum TemplateLoader {
         let files: [String]
         if FileSystem.isDirectory(path) {
             files = try yamlFiles(in: path)
-            guard !files.isEmpty else { throw .noTemplates(path: path, detail: "no *.yaml or *.yml file in the directory") }
+            guard !files.isEmpty else {
+                throw .noTemplates(path: path, detail: "no *.yaml or *.yml file in the directory")
+            }
         } else {
             files = [path]
         }
@@ -23,7 +26,10 @@ public enum TemplateLoader {
         let kept = sets.filter { wanted.contains($0.language) }
         guard !kept.isEmpty else {
             let available = sets.map(\.language).joined(separator: ", ")
-            throw .noTemplates(path: path, detail: "none for \(wanted.sorted().joined(separator: ", ")); available: \(available)")
+            throw .noTemplates(
+                path: path,
+                detail: "none for \(wanted.sorted().joined(separator: ", ")); available: \(available)"
+            )
         }
         return kept
     }
@@ -46,7 +52,9 @@ public enum TemplateLoader {
     /// Parses one template file.
     public static func parse(_ path: String) throws(PromptSourceError) -> TemplateSet {
         let bytes: [UInt8]
-        do throws(FileSystemError) { bytes = try FileSystem.read(path) } catch { throw .unreadable(path: path, reason: errnoDescription(error.errno)) }
+        do throws(FileSystemError) { bytes = try FileSystem.read(path) } catch {
+            throw .unreadable(path: path, reason: errnoDescription(error.errno))
+        }
         do throws(YAMLFieldError) { return try parse(String(decoding: bytes, as: UTF8.self), path: path) } catch {
             throw .invalidTemplate(path: error.path, line: error.line, key: error.key, message: error.message)
         }
@@ -85,8 +93,12 @@ public enum TemplateLoader {
             default: throw yaml.fail(value, key, "unknown key (known: language, system, templates, topics)")
             }
         }
-        guard let language, !language.isEmpty else { throw yaml.fail(root, "language", "missing (e.g. language: python)") }
-        guard !templates.isEmpty else { throw yaml.fail(templatesNode ?? root, "templates", "needs at least one template") }
+        guard let language, !language.isEmpty else {
+            throw yaml.fail(root, "language", "missing (e.g. language: python)")
+        }
+        guard !templates.isEmpty else {
+            throw yaml.fail(templatesNode ?? root, "templates", "needs at least one template")
+        }
         guard !topics.isEmpty else { throw yaml.fail(topicsNode ?? root, "topics", "needs at least one topic") }
         // Every placeholder must be known for every topic: a typo should fail here, not reach the teacher.
         for (offset, template) in templates.enumerated() {
@@ -95,7 +107,11 @@ public enum TemplateLoader {
                 for name in Placeholder.names(in: text) where name != "language" {
                     if let missing = topics.first(where: { $0[name] == nil }) {
                         let key = field == "system" ? "system" : "templates[\(offset)].\(field)"
-                        throw yaml.fail(templatesNode, key, "placeholder {\(name)} is not a key of topic \(missing["name"] ?? "?")")
+                        throw yaml.fail(
+                            templatesNode,
+                            key,
+                            "placeholder {\(name)} is not a key of topic \(missing["name"] ?? "?")"
+                        )
                     }
                 }
             }
@@ -103,7 +119,11 @@ public enum TemplateLoader {
         return TemplateSet(path: path, language: language, system: system, templates: templates, topics: topics)
     }
 
-    private static func template(_ node: YAMLNode, _ prefix: String, _ yaml: YAMLFields) throws(YAMLFieldError) -> TemplateSet.Template {
+    private static func template(
+        _ node: YAMLNode,
+        _ prefix: String,
+        _ yaml: YAMLFields
+    ) throws(YAMLFieldError) -> TemplateSet.Template {
         var taskType: String?
         var instruction: String?
         var input = ""

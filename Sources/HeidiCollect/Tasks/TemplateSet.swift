@@ -55,10 +55,16 @@ public struct TemplateSet: Sendable, Equatable {
         var values = topic
         values["language"] = Languages.displayName(language)
         let system = compiledSystem?.fill(values) ?? PromptTask.defaultSystem(language: language)
-        return PromptTask(index: index, id: PromptTask.recordID(round: round, index: index),
-                          instruction: template.compiledInstruction.fill(values),
-                          input: template.compiledInput.fill(values), language: language,
-                          taskType: template.taskType, system: system, topic: topic["name"])
+        return PromptTask(
+            index: index,
+            id: PromptTask.recordID(round: round, index: index),
+            instruction: template.compiledInstruction.fill(values),
+            input: template.compiledInput.fill(values),
+            language: language,
+            taskType: template.taskType,
+            system: system,
+            topic: topic["name"]
+        )
     }
 }
 
@@ -86,7 +92,9 @@ enum Placeholder {
             while index < bytes.count {
                 let byte = bytes[index]
                 let next = index + 1 < bytes.count ? bytes[index + 1] : 0
-                if (byte == UInt8(ascii: "{") && next == UInt8(ascii: "{")) || (byte == UInt8(ascii: "}") && next == UInt8(ascii: "}")) {
+                if (byte == UInt8(ascii: "{") && next == UInt8(ascii: "{"))
+                    || (byte == UInt8(ascii: "}") && next == UInt8(ascii: "}"))
+                {
                     literal.append(byte)
                     index += 2
                 } else if byte == UInt8(ascii: "{"), let close = Self.nameEnd(bytes, from: index + 1) {
@@ -129,7 +137,8 @@ enum Placeholder {
             while index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "}") { return index > start ? index : nil }
-                let isNameByte = (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                let isNameByte =
+                    (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
                     || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
                     || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_")
                 guard isNameByte else { return nil }

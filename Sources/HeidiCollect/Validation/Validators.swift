@@ -27,6 +27,7 @@ struct ToolchainValidator: SampleValidator {
     func validate(_ text: String, expectedLanguage: String?) async -> SampleVerdict {
         let report = await validator.validate(text, expectedLanguage: expectedLanguage)
         let languages = report.blocks.map(\.language)
-        return report.passed ? .accepted(languages: languages) : .rejected(report.rejectionReason ?? "rejected", languages: languages)
+        return report.passed
+            ? .accepted(languages: languages) : .rejected(report.rejectionReason ?? "rejected", languages: languages)
     }
 }

@@ -29,8 +29,11 @@ public struct FileProbe: Sendable {
     public var isExecutableFile: @Sendable (String) -> Bool
     public var exists: @Sendable (String) -> Bool
 
-    public init(isDirectory: @escaping @Sendable (String) -> Bool, isExecutableFile: @escaping @Sendable (String) -> Bool,
-                exists: @escaping @Sendable (String) -> Bool) {
+    public init(
+        isDirectory: @escaping @Sendable (String) -> Bool,
+        isExecutableFile: @escaping @Sendable (String) -> Bool,
+        exists: @escaping @Sendable (String) -> Bool
+    ) {
         self.isDirectory = isDirectory
         self.isExecutableFile = isExecutableFile
         self.exists = exists
@@ -43,7 +46,8 @@ public struct FileProbe: Sendable {
             var info = stat()
             return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && access(path, X_OK) == 0
         },
-        exists: { FileSystem.exists($0) })
+        exists: { FileSystem.exists($0) }
+    )
 }
 
 /// Checks what loading cannot: whether the paths a run needs exist. Placeholders known before a run starts
@@ -51,21 +55,34 @@ public struct FileProbe: Sendable {
 /// only at run time (`{run_dir}`, `{round}`, `{run_id}`, `{stage}`) is not checked.
 public enum ConfigCheck {
     /// Interpreters whose first non-option argument is a script file.
-    static let interpreters: Set<String> = ["python", "python2", "python3", "sh", "bash", "dash", "zsh", "node", "perl",
-                                            "ruby", "Rscript", "lua", "php", "deno", "bun", "uv", "tsx"]
+    static let interpreters: Set<String> = [
+        "python", "python2", "python3", "sh", "bash", "dash", "zsh", "node", "perl",
+        "ruby", "Rscript", "lua", "php", "deno", "bun", "uv", "tsx",
+    ]
 
-    public static func warnings(_ config: HeidiConfig, environment: [String: String], probe: FileProbe = .live) -> [ConfigWarning] {
+    public static func warnings(
+        _ config: HeidiConfig,
+        environment: [String: String],
+        probe: FileProbe = .live
+    ) -> [ConfigWarning] {
         // Nothing is spawned with mocked subprocesses, so nothing on disk matters.
         guard !config.mockSubprocesses else { return [] }
         var warnings: [ConfigWarning] = []
         let repoRootExists = probe.isDirectory(config.repoRoot)
         if !repoRootExists {
-            let relative = config.source.hasPrefix("/")
-                ? "; a relative repo_root in the file is resolved against its directory, \(FileSystem.dirname(config.source))" : ""
-            warnings.append(ConfigWarning(
-                key: "paths.repo_root", path: config.repoRoot,
-                message: "\(config.repoRoot) is not a directory: {repo_root} points nowhere, and stages without a cwd "
-                    + "would run in the state directory\(relative) (set paths.repo_root, $HEIDI_REPO_ROOT or --repo-root)"))
+            let relative =
+                config.source.hasPrefix("/")
+                ? "; a relative repo_root in the file is resolved against its directory, \(FileSystem.dirname(config.source))"
+                : ""
+            warnings.append(
+                ConfigWarning(
+                    key: "paths.repo_root",
+                    path: config.repoRoot,
+                    message:
+                        "\(config.repoRoot) is not a directory: {repo_root} points nowhere, and stages without a cwd "
+                        + "would run in the state directory\(relative) (set paths.repo_root, $HEIDI_REPO_ROOT or --repo-root)"
+                )
+            )
         }
         var values = config.vars
         values["state_dir"] = config.stateDir
@@ -82,18 +99,31 @@ public enum ConfigCheck {
             if let cwd = settings.cwd {
                 directory = expand(cwd, values).map { FileSystem.resolve($0, against: config.repoRoot) }
                 if let directory, !probe.isDirectory(directory) {
-                    warnings.append(ConfigWarning(key: key + ".cwd", path: directory, message: "\(directory) is not a directory"))
+                    warnings.append(
+                        ConfigWarning(key: key + ".cwd", path: directory, message: "\(directory) is not a directory")
+                    )
                 }
             }
             let defaulted = config.defaultedStages.contains(stage) && settings.command == builtIn[stage]?.command
-            let missing = missingPaths(settings, values: values, directory: directory, environment: environment, probe: probe)
+            let missing = missingPaths(
+                settings,
+                values: values,
+                directory: directory,
+                environment: environment,
+                probe: probe
+            )
             if defaulted {
                 let script = settings.command.dropFirst().first ?? ""
-                let state = missing.isEmpty ? "" : ", which cannot run here: " + missing.map(\.message).joined(separator: "; ")
-                warnings.append(ConfigWarning(
-                    key: key, path: missing.first?.path,
-                    message: "not set in \(config.source): falls back to the original engine's \(script)\(state) "
-                        + "(define \(key).command)"))
+                let state =
+                    missing.isEmpty ? "" : ", which cannot run here: " + missing.map(\.message).joined(separator: "; ")
+                warnings.append(
+                    ConfigWarning(
+                        key: key,
+                        path: missing.first?.path,
+                        message: "not set in \(config.source): falls back to the original engine's \(script)\(state) "
+                            + "(define \(key).command)"
+                    )
+                )
             } else {
                 warnings += missing.map { ConfigWarning(key: key + ".command", path: $0.path, message: $0.message) }
             }
@@ -103,27 +133,42 @@ public enum ConfigCheck {
 
     /// The stage's program (found as the spawn finds it: through PATH when it has no '/') and, for an interpreter,
     /// its script, when they do not exist.
-    private static func missingPaths(_ settings: StageConfig, values: [String: String], directory: String?,
-                                     environment: [String: String], probe: FileProbe) -> [(path: String, message: String)] {
+    private static func missingPaths(
+        _ settings: StageConfig,
+        values: [String: String],
+        directory: String?,
+        environment: [String: String],
+        probe: FileProbe
+    ) -> [(path: String, message: String)] {
         guard let first = settings.command.first, let program = expand(first, values) else { return [] }
         var missing: [(path: String, message: String)] = []
         if program.contains("/") {
             if let path = resolve(program, in: directory), !probe.isExecutableFile(path) {
-                missing.append((path, probe.exists(path) ? "program \(path) is not an executable file" : "program \(path) does not exist"))
+                missing.append(
+                    (
+                        path,
+                        probe.exists(path)
+                            ? "program \(path) is not an executable file" : "program \(path) does not exist"
+                    )
+                )
             }
         } else {
-            let search = settings.env["PATH"].flatMap { expand($0, values) } ?? environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+            let search =
+                settings.env["PATH"].flatMap { expand($0, values) } ?? environment["PATH"]
+                ?? "/usr/local/bin:/usr/bin:/bin"
             let found = search.split(separator: ":").contains { entry in
                 !entry.isEmpty && probe.isExecutableFile(String(entry) + "/" + program)
             }
             if !found { missing.append((program, "program \(program) is not found in PATH (\(search))")) }
         }
         let name = program.split(separator: "/").last.map(String.init) ?? program
-        let interpreter = interpreters.contains(name) || interpreters.contains { name.hasPrefix($0 + ".") }  // python3.12
+        // python3 or python3.12
+        let interpreter = interpreters.contains(name) || interpreters.contains { name.hasPrefix($0 + ".") }
         let arguments = Array(settings.command.dropFirst())
         var script: String?
         if interpreter, let argument = scriptArgument(arguments), let text = expand(argument, values),
-           let path = resolve(text, in: directory) {
+            let path = resolve(text, in: directory)
+        {
             script = path
             if !probe.exists(path) { missing.append((path, "script \(path) does not exist")) }
         }

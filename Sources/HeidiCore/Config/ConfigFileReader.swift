@@ -30,12 +30,16 @@ struct ConfigFileReader {
         FileSystem.resolve(FileSystem.dirname(path), against: FileSystem.currentDirectory())
     }
 
-    private func fail(_ node: YAMLNode?, _ key: String, _ message: String) -> ConfigError { fields.fail(node, key, message) }
+    private func fail(_ node: YAMLNode?, _ key: String, _ message: String) -> ConfigError {
+        fields.fail(node, key, message)
+    }
 
     mutating func read(_ text: String) throws(ConfigError) {
         guard let root = try fields.document(text) else { return }  // an empty file means defaults
         // stage_defaults is applied before stages wherever it appears in the file.
-        let sections = try mapping(root, "").sorted { ($0.2 == "stage_defaults" ? 0 : 1) < ($1.2 == "stage_defaults" ? 0 : 1) }
+        let sections = try mapping(root, "").sorted {
+            ($0.2 == "stage_defaults" ? 0 : 1) < ($1.2 == "stage_defaults" ? 0 : 1)
+        }
         for (key, node, name) in sections {
             switch name {
             case "pipeline": try readPipeline(node, key)
@@ -140,7 +144,11 @@ struct ConfigFileReader {
     private mutating func readStages(_ node: YAMLNode, _ prefix: String) throws(ConfigError) {
         for (key, value, name) in try mapping(node, prefix) {
             guard let stage = Stage(rawValue: name) else {
-                throw fail(value, key, "unknown stage (known: \(Stage.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw fail(
+                    value,
+                    key,
+                    "unknown stage (known: \(Stage.allCases.map(\.rawValue).joined(separator: ", ")))"
+                )
             }
             try readStage(stage, value, key)
         }
@@ -148,8 +156,11 @@ struct ConfigFileReader {
 
     private mutating func readStage(_ stage: Stage, _ node: YAMLNode, _ prefix: String) throws(ConfigError) {
         var settings = StageConfig(
-            command: [], timeout: defaults.timeout ?? (stage == .train ? 43200 : 7200),
-            stopGrace: defaults.stopGrace ?? (stage == .train ? 120 : 10), allowFailure: stage == .eval)
+            command: [],
+            timeout: defaults.timeout ?? (stage == .train ? 43200 : 7200),
+            stopGrace: defaults.stopGrace ?? (stage == .train ? 120 : 10),
+            allowFailure: stage == .eval
+        )
         var sawCommand = false
         var executorName = "local"
         var slurm: (settings: SlurmJobSettings, node: YAMLNode, key: String)?
@@ -169,7 +180,9 @@ struct ConfigFileReader {
             case "retry_backoff": settings.retryBackoff = try duration(value, key)
             case "retry_backoff_max": settings.retryBackoffMax = try duration(value, key)
             case "no_retry_exit_codes":
-                guard case .sequence(let codes) = value.content else { throw fail(value, key, "expected a list of exit codes, e.g. [2, 64]") }
+                guard case .sequence(let codes) = value.content else {
+                    throw fail(value, key, "expected a list of exit codes, e.g. [2, 64]")
+                }
                 settings.noRetryExitCodes = []
                 for code in codes { settings.noRetryExitCodes.append(try integer(code, key, minimum: 0)) }
             case "watchdog": settings.watchdog = try duration(value, key)
@@ -190,7 +203,9 @@ struct ConfigFileReader {
                 }
             case "executor":
                 executorName = try scalar(value, key)
-                guard ["local", "slurm"].contains(executorName) else { throw fail(value, key, "unknown executor \"\(executorName)\" (known: local, slurm)") }
+                guard ["local", "slurm"].contains(executorName) else {
+                    throw fail(value, key, "unknown executor \"\(executorName)\" (known: local, slurm)")
+                }
             case "slurm": slurm = (try SlurmSettingsReader(path: path).read(value, key), value, key)
             case "queue_timeout": settings.queueTimeout = try timeout(value, key)
             default:
@@ -205,18 +220,34 @@ struct ConfigFileReader {
 
     /// `executor: slurm` takes the stage's `slurm:` settings; `slurm:` and `queue_timeout` mean nothing to a local stage,
     /// and Slurm's own time limit must stay a backstop above heidi's timeout.
-    private func applyExecutor(_ name: String, slurm: (settings: SlurmJobSettings, node: YAMLNode, key: String)?,
-                               to settings: inout StageConfig, _ node: YAMLNode, _ prefix: String) throws(ConfigError) {
+    private func applyExecutor(
+        _ name: String,
+        slurm: (settings: SlurmJobSettings, node: YAMLNode, key: String)?,
+        to settings: inout StageConfig,
+        _ node: YAMLNode,
+        _ prefix: String
+    ) throws(ConfigError) {
         guard name == "slurm" else {
-            if let slurm { throw fail(slurm.node, slurm.key, "only an executor: slurm stage takes slurm settings (add executor: slurm)") }
-            if settings.queueTimeout != nil { throw fail(node, prefix + ".queue_timeout", "only an executor: slurm stage waits in a queue") }
+            if let slurm {
+                throw fail(
+                    slurm.node,
+                    slurm.key,
+                    "only an executor: slurm stage takes slurm settings (add executor: slurm)"
+                )
+            }
+            if settings.queueTimeout != nil {
+                throw fail(node, prefix + ".queue_timeout", "only an executor: slurm stage waits in a queue")
+            }
             return
         }
         let job = slurm?.settings ?? SlurmJobSettings()
         if let limit = job.timeLimit, limit <= settings.timeout + settings.stopGrace, let slurm {
-            throw fail(slurm.node, slurm.key + ".time_limit",
-                       "\(Units.formatDuration(limit)) is not above timeout + stop_grace (\(Units.formatDuration(settings.timeout + settings.stopGrace))): "
-                           + "Slurm's limit is a backstop, heidi's timeout must fire first")
+            throw fail(
+                slurm.node,
+                slurm.key + ".time_limit",
+                "\(Units.formatDuration(limit)) is not above timeout + stop_grace (\(Units.formatDuration(settings.timeout + settings.stopGrace))): "
+                    + "Slurm's limit is a backstop, heidi's timeout must fire first"
+            )
         }
         settings.executor = .slurm(job)
     }
@@ -238,7 +269,9 @@ struct ConfigFileReader {
             case "fsync": config.journalFsync = try enumeration(value, key, FsyncPolicy.self)
             case "batch_delay":
                 config.journalBatchDelay = try duration(value, key)
-                guard config.journalBatchDelay > 0, config.journalBatchDelay <= 1 else { throw fail(value, key, "must be between 1ms and 1s") }
+                guard config.journalBatchDelay > 0, config.journalBatchDelay <= 1 else {
+                    throw fail(value, key, "must be between 1ms and 1s")
+                }
             case "rotate_size": config.journalRotateSize = try size(value, key)
             case "keep_rotated": config.journalKeepRotated = try integer(value, key, minimum: 0)
             case "key_file": config.journalKeyFile = try pathValue(value, key)
@@ -266,7 +299,10 @@ struct ConfigFileReader {
         fail(node, key, "unknown key (known: \(known.joined(separator: ", ")))")
     }
 
-    private func mapping(_ node: YAMLNode, _ prefix: String) throws(ConfigError) -> [(key: String, value: YAMLNode, name: String)] {
+    private func mapping(
+        _ node: YAMLNode,
+        _ prefix: String
+    ) throws(ConfigError) -> [(key: String, value: YAMLNode, name: String)] {
         try fields.mapping(node, prefix)
     }
 
@@ -278,13 +314,19 @@ struct ConfigFileReader {
         try fields.integer(node, key, minimum: minimum)
     }
 
-    private func enumeration<T: RawRepresentable & CaseIterable>(_ node: YAMLNode, _ key: String, _ type: T.Type) throws(ConfigError) -> T
+    private func enumeration<T: RawRepresentable & CaseIterable>(
+        _ node: YAMLNode,
+        _ key: String,
+        _ type: T.Type
+    ) throws(ConfigError) -> T
     where T.RawValue == String {
         try fields.enumeration(node, key, type)
     }
 
     private func percent(_ node: YAMLNode, _ key: String) throws(ConfigError) -> Double {
-        try fields.value(node, key, expected: "a percentage in (0, 100]") { Double($0).flatMap { $0 > 0 && $0 <= 100 ? $0 : nil } }
+        try fields.value(node, key, expected: "a percentage in (0, 100]") {
+            Double($0).flatMap { $0 > 0 && $0 <= 100 ? $0 : nil }
+        }
     }
 
     private func duration(_ node: YAMLNode, _ key: String) throws(ConfigError) -> Double {
@@ -300,8 +342,12 @@ struct ConfigFileReader {
     private func timeout(_ node: YAMLNode, _ key: String) throws(ConfigError) -> Double {
         let value = try duration(node, key)
         guard value > 0 else {
-            throw fail(node, key, "a timeout must be longer than 0 (0 would kill every stage at once; for a long stage "
-                + "give a long duration such as \"12h\" or \"30d\")")
+            throw fail(
+                node,
+                key,
+                "a timeout must be longer than 0 (0 would kill every stage at once; for a long stage "
+                    + "give a long duration such as \"12h\" or \"30d\")"
+            )
         }
         return value
     }
@@ -348,7 +394,11 @@ struct ConfigFileReader {
             guard !argv.isEmpty else { throw fail(node, key, "must not be empty") }
             return argv
         case .mapping:
-            throw fail(node, key, "expected a list of arguments, e.g. [python3, \"{repo_root}/train.py\"], got \(node.shapeDescription)")
+            throw fail(
+                node,
+                key,
+                "expected a list of arguments, e.g. [python3, \"{repo_root}/train.py\"], got \(node.shapeDescription)"
+            )
         }
     }
 }

@@ -13,8 +13,13 @@ public struct ConfigOverrides: Sendable, Equatable {
     public var autostart: Bool?
 
     public init(
-        stateDir: String? = nil, runtimeDir: String? = nil, socket: String? = nil, repoRoot: String? = nil,
-        mode: PipelineMode? = nil, rounds: Int? = nil, autostart: Bool? = nil
+        stateDir: String? = nil,
+        runtimeDir: String? = nil,
+        socket: String? = nil,
+        repoRoot: String? = nil,
+        mode: PipelineMode? = nil,
+        rounds: Int? = nil,
+        autostart: Bool? = nil
     ) {
         self.stateDir = stateDir
         self.runtimeDir = runtimeDir
@@ -38,7 +43,9 @@ public enum ConfigLoader {
     }
 
     public static func load(
-        path explicit: String? = nil, environment: [String: String], overrides: ConfigOverrides = ConfigOverrides()
+        path explicit: String? = nil,
+        environment: [String: String],
+        overrides: ConfigOverrides = ConfigOverrides()
     ) throws(ConfigError) -> HeidiConfig {
         let path = configPath(explicit: explicit, environment: environment)
         let dirs = DefaultDirectories(environment: environment)
@@ -48,7 +55,11 @@ public enum ConfigLoader {
         if let path {
             let text: String
             do { text = String(decoding: try FileSystem.read(path), as: UTF8.self) } catch {
-                throw ConfigError(source: path, key: "", message: "cannot read the config file: \(errnoDescription(error.errno))")
+                throw ConfigError(
+                    source: path,
+                    key: "",
+                    message: "cannot read the config file: \(errnoDescription(error.errno))"
+                )
             }
             var reader = ConfigFileReader(path: path, config: config)
             try reader.read(text)
@@ -64,7 +75,9 @@ public enum ConfigLoader {
         if let value = overrides.repoRoot { config.repoRoot = absolute(value) }
         if let value = overrides.mode { config.mode = value }
         if let value = overrides.rounds {
-            guard value >= 1 else { throw ConfigError(source: "command line", key: "--rounds", message: "must be at least 1") }
+            guard value >= 1 else {
+                throw ConfigError(source: "command line", key: "--rounds", message: "must be at least 1")
+            }
             config.rounds = value
         }
         if let value = overrides.autostart { config.autostart = value }
@@ -81,17 +94,34 @@ public enum ConfigLoader {
     static func defaultStages() -> [Stage: StageConfig] {
         let data = "{run_dir}/data"
         return [
-            .generate: StageConfig(command: ["python3", "{repo_root}/scripts/01_teacher_generate.py", "--samples", "{samples}",
-                                             "--output", "\(data)/raw_round_{round}.jsonl", "--round", "{round}"]),
-            .validate: StageConfig(command: ["python3", "{repo_root}/scripts/02_validate_clean.py",
-                                             "--input", "\(data)/raw_round_{round}.jsonl", "--output", "\(data)/clean_round_{round}.jsonl"]),
-            .test: StageConfig(command: ["python3", "{repo_root}/scripts/03_unit_test_gate.py",
-                                         "--input", "\(data)/clean_round_{round}.jsonl", "--output", "\(data)/tested_round_{round}.jsonl"]),
-            .train: StageConfig(command: ["python3", "{repo_root}/scripts/04_train_qlora.py", "--data", "\(data)/clean_round_{round}.jsonl",
-                                          "--output", "{run_dir}/out_lora_round_{round}"], timeout: 43200, stopGrace: 120),
-            .eval: StageConfig(command: ["python3", "{repo_root}/scripts/05_eval.py", "--adapter", "{run_dir}/out_lora_round_{round}/final",
-                                         "--data", "\(data)/clean_round_{round}.jsonl", "--output", "{run_dir}/eval/report_round_{round}.json"],
-                               allowFailure: true),
+            .generate: StageConfig(command: [
+                "python3", "{repo_root}/scripts/01_teacher_generate.py", "--samples", "{samples}",
+                "--output", "\(data)/raw_round_{round}.jsonl", "--round", "{round}",
+            ]),
+            .validate: StageConfig(command: [
+                "python3", "{repo_root}/scripts/02_validate_clean.py",
+                "--input", "\(data)/raw_round_{round}.jsonl", "--output", "\(data)/clean_round_{round}.jsonl",
+            ]),
+            .test: StageConfig(command: [
+                "python3", "{repo_root}/scripts/03_unit_test_gate.py",
+                "--input", "\(data)/clean_round_{round}.jsonl", "--output", "\(data)/tested_round_{round}.jsonl",
+            ]),
+            .train: StageConfig(
+                command: [
+                    "python3", "{repo_root}/scripts/04_train_qlora.py", "--data", "\(data)/clean_round_{round}.jsonl",
+                    "--output", "{run_dir}/out_lora_round_{round}",
+                ],
+                timeout: 43200,
+                stopGrace: 120
+            ),
+            .eval: StageConfig(
+                command: [
+                    "python3", "{repo_root}/scripts/05_eval.py", "--adapter", "{run_dir}/out_lora_round_{round}/final",
+                    "--data", "\(data)/clean_round_{round}.jsonl", "--output",
+                    "{run_dir}/eval/report_round_{round}.json",
+                ],
+                allowFailure: true
+            ),
         ]
     }
 
@@ -108,15 +138,22 @@ public enum ConfigLoader {
                 case .failure(let error): throw ConfigError(source: config.source, key: key, message: error.description)
                 case .success(let names):
                     if let unknown = names.first(where: { !known.contains($0) }) {
-                        throw ConfigError(source: config.source, key: key, message: PlaceholderError.unknown(unknown).description)
+                        throw ConfigError(
+                            source: config.source,
+                            key: key,
+                            message: PlaceholderError.unknown(unknown).description
+                        )
                     }
                 }
             }
         }
         if !config.mockSubprocesses {
             for stage in config.activeStages where config.stages[stage] == nil {
-                throw ConfigError(source: config.source, key: "stages.\(stage.rawValue)",
-                                  message: "no command configured for a stage this pipeline runs")
+                throw ConfigError(
+                    source: config.source,
+                    key: "stages.\(stage.rawValue)",
+                    message: "no command configured for a stage this pipeline runs"
+                )
             }
         }
     }
@@ -139,7 +176,8 @@ public struct DefaultDirectories: Sendable {
         } else if uid == 0 {
             stateDir = "/var/lib/heidi"
         } else {
-            stateDir = (environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.local/state") + "/heidi"
+            stateDir =
+                (environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.local/state") + "/heidi"
         }
         if let runtime = first(environment["RUNTIME_DIRECTORY"]) {
             runtimeDir = runtime

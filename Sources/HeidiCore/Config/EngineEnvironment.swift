@@ -9,10 +9,14 @@
 public enum EngineEnvironment {
     /// `pipeline.vars` keys and the variables each is exported as (common.sh's settings the scripts read).
     public static let settings: [String: [String]] = {
-        var table: [String: [String]] = ["samples": ["SAMPLES_PER_ROUND"], "seed": ["SEED", "PYTHONHASHSEED", "CUDA_SEED_ALL"]]
+        var table: [String: [String]] = [
+            "samples": ["SAMPLES_PER_ROUND"], "seed": ["SEED", "PYTHONHASHSEED", "CUDA_SEED_ALL"],
+        ]
         for name in [
-            "BASE_MODEL", "TEACHER_MODEL", "TEACHER_BACKEND", "LANGUAGE", "VAL_RATIO", "SEQ_LEN", "BATCH_SIZE", "GRAD_ACCUM",
-            "TRAIN_STEPS", "SAVE_STEPS", "EVAL_STEPS", "LR", "LORA_R", "LORA_ALPHA", "LORA_DROPOUT", "QUANTIZATION_BITS",
+            "BASE_MODEL", "TEACHER_MODEL", "TEACHER_BACKEND", "LANGUAGE", "VAL_RATIO", "SEQ_LEN", "BATCH_SIZE",
+            "GRAD_ACCUM",
+            "TRAIN_STEPS", "SAVE_STEPS", "EVAL_STEPS", "LR", "LORA_R", "LORA_ALPHA", "LORA_DROPOUT",
+            "QUANTIZATION_BITS",
             "MAX_INPUT_LENGTH", "MAX_OUTPUT_LENGTH", "MIN_INPUT_LENGTH", "MIN_OUTPUT_LENGTH", "MAX_DUPLICATE_RATIO",
             "SECRET_DROP_THRESHOLD", "UNIT_TEST_TIMEOUT", "MAX_REQUESTS", "SLEEP_BETWEEN_REQUESTS", "OPENHEI_ATTACH",
             "OPENHEI_AGENT", "TEACHER_WORKERS", "TEACHER_BATCH_SIZE", "TEACHER_MAX_TOKENS", "TEACHER_MAX_OUTPUT_CHARS",
@@ -24,7 +28,9 @@ public enum EngineEnvironment {
     }()
 
     /// The variables of the run's own state, always exported with `engine_env`.
-    public static let runVariables = ["OUT_DIR", "AUTOTRAIN_DIR", "RUN_ID", "ROUND", "ROUNDS", "PIPELINE_MODE", "RUN_UNIT_TESTS"]
+    public static let runVariables = [
+        "OUT_DIR", "AUTOTRAIN_DIR", "RUN_ID", "ROUND", "ROUNDS", "PIPELINE_MODE", "RUN_UNIT_TESTS",
+    ]
 
     /// The environment for one stage, from its placeholder values (`Placeholders.values`).
     public static func variables(_ values: [String: String], runUnitTests: Bool) -> [String: String] {

@@ -29,9 +29,18 @@ public struct StageConfig: Sendable, Equatable {
     public var queueTimeout: Double?
 
     public init(
-        command: [String], cwd: String? = nil, env: [String: String] = [:], timeout: Double = 7200,
-        stopGrace: Double = 10, allowFailure: Bool = false, retries: Int = 0, retryBackoff: Double = 10,
-        retryBackoffMax: Double = 600, noRetryExitCodes: [Int] = [], rlimits: [String: Int64] = [:], watchdog: Double? = nil,
+        command: [String],
+        cwd: String? = nil,
+        env: [String: String] = [:],
+        timeout: Double = 7200,
+        stopGrace: Double = 10,
+        allowFailure: Bool = false,
+        retries: Int = 0,
+        retryBackoff: Double = 10,
+        retryBackoffMax: Double = 600,
+        noRetryExitCodes: [Int] = [],
+        rlimits: [String: Int64] = [:],
+        watchdog: Double? = nil,
         progress: ProgressFormat? = nil
     ) {
         self.command = command

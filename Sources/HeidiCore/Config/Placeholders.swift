@@ -7,8 +7,14 @@ public enum Placeholders {
     ]
 
     /// The value of every placeholder for `stage` of round `round` of run `runID`.
-    public static func values(config: HeidiConfig, runID: String?, round: Int, rounds: Int, mode: PipelineMode,
-                              stage: Stage) -> [String: String] {
+    public static func values(
+        config: HeidiConfig,
+        runID: String?,
+        round: Int,
+        rounds: Int,
+        mode: PipelineMode,
+        stage: Stage
+    ) -> [String: String] {
         let runID = runID ?? "none"
         var values = config.vars
         values["round"] = String(round)
@@ -26,7 +32,10 @@ public enum Placeholders {
     /// The placeholder names used in `text`, or an error message for unbalanced braces.
     public static func names(in text: String) -> Result<[String], PlaceholderError> {
         var names: [String] = []
-        let result = expand(text) { name in names.append(name); return "" }
+        let result = expand(text) { name in
+            names.append(name)
+            return ""
+        }
         return result.map { _ in names }
     }
 
@@ -37,7 +46,11 @@ public enum Placeholders {
         while let c = chars.first {
             chars = chars.dropFirst()
             if c == "{" {
-                if chars.first == "{" { out.append("{"); chars = chars.dropFirst(); continue }
+                if chars.first == "{" {
+                    out.append("{")
+                    chars = chars.dropFirst()
+                    continue
+                }
                 guard let close = chars.firstIndex(of: "}") else { return .failure(.unclosed(text)) }
                 let name = String(chars[chars.startIndex..<close])
                 chars = chars[(close + 1)...]
@@ -76,13 +89,16 @@ public enum PlaceholderError: Error, Equatable, CustomStringConvertible {
             let known = Placeholders.builtIn.union(vars)
             let list = known.sorted().map { "{\($0)}" }.joined(separator: ", ")
             let guess = Self.closest(to: name, in: known).map { "did you mean {\($0)}? " } ?? ""
-            return "unknown placeholder {\(name)} (\(guess)known: \(list)\(vars.isEmpty ? " and the keys of pipeline.vars" : ""))"
+            return
+                "unknown placeholder {\(name)} (\(guess)known: \(list)\(vars.isEmpty ? " and the keys of pipeline.vars" : ""))"
         }
     }
 
     /// The known name within two edits of `name` (the nearest; nil when none is that close).
     static func closest(to name: String, in known: Set<String>) -> String? {
-        let candidates = known.map { ($0, editDistance(Array(name), Array($0))) }.filter { $0.1 <= 2 && $0.1 < max(name.count, 1) }
+        let candidates = known.map { ($0, editDistance(Array(name), Array($0))) }.filter {
+            $0.1 <= 2 && $0.1 < max(name.count, 1)
+        }
         return candidates.min { ($0.1, $0.0) < ($1.1, $1.0) }?.0
     }
 

@@ -25,13 +25,21 @@ struct SlurmSettingsReader {
             case "mem":
                 let text = try fields.string(value, key)
                 guard Self.isSlurmSize(text) else {
-                    throw fields.fail(value, key, "invalid memory \"\(text)\" (Slurm's form: a number with an optional K, M, G or T, e.g. 16G)")
+                    throw fields.fail(
+                        value,
+                        key,
+                        "invalid memory \"\(text)\" (Slurm's form: a number with an optional K, M, G or T, e.g. 16G)"
+                    )
                 }
                 settings.mem = text
             case "time_limit":
                 let text = try fields.string(value, key)
                 guard let seconds = Units.parseDuration(text), seconds >= 60 else {
-                    throw fields.fail(value, key, "invalid time limit \"\(text)\" (a duration of at least a minute, e.g. \"13h\")")
+                    throw fields.fail(
+                        value,
+                        key,
+                        "invalid time limit \"\(text)\" (a duration of at least a minute, e.g. \"13h\")"
+                    )
                 }
                 settings.timeLimit = seconds
             case "requeue": settings.requeue = try fields.boolean(value, key)
@@ -39,9 +47,15 @@ struct SlurmSettingsReader {
                 settings.extra = try fields.strings(value, key)
                 for option in settings.extra {
                     guard option.hasPrefix("-") else {
-                        throw fields.fail(value, key, "\"\(option)\" is not an sbatch option (write each as one item, e.g. [\"--constraint=a100\"])")
+                        throw fields.fail(
+                            value,
+                            key,
+                            "\"\(option)\" is not an sbatch option (write each as one item, e.g. [\"--constraint=a100\"])"
+                        )
                     }
-                    if let refusal = SlurmJobSettings.refusal(of: option) { throw fields.fail(value, key, "\"\(option)\": \(refusal)") }
+                    if let refusal = SlurmJobSettings.refusal(of: option) {
+                        throw fields.fail(value, key, "\"\(option)\": \(refusal)")
+                    }
                 }
             default:
                 throw fields.fail(value, key, "unknown key (known: \(ConfigKeys.slurm.joined(separator: ", ")))")
@@ -57,8 +71,13 @@ struct SlurmSettingsReader {
     private func word(_ node: YAMLNode, _ key: String, extra: String = "") throws(ConfigError) -> String {
         let text = try fields.string(node, key)
         let allowed = "_.-" + extra
-        guard !text.isEmpty, text.allSatisfy({ ($0.isASCII && ($0.isLetter || $0.isNumber)) || allowed.contains($0) }) else {
-            throw fields.fail(node, key, "invalid value \"\(text)\" (letters, digits and \(allowed.map { "'\($0)'" }.joined(separator: " ")) only)")
+        guard !text.isEmpty, text.allSatisfy({ ($0.isASCII && ($0.isLetter || $0.isNumber)) || allowed.contains($0) })
+        else {
+            throw fields.fail(
+                node,
+                key,
+                "invalid value \"\(text)\" (letters, digits and \(allowed.map { "'\($0)'" }.joined(separator: " ")) only)"
+            )
         }
         return text
     }

@@ -36,9 +36,20 @@ public struct SlurmJobSettings: Sendable, Equatable {
     /// Further `sbatch` options, passed as given (none may set what heidi controls: `ForbiddenOption`).
     public var extra: [String]
 
-    public init(partition: String? = nil, account: String? = nil, qos: String? = nil, gpus: String? = nil, gres: String? = nil,
-                nodes: Int? = nil, ntasksPerNode: Int? = nil, cpusPerTask: Int? = nil, mem: String? = nil,
-                timeLimit: Double? = nil, requeue: Bool? = nil, extra: [String] = []) {
+    public init(
+        partition: String? = nil,
+        account: String? = nil,
+        qos: String? = nil,
+        gpus: String? = nil,
+        gres: String? = nil,
+        nodes: Int? = nil,
+        ntasksPerNode: Int? = nil,
+        cpusPerTask: Int? = nil,
+        mem: String? = nil,
+        timeLimit: Double? = nil,
+        requeue: Bool? = nil,
+        extra: [String] = []
+    ) {
         self.partition = partition
         self.account = account
         self.qos = qos
@@ -56,7 +67,10 @@ public struct SlurmJobSettings: Sendable, Equatable {
     /// The `sbatch` options heidi sets itself, long and short spellings: an `extra` entry naming one is refused, since
     /// it would break how heidi names, finds, reads or runs the job.
     public static let controlledOptions: [(long: String, short: String?, why: String)] = [
-        ("--job-name", "-J", "heidi names the job after run, round, stage and attempt, and finds it by that name after a restart"),
+        (
+            "--job-name", "-J",
+            "heidi names the job after run, round, stage and attempt, and finds it by that name after a restart"
+        ),
         ("--output", "-o", "heidi reads the job's output from the file it chose"),
         ("--error", "-e", "heidi reads stderr from the output file it chose"),
         ("--open-mode", nil, "heidi appends so a requeued job's output is kept"),

@@ -67,8 +67,14 @@ public struct EventDraft: Sendable, Equatable {
     public var artifactPaths: [String]
 
     public init(
-        _ type: EventType, level: EventLevel = .info, message: String, runID: String? = nil, round: Int = 0,
-        stage: String? = nil, countersDelta: [String: Double] = [:], usageDelta: [String: Double] = [:],
+        _ type: EventType,
+        level: EventLevel = .info,
+        message: String,
+        runID: String? = nil,
+        round: Int = 0,
+        stage: String? = nil,
+        countersDelta: [String: Double] = [:],
+        usageDelta: [String: Double] = [:],
         artifactPaths: [String] = []
     ) {
         self.type = type

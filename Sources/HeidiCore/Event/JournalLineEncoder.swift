@@ -24,7 +24,11 @@ public enum JournalLineEncoder {
     }
 
     private static func encode(
-        _ draft: EventDraft, message: String, seq: UInt64, timestamp: Timestamp, prevHash: String
+        _ draft: EventDraft,
+        message: String,
+        seq: UInt64,
+        timestamp: Timestamp,
+        prevHash: String
     ) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256 + message.utf8.count)
@@ -35,21 +39,40 @@ public enum JournalLineEncoder {
             out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
         }
         out.append(UInt8(ascii: "{"))
-        key("event_version", first: true); JSONText.appendString("2", to: &out)
-        key("seq"); out.append(contentsOf: String(seq).utf8)
-        key("ts"); JSONText.appendTimestamp(timestamp.microseconds, to: &out)
+        key("event_version", first: true)
+        JSONText.appendString("2", to: &out)
+        key("seq")
+        out.append(contentsOf: String(seq).utf8)
+        key("ts")
+        JSONText.appendTimestamp(timestamp.microseconds, to: &out)
         key("run_id")
-        if let runID = draft.runID { JSONText.appendString(runID, to: &out) } else { out.append(contentsOf: "null".utf8) }
-        key("round"); out.append(contentsOf: String(max(0, draft.round)).utf8)
+        if let runID = draft.runID {
+            JSONText.appendString(runID, to: &out)
+        } else {
+            out.append(contentsOf: "null".utf8)
+        }
+        key("round")
+        out.append(contentsOf: String(max(0, draft.round)).utf8)
         key("stage")
-        if let stage = draft.stage { JSONText.appendString(stage, to: &out) } else { out.append(contentsOf: "null".utf8) }
-        key("level"); JSONText.appendString(draft.level.rawValue, to: &out)
-        key("event_type"); JSONText.appendString(draft.type.rawValue, to: &out)
-        key("message"); JSONText.appendString(message, to: &out)
-        key("counters_delta"); JSONText.appendNumberMap(draft.countersDelta, to: &out)
-        key("usage_delta"); JSONText.appendNumberMap(draft.usageDelta, to: &out)
-        key("artifact_paths"); JSONText.appendStringArray(draft.artifactPaths.map(Redactor.redact), to: &out)
-        key("prev_hash"); JSONText.appendString(prevHash, to: &out)
+        if let stage = draft.stage {
+            JSONText.appendString(stage, to: &out)
+        } else {
+            out.append(contentsOf: "null".utf8)
+        }
+        key("level")
+        JSONText.appendString(draft.level.rawValue, to: &out)
+        key("event_type")
+        JSONText.appendString(draft.type.rawValue, to: &out)
+        key("message")
+        JSONText.appendString(message, to: &out)
+        key("counters_delta")
+        JSONText.appendNumberMap(draft.countersDelta, to: &out)
+        key("usage_delta")
+        JSONText.appendNumberMap(draft.usageDelta, to: &out)
+        key("artifact_paths")
+        JSONText.appendStringArray(draft.artifactPaths.map(Redactor.redact), to: &out)
+        key("prev_hash")
+        JSONText.appendString(prevHash, to: &out)
         out.append(UInt8(ascii: "}"))
         out.append(0x0a)
         return out

@@ -21,13 +21,19 @@ public enum Pipeline {
         let stageName = persisted.stage?.rawValue ?? "?"
         let found = note.map { " (\($0))" } ?? ""
         if resume && !persisted.stopping {
-            machine.record(.runRecovered, level: .warn,
-                           "daemon restarted during \(stageName) of round \(persisted.round)\(found); re-running \(stageName)")
+            machine.record(
+                .runRecovered,
+                level: .warn,
+                "daemon restarted during \(stageName) of round \(persisted.round)\(found); re-running \(stageName)"
+            )
             if machine.state.hold == .requested { machine.state.hold = .none }
             machine.enter(persisted.phase)
         } else {
-            machine.record(.runRecovered, level: .warn,
-                           "daemon restarted during \(stageName) of round \(persisted.round)\(found); run ended (recovery: idle)")
+            machine.record(
+                .runRecovered,
+                level: .warn,
+                "daemon restarted during \(stageName) of round \(persisted.round)\(found); run ended (recovery: idle)"
+            )
             machine.endRun(as: .stopped)
         }
         return Transition(state: machine.state, effects: machine.effects, outcome: .accepted(nil))
@@ -41,9 +47,18 @@ private struct Machine {
 
     /// Records an event about the current stage; run- and round-level events (`stageless`) carry no stage.
     mutating func record(_ type: EventType, level: EventLevel = .info, stageless: Bool = false, _ message: String) {
-        effects.append(.record(EventDraft(
-            type, level: level, message: message, runID: state.runID, round: state.round,
-            stage: stageless ? nil : state.stage?.rawValue)))
+        effects.append(
+            .record(
+                EventDraft(
+                    type,
+                    level: level,
+                    message: message,
+                    runID: state.runID,
+                    round: state.round,
+                    stage: stageless ? nil : state.stage?.rawValue
+                )
+            )
+        )
     }
 
     mutating func apply(_ input: PipelineInput) -> PipelineOutcome {
@@ -64,19 +79,32 @@ private struct Machine {
 
     /// A collected round waiting for train-now is part of a run too: a start would drop it, so it is refused unless
     /// `discard` says to drop it, and then the journal says what was dropped.
-    mutating func start(_ mode: PipelineMode, _ rounds: Int, _ runUnitTests: Bool, _ runID: String, paused: Bool,
-                        discard: Bool) -> PipelineOutcome {
+    mutating func start(
+        _ mode: PipelineMode,
+        _ rounds: Int,
+        _ runUnitTests: Bool,
+        _ runID: String,
+        paused: Bool,
+        discard: Bool
+    ) -> PipelineOutcome {
         guard !state.runActive else {
             return .refused("a run is active (\(state.phase.rawValue), run \(state.runID ?? "?")); stop it first")
         }
         guard rounds >= 1 else { return .refused("rounds must be at least 1") }
         if state.awaitingTrainNow {
-            let collected = "round \(state.round)/\(state.rounds) of run \(state.runID ?? "?") is collected and waits for train-now"
+            let collected =
+                "round \(state.round)/\(state.rounds) of run \(state.runID ?? "?") is collected and waits for train-now"
             guard discard else {
-                return .refused("\(collected); train it (train-now), stop the run, or start with discard (heidictl start --discard) to drop it")
+                return .refused(
+                    "\(collected); train it (train-now), stop the run, or start with discard (heidictl start --discard) to drop it"
+                )
             }
-            record(.pipelineStop, level: .warn, stageless: true,
-                   "run \(state.runID ?? "?") stopped by start with discard: \(collected), discarded untrained")
+            record(
+                .pipelineStop,
+                level: .warn,
+                stageless: true,
+                "run \(state.runID ?? "?") stopped by start with discard: \(collected), discarded untrained"
+            )
         }
         var next = PipelineState()
         next.mode = mode
@@ -86,7 +114,11 @@ private struct Machine {
         next.round = 1
         next.hold = paused ? .requested : .none
         state = next
-        record(.pipelineStart, stageless: true, "run \(runID) started: mode \(mode.rawValue), \(rounds) round\(rounds == 1 ? "" : "s")")
+        record(
+            .pipelineStart,
+            stageless: true,
+            "run \(runID) started: mode \(mode.rawValue), \(rounds) round\(rounds == 1 ? "" : "s")"
+        )
         record(.roundStart, stageless: true, "round 1/\(rounds) started")
         enter(.collecting)
         return .accepted(nil)
@@ -128,19 +160,38 @@ private struct Machine {
             state.hold = .none
             state.trainNow = .none
             state.lastError = PipelineFailure(
-                stage: stage.rawValue, round: state.round, message: failure.message,
-                exitCode: failure.exitCode, signal: failure.signal, at: at)
-            effects.append(.record(EventDraft(
-                .pipelineError, level: .error, message: "\(stage.rawValue) failed: \(failure.message)",
-                runID: state.runID, round: state.round, stage: stage.rawValue)))
+                stage: stage.rawValue,
+                round: state.round,
+                message: failure.message,
+                exitCode: failure.exitCode,
+                signal: failure.signal,
+                at: at
+            )
+            effects.append(
+                .record(
+                    EventDraft(
+                        .pipelineError,
+                        level: .error,
+                        message: "\(stage.rawValue) failed: \(failure.message)",
+                        runID: state.runID,
+                        round: state.round,
+                        stage: stage.rawValue
+                    )
+                )
+            )
             return .accepted(nil)
         }
         if let failure {
             // Allowed (eval by default): the run goes on, but the failure stays visible in status and the completion.
             state.allowedFailures += 1
             state.lastWarning = PipelineFailure(
-                stage: stage.rawValue, round: state.round, message: failure.message,
-                exitCode: failure.exitCode, signal: failure.signal, at: at)
+                stage: stage.rawValue,
+                round: state.round,
+                message: failure.message,
+                exitCode: failure.exitCode,
+                signal: failure.signal,
+                at: at
+            )
         }
         advance(after: stage)
         return .accepted(nil)
@@ -182,7 +233,8 @@ private struct Machine {
             var message = "run \(state.runID ?? "?") complete: \(state.rounds) round\(state.rounds == 1 ? "" : "s")"
             let failures = state.allowedFailures
             if failures > 0, let last = state.lastWarning {
-                message += "; \(failures) allowed stage failure\(failures == 1 ? "" : "s"), the last: \(last.stage ?? "?") of round "
+                message +=
+                    "; \(failures) allowed stage failure\(failures == 1 ? "" : "s"), the last: \(last.stage ?? "?") of round "
                     + "\(last.round): \(last.message)"
             }
             record(.pipelineComplete, level: failures > 0 ? .warn : .info, message)
@@ -213,7 +265,9 @@ private struct Machine {
         if state.runID == nil || (!state.runActive && !state.awaitingTrainNow) {
             return .refused("no run is active; start one with mode collect")
         }
-        if state.mode != .collect { return .refused("train-now applies to collect mode only; this run is in full mode") }
+        if state.mode != .collect {
+            return .refused("train-now applies to collect mode only; this run is in full mode")
+        }
         switch state.phase {
         case .idle:
             state.trainNow = .none
@@ -225,7 +279,10 @@ private struct Machine {
             if state.stopping { return .refused("the run is stopping") }
             if !state.trainNowPending {
                 state.trainNow = .queued
-                record(.trainNowTrigger, "train-now queued: round \(state.round) trains after \(state.stage?.rawValue ?? "collection")")
+                record(
+                    .trainNowTrigger,
+                    "train-now queued: round \(state.round) trains after \(state.stage?.rawValue ?? "collection")"
+                )
             }
             return .accepted("queued")
         case .finalizing, .evaluating:
@@ -267,7 +324,9 @@ private struct Machine {
     }
 
     mutating func reset() -> PipelineOutcome {
-        guard state.phase == .error else { return .refused("reset applies only in ERROR (state is \(state.phase.rawValue))") }
+        guard state.phase == .error else {
+            return .refused("reset applies only in ERROR (state is \(state.phase.rawValue))")
+        }
         record(.reset, "reset from ERROR (\(state.lastError?.message ?? "no recorded error"))")
         state = PipelineState()
         return .accepted(nil)

@@ -114,7 +114,9 @@ public struct PipelineFailure: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case stage, round, message, exitCode = "exit_code", signal, at
+        case stage, round, message
+        case exitCode = "exit_code"
+        case signal, at
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -132,7 +134,14 @@ public struct PipelineFailure: Sendable, Equatable, Codable {
 public enum PipelineInput: Sendable, Equatable {
     /// `paused`: hold before the first stage, as if a pause had been requested (then `resume` or `step`).
     /// `discard`: a collected round waiting for train-now may be dropped (otherwise the start is refused).
-    case start(mode: PipelineMode, rounds: Int, runUnitTests: Bool, runID: String, paused: Bool = false, discard: Bool = false)
+    case start(
+        mode: PipelineMode,
+        rounds: Int,
+        runUnitTests: Bool,
+        runID: String,
+        paused: Bool = false,
+        discard: Bool = false
+    )
     /// The running stage ended: `nil` failure means success. `at` stamps a resulting error.
     case stageFinished(failure: StageFailure?, at: String)
     case stop
@@ -159,7 +168,10 @@ public enum PipelineOutcome: Sendable, Equatable {
     case accepted(String?)
     case refused(String)
 
-    public var isAccepted: Bool { if case .accepted = self { return true }; return false }
+    public var isAccepted: Bool {
+        if case .accepted = self { return true }
+        return false
+    }
 }
 
 /// The result of feeding one input to the state machine.

@@ -21,10 +21,21 @@ public struct AttemptEnd: Sendable, Equatable {
     /// A stop of the run was requested: no retry.
     public var stopping: Bool
 
-    public init(attempt: StageAttempt, ending: StageEnding, exitCode: Int?, signal: Int?, exitText: String,
-                excerpt: String = "", seconds: Double = 0, pid: Int32 = 0, survivors: [Int32] = [],
-                logLoss: (bytes: Int64, error: String)? = nil, timeout: Double = 0, settings: StageConfig? = nil,
-                stopping: Bool = false) {
+    public init(
+        attempt: StageAttempt,
+        ending: StageEnding,
+        exitCode: Int?,
+        signal: Int?,
+        exitText: String,
+        excerpt: String = "",
+        seconds: Double = 0,
+        pid: Int32 = 0,
+        survivors: [Int32] = [],
+        logLoss: (bytes: Int64, error: String)? = nil,
+        timeout: Double = 0,
+        settings: StageConfig? = nil,
+        stopping: Bool = false
+    ) {
         self.attempt = attempt
         self.ending = ending
         self.exitCode = exitCode
@@ -43,7 +54,8 @@ public struct AttemptEnd: Sendable, Equatable {
     public static func == (a: AttemptEnd, b: AttemptEnd) -> Bool {
         a.attempt == b.attempt && a.ending == b.ending && a.exitCode == b.exitCode && a.signal == b.signal
             && a.exitText == b.exitText && a.excerpt == b.excerpt && a.seconds == b.seconds && a.pid == b.pid
-            && a.survivors == b.survivors && a.logLoss?.bytes == b.logLoss?.bytes && a.logLoss?.error == b.logLoss?.error
+            && a.survivors == b.survivors && a.logLoss?.bytes == b.logLoss?.bytes
+            && a.logLoss?.error == b.logLoss?.error
             && a.timeout == b.timeout && a.settings == b.settings && a.stopping == b.stopping
     }
 }
@@ -64,8 +76,14 @@ public struct StageConclusion: Sendable, Equatable {
     public var level: EventLevel
     public var message: String
 
-    public init(failure: StageFailure?, retry: Bool, metricLabel: String, timeoutMessage: String?, level: EventLevel,
-                message: String) {
+    public init(
+        failure: StageFailure?,
+        retry: Bool,
+        metricLabel: String,
+        timeoutMessage: String?,
+        level: EventLevel,
+        message: String
+    ) {
         self.failure = failure
         self.retry = retry
         self.metricLabel = metricLabel
@@ -84,20 +102,42 @@ public struct StageConclusion: Sendable, Equatable {
         if let kind = end.ending.failureKind(exitCode: end.exitCode, signal: end.signal) {
             let text = reason(end)
             if kind == .timeout { timeoutMessage = "\(stage) \(text)\(attempt.suffix)" }
-            failure = StageFailure(kind: kind, message: text + excerpt, exitCode: end.exitCode, signal: end.signal, allowed: allowed)
+            failure = StageFailure(
+                kind: kind,
+                message: text + excerpt,
+                exitCode: end.exitCode,
+                signal: end.signal,
+                allowed: allowed
+            )
         }
-        let retry = failure != nil && end.ending != .stopped && !end.stopping && attempt.number < attempt.total
+        let retry =
+            failure != nil && end.ending != .stopped && !end.stopping && attempt.number < attempt.total
             && !(end.settings?.noRetryExitCodes.contains(end.exitCode ?? -1) ?? false)
         var level = EventLevel.info
-        if end.ending == .stopped || retry { level = .warn } else if let failure { level = failure.allowed ? .warn : .error }
+        if end.ending == .stopped || retry {
+            level = .warn
+        } else if let failure {
+            level = failure.allowed ? .warn : .error
+        }
         let verb = end.ending == .stopped ? "interrupted" : (failure == nil ? "finished" : "failed")
-        var message = "\(stage) \(verb)\(attempt.suffix) (\(end.exitText)) in \(Units.formatDuration(end.seconds)), pid \(end.pid)"
-        if retry { message += "; will retry" } else if let failure, failure.allowed { message += "; failure allowed, run continues" }
+        var message =
+            "\(stage) \(verb)\(attempt.suffix) (\(end.exitText)) in \(Units.formatDuration(end.seconds)), pid \(end.pid)"
+        if retry {
+            message += "; will retry"
+        } else if let failure, failure.allowed {
+            message += "; failure allowed, run continues"
+        }
         if !end.survivors.isEmpty { message += "; WARNING: pids \(end.survivors) survived SIGKILL" }
         if let loss = end.logLoss { message += "; log file incomplete (\(loss.bytes) bytes lost: \(loss.error))" }
         if failure != nil { message += excerpt }
-        return StageConclusion(failure: failure, retry: retry, metricLabel: end.ending.metricLabel(exitCode: end.exitCode, signal: end.signal),
-                               timeoutMessage: timeoutMessage, level: level, message: message)
+        return StageConclusion(
+            failure: failure,
+            retry: retry,
+            metricLabel: end.ending.metricLabel(exitCode: end.exitCode, signal: end.signal),
+            timeoutMessage: timeoutMessage,
+            level: level,
+            message: message
+        )
     }
 
     /// Why a failed attempt failed, without the output excerpt (`exit 3`, `timed out after 5s (killed by SIGKILL)`).

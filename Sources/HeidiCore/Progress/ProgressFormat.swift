@@ -46,7 +46,8 @@ public enum ProgressFormatError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .notAPattern(let text):
-            return "\"\(text)\" is neither a built-in recogniser (\(ProgressFormat.builtInNames.joined(separator: ", "))) "
+            return
+                "\"\(text)\" is neither a built-in recogniser (\(ProgressFormat.builtInNames.joined(separator: ", "))) "
                 + "nor a regular expression with a named group (?<done>...), e.g. 'step (?<done>\\d+)/(?<total>\\d+)'"
         case .invalidPattern(let text, let reason):
             return "\"\(text)\" is not a valid regular expression: \(reason)"

@@ -26,7 +26,13 @@ public struct ChildProgress: Sendable, Equatable, Codable {
     /// Seconds left: as the stage printed it, else from the rate.
     public var etaSeconds: Double?
 
-    public init(done: Double, total: Double? = nil, percent: Double? = nil, rate: Double? = nil, etaSeconds: Double? = nil) {
+    public init(
+        done: Double,
+        total: Double? = nil,
+        percent: Double? = nil,
+        rate: Double? = nil,
+        etaSeconds: Double? = nil
+    ) {
         self.done = done
         self.total = total
         self.percent = percent
@@ -35,7 +41,8 @@ public struct ChildProgress: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case done, total, percent, rate, etaSeconds = "eta_s"
+        case done, total, percent, rate
+        case etaSeconds = "eta_s"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -53,7 +60,9 @@ public struct ChildProgress: Sendable, Equatable, Codable {
         if let total { text += "/" + Self.number(total) }
         if let percent { text += " (\(Self.number(percent))%)" }
         if let rate { text += " \(Self.number((rate * 100).rounded() / 100))/s" }
-        if let etaSeconds { text += " ETA " + (etaSeconds < 60 ? "\(Int(etaSeconds.rounded()))s" : Units.formatDuration(etaSeconds)) }
+        if let etaSeconds {
+            text += " ETA " + (etaSeconds < 60 ? "\(Int(etaSeconds.rounded()))s" : Units.formatDuration(etaSeconds))
+        }
         return text
     }
 

@@ -1,7 +1,8 @@
 /// Turns one line (or carriage-return segment) of stage output into a `ProgressReading`. The built-in formats are
 /// parsed by hand, without regular expressions (they run on every line of a chatty trainer); a configured pattern
 /// uses Swift's `Regex`.
-public struct ProgressRecogniser: @unchecked Sendable {  // Regex is used by one reader at a time, under the meter's lock
+/// (`@unchecked Sendable`: its `Regex` is used by one reader at a time, under the meter's lock.)
+public struct ProgressRecogniser: @unchecked Sendable {
     private enum Kind {
         case builtIn(engine: Bool, tqdm: Bool)
         case pattern(Regex<AnyRegexOutput>)
@@ -43,7 +44,9 @@ public struct ProgressRecogniser: @unchecked Sendable {  // Regex is used by one
     static func engineReading(_ line: Substring, complete: Bool) -> ProgressReading? {
         guard let start = line.firstRange(of: "Generated ")?.upperBound else { return nil }
         var rest = line[start...]
-        guard let done = rest.takeNumber(), rest.take("/"), let total = rest.takeNumber(), rest.take(" (") else { return nil }
+        guard let done = rest.takeNumber(), rest.take("/"), let total = rest.takeNumber(), rest.take(" (") else {
+            return nil
+        }
         var reading = ProgressReading(done: done, total: total)
         if let bar = rest.firstRange(of: "| ") {
             var rate = rest[bar.upperBound...]
@@ -69,7 +72,8 @@ public struct ProgressRecogniser: @unchecked Sendable {  // Regex is used by one
         var before = trimmed[..<open]
         guard before.last == " " else { return nil }
         before = before.dropLast()
-        let tokenStart = before.lastIndex(where: { $0 == " " || $0 == "|" }).map { before.index(after: $0) } ?? before.startIndex
+        let tokenStart =
+            before.lastIndex(where: { $0 == " " || $0 == "|" }).map { before.index(after: $0) } ?? before.startIndex
         var token = before[tokenStart...]
         guard let done = token.takeNumber() else { return nil }
         var reading = ProgressReading(done: done)
@@ -92,7 +96,9 @@ public struct ProgressRecogniser: @unchecked Sendable {  // Regex is used by one
         guard (2...3).contains(fields.count) else { return nil }
         var seconds = 0.0
         for field in fields {
-            guard !field.isEmpty, field.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Double(field) else { return nil }
+            guard !field.isEmpty, field.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Double(field) else {
+                return nil
+            }
             seconds = seconds * 60 + value
         }
         return seconds

@@ -77,7 +77,8 @@ public struct ProgressTracker: Sendable, Equatable {
     /// Records `reading`, seen at `now` (monotonic seconds). Returns whether what status shows changed.
     @discardableResult
     public mutating func record(_ reading: ProgressReading, at now: Double) -> Bool {
-        if let base = baseline, reading.done >= (current?.done ?? 0), reading.total == base.total {} else {
+        if let base = baseline, reading.done >= (current?.done ?? 0), reading.total == base.total {
+        } else {
             baseline = (reading.done, reading.total, now)
         }
         var progress = ChildProgress(done: reading.done, total: reading.total)

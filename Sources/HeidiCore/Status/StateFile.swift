@@ -18,8 +18,16 @@ public struct StateFile: Sendable, Equatable, Codable {
     /// to the launcher, which re-attaches to the job instead of starting the stage again.
     public var stageExecutor: ExecutorRecord?
 
-    public init(status: StatusSnapshot, legacyStatus: String, stageActive: Bool, runUnitTests: Bool, allowedFailures: Int = 0,
-                stageInstance: String? = nil, stageCgroup: String? = nil, stageExecutor: ExecutorRecord? = nil) {
+    public init(
+        status: StatusSnapshot,
+        legacyStatus: String,
+        stageActive: Bool,
+        runUnitTests: Bool,
+        allowedFailures: Int = 0,
+        stageInstance: String? = nil,
+        stageCgroup: String? = nil,
+        stageExecutor: ExecutorRecord? = nil
+    ) {
         self.status = status
         self.legacyStatus = legacyStatus
         self.stageActive = stageActive
@@ -31,9 +39,15 @@ public struct StateFile: Sendable, Equatable, Codable {
     }
 
     enum ExtraKeys: String, CodingKey {
-        case status, currentRound = "current_round", currentStage = "current_stage", stageActive = "stage_active"
-        case runUnitTests = "run_unit_tests", allowedFailures = "allowed_failures", stageInstance = "stage_instance"
-        case stageCgroup = "stage_cgroup", stageExecutor = "stage_executor"
+        case status
+        case currentRound = "current_round"
+        case currentStage = "current_stage"
+        case stageActive = "stage_active"
+        case runUnitTests = "run_unit_tests"
+        case allowedFailures = "allowed_failures"
+        case stageInstance = "stage_instance"
+        case stageCgroup = "stage_cgroup"
+        case stageExecutor = "stage_executor"
     }
 
     public init(from decoder: any Decoder) throws {

@@ -8,19 +8,37 @@
 extension StatusSnapshot {
     public init(json bytes: some Collection<UInt8>) throws(StatusDecodingError) {
         let value: JSONValue
-        do { value = try StrictJSONParser.parse(bytes) } catch { throw StatusDecodingError(path: "", reason: "\(error)") }
+        do { value = try StrictJSONParser.parse(bytes) } catch {
+            throw StatusDecodingError(path: "", reason: "\(error)")
+        }
         let o = try StatusFields(value, path: "")
-        self.init(version: try o.string("version"), pid: try o.integer("pid"), startedAt: try o.string("started_at"),
-                  state: try o.rawValue("state"), mode: try o.rawValue("mode"), runID: try o.optionalString("run_id"),
-                  round: try o.integer("round"), rounds: try o.integer("rounds"), stage: try o.optionalString("stage"),
-                  paused: try o.bool("paused"), pauseRequested: try o.bool("pause_requested"),
-                  trainNowPending: try o.bool("train_now_pending"), awaitingTrainNow: try o.bool("awaiting_train_now"),
-                  stopping: try o.bool("stopping"), child: try o.optionalObject("child").map { c throws(StatusDecodingError) in
-                      try ChildStatus(c) },
-                  lastError: try o.optionalObject("last_error").map { e throws(StatusDecodingError) in try PipelineFailure(e) },
-                  lastWarning: try o.optionalObject("last_warning").map { e throws(StatusDecodingError) in try PipelineFailure(e) },
-                  journal: try JournalHead(try o.object("journal")), supervision: try o.string("supervision"),
-                  updatedAt: try o.string("updated_at"))
+        self.init(
+            version: try o.string("version"),
+            pid: try o.integer("pid"),
+            startedAt: try o.string("started_at"),
+            state: try o.rawValue("state"),
+            mode: try o.rawValue("mode"),
+            runID: try o.optionalString("run_id"),
+            round: try o.integer("round"),
+            rounds: try o.integer("rounds"),
+            stage: try o.optionalString("stage"),
+            paused: try o.bool("paused"),
+            pauseRequested: try o.bool("pause_requested"),
+            trainNowPending: try o.bool("train_now_pending"),
+            awaitingTrainNow: try o.bool("awaiting_train_now"),
+            stopping: try o.bool("stopping"),
+            child: try o.optionalObject("child").map { c throws(StatusDecodingError) in
+                try ChildStatus(c)
+            },
+            lastError: try o.optionalObject("last_error").map { e throws(StatusDecodingError) in try PipelineFailure(e)
+            },
+            lastWarning: try o.optionalObject("last_warning").map { e throws(StatusDecodingError) in
+                try PipelineFailure(e)
+            },
+            journal: try JournalHead(try o.object("journal")),
+            supervision: try o.string("supervision"),
+            updatedAt: try o.string("updated_at")
+        )
         apiVersion = try o.integer("api_version")
     }
 }
@@ -34,30 +52,51 @@ public struct StatusDecodingError: Error, Equatable, CustomStringConvertible, Se
 
 extension ChildStatus {
     fileprivate init(_ c: StatusFields) throws(StatusDecodingError) {
-        self.init(pid: try c.integer("pid"), pgid: try c.integer("pgid"), argv: try c.strings("argv"),
-                  startedAt: try c.string("started_at"), elapsedSeconds: try c.number("elapsed_s"),
-                  timeoutSeconds: try c.number("timeout_s"), status: try c.optionalString("status"),
-                  startTicks: try c.optionalInteger("start_ticks"), counters: try c.optionalNumbers("counters"),
-                  usage: try c.optionalNumbers("usage"),
-                  progress: try c.optionalObject("progress").map { p throws(StatusDecodingError) in
-                      ChildProgress(done: try p.number("done"), total: try p.optionalNumber("total"),
-                                    percent: try p.optionalNumber("percent"), rate: try p.optionalNumber("rate"),
-                                    etaSeconds: try p.optionalNumber("eta_s"))
-                  })
+        self.init(
+            pid: try c.integer("pid"),
+            pgid: try c.integer("pgid"),
+            argv: try c.strings("argv"),
+            startedAt: try c.string("started_at"),
+            elapsedSeconds: try c.number("elapsed_s"),
+            timeoutSeconds: try c.number("timeout_s"),
+            status: try c.optionalString("status"),
+            startTicks: try c.optionalInteger("start_ticks"),
+            counters: try c.optionalNumbers("counters"),
+            usage: try c.optionalNumbers("usage"),
+            progress: try c.optionalObject("progress").map { p throws(StatusDecodingError) in
+                ChildProgress(
+                    done: try p.number("done"),
+                    total: try p.optionalNumber("total"),
+                    percent: try p.optionalNumber("percent"),
+                    rate: try p.optionalNumber("rate"),
+                    etaSeconds: try p.optionalNumber("eta_s")
+                )
+            }
+        )
     }
 }
 
 extension PipelineFailure {
     fileprivate init(_ e: StatusFields) throws(StatusDecodingError) {
-        self.init(stage: try e.optionalString("stage"), round: try e.integer("round"), message: try e.string("message"),
-                  exitCode: try e.optionalInteger("exit_code"), signal: try e.optionalInteger("signal"), at: try e.string("at"))
+        self.init(
+            stage: try e.optionalString("stage"),
+            round: try e.integer("round"),
+            message: try e.string("message"),
+            exitCode: try e.optionalInteger("exit_code"),
+            signal: try e.optionalInteger("signal"),
+            at: try e.string("at")
+        )
     }
 }
 
 extension JournalHead {
     fileprivate init(_ j: StatusFields) throws(StatusDecodingError) {
-        self.init(path: try j.string("path"), seq: try j.integer("seq"), head: try j.string("head"),
-                  damage: try j.optionalString("damage"))
+        self.init(
+            path: try j.string("path"),
+            seq: try j.integer("seq"),
+            head: try j.string("head"),
+            damage: try j.optionalString("damage")
+        )
     }
 }
 
@@ -67,7 +106,9 @@ private struct StatusFields {
     let path: String
 
     init(_ value: JSONValue, path: String) throws(StatusDecodingError) {
-        guard case .object(let list) = value else { throw StatusDecodingError(path: path, reason: "expected an object") }
+        guard case .object(let list) = value else {
+            throw StatusDecodingError(path: path, reason: "expected an object")
+        }
         var members: [String: JSONValue] = [:]
         for (key, value) in list { members[key] = value }
         self.members = members
@@ -118,7 +159,9 @@ private struct StatusFields {
         guard let value = present(key) else { return nil }
         guard case .number(let text) = value else { throw mismatch(key, "an integer") }
         if let exact = Integer(text) { return exact }
-        guard let number = Double(text), let integral = Integer(exactly: number) else { throw mismatch(key, "an integer") }
+        guard let number = Double(text), let integral = Integer(exactly: number) else {
+            throw mismatch(key, "an integer")
+        }
         return integral
     }
 
@@ -147,7 +190,9 @@ private struct StatusFields {
         guard case .object(let list) = value else { throw mismatch(key, "an object of numbers") }
         var numbers: [String: Double] = [:]
         for (name, item) in list {
-            guard case .number(let text) = item, let number = Double(text) else { throw mismatch(key, "an object of numbers") }
+            guard case .number(let text) = item, let number = Double(text) else {
+                throw mismatch(key, "an object of numbers")
+            }
             numbers[name] = number
         }
         return numbers

@@ -20,9 +20,20 @@ public struct ChildStatus: Sendable, Equatable, Codable {
     /// `nodes`, `pending_seconds`, `running_seconds`, …); absent for a local child, whose `pid` says where it is.
     public var executor: [String: String]?
 
-    public init(pid: Int32, pgid: Int32, argv: [String], startedAt: String, elapsedSeconds: Double,
-                timeoutSeconds: Double, status: String?, startTicks: UInt64?, counters: [String: Double]? = nil,
-                usage: [String: Double]? = nil, progress: ChildProgress? = nil, executor: [String: String]? = nil) {
+    public init(
+        pid: Int32,
+        pgid: Int32,
+        argv: [String],
+        startedAt: String,
+        elapsedSeconds: Double,
+        timeoutSeconds: Double,
+        status: String?,
+        startTicks: UInt64?,
+        counters: [String: Double]? = nil,
+        usage: [String: Double]? = nil,
+        progress: ChildProgress? = nil,
+        executor: [String: String]? = nil
+    ) {
         self.pid = pid
         self.pgid = pgid
         self.argv = argv
@@ -38,8 +49,13 @@ public struct ChildStatus: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case pid, pgid, argv, startedAt = "started_at", elapsedSeconds = "elapsed_s", timeoutSeconds = "timeout_s"
-        case status, startTicks = "start_ticks", counters, usage, progress, executor
+        case pid, pgid, argv
+        case startedAt = "started_at"
+        case elapsedSeconds = "elapsed_s"
+        case timeoutSeconds = "timeout_s"
+        case status
+        case startTicks = "start_ticks"
+        case counters, usage, progress, executor
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -121,10 +137,28 @@ public struct StatusSnapshot: Sendable, Equatable, Codable {
     public var supervision: String
     public var updatedAt: String
 
-    public init(version: String, pid: Int32, startedAt: String, state: PipelinePhase, mode: PipelineMode, runID: String?,
-                round: Int, rounds: Int, stage: String?, paused: Bool, pauseRequested: Bool, trainNowPending: Bool,
-                awaitingTrainNow: Bool, stopping: Bool, child: ChildStatus?, lastError: PipelineFailure?,
-                lastWarning: PipelineFailure? = nil, journal: JournalHead, supervision: String, updatedAt: String) {
+    public init(
+        version: String,
+        pid: Int32,
+        startedAt: String,
+        state: PipelinePhase,
+        mode: PipelineMode,
+        runID: String?,
+        round: Int,
+        rounds: Int,
+        stage: String?,
+        paused: Bool,
+        pauseRequested: Bool,
+        trainNowPending: Bool,
+        awaitingTrainNow: Bool,
+        stopping: Bool,
+        child: ChildStatus?,
+        lastError: PipelineFailure?,
+        lastWarning: PipelineFailure? = nil,
+        journal: JournalHead,
+        supervision: String,
+        updatedAt: String
+    ) {
         self.version = version
         self.pid = pid
         self.startedAt = startedAt
@@ -148,10 +182,20 @@ public struct StatusSnapshot: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case apiVersion = "api_version", version, pid, startedAt = "started_at", state, mode, runID = "run_id", round, rounds
-        case stage, paused, pauseRequested = "pause_requested", trainNowPending = "train_now_pending"
-        case awaitingTrainNow = "awaiting_train_now", stopping, child, lastError = "last_error"
-        case lastWarning = "last_warning", journal, supervision
+        case apiVersion = "api_version"
+        case version, pid
+        case startedAt = "started_at"
+        case state, mode
+        case runID = "run_id"
+        case round, rounds
+        case stage, paused
+        case pauseRequested = "pause_requested"
+        case trainNowPending = "train_now_pending"
+        case awaitingTrainNow = "awaiting_train_now"
+        case stopping, child
+        case lastError = "last_error"
+        case lastWarning = "last_warning"
+        case journal, supervision
         case updatedAt = "updated_at"
     }
 

@@ -69,7 +69,9 @@ public enum FileSystem {
     public static func writeAll(fd: Int32, _ bytes: [UInt8], path: String) throws(FileSystemError) {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { raw in raw.baseAddress.map { Glibc.write(fd, $0 + offset, raw.count - offset) } ?? 0 }
+            let n = bytes.withUnsafeBytes { raw in
+                raw.baseAddress.map { Glibc.write(fd, $0 + offset, raw.count - offset) } ?? 0
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw FileSystemError(path: path, operation: "write", errno: errno)
@@ -128,7 +130,10 @@ public enum FileSystem {
         var parts: [Substring] = []
         for part in path.split(separator: "/", omittingEmptySubsequences: true) {
             if part == "." { continue }
-            if part == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
+            if part == ".." {
+                if !parts.isEmpty { parts.removeLast() }
+                continue
+            }
             parts.append(part)
         }
         return (path.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
@@ -136,11 +141,15 @@ public enum FileSystem {
 
     /// The names in the directory `path`, without `.` and `..`, in no particular order.
     public static func entries(of path: String) throws(FileSystemError) -> [String] {
-        guard let directory = opendir(path) else { throw FileSystemError(path: path, operation: "opendir", errno: errno) }
+        guard let directory = opendir(path) else {
+            throw FileSystemError(path: path, operation: "opendir", errno: errno)
+        }
         defer { closedir(directory) }
         var names: [String] = []
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             if name != "." && name != ".." { names.append(name) }
         }
         return names

@@ -108,8 +108,20 @@ public enum JSONText {
             }
         }
         out.append(0x22)
-        digits(year, 4); out.append(0x2d); digits(month, 2); out.append(0x2d); digits(day, 2); out.append(0x54)
-        digits(time / 3600, 2); out.append(0x3a); digits(time / 60 % 60, 2); out.append(0x3a); digits(time % 60, 2)
-        out.append(0x2e); digits(fraction, 6); out.append(0x5a); out.append(0x22)
+        digits(year, 4)
+        out.append(0x2d)
+        digits(month, 2)
+        out.append(0x2d)
+        digits(day, 2)
+        out.append(0x54)
+        digits(time / 3600, 2)
+        out.append(0x3a)
+        digits(time / 60 % 60, 2)
+        out.append(0x3a)
+        digits(time % 60, 2)
+        out.append(0x2e)
+        digits(fraction, 6)
+        out.append(0x5a)
+        out.append(0x22)
     }
 }

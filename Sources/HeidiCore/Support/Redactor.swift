@@ -1,7 +1,8 @@
+import CHeidiShim
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CHeidiShim
 
 /// Removes secrets and terminal escapes from text before it is written anywhere (journal, logs, journald, API).
 ///
@@ -55,19 +56,24 @@ public enum Redactor {
     /// from which a secret pattern matches (an exact check at each one found). nil when any line may need more
     /// than a copy. This is the output pipeline's fast path: one vectorized pass, whatever the text.
     public static func unchangedLineCount(_ lines: UnsafeBufferPointer<UInt8>) -> Int? {
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 512) { (hits: UnsafeMutableBufferPointer<UInt32>) -> Int? in
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 512) {
+            (hits: UnsafeMutableBufferPointer<UInt32>) -> Int? in
             unchangedLineCount(lines, hits: hits)
         }
     }
 
-    private static func unchangedLineCount(_ lines: UnsafeBufferPointer<UInt8>, hits: UnsafeMutableBufferPointer<UInt32>) -> Int? {
+    private static func unchangedLineCount(
+        _ lines: UnsafeBufferPointer<UInt8>,
+        hits: UnsafeMutableBufferPointer<UInt32>
+    ) -> Int? {
         guard let base = lines.baseAddress else { return 0 }
         var hitCount = 0
         var flags: Int32 = 0
         let count = heidi_scan_text(base, lines.count, triggerTable, hits.baseAddress, hits.count, &hitCount, &flags)
         guard flags == 0, hitCount <= hits.count else { return nil }
         // Read once, not per hit (a training log has a trigger word on every line: "tokens/s").
-        let keyTrigger = privateKeyTrigger, initials = SecretPatterns.tokenRuleInitials
+        let keyTrigger = privateKeyTrigger
+        let initials = SecretPatterns.tokenRuleInitials
         for hit in hits[0..<hitCount] {
             guard hit & 31 != keyTrigger else { return nil }  // a key block: LineRedactor's state
             if SecretPatterns.mayReplace(in: lines, at: Int(hit >> 5), initials: initials) { return nil }
@@ -89,7 +95,9 @@ public enum Redactor {
         _ = heidi_scan_text(base, bytes.count, triggerTable, nil, 0, &hitCount, &flags)
         guard hitCount > 0 else { return (limit, false) }
         var hits = [UInt32](repeating: 0, count: hitCount)
-        _ = hits.withUnsafeMutableBufferPointer { heidi_scan_text(base, bytes.count, triggerTable, $0.baseAddress, $0.count, &hitCount, &flags) }
+        _ = hits.withUnsafeMutableBufferPointer {
+            heidi_scan_text(base, bytes.count, triggerTable, $0.baseAddress, $0.count, &hitCount, &flags)
+        }
         let regions = hits.compactMap { hit -> Range<Int>? in
             let position = Int(hit >> 5)
             // A private key's "-----BEGIN …" comes up to 64 bytes before its trigger word; every other secret
@@ -112,13 +120,18 @@ public enum Redactor {
 
     /// What `heidi_scan_text` (or its scalar version) reports for `bytes`: newlines, flags, and every trigger word
     /// found (for tests).
-    static func textScan(_ bytes: [UInt8], scalar: Bool = false) -> (lines: Int, flags: Int32, hits: [(offset: Int, word: String)]) {
+    static func textScan(
+        _ bytes: [UInt8],
+        scalar: Bool = false
+    ) -> (lines: Int, flags: Int32, hits: [(offset: Int, word: String)]) {
         var hits = [UInt32](repeating: 0, count: bytes.count + 1)
         var hitCount = 0
         var flags: Int32 = 0
         let scan = scalar ? heidi_scan_text_scalar : heidi_scan_text
         let lines = bytes.withUnsafeBufferPointer { buffer in
-            hits.withUnsafeMutableBufferPointer { scan(buffer.baseAddress, buffer.count, triggerTable, $0.baseAddress, $0.count, &hitCount, &flags) }
+            hits.withUnsafeMutableBufferPointer {
+                scan(buffer.baseAddress, buffer.count, triggerTable, $0.baseAddress, $0.count, &hitCount, &flags)
+            }
         }
         return (lines, flags, hits[0..<hitCount].map { (Int($0 >> 5), triggers[Int($0 & 31)]) })
     }

@@ -11,7 +11,9 @@ public enum SHA256 {
     public static func hash<Bytes: Collection>(_ bytes: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
         var out = [UInt8](repeating: 0, count: 32)
         out.withUnsafeMutableBytes { result in
-            let done: Void? = bytes.withContiguousStorageIfAvailable { digest(UnsafeRawBufferPointer($0), into: result) }
+            let done: Void? = bytes.withContiguousStorageIfAvailable {
+                digest(UnsafeRawBufferPointer($0), into: result)
+            }
             if done == nil { Array(bytes).withUnsafeBytes { digest($0, into: result) } }
         }
         return out

@@ -14,7 +14,9 @@ enum SecretPatterns {
     static func replaceSecrets(in bytes: [UInt8]) -> [UInt8] {
         var result = bytes
         func apply(_ marker: [UInt8], _ match: (UnsafeBufferPointer<UInt8>, Int) -> Match?) {
-            if let replaced = result.withUnsafeBufferPointer({ replaceAll(in: $0, with: marker, matching: match) }) { result = replaced }
+            if let replaced = result.withUnsafeBufferPointer({ replaceAll(in: $0, with: marker, matching: match) }) {
+                result = replaced
+            }
         }
         apply(Array("[PRIVATE_KEY]".utf8), replacingWhole(privateKeyBlock))
         for rule in tokenRules { apply(rule.marker, replacingWhole(rule.match)) }
@@ -23,7 +25,9 @@ enum SecretPatterns {
     }
 
     /// A pattern that gives where its match ends, as a `Match` that replaces all of it.
-    private static func replacingWhole(_ match: @escaping (UnsafeBufferPointer<UInt8>, Int) -> Int?)
+    private static func replacingWhole(
+        _ match: @escaping (UnsafeBufferPointer<UInt8>, Int) -> Int?
+    )
         -> (UnsafeBufferPointer<UInt8>, Int) -> Match?
     {
         { bytes, start in match(bytes, start).map { Match(end: $0, replacedFrom: start) } }
@@ -40,7 +44,8 @@ enum SecretPatterns {
                 guard next == 0x5B else { return nil }
                 var end = skip(bytes, from: start + 2) { (0x30...0x3F).contains($0) }
                 end = skip(bytes, from: end) { (0x20...0x2F).contains($0) }
-                return end < bytes.count && (0x40...0x7E).contains(bytes[end]) ? Match(end: end + 1, replacedFrom: start) : nil
+                return end < bytes.count && (0x40...0x7E).contains(bytes[end])
+                    ? Match(end: end + 1, replacedFrom: start) : nil
             }
         }
         return removed ?? bytes
@@ -54,7 +59,11 @@ enum SecretPatterns {
     /// Called once per trigger word of every line a child prints (every "tokens/s" of a training log): the helpers
     /// it calls are inlined, and a caller that asks for many positions passes `tokenRuleInitials` read once (each
     /// read of a lazily initialised static is a call).
-    static func mayReplace(in lines: UnsafeBufferPointer<UInt8>, at position: Int, initials: UInt32 = tokenRuleInitials) -> Bool {
+    static func mayReplace(
+        in lines: UnsafeBufferPointer<UInt8>,
+        at position: Int,
+        initials: UInt32 = tokenRuleInitials
+    ) -> Bool {
         let initial = lines[position] | 0x20
         if initial &- 0x61 < 26 && initials & (1 << (initial - 0x61)) != 0,
             tokenRules.contains(where: { $0.match(lines, at: position) != nil })
@@ -124,7 +133,9 @@ enum SecretPatterns {
                     guard index > afterPrefix else { continue }
                 }
                 let bodyStart = index
-                while index < bytes.count && body(bytes[index]) && !(exactLength && index - bodyStart == minimum) { index += 1 }
+                while index < bytes.count && body(bytes[index]) && !(exactLength && index - bodyStart == minimum) {
+                    index += 1
+                }
                 if index - bodyStart >= minimum { return index }
             }
             return nil
@@ -132,17 +143,44 @@ enum SecretPatterns {
     }
 
     private static let tokenRules: [TokenRule] = [
-        TokenRule(prefixes: ["github_pat_"].map(lower), body: { isAlphanumeric($0) || $0 == underscore }, minimum: 20,
-                  marker: Array("[GITHUB_TOKEN]".utf8)),
-        TokenRule(prefixes: ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"].map(lower), body: isAlphanumeric, minimum: 30,
-                  marker: Array("[GITHUB_TOKEN]".utf8)),
-        TokenRule(prefixes: ["glpat-"].map(lower), body: isTokenCharacter, minimum: 20, marker: Array("[GITLAB_TOKEN]".utf8)),
-        TokenRule(prefixes: ["sk-"].map(lower), body: isTokenCharacter, minimum: 20, marker: Array("[OPENAI_KEY]".utf8)),
-        TokenRule(prefixes: ["akia", "asia"].map(lower), body: isAlphanumeric, minimum: 16, exactLength: true,
-                  marker: Array("[AWS_KEY]".utf8)),
-        TokenRule(prefixes: ["bearer"].map(lower), whitespaceAfterPrefix: true,
-                  body: isBearerCharacter, minimum: 16,
-                  marker: Array("Bearer [BEARER_TOKEN]".utf8)),
+        TokenRule(
+            prefixes: ["github_pat_"].map(lower),
+            body: { isAlphanumeric($0) || $0 == underscore },
+            minimum: 20,
+            marker: Array("[GITHUB_TOKEN]".utf8)
+        ),
+        TokenRule(
+            prefixes: ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"].map(lower),
+            body: isAlphanumeric,
+            minimum: 30,
+            marker: Array("[GITHUB_TOKEN]".utf8)
+        ),
+        TokenRule(
+            prefixes: ["glpat-"].map(lower),
+            body: isTokenCharacter,
+            minimum: 20,
+            marker: Array("[GITLAB_TOKEN]".utf8)
+        ),
+        TokenRule(
+            prefixes: ["sk-"].map(lower),
+            body: isTokenCharacter,
+            minimum: 20,
+            marker: Array("[OPENAI_KEY]".utf8)
+        ),
+        TokenRule(
+            prefixes: ["akia", "asia"].map(lower),
+            body: isAlphanumeric,
+            minimum: 16,
+            exactLength: true,
+            marker: Array("[AWS_KEY]".utf8)
+        ),
+        TokenRule(
+            prefixes: ["bearer"].map(lower),
+            whitespaceAfterPrefix: true,
+            body: isBearerCharacter,
+            minimum: 16,
+            marker: Array("Bearer [BEARER_TOKEN]".utf8)
+        ),
     ]
 
     /// The first letters of the token rules' prefixes, as bits (a = 1): most trigger words ("token", "key") start
@@ -173,7 +211,8 @@ enum SecretPatterns {
     private static func keyBoundary(_ bytes: UnsafeBufferPointer<UInt8>, marker: [UInt8], at start: Int) -> Int? {
         guard hasPrefix(bytes, marker, at: start) else { return nil }
         let runEnd = skip(bytes, from: start + marker.count) { isLetter($0) || $0 == space }
-        guard runEnd - (start + marker.count) >= keyMarker.count, hasPrefix(bytes, keyMarker, at: runEnd - keyMarker.count),
+        guard runEnd - (start + marker.count) >= keyMarker.count,
+            hasPrefix(bytes, keyMarker, at: runEnd - keyMarker.count),
             hasPrefix(bytes, dashes, at: runEnd)
         else { return nil }
         return runEnd + dashes.count
@@ -181,8 +220,10 @@ enum SecretPatterns {
 
     // MARK: - Assignments
 
-    private static let secretNames = ["api_key", "apikey", "api-key", "token", "secret", "secret_key", "access_key", "password", "passwd"]
-        .map(lower)
+    private static let secretNames = [
+        "api_key", "apikey", "api-key", "token", "secret", "secret_key", "access_key", "password", "passwd",
+    ]
+    .map(lower)
     private static let redacted = Array("[REDACTED]".utf8)
 
     /// `NAME=value`, `NAME: value`, `"NAME": "value"` where NAME (a run of `[A-Za-z0-9_.-]`) ends in a secret name:
@@ -214,7 +255,9 @@ enum SecretPatterns {
         var index = start
         if index < bytes.count && isQuote(bytes[index]) { index += 1 }
         index = skipWhitespace(bytes, from: index)
-        guard index < bytes.count, bytes[index] == UInt8(ascii: "=") || bytes[index] == UInt8(ascii: ":") else { return nil }
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "=") || bytes[index] == UInt8(ascii: ":") else {
+            return nil
+        }
         index = skipWhitespace(bytes, from: index + 1)
         if index < bytes.count && isQuote(bytes[index]) { index += 1 }
         return index
@@ -230,14 +273,20 @@ enum SecretPatterns {
 
     /// One pass, left to right: where `match` finds a secret at an index, its marker replaces it and the scan goes
     /// on after it. nil when nothing was replaced (the caller keeps what it has, so a clean line is never copied).
-    private static func replaceAll(in bytes: UnsafeBufferPointer<UInt8>, with marker: [UInt8],
-                                   matching match: (UnsafeBufferPointer<UInt8>, Int) -> Match?) -> [UInt8]? {
+    private static func replaceAll(
+        in bytes: UnsafeBufferPointer<UInt8>,
+        with marker: [UInt8],
+        matching match: (UnsafeBufferPointer<UInt8>, Int) -> Match?
+    ) -> [UInt8]? {
         var result: [UInt8] = []
         var replaced = false
         var copied = 0
         var index = 0
         while index < bytes.count {
-            guard let found = match(bytes, index) else { index += 1; continue }
+            guard let found = match(bytes, index) else {
+                index += 1
+                continue
+            }
             if let from = found.replacedFrom {
                 if !replaced { result.reserveCapacity(bytes.count + marker.count) }
                 replaced = true
@@ -253,7 +302,11 @@ enum SecretPatterns {
     }
 
     @inline(__always)
-    private static func skip(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, while accepts: (UInt8) -> Bool) -> Int {
+    private static func skip(
+        _ bytes: UnsafeBufferPointer<UInt8>,
+        from start: Int,
+        while accepts: (UInt8) -> Bool
+    ) -> Int {
         var index = start
         while index < bytes.count && accepts(bytes[index]) { index += 1 }
         return index
@@ -280,7 +333,9 @@ enum SecretPatterns {
         case 0xE1: return continuation(1) == 0x9A && continuation(2) == 0x80 ? 3 : 0
         case 0xE2:
             guard let second = continuation(1), let third = continuation(2) else { return 0 }
-            if second == 0x80 && ((0x80...0x8A).contains(third) || third == 0xA8 || third == 0xA9 || third == 0xAF) { return 3 }
+            if second == 0x80 && ((0x80...0x8A).contains(third) || third == 0xA8 || third == 0xA9 || third == 0xAF) {
+                return 3
+            }
             return second == 0x81 && third == 0x9F ? 3 : 0
         case 0xE3: return continuation(1) == 0x80 && continuation(2) == 0x80 ? 3 : 0
         default: return 0
@@ -294,13 +349,15 @@ enum SecretPatterns {
         let length = whitespaceLength(bytes, at: index)
         guard length > 1 else { return 0 }
         let last = bytes[index + length - 1]
-        return (byte == 0xC2 && last == 0x85) || (byte == 0xE2 && bytes[index + 1] == 0x80 && (last == 0xA8 || last == 0xA9)) ? length : 0
+        return (byte == 0xC2 && last == 0x85)
+            || (byte == 0xE2 && bytes[index + 1] == 0x80 && (last == 0xA8 || last == 0xA9)) ? length : 0
     }
 
     /// Whether `bytes` holds the lowercase ASCII `prefix` at `start`, letters in either case.
     private static func hasPrefix(_ bytes: UnsafeBufferPointer<UInt8>, _ prefix: [UInt8], at start: Int) -> Bool {
         guard start >= 0, bytes.count - start >= prefix.count else { return false }
-        for offset in 0..<prefix.count where bytes[start + offset] | (isLetter(bytes[start + offset]) ? 0x20 : 0) != prefix[offset] {
+        for offset in 0..<prefix.count
+        where bytes[start + offset] | (isLetter(bytes[start + offset]) ? 0x20 : 0) != prefix[offset] {
             return false
         }
         return true
@@ -312,17 +369,24 @@ enum SecretPatterns {
     @inline(__always) private static func isLetter(_ byte: UInt8) -> Bool { (byte | 0x20) &- 0x61 < 26 }
     @inline(__always) private static func isAlphanumeric(_ byte: UInt8) -> Bool { isLetter(byte) || byte &- 0x30 < 10 }
     /// `[A-Za-z0-9_-]`
-    @inline(__always) private static func isTokenCharacter(_ byte: UInt8) -> Bool { isAlphanumeric(byte) || byte == 0x5F || byte == 0x2D }
+    @inline(__always) private static func isTokenCharacter(_ byte: UInt8) -> Bool {
+        isAlphanumeric(byte) || byte == 0x5F || byte == 0x2D
+    }
     /// `[A-Za-z0-9_.-]`
-    @inline(__always) private static func isNameCharacter(_ byte: UInt8) -> Bool { isTokenCharacter(byte) || byte == 0x2E }
+    @inline(__always) private static func isNameCharacter(_ byte: UInt8) -> Bool {
+        isTokenCharacter(byte) || byte == 0x2E
+    }
     /// `[A-Za-z0-9._~+/=-]`
     private static func isBearerCharacter(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="),
+        case UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "+"), UInt8(ascii: "/"),
+            UInt8(ascii: "="),
             UInt8(ascii: "-"):
             return true
         default: return isAlphanumeric(byte)
         }
     }
-    @inline(__always) private static func isQuote(_ byte: UInt8) -> Bool { byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") }
+    @inline(__always) private static func isQuote(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'")
+    }
 }

@@ -26,9 +26,18 @@ public indirect enum JSONValue: Equatable, Sendable {
         return members.first { $0.key == key }?.value
     }
 
-    public var stringValue: String? { if case .string(let s) = self { return s }; return nil }
-    public var int64Value: Int64? { if case .number(let n) = self { return Int64(n) }; return nil }
-    public var isNull: Bool { if case .null = self { return true }; return false }
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+    public var int64Value: Int64? {
+        if case .number(let n) = self { return Int64(n) }
+        return nil
+    }
+    public var isNull: Bool {
+        if case .null = self { return true }
+        return false
+    }
 }
 
 /// Why a document is not strict JSON, with the byte offset.
@@ -47,7 +56,10 @@ public struct StrictJSONParser {
     private let compact: Bool
     private var depth = 0
 
-    public static func parse<Bytes: Collection>(_ bytes: Bytes, compact: Bool = false) throws(JSONParseError) -> JSONValue
+    public static func parse<Bytes: Collection>(
+        _ bytes: Bytes,
+        compact: Bool = false
+    ) throws(JSONParseError) -> JSONValue
     where Bytes.Element == UInt8 {
         var parser = StrictJSONParser(bytes: Array(bytes), compact: compact)
         parser.skipSpace()
@@ -82,9 +94,15 @@ public struct StrictJSONParser {
         case UInt8(ascii: "{"): return try parseObject()
         case UInt8(ascii: "["): return try parseArray()
         case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
         default: return .number(try parseNumber())
         }
     }
@@ -108,7 +126,10 @@ public struct StrictJSONParser {
         index += 1
         var members: [(key: String, value: JSONValue)] = []
         skipSpace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return .object(members)
+        }
         while true {
             skipSpace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a key") }
@@ -120,7 +141,10 @@ public struct StrictJSONParser {
             members.append((key, try parseValue()))
             skipSpace()
             guard index < bytes.count else { throw fail("unterminated object") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
             try expect(UInt8(ascii: "}"))
             return .object(members)
         }
@@ -132,13 +156,19 @@ public struct StrictJSONParser {
         index += 1
         var items: [JSONValue] = []
         skipSpace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+            index += 1
+            return .array(items)
+        }
         while true {
             skipSpace()
             items.append(try parseValue())
             skipSpace()
             guard index < bytes.count else { throw fail("unterminated array") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
             try expect(UInt8(ascii: "]"))
             return .array(items)
         }
@@ -150,9 +180,16 @@ public struct StrictJSONParser {
         while true {
             guard index < bytes.count else { throw fail("unterminated string") }
             let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") { index += 1; break }
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                break
+            }
             if byte < 0x20 { throw fail("unescaped control character in string") }
-            if byte != UInt8(ascii: "\\") { out.append(byte); index += 1; continue }
+            if byte != UInt8(ascii: "\\") {
+                out.append(byte)
+                index += 1
+                continue
+            }
             index += 1
             guard index < bytes.count else { throw fail("unterminated escape") }
             let escape = bytes[index]
@@ -224,7 +261,9 @@ public struct StrictJSONParser {
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                index += 1
+            }
             guard digits() > 0 else { throw fail("invalid exponent") }
         }
         return String(decoding: bytes[start..<index], as: UTF8.self)

@@ -33,7 +33,9 @@ extension Engine: ControlBackend {
         if outcome.isAccepted, let failure = journalFailure(after: action) { return .failure(failure) }
         switch outcome {
         case .accepted(let note):
-            return .success(ActionResponse(action: action.rawValue, outcome: note, state: state.phase, runID: state.runID))
+            return .success(
+                ActionResponse(action: action.rawValue, outcome: note, state: state.phase, runID: state.runID)
+            )
         case .refused(let reason):
             return .failure(APIErrorBody(.invalidState, "\(action.rawValue) refused: \(reason)"))
         }
@@ -49,23 +51,49 @@ extension Engine: ControlBackend {
         } else {
             runID = RunID.make(at: clock.now()) { FileSystem.exists(runsDirectory + "/" + $0) }
         }
-        let outcome = submit(.start(mode: request.mode ?? config.mode, rounds: request.rounds ?? config.rounds,
-                                    runUnitTests: config.runUnitTests, runID: runID, paused: request.paused ?? false,
-                                    discard: request.discard ?? false))
+        let outcome = submit(
+            .start(
+                mode: request.mode ?? config.mode,
+                rounds: request.rounds ?? config.rounds,
+                runUnitTests: config.runUnitTests,
+                runID: runID,
+                paused: request.paused ?? false,
+                discard: request.discard ?? false
+            )
+        )
         if outcome.isAccepted { try? FileSystem.createDirectories(config.runDirectory(runID)) }
         return outcome
     }
 
-    public func logs(stage: String, round: Int?, tail: Int?, fromLine: Int?, follow: Bool) async -> Result<LogStream, APIErrorBody> {
-        guard let stage = Stage(rawValue: stage) else { return .failure(APIErrorBody(.badRequest, "unknown stage \(stage)")) }
-        guard let runID = state.runID else { return .failure(APIErrorBody(.notFound, "no run yet: there are no stage logs")) }
+    public func logs(
+        stage: String,
+        round: Int?,
+        tail: Int?,
+        fromLine: Int?,
+        follow: Bool
+    ) async -> Result<LogStream, APIErrorBody> {
+        guard let stage = Stage(rawValue: stage) else {
+            return .failure(APIErrorBody(.badRequest, "unknown stage \(stage)"))
+        }
+        guard let runID = state.runID else {
+            return .failure(APIErrorBody(.notFound, "no run yet: there are no stage logs"))
+        }
         let round = round ?? max(1, state.round)
         let path = stageLogPath(stage, round: round, runID: runID)
         if !follow && !FileSystem.exists(path) && !FileSystem.exists(path + ".1") {
-            return .failure(APIErrorBody(.notFound, "no log for \(stage.rawValue) in round \(round) of \(runID) (\(path))"))
+            return .failure(
+                APIErrorBody(.notFound, "no log for \(stage.rawValue) in round \(round) of \(runID) (\(path))")
+            )
         }
-        return .success(await Self.openLog(path, tail: tail, fromLine: fromLine, follow: follow && !shuttingDown,
-                                           broadcaster: logBroadcaster))
+        return .success(
+            await Self.openLog(
+                path,
+                tail: tail,
+                fromLine: fromLine,
+                follow: follow && !shuttingDown,
+                broadcaster: logBroadcaster
+            )
+        )
     }
 
     /// `<run_dir>/logs/round-<N>/<stage>.log` of the current run (or `runID`).
@@ -75,7 +103,13 @@ extension Engine: ControlBackend {
 
     /// Positions a reader of the log at `path` (off the actor: finding the tail reads the files) and wraps it as
     /// a stream pulled at the client's pace.
-    private static func openLog(_ path: String, tail: Int?, fromLine: Int?, follow: Bool, broadcaster: LogBroadcaster) async -> LogStream {
+    private static func openLog(
+        _ path: String,
+        tail: Int?,
+        fromLine: Int?,
+        follow: Bool,
+        broadcaster: LogBroadcaster
+    ) async -> LogStream {
         let cursor = StageLogCursor(path: path)
         var firstLine = 0
         if let fromLine {
@@ -86,8 +120,12 @@ extension Engine: ControlBackend {
         }
         let rotated = FileSystem.exists(cursor.rotatedPath) ? cursor.rotatedPath : nil
         let feed = StageLogFeed(cursor: cursor, follow: follow, broadcaster: broadcaster)
-        return LogStream(firstLine: firstLine, chunks: AsyncStream(unfolding: { await feed.next() }), rotatedPart: rotated,
-                         ending: { await feed.endingTrailer() })
+        return LogStream(
+            firstLine: firstLine,
+            chunks: AsyncStream(unfolding: { await feed.next() }),
+            rotatedPart: rotated,
+            ending: { await feed.endingTrailer() }
+        )
     }
 
     public func metrics() async -> String { metricsText() }

@@ -37,20 +37,36 @@ extension Engine {
     func adoptInterruptedStage(_ persisted: StateFile) -> Bool {
         let previous = persisted.pipelineState
         guard previous.stageActive, let executorRecord = persisted.stageExecutor, let token = persisted.stageInstance,
-              let stage = previous.phase.stage else { return false }
+            let stage = previous.phase.stage
+        else { return false }
         let retries = config.stages[stage]?.retries ?? 0
-        let attempt = StageAttempt(stage: stage, round: previous.round, runID: previous.runID, number: 1, total: retries + 1)
+        let attempt = StageAttempt(
+            stage: stage,
+            round: previous.round,
+            runID: previous.runID,
+            number: 1,
+            total: retries + 1
+        )
         state = previous
         guard launchAttempt(attempt, adopting: StageAdoption(record: executorRecord, token: token)) else {
             state = previous
             return false
         }
         let stopIt = config.recovery == .idle || previous.stopping
-        let described = executorRecord.fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        record(EventDraft(.runRecovered, level: .warn,
-                          message: "daemon restarted during \(stage.rawValue) of round \(previous.round); re-attached to its "
-                              + "\(executorRecord.executor) stage (\(described))\(stopIt ? "; stopping it" : "")",
-                          runID: previous.runID, round: previous.round, stage: stage.rawValue))
+        let described = executorRecord.fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
+            separator: " "
+        )
+        record(
+            EventDraft(
+                .runRecovered,
+                level: .warn,
+                message: "daemon restarted during \(stage.rawValue) of round \(previous.round); re-attached to its "
+                    + "\(executorRecord.executor) stage (\(described))\(stopIt ? "; stopping it" : "")",
+                runID: previous.runID,
+                round: previous.round,
+                stage: stage.rawValue
+            )
+        )
         if stopIt {
             if previous.stopping { current?.handle.requestStop() } else { enqueue(.stop) }
         }

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HeidiAPI
 import HeidiControl
 import HeidiCore
 import HeidiJournal
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The engine's timers around the journal (checkpoints, group commit, storage retries) and state.json's failure;
 /// the journal's own state is `Journal`'s.
@@ -23,7 +24,9 @@ extension Engine {
     /// Appends `draft`, preceded by a `journal_recovered` record when writes were failing and by a checkpoint when
     /// one is due (so no line is ever more than one interval past the last checkpoint), then publishes it.
     func appendEvent(_ draft: EventDraft, at time: Timestamp) throws(JournalError) -> WrittenEvent {
-        guard let journal else { throw .io(FileSystemError(path: config.journalPath, operation: "append (journal not open)", errno: EBADF)) }
+        guard let journal else {
+            throw .io(FileSystemError(path: config.journalPath, operation: "append (journal not open)", errno: EBADF))
+        }
         if journal.failure != nil { try recoverJournal(at: time) }
         if let checkpoint = try journal.appendDueCheckpoint(at: time) { published(checkpoint) }
         let written = try journal.append(draft, at: time)
@@ -49,8 +52,10 @@ extension Engine {
     func journalWriteFailed(_ error: JournalError, lost type: EventType?) {
         let message = "\(error)"
         if journal?.writeFailed(message, lost: type, at: clock.now()) ?? false {
-            logger.critical("journal write failed: no new stage starts until writes work again",
-                            metadata: ["error": "\(message)", "event": "\(type?.rawValue ?? "(sync)")"])
+            logger.critical(
+                "journal write failed: no new stage starts until writes work again",
+                metadata: ["error": "\(message)", "event": "\(type?.rawValue ?? "(sync)")"]
+            )
             notifier.notify("STATUS=journal cannot be written: \(message)")
         }
         storageChanged()
@@ -60,8 +65,10 @@ extension Engine {
     /// recover the run) until a retry works.
     func stateFileWriteFailed(_ error: String) {
         if journalRuntime.stateFileFailure == nil {
-            logger.error("state.json write failed: no new stage starts until it works again",
-                         metadata: ["error": "\(error)", "path": "\(config.stateFilePath)"])
+            logger.error(
+                "state.json write failed: no new stage starts until it works again",
+                metadata: ["error": "\(error)", "path": "\(config.stateFilePath)"]
+            )
         }
         journalRuntime.stateFileFailure = error
         storageChanged()
@@ -87,10 +94,15 @@ extension Engine {
     }
     /// Writes the `journal_recovered` record (how long writes failed, what was lost) and a checkpoint.
     private func recoverJournal(at time: Timestamp) throws(JournalError) {
-        guard let journal, let recovered = try journal.recover(at: time, runID: state.runID, round: state.round) else { return }
+        guard let journal, let recovered = try journal.recover(at: time, runID: state.runID, round: state.round) else {
+            return
+        }
         let (failure, written) = (recovered.failure, recovered.written)
         storageChanged()
-        logger.notice("journal writes work again", metadata: ["journal": "\(journal.path)", "lost_events": "\(failure.lostCount)"])
+        logger.notice(
+            "journal writes work again",
+            metadata: ["journal": "\(journal.path)", "lost_events": "\(failure.lostCount)"]
+        )
         notifier.notify("STATUS=\(statusLine())")
         published(written)
         try flushDurable()
@@ -126,15 +138,21 @@ extension Engine {
     func journalRefusal(for action: Action) -> APIErrorBody? {
         if storageFailure != nil { retryStorage() }
         guard let storageFailure, [.start, .trainNow, .resume, .step].contains(action) else { return nil }
-        return APIErrorBody(.unavailable, "cannot \(action.rawValue): \(storageProblem) (\(storageFailure)); "
-                            + "heidid retries and recovers by itself when writes work again")
+        return APIErrorBody(
+            .unavailable,
+            "cannot \(action.rawValue): \(storageProblem) (\(storageFailure)); "
+                + "heidid retries and recovers by itself when writes work again"
+        )
     }
 
     /// An action carried out while the journal or state.json could not be written answers 503 all the same.
     func journalFailure(after action: Action) -> APIErrorBody? {
         guard let storageFailure else { return nil }
         let what = journal?.failure != nil ? "its events are not recorded" : "state.json is stale"
-        return APIErrorBody(.unavailable, "\(action.rawValue) was carried out, but \(storageProblem) (\(storageFailure)): \(what)")
+        return APIErrorBody(
+            .unavailable,
+            "\(action.rawValue) was carried out, but \(storageProblem) (\(storageFailure)): \(what)"
+        )
     }
 
     private var storageProblem: String {
@@ -183,13 +201,20 @@ extension Engine {
     /// cannot be recorded stops the start: heidid never runs over damage it did not record.
     func recordDamage(_ check: JournalStartupCheck) throws(JournalError) {
         journal?.damage = check.recorded.last?.message
-        let findings = check.unrecorded.map { "recorded late (an earlier start stopped before recording it): " + $0 }
+        let findings =
+            check.unrecorded.map { "recorded late (an earlier start stopped before recording it): " + $0 }
             + (check.found.map { [$0.message] } ?? [])
         for message in findings {
-            logger.critical("the journal was damaged: recorded as journal_damaged; 'heidictl journal verify' reports it",
-                            metadata: ["finding": "\(message)"])
+            logger.critical(
+                "the journal was damaged: recorded as journal_damaged; 'heidictl journal verify' reports it",
+                metadata: ["finding": "\(message)"]
+            )
             guard record(EventDraft(.journalDamaged, level: .critical, message: message)) != nil else {
-                throw .damageNotRecorded(path: config.journalPath, finding: message, reason: storageFailure ?? "the journal cannot be written")
+                throw .damageNotRecorded(
+                    path: config.journalPath,
+                    finding: message,
+                    reason: storageFailure ?? "the journal cannot be written"
+                )
             }
             journal?.damage = message
         }
@@ -205,8 +230,10 @@ extension Engine {
         let (key, created) = try JournalKey.loadOrCreate(config.journalKeyPath)
         journal?.useKey(key)
         if created {
-            logger.notice("created the journal checkpoint key; keep a copy off this host to verify checkpoints independently",
-                          metadata: ["path": "\(key.path)", "key_id": "\(key.id)"])
+            logger.notice(
+                "created the journal checkpoint key; keep a copy off this host to verify checkpoints independently",
+                metadata: ["path": "\(key.path)", "key_id": "\(key.id)"]
+            )
         }
     }
 
@@ -277,7 +304,10 @@ extension Engine {
         for (path, record) in plan {
             guard self.record(EventDraft(.journalPruned, message: record.message)) != nil else { return }
             if unlink(path) != 0 {
-                logger.error("cannot remove a pruned journal file", metadata: ["path": "\(path)", "error": "\(errnoDescription(errno))"])
+                logger.error(
+                    "cannot remove a pruned journal file",
+                    metadata: ["path": "\(path)", "error": "\(errnoDescription(errno))"]
+                )
             }
         }
         if !plan.isEmpty { FileSystem.syncDirectory(of: config.journalPath) }

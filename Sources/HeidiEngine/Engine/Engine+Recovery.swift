@@ -1,8 +1,9 @@
+import HeidiCore
+import HeidiSupervisor
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import HeidiSupervisor
 
 extension Engine {
     /// Restart recovery (SPEC §2): make sure nothing of the interrupted stage survives, then resume or go idle.
@@ -18,17 +19,26 @@ extension Engine {
         if previous.stageActive, let child = persisted.status.child, child.pgid > 0 {
             // Everything of the interrupted stage goes before it runs again: its process group, every process with
             // its instance marker (setsid escapers), and its cgroup.
-            let remains = StageRemains(pgid: child.pgid, startTicks: child.startTicks, instanceToken: persisted.stageInstance,
-                                       cgroupPath: persisted.stageCgroup)
+            let remains = StageRemains(
+                pgid: child.pgid,
+                startTicks: child.startTicks,
+                instanceToken: persisted.stageInstance,
+                cgroupPath: persisted.stageCgroup
+            )
             let outcome = remains.kill()
             if outcome.killed > 0 {
                 note = "killed \(outcome.killed) process\(outcome.killed == 1 ? "" : "es") the interrupted stage left"
-                logger.warning("killed processes left by the previous daemon",
-                               metadata: ["pgid": "\(child.pgid)", "count": "\(outcome.killed)"])
+                logger.warning(
+                    "killed processes left by the previous daemon",
+                    metadata: ["pgid": "\(child.pgid)", "count": "\(outcome.killed)"]
+                )
             }
             if !outcome.survivors.isEmpty {
                 note = (note.map { $0 + "; " } ?? "") + "WARNING: pids \(outcome.survivors) survived SIGKILL"
-                logger.error("processes of the interrupted stage survived SIGKILL", metadata: ["pids": "\(outcome.survivors)"])
+                logger.error(
+                    "processes of the interrupted stage survived SIGKILL",
+                    metadata: ["pids": "\(outcome.survivors)"]
+                )
             }
         }
         state = previous

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HeidiCore
 import HeidiSupervisor
 import HeidiSystemd
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The stage child the engine is supervising.
 struct CurrentStage {
@@ -33,7 +34,14 @@ struct CurrentStage {
 extension Engine {
     /// Placeholder values for a stage of the current run.
     func placeholders(for stage: Stage, round: Int) -> [String: String] {
-        Placeholders.values(config: config, runID: state.runID, round: round, rounds: state.rounds, mode: state.mode, stage: stage)
+        Placeholders.values(
+            config: config,
+            runID: state.runID,
+            round: round,
+            rounds: state.rounds,
+            mode: state.mode,
+            stage: stage
+        )
     }
 
     func expand(_ text: String, _ values: [String: String]) -> Result<String, PlaceholderError> {
@@ -44,14 +52,33 @@ extension Engine {
     func startStage(_ stage: Stage, round: Int) {
         let runID = state.runID
         guard storageFailure == nil else {
-            failStart(StageAttempt(stage: stage, round: round, runID: runID, number: 1, total: 1),
-                      "the journal cannot be written (\(storageFailure ?? ""))", allowed: false)
+            failStart(
+                StageAttempt(stage: stage, round: round, runID: runID, number: 1, total: 1),
+                "the journal cannot be written (\(storageFailure ?? ""))",
+                allowed: false
+            )
             return
         }
         if config.mockSubprocesses {
-            record(EventDraft(.stageStart, message: "\(stage.rawValue) started (mocked)", runID: runID, round: round, stage: stage.rawValue))
-            record(EventDraft(.stageEnd, message: "\(stage.rawValue) finished (exit 0) (mocked)", runID: runID, round: round,
-                              stage: stage.rawValue, usageDelta: ["wall_ms": 0]))
+            record(
+                EventDraft(
+                    .stageStart,
+                    message: "\(stage.rawValue) started (mocked)",
+                    runID: runID,
+                    round: round,
+                    stage: stage.rawValue
+                )
+            )
+            record(
+                EventDraft(
+                    .stageEnd,
+                    message: "\(stage.rawValue) finished (exit 0) (mocked)",
+                    runID: runID,
+                    round: round,
+                    stage: stage.rawValue,
+                    usageDelta: ["wall_ms": 0]
+                )
+            )
             metrics.stageEnded(stage, outcome: StageEnding.exited.metricLabel(exitCode: 0, signal: nil), seconds: 0)
             enqueue(.stageFinished(failure: nil, at: clock.now().description))
             return
@@ -86,16 +113,45 @@ extension Engine {
             return true
         }
         if adoption == nil {
-            if attempt.number > 1 { logFile.append(Array("──── heidid: \(stage.rawValue) attempt \(attempt.number)/\(attempt.total) ────\n".utf8)) }
+            if attempt.number > 1 {
+                logFile.append(
+                    Array("──── heidid: \(stage.rawValue) attempt \(attempt.number)/\(attempt.total) ────\n".utf8)
+                )
+            }
             let shown = launch.spec.argv.map { $0.contains(" ") ? JSONText.quoted($0) : $0 }.joined(separator: " ")
-            record(EventDraft(.stageStart, message: "\(stage.rawValue) starting\(attempt.suffix): \(shown)", runID: attempt.runID,
-                              round: round, stage: stage.rawValue))
+            record(
+                EventDraft(
+                    .stageStart,
+                    message: "\(stage.rawValue) starting\(attempt.suffix): \(shown)",
+                    runID: attempt.runID,
+                    round: round,
+                    stage: stage.rawValue
+                )
+            )
         }
-        let feed = !config.logsToJournald ? nil : journald?.feed(for: ForwardedLineSource(stage: stage, round: round, runID: attempt.runID, pid: 0, logPath: logFile.path))
-        let sink = StageOutputSink(broadcaster: logBroadcaster, logFile: logFile, journald: feed, stage: stage, round: round)
+        let feed =
+            !config.logsToJournald
+            ? nil
+            : journald?.feed(
+                for: ForwardedLineSource(
+                    stage: stage,
+                    round: round,
+                    runID: attempt.runID,
+                    pid: 0,
+                    logPath: logFile.path
+                )
+            )
+        let sink = StageOutputSink(
+            broadcaster: logBroadcaster,
+            logFile: logFile,
+            journald: feed,
+            stage: stage,
+            round: round
+        )
         let token = launch.instanceToken
         describeExecutor(&launch, attempt: attempt, settings: settings)
-        launch.progress = ProgressChannelSettings(directory: config.runtimeDir, watchdog: settings.watchdog) { [weak self] in
+        launch.progress = ProgressChannelSettings(directory: config.runtimeDir, watchdog: settings.watchdog) {
+            [weak self] in
             Task { await self?.progressChanged(token: token) }
         }
         let meter = settings.progress.flatMap { format in
@@ -104,7 +160,8 @@ extension Engine {
         if let meter { launch.tap = { stream, bytes in meter.observe(stream, bytes) } }
         let handle: any StageHandle
         if let adoption {
-            guard let adopted = launcher.adopt(adoption.record, launch, onOutput: { batch in sink.deliver(batch) }) else {
+            guard let adopted = launcher.adopt(adoption.record, launch, onOutput: { batch in sink.deliver(batch) })
+            else {
                 logFile.close()
                 return false
             }
@@ -113,12 +170,29 @@ extension Engine {
             do {
                 handle = try launcher.launch(launch) { batch in sink.deliver(batch) }
             } catch {
-                record(EventDraft(.stageEnd, level: .error, message: "\(stage.rawValue) could not start\(attempt.suffix): \(error)",
-                                  runID: attempt.runID, round: round, stage: stage.rawValue))
-                metrics.stageEnded(stage, outcome: StageEnding.spawnFailed.metricLabel(exitCode: nil, signal: nil), seconds: 0)
+                record(
+                    EventDraft(
+                        .stageEnd,
+                        level: .error,
+                        message: "\(stage.rawValue) could not start\(attempt.suffix): \(error)",
+                        runID: attempt.runID,
+                        round: round,
+                        stage: stage.rawValue
+                    )
+                )
+                metrics.stageEnded(
+                    stage,
+                    outcome: StageEnding.spawnFailed.metricLabel(exitCode: nil, signal: nil),
+                    seconds: 0
+                )
                 logFile.close()
                 logBroadcaster.end(path: logFile.path, .failed("could not start: \(error)"))
-                enqueue(.stageFinished(failure: StageFailure(spawn: "\(error)", allowed: settings.allowFailure), at: clock.now().description))
+                enqueue(
+                    .stageFinished(
+                        failure: StageFailure(spawn: "\(error)", allowed: settings.allowFailure),
+                        at: clock.now().description
+                    )
+                )
                 return true
             }
         }
@@ -127,41 +201,85 @@ extension Engine {
             let result = await handle.waitForEnd()
             self.stageEnded(token: token, result: result)
         }
-        slot = .running(CurrentStage(
-            attempt: attempt, handle: handle, argv: launch.spec.argv, startedAt: clock.now(),
-            startNanos: MonotonicClock.nanoseconds(), timeout: settings.timeout, grace: settings.stopGrace,
-            output: sink, token: token, watcher: watcher, meter: meter))
-        logger.info("stage started", metadata: ["stage": "\(stage.rawValue)", "round": "\(round)", "pid": "\(handle.pid)",
-                                                "attempt": "\(attempt.number)/\(attempt.total)"])
+        slot = .running(
+            CurrentStage(
+                attempt: attempt,
+                handle: handle,
+                argv: launch.spec.argv,
+                startedAt: clock.now(),
+                startNanos: MonotonicClock.nanoseconds(),
+                timeout: settings.timeout,
+                grace: settings.stopGrace,
+                output: sink,
+                token: token,
+                watcher: watcher,
+                meter: meter
+            )
+        )
+        logger.info(
+            "stage started",
+            metadata: [
+                "stage": "\(stage.rawValue)", "round": "\(round)", "pid": "\(handle.pid)",
+                "attempt": "\(attempt.number)/\(attempt.total)",
+            ]
+        )
         // A stage that runs elsewhere is found again by its record: durable before the watcher (which runs on this
         // actor, after this step) lets the launcher submit it.
         if handle.executorRecord != nil { persist() }
         return true
     }
 
-    private func makeLaunch(_ stage: Stage, round: Int, settings: StageConfig, values: [String: String], token: String?) throws -> StageLaunch {
+    private func makeLaunch(
+        _ stage: Stage,
+        round: Int,
+        settings: StageConfig,
+        values: [String: String],
+        token: String?
+    ) throws -> StageLaunch {
         let argv = try settings.command.map { try expand($0, values).get() }
         let cwd = try settings.cwd.map { FileSystem.resolve(try expand($0, values).get(), against: config.repoRoot) }
         var stageEnv = try settings.env.mapValues { try expand($0, values).get() }
         if config.engineEnvironment {
-            stageEnv = EngineEnvironment.variables(values, runUnitTests: config.runUnitTests).merging(stageEnv) { _, own in own }
+            stageEnv = EngineEnvironment.variables(values, runUnitTests: config.runUnitTests).merging(stageEnv) {
+                _,
+                own in own
+            }
         }
         let heidi = [
             "HEIDI_RUN_ID": values["run_id"] ?? "", "HEIDI_ROUND": String(round), "HEIDI_ROUNDS": String(state.rounds),
             "HEIDI_STAGE": stage.rawValue, "HEIDI_RUN_DIR": values["run_dir"] ?? "", "HEIDI_STATE_DIR": config.stateDir,
         ]
         let directory = cwd ?? (FileSystem.isDirectory(config.repoRoot) ? config.repoRoot : config.stateDir)
-        let spec = LaunchSpec(argv: argv, environment: ChildEnvironment.make(daemon: environment, stage: stageEnv, heidi: heidi),
-                              workingDirectory: directory, rlimits: ResourceLimit.from(settings.rlimits))
-        return StageLaunch(stage: stage, round: round, spec: spec, timeout: settings.timeout, grace: settings.stopGrace,
-                           instanceToken: token ?? Self.randomToken(), cgroups: supervision.cgroups)
+        let spec = LaunchSpec(
+            argv: argv,
+            environment: ChildEnvironment.make(daemon: environment, stage: stageEnv, heidi: heidi),
+            workingDirectory: directory,
+            rlimits: ResourceLimit.from(settings.rlimits)
+        )
+        return StageLaunch(
+            stage: stage,
+            round: round,
+            spec: spec,
+            timeout: settings.timeout,
+            grace: settings.stopGrace,
+            instanceToken: token ?? Self.randomToken(),
+            cgroups: supervision.cgroups
+        )
     }
 
     /// Records that `attempt` could not start, and ends the pipeline stage with that failure.
     func failStart(_ attempt: StageAttempt, _ message: String, allowed: Bool) {
         let stage = attempt.stage
-        record(EventDraft(.stageEnd, level: allowed ? .warn : .error, message: "\(stage.rawValue) could not start: \(message)",
-                          runID: attempt.runID, round: attempt.round, stage: stage.rawValue))
+        record(
+            EventDraft(
+                .stageEnd,
+                level: allowed ? .warn : .error,
+                message: "\(stage.rawValue) could not start: \(message)",
+                runID: attempt.runID,
+                round: attempt.round,
+                stage: stage.rawValue
+            )
+        )
         metrics.stageEnded(stage, outcome: StageEnding.spawnFailed.metricLabel(exitCode: nil, signal: nil), seconds: 0)
         logBroadcaster.end(path: stageLogPath(stage, round: attempt.round), .failed("could not start: \(message)"))
         enqueue(.stageFinished(failure: StageFailure(spawn: message, allowed: allowed), at: clock.now().description))
@@ -189,26 +307,62 @@ extension Engine {
         let seconds = Double(result.wallMilliseconds) / 1000
         let exitText = result.exit.description
         let logLoss = finished.logFile.lastError.map { (bytes: finished.logFile.unwrittenBytes, error: "\($0)") }
-        let conclusion = StageConclusion.decide(AttemptEnd(
-            attempt: attempt, ending: result.ending, exitCode: result.exit.exitCode, signal: result.exit.signal,
-            exitText: exitText, excerpt: result.excerpt, seconds: seconds, pid: finished.handle.pid,
-            survivors: result.survivors, logLoss: logLoss, timeout: finished.timeout, settings: config.stages[stage],
-            stopping: state.stopping))
+        let conclusion = StageConclusion.decide(
+            AttemptEnd(
+                attempt: attempt,
+                ending: result.ending,
+                exitCode: result.exit.exitCode,
+                signal: result.exit.signal,
+                exitText: exitText,
+                excerpt: result.excerpt,
+                seconds: seconds,
+                pid: finished.handle.pid,
+                survivors: result.survivors,
+                logLoss: logLoss,
+                timeout: finished.timeout,
+                settings: config.stages[stage],
+                stopping: state.stopping
+            )
+        )
         if let timeoutMessage = conclusion.timeoutMessage {
-            record(EventDraft(.stageTimeout, level: .error, message: timeoutMessage, runID: attempt.runID, round: attempt.round,
-                              stage: stage.rawValue))
+            record(
+                EventDraft(
+                    .stageTimeout,
+                    level: .error,
+                    message: timeoutMessage,
+                    runID: attempt.runID,
+                    round: attempt.round,
+                    stage: stage.rawValue
+                )
+            )
         }
-        record(EventDraft(.stageEnd, level: conclusion.level, message: conclusion.message, runID: attempt.runID, round: attempt.round,
-                          stage: stage.rawValue, countersDelta: counters(result, finished), usageDelta: Self.usageDelta(result, reported: true),
-                          artifactPaths: [finished.logFile.path]))
+        record(
+            EventDraft(
+                .stageEnd,
+                level: conclusion.level,
+                message: conclusion.message,
+                runID: attempt.runID,
+                round: attempt.round,
+                stage: stage.rawValue,
+                countersDelta: counters(result, finished),
+                usageDelta: Self.usageDelta(result, reported: true),
+                artifactPaths: [finished.logFile.path]
+            )
+        )
         metrics.stageEnded(stage, outcome: conclusion.metricLabel, seconds: seconds, result: result)
         metrics.journaldDropped += finished.output.journald?.droppedLines ?? 0
-        logger.info("stage ended", metadata: ["stage": "\(stage.rawValue)", "outcome": "\(conclusion.metricLabel)", "exit": "\(exitText)"])
+        logger.info(
+            "stage ended",
+            metadata: ["stage": "\(stage.rawValue)", "outcome": "\(conclusion.metricLabel)", "exit": "\(exitText)"]
+        )
         if conclusion.retry {
             scheduleRetry(after: attempt, because: exitText)
             return
         }
-        logBroadcaster.end(path: finished.logFile.path, Self.logEnding(result.ending, failure: conclusion.failure, exitText: exitText))
+        logBroadcaster.end(
+            path: finished.logFile.path,
+            Self.logEnding(result.ending, failure: conclusion.failure, exitText: exitText)
+        )
         submit(.stageFinished(failure: conclusion.failure, at: clock.now().description))
     }
 
@@ -234,8 +388,12 @@ extension Engine {
         var counters = result.progress?.counters ?? [:]
         counters["output_lines"] = Double(result.outputLines)
         counters["output_bytes"] = Double(result.outputBytes)
-        if let refused = result.progress?.refused, refused > 0 { counters["progress_datagrams_refused"] = Double(refused) }
-        if let dropped = finished.output.journald?.droppedLines, dropped > 0 { counters["journald_lines_dropped"] = Double(dropped) }
+        if let refused = result.progress?.refused, refused > 0 {
+            counters["progress_datagrams_refused"] = Double(refused)
+        }
+        if let dropped = finished.output.journald?.droppedLines, dropped > 0 {
+            counters["journald_lines_dropped"] = Double(dropped)
+        }
         return counters
     }
 

@@ -21,7 +21,8 @@ extension Engine {
     /// and fail the stage after `limits.max_wait`. Event driven: it sleeps between checks, and only while a start
     /// is pending.
     func holdForResources(_ attempt: StageAttempt) {
-        guard ResourceGovernor.isActive(maxCPUPercent: config.maxCPUPercent, maxMemoryPercent: config.maxMemoryPercent) else {
+        guard ResourceGovernor.isActive(maxCPUPercent: config.maxCPUPercent, maxMemoryPercent: config.maxMemoryPercent)
+        else {
             launchAttempt(attempt)
             return
         }
@@ -29,7 +30,9 @@ extension Engine {
         let id = nextPendingID
         // The task runs on this actor, so only after the slot holds the start it looks for.
         let task = Task { await self.runGovernor(id) }
-        slot = .pending(PendingStart(id: id, attempt: attempt, phase: .governor(holdingSince: nil, reason: nil), task: task))
+        slot = .pending(
+            PendingStart(id: id, attempt: attempt, phase: .governor(holdingSince: nil, reason: nil), task: task)
+        )
     }
 
     /// Checks every `holdInterval` while held, and once more when `limits.max_wait` has passed since the stage was
@@ -43,10 +46,16 @@ extension Engine {
         let deadline = due + UInt64(max(0, maxWait) * 1e9)
         while true {
             do { try await Task.sleep(nanoseconds: UInt64(max(0, wait) * 1e9)) } catch { return }
-            guard let pending = pendingStart, pending.id == id, case .governor(let since, _) = pending.phase else { return }
+            guard let pending = pendingStart, pending.id == id, case .governor(let since, _) = pending.phase else {
+                return
+            }
             let current = sampler.sample()
-            let reading = ResourceGovernor.evaluate(from: previous, to: current, maxCPUPercent: config.maxCPUPercent,
-                                                    maxMemoryPercent: config.maxMemoryPercent)
+            let reading = ResourceGovernor.evaluate(
+                from: previous,
+                to: current,
+                maxCPUPercent: config.maxCPUPercent,
+                maxMemoryPercent: config.maxMemoryPercent
+            )
             previous = current
             let stage = pending.attempt.stage
             let now = MonotonicClock.nanoseconds()
@@ -54,7 +63,11 @@ extension Engine {
                 if let since {
                     let held = Double(now - since) / 1e9
                     metrics.governorHeld(seconds: held)
-                    throttled(pending.attempt, .info, "\(stage.rawValue) may start after \(Units.formatDuration(held)) on hold: \(reading.summary)")
+                    throttled(
+                        pending.attempt,
+                        .info,
+                        "\(stage.rawValue) may start after \(Units.formatDuration(held)) on hold: \(reading.summary)"
+                    )
                 }
                 slot = .empty
                 launchAttempt(pending.attempt)
@@ -66,19 +79,31 @@ extension Engine {
             let holdingSince = since ?? now
             slot.updatePending { $0.phase = .governor(holdingSince: holdingSince, reason: reading.holdReason) }
             if since == nil {
-                throttled(pending.attempt, .warn, "\(stage.rawValue) held before starting: \(reading.holdReason ?? "")"
-                          + "; waiting up to \(Units.formatDuration(maxWait))")
+                throttled(
+                    pending.attempt,
+                    .warn,
+                    "\(stage.rawValue) held before starting: \(reading.holdReason ?? "")"
+                        + "; waiting up to \(Units.formatDuration(maxWait))"
+                )
             }
             guard now < deadline else {
                 let held = Double(now - holdingSince) / 1e9
                 let waited = Double(now - due) / 1e9
                 metrics.governorHeld(seconds: held)
-                throttled(pending.attempt, .error, "\(stage.rawValue) gave up after \(Units.formatDuration(waited)) on hold: "
-                          + "\(reading.holdReason ?? "")")
+                throttled(
+                    pending.attempt,
+                    .error,
+                    "\(stage.rawValue) gave up after \(Units.formatDuration(waited)) on hold: "
+                        + "\(reading.holdReason ?? "")"
+                )
                 slot = .empty
                 let allowed = config.stages[stage]?.allowFailure ?? false
-                failStart(pending.attempt, "held by the resource governor for \(Units.formatDuration(waited)) "
-                          + "(limits.max_wait \(Units.formatDuration(maxWait))): \(reading.holdReason ?? "")", allowed: allowed)
+                failStart(
+                    pending.attempt,
+                    "held by the resource governor for \(Units.formatDuration(waited)) "
+                        + "(limits.max_wait \(Units.formatDuration(maxWait))): \(reading.holdReason ?? "")",
+                    allowed: allowed
+                )
                 drainPendingInputs()
                 return
             }
@@ -89,8 +114,16 @@ extension Engine {
     }
 
     private func throttled(_ attempt: StageAttempt, _ level: EventLevel, _ message: String) {
-        record(EventDraft(.pipelineThrottled, level: level, message: message, runID: attempt.runID, round: attempt.round,
-                          stage: attempt.stage.rawValue))
+        record(
+            EventDraft(
+                .pipelineThrottled,
+                level: level,
+                message: message,
+                runID: attempt.runID,
+                round: attempt.round,
+                stage: attempt.stage.rawValue
+            )
+        )
         persist()
         notifier.notify("STATUS=\(statusLine())")
     }
@@ -99,14 +132,26 @@ extension Engine {
     /// the governor, like every start).
     func scheduleRetry(after failed: StageAttempt, because reason: String) {
         guard let settings = config.stages[failed.stage] else { return }
-        let delay = RetryBackoff.delay(retry: failed.number, base: settings.retryBackoff, cap: settings.retryBackoffMax,
-                                       unit: Double.random(in: 0..<1))
+        let delay = RetryBackoff.delay(
+            retry: failed.number,
+            base: settings.retryBackoff,
+            cap: settings.retryBackoffMax,
+            unit: Double.random(in: 0..<1)
+        )
         var next = failed
         next.number += 1
-        record(EventDraft(.stageRetry, level: .warn,
-                          message: "\(failed.stage.rawValue) attempt \(next.number)/\(next.total) in \(Units.formatDuration(delay)) "
-                              + "(attempt \(failed.number) ended: \(reason))",
-                          runID: failed.runID, round: failed.round, stage: failed.stage.rawValue))
+        record(
+            EventDraft(
+                .stageRetry,
+                level: .warn,
+                message:
+                    "\(failed.stage.rawValue) attempt \(next.number)/\(next.total) in \(Units.formatDuration(delay)) "
+                    + "(attempt \(failed.number) ended: \(reason))",
+                runID: failed.runID,
+                round: failed.round,
+                stage: failed.stage.rawValue
+            )
+        )
         metrics.stageRetried(failed.stage)
         nextPendingID += 1
         let id = nextPendingID
@@ -114,8 +159,14 @@ extension Engine {
             do { try await Task.sleep(nanoseconds: UInt64(delay * 1e9)) } catch { return }
             self.retryDue(id)
         }
-        slot = .pending(PendingStart(id: id, attempt: next, phase: .backoff(until: MonotonicClock.nanoseconds() + UInt64(delay * 1e9)),
-                                     task: task))
+        slot = .pending(
+            PendingStart(
+                id: id,
+                attempt: next,
+                phase: .backoff(until: MonotonicClock.nanoseconds() + UInt64(delay * 1e9)),
+                task: task
+            )
+        )
         persist()
         notifier.notify("STATUS=\(statusLine())")
     }

@@ -1,8 +1,9 @@
+import HeidiCore
+import HeidiSupervisor
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import HeidiSupervisor
 
 extension Engine {
     /// The status object (SPEC §5).
@@ -10,25 +11,56 @@ extension Engine {
         let now = clock.now()
         let child = current.map { current in
             var child = ChildStatus(
-                pid: current.handle.pid, pgid: current.handle.pid, argv: current.argv, startedAt: current.startedAt.description,
-                elapsedSeconds: 0, timeoutSeconds: current.timeout, status: nil, startTicks: current.handle.startTicks)
+                pid: current.handle.pid,
+                pgid: current.handle.pid,
+                argv: current.argv,
+                startedAt: current.startedAt.description,
+                elapsedSeconds: 0,
+                timeoutSeconds: current.timeout,
+                status: nil,
+                startTicks: current.handle.startTicks
+            )
             current.live.refresh(&child)
             return child
         }
         var lastError = state.lastError
         if lastError == nil, let storageFailure {
-            lastError = PipelineFailure(stage: nil, round: state.round, message: storageFailure, exitCode: nil, signal: nil,
-                                        at: now.description)
+            lastError = PipelineFailure(
+                stage: nil,
+                round: state.round,
+                message: storageFailure,
+                exitCode: nil,
+                signal: nil,
+                at: now.description
+            )
         }
         return StatusSnapshot(
-            version: Self.version, pid: getpid(), startedAt: startedAt.description, state: state.phase, mode: state.mode,
-            runID: state.runID, round: state.round, rounds: state.rounds, stage: state.stage?.rawValue, paused: state.paused,
-            pauseRequested: state.pauseRequested, trainNowPending: state.trainNowPending,
-            awaitingTrainNow: state.awaitingTrainNow, stopping: state.stopping, child: child, lastError: lastError,
+            version: Self.version,
+            pid: getpid(),
+            startedAt: startedAt.description,
+            state: state.phase,
+            mode: state.mode,
+            runID: state.runID,
+            round: state.round,
+            rounds: state.rounds,
+            stage: state.stage?.rawValue,
+            paused: state.paused,
+            pauseRequested: state.pauseRequested,
+            trainNowPending: state.trainNowPending,
+            awaitingTrainNow: state.awaitingTrainNow,
+            stopping: state.stopping,
+            child: child,
+            lastError: lastError,
             lastWarning: state.lastWarning,
-            journal: JournalHead(path: config.journalPath, seq: journal?.lastSeq ?? 0, head: journal?.headHash ?? SHA256.zeroHex,
-                                 damage: journal?.damage),
-            supervision: supervision.mechanism, updatedAt: now.description)
+            journal: JournalHead(
+                path: config.journalPath,
+                seq: journal?.lastSeq ?? 0,
+                head: journal?.headHash ?? SHA256.zeroHex,
+                damage: journal?.damage
+            ),
+            supervision: supervision.mechanism,
+            updatedAt: now.description
+        )
     }
 
     /// Publishes the status for requests that do not wait for the engine (`status()`); called whenever something
@@ -39,7 +71,10 @@ extension Engine {
             return
         }
         statusBoard.publish(snapshot(), live: current?.live)
-        logBroadcaster.setRunActive(state.phase.isRunning || current != nil || state.awaitingTrainNow, runEnding: runEndingDescription())
+        logBroadcaster.setRunActive(
+            state.phase.isRunning || current != nil || state.awaitingTrainNow,
+            runEnding: runEndingDescription()
+        )
     }
 
     /// Why no stage runs any more, for log followers whose stage did not run: `the run is IDLE (…)`.
@@ -72,7 +107,9 @@ extension Engine {
         if state.paused { parts.append("paused") }
         if state.awaitingTrainNow { parts.append("waiting for train-now") }
         if let current {
-            parts.append("child \(current.handle.pid) \(Units.formatDuration(Double(MonotonicClock.nanoseconds() - current.startNanos) / 1e9))")
+            parts.append(
+                "child \(current.handle.pid) \(Units.formatDuration(Double(MonotonicClock.nanoseconds() - current.startNanos) / 1e9))"
+            )
             if let progress = current.handle.progress?.status { parts.append("– \(progress)") }
             if let progress = current.meter?.current { parts.append("– \(progress.summary)") }
         }
@@ -94,24 +131,40 @@ extension Engine {
         var out = PrometheusText()
         out.family("heidi_up", .gauge, "1 while heidid is running.") { $0.sample(1) }
         out.family("heidi_pipeline_state", .gauge, "1 for the current pipeline state.") { family in
-            for phase in PipelinePhase.allCases { family.sample(phase == state.phase ? 1 : 0, ["state": phase.rawValue]) }
+            for phase in PipelinePhase.allCases {
+                family.sample(phase == state.phase ? 1 : 0, ["state": phase.rawValue])
+            }
         }
         out.family("heidi_round", .gauge, "The current round of the run.") { $0.sample(Double(state.round)) }
-        out.family("heidi_journal_seq", .counter, "The seq of the last journal line.") { $0.sample(Double(journal?.lastSeq ?? 0)) }
+        out.family("heidi_journal_seq", .counter, "The seq of the last journal line.") {
+            $0.sample(Double(journal?.lastSeq ?? 0))
+        }
         out.family("heidi_events_total", .counter, "Journal events written since start, by type.") { family in
-            for (type, count) in metrics.events.sorted(by: { $0.key < $1.key }) { family.sample(Double(count), ["type": type]) }
+            for (type, count) in metrics.events.sorted(by: { $0.key < $1.key }) {
+                family.sample(Double(count), ["type": type])
+            }
         }
         metrics.write(to: &out, live: current.map { ($0.stage.rawValue, $0.output, $0.handle.progress) })
         if let current, let progress = current.meter?.current {
             ProgressMetrics.write(progress, stage: current.stage.rawValue, to: &out)
         }
-        out.family("heidi_log_follower_lines_skipped_total", .counter, "Output lines live followers skipped because they fell behind.") {
+        out.family(
+            "heidi_log_follower_lines_skipped_total",
+            .counter,
+            "Output lines live followers skipped because they fell behind."
+        ) {
             $0.sample(Double(logBroadcaster.skippedLines.load(ordering: .relaxed)))
         }
         let process = DaemonProcessStats.read()
-        out.family("heidi_process_resident_memory_bytes", .gauge, "Resident memory of heidid.") { $0.sample(Double(process.residentBytes)) }
-        out.family("heidi_process_open_fds", .gauge, "Open file descriptors of heidid.") { $0.sample(Double(process.openFDs)) }
-        out.family("heidi_process_cpu_seconds_total", .counter, "User and system CPU time of heidid.") { $0.sample(process.cpuSeconds) }
+        out.family("heidi_process_resident_memory_bytes", .gauge, "Resident memory of heidid.") {
+            $0.sample(Double(process.residentBytes))
+        }
+        out.family("heidi_process_open_fds", .gauge, "Open file descriptors of heidid.") {
+            $0.sample(Double(process.openFDs))
+        }
+        out.family("heidi_process_cpu_seconds_total", .counter, "User and system CPU time of heidid.") {
+            $0.sample(process.cpuSeconds)
+        }
         out.family("heidi_process_threads", .gauge, "Threads of heidid.") { $0.sample(Double(process.threads)) }
         return out.text
     }

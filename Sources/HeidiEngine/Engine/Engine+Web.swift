@@ -9,7 +9,11 @@ extension Engine {
     /// and their address): the first journal event the action records, its own (`pipeline_start`, `pipeline_stop`,
     /// `train_now_trigger`, …), ends with `(by <actor>)`. `perform(_:start:)` has no suspension point, so no other
     /// request interleaves while `actionActor` is set.
-    public func perform(_ action: Action, start: StartRequest?, actor: String?) async -> Result<ActionResponse, APIErrorBody> {
+    public func perform(
+        _ action: Action,
+        start: StartRequest?,
+        actor: String?
+    ) async -> Result<ActionResponse, APIErrorBody> {
         actionActor = actor.map(Self.actorText).flatMap { $0.isEmpty ? nil : $0 }
         defer { actionActor = nil }
         return await perform(action, start: start)

@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HeidiAPI
 import HeidiCore
 import HeidiJournal
 import HeidiSupervisor
 import HeidiSystemd
 import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The one owner of mutable daemon state: the pipeline, the running child, the journal and the status.
 ///
@@ -60,9 +61,15 @@ public actor Engine {
     var scalarStore = ScalarStore()
 
     public init(
-        config: HeidiConfig, environment: [String: String], launcher: any StageLauncher, notifier: any ServiceNotifier,
-        mirror: (any EventMirror)?, clock: any WallClock = SystemWallClock(), logger: Logger,
-        supervision: Supervision? = nil, sampler: any SystemLoadSampler = ProcSystemSampler(),
+        config: HeidiConfig,
+        environment: [String: String],
+        launcher: any StageLauncher,
+        notifier: any ServiceNotifier,
+        mirror: (any EventMirror)?,
+        clock: any WallClock = SystemWallClock(),
+        logger: Logger,
+        supervision: Supervision? = nil,
+        sampler: any SystemLoadSampler = ProcSystemSampler(),
         journaldLimits: JournaldForwarder.Limits = JournaldForwarder.Limits()
     ) {
         self.config = config
@@ -102,15 +109,30 @@ public actor Engine {
         let persisted = try StateFile.read(from: config.stateFilePath)
         // Verified before anything is appended: damage is recorded, never written over (Engine+Journal.swift).
         let check = try checkJournal(against: persisted)
-        let writer = try JournalWriter(path: config.journalPath, fsync: config.journalFsync, rotateSize: config.journalRotateSize)
+        let writer = try JournalWriter(
+            path: config.journalPath,
+            fsync: config.journalFsync,
+            rotateSize: config.journalRotateSize
+        )
         lifecycle = .opening(journal: Journal(writer: writer, checkpointInterval: config.journalCheckpointInterval))
         try loadJournalKey()
-        record(EventDraft(.daemonStart, message: "heidid \(Self.version) started (pid \(getpid()), config \(config.source), "
-                          + "supervision \(supervision.mechanism)\(config.mockSubprocesses ? ", mock subprocesses" : ""))"))
+        record(
+            EventDraft(
+                .daemonStart,
+                message: "heidid \(Self.version) started (pid \(getpid()), config \(config.source), "
+                    + "supervision \(supervision.mechanism)\(config.mockSubprocesses ? ", mock subprocesses" : ""))"
+            )
+        )
         logger.notice("supervision: \(supervision.mechanism)", metadata: ["detail": "\(supervision.detail)"])
         if let repair = writer.repair {
-            record(EventDraft(.journalRepaired, level: .warn,
-                              message: "cut a torn last line off the journal: \(repair.droppedBytes) bytes, sha256 \(repair.droppedSHA256)"))
+            record(
+                EventDraft(
+                    .journalRepaired,
+                    level: .warn,
+                    message:
+                        "cut a torn last line off the journal: \(repair.droppedBytes) bytes, sha256 \(repair.droppedSHA256)"
+                )
+            )
         }
         try recordDamage(check)
         startSealing()
@@ -139,7 +161,10 @@ public actor Engine {
         let detached = current.map { $0.handle.detach() } ?? false
         if detached {
             // It runs on elsewhere (a batch job): state.json keeps its record, the next heidid re-attaches to it.
-            logger.notice("stage left running for the next heidid", metadata: ["stage": "\(state.phase.stage?.rawValue ?? "-")"])
+            logger.notice(
+                "stage left running for the next heidid",
+                metadata: ["stage": "\(state.phase.stage?.rawValue ?? "-")"]
+            )
         } else if let current {
             let grace = current.grace + 5
             notifier.notify("EXTEND_TIMEOUT_USEC=\(UInt64(grace * 1e6))")
@@ -149,8 +174,18 @@ public actor Engine {
             submit(.stop)  // a start still held or backing off is dropped at once
         }
         stopSealing()
-        let left = detached ? "; its \(current?.handle.executorRecord?.executor ?? "") stage keeps running and is re-attached on restart" : ""
-        record(EventDraft(.daemonStop, message: "heidid stopping (\(reason))\(left)", runID: state.runID, round: state.round))
+        let left =
+            detached
+            ? "; its \(current?.handle.executorRecord?.executor ?? "") stage keeps running and is re-attached on restart"
+            : ""
+        record(
+            EventDraft(
+                .daemonStop,
+                message: "heidid stopping (\(reason))\(left)",
+                runID: state.runID,
+                round: state.round
+            )
+        )
         persist()
         if detached { slot = .empty }  // its watcher's end (if any) no longer concerns this engine
         logBroadcaster.finishAll()
@@ -164,19 +199,38 @@ public actor Engine {
     public func reload(_ newConfig: HeidiConfig) {
         var applied = newConfig
         var notes: [String] = []
-        if newConfig.stateDir != config.stateDir { applied.stateDir = config.stateDir; notes.append("state_dir") }
-        if newConfig.socketPath != config.socketPath { applied.socketPath = config.socketPath; notes.append("control.socket") }
+        if newConfig.stateDir != config.stateDir {
+            applied.stateDir = config.stateDir
+            notes.append("state_dir")
+        }
+        if newConfig.socketPath != config.socketPath {
+            applied.socketPath = config.socketPath
+            notes.append("control.socket")
+        }
         config = applied
         let ignored = notes.isEmpty ? "" : "; \(notes.joined(separator: ", ")) need a restart and were kept"
-        record(EventDraft(.configReloaded, message: "configuration reloaded from \(newConfig.source)\(ignored)",
-                          runID: state.runID, round: state.round))
+        record(
+            EventDraft(
+                .configReloaded,
+                message: "configuration reloaded from \(newConfig.source)\(ignored)",
+                runID: state.runID,
+                round: state.round
+            )
+        )
         persist()
     }
 
     /// Records a reload that failed validation; the old configuration stays in force.
     public func reloadFailed(_ error: String) {
-        record(EventDraft(.configReloaded, level: .error, message: "reload refused, keeping the running configuration: \(error)",
-                          runID: state.runID, round: state.round))
+        record(
+            EventDraft(
+                .configReloaded,
+                level: .error,
+                message: "reload refused, keeping the running configuration: \(error)",
+                runID: state.runID,
+                round: state.round
+            )
+        )
     }
 
     // MARK: The state machine loop
@@ -234,10 +288,16 @@ public actor Engine {
 
     /// Writes `state.json` atomically.
     func persist() {
-        let file = StateFile(status: snapshot(), legacyStatus: state.legacyStatus, stageActive: state.stageActive,
-                             runUnitTests: state.runUnitTests, allowedFailures: state.allowedFailures,
-                             stageInstance: current?.token, stageCgroup: current?.cgroupPath,
-                             stageExecutor: current?.handle.executorRecord)
+        let file = StateFile(
+            status: snapshot(),
+            legacyStatus: state.legacyStatus,
+            stageActive: state.stageActive,
+            runUnitTests: state.runUnitTests,
+            allowedFailures: state.allowedFailures,
+            stageInstance: current?.token,
+            stageCgroup: current?.cgroupPath,
+            stageExecutor: current?.handle.executorRecord
+        )
         do { try file.write(to: config.stateFilePath) } catch {
             stateFileWriteFailed("\(error)")
             return

@@ -20,7 +20,8 @@ public struct EngineService: Service {
             }
             await withGracefulShutdownHandler {
                 try? await gracefulShutdown()
-            } onGracefulShutdown: {}
+            } onGracefulShutdown: {
+            }
             await engine.shutdown()
             group.cancelAll()
         }

@@ -89,7 +89,10 @@ final class LogBroadcaster: Sendable {
             write()
             var gone: [Int] = []
             for (id, follower) in state.followers {
-                guard let queue = follower.queue else { gone.append(id); continue }
+                guard let queue = follower.queue else {
+                    gone.append(id)
+                    continue
+                }
                 guard follower.path == path else { continue }
                 if !queue.push(bytes, lines: lines, backlog: false) { skippedLines.add(lines, ordering: .relaxed) }
             }
@@ -219,7 +222,12 @@ final class FollowerQueue: Sendable {
                         state.bytes -= bytes.count
                         return .some(bytes)
                     case .gap(let lines):
-                        return .some(Array("…[heidid: \(lines) line\(lines == 1 ? "" : "s") skipped: this follower fell behind; the log file has every line]\n".utf8))
+                        return .some(
+                            Array(
+                                "…[heidid: \(lines) line\(lines == 1 ? "" : "s") skipped: this follower fell behind; the log file has every line]\n"
+                                    .utf8
+                            )
+                        )
                     }
                 }
                 if state.finished { return .some(nil) }

@@ -85,7 +85,11 @@ final class StageLogCursor {
         if let rotated = FileIdentity(path: rotatedPath), !identity.sameFile(as: rotated) {
             return openFile(rotatedPath) || openFile(path)
         }
-        return openFile(path) || { closeFile(); return false }()
+        return openFile(path)
+            || {
+                closeFile()
+                return false
+            }()
     }
 
     @discardableResult
@@ -109,7 +113,9 @@ final class StageLogCursor {
     private static func newline(in chunk: [UInt8], from index: Int) -> Int? {
         guard index < chunk.count else { return nil }
         return chunk.withUnsafeBytes { raw -> Int? in
-            guard let base = raw.baseAddress, let found = memchr(base + index, 0x0a, raw.count - index) else { return nil }
+            guard let base = raw.baseAddress, let found = memchr(base + index, 0x0a, raw.count - index) else {
+                return nil
+            }
             return base.distance(to: UnsafeRawPointer(found))
         }
     }

@@ -22,7 +22,11 @@ actor StageLogFeed {
         var fruitless = 0
         while !done {
             if let live {
-                let chunk = await withTaskCancellationHandler { await live.next() } onCancel: { live.finish() }
+                let chunk = await withTaskCancellationHandler {
+                    await live.next()
+                } onCancel: {
+                    live.finish()
+                }
                 if let chunk { return chunk }
                 ending = live.ending
                 done = true

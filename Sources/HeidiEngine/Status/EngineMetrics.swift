@@ -1,8 +1,9 @@
+import HeidiCore
+import HeidiSupervisor
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import HeidiSupervisor
 
 /// Counters the engine keeps for `/metrics`.
 struct EngineMetrics {
@@ -71,7 +72,8 @@ struct EngineMetrics {
     }
 
     /// The stage families; `live` adds the running stage's output so far, so rates move while it runs.
-    func write(to out: inout PrometheusText, live: (stage: String, output: StageOutputSink, progress: StageProgress?)?) {
+    func write(to out: inout PrometheusText, live: (stage: String, output: StageOutputSink, progress: StageProgress?)?)
+    {
         out.family("heidi_stage_runs_total", .counter, "Stage attempts since start, by stage and outcome.") { family in
             for (key, count) in stageRuns.sorted(by: { $0.key < $1.key }) {
                 family.sample(Double(count), ["stage": key.stage, "outcome": key.outcome])
@@ -83,43 +85,103 @@ struct EngineMetrics {
                 family.sample(Double(stageCounts[stage] ?? 0), ["stage": stage], suffix: "_count")
             }
         }
-        Self.perStage(&out, "heidi_stage_last_duration_seconds", .gauge, "Wall time of the last finished attempt.", lastSeconds)
-        Self.perStage(&out, "heidi_stage_retries_total", .counter, "Stage restarts after a failed attempt.", retries.mapValues(Double.init))
+        Self.perStage(
+            &out,
+            "heidi_stage_last_duration_seconds",
+            .gauge,
+            "Wall time of the last finished attempt.",
+            lastSeconds
+        )
+        Self.perStage(
+            &out,
+            "heidi_stage_retries_total",
+            .counter,
+            "Stage restarts after a failed attempt.",
+            retries.mapValues(Double.init)
+        )
         var lines = outputLines.mapValues(Double.init)
         var bytes = outputBytes.mapValues(Double.init)
         if let live {
             lines[live.stage, default: 0] += Double(live.output.lines.load(ordering: .relaxed))
             bytes[live.stage, default: 0] += Double(live.output.bytes.load(ordering: .relaxed))
         }
-        Self.perStage(&out, "heidi_stage_output_lines_total", .counter, "Output lines of stages (running ones included).", lines)
+        Self.perStage(
+            &out,
+            "heidi_stage_output_lines_total",
+            .counter,
+            "Output lines of stages (running ones included).",
+            lines
+        )
         Self.perStage(&out, "heidi_stage_output_bytes_total", .counter, "Output bytes of stages as logged.", bytes)
-        Self.perStage(&out, "heidi_stage_cpu_seconds_total", .counter, "User and system CPU time of finished stage trees.", cpuSeconds)
-        Self.perStage(&out, "heidi_stage_max_rss_bytes", .gauge, "Max RSS of the last finished attempt.", lastMaxRSSBytes)
+        Self.perStage(
+            &out,
+            "heidi_stage_cpu_seconds_total",
+            .counter,
+            "User and system CPU time of finished stage trees.",
+            cpuSeconds
+        )
+        Self.perStage(
+            &out,
+            "heidi_stage_max_rss_bytes",
+            .gauge,
+            "Max RSS of the last finished attempt.",
+            lastMaxRSSBytes
+        )
         var counters = reportedCounters
         var usage = reportedUsage
         if let live, let progress = live.progress {
             Self.add(progress.counters, to: &counters, stage: live.stage)
             Self.add(progress.usage, to: &usage, stage: live.stage)
         }
-        Self.perName(&out, "heidi_stage_reported_counter_total", "X_HEIDI_COUNTERS sums stages sent (running ones included).", counters)
-        Self.perName(&out, "heidi_stage_reported_usage_total", "X_HEIDI_USAGE sums stages sent (running ones included).", usage)
-        out.family("heidi_journald_lines_dropped_total", .counter, "Child output lines not forwarded to journald (rate limit or backlog).") {
+        Self.perName(
+            &out,
+            "heidi_stage_reported_counter_total",
+            "X_HEIDI_COUNTERS sums stages sent (running ones included).",
+            counters
+        )
+        Self.perName(
+            &out,
+            "heidi_stage_reported_usage_total",
+            "X_HEIDI_USAGE sums stages sent (running ones included).",
+            usage
+        )
+        out.family(
+            "heidi_journald_lines_dropped_total",
+            .counter,
+            "Child output lines not forwarded to journald (rate limit or backlog)."
+        ) {
             $0.sample(Double(journaldDropped))
         }
-        out.family("heidi_governor_holds_total", .counter, "Stage starts the resource governor held.") { $0.sample(Double(governorHolds)) }
-        out.family("heidi_governor_hold_seconds_total", .counter, "Time stage starts spent on hold.") { $0.sample(governorHoldSeconds) }
+        out.family("heidi_governor_holds_total", .counter, "Stage starts the resource governor held.") {
+            $0.sample(Double(governorHolds))
+        }
+        out.family("heidi_governor_hold_seconds_total", .counter, "Time stage starts spent on hold.") {
+            $0.sample(governorHoldSeconds)
+        }
     }
 
-    private static func perName(_ out: inout PrometheusText, _ name: String, _ help: String, _ values: [String: [String: Double]]) {
+    private static func perName(
+        _ out: inout PrometheusText,
+        _ name: String,
+        _ help: String,
+        _ values: [String: [String: Double]]
+    ) {
         out.family(name, .counter, help) { family in
             for (stage, named) in values.sorted(by: { $0.key < $1.key }) {
-                for (key, value) in named.sorted(by: { $0.key < $1.key }) { family.sample(value, ["name": key, "stage": stage]) }
+                for (key, value) in named.sorted(by: { $0.key < $1.key }) {
+                    family.sample(value, ["name": key, "stage": stage])
+                }
             }
         }
     }
 
-    private static func perStage(_ out: inout PrometheusText, _ name: String, _ kind: PrometheusText.Kind, _ help: String,
-                                 _ values: [String: Double]) {
+    private static func perStage(
+        _ out: inout PrometheusText,
+        _ name: String,
+        _ kind: PrometheusText.Kind,
+        _ help: String,
+        _ values: [String: Double]
+    ) {
         out.family(name, kind, help) { family in
             for (stage, value) in values.sorted(by: { $0.key < $1.key }) { family.sample(value, ["stage": stage]) }
         }
@@ -180,7 +242,9 @@ struct DaemonProcessStats {
                 // After the command: state(3) … utime(14) stime(15) … num_threads(20).
                 let fields = text[text.index(after: close)...].split(separator: " ")
                 let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-                if fields.count > 17, let user = Double(fields[11]), let system = Double(fields[12]), let threads = Int(fields[17]) {
+                if fields.count > 17, let user = Double(fields[11]), let system = Double(fields[12]),
+                    let threads = Int(fields[17])
+                {
                     stats.cpuSeconds = (user + system) / ticks
                     stats.threads = threads
                 }

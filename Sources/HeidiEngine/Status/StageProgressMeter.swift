@@ -22,7 +22,9 @@ final class StageProgressMeter: Sendable {
     /// Nil when `format` is a pattern that does not compile (the config reader refuses those first).
     init?(format: ProgressFormat, onChange: @escaping @Sendable () -> Void) {
         guard let recogniser = ProgressRecogniser(format) else { return nil }
-        state = Mutex(State(stdout: ProgressScanner(recogniser: recogniser), stderr: ProgressScanner(recogniser: recogniser)))
+        state = Mutex(
+            State(stdout: ProgressScanner(recogniser: recogniser), stderr: ProgressScanner(recogniser: recogniser))
+        )
         self.onChange = onChange
     }
 
@@ -51,7 +53,9 @@ enum ProgressMetrics {
             $0.sample(progress.done, labels)
         }
         if let total = progress.total {
-            out.family("heidi_stage_progress_total", .gauge, "Items the running stage reports in total.") { $0.sample(total, labels) }
+            out.family("heidi_stage_progress_total", .gauge, "Items the running stage reports in total.") {
+                $0.sample(total, labels)
+            }
         }
         if let percent = progress.percent {
             out.family("heidi_stage_progress_ratio", .gauge, "Fraction of the running stage's items done (0-1).") {
@@ -59,10 +63,16 @@ enum ProgressMetrics {
             }
         }
         if let rate = progress.rate {
-            out.family("heidi_stage_progress_rate", .gauge, "Items per second of the running stage.") { $0.sample(rate, labels) }
+            out.family("heidi_stage_progress_rate", .gauge, "Items per second of the running stage.") {
+                $0.sample(rate, labels)
+            }
         }
         if let eta = progress.etaSeconds {
-            out.family("heidi_stage_progress_eta_seconds", .gauge, "Seconds the running stage has left, by its progress.") {
+            out.family(
+                "heidi_stage_progress_eta_seconds",
+                .gauge,
+                "Seconds the running stage has left, by its progress."
+            ) {
                 $0.sample(eta, labels)
             }
         }

@@ -100,7 +100,8 @@ final class StatusBoard: Sendable {
         while true {
             try? await Task.sleep(nanoseconds: 1_000_000_000 / Self.liveUpdatesPerSecond)
             let (running, behind) = watchers.withLock { watchers -> (Bool, [AsyncStream<[UInt8]>.Continuation]) in
-                guard !watchers.all.isEmpty, entry.withLock({ $0?.live != nil }), let snapshot = read(now: .now()) else {
+                guard !watchers.all.isEmpty, entry.withLock({ $0?.live != nil }), let snapshot = read(now: .now())
+                else {
                     watchers.ticking = false
                     return (false, [])
                 }
@@ -115,7 +116,10 @@ final class StatusBoard: Sendable {
     /// `feedKey` tells changes apart), as NDJSON documents, until the daemon stops or the watcher falls
     /// `watchQueueLimit` documents behind.
     func watch(now: Timestamp) -> AsyncStream<[UInt8]> {
-        let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingOldest(Self.watchQueueLimit))
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: [UInt8].self,
+            bufferingPolicy: .bufferingOldest(Self.watchQueueLimit)
+        )
         var tick = false
         watchers.withLock { watchers in
             // Read under the watchers' lock: a publication either comes before this (and is in the first

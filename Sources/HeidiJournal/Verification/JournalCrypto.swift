@@ -1,8 +1,9 @@
+import CCrypto
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CCrypto
-import HeidiCore
 
 /// A SHA-256 digest as a value (four words), so hot loops compare and store hashes without allocating.
 public struct Digest: Hashable, Sendable, CustomStringConvertible {
@@ -32,7 +33,9 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible {
         self.init()
         let parsed: Bool = withUnsafeMutableBytes(of: &self) { raw in
             for index in 0..<32 {
-                guard let high = Self.nibble(bytes[2 * index]), let low = Self.nibble(bytes[2 * index + 1]) else { return false }
+                guard let high = Self.nibble(bytes[2 * index]), let low = Self.nibble(bytes[2 * index + 1]) else {
+                    return false
+                }
                 raw[index] = high << 4 | low
             }
             return true
@@ -54,8 +57,10 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible {
         guard hex.count == 64 else { return false }
         return withUnsafeBytes(of: self) { raw in
             for index in 0..<32 {
-                let high = raw[index] >> 4, low = raw[index] & 0x0f
-                guard hex[2 * index] == (high < 10 ? 48 + high : 87 + high), hex[2 * index + 1] == (low < 10 ? 48 + low : 87 + low)
+                let high = raw[index] >> 4
+                let low = raw[index] & 0x0f
+                guard hex[2 * index] == (high < 10 ? 48 + high : 87 + high),
+                    hex[2 * index + 1] == (low < 10 ? 48 + low : 87 + low)
                 else { return false }
             }
             return true
@@ -92,13 +97,27 @@ enum HMACSHA256 {
                     // allocate its context; heidid then stops (systemd restarts it, the journal is on disk) rather
                     // than sign or accept a checkpoint with a MAC it did not compute.
                     var buffers = [
-                        gcry_buffer_t(size: keyBytes.count, off: 0, len: keyBytes.count,
-                                      data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress ?? UnsafeRawPointer(empty))),
-                        gcry_buffer_t(size: data.count, off: 0, len: data.count,
-                                      data: UnsafeMutableRawPointer(mutating: data.baseAddress ?? UnsafeRawPointer(empty))),
+                        gcry_buffer_t(
+                            size: keyBytes.count,
+                            off: 0,
+                            len: keyBytes.count,
+                            data: UnsafeMutableRawPointer(mutating: keyBytes.baseAddress ?? UnsafeRawPointer(empty))
+                        ),
+                        gcry_buffer_t(
+                            size: data.count,
+                            off: 0,
+                            len: data.count,
+                            data: UnsafeMutableRawPointer(mutating: data.baseAddress ?? UnsafeRawPointer(empty))
+                        ),
                     ]
                     return out.withUnsafeMutableBytes { result in
-                        gcry_md_hash_buffers(Libgcrypt.sha256, UInt32(GCRY_MD_FLAG_HMAC.rawValue), result.baseAddress, &buffers, 2)
+                        gcry_md_hash_buffers(
+                            Libgcrypt.sha256,
+                            UInt32(GCRY_MD_FLAG_HMAC.rawValue),
+                            result.baseAddress,
+                            &buffers,
+                            2
+                        )
                     }
                 }
             }

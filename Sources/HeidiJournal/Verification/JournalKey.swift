@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// Why a journal key cannot be used.
 public enum JournalKeyError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -46,7 +47,9 @@ public struct JournalKey: Sendable, Equatable {
         do { bytes = try FileSystem.read(path) } catch { throw .io(error) }
         if requirePrivate {
             var st = stat()
-            if stat(path, &st) == 0, st.st_mode & 0o077 != 0 { throw .tooOpen(path: path, mode: UInt32(st.st_mode & 0o7777)) }
+            if stat(path, &st) == 0, st.st_mode & 0o077 != 0 {
+                throw .tooOpen(path: path, mode: UInt32(st.st_mode & 0o7777))
+            }
         }
         var text = bytes[...]
         if text.last == 0x0a { text = text.dropLast() }

@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// The fields of one journal line that verification uses, as located by `JournalLineScanner`: values and byte
 /// offsets into the line (which excludes its newline).
@@ -41,7 +42,9 @@ enum JournalLineScanner {
         guard c.literal(#"{"event_version":"2","seq":"#) else { throw c.startDefect() }
         guard let seq = c.unsigned(), seq >= 1 else { throw c.valueDefect("seq is not a positive integer") }
         try c.key(#","ts":"#, "ts")
-        guard let time = c.timestamp() else { throw c.valueDefect("ts is not a UTC timestamp like 2026-11-22T06:27:39.286123Z") }
+        guard let time = c.timestamp() else {
+            throw c.valueDefect("ts is not a UTC timestamp like 2026-11-22T06:27:39.286123Z")
+        }
         try c.key(#","run_id":"#, "run_id")
         if !c.literal("null") { _ = try c.string("run_id is neither a string nor null") }
         try c.key(#","round":"#, "round")
@@ -49,8 +52,9 @@ enum JournalLineScanner {
         try c.key(#","stage":"#, "stage")
         if !c.literal("null") { _ = try c.string("stage is neither a string nor null") }
         try c.key(#","level":"#, "level")
-        guard c.literal(#""info""#) || c.literal(#""warn""#) || c.literal(#""error""#) || c.literal(#""debug""#)
-            || c.literal(#""critical""#)
+        guard
+            c.literal(#""info""#) || c.literal(#""warn""#) || c.literal(#""error""#) || c.literal(#""debug""#)
+                || c.literal(#""critical""#)
         else { throw c.valueDefect("level is not one of debug, info, warn, error, critical") }
         try c.key(#","event_type":"#, "event_type")
         let eventType = try c.string("event_type is not a string")
@@ -105,7 +109,9 @@ private struct LineCursor {
         switch byte {
         case 0x00: return LineDefect(reason: "\(reason): NUL byte \(at)")
         case 0x0d where i == count - 1:
-            return LineDefect(reason: "\(reason): carriage return before the newline (CRLF line ends; journal lines end in \\n only)")
+            return LineDefect(
+                reason: "\(reason): carriage return before the newline (CRLF line ends; journal lines end in \\n only)"
+            )
         case 0x20, 0x09, 0x0d: return LineDefect(reason: "\(reason): whitespace \(at) (journal lines are compact JSON)")
         case 0x80...: return LineDefect(reason: "\(reason): byte 0x\(String(byte, radix: 16)) outside a string \(at)")
         case 0x00..<0x20: return LineDefect(reason: "\(reason): control byte 0x\(String(byte, radix: 16)) \(at)")
@@ -125,10 +131,13 @@ private struct LineCursor {
         var probe = self
         probe.i = 0
         if probe.literal(#"{"event_version":"#) {
-            return probe.literal(#""2""#) ? probe.defect("expected \"seq\" after event_version (SPEC §7 key order)")
+            return probe.literal(#""2""#)
+                ? probe.defect("expected \"seq\" after event_version (SPEC §7 key order)")
                 : LineDefect(reason: "event_version is not \"2\" (not a heidi v2 journal line)")
         }
-        if probe.peek() == UInt8(ascii: "{") { return LineDefect(reason: "not a heidi journal line: the first key is not \"event_version\"") }
+        if probe.peek() == UInt8(ascii: "{") {
+            return LineDefect(reason: "not a heidi journal line: the first key is not \"event_version\"")
+        }
         return probe.defect("not a heidi journal line (not a JSON object)")
     }
 
@@ -139,7 +148,10 @@ private struct LineCursor {
             var probe = self
             probe.i += 1
             if let found = try? probe.string("") {
-                let other = String(decoding: UnsafeBufferPointer(start: base + found.lowerBound, count: found.count), as: UTF8.self)
+                let other = String(
+                    decoding: UnsafeBufferPointer(start: base + found.lowerBound, count: found.count),
+                    as: UTF8.self
+                )
                 throw LineDefect(reason: "key \"\(other)\" where \"\(name)\" belongs (SPEC §7 key order)")
             }
         }
@@ -182,7 +194,8 @@ private struct LineCursor {
         guard p[4] == 0x2d, p[7] == 0x2d, p[10] == 0x54, p[13] == 0x3a, p[16] == 0x3a, p[19] == 0x2e, p[26] == 0x5a,
             let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
             let minute = number(14, 2), let second = number(17, 2), let micros = number(20, 6),
-            (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year), hour < 24, minute < 60, second < 60
+            (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year), hour < 24, minute < 60,
+            second < 60
         else { return nil }
         i += 29
         let days = Self.daysFromCivil(year: year, month: month, day: day)
@@ -280,15 +293,24 @@ private struct LineCursor {
     private mutating func utf8() throws(LineDefect) {
         let lead = base[i]
         let length: Int
-        var low: UInt8 = 0x80, high: UInt8 = 0xBF
+        var low: UInt8 = 0x80
+        var high: UInt8 = 0xBF
         switch lead {
         case 0xC2...0xDF: length = 2
-        case 0xE0: length = 3; low = 0xA0
+        case 0xE0:
+            length = 3
+            low = 0xA0
         case 0xE1...0xEC, 0xEE...0xEF: length = 3
-        case 0xED: length = 3; high = 0x9F
-        case 0xF0: length = 4; low = 0x90
+        case 0xED:
+            length = 3
+            high = 0x9F
+        case 0xF0:
+            length = 4
+            low = 0x90
         case 0xF1...0xF3: length = 4
-        case 0xF4: length = 4; high = 0x8F
+        case 0xF4:
+            length = 4
+            high = 0x8F
         default: throw defect("invalid UTF-8 in a string")
         }
         guard count - i >= length else { throw defect("invalid UTF-8 in a string (sequence cut off)") }
@@ -331,7 +353,10 @@ private struct LineCursor {
     mutating func numberMap(_ field: String) throws(LineDefect) {
         guard peek() == 0x7b else { throw valueDefect("\(field) is not an object") }
         i += 1
-        if peek() == 0x7d { i += 1; return }
+        if peek() == 0x7d {
+            i += 1
+            return
+        }
         var previous: Range<Int>?
         while true {
             let key = try string("\(field) has a key that is not a string")
@@ -340,7 +365,10 @@ private struct LineCursor {
             guard peek() == 0x3a else { throw defect("\(field): expected ':'") }
             i += 1
             guard number() else { throw valueDefect("\(field) holds a value that is not a number") }
-            if peek() == 0x2c { i += 1; continue }
+            if peek() == 0x2c {
+                i += 1
+                continue
+            }
             guard peek() == 0x7d else { throw defect("\(field): expected ',' or '}'") }
             i += 1
             return
@@ -367,10 +395,16 @@ private struct LineCursor {
     mutating func stringArray(_ field: String) throws(LineDefect) {
         guard peek() == 0x5b else { throw valueDefect("\(field) is not an array of strings") }
         i += 1
-        if peek() == 0x5d { i += 1; return }
+        if peek() == 0x5d {
+            i += 1
+            return
+        }
         while true {
             _ = try string("\(field) is not an array of strings")
-            if peek() == 0x2c { i += 1; continue }
+            if peek() == 0x2c {
+                i += 1
+                continue
+            }
             guard peek() == 0x5d else { throw defect("\(field): expected ',' or ']'") }
             i += 1
             return

@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// Bytes of a journal file that heidid moved aside because the chain could not be trusted there.
 public struct MovedAside: Sendable, Equatable {
@@ -38,7 +39,8 @@ public struct JournalDamage: Sendable, Equatable {
             }
             text += "kept aside in \(directory): \(moved.joined(separator: ", ")); "
         } else {
-            text += "nothing follows the last trusted line (lines are missing, not changed), so nothing was moved aside; "
+            text +=
+                "nothing follows the last trusted line (lines are missing, not changed), so nothing was moved aside; "
         }
         text += "the chain goes on from seq \(lastTrustedSeq) (hash \(lastTrustedHash))"
         return text
@@ -68,12 +70,21 @@ public struct JournalStartupCheck: Sendable {
     /// Checks the journal at `path` (the live file; its rotated files are found beside it) against `anchor`, and moves
     /// the untrusted bytes aside when it is broken. Throws when a file cannot be read or moved (then nothing is
     /// appended: heidid does not start).
-    public static func run(journal path: String, anchor: JournalAnchor?, at time: Timestamp) throws(JournalError) -> JournalStartupCheck {
+    public static func run(
+        journal path: String,
+        anchor: JournalAnchor?,
+        at time: Timestamp
+    ) throws(JournalError) -> JournalStartupCheck {
         let files = RotatedJournals.all(besides: path) + (FileSystem.exists(path) ? [path] : [])
-        guard !files.isEmpty else { return JournalStartupCheck(found: nil, recorded: [], unrecorded: unrecorded(besides: path, recorded: [])) }
+        guard !files.isEmpty else {
+            return JournalStartupCheck(found: nil, recorded: [], unrecorded: unrecorded(besides: path, recorded: []))
+        }
         let report: VerificationReport
         do {
-            report = try JournalVerifier.verify(files: files, options: VerificationOptions(anchors: anchor.map { [$0] } ?? [], complete: true))
+            report = try JournalVerifier.verify(
+                files: files,
+                options: VerificationOptions(anchors: anchor.map { [$0] } ?? [], complete: true)
+            )
         } catch {
             throw .io(error)
         }
@@ -81,8 +92,15 @@ public struct JournalStartupCheck: Sendable {
         guard case .broken(let file, let line, let reason) = report.outcome, let trusted = report.trustedEnd else {
             return JournalStartupCheck(found: nil, recorded: report.damage, unrecorded: pending)
         }
-        var damage = JournalDamage(file: file, line: line, reason: reason, movedAside: [], directory: nil,
-                                   lastTrustedSeq: trusted.seq, lastTrustedHash: trusted.hash)
+        var damage = JournalDamage(
+            file: file,
+            line: line,
+            reason: reason,
+            movedAside: [],
+            directory: nil,
+            lastTrustedSeq: trusted.seq,
+            lastTrustedHash: trusted.hash
+        )
         let first = files.firstIndex(of: trusted.file) ?? files.count
         let directory = FileSystem.dirname(path) + "/damaged-" + time.description.filter { $0 != "-" && $0 != ":" }
         for (index, file) in files.enumerated() where index >= first {
@@ -101,14 +119,25 @@ public struct JournalStartupCheck: Sendable {
                 do { try FileSystem.writeAtomically(keptAt, Array(bytes[offset...])) } catch { throw .io(error) }
                 try cutBack(file, to: offset)
             } else {
-                guard rename(file, keptAt) == 0 else { throw .io(FileSystemError(path: keptAt, operation: "rename", errno: errno)) }
+                guard rename(file, keptAt) == 0 else {
+                    throw .io(FileSystemError(path: keptAt, operation: "rename", errno: errno))
+                }
             }
-            damage.movedAside.append(MovedAside(file: file, offset: Int64(offset), bytes: Int64(bytes.count - offset),
-                                                sha256: SHA256.hex(bytes[offset...]), keptAt: keptAt))
+            damage.movedAside.append(
+                MovedAside(
+                    file: file,
+                    offset: Int64(offset),
+                    bytes: Int64(bytes.count - offset),
+                    sha256: SHA256.hex(bytes[offset...]),
+                    keptAt: keptAt
+                )
+            )
         }
         if let directory = damage.directory {
             // Kept with the bytes, so a start that stops before recording the event leaves it for the next one.
-            do { try FileSystem.writeAtomically(directory + "/" + findingFile, Array((damage.message + "\n").utf8)) } catch { throw .io(error) }
+            do {
+                try FileSystem.writeAtomically(directory + "/" + findingFile, Array((damage.message + "\n").utf8))
+            } catch { throw .io(error) }
             FileSystem.syncDirectory(of: path)
         }
         return JournalStartupCheck(found: damage, recorded: report.damage, unrecorded: pending)
@@ -131,11 +160,15 @@ public struct JournalStartupCheck: Sendable {
         guard fd >= 0 else { throw .io(FileSystemError(path: file, operation: "open", errno: errno)) }
         defer { close(fd) }
         guard ftruncate(fd, off_t(offset)) == 0, fsync(fd) == 0 else {
-            throw .io(FileSystemError(path: file, operation: "truncate after keeping the damaged bytes aside", errno: errno))
+            throw .io(
+                FileSystemError(path: file, operation: "truncate after keeping the damaged bytes aside", errno: errno)
+            )
         }
     }
 }
 
 extension String {
-    fileprivate func trimmingSuffix(_ suffix: String) -> String { hasSuffix(suffix) ? String(dropLast(suffix.count)) : self }
+    fileprivate func trimmingSuffix(_ suffix: String) -> String {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
+    }
 }

@@ -5,12 +5,18 @@ import HeidiCore
 /// journald). It hashes the exact line bytes, never re-serialises, and reads files in constant memory.
 public enum JournalVerifier {
     /// The chain and the given state.json anchors only.
-    public static func verify(files: [String], anchors: [JournalAnchor] = []) throws(FileSystemError) -> VerificationReport {
+    public static func verify(
+        files: [String],
+        anchors: [JournalAnchor] = []
+    ) throws(FileSystemError) -> VerificationReport {
         try verify(files: files, options: VerificationOptions(anchors: anchors))
     }
 
     /// Verifies `files` (oldest first) as one chain.
-    public static func verify(files: [String], options: VerificationOptions) throws(FileSystemError) -> VerificationReport {
+    public static func verify(
+        files: [String],
+        options: VerificationOptions
+    ) throws(FileSystemError) -> VerificationReport {
         var run = VerificationRun(files: files, options: options)
         try run.execute()
         return run.report
@@ -66,8 +72,10 @@ struct VerificationRun {
         if options.sinceCheckpoint, !options.keys.isEmpty {
             if let start = try CheckpointLocator.newest(in: files, keys: options.keys) {
                 (startFile, startOffset, expectedSeq, previous) = (start.fileIndex, start.offset, start.seq, start.head)
-                report.notes.append("started at the checkpoint with seq \(start.seq) in \(files[start.fileIndex]); the lines before "
-                                    + "it are sealed by it and were not read")
+                report.notes.append(
+                    "started at the checkpoint with seq \(start.seq) in \(files[start.fileIndex]); the lines before "
+                        + "it are sealed by it and were not read"
+                )
             } else {
                 report.notes.append("no checkpoint verifies with the key: verified from the first line")
             }
@@ -78,7 +86,11 @@ struct VerificationRun {
             fileIndex = index
             let offset = index == startFile ? startOffset : 0
             lineNumber = offset > 0 ? try Self.countLines(in: file, before: offset) : 0
-            let tail = try JournalLineReader.forEachLine(in: file, from: offset, maxLine: JournalLineEncoder.maxLineBytes) { line, start in
+            let tail = try JournalLineReader.forEachLine(
+                in: file,
+                from: offset,
+                maxLine: JournalLineEncoder.maxLineBytes
+            ) { line, start in
                 lineNumber += 1
                 return accept(line, at: start)
             }
@@ -86,7 +98,10 @@ struct VerificationRun {
             case nil: return
             case .clean?: continue
             case .overlong?:
-                fail(line: lineNumber + 1, "line longer than 64 KiB (no newline within \(JournalLineEncoder.maxLineBytes) bytes)")
+                fail(
+                    line: lineNumber + 1,
+                    "line longer than 64 KiB (no newline within \(JournalLineEncoder.maxLineBytes) bytes)"
+                )
                 return
             case .partial(let bytes)?:
                 if index < files.count - 1 {
@@ -94,7 +109,9 @@ struct VerificationRun {
                     return
                 }
                 guard TornTail.isPlausible(bytes, nextSeq: expectedSeq ?? 1, afterLines: report.lines > 0) else {
-                    let what = bytes.allSatisfy { $0 == 0 } ? "\(bytes.count) NUL bytes (not a heidi journal)"
+                    let what =
+                        bytes.allSatisfy { $0 == 0 }
+                        ? "\(bytes.count) NUL bytes (not a heidi journal)"
                         : "\(bytes.count) bytes without a newline that are not the start of the next event (a crash leaves only that)"
                     fail(line: lineNumber + 1, "the file ends in \(what)")
                     return
@@ -119,7 +136,10 @@ struct VerificationRun {
     @discardableResult
     private mutating func fail(line: Int? = nil, _ reason: String) -> Bool {
         report.outcome = .broken(file: file, line: line ?? lineNumber, reason: reason)
-        report.trustedEnd = lastAccepted.map { TrustedEnd(file: files[$0.fileIndex], offset: $0.end, seq: $0.seq, hash: $0.digest.description) }
+        report.trustedEnd =
+            lastAccepted.map {
+                TrustedEnd(file: files[$0.fileIndex], offset: $0.end, seq: $0.seq, hash: $0.digest.description)
+            }
             ?? TrustedEnd(file: files[0], offset: 0, seq: 0, hash: SHA256.zeroHex)
         return false
     }
@@ -127,10 +147,15 @@ struct VerificationRun {
     /// A line's `prev_hash` does not match the line before it: either that line was changed or this prev_hash was,
     /// so both are suspect, and the trusted lines end before the previous one.
     private mutating func failChain(prevHash: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard let suspect = lastAccepted else { return fail("prev_hash does not match the SHA-256 of the previous line (chain broken)") }
+        guard let suspect = lastAccepted else {
+            return fail("prev_hash does not match the SHA-256 of the previous line (chain broken)")
+        }
         let here = suspect.fileIndex == fileIndex ? "line \(lineNumber)" : "line \(lineNumber) of \(file)"
-        let previous = suspect.fileIndex == fileIndex ? "line \(suspect.lineNumber)" : "the last line of \(files[suspect.fileIndex])"
-        let reason = "\(previous) (seq \(suspect.seq)) was changed, or \(here)'s prev_hash was: \(here) says the line before it hashes to "
+        let previous =
+            suspect.fileIndex == fileIndex
+            ? "line \(suspect.lineNumber)" : "the last line of \(files[suspect.fileIndex])"
+        let reason =
+            "\(previous) (seq \(suspect.seq)) was changed, or \(here)'s prev_hash was: \(here) says the line before it hashes to "
             + "\(String(decoding: prevHash, as: UTF8.self)), but \(previous) hashes to \(suspect.digest) (chain broken)"
         report.outcome = .broken(file: files[suspect.fileIndex], line: suspect.lineNumber, reason: reason)
         // The changed line may be the previous one: it is not trusted, nor counted as verified.
@@ -138,8 +163,16 @@ struct VerificationRun {
         report.bytes -= suspect.end - suspect.start
         report.lastSeq = acceptedBefore?.seq
         if report.lines == 0 { report.firstSeq = nil }
-        report.trustedEnd = acceptedBefore.map { TrustedEnd(file: files[$0.fileIndex], offset: $0.end, seq: $0.seq, hash: $0.digest.description) }
-            ?? TrustedEnd(file: files[suspect.fileIndex], offset: suspect.start, seq: suspect.seq - 1, hash: suspect.prev.description)
+        report.trustedEnd =
+            acceptedBefore.map {
+                TrustedEnd(file: files[$0.fileIndex], offset: $0.end, seq: $0.seq, hash: $0.digest.description)
+            }
+            ?? TrustedEnd(
+                file: files[suspect.fileIndex],
+                offset: suspect.start,
+                seq: suspect.seq - 1,
+                hash: suspect.prev.description
+            )
         return false
     }
 
@@ -156,10 +189,12 @@ struct VerificationRun {
         if let expectedSeq {
             guard seq == expectedSeq else {
                 if seq < expectedSeq { return fail("seq \(seq) repeats or goes back (expected \(expectedSeq))") }
-                return fail(lineNumber == 1
-                    ? "this file starts at seq \(seq), but the previous one ends at seq \(expectedSeq - 1): the journal file with seq "
-                        + "\(expectedSeq)–\(seq - 1) is missing"
-                    : "seq jumps from \(expectedSeq - 1) to \(seq): lines are missing")
+                return fail(
+                    lineNumber == 1
+                        ? "this file starts at seq \(seq), but the previous one ends at seq \(expectedSeq - 1): the journal file with seq "
+                            + "\(expectedSeq)–\(seq - 1) is missing"
+                        : "seq jumps from \(expectedSeq - 1) to \(seq): lines are missing"
+                )
             }
         } else if seq == 1 {
             guard prev == .zero else { return fail("the first line's prev_hash is not 64 zeros") }
@@ -184,9 +219,13 @@ struct VerificationRun {
             guard pruned(body, scanned) else { return false }
             if let reason = seal.line(kind, time: scanned.time) { return fail(reason) }
         case .journalDamaged:
-            let raw = Array(UnsafeBufferPointer(rebasing: body[(scanned.message.lowerBound - 1)..<(scanned.message.upperBound + 1)]))
+            let raw = Array(
+                UnsafeBufferPointer(rebasing: body[(scanned.message.lowerBound - 1)..<(scanned.message.upperBound + 1)])
+            )
             let message = (try? StrictJSONParser.parse(raw))?.stringValue ?? String(decoding: raw, as: UTF8.self)
-            report.damage.append(RecordedDamage(seq: seq, ts: Timestamp(microseconds: scanned.time).description, message: message))
+            report.damage.append(
+                RecordedDamage(seq: seq, ts: Timestamp(microseconds: scanned.time).description, message: message)
+            )
             if let reason = seal.line(kind, time: scanned.time) { return fail(reason) }
         default:
             if let reason = seal.line(kind, time: scanned.time) { return fail(reason) }
@@ -194,8 +233,15 @@ struct VerificationRun {
         expectedSeq = seq + 1
         previous = digest
         acceptedBefore = lastAccepted
-        lastAccepted = AcceptedLine(fileIndex: fileIndex, lineNumber: lineNumber, start: start, end: start + Int64(line.count), seq: seq,
-                                    digest: digest, prev: prev)
+        lastAccepted = AcceptedLine(
+            fileIndex: fileIndex,
+            lineNumber: lineNumber,
+            start: start,
+            end: start + Int64(line.count),
+            seq: seq,
+            digest: digest,
+            prev: prev
+        )
         report.lines += 1
         report.bytes += Int64(line.count)
         report.lastSeq = seq
@@ -208,21 +254,33 @@ struct VerificationRun {
             return fail("a checkpoint whose message is not 'checkpoint v1 key_id=… seq=… head=… interval=… mac=…'")
         }
         guard checkpoint.seq + 1 == scanned.seq, Digest(hex: checkpoint.head) == prev else {
-            return fail("the checkpoint claims seq \(checkpoint.seq) with head \(checkpoint.head), but the line before it is "
-                        + "seq \(scanned.seq - 1) with hash \(prev)")
+            return fail(
+                "the checkpoint claims seq \(checkpoint.seq) with head \(checkpoint.head), but the line before it is "
+                    + "seq \(scanned.seq - 1) with hash \(prev)"
+            )
         }
         if !report.keyIDs.contains(checkpoint.keyID) { report.keyIDs.append(checkpoint.keyID) }
         if !options.keys.isEmpty {
             guard let key = options.keys.first(where: { $0.id == checkpoint.keyID }) else {
-                return fail("the checkpoint is signed with key id \(checkpoint.keyID), but the key given has id "
-                            + "\(options.keys.map(\.id).joined(separator: ", ")) (key id mismatch)")
+                return fail(
+                    "the checkpoint is signed with key id \(checkpoint.keyID), but the key given has id "
+                        + "\(options.keys.map(\.id).joined(separator: ", ")) (key id mismatch)"
+                )
             }
-            guard Checkpoint.verify(line: line, messageEnd: scanned.message.upperBound, mac: checkpoint.mac, key: key) else {
-                return fail("the checkpoint's MAC does not verify with key \(key.id): the checkpoint or a line before it was "
-                            + "changed and re-chained")
+            guard Checkpoint.verify(line: line, messageEnd: scanned.message.upperBound, mac: checkpoint.mac, key: key)
+            else {
+                return fail(
+                    "the checkpoint's MAC does not verify with key \(key.id): the checkpoint or a line before it was "
+                        + "changed and re-chained"
+                )
             }
         }
-        seal.checkpoint(checkpoint, seq: scanned.seq, time: scanned.time, ts: Timestamp(microseconds: scanned.time).description)
+        seal.checkpoint(
+            checkpoint,
+            seq: scanned.seq,
+            time: scanned.time,
+            ts: Timestamp(microseconds: scanned.time).description
+        )
         report.checkpoints = seal.checkpoints
         report.lastCheckpoint = seal.last
         return true
@@ -231,11 +289,15 @@ struct VerificationRun {
     private mutating func pruned(_ body: UnsafeBufferPointer<UInt8>, _ scanned: ScannedLine) -> Bool {
         let text = String(decoding: UnsafeBufferPointer(rebasing: body[scanned.message]), as: UTF8.self)
         guard let record = PruneRecord(message: Substring(text)) else {
-            return fail("a journal_pruned record whose message is not 'pruned v1 file=… first_seq=… last_seq=… last_hash=… bytes=… sha256=…'")
+            return fail(
+                "a journal_pruned record whose message is not 'pruned v1 file=… first_seq=… last_seq=… last_hash=… bytes=… sha256=…'"
+            )
         }
         if let gap = startGap, record.lastSeq + 1 == gap.seq, Digest(hex: record.lastHash) == gap.prev {
-            report.notes.append("seq \(record.firstSeq)–\(record.lastSeq) (\(record.file)) were removed by retention, as the "
-                                + "journal_pruned record at seq \(scanned.seq) says; the chain links to it")
+            report.notes.append(
+                "seq \(record.firstSeq)–\(record.lastSeq) (\(record.file)) were removed by retention, as the "
+                    + "journal_pruned record at seq \(scanned.seq) says; the chain links to it"
+            )
             startGap = nil
         }
         return true
@@ -252,8 +314,10 @@ struct VerificationRun {
             found = true
             journaldUsed += 1
             if entry.hash != digest {
-                return fail("journald recorded HEIDI_HASH \(entry.hash) for seq \(seq), but this line hashes to \(digest): "
-                            + "it was edited or replaced")
+                return fail(
+                    "journald recorded HEIDI_HASH \(entry.hash) for seq \(seq), but this line hashes to \(digest): "
+                        + "it was edited or replaced"
+                )
             }
         }
         if !found { report.linesNotInJournald += 1 }
@@ -268,26 +332,38 @@ struct VerificationRun {
         if let gap = startGap {
             if options.complete {
                 file = gap.file
-                fail(line: 1, "the journal starts at seq \(gap.seq), but no journal_pruned record says that seq 1–\(gap.seq - 1) "
-                     + "were pruned: a journal file was deleted")
+                fail(
+                    line: 1,
+                    "the journal starts at seq \(gap.seq), but no journal_pruned record says that seq 1–\(gap.seq - 1) "
+                        + "were pruned: a journal file was deleted"
+                )
                 return
             }
             report.notes.append("the chain starts at seq \(gap.seq); earlier files were not given")
         }
         for anchor in options.anchors where anchor.seq > lastSeq {
-            fail(line: lineNumber + 1, "\(anchor.source) records seq \(anchor.seq) but the journal ends at seq \(lastSeq): lines were cut off")
+            fail(
+                line: lineNumber + 1,
+                "\(anchor.source) records seq \(anchor.seq) but the journal ends at seq \(lastSeq): lines were cut off"
+            )
             return
         }
         if let heads = options.journald {
             let earliest = (firstTime ?? 0) - 1_000_000
             if let beyond = heads.entries[journaldIndex...].first(where: { $0.seq > lastSeq && $0.time >= earliest }) {
-                fail(line: lineNumber + 1, "journald has seq \(beyond.seq) (HEIDI_HASH \(beyond.hash)), but the journal ends at seq "
-                     + "\(lastSeq): lines were cut off")
+                fail(
+                    line: lineNumber + 1,
+                    "journald has seq \(beyond.seq) (HEIDI_HASH \(beyond.hash)), but the journal ends at seq "
+                        + "\(lastSeq): lines were cut off"
+                )
                 return
             }
             report.journaldEntries = journaldUsed
             if journaldUsed == 0 && report.lines > 0 {
-                fail(line: 1, "journald holds no HEIDI_SEQ entry for any line of this journal: nothing to cross-check (fail closed)")
+                fail(
+                    line: 1,
+                    "journald holds no HEIDI_SEQ entry for any line of this journal: nothing to cross-check (fail closed)"
+                )
                 return
             }
         }

@@ -1,8 +1,9 @@
+import HeidiCore
+import HeidiSupervisor
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import HeidiSupervisor
 
 /// Why journald's copy of the heads could not be read.
 public enum JournaldError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -74,13 +75,17 @@ public struct JournaldHeads: Sendable, Equatable {
     /// Runs `journalctl -o json` for heidid's entries (`SYSLOG_IDENTIFIER=heidid` plus `matches`), optionally on the
     /// journal files in `directory`, and returns its output.
     public static func query(directory: String?, matches: [String]) throws(JournaldError) -> [UInt8] {
-        var argv = ["journalctl", "-o", "json", "--no-pager", "--output-fields=\(JournaldField.seq),\(JournaldField.hash),\(JournaldField.uid)"]
+        var argv = [
+            "journalctl", "-o", "json", "--no-pager",
+            "--output-fields=\(JournaldField.seq),\(JournaldField.hash),\(JournaldField.uid)",
+        ]
         if let directory { argv.append("--directory=\(directory)") }
         argv += ["SYSLOG_IDENTIFIER=\(JournaldField.daemonIdentifier)"] + matches
         let result: CommandRunner.Output
         do { result = try CommandRunner.run(argv) } catch { throw .command(error.description) }
         guard result.status == 0 else {
-            let message = String(decoding: result.stderr, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+            let message =
+                String(decoding: result.stderr, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
             throw .command("exited with status \(result.status)\(message.isEmpty ? "" : ": \(message)")")
         }
         return result.stdout

@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// The event types verification treats specially.
 enum EventKind {
@@ -13,13 +14,21 @@ enum EventKind {
             guard range.count == name.utf8CodeUnitCount, let base = line.baseAddress else { return false }
             return memcmp(base + range.lowerBound, name.utf8Start, range.count) == 0
         }
-        if equals("checkpoint") { self = .checkpoint }
-        else if equals("journal_pruned") { self = .journalPruned }
-        else if equals("journal_damaged") { self = .journalDamaged }
-        else if equals("daemon_start") { self = .daemonStart }
-        else if equals("daemon_stop") { self = .daemonStop }
-        else if equals("journal_recovered") { self = .journalRecovered }
-        else { self = .other }
+        if equals("checkpoint") {
+            self = .checkpoint
+        } else if equals("journal_pruned") {
+            self = .journalPruned
+        } else if equals("journal_damaged") {
+            self = .journalDamaged
+        } else if equals("daemon_start") {
+            self = .daemonStart
+        } else if equals("daemon_stop") {
+            self = .daemonStop
+        } else if equals("journal_recovered") {
+            self = .journalRecovered
+        } else {
+            self = .other
+        }
     }
 }
 
@@ -65,7 +74,8 @@ struct SealTracker {
             periodStart = time
         default:
             if keyed, let start = periodStart, let interval, time > start + interval + Self.slack(interval) {
-                return "no checkpoint for \(Units.formatDuration(Double(time - start) / 1e6)) before this line, although "
+                return
+                    "no checkpoint for \(Units.formatDuration(Double(time - start) / 1e6)) before this line, although "
                     + "heidid writes one every \(Units.formatDuration(Double(interval) / 1e6)): checkpoints are missing "
                     + "(lines were cut and re-written, or written without the key)"
             }
@@ -80,18 +90,21 @@ struct SealTracker {
     func finish(now: Timestamp?, torn: Bool, key: String) -> String? {
         guard keyed else { return nil }
         guard let last else {
-            return "no checkpoint: a key was given (\(key)), but no line is sealed; heidid with journal.key_file writes one "
+            return
+                "no checkpoint: a key was given (\(key)), but no line is sealed; heidid with journal.key_file writes one "
                 + "when it starts (fail closed)"
         }
         if lastKind == .daemonStop {
             guard stopSealed, unsealed == 1 else {
-                return "the journal ends with daemon_stop, but not right after the checkpoint heidid writes when it stops: "
+                return
+                    "the journal ends with daemon_stop, but not right after the checkpoint heidid writes when it stops: "
                     + "lines after seq \(last.seq) were cut or re-written"
             }
             return nil
         }
         if let now, !torn, let interval, now.microseconds > lastTime + interval + Self.slack(interval) {
-            return "checkpoint overdue: the last one (seq \(last.seq), \(last.ts)) is \(Units.formatDuration(Double(now.microseconds - lastTime) / 1e6)) "
+            return
+                "checkpoint overdue: the last one (seq \(last.seq), \(last.ts)) is \(Units.formatDuration(Double(now.microseconds - lastTime) / 1e6)) "
                 + "old, and heidid writes one every \(Units.formatDuration(Double(interval) / 1e6)) and before it stops: the journal was "
                 + "cut off after it, or heidid died without stopping (a restart seals the tail)"
         }
@@ -119,7 +132,10 @@ enum CheckpointLocator {
         return nil
     }
 
-    private static func newest(in path: String, keys: [JournalKey]) throws(FileSystemError) -> (offset: Int64, seq: UInt64, head: Digest)? {
+    private static func newest(
+        in path: String,
+        keys: [JournalKey]
+    ) throws(FileSystemError) -> (offset: Int64, seq: UInt64, head: Digest)? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileSystemError(path: path, operation: "open", errno: errno) }
         defer { close(fd) }
@@ -133,20 +149,24 @@ enum CheckpointLocator {
             let start = max(0, end - block)
             var data = [UInt8](repeating: 0, count: Int(end - start))
             let n = data.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(start)) }
-            guard n == data.count else { throw FileSystemError(path: path, operation: "read", errno: n < 0 ? errno : EIO) }
+            guard n == data.count else {
+                throw FileSystemError(path: path, operation: "read", errno: n < 0 ? errno : EIO)
+            }
             data += fragment
             let first = start == 0 ? 0 : (data.firstIndex(of: 0x0a).map { $0 + 1 } ?? data.count)
             var lineEnd = data.lastIndex(of: 0x0a).map { $0 + 1 } ?? first
             while lineEnd > first {
                 let lineStart = data[first..<(lineEnd - 1)].lastIndex(of: 0x0a).map { $0 + 1 } ?? first
                 let line = Array(data[lineStart..<lineEnd])
-                if line.count > marker.count, line.firstRange(of: marker) != nil, let found = verified(line, keys: keys) {
+                if line.count > marker.count, line.firstRange(of: marker) != nil, let found = verified(line, keys: keys)
+                {
                     return (start + Int64(lineStart), found.seq, found.head)
                 }
                 lineEnd = lineStart
             }
             fragment = Array(data[0..<first])
-            if fragment.count > JournalLineEncoder.maxLineBytes { return nil }  // not a journal; full verification says why
+            // Not a journal; full verification says why.
+            if fragment.count > JournalLineEncoder.maxLineBytes { return nil }
             end = start
         }
         return nil
@@ -159,7 +179,8 @@ enum CheckpointLocator {
             Checkpoint.verify(line: line, messageEnd: scanned.message.upperBound, mac: checkpoint.mac, key: key),
             checkpoint.seq + 1 == scanned.seq,
             let head = Digest(hex: checkpoint.head),
-            let prev = Digest(hex: String(decoding: line[scanned.prevHash..<(scanned.prevHash + 64)], as: UTF8.self)), prev == head
+            let prev = Digest(hex: String(decoding: line[scanned.prevHash..<(scanned.prevHash + 64)], as: UTF8.self)),
+            prev == head
         else { return nil }
         return (scanned.seq, head)
     }

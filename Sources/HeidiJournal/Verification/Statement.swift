@@ -22,7 +22,9 @@ enum Statement {
 
     /// A decimal without sign or leading zeros.
     static func number(_ text: Substring) -> UInt64? {
-        guard !text.isEmpty, text.utf8.allSatisfy({ (48...57).contains($0) }), text == "0" || text.first != "0" else { return nil }
+        guard !text.isEmpty, text.utf8.allSatisfy({ (48...57).contains($0) }), text == "0" || text.first != "0" else {
+            return nil
+        }
         return UInt64(text)
     }
 
@@ -69,8 +71,13 @@ public struct Checkpoint: Sendable, Equatable {
     }
 
     public var message: String {
-        Statement.format(Self.tag, [("key_id", keyID), ("seq", String(seq)), ("head", head), ("interval", String(interval)),
-                                    ("mac", mac)])
+        Statement.format(
+            Self.tag,
+            [
+                ("key_id", keyID), ("seq", String(seq)), ("head", head), ("interval", String(interval)),
+                ("mac", mac),
+            ]
+        )
     }
 
     /// The MAC of an encoded checkpoint line under `key`: the line with the `mac` digits (the last 64 bytes of the
@@ -131,13 +138,25 @@ public struct PruneRecord: Sendable, Equatable {
             let lastHash = Statement.hex(values[3], length: 64), let bytes = Statement.number(values[4]),
             let sha256 = Statement.hex(values[5], length: 64)
         else { return nil }
-        self.init(file: String(values[0]), firstSeq: first, lastSeq: last, lastHash: lastHash, bytes: bytes, sha256: sha256)
+        self.init(
+            file: String(values[0]),
+            firstSeq: first,
+            lastSeq: last,
+            lastHash: lastHash,
+            bytes: bytes,
+            sha256: sha256
+        )
     }
 
     private static let nameBytes = Set(Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-".utf8))
 
     public var message: String {
-        Statement.format(Self.tag, [("file", file), ("first_seq", String(firstSeq)), ("last_seq", String(lastSeq)),
-                                    ("last_hash", lastHash), ("bytes", String(bytes)), ("sha256", sha256)])
+        Statement.format(
+            Self.tag,
+            [
+                ("file", file), ("first_seq", String(firstSeq)), ("last_seq", String(lastSeq)),
+                ("last_hash", lastHash), ("bytes", String(bytes)), ("sha256", sha256),
+            ]
+        )
     }
 }

@@ -128,8 +128,14 @@ public struct VerificationOptions: Sendable {
     /// explained by a `journal_pruned` record, otherwise a file was deleted.
     public var complete: Bool
 
-    public init(anchors: [JournalAnchor] = [], journald: JournaldHeads? = nil, keys: [JournalKey] = [], now: Timestamp? = nil,
-                sinceCheckpoint: Bool = false, complete: Bool = false) {
+    public init(
+        anchors: [JournalAnchor] = [],
+        journald: JournaldHeads? = nil,
+        keys: [JournalKey] = [],
+        now: Timestamp? = nil,
+        sinceCheckpoint: Bool = false,
+        complete: Bool = false
+    ) {
         self.anchors = anchors
         self.journald = journald
         self.keys = keys

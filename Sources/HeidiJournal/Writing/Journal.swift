@@ -92,10 +92,20 @@ public final class Journal {
 
     /// Writes the `journal_recovered` record (how long writes failed, what was lost) and ends the failure;
     /// returns the failure and the line. Nil when writes are not failing.
-    public func recover(at time: Timestamp, runID: String?, round: Int) throws(JournalError) -> (failure: JournalFailure, written: WrittenEvent)? {
+    public func recover(
+        at time: Timestamp,
+        runID: String?,
+        round: Int
+    ) throws(JournalError) -> (failure: JournalFailure, written: WrittenEvent)? {
         guard let failure else { return nil }
-        let draft = EventDraft(.journalRecovered, level: .warn, message: failure.recoveryMessage(at: time), runID: runID, round: round,
-                               countersDelta: ["lost_events": Double(failure.lostCount)])
+        let draft = EventDraft(
+            .journalRecovered,
+            level: .warn,
+            message: failure.recoveryMessage(at: time),
+            runID: runID,
+            round: round,
+            countersDelta: ["lost_events": Double(failure.lostCount)]
+        )
         let written = wrote(try writer.append(draft, at: time))
         self.failure = nil
         return (failure, written)

@@ -18,7 +18,8 @@ public enum JournalError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(path): the last line cannot be continued (\(reason)); run 'heidictl journal verify \(path)' "
                 + "and move the file aside to start a new journal"
         case .damageNotRecorded(let path, let finding, let reason):
-            return "\(path): the journal is damaged and the finding could not be recorded (\(reason)), so heidid does not start; "
+            return
+                "\(path): the journal is damaged and the finding could not be recorded (\(reason)), so heidid does not start; "
                 + "the next start records it. Finding: \(finding)"
         case .locked(let path, let holder):
             return "state directory is in use by \(holder) (lock file \(path)); one heidid per state directory"

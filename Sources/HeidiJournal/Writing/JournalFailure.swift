@@ -22,9 +22,11 @@ public struct JournalFailure: Sendable, Equatable {
     func recoveryMessage(at time: Timestamp) -> String {
         let seconds = Double(time.microseconds - since.microseconds) / 1e6
         var message = "journal writes work again after \(Units.formatDuration(seconds)) of failures (\(error)); "
-        message += lostCount == 0 ? "no event was lost"
+        message +=
+            lostCount == 0
+            ? "no event was lost"
             : "\(lostCount) events could not be recorded: \(lostTypes.joined(separator: ", "))"
-            + (lostCount > lostTypes.count ? ", …" : "")
+                + (lostCount > lostTypes.count ? ", …" : "")
         return message
     }
 }

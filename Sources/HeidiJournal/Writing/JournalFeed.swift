@@ -1,8 +1,9 @@
+import HeidiCore
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
-import HeidiCore
 
 /// A bounded queue of live journal lines for one follower. The writer's owner pushes without ever waiting; a
 /// follower that falls more than `limit` bytes behind is cut loose (its queue is dropped at once) and catches up
@@ -122,7 +123,12 @@ public actor JournalFeed {
 
     /// `endSeq` ends the stream after that seq (no follow); otherwise `subscribe(seq)` is asked for live lines
     /// whenever the files are exhausted.
-    public init(path: String, after: UInt64, endSeq: UInt64?, subscribe: @escaping @Sendable (UInt64) async -> Subscription) {
+    public init(
+        path: String,
+        after: UInt64,
+        endSeq: UInt64?,
+        subscribe: @escaping @Sendable (UInt64) async -> Subscription
+    ) {
         self.cursor = after
         self.endSeq = endSeq
         self.subscribe = subscribe

@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// What follows the last complete line of a file.
 enum FileTail: Equatable {
@@ -21,7 +22,10 @@ enum JournalLineReader {
     /// Calls `body(line, offset)` for each complete line from byte `offset` on, until it returns false (then the
     /// result is nil). A line longer than `maxLine` bytes (newline included) ends the read with `.overlong`.
     static func forEachLine(
-        in path: String, from offset: Int64 = 0, maxLine: Int, _ body: (UnsafeBufferPointer<UInt8>, Int64) -> Bool
+        in path: String,
+        from offset: Int64 = 0,
+        maxLine: Int,
+        _ body: (UnsafeBufferPointer<UInt8>, Int64) -> Bool
     ) throws(FileSystemError) -> FileTail? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileSystemError(path: path, operation: "open", errno: errno) }
@@ -38,14 +42,17 @@ enum JournalLineReader {
                     return .failure(FileSystemError(path: path, operation: "read", errno: errno))
                 }
                 if n == 0 {
-                    return .success(filled == 0 ? .clean : .partial(Array(UnsafeBufferPointer(start: base, count: filled))))
+                    return .success(
+                        filled == 0 ? .clean : .partial(Array(UnsafeBufferPointer(start: base, count: filled)))
+                    )
                 }
                 filled += n
                 var start = 0
                 while start < filled, let found = memchr(base + start, 0x0a, filled - start) {
                     let end = UnsafeRawPointer(found).assumingMemoryBound(to: UInt8.self) - UnsafePointer(base) + 1
                     if end - start > maxLine { return .success(.overlong(offset: bufferOffset + Int64(start))) }
-                    if !body(UnsafeBufferPointer(start: base + start, count: end - start), bufferOffset + Int64(start)) {
+                    if !body(UnsafeBufferPointer(start: base + start, count: end - start), bufferOffset + Int64(start))
+                    {
                         return .success(nil)
                     }
                     start = end

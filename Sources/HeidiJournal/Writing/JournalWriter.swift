@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// What was cut off a torn journal tail on open.
 public struct TailRepair: Sendable, Equatable {
@@ -57,8 +58,11 @@ public final class JournalWriter {
         }
         if let torn = tail.torn {
             guard TornTail.isPlausible(torn, nextSeq: lastSeq + 1, afterLines: lastSeq > 0) else {
-                throw .unreadableTail(path: path, reason: "the \(torn.count) bytes after the last complete line are not the start "
-                                      + "of the next event, so they are damage, not a torn write")
+                throw .unreadableTail(
+                    path: path,
+                    reason: "the \(torn.count) bytes after the last complete line are not the start "
+                        + "of the next event, so they are damage, not a torn write"
+                )
             }
             guard ftruncate(fd, off_t(tail.validEnd)) == 0, fsync(fd) == 0 else {
                 throw .io(FileSystemError(path: path, operation: "truncate torn tail", errno: errno))
@@ -91,23 +95,35 @@ public final class JournalWriter {
 
     /// Appends a `checkpoint` signed with `key` that seals every line written so far (see `Checkpoint`).
     @discardableResult
-    public func appendCheckpoint(key: JournalKey, interval: UInt64, at timestamp: Timestamp) throws(JournalError) -> WrittenEvent {
-        var draft = EventDraft(.checkpoint, message: Checkpoint(keyID: key.id, seq: lastSeq, head: headHash, interval: interval).message)
+    public func appendCheckpoint(
+        key: JournalKey,
+        interval: UInt64,
+        at timestamp: Timestamp
+    ) throws(JournalError) -> WrittenEvent {
+        var draft = EventDraft(
+            .checkpoint,
+            message: Checkpoint(keyID: key.id, seq: lastSeq, head: headHash, interval: interval).message
+        )
         var line = JournalLineEncoder.encode(draft, seq: lastSeq + 1, timestamp: timestamp, prevHash: headHash)
         draft.message = Checkpoint.sign(&line, with: key)
         return try write(line, draft: draft, at: timestamp)
     }
 
-    private func write(_ line: [UInt8], draft: EventDraft, at timestamp: Timestamp) throws(JournalError) -> WrittenEvent {
+    private func write(_ line: [UInt8], draft: EventDraft, at timestamp: Timestamp) throws(JournalError) -> WrittenEvent
+    {
         let seq = lastSeq + 1
         if rotateSize > 0, size > 0, size + Int64(line.count) > rotateSize { try rotate() }
         if fd < 0 {
-            guard !closed else { throw .io(FileSystemError(path: path, operation: "append (journal closed)", errno: EBADF)) }
+            guard !closed else {
+                throw .io(FileSystemError(path: path, operation: "append (journal closed)", errno: EBADF))
+            }
             try openFile()
         }
         if tailDirty {
             // An earlier failed write could not be cut back: finish that first, or write nothing.
-            guard ftruncate(fd, off_t(size)) == 0 else { throw .io(FileSystemError(path: path, operation: "truncate a failed write", errno: errno)) }
+            guard ftruncate(fd, off_t(size)) == 0 else {
+                throw .io(FileSystemError(path: path, operation: "truncate a failed write", errno: errno))
+            }
             tailDirty = false
         }
         let written = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
@@ -124,7 +140,14 @@ public final class JournalWriter {
         let hash = line.withUnsafeBytes { hasher.digest($0) }.description
         lastSeq = seq
         headHash = hash
-        return WrittenEvent(draft: draft, seq: seq, timestamp: timestamp, prevHash: line.prevHashField, line: line, hash: hash)
+        return WrittenEvent(
+            draft: draft,
+            seq: seq,
+            timestamp: timestamp,
+            prevHash: line.prevHashField,
+            line: line,
+            hash: hash
+        )
     }
 
     /// Cuts the file back to its last complete line after a failed write; returns `code` for chaining.
@@ -154,7 +177,9 @@ public final class JournalWriter {
     private func rotate() throws(JournalError) {
         let target = RotatedJournals.name(for: path, firstSeq: firstSeqInFile ?? (lastSeq + 1))
         if fdatasync(fd) != 0 { throw .io(FileSystemError(path: path, operation: "fdatasync", errno: errno)) }
-        guard rename(path, target) == 0 else { throw .io(FileSystemError(path: target, operation: "rename", errno: errno)) }
+        guard rename(path, target) == 0 else {
+            throw .io(FileSystemError(path: target, operation: "rename", errno: errno))
+        }
         Glibc.close(fd)
         fd = -1
         firstSeqInFile = nil

@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// An exclusive `flock` on `<state_dir>/heidid.lock`, so two daemons never write one journal. The file holds the
 /// holder's pid, so the refusal can name it, and on its second line the control socket the holder serves, so
@@ -17,7 +18,8 @@ public final class StateDirectoryLock: Sendable {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw .io(FileSystemError(path: path, operation: "open", errno: errno)) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = (try? FileSystem.read(path)).map { String(decoding: $0, as: UTF8.self) }?
+            let holder =
+                (try? FileSystem.read(path)).map { String(decoding: $0, as: UTF8.self) }?
                 .split(separator: "\n").first.map { "heidid pid \($0)" } ?? "another process"
             close(fd)
             throw .locked(path: path, holder: holder)

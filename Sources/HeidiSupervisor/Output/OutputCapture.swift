@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CHeidiShim
 import HeidiCore
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What the reader has done for one pipe, so tests (and curious operators) can see that it never spins.
 public struct ReaderActivity: Sendable, Equatable {
@@ -59,8 +60,14 @@ final class OutputCapture: Sendable {
     /// `deliver` gets every batch, from the reader thread, in the order described above; `onClose` is called once
     /// per pipe when it is done. `tap`, when given, sees every byte read, raw (before lines are split or redacted),
     /// in the order it was read.
-    init(stdout: Int32, stderr: Int32, pid: Int32, tap: OutputTap? = nil, deliver: @escaping @Sendable (OutputBatch) -> Void,
-         onClose: @escaping @Sendable (OutputStream) -> Void) {
+    init(
+        stdout: Int32,
+        stderr: Int32,
+        pid: Int32,
+        tap: OutputTap? = nil,
+        deliver: @escaping @Sendable (OutputBatch) -> Void,
+        onClose: @escaping @Sendable (OutputStream) -> Void
+    ) {
         fds = [stdout, stderr]
         self.tap = tap
         self.pid = pid
@@ -131,7 +138,9 @@ final class OutputCapture: Sendable {
         var drained = MonotonicClock.nanoseconds()
         reading: while pipes.contains(where: \.open) {
             let timeout: Int32 = queue.isEmpty ? -1 : 0
-            let count = epoll >= 0 ? heidi_epoll_wait(epoll, &ids, &hangUps, Int32(ids.count), timeout)
+            let count =
+                epoll >= 0
+                ? heidi_epoll_wait(epoll, &ids, &hangUps, Int32(ids.count), timeout)
                 : pollReady(pipes, into: &ids, hangUps: &hangUps, timeout: timeout)
             if count < 0 {
                 if errno == EINTR { continue }
@@ -229,7 +238,10 @@ final class OutputCapture: Sendable {
         pipe.open = false
         let cpu = Self.threadCPUNanoseconds()
         let index = pipe.stream == .stdout ? 0 : 1
-        activity.withLock { $0[index].cpuNanoseconds = cpu; $0[index].finished = true }
+        activity.withLock {
+            $0[index].cpuNanoseconds = cpu
+            $0[index].finished = true
+        }
         onClose(pipe.stream)
     }
 

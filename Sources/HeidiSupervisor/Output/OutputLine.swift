@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// Which pipe a line came from.
 public enum OutputStream: String, Sendable {
@@ -99,7 +100,8 @@ public struct LineAssembler: Sendable {
             // a stretch that is not clean is done line by line, so every byte is looked at most twice. A stretch is
             // never longer than a line may be, so nothing in it needs cutting.
             if start >= lineByLineUntil, !midLine, !redactor.isInsidePrivateKey,
-               let last = input[start..<min(input.count, start + min(Self.stretch, maxLine + 1))].lastIndex(of: 0x0a) {
+                let last = input[start..<min(input.count, start + min(Self.stretch, maxLine + 1))].lastIndex(of: 0x0a)
+            {
                 let end = last + 1
                 if appendPlainLines(UnsafeBufferPointer(rebasing: input[start..<end]), into: &batch) {
                     start = end
@@ -175,7 +177,9 @@ public struct LineAssembler: Sendable {
                 batch.lineCount += 1
                 continuesSecret = true
             } else {
-                pending.withUnsafeBufferPointer { emit(UnsafeBufferPointer(rebasing: $0[0..<cutAt]), cut: true, into: &batch) }
+                pending.withUnsafeBufferPointer {
+                    emit(UnsafeBufferPointer(rebasing: $0[0..<cutAt]), cut: true, into: &batch)
+                }
             }
             pending.removeFirst(cutAt)
         }
@@ -222,7 +226,8 @@ public struct LineAssembler: Sendable {
 
 extension LineAssembler {
     /// Lines completed by `bytes`, decoded (a convenience for callers that do not batch).
-    public mutating func feed<Bytes: Collection>(_ bytes: Bytes) -> [(text: String, cut: Bool)] where Bytes.Element == UInt8 {
+    public mutating func feed<Bytes: Collection>(_ bytes: Bytes) -> [(text: String, cut: Bool)]
+    where Bytes.Element == UInt8 {
         var batch = OutputBatch(stream: .stdout)
         Array(bytes).withUnsafeBytes { feed($0, into: &batch) }
         return batch.lines.map { ($0.text, $0.cut) }
@@ -253,7 +258,9 @@ public struct OutputTail: Sendable {
         var kept = bytes.suffix(capacity)
         // Drop a partial first line left by trimming.
         if bytes.count > capacity, let newline = kept.firstIndex(of: 0x0a) { kept = kept[(newline + 1)...] }
-        return kept.split(separator: 0x0a, omittingEmptySubsequences: false).dropLast().map { String(decoding: $0, as: UTF8.self) }
+        return kept.split(separator: 0x0a, omittingEmptySubsequences: false).dropLast().map {
+            String(decoding: $0, as: UTF8.self)
+        }
     }
 
     /// The last `count` lines joined for a message.

@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// A stage's log file (`<run_dir>/logs/round-<N>/<stage>.log`), rotated to `.log.1` at `maxSize` so a stage uses
 /// at most about twice that on disk.
@@ -60,7 +61,9 @@ public final class StageLogFile: @unchecked Sendable {
     private func write(_ slice: ArraySlice<UInt8>) -> FileSystemError? {
         var offset = slice.startIndex
         while offset < slice.endIndex {
-            let n = slice.withUnsafeBytes { raw in Glibc.write(fd, raw.baseAddress.map { $0 + (offset - slice.startIndex) }, slice.endIndex - offset) }
+            let n = slice.withUnsafeBytes { raw in
+                Glibc.write(fd, raw.baseAddress.map { $0 + (offset - slice.startIndex) }, slice.endIndex - offset)
+            }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else {
                 let error = FileSystemError(path: path, operation: "write", errno: n < 0 ? errno : EIO)

@@ -3,10 +3,15 @@
 public enum ChildEnvironment {
     /// Variables that describe the daemon's relationship with systemd; a child must never act on them.
     public static let scrubbed: Set<String> = [
-        "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "JOURNAL_STREAM",
+        "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
+        "JOURNAL_STREAM",
     ]
 
-    public static func make(daemon: [String: String], stage: [String: String], heidi: [String: String]) -> [String: String] {
+    public static func make(
+        daemon: [String: String],
+        stage: [String: String],
+        heidi: [String: String]
+    ) -> [String: String] {
         var environment = daemon.filter { !scrubbed.contains($0.key) }
         environment.merge(stage) { _, new in new }
         environment.merge(heidi) { _, new in new }

@@ -1,8 +1,9 @@
+import CHeidiShim
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CHeidiShim
-import HeidiCore
 
 /// What to run for a stage: argv, the complete environment, the working directory, and what must be set up before
 /// the program's first instruction (resource limits, the stage's cgroup), which goes through `ExecHelper`.
@@ -14,8 +15,13 @@ public struct LaunchSpec: Sendable, Equatable {
     /// A cgroup v2 directory the child joins before exec.
     public var cgroup: String?
 
-    public init(argv: [String], environment: [String: String], workingDirectory: String?, rlimits: [ResourceLimit] = [],
-                cgroup: String? = nil) {
+    public init(
+        argv: [String],
+        environment: [String: String],
+        workingDirectory: String?,
+        rlimits: [ResourceLimit] = [],
+        cgroup: String? = nil
+    ) {
         self.argv = argv
         self.environment = environment
         self.workingDirectory = workingDirectory
@@ -51,9 +57,12 @@ public final class ChildProcess: Sendable {
         var file = executable
         let helper = ExecHelper.path
         if spec.needsHelper && helper == nil {
-            throw SpawnError(executable: executable, errno: ENOENT,
-                             detail: "the stage sets rlimits or runs in a cgroup, which needs the \(ExecHelper.name) helper; "
-                                 + "it was not found next to the daemon's executable (install it there or set HEIDI_EXEC_HELPER)")
+            throw SpawnError(
+                executable: executable,
+                errno: ENOENT,
+                detail: "the stage sets rlimits or runs in a cgroup, which needs the \(ExecHelper.name) helper; "
+                    + "it was not found next to the daemon's executable (install it there or set HEIDI_EXEC_HELPER)"
+            )
         }
         if let helper {
             argv = ExecHelper.arguments(helper: helper, for: spec)
@@ -62,7 +71,8 @@ public final class ChildProcess: Sendable {
         let out = try makePipe(for: executable)
         let err: (read: Int32, write: Int32)
         do { err = try makePipe(for: executable) } catch {
-            close(out.read); close(out.write)
+            close(out.read)
+            close(out.write)
             throw error
         }
         var status: (read: Int32, write: Int32)?
@@ -83,10 +93,13 @@ public final class ChildProcess: Sendable {
         close(err.write)
         if let status { close(status.write) }
         guard rc == 0 else {
-            close(out.read); close(err.read)
+            close(out.read)
+            close(err.read)
             if let status { close(status.read) }
             var detail = errnoDescription(rc)
-            if let cwd = spec.workingDirectory, !FileSystem.isDirectory(cwd) { detail += " (working directory \(cwd) does not exist)" }
+            if let cwd = spec.workingDirectory, !FileSystem.isDirectory(cwd) {
+                detail += " (working directory \(cwd) does not exist)"
+            }
             throw SpawnError(executable: executable, errno: rc, detail: detail)
         }
         if let status {
@@ -94,7 +107,8 @@ public final class ChildProcess: Sendable {
             let report = drain(status.read)
             close(status.read)
             if !report.isEmpty {
-                close(out.read); close(err.read)
+                close(out.read)
+                close(err.read)
                 var code: Int32 = 0
                 while waitpid(pid, &code, 0) < 0 && errno == EINTR {}
                 let failure = ExecHelper.parseFailure(report)
@@ -107,7 +121,10 @@ public final class ChildProcess: Sendable {
     }
 
     /// A close-on-exec pipe; `awayFrom` keeps the write end off a descriptor number the spawn dup2s onto.
-    private static func makePipe(for executable: String, awayFrom reserved: Int32? = nil) throws(SpawnError) -> (read: Int32, write: Int32) {
+    private static func makePipe(
+        for executable: String,
+        awayFrom reserved: Int32? = nil
+    ) throws(SpawnError) -> (read: Int32, write: Int32) {
         var fds: [Int32] = [-1, -1]
         guard heidi_pipe_cloexec(&fds) == 0 else {
             throw SpawnError(executable: executable, errno: errno, detail: "pipe: \(errnoDescription(errno))")
@@ -154,7 +171,11 @@ public final class ChildProcess: Sendable {
     /// daemon with a quiet stage must not wake up at all. Returns false if there is no pidfd (kernel < 5.3): then
     /// the caller must time the stage itself.
     @discardableResult
-    func onExit(timeout: Double? = nil, onTimeout: @escaping @Sendable () -> Void = {}, _ handler: @escaping @Sendable () -> Void) -> Bool {
+    func onExit(
+        timeout: Double? = nil,
+        onTimeout: @escaping @Sendable () -> Void = {},
+        _ handler: @escaping @Sendable () -> Void
+    ) -> Bool {
         let pid = self.pid
         let pidfd = self.pidfd
         let deadline = timeout.map { MonotonicClock.nanoseconds() + UInt64(max(0, $0) * 1e9) }

@@ -1,8 +1,9 @@
+import CHeidiShim
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CHeidiShim
-import HeidiCore
 
 /// Why a command could not be run.
 public struct CommandError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -29,9 +30,12 @@ public enum CommandRunner {
     public static func run(_ argv: [String]) throws(CommandError) -> Output {
         var outPipe: [Int32] = [-1, -1]
         var errPipe: [Int32] = [-1, -1]
-        guard heidi_pipe_cloexec(&outPipe) == 0 else { throw CommandError(description: "pipe: \(errnoDescription(errno))") }
+        guard heidi_pipe_cloexec(&outPipe) == 0 else {
+            throw CommandError(description: "pipe: \(errnoDescription(errno))")
+        }
         guard heidi_pipe_cloexec(&errPipe) == 0 else {
-            close(outPipe[0]); close(outPipe[1])
+            close(outPipe[0])
+            close(outPipe[1])
             throw CommandError(description: "pipe: \(errnoDescription(errno))")
         }
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
@@ -40,11 +44,19 @@ public enum CommandRunner {
         let spawned = heidi_spawn(argv[0], &cArgs, environ, nil, outPipe[1], errPipe[1], -1, &pid)
         close(outPipe[1])
         close(errPipe[1])
-        defer { close(outPipe[0]); close(errPipe[0]) }
-        guard spawned == 0 else { throw CommandError(description: "cannot run \(argv[0]): \(errnoDescription(spawned))") }
+        defer {
+            close(outPipe[0])
+            close(errPipe[0])
+        }
+        guard spawned == 0 else {
+            throw CommandError(description: "cannot run \(argv[0]): \(errnoDescription(spawned))")
+        }
         var out: [UInt8] = []
         var err: [UInt8] = []
-        var fds = [pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0), pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0)]
+        var fds = [
+            pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0),
+            pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0),
+        ]
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while fds.contains(where: { $0.fd >= 0 }) {
             if poll(&fds, nfds_t(fds.count), -1) < 0 {

@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// One per-stage resource limit, set before the stage's program starts: soft and hard limit both `value`, except
 /// for `cpu`, whose hard limit is 5 s later so the stage gets SIGXCPU (catchable: time to save a checkpoint) before

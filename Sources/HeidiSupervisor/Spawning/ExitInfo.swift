@@ -1,7 +1,8 @@
+import CHeidiShim
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CHeidiShim
 
 /// How a child ended, with its resource usage from `wait4`.
 public struct ExitInfo: Sendable, Equatable {
@@ -11,8 +12,13 @@ public struct ExitInfo: Sendable, Equatable {
     public var systemCPUMilliseconds: Int64
     public var maxRSSKilobytes: Int64
 
-    public init(exitCode: Int?, signal: Int?, userCPUMilliseconds: Int64 = 0, systemCPUMilliseconds: Int64 = 0,
-                maxRSSKilobytes: Int64 = 0) {
+    public init(
+        exitCode: Int?,
+        signal: Int?,
+        userCPUMilliseconds: Int64 = 0,
+        systemCPUMilliseconds: Int64 = 0,
+        maxRSSKilobytes: Int64 = 0
+    ) {
         self.exitCode = exitCode
         self.signal = signal
         self.userCPUMilliseconds = userCPUMilliseconds

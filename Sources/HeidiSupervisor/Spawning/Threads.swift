@@ -1,7 +1,8 @@
+import CHeidiShim
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CHeidiShim
 
 /// Runs `body` on a new detached thread.
 ///
@@ -15,11 +16,16 @@ public func startThread(_ body: @escaping @Sendable () -> Void) {
     }
     let context = Unmanaged.passRetained(Box(body)).toOpaque()
     var thread = pthread_t()
-    let rc = pthread_create(&thread, nil, { raw in
-        guard let raw else { return nil }
-        Unmanaged<Box>.fromOpaque(raw).takeRetainedValue().body()
-        return nil
-    }, context)
+    let rc = pthread_create(
+        &thread,
+        nil,
+        { raw in
+            guard let raw else { return nil }
+            Unmanaged<Box>.fromOpaque(raw).takeRetainedValue().body()
+            return nil
+        },
+        context
+    )
     if rc == 0 {
         pthread_detach(thread)
     } else {

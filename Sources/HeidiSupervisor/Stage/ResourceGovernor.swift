@@ -36,7 +36,10 @@ public struct ProcSystemSampler: SystemLoadSampler {
     }
 
     public func sample() -> SystemLoadSample {
-        Self.parse(stat: ProcessTable.readSmallFile("/proc/stat") ?? "", meminfo: ProcessTable.readSmallFile("/proc/meminfo") ?? "")
+        Self.parse(
+            stat: ProcessTable.readSmallFile("/proc/stat") ?? "",
+            meminfo: ProcessTable.readSmallFile("/proc/meminfo") ?? ""
+        )
     }
 
     /// The first `cpu` line of `/proc/stat` (user nice system idle iowait irq softirq steal …) and `MemTotal` /
@@ -57,8 +60,12 @@ public struct ProcSystemSampler: SystemLoadSampler {
             let parts = line.split(separator: " ", omittingEmptySubsequences: true)
             if parts.count >= 2, let value = UInt64(parts[1]) { memory[parts[0]] = value }
         }
-        return SystemLoadSample(busyTicks: busy, totalTicks: total, memoryTotalKB: memory["MemTotal:"] ?? 0,
-                                memoryAvailableKB: memory["MemAvailable:"] ?? 0)
+        return SystemLoadSample(
+            busyTicks: busy,
+            totalTicks: total,
+            memoryTotalKB: memory["MemTotal:"] ?? 0,
+            memoryAvailableKB: memory["MemAvailable:"] ?? 0
+        )
     }
 }
 
@@ -90,18 +97,32 @@ public enum ResourceGovernor {
         static func percent(_ value: Double) -> String { "\(Int(value.rounded()))%" }
     }
 
-    public static func evaluate(from previous: SystemLoadSample, to current: SystemLoadSample, maxCPUPercent: Double,
-                                maxMemoryPercent: Double) -> Reading {
+    public static func evaluate(
+        from previous: SystemLoadSample,
+        to current: SystemLoadSample,
+        maxCPUPercent: Double,
+        maxMemoryPercent: Double
+    ) -> Reading {
         var cpu: Double?
         if current.totalTicks > previous.totalTicks {
             let busy = Double(current.busyTicks &- previous.busyTicks)
             cpu = min(100, max(0, 100 * busy / Double(current.totalTicks - previous.totalTicks)))
         }
-        let memory = current.memoryTotalKB == 0 ? 0 :
-            100 * (1 - Double(min(current.memoryAvailableKB, current.memoryTotalKB)) / Double(current.memoryTotalKB))
+        let memory =
+            current.memoryTotalKB == 0
+            ? 0
+            : 100 * (1 - Double(min(current.memoryAvailableKB, current.memoryTotalKB)) / Double(current.memoryTotalKB))
         var reasons: [String] = []
-        if let cpu, maxCPUPercent < 100, cpu >= maxCPUPercent { reasons.append("CPU \(Reading.percent(cpu)) >= max_cpu_pct \(Reading.percent(maxCPUPercent))") }
-        if maxMemoryPercent < 100, memory >= maxMemoryPercent { reasons.append("memory \(Reading.percent(memory)) >= max_mem_pct \(Reading.percent(maxMemoryPercent))") }
-        return Reading(cpuPercent: cpu, memoryPercent: memory, holdReason: reasons.isEmpty ? nil : reasons.joined(separator: ", "))
+        if let cpu, maxCPUPercent < 100, cpu >= maxCPUPercent {
+            reasons.append("CPU \(Reading.percent(cpu)) >= max_cpu_pct \(Reading.percent(maxCPUPercent))")
+        }
+        if maxMemoryPercent < 100, memory >= maxMemoryPercent {
+            reasons.append("memory \(Reading.percent(memory)) >= max_mem_pct \(Reading.percent(maxMemoryPercent))")
+        }
+        return Reading(
+            cpuPercent: cpu,
+            memoryPercent: memory,
+            holdReason: reasons.isEmpty ? nil : reasons.joined(separator: ", ")
+        )
     }
 }

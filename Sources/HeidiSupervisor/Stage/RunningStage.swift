@@ -1,9 +1,10 @@
+import HeidiCore
+import Logging
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
-import HeidiCore
-import Logging
 
 /// How a stage run ended.
 public struct StageRunResult: Sendable, Equatable {
@@ -78,19 +79,32 @@ public final class RunningStage: @unchecked Sendable {
     /// Spawns the stage (in a cgroup of its own when `cgroups` is given, with a progress channel when `progress` is
     /// given). `onOutput` sees every (redacted) batch of output lines; the log file is written by the caller's handler.
     public static func start(
-        _ spec: LaunchSpec, instanceToken: String, timeout: Double, grace: Double, cgroups: CgroupDelegation? = nil,
-        progress: ProgressChannelSettings? = nil, tap: OutputTap? = nil, logger: Logger, onOutput: @escaping OutputHandler
+        _ spec: LaunchSpec,
+        instanceToken: String,
+        timeout: Double,
+        grace: Double,
+        cgroups: CgroupDelegation? = nil,
+        progress: ProgressChannelSettings? = nil,
+        tap: OutputTap? = nil,
+        logger: Logger,
+        onOutput: @escaping OutputHandler
     ) throws(SpawnError) -> RunningStage {
         var spec = spec
         spec.environment["HEIDI_STAGE_INSTANCE"] = instanceToken
         var channel: StageNotifyChannel?
         if let progress {
             do {
-                channel = try StageNotifyChannel(directory: progress.directory, name: "stage-\(instanceToken.prefix(16))",
-                                                 watchdog: progress.watchdog, logger: logger)
+                channel = try StageNotifyChannel(
+                    directory: progress.directory,
+                    name: "stage-\(instanceToken.prefix(16))",
+                    watchdog: progress.watchdog,
+                    logger: logger
+                )
             } catch {
                 // Without the channel a stage that must ping its watchdog would be killed as hung: refuse to start it.
-                if progress.watchdog != nil { throw SpawnError(executable: spec.argv.first ?? "?", errno: 0, detail: "\(error)") }
+                if progress.watchdog != nil {
+                    throw SpawnError(executable: spec.argv.first ?? "?", errno: 0, detail: "\(error)")
+                }
                 logger.warning("stage runs without a progress channel", metadata: ["error": "\(error)"])
             }
             if let channel { spec.environment["HEIDI_NOTIFY_SOCKET"] = channel.address }
@@ -99,7 +113,10 @@ public final class RunningStage: @unchecked Sendable {
         if let cgroups {
             let name = "stage-\(spec.environment["HEIDI_STAGE"] ?? "run")-\(instanceToken.prefix(12))"
             do { cgroup = try cgroups.makeStageGroup(name) } catch {
-                logger.warning("no cgroup for this stage; process group and subreaper only", metadata: ["error": "\(error)"])
+                logger.warning(
+                    "no cgroup for this stage; process group and subreaper only",
+                    metadata: ["error": "\(error)"]
+                )
             }
             spec.cgroup = cgroup?.path
         }
@@ -109,19 +126,40 @@ public final class RunningStage: @unchecked Sendable {
             channel?.discard()
             throw error
         }
-        let stage = RunningStage(child: child, cgroup: cgroup, channel: channel, token: instanceToken, timeout: timeout,
-                                 grace: grace, tap: tap, logger: logger, onOutput: onOutput)
+        let stage = RunningStage(
+            child: child,
+            cgroup: cgroup,
+            channel: channel,
+            token: instanceToken,
+            timeout: timeout,
+            grace: grace,
+            tap: tap,
+            logger: logger,
+            onOutput: onOutput
+        )
         if let channel, let progress {
             let killer = stage.killer
             let sink = stage.sink
-            channel.start(isMember: { killer.isMember($0) }, onStatusChange: progress.onStatusChange,
-                          onWatchdogExpired: { sink.yield(.watchdogExpired) })
+            channel.start(
+                isMember: { killer.isMember($0) },
+                onStatusChange: progress.onStatusChange,
+                onWatchdogExpired: { sink.yield(.watchdogExpired) }
+            )
         }
         return stage
     }
 
-    private init(child: ChildProcess, cgroup: StageCgroup?, channel: StageNotifyChannel?, token: String, timeout: Double,
-                 grace: Double, tap: OutputTap?, logger: Logger, onOutput: @escaping OutputHandler) {
+    private init(
+        child: ChildProcess,
+        cgroup: StageCgroup?,
+        channel: StageNotifyChannel?,
+        token: String,
+        timeout: Double,
+        grace: Double,
+        tap: OutputTap?,
+        logger: Logger,
+        onOutput: @escaping OutputHandler
+    ) {
         self.child = child
         self.cgroup = cgroup
         self.channel = channel
@@ -135,8 +173,14 @@ public final class RunningStage: @unchecked Sendable {
         collector = OutputCollector(onOutput: onOutput)
         let sink = self.sink
         let collector = self.collector
-        let capture = OutputCapture(stdout: child.stdoutFD, stderr: child.stderrFD, pid: child.pid, tap: tap,
-                                    deliver: { collector.handle($0) }, onClose: { _ in sink.yield(.outputClosed) })
+        let capture = OutputCapture(
+            stdout: child.stdoutFD,
+            stderr: child.stderrFD,
+            pid: child.pid,
+            tap: tap,
+            deliver: { collector.handle($0) },
+            onClose: { _ in sink.yield(.outputClosed) }
+        )
         collector.capture = capture
         capture.start()
         timedByWatcher = child.onExit(timeout: timeout, onTimeout: { sink.yield(.timeout) }) { sink.yield(.exited) }
@@ -153,22 +197,32 @@ public final class RunningStage: @unchecked Sendable {
     /// supervision runs in a task of its own, so a cancelled caller can never leave a process behind.
     public func waitForEnd() async -> StageRunResult {
         let supervision = Task { await self.superviseUntilEnd() }
-        return await withTaskCancellationHandler { await supervision.value } onCancel: { self.requestStop() }
+        return await withTaskCancellationHandler {
+            await supervision.value
+        } onCancel: {
+            self.requestStop()
+        }
     }
 
     private func superviseUntilEnd() async -> StageRunResult {
         let sink = self.sink
-        let timer = timedByWatcher ? nil : Task {
-            try await Task.sleep(nanoseconds: UInt64(max(0, timeout) * 1e9))
-            sink.yield(.timeout)
-        }
+        let timer =
+            timedByWatcher
+            ? nil
+            : Task {
+                try await Task.sleep(nanoseconds: UInt64(max(0, timeout) * 1e9))
+                sink.yield(.timeout)
+            }
         defer { timer?.cancel() }
         var ending = StageEnding.exited
         var exit: ExitInfo?
         var openPipes = 2
         var graceTimer: Task<Void, Error>?
         var drainTimer: Task<Void, Error>?
-        defer { graceTimer?.cancel(); drainTimer?.cancel() }
+        defer {
+            graceTimer?.cancel()
+            drainTimer?.cancel()
+        }
         var survivors: [Int32] = []
         var usage: CgroupUsage?
 
@@ -185,7 +239,10 @@ public final class RunningStage: @unchecked Sendable {
                 }
             case .graceExpired:
                 if exit == nil {
-                    logger.warning("stage ignored SIGTERM for its grace period; sending SIGKILL", metadata: ["pid": "\(child.pid)"])
+                    logger.warning(
+                        "stage ignored SIGTERM for its grace period; sending SIGKILL",
+                        metadata: ["pid": "\(child.pid)"]
+                    )
                     killer.signalAll(SIGKILL)
                 }
             case .exited:
@@ -219,9 +276,16 @@ public final class RunningStage: @unchecked Sendable {
         let wall = Int64((MonotonicClock.nanoseconds() - startNanos) / 1_000_000)
         let stats = collector.stats()
         return StageRunResult(
-            ending: ending, exit: exit ?? ExitInfo(exitCode: nil, signal: nil), wallMilliseconds: wall,
-            outputLines: stats.lines, outputBytes: stats.bytes, excerpt: stats.excerpt, survivors: survivors, cgroupUsage: usage,
-            progress: channel?.progress)
+            ending: ending,
+            exit: exit ?? ExitInfo(exitCode: nil, signal: nil),
+            wallMilliseconds: wall,
+            outputLines: stats.lines,
+            outputBytes: stats.bytes,
+            excerpt: stats.excerpt,
+            survivors: survivors,
+            cgroupUsage: usage,
+            progress: channel?.progress
+        )
     }
 
     /// Seconds since the stage started.

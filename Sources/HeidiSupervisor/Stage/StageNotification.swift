@@ -57,7 +57,11 @@ public struct StageNotification: Sendable, Equatable {
     /// Printable, redacted, bounded: control characters become spaces, secrets are masked.
     static func statusText(_ value: [UInt8]) -> String {
         let decoded = String(decoding: value, as: UTF8.self)
-        var text = String(String.UnicodeScalarView(decoded.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : $0 }))
+        var text = String(
+            String.UnicodeScalarView(
+                decoded.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : $0 }
+            )
+        )
         text = Redactor.redact(text)
         guard text.utf8.count > maxStatusBytes else { return text }
         var cut = ""
@@ -101,8 +105,10 @@ public struct StageNotification: Sendable, Equatable {
     static func isValidName(_ name: String) -> Bool {
         guard (1...64).contains(name.utf8.count) else { return false }
         return name.utf8.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_")
+                || byte == UInt8(ascii: ".")
                 || byte == UInt8(ascii: "-")
         }
     }
@@ -142,8 +148,12 @@ public struct StageProgress: Sendable, Equatable {
         return problems
     }
 
-    private static func accumulate(_ increments: [String: Double], into totals: inout [String: Double], _ key: String,
-                                   _ problems: inout [String]) {
+    private static func accumulate(
+        _ increments: [String: Double],
+        into totals: inout [String: Double],
+        _ key: String,
+        _ problems: inout [String]
+    ) {
         for (name, value) in increments {
             if totals[name] == nil && totals.count >= maxNames {
                 problems.append("\(key): more than \(maxNames) names; \(name) was ignored")
@@ -151,7 +161,9 @@ public struct StageProgress: Sendable, Equatable {
             }
             let sum = totals[name, default: 0] + value
             guard sum.isFinite else {
-                problems.append("\(key): the sum of \(name) left the range of finite numbers; the increment was ignored")
+                problems.append(
+                    "\(key): the sum of \(name) left the range of finite numbers; the increment was ignored"
+                )
                 continue
             }
             totals[name] = sum

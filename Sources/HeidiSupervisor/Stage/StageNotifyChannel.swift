@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CHeidiShim
 import HeidiCore
 import Logging
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A stage's progress channel: a datagram socket in sd_notify format whose address the stage gets as
 /// `HEIDI_NOTIFY_SOCKET`. One thread blocks in poll(2) on it (no wake-ups while the stage is quiet), accepts
@@ -56,7 +57,9 @@ public final class StageNotifyChannel: Sendable {
             failure += "\(candidate): \(String(cString: strerror(errno))); "
         }
         guard let (fd, address) = bound else {
-            throw ProgressChannelError(description: "cannot create the stage's progress channel (\(failure.dropLast(2)))")
+            throw ProgressChannelError(
+                description: "cannot create the stage's progress channel (\(failure.dropLast(2)))"
+            )
         }
         if !address.hasPrefix("@") { chmod(address, 0o600) }
         self.fd = fd
@@ -67,8 +70,11 @@ public final class StageNotifyChannel: Sendable {
     }
 
     /// Starts listening. `isMember` decides whether a sender pid belongs to the stage.
-    public func start(isMember: @escaping @Sendable (Int32) -> Bool, onStatusChange: @escaping @Sendable () -> Void,
-                      onWatchdogExpired: @escaping @Sendable () -> Void) {
+    public func start(
+        isMember: @escaping @Sendable (Int32) -> Bool,
+        onStatusChange: @escaping @Sendable () -> Void,
+        onWatchdogExpired: @escaping @Sendable () -> Void
+    ) {
         shared.withLock { shared in
             shared.isMember = isMember
             shared.onStatusChange = onStatusChange
@@ -118,7 +124,10 @@ public final class StageNotifyChannel: Sendable {
         defer { buffer.deallocate() }
         var lastStatusSignal: UInt64 = 0
         var statusPending = false
-        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.readEnd, events: Int16(POLLIN), revents: 0)]
+        var fds = [
+            pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: wake.readEnd, events: Int16(POLLIN), revents: 0),
+        ]
         while true {
             let now = MonotonicClock.nanoseconds()
             var timeout: Int32 = -1
@@ -176,7 +185,9 @@ public final class StageNotifyChannel: Sendable {
                 let problems = shared.progress.apply(notification)
                 if notification.watchdogPing, watchdog != nil { shared.watchdogDeadline = nextWatchdogDeadline() }
                 if notification.watchdogTrigger { shared.watchdogDeadline = 0 }
-                return (problems, shared.progress.status != before || notification.ready || !notification.scalars.isEmpty)
+                return (
+                    problems, shared.progress.status != before || notification.ready || !notification.scalars.isEmpty
+                )
             }
             if changed { statusChanged = true }
             for problem in problems.prefix(3) {

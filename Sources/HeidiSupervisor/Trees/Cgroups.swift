@@ -1,8 +1,9 @@
+import HeidiCore
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import Synchronization
 
 /// A cgroup file operation failed.
 public struct CgroupError: Error, Equatable, CustomStringConvertible, Sendable {
@@ -48,17 +49,27 @@ public final class CgroupDelegation: Sendable {
         try adopted.withLock { (cache: inout [String: CgroupDelegation]) throws(CgroupError) -> CgroupDelegation in
             if let existing = cache[root] { return existing }
             let leaf = root + "/supervisor"
-            if mkdir(leaf, 0o755) != 0 && errno != EEXIST { throw CgroupError(path: leaf, operation: "mkdir", errno: errno) }
+            if mkdir(leaf, 0o755) != 0 && errno != EEXIST {
+                throw CgroupError(path: leaf, operation: "mkdir", errno: errno)
+            }
             try CgroupFile.write(leaf + "/cgroup.procs", "0")
             // Whatever else sits in the root (normally nothing) must move too, or no controller can be enabled.
-            for pid in CgroupFile.pids(root + "/cgroup.procs") { try? CgroupFile.write(leaf + "/cgroup.procs", String(pid)) }
+            for pid in CgroupFile.pids(root + "/cgroup.procs") {
+                try? CgroupFile.write(leaf + "/cgroup.procs", String(pid))
+            }
             guard FileSystem.exists(leaf + "/cgroup.kill") else {
-                throw CgroupError(path: leaf + "/cgroup.kill", operation: "find (needs Linux 5.14 or newer)", errno: ENOENT)
+                throw CgroupError(
+                    path: leaf + "/cgroup.kill",
+                    operation: "find (needs Linux 5.14 or newer)",
+                    errno: ENOENT
+                )
             }
             let available = (CgroupFile.text(root + "/cgroup.controllers") ?? "").split(separator: " ").map(String.init)
             var enabled: [String] = []
             for controller in ["cpu", "memory", "pids"] where available.contains(controller) {
-                if (try? CgroupFile.write(root + "/cgroup.subtree_control", "+" + controller)) != nil { enabled.append(controller) }
+                if (try? CgroupFile.write(root + "/cgroup.subtree_control", "+" + controller)) != nil {
+                    enabled.append(controller)
+                }
             }
             var leftovers = 0
             for name in CgroupFile.subdirectories(root) where name.hasPrefix("stage-") {
@@ -69,7 +80,12 @@ public final class CgroupDelegation: Sendable {
                 stale.remove()
                 leftovers += 1
             }
-            let delegation = CgroupDelegation(root: root, mountPoint: mountPoint, controllers: enabled, leftoversRemoved: leftovers)
+            let delegation = CgroupDelegation(
+                root: root,
+                mountPoint: mountPoint,
+                controllers: enabled,
+                leftoversRemoved: leftovers
+            )
             cache[root] = delegation
             return delegation
         }
@@ -85,7 +101,9 @@ public final class CgroupDelegation: Sendable {
     /// Moves this process to `cgroup` (a directory) and forgets the adoption; used by tests to leave no trace.
     public func release(movingTo cgroup: String) throws(CgroupError) {
         try CgroupFile.write(cgroup + "/cgroup.procs", "0")
-        for pid in CgroupFile.pids(leaf + "/cgroup.procs") { try? CgroupFile.write(cgroup + "/cgroup.procs", String(pid)) }
+        for pid in CgroupFile.pids(leaf + "/cgroup.procs") {
+            try? CgroupFile.write(cgroup + "/cgroup.procs", String(pid))
+        }
         _ = Self.adopted.withLock { $0.removeValue(forKey: root) }
         rmdir(leaf)
     }
@@ -139,8 +157,11 @@ public struct StageCgroup: Sendable, Equatable {
             if parts.count == 2, let value = Int64(parts[1]) { values[parts[0]] = value }
         }
         let peak = CgroupFile.text(path + "/memory.peak").flatMap { Int64($0.split(separator: "\n").first ?? "") }
-        return CgroupUsage(userMicroseconds: values["user_usec"] ?? 0, systemMicroseconds: values["system_usec"] ?? 0,
-                           memoryPeakBytes: peak)
+        return CgroupUsage(
+            userMicroseconds: values["user_usec"] ?? 0,
+            systemMicroseconds: values["system_usec"] ?? 0,
+            memoryPeakBytes: peak
+        )
     }
 
     /// Removes the (empty) cgroup. Returns false if it still holds processes or is already gone.
@@ -156,7 +177,9 @@ enum CgroupFile {
         defer { close(fd) }
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard written == bytes.count else { throw CgroupError(path: path, operation: "write \"\(text)\"", errno: errno) }
+        guard written == bytes.count else {
+            throw CgroupError(path: path, operation: "write \"\(text)\"", errno: errno)
+        }
     }
 
     static func text(_ path: String) -> String? { ProcessTable.readSmallFile(path) }

@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// One row of `/proc/PID/stat`: what the supervisor needs to find and kill a process tree.
 public struct ProcessInfo: Sendable, Equatable {
@@ -26,7 +27,8 @@ public enum ProcessTable {
         guard let close = text.lastIndex(of: ")") else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
         // fields[0] = state (3), [1] = ppid (4), [2] = pgrp (5), [3] = session (6), [19] = starttime (22)
-        guard fields.count > 19, let state = fields[0].first, let parent = Int32(fields[1]), let group = Int32(fields[2]),
+        guard fields.count > 19, let state = fields[0].first, let parent = Int32(fields[1]),
+            let group = Int32(fields[2]),
             let session = Int32(fields[3]), let start = UInt64(fields[19])
         else { return nil }
         return ProcessInfo(pid: pid, parent: parent, group: group, session: session, state: state, startTicks: start)

@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// What the stage of a previous daemon may have left running when that daemon died without cleaning up (kill -9,
 /// a crash, the OOM killer), as its `state.json` recorded it: the stage's process group (with the leader's start

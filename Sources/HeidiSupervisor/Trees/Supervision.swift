@@ -1,8 +1,9 @@
+import CHeidiShim
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CHeidiShim
-import HeidiCore
 
 /// How this daemon finds and kills whole stage trees, decided once at start and reported in the log and in
 /// `status.supervision`: always the process group and session (`pgroup`), the child-subreaper (`subreaper`,
@@ -30,24 +31,39 @@ public struct Supervision: Sendable {
         let subreaper = TreeKiller.becomeSubreaper()
         let base = subreaper ? "subreaper+pgroup" : "pgroup"
         let decision = CgroupDetection.decide(
-            override: environment["HEIDI_CGROUP"], ownCgroup: CgroupFile.text("/proc/self/cgroup") ?? "",
-            mountinfo: CgroupFile.text("/proc/self/mountinfo") ?? "", probe: .system)
+            override: environment["HEIDI_CGROUP"],
+            ownCgroup: CgroupFile.text("/proc/self/cgroup") ?? "",
+            mountinfo: CgroupFile.text("/proc/self/mountinfo") ?? "",
+            probe: .system
+        )
         switch decision {
         case .skip(let reason):
             return Supervision(mechanism: base, cgroups: nil, detail: "no per-stage cgroups: \(reason)")
         case .use(let root, _) where ExecHelper.path == nil:
-            return Supervision(mechanism: base, cgroups: nil, detail: "no per-stage cgroups: \(root) is delegated, but starting "
-                               + "stages inside it needs the \(ExecHelper.name) helper next to the daemon's executable")
+            return Supervision(
+                mechanism: base,
+                cgroups: nil,
+                detail: "no per-stage cgroups: \(root) is delegated, but starting "
+                    + "stages inside it needs the \(ExecHelper.name) helper next to the daemon's executable"
+            )
         case .use(let root, let mountPoint):
             do {
                 let delegation = try CgroupDelegation.adopt(root: root, mountPoint: mountPoint)
                 var detail = "stages run in cgroups under \(root) (daemon in \(delegation.leaf)"
-                detail += delegation.controllers.isEmpty ? "; no controllers delegated, CPU from cpu.stat)" :
-                    "; controllers \(delegation.controllers.joined(separator: " ")))"
-                if delegation.leftoversRemoved > 0 { detail += "; removed \(delegation.leftoversRemoved) leftover stage cgroup(s)" }
+                detail +=
+                    delegation.controllers.isEmpty
+                    ? "; no controllers delegated, CPU from cpu.stat)"
+                    : "; controllers \(delegation.controllers.joined(separator: " ")))"
+                if delegation.leftoversRemoved > 0 {
+                    detail += "; removed \(delegation.leftoversRemoved) leftover stage cgroup(s)"
+                }
                 return Supervision(mechanism: "cgroup2+" + base, cgroups: delegation, detail: detail)
             } catch {
-                return Supervision(mechanism: base, cgroups: nil, detail: "no per-stage cgroups: cannot adopt \(root): \(error)")
+                return Supervision(
+                    mechanism: base,
+                    cgroups: nil,
+                    detail: "no per-stage cgroups: cannot adopt \(root): \(error)"
+                )
             }
         }
     }
@@ -66,25 +82,35 @@ public enum CgroupDetection {
         public var isWritable: @Sendable (String) -> Bool
         public var isDirectory: @Sendable (String) -> Bool
 
-        public init(isDelegated: @escaping @Sendable (String) -> Bool, isWritable: @escaping @Sendable (String) -> Bool,
-                    isDirectory: @escaping @Sendable (String) -> Bool) {
+        public init(
+            isDelegated: @escaping @Sendable (String) -> Bool,
+            isWritable: @escaping @Sendable (String) -> Bool,
+            isDirectory: @escaping @Sendable (String) -> Bool
+        ) {
             self.isDelegated = isDelegated
             self.isWritable = isWritable
             self.isDirectory = isDirectory
         }
 
         public static let system = Probe(
-            isDelegated: { path in heidi_xattr_is_one(path, "trusted.delegate") == 1 || heidi_xattr_is_one(path, "user.delegate") == 1 },
+            isDelegated: { path in
+                heidi_xattr_is_one(path, "trusted.delegate") == 1 || heidi_xattr_is_one(path, "user.delegate") == 1
+            },
             isWritable: { path in access(path, W_OK) == 0 && access(path + "/cgroup.procs", W_OK) == 0 },
-            isDirectory: { FileSystem.isDirectory($0) })
+            isDirectory: { FileSystem.isDirectory($0) }
+        )
     }
 
     /// `ownCgroup` is `/proc/self/cgroup`, `mountinfo` is `/proc/self/mountinfo`.
     public static func decide(override: String?, ownCgroup: String, mountinfo: String, probe: Probe) -> Decision {
-        if let override, ["off", "0", "no", "false"].contains(override.lowercased()) { return .skip("disabled by HEIDI_CGROUP=\(override)") }
+        if let override, ["off", "0", "no", "false"].contains(override.lowercased()) {
+            return .skip("disabled by HEIDI_CGROUP=\(override)")
+        }
         guard let mount = cgroup2Mount(mountinfo) else { return .skip("no cgroup2 file system is mounted") }
         if let override, !override.isEmpty {
-            guard override.hasPrefix(mount.point + "/") else { return .skip("HEIDI_CGROUP=\(override) is not below the cgroup2 mount \(mount.point)") }
+            guard override.hasPrefix(mount.point + "/") else {
+                return .skip("HEIDI_CGROUP=\(override) is not below the cgroup2 mount \(mount.point)")
+            }
             guard probe.isDirectory(override), probe.isWritable(override) else {
                 return .skip("HEIDI_CGROUP=\(override) is not a writable cgroup directory")
             }
@@ -95,18 +121,26 @@ public enum CgroupDetection {
         }
         var own = String(line.dropFirst(3))
         if mount.root != "/" {
-            guard own.hasPrefix(mount.root) else { return .skip("own cgroup \(own) is outside the mounted cgroup2 tree") }
+            guard own.hasPrefix(mount.root) else {
+                return .skip("own cgroup \(own) is outside the mounted cgroup2 tree")
+            }
             own = String(own.dropFirst(mount.root.count))
         }
         if own.hasSuffix("/") { own.removeLast() }
         // A previous adoption (or systemd's DelegateSubgroup=supervisor) put the daemon in the leaf already.
         if own.hasSuffix("/supervisor") { own.removeLast("/supervisor".count) }
-        guard !own.isEmpty else { return .skip("own cgroup is the root of the cgroup2 hierarchy at \(mount.point), which is not delegated") }
+        guard !own.isEmpty else {
+            return .skip("own cgroup is the root of the cgroup2 hierarchy at \(mount.point), which is not delegated")
+        }
         let root = mount.point + own
         guard probe.isDelegated(root) else {
-            return .skip("own cgroup \(root) is not delegated (run under systemd with Delegate=yes, or set HEIDI_CGROUP)")
+            return .skip(
+                "own cgroup \(root) is not delegated (run under systemd with Delegate=yes, or set HEIDI_CGROUP)"
+            )
         }
-        guard probe.isWritable(root) else { return .skip("own cgroup \(root) is delegated but not writable by this user") }
+        guard probe.isWritable(root) else {
+            return .skip("own cgroup \(root) is delegated but not writable by this user")
+        }
         return .use(root: root, mountPoint: mount.point)
     }
 
@@ -118,7 +152,8 @@ public enum CgroupDetection {
     static func cgroup2Mount(_ mountinfo: String) -> (point: String, root: String)? {
         for line in mountinfo.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: false)
-            guard let dash = fields.firstIndex(of: "-"), dash >= 5, dash + 1 < fields.count, fields[dash + 1] == "cgroup2"
+            guard let dash = fields.firstIndex(of: "-"), dash >= 5, dash + 1 < fields.count,
+                fields[dash + 1] == "cgroup2"
             else { continue }
             return (String(fields[4]), String(fields[3]))
         }

@@ -1,8 +1,9 @@
+import CHeidiShim
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CHeidiShim
-import HeidiCore
 
 /// Finds and kills every process of one stage: its process group, plus descendants of the daemon that left the
 /// group (`setsid` escapers, recognised by session or by the stage's instance variable in their environment), plus,
@@ -81,7 +82,10 @@ public struct TreeKiller: Sendable {
             }
             // Reap what we killed once it is our zombie (escapers re-parented to us, or their children later).
             for pid in killed {
-                guard let info = ProcessTable.info(pid) else { killed.remove(pid); continue }
+                guard let info = ProcessTable.info(pid) else {
+                    killed.remove(pid)
+                    continue
+                }
                 if info.isZombie && info.parent == me, waitpid(pid, nil, WNOHANG) == pid { killed.remove(pid) }
             }
             // Members that died by themselves, or by cgroup.kill before a scan saw them alive, are ours to reap as well.

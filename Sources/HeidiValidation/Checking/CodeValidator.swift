@@ -30,7 +30,10 @@ public struct CodeValidator: Sendable {
         self.searchPath = searchPath
         var executables: [CodeLanguage: String] = [:]
         for language in CodeLanguage.allCases {
-            executables[language] = ToolchainLocator.resolve(configuration.toolchain(for: language), searchPath: searchPath)
+            executables[language] = ToolchainLocator.resolve(
+                configuration.toolchain(for: language),
+                searchPath: searchPath
+            )
         }
         self.executables = executables
         limiter = ConcurrencyLimiter(limit: configuration.parallelism)
@@ -69,8 +72,15 @@ public struct CodeValidator: Sendable {
     // MARK: - One block
 
     private func result(for planned: PlannedBlock, index: Int) async -> BlockResult {
-        var result = BlockResult(index: index, line: planned.block.openingLine, language: planned.language,
-                                 languageSource: planned.source, validated: false, passed: true, notes: planned.notes)
+        var result = BlockResult(
+            index: index,
+            line: planned.block.openingLine,
+            language: planned.language,
+            languageSource: planned.source,
+            validated: false,
+            passed: true,
+            notes: planned.notes
+        )
         switch planned.action {
         case .skip:
             return result
@@ -83,13 +93,17 @@ public struct CodeValidator: Sendable {
             let verdict: CheckVerdict
             if let executable = executables[language] {
                 do {
-                    verdict = try await limiter.withPermit { await self.check(planned.block.code, language: language, executable: executable) }
+                    verdict = try await limiter.withPermit {
+                        await self.check(planned.block.code, language: language, executable: executable)
+                    }
                 } catch {
                     verdict = .cancelled
                 }
             } else {
                 let command = configuration.toolchain(for: language)
-                verdict = .toolchainMissing(ValidationError.toolchainNotFound(command: command, searchPath: searchPath).description)
+                verdict = .toolchainMissing(
+                    ValidationError.toolchainNotFound(command: command, searchPath: searchPath).description
+                )
             }
             result.durationMs = Int((MonotonicClock.nanoseconds() - started) / 1_000_000)
             apply(verdict, language: language, to: &result)
@@ -134,7 +148,8 @@ public struct CodeValidator: Sendable {
         let primary = SyntaxCheck.primary(language, code: code, cppStandard: configuration.cppStandard)
         let verdict = await run(primary, executable: executable)
         if case .syntaxError(let diagnostic) = verdict,
-           let fallback = SyntaxCheck.fallback(after: primary, code: code, diagnostic: diagnostic ?? "") {
+            let fallback = SyntaxCheck.fallback(after: primary, code: code, diagnostic: diagnostic ?? "")
+        {
             return await run(fallback, executable: executable)
         }
         return verdict
@@ -151,15 +166,23 @@ public struct CodeValidator: Sendable {
         do {
             try scratch.write(check.fileName, check.source)
             outcome = try await SupervisedCommand(
-                argv: [executable] + check.arguments, environment: environment(scratch: scratch), workingDirectory: scratch.path,
-                timeout: configuration.timeoutSeconds, grace: configuration.graceSeconds, outputLimit: configuration.outputLimitBytes
+                argv: [executable] + check.arguments,
+                environment: environment(scratch: scratch),
+                workingDirectory: scratch.path,
+                timeout: configuration.timeoutSeconds,
+                grace: configuration.graceSeconds,
+                outputLimit: configuration.outputLimitBytes
             ).run()
         } catch {
             return error.isMissingToolchain ? .toolchainMissing(error.description) : .toolchainError(error.description)
         }
         let diagnostic = DiagnosticExcerpt.make(
-            stderr: outcome.stderr, stdout: outcome.stdout, scratchPath: scratch.path,
-            maxLines: configuration.diagnosticMaxLines, maxCharacters: configuration.diagnosticMaxCharacters)
+            stderr: outcome.stderr,
+            stdout: outcome.stdout,
+            scratchPath: scratch.path,
+            maxLines: configuration.diagnosticMaxLines,
+            maxCharacters: configuration.diagnosticMaxCharacters
+        )
         switch outcome.ending {
         case .exited(0):
             return .passed
@@ -171,7 +194,9 @@ public struct CodeValidator: Sendable {
             return .toolchainError(Self.explain("\(executable) was killed by \(SignalName.name(signal))", diagnostic))
         case .timedOut:
             let seconds = configuration.timeoutSeconds
-            return .timedOut(Self.explain("no result within \(seconds) s; the check's processes were killed", diagnostic))
+            return .timedOut(
+                Self.explain("no result within \(seconds) s; the check's processes were killed", diagnostic)
+            )
         case .cancelled:
             return .cancelled
         }

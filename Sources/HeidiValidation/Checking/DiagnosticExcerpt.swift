@@ -4,7 +4,8 @@
 enum DiagnosticExcerpt {
     static let maxLineCharacters = 240
 
-    static func make(stderr: String, stdout: String, scratchPath: String?, maxLines: Int, maxCharacters: Int) -> String? {
+    static func make(stderr: String, stdout: String, scratchPath: String?, maxLines: Int, maxCharacters: Int) -> String?
+    {
         var text = stderr.allSatisfy(\.isWhitespace) ? stdout : stderr
         if let scratchPath, !scratchPath.isEmpty { text = text.replacingAll(scratchPath + "/", with: "") }
         let lines = FenceExtractor.lines(of: text).filter { !$0.allSatisfy(\.isWhitespace) }

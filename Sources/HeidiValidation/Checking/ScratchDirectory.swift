@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// A private directory for one check (`<parent>/heidi-check-XXXXXX`, mode 0700): the source file, the compiled
 /// output, the toolchain's `HOME` and `TMPDIR`. `remove()` deletes it and everything in it without following
@@ -16,7 +17,9 @@ struct ScratchDirectory: Sendable {
         guard made != nil else {
             throw .scratch(FileSystemError(path: parent, operation: "mkdtemp", errno: errno))
         }
-        return ScratchDirectory(path: String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        return ScratchDirectory(
+            path: String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        )
     }
 
     /// Writes `text` to the file `name` in the directory (created exclusively, mode 0600).

@@ -6,7 +6,10 @@ enum PythonSource {
         var common: Substring?
         for line in lines where !line.allSatisfy(\.isWhitespace) {
             let indentation = line.indentation
-            guard let current = common else { common = indentation; continue }
+            guard let current = common else {
+                common = indentation
+                continue
+            }
             common = current.prefix(zip(current, indentation).prefix { $0 == $1 }.count)
             if common?.isEmpty == true { break }
         }
@@ -50,7 +53,8 @@ enum GoSource {
 enum JavaScriptSource {
     static func isModule(_ code: String) -> Bool {
         FenceExtractor.lines(of: code).contains { line in
-            line.hasPrefix("import ") || line.hasPrefix("import{") || line.hasPrefix("export ") || line.hasPrefix("export{")
+            line.hasPrefix("import ") || line.hasPrefix("import{") || line.hasPrefix("export ")
+                || line.hasPrefix("export{")
         }
     }
 }

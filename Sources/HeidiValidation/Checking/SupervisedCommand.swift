@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HeidiCore
 import HeidiSupervisor
 import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The adapter between the validator and HeidiSupervisor: runs one toolchain command as a supervised child, the
 /// way heidid runs a stage. The child leads its own session and process group, gets `/dev/null` as stdin, an
@@ -45,8 +46,15 @@ struct SupervisedCommand: Sendable {
         let token = "check-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
         let stage: RunningStage
         do {
-            stage = try RunningStage.start(spec, instanceToken: token, timeout: timeout, grace: grace, cgroups: nil,
-                                           logger: Self.quietLogger, onOutput: { output.append($0) })
+            stage = try RunningStage.start(
+                spec,
+                instanceToken: token,
+                timeout: timeout,
+                grace: grace,
+                cgroups: nil,
+                logger: Self.quietLogger,
+                onOutput: { output.append($0) }
+            )
         } catch {
             throw .spawn(error)
         }
@@ -66,7 +74,12 @@ struct SupervisedCommand: Sendable {
                 ending = .signaled(result.exit.signal ?? 0)
             }
         }
-        return Outcome(ending: ending, stdout: output.stdout, stderr: output.stderr, wallMilliseconds: result.wallMilliseconds,
-                       survivors: result.survivors)
+        return Outcome(
+            ending: ending,
+            stdout: output.stdout,
+            stderr: output.stderr,
+            wallMilliseconds: result.wallMilliseconds,
+            survivors: result.survivors
+        )
     }
 }

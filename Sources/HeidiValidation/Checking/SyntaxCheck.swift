@@ -33,16 +33,30 @@ struct SyntaxCheck: Sendable, Equatable {
     static func primary(_ language: CodeLanguage, code: String, cppStandard: String) -> SyntaxCheck {
         switch language {
         case .python:
-            return SyntaxCheck(language: .python, fileName: "snippet.py", source: PythonSource.dedented(code) + "\n",
-                               arguments: ["-I", "-B", "-c", pythonDriver, "snippet.py", "snippet.pyc"], syntaxErrorStatuses: [1])
+            return SyntaxCheck(
+                language: .python,
+                fileName: "snippet.py",
+                source: PythonSource.dedented(code) + "\n",
+                arguments: ["-I", "-B", "-c", pythonDriver, "snippet.py", "snippet.pyc"],
+                syntaxErrorStatuses: [1]
+            )
         case .cpp:
-            return SyntaxCheck(language: .cpp, fileName: "snippet.cpp", source: code + "\n",
-                               arguments: ["-fsyntax-only", "-std=\(cppStandard)", "-x", "c++", "-fmax-errors=10", "snippet.cpp"],
-                               syntaxErrorStatuses: [1])
+            return SyntaxCheck(
+                language: .cpp,
+                fileName: "snippet.cpp",
+                source: code + "\n",
+                arguments: ["-fsyntax-only", "-std=\(cppStandard)", "-x", "c++", "-fmax-errors=10", "snippet.cpp"],
+                syntaxErrorStatuses: [1]
+            )
         case .javascript:
             let file = JavaScriptSource.isModule(code) ? "snippet.mjs" : "snippet.js"
-            return SyntaxCheck(language: .javascript, fileName: file, source: code + "\n", arguments: ["--check", file],
-                               syntaxErrorStatuses: [1])
+            return SyntaxCheck(
+                language: .javascript,
+                fileName: file,
+                source: code + "\n",
+                arguments: ["--check", file],
+                syntaxErrorStatuses: [1]
+            )
         case .go:
             let source = GoSource.hasPackageClause(code) ? code : GoSource.asDeclarations(code)
             return goCheck(source)
@@ -52,12 +66,18 @@ struct SyntaxCheck: Sendable, Equatable {
     /// The second check when the first failed in a way that says the block is a fragment of another shape: Go
     /// statements without a function around them (what `gofmt` itself accepts from standard input).
     static func fallback(after check: SyntaxCheck, code: String, diagnostic: String) -> SyntaxCheck? {
-        guard check.language == .go, !GoSource.hasPackageClause(code), diagnostic.contains("expected declaration") else { return nil }
+        guard check.language == .go, !GoSource.hasPackageClause(code), diagnostic.contains("expected declaration")
+        else { return nil }
         return goCheck(GoSource.asStatements(code))
     }
 
     private static func goCheck(_ source: String) -> SyntaxCheck {
-        SyntaxCheck(language: .go, fileName: "snippet.go", source: source + "\n", arguments: ["-l", "-e", "snippet.go"],
-                    syntaxErrorStatuses: [2])
+        SyntaxCheck(
+            language: .go,
+            fileName: "snippet.go",
+            source: source + "\n",
+            arguments: ["-l", "-e", "snippet.go"],
+            syntaxErrorStatuses: [2]
+        )
     }
 }

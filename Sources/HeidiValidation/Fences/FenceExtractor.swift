@@ -99,6 +99,11 @@ private struct OpenFence {
     }
 
     func block(terminated: Bool) -> FencedBlock {
-        FencedBlock(infoString: infoString, code: content.joined(separator: "\n"), openingLine: lineNumber, isTerminated: terminated)
+        FencedBlock(
+            infoString: infoString,
+            code: content.joined(separator: "\n"),
+            openingLine: lineNumber,
+            isTerminated: terminated
+        )
     }
 }

@@ -1,7 +1,9 @@
 /// Where a block's language came from: `fence` (its info string), `guessed` (the guesser, from its content), or
 /// `expected` (the answer's expected language, for an untagged block the guesser could not place when it was the
 /// answer's only candidate). Encoded as the plain string; compares equal to a string literal.
-public struct LanguageSource: RawRepresentable, Hashable, Sendable, Codable, ExpressibleByStringLiteral, CustomStringConvertible {
+public struct LanguageSource: RawRepresentable, Hashable, Sendable, Codable, ExpressibleByStringLiteral,
+    CustomStringConvertible
+{
     public static let fence: LanguageSource = "fence"
     public static let guessed: LanguageSource = "guessed"
     public static let expected: LanguageSource = "expected"

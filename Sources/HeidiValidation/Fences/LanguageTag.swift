@@ -32,8 +32,12 @@ public enum LanguageTag: Equatable, Sendable {
     /// `language-` prefix, or a `:file`, `,attribute` or `{lines}` suffix.
     public static func normalizedWord(_ infoString: String) -> String {
         var word = Substring(infoString.lowercased())
-        while let first = word.first, first == " " || first == "\t" || first == "{" || first == "." { word = word.dropFirst() }
-        if let end = word.firstIndex(where: { $0 == " " || $0 == "\t" || $0 == "}" || $0 == "{" || $0 == "," || $0 == ":" || $0 == "=" }) {
+        while let first = word.first, first == " " || first == "\t" || first == "{" || first == "." {
+            word = word.dropFirst()
+        }
+        if let end = word.firstIndex(where: {
+            $0 == " " || $0 == "\t" || $0 == "}" || $0 == "{" || $0 == "," || $0 == ":" || $0 == "="
+        }) {
             word = word[..<end]
         }
         if word.hasPrefix("language-") { word = word.dropFirst("language-".count) }
@@ -65,7 +69,8 @@ public enum LanguageTag: Equatable, Sendable {
         "java": "java", "kotlin": "kotlin", "kt": "kotlin", "scala": "scala", "groovy": "groovy",
         "rust": "rust", "rs": "rust", "ruby": "ruby", "rb": "ruby", "php": "php", "perl": "perl", "pl": "perl",
         "swift": "swift", "csharp": "csharp", "cs": "csharp", "c#": "csharp", "fsharp": "fsharp", "f#": "fsharp",
-        "typescript": "typescript", "ts": "typescript", "tsx": "typescript", "jsx": "jsx", "vue": "vue", "svelte": "svelte",
+        "typescript": "typescript", "ts": "typescript", "tsx": "typescript", "jsx": "jsx", "vue": "vue",
+        "svelte": "svelte",
         "haskell": "haskell", "hs": "haskell", "lua": "lua", "r": "r", "julia": "julia", "jl": "julia", "dart": "dart",
         "elixir": "elixir", "ex": "elixir", "erlang": "erlang", "clojure": "clojure", "clj": "clojure", "lisp": "lisp",
         "scheme": "scheme", "racket": "racket", "ocaml": "ocaml", "ml": "ocaml", "zig": "zig", "nim": "nim",
@@ -84,7 +89,8 @@ public enum LanguageTag: Equatable, Sendable {
         "json", "jsonc", "json5", "jsonl", "ndjson", "yaml", "yml", "toml", "ini", "cfg", "conf", "env", "dotenv",
         "properties", "xml", "html", "htm", "xhtml", "css", "scss", "sass", "less", "svg", "markdown", "md", "mdx",
         "rst", "tex", "latex", "csv", "tsv", "diff", "patch", "udiff", "log", "sql", "mysql", "postgresql", "postgres",
-        "psql", "plsql", "sqlite", "graphql", "gql", "dockerfile", "docker", "containerfile", "makefile", "make", "cmake",
+        "psql", "plsql", "sqlite", "graphql", "gql", "dockerfile", "docker", "containerfile", "makefile", "make",
+        "cmake",
         "nginx", "apache", "proto", "protobuf", "regex", "regexp", "http", "mermaid", "dot", "graphviz", "pycon",
         "pytb", "python-traceback", "traceback", "jinja", "jinja2", "django", "handlebars", "hbs", "gitignore", "ascii",
         "ansi", "math", "tree", "hcl", "terraform", "tf", "nix", "vim", "awk", "sed", "gherkin", "cucumber", "gomod",

@@ -45,39 +45,53 @@ enum GuessFeatures {
         LineFeature(.python, 2) { $0 == "pass" || $0.startsWithAny(["nonlocal ", "global "]) },
         LineFeature(.python, 1) { $0.contains("lambda ") && $0.contains(":") },
         LineFeature(.python, 1) { $0.hasFormatStringLiteral },
-        LineFeature(.python, 1) { $0.containsAny(["range(", ".append(", "isinstance(", "enumerate(", ".items()", ".keys()", "zip("]) },
+        LineFeature(.python, 1) {
+            $0.containsAny(["range(", ".append(", "isinstance(", "enumerate(", ".items()", ".keys()", "zip("])
+        },
         LineFeature(.python, 1) { $0.isPlainAssignment },
         LineFeature(.python, 0.5) { line in
-            line.hasSuffix(":") && !line.contains("{") && !line.startsWithAny(["case ", "default:", "public:", "private:", "protected:"])
+            line.hasSuffix(":") && !line.contains("{")
+                && !line.startsWithAny(["case ", "default:", "public:", "private:", "protected:"])
         },
     ]
 
     static let cpp: [LineFeature] = [
         LineFeature(.cpp, 5) { $0.hasPrefix("#include") },
-        LineFeature(.cpp, 3) { $0.startsWithAny(["#define", "#pragma", "#ifndef", "#ifdef", "#endif", "#if ", "#undef"]) },
+        LineFeature(.cpp, 3) {
+            $0.startsWithAny(["#define", "#pragma", "#ifndef", "#ifdef", "#endif", "#if ", "#undef"])
+        },
         LineFeature(.cpp, 3) { $0.contains("std::") },
         LineFeature(.cpp, 4) { $0.hasPrefix("using namespace ") },
         LineFeature(.cpp, 3) { ($0.containsAny(["cout", "cerr"]) && $0.contains("<<")) || $0.contains("cin >>") },
         LineFeature(.cpp, 3) { $0.hasPrefix("template") && $0.contains("<") },
         LineFeature(.cpp, 3) { $0.containsWord("nullptr") },
         LineFeature(.cpp, 3) { $0 == "public:" || $0 == "private:" || $0 == "protected:" },
-        LineFeature(.cpp, 3) { $0.startsWithAny(["constexpr ", "virtual ", "typedef ", "namespace ", "explicit ", "inline "]) },
+        LineFeature(.cpp, 3) {
+            $0.startsWithAny(["constexpr ", "virtual ", "typedef ", "namespace ", "explicit ", "inline "])
+        },
         LineFeature(.cpp, 1.5) { $0.startsWithCType },
         LineFeature(.cpp, 3) { $0.hasPrefix("int main(") },
-        LineFeature(.cpp, 2) { $0.containsAny(["vector<", "map<", "set<", "pair<", "_ptr<", "string&", "const&", "const &"]) },
+        LineFeature(.cpp, 2) {
+            $0.containsAny(["vector<", "map<", "set<", "pair<", "_ptr<", "string&", "const&", "const &"])
+        },
         LineFeature(.cpp, 3) { $0.contains("this->") },
         LineFeature(.cpp, 1) { $0.contains("->") && !$0.hasPrefix("def ") && !$0.hasPrefix("async def ") },
         LineFeature(.cpp, 2) { $0.containsAny(["printf(", "scanf(", "malloc(", "sizeof("]) },
-        LineFeature(.cpp, 2) { $0.startsWithAny(["for (int ", "for (size_t ", "for (auto ", "for (const auto", "for (long "]) },
+        LineFeature(.cpp, 2) {
+            $0.startsWithAny(["for (int ", "for (size_t ", "for (auto ", "for (const auto", "for (long "])
+        },
         LineFeature(.cpp, 1) { $0 == "};" },
-        LineFeature(.cpp, 1) { $0.hasPrefix("struct ") || ($0.hasPrefix("class ") && !$0.hasSuffix(":") && !$0.contains(" extends ")) },
+        LineFeature(.cpp, 1) {
+            $0.hasPrefix("struct ") || ($0.hasPrefix("class ") && !$0.hasSuffix(":") && !$0.contains(" extends "))
+        },
         LineFeature(.cpp, 1) { $0.contains("::") && !$0.contains("std::") },
         LineFeature(.cpp, 0.5) { $0.hasSuffix(";") },
     ]
 
     static let javascript: [LineFeature] = [
         LineFeature(.javascript, 3) { line in
-            line.startsWithAny(["function ", "function*", "async function "]) || line.containsAny(["function(", "function (", "= function", "async function "])
+            line.startsWithAny(["function ", "function*", "async function "])
+                || line.containsAny(["function(", "function (", "= function", "async function "])
         },
         LineFeature(.javascript, 2.5) { $0.isJavaScriptDeclaration(keywords: ["const ", "let "]) },
         LineFeature(.javascript, 1.5) { $0.isJavaScriptDeclaration(keywords: ["var "]) },
@@ -87,15 +101,24 @@ enum GuessFeatures {
         LineFeature(.javascript, 4) { $0.contains("module.exports") || $0.hasPrefix("exports.") },
         LineFeature(.javascript, 3) { $0.hasPrefix("export ") && !$0.isShellExport },
         LineFeature(.javascript, 4) { line in
-            line.hasPrefix("import ") && (line.containsAny([" from '", " from \"", "import {", "import * as"]) || line.startsWithAny(["import '", "import \""]) && line.hasSuffix(";"))
+            line.hasPrefix("import ")
+                && (line.containsAny([" from '", " from \"", "import {", "import * as"])
+                    || line.startsWithAny(["import '", "import \""]) && line.hasSuffix(";"))
         },
         LineFeature(.javascript, 3) { $0.containsAny(["===", "!=="]) },
         LineFeature(.javascript, 2) { $0.containsWord("undefined") },
-        LineFeature(.javascript, 2.5) { $0.containsAny(["document.", "window.", "JSON.", "Math.", "Object.", "Array.", "process.", "Promise", "parseInt(", "parseFloat("]) },
+        LineFeature(.javascript, 2.5) {
+            $0.containsAny([
+                "document.", "window.", "JSON.", "Math.", "Object.", "Array.", "process.", "Promise", "parseInt(",
+                "parseFloat(",
+            ])
+        },
         LineFeature(.javascript, 3) { $0.containsAny(["typeof ", " instanceof "]) },
         LineFeature(.javascript, 2) { $0.containsAny([".then(", ".catch("]) },
         LineFeature(.javascript, 1.5) { line in
-            line.containsAny([".forEach(", ".push(", ".filter(", ".reduce(", ".indexOf(", ".slice(", ".splice(", ".includes("])
+            line.containsAny([
+                ".forEach(", ".push(", ".filter(", ".reduce(", ".indexOf(", ".slice(", ".splice(", ".includes(",
+            ])
                 || line.containsJavaScriptLength
         },
         LineFeature(.javascript, 2) { $0.contains("${") && $0.contains("`") },
@@ -131,15 +154,19 @@ enum GuessFeatures {
     static let shell: [LineFeature] = [
         LineFeature(.shell, 4) { $0.startsWithAny(["$ ", ">>> "]) },
         LineFeature(.shell, 3) { line in
-            line.startsWithAny(shellCommands) && !line.contains(" = ") && !line.hasSuffix(";") && !line.hasSuffix("{") && !line.hasSuffix(":")
+            line.startsWithAny(shellCommands) && !line.contains(" = ") && !line.hasSuffix(";") && !line.hasSuffix("{")
+                && !line.hasSuffix(":")
         },
         LineFeature(.shell, 3) { $0.isShellExport },
     ]
 
     static let shellCommands = [
-        "pip ", "pip3 ", "npm ", "npx ", "yarn ", "pnpm ", "go get ", "go run ", "go build ", "go mod ", "go install ", "go test ",
-        "python ", "python3 ", "node ", "g++ ", "gcc ", "clang++ ", "clang ", "sudo ", "apt ", "apt-get ", "brew ", "cd ",
-        "mkdir ", "ls ", "git ", "curl ", "wget ", "chmod ", "./", "echo ", "cat ", "make ", "cmake ", "docker ", "conda ",
+        "pip ", "pip3 ", "npm ", "npx ", "yarn ", "pnpm ", "go get ", "go run ", "go build ", "go mod ", "go install ",
+        "go test ",
+        "python ", "python3 ", "node ", "g++ ", "gcc ", "clang++ ", "clang ", "sudo ", "apt ", "apt-get ", "brew ",
+        "cd ",
+        "mkdir ", "ls ", "git ", "curl ", "wget ", "chmod ", "./", "echo ", "cat ", "make ", "cmake ", "docker ",
+        "conda ",
         "source ", "cargo ", "rm ", "cp ", "mv ", "touch ", "export PATH",
     ]
 

@@ -28,7 +28,8 @@ public struct LanguageGuesser: Sendable {
         let bestScore = scores[best] ?? 0
         let secondScore = scores[ranked[1]] ?? 0
         if let expected, let expectedScore = scores[GuessCategory(language: expected)], expectedScore > 0,
-           expectedScore + expectationAllowance >= bestScore {
+            expectedScore + expectationAllowance >= bestScore
+        {
             return LanguageGuess(category: GuessCategory(language: expected), scores: scores)
         }
         guard bestScore >= minimumScore, bestScore - secondScore >= minimumMargin else {
@@ -50,7 +51,8 @@ public struct LanguageGuesser: Sendable {
                 continue
             }
             if line.hasPrefix("#") && !line.isPreprocessorDirective { continue }  // a Python or shell comment
-            for (index, feature) in GuessFeatures.all.enumerated() where counts[index] < LineFeature.maximumCount && feature.matches(line) {
+            for (index, feature) in GuessFeatures.all.enumerated()
+            where counts[index] < LineFeature.maximumCount && feature.matches(line) {
                 counts[index] += 1
                 scores[feature.category, default: 0] += feature.weight
             }
@@ -85,6 +87,7 @@ extension Substring {
     /// `#include`, `#define`, …: a C preprocessor line rather than a `#` comment.
     var isPreprocessorDirective: Bool {
         let word = dropFirst().prefix { $0.isLetter }
-        return ["include", "define", "pragma", "ifndef", "ifdef", "endif", "if", "undef", "else", "elif", "error"].contains(String(word))
+        return ["include", "define", "pragma", "ifndef", "ifdef", "endif", "if", "undef", "else", "elif", "error"]
+            .contains(String(word))
     }
 }

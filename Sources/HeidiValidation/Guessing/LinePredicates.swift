@@ -25,7 +25,9 @@ extension Substring {
         var current = iterator.next()
         while let character = current {
             let next = iterator.next()
-            if character == "f", next == "\"" || next == "'", !(previous?.isIdentifierCharacter ?? false) { return true }
+            if character == "f", next == "\"" || next == "'", !(previous?.isIdentifierCharacter ?? false) {
+                return true
+            }
             previous = character
             current = next
         }
@@ -37,16 +39,21 @@ extension Substring {
     var isPlainAssignment: Bool {
         guard let range = firstRange(of: " = "), !hasSuffix(";"), !hasSuffix("{"), !hasSuffix(",") else { return false }
         let targets = self[..<range.lowerBound].split(separator: ",").map { $0.trimmed() }
-        return !targets.isEmpty && targets.allSatisfy { target in
-            guard let first = target.first, first.isLetter || first == "_" else { return false }
-            return target.allSatisfy { $0.isIdentifierCharacter || $0 == "." || $0 == "[" || $0 == "]" || $0 == "\"" || $0 == "'" }
-        }
+        return !targets.isEmpty
+            && targets.allSatisfy { target in
+                guard let first = target.first, first.isLetter || first == "_" else { return false }
+                return target.allSatisfy {
+                    $0.isIdentifierCharacter || $0 == "." || $0 == "[" || $0 == "]" || $0 == "\"" || $0 == "'"
+                }
+            }
     }
 
     /// A line starting with a C or C++ type and then a name: `int main(`, `double* p`, `std::size_t n` excluded.
     var startsWithCType: Bool {
-        for type in ["int", "void", "double", "float", "char", "bool", "long", "unsigned", "signed", "short", "size_t",
-                     "auto", "string", "int64_t", "uint64_t", "int32_t", "uint32_t", "uint8_t"] where hasPrefix(type) {
+        for type in [
+            "int", "void", "double", "float", "char", "bool", "long", "unsigned", "signed", "short", "size_t",
+            "auto", "string", "int64_t", "uint64_t", "int32_t", "uint32_t", "uint8_t",
+        ] where hasPrefix(type) {
             let rest = dropFirst(type.count)
             guard let separator = rest.first, separator == " " || separator == "*" || separator == "&" else { continue }
             let name = rest.drop { $0 == " " || $0 == "*" || $0 == "&" }
@@ -100,7 +107,9 @@ extension Substring {
 
     /// `if err != nil {`, `for i := 0; i < n; i++ {`, `switch x {`: a Go control header, without parentheses.
     var isGoControlHeader: Bool {
-        guard hasSuffix("{"), let keyword = ["if ", "for ", "switch ", "} else if ", "select "].first(where: { hasPrefix($0) }) else {
+        guard hasSuffix("{"),
+            let keyword = ["if ", "for ", "switch ", "} else if ", "select "].first(where: { hasPrefix($0) })
+        else {
             return false
         }
         return dropFirst(keyword.count).first != "("

@@ -2,7 +2,8 @@ extension StringProtocol {
     /// Without leading and trailing whitespace (spaces, tabs, line ends).
     func trimmed() -> SubSequence {
         guard let first = firstIndex(where: { !$0.isWhitespace }),
-              let last = lastIndex(where: { !$0.isWhitespace }) else { return self[endIndex..<endIndex] }
+            let last = lastIndex(where: { !$0.isWhitespace })
+        else { return self[endIndex..<endIndex] }
         return self[first...last]
     }
 

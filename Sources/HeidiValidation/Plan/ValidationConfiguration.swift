@@ -1,7 +1,8 @@
+import HeidiCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
 
 /// How `CodeValidator` checks code: which toolchains, how long, how many at once, and what a missing toolchain
 /// means.
@@ -72,7 +73,8 @@ public struct ValidationConfiguration: Sendable {
 
     /// `python3`, `g++`, `node` and `gofmt`, looked up on the search path.
     public static let defaultToolchains: [CodeLanguage: String] = Dictionary(
-        uniqueKeysWithValues: CodeLanguage.allCases.map { ($0, $0.defaultToolchain) })
+        uniqueKeysWithValues: CodeLanguage.allCases.map { ($0, $0.defaultToolchain) }
+    )
 
     /// The number of online CPUs (at least 1).
     public static var onlineProcessors: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }

@@ -1,8 +1,9 @@
+import HeidiCore
+import HeidiSupervisor
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-import HeidiSupervisor
 
 /// Why a check could not run. It never reaches the caller as an error: the block is rejected as
 /// `toolchain_missing_<lang>` or `toolchain_error_<lang>` with this description as its diagnostic.
@@ -17,7 +18,8 @@ enum ValidationError: Error, CustomStringConvertible, Sendable {
     var description: String {
         switch self {
         case .toolchainNotFound(let command, let searchPath):
-            return command.contains("/") ? "\(command) is not an executable file" : "\(command) was not found on PATH \(searchPath)"
+            return command.contains("/")
+                ? "\(command) is not an executable file" : "\(command) was not found on PATH \(searchPath)"
         case .scratch(let error):
             return "cannot prepare the check's scratch directory: \(error)"
         case .spawn(let error):

@@ -77,8 +77,13 @@ struct ValidationPlanner: Sendable {
         let tag = block.tag
         if block.isBlank {
             notes.append(RejectionCode.emptyBlock)
-            return PlannedBlock(block: block, language: tag.name ?? "unknown", source: tag == .untagged ? .guessed : .fence,
-                                action: .skip, notes: notes)
+            return PlannedBlock(
+                block: block,
+                language: tag.name ?? "unknown",
+                source: tag == .untagged ? .guessed : .fence,
+                action: .skip,
+                notes: notes
+            )
         }
         func planned(_ language: String, _ source: LanguageSource, _ action: PlannedBlock.Action) -> PlannedBlock {
             PlannedBlock(block: block, language: language, source: source, action: action, notes: notes)
@@ -87,7 +92,11 @@ struct ValidationPlanner: Sendable {
         case .supported(let language):
             return planned(language.rawValue, .fence, action(for: language, expected: expected))
         case .unsupported(let name):
-            return planned(name, .fence, .reject(expected == nil ? RejectionCode.unsupportedLanguage : RejectionCode.languageMismatch))
+            return planned(
+                name,
+                .fence,
+                .reject(expected == nil ? RejectionCode.unsupportedLanguage : RejectionCode.languageMismatch)
+            )
         case .auxiliary(let name):
             return planned(name, .fence, .skip)
         case .untagged, .unrecognized:

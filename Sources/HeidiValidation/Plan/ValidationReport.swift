@@ -43,8 +43,18 @@ public struct BlockResult: Sendable, Codable, Equatable {
     /// Remarks that did not reject the block (`unterminated_fence`, `empty_block`, `toolchain_missing_<lang>`, …).
     public var notes: [String]
 
-    public init(index: Int, line: Int, language: String, languageSource: LanguageSource, validated: Bool, passed: Bool,
-                reason: String? = nil, diagnostic: String? = nil, durationMs: Int = 0, notes: [String] = []) {
+    public init(
+        index: Int,
+        line: Int,
+        language: String,
+        languageSource: LanguageSource,
+        validated: Bool,
+        passed: Bool,
+        reason: String? = nil,
+        diagnostic: String? = nil,
+        durationMs: Int = 0,
+        notes: [String] = []
+    ) {
         self.index = index
         self.line = line
         self.language = language

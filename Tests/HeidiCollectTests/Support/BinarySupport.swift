@@ -1,10 +1,11 @@
+import HeidiCore
+@_exported import HeidiTestSupport
+
 // Running the built heidi-collect binary (found by HeidiTestSupport's `Binaries`): spawning it with captured
 // output, signalling and reaping it.
 #if canImport(Glibc)
 import Glibc
 #endif
-import HeidiCore
-@_exported import HeidiTestSupport
 
 /// What a finished run printed and how it ended (`status`: the exit code, or 128 + signal).
 struct RunResult: CustomStringConvertible {
@@ -28,8 +29,13 @@ final class CollectProcess {
         let out = open(stdoutPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         let err = open(stderrPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard out >= 0, err >= 0 else { throw HarnessError("cannot create capture files in \(directory)") }
-        defer { close(out); close(err) }
-        let inherited = ProcessEnvironment.current().filter { !$0.key.hasPrefix("HEIDI_") && $0.key != "OPENAI_API_KEY" }
+        defer {
+            close(out)
+            close(err)
+        }
+        let inherited = ProcessEnvironment.current().filter {
+            !$0.key.hasPrefix("HEIDI_") && $0.key != "OPENAI_API_KEY"
+        }
         let env = inherited.merging(environment) { _, new in new }
         let pid = try TestSpawn.spawn([Binaries.heidiCollect] + arguments, environment: env, stdout: out, stderr: err)
         self.pid = pid
@@ -55,7 +61,10 @@ final class CollectProcess {
             }
             try await Task.sleep(for: .milliseconds(10))
         }
-        defer { unlink(stdoutPath); unlink(stderrPath) }
+        defer {
+            unlink(stdoutPath)
+            unlink(stderrPath)
+        }
         return RunResult(status: finished ?? -1, stdout: read(stdoutPath), stderr: read(stderrPath))
     }
 
@@ -67,7 +76,12 @@ final class CollectProcess {
     }
 
     /// Runs to completion.
-    static func run(_ arguments: [String], environment: [String: String] = [:], directory: String, timeout: Double = 60)
+    static func run(
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        directory: String,
+        timeout: Double = 60
+    )
         async throws -> RunResult
     {
         try await CollectProcess(arguments, environment: environment, directory: directory).wait(timeout: timeout)

@@ -19,7 +19,9 @@ final class DatagramListener {
             for (offset, byte) in path.enumerated() { raw[offset] = byte }
             if path.first == UInt8(ascii: "@") { raw[0] = 0 }
         }
-        let length = (MemoryLayout<sockaddr_un>.offset(of: \.sun_path) ?? 2) + path.count + (path.first == UInt8(ascii: "@") ? 0 : 1)
+        let length =
+            (MemoryLayout<sockaddr_un>.offset(of: \.sun_path) ?? 2) + path.count
+            + (path.first == UInt8(ascii: "@") ? 0 : 1)
         let rc = withUnsafePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(length)) }
         }

@@ -1,10 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-@testable import HeidiCollect
 import HeidiCore
 import HeidiTestSupport
 import Synchronization
+
+@testable import HeidiCollect
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A private temporary directory, removed when the value goes away.
 final class TemporaryDirectory: Sendable {
@@ -37,9 +39,16 @@ enum Fixtures {
 
     static func tasks(_ count: Int, language: String = "python") -> [PromptTask] {
         (0..<count).map { index in
-            PromptTask(index: index, id: PromptTask.recordID(round: 1, index: index), instruction: "Write function number \(index).",
-                       input: "def f\(index)():", language: language, taskType: "code_completion",
-                       system: PromptTask.defaultSystem(language: language), topic: "f\(index)")
+            PromptTask(
+                index: index,
+                id: PromptTask.recordID(round: 1, index: index),
+                instruction: "Write function number \(index).",
+                input: "def f\(index)():",
+                language: language,
+                taskType: "code_completion",
+                system: PromptTask.defaultSystem(language: language),
+                topic: "f\(index)"
+            )
         }
     }
 
@@ -55,7 +64,9 @@ enum Fixtures {
     /// Parses every line of a JSONL file (failing on any invalid line).
     static func records(_ path: String) throws -> [JSONValue] {
         let bytes = try FileSystem.read(path)
-        guard bytes.last == UInt8(ascii: "\n") || bytes.isEmpty else { throw HarnessError("\(path) does not end with a newline") }
+        guard bytes.last == UInt8(ascii: "\n") || bytes.isEmpty else {
+            throw HarnessError("\(path) does not end with a newline")
+        }
         return try bytes.split(separator: UInt8(ascii: "\n")).map { try StrictJSONParser.parse($0) }
     }
 
@@ -77,7 +88,8 @@ struct MockAwareValidator: SampleValidator {
     func validate(_ text: String, expectedLanguage: String?) async -> SampleVerdict {
         let language = expectedLanguage ?? "python"
         guard let fence = text.firstRange(of: "```\(language)\n"),
-              let end = text[fence.upperBound...].firstRange(of: "\n```") else {
+            let end = text[fence.upperBound...].firstRange(of: "\n```")
+        else {
             return .rejected("no_code_block")
         }
         let code = String(text[fence.upperBound..<end.lowerBound])
@@ -86,6 +98,7 @@ struct MockAwareValidator: SampleValidator {
         guard parts.count > 2 else { return .rejected("no_name") }
         let name = String(parts[1])
         let valid = MockAnswers.validCode(language).map { $0.replacing("NAME", with: name) }
-        return valid.contains(code) ? .accepted(languages: [language]) : .rejected("syntax_error_\(language)", languages: [language])
+        return valid.contains(code)
+            ? .accepted(languages: [language]) : .rejected("syntax_error_\(language)", languages: [language])
     }
 }

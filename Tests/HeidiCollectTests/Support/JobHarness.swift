@@ -1,6 +1,7 @@
-@testable import HeidiCollect
 import HeidiCore
 import Synchronization
+
+@testable import HeidiCollect
 
 /// Runs a collection in process and keeps what it logged.
 struct JobHarness: Sendable {
@@ -9,13 +10,26 @@ struct JobHarness: Sendable {
 
     init() throws { directory = try TemporaryDirectory() }
 
-    func run(_ tasks: [PromptTask], settings: CollectSettings, provider: any TeacherProvider,
-             validator: (any SampleValidator)? = nil, keepRejected: Bool = false, output name: String = "out.jsonl",
-             notify: String? = nil) async -> (CollectReport, LogCapture) {
+    func run(
+        _ tasks: [PromptTask],
+        settings: CollectSettings,
+        provider: any TeacherProvider,
+        validator: (any SampleValidator)? = nil,
+        keepRejected: Bool = false,
+        output name: String = "out.jsonl",
+        notify: String? = nil
+    ) async -> (CollectReport, LogCapture) {
         let log = LogCapture()
-        let job = CollectJob(tasks: tasks, settings: settings, provider: provider, validator: validator,
-                             output: AtomicOutputFile(path: directory.file(name)), round: 1, keepRejected: keepRejected,
-                             progress: ProgressOptions(quiet: true, interval: 60, notifyAddress: notify))
+        let job = CollectJob(
+            tasks: tasks,
+            settings: settings,
+            provider: provider,
+            validator: validator,
+            output: AtomicOutputFile(path: directory.file(name)),
+            round: 1,
+            keepRejected: keepRejected,
+            progress: ProgressOptions(quiet: true, interval: 60, notifyAddress: notify)
+        )
         let report = await CollectRun.run(job, log: log.sink)
         return (report, log)
     }
@@ -23,11 +37,25 @@ struct JobHarness: Sendable {
 
 extension CollectSettings {
     /// Fast test defaults: tiny backoff.
-    static func test(concurrency: Int = 8, timeout: Double = 10, retries: Int = 3, budget: Budget = Budget(),
-                     price: Price = .free, seed: UInt64 = 42, maxOutputTokens: Int = 512) -> CollectSettings {
-        CollectSettings(model: "test-model", seed: seed, concurrency: concurrency, timeout: timeout,
-                        retry: RetryPolicy(retries: retries, baseDelay: 0.005, maxDelay: 0.02), budget: budget,
-                        price: price, maxOutputTokens: maxOutputTokens)
+    static func test(
+        concurrency: Int = 8,
+        timeout: Double = 10,
+        retries: Int = 3,
+        budget: Budget = Budget(),
+        price: Price = .free,
+        seed: UInt64 = 42,
+        maxOutputTokens: Int = 512
+    ) -> CollectSettings {
+        CollectSettings(
+            model: "test-model",
+            seed: seed,
+            concurrency: concurrency,
+            timeout: timeout,
+            retry: RetryPolicy(retries: retries, baseDelay: 0.005, maxDelay: 0.02),
+            budget: budget,
+            price: price,
+            maxOutputTokens: maxOutputTokens
+        )
     }
 }
 

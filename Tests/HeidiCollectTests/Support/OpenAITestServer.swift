@@ -16,12 +16,25 @@ final class OpenAITestServer: Sendable {
         case raw(String, contentType: String)
 
         static func rateLimited(retryAfter: String) -> Reply {
-            .status(429, body: #"{"error":{"message":"Rate limit reached","type":"requests"}}"#, headers: [("Retry-After", retryAfter)])
+            .status(
+                429,
+                body: #"{"error":{"message":"Rate limit reached","type":"requests"}}"#,
+                headers: [("Retry-After", retryAfter)]
+            )
         }
         static let serverError = Reply.status(500, body: #"{"error":{"message":"The server had an error"}}"#)
-        static let malformedJSON = Reply.raw(#"{"choices":[{"message":{"content":"truncated"#, contentType: "application/json")
-        static let htmlPage = Reply.raw("<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>", contentType: "text/html")
-        static let missingChoices = Reply.raw(#"{"id":"x","object":"chat.completion","usage":{"prompt_tokens":1,"completion_tokens":1}}"#, contentType: "application/json")
+        static let malformedJSON = Reply.raw(
+            #"{"choices":[{"message":{"content":"truncated"#,
+            contentType: "application/json"
+        )
+        static let htmlPage = Reply.raw(
+            "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>",
+            contentType: "text/html"
+        )
+        static let missingChoices = Reply.raw(
+            #"{"id":"x","object":"chat.completion","usage":{"prompt_tokens":1,"completion_tokens":1}}"#,
+            contentType: "application/json"
+        )
     }
 
     struct RecordedRequest: Sendable {
@@ -44,7 +57,10 @@ final class OpenAITestServer: Sendable {
     var requests: [RecordedRequest] { recorded.withLock { $0 } }
     var requestCount: Int { recorded.withLock { $0.count } }
 
-    private init(channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>, script: @escaping Script) {
+    private init(
+        channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>,
+        script: @escaping Script
+    ) {
         self.channel = channel
         self.script = script
         port = channel.channel.localAddress?.port ?? 0
@@ -57,7 +73,9 @@ final class OpenAITestServer: Sendable {
             .bind(host: "127.0.0.1", port: 0) { child in
                 child.eventLoop.makeCompletedFuture {
                     try child.pipeline.syncOperations.configureHTTPServerPipeline()
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: child)
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                        wrappingChannelSynchronously: child
+                    )
                 }
             }
         let server = OpenAITestServer(channel: channel, script: script)
@@ -103,11 +121,18 @@ final class OpenAITestServer: Sendable {
                     guard let head else { continue }
                     let text = String(buffer: body)
                     let number = recorded.withLock { requests in
-                        requests.append(RecordedRequest(path: head.uri, authorization: head.headers.first(name: "authorization"),
-                                                        body: text, arrival: ContinuousClock.now))
+                        requests.append(
+                            RecordedRequest(
+                                path: head.uri,
+                                authorization: head.headers.first(name: "authorization"),
+                                body: text,
+                                arrival: ContinuousClock.now
+                            )
+                        )
                         return requests.count
                     }
-                    let reply = head.uri.hasSuffix("/chat/completions")
+                    let reply =
+                        head.uri.hasSuffix("/chat/completions")
                         ? script(number, text) : .status(404, body: #"{"error":{"message":"no such path"}}"#)
                     try await send(reply, outbound)
                 }
@@ -122,9 +147,15 @@ final class OpenAITestServer: Sendable {
             try await send(inner, outbound)
         case .completion(let content, let prompt, let completion):
             var body: [UInt8] = []
-            body += Array(#"{"id":"chatcmpl-test","object":"chat.completion","model":"test-model","choices":[{"index":0,"message":{"role":"assistant","content":"#.utf8)
+            body += Array(
+                #"{"id":"chatcmpl-test","object":"chat.completion","model":"test-model","choices":[{"index":0,"message":{"role":"assistant","content":"#
+                    .utf8
+            )
             body += Array(Self.quoted(content).utf8)
-            body += Array(#"},"finish_reason":"stop"}],"usage":{"prompt_tokens":\#(prompt),"completion_tokens":\#(completion),"total_tokens":\#(prompt + completion)}}"#.utf8)
+            body += Array(
+                #"},"finish_reason":"stop"}],"usage":{"prompt_tokens":\#(prompt),"completion_tokens":\#(completion),"total_tokens":\#(prompt + completion)}}"#
+                    .utf8
+            )
             try await write(200, body, contentType: "application/json", headers: [], outbound)
         case .status(let code, let body, let contentType, let headers):
             try await write(code, Array(body.utf8), contentType: contentType, headers: headers, outbound)
@@ -133,13 +164,20 @@ final class OpenAITestServer: Sendable {
         }
     }
 
-    private func write(_ status: Int, _ body: [UInt8], contentType: String, headers extra: [(String, String)],
-                       _ outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async throws {
+    private func write(
+        _ status: Int,
+        _ body: [UInt8],
+        contentType: String,
+        headers extra: [(String, String)],
+        _ outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+    ) async throws {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: String(body.count))
         for (name, value) in extra { headers.add(name: name, value: value) }
-        try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers)))
+        try await outbound.write(
+            .head(HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers))
+        )
         try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body))))
         try await outbound.write(.end(nil))
     }
@@ -153,7 +191,11 @@ final class OpenAITestServer: Sendable {
             case "\n": out += "\\n"
             case "\t": out += "\\t"
             default:
-                if scalar.value < 0x20 { out += "\\u00" + (scalar.value < 16 ? "0" : "") + String(scalar.value, radix: 16) } else { out.unicodeScalars.append(scalar) }
+                if scalar.value < 0x20 {
+                    out += "\\u00" + (scalar.value < 16 ? "0" : "") + String(scalar.value, radix: 16)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
             }
         }
         return out + "\""

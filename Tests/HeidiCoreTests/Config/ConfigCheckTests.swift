@@ -24,11 +24,15 @@ struct ConfigCheckTests {
     @Test func aRunnableConfigHasNoWarnings() throws {
         let directory = makeTemporaryDirectory()
         try writeFile(directory + "/train.py", "print(1)\n")
-        let config = try load("paths: {repo_root: .}\n" + Self.stages([
-            .train: "[sh, \"{repo_root}/train.py\", --out, \"{run_dir}/x\"]",
-            .eval: "[sh, -c, \"exit 0\"]",
-            .generate: "\"echo {round}\"",
-        ]), in: directory)
+        let config = try load(
+            "paths: {repo_root: .}\n"
+                + Self.stages([
+                    .train: "[sh, \"{repo_root}/train.py\", --out, \"{run_dir}/x\"]",
+                    .eval: "[sh, -c, \"exit 0\"]",
+                    .generate: "\"echo {round}\"",
+                ]),
+            in: directory
+        )
         #expect(warnings(config) == [])
     }
 
@@ -44,31 +48,56 @@ struct ConfigCheckTests {
     @Test func missingProgramsAndScriptsAreNamedWithTheirStage() throws {
         let directory = makeTemporaryDirectory()
         try writeFile(directory + "/plain.txt", "")
-        let config = try load("paths: {repo_root: .}\n" + Self.stages([
-            .generate: "[no-such-program-xyz, a]",
-            .validate: "[\"{repo_root}/bin/validate\"]",
-            .train: "[python3, -u, \"{repo_root}/scripts/train.py\", --steps, \"{round}\"]",
-            .eval: "[./plain.txt]",
-            .test: "[sh, \"{run_dir}/made-at-run-time.sh\"]",
-        ]), in: directory)
+        let config = try load(
+            "paths: {repo_root: .}\n"
+                + Self.stages([
+                    .generate: "[no-such-program-xyz, a]",
+                    .validate: "[\"{repo_root}/bin/validate\"]",
+                    .train: "[python3, -u, \"{repo_root}/scripts/train.py\", --steps, \"{round}\"]",
+                    .eval: "[./plain.txt]",
+                    .test: "[sh, \"{run_dir}/made-at-run-time.sh\"]",
+                ]),
+            in: directory
+        )
         let found = warnings(config, path: "/usr/bin:/bin")
         let byKey = Dictionary(found.map { ($0.key, $0) }) { first, _ in first }
-        #expect(byKey["stages.generate.command"]?.message.contains("no-such-program-xyz is not found in PATH (/usr/bin:/bin)") == true, "\(found)")
+        #expect(
+            byKey["stages.generate.command"]?.message.contains(
+                "no-such-program-xyz is not found in PATH (/usr/bin:/bin)"
+            ) == true,
+            "\(found)"
+        )
         #expect(byKey["stages.validate.command"]?.path == directory + "/bin/validate", "\(found)")
-        #expect(byKey["stages.train.command"]?.message.contains("script \(directory)/scripts/train.py does not exist") == true, "\(found)")
-        #expect(byKey["stages.eval.command"]?.message.contains("\(directory)/plain.txt is not an executable file") == true, "\(found)")
-        #expect(byKey["stages.test.command"] == nil, "not run (run_unit_tests is false), and {run_dir} is only known at run time")
+        #expect(
+            byKey["stages.train.command"]?.message.contains("script \(directory)/scripts/train.py does not exist")
+                == true,
+            "\(found)"
+        )
+        #expect(
+            byKey["stages.eval.command"]?.message.contains("\(directory)/plain.txt is not an executable file") == true,
+            "\(found)"
+        )
+        #expect(
+            byKey["stages.test.command"] == nil,
+            "not run (run_unit_tests is false), and {run_dir} is only known at run time"
+        )
         #expect(found.count == 4, "\(found)")
     }
 
     @Test func stagesLeftOutFallBackToTheOriginalScriptsAndSaySo() throws {
         let directory = makeTemporaryDirectory()
-        let config = try load("paths: {repo_root: .}\nstages:\n  generate: {command: [\"true\"]}\n  validate: {command: [\"true\"]}\n",
-                              in: directory)
+        let config = try load(
+            "paths: {repo_root: .}\nstages:\n  generate: {command: [\"true\"]}\n  validate: {command: [\"true\"]}\n",
+            in: directory
+        )
         let found = warnings(config)
         #expect(found.map(\.key) == ["stages.train", "stages.eval"], "\(found)")
         let train = try #require(found.first)
-        #expect(train.message.contains("not set in \(directory)/heidi.yaml: falls back to the original engine's {repo_root}/scripts/04_train_qlora.py"))
+        #expect(
+            train.message.contains(
+                "not set in \(directory)/heidi.yaml: falls back to the original engine's {repo_root}/scripts/04_train_qlora.py"
+            )
+        )
         #expect(train.message.contains("script \(directory)/scripts/04_train_qlora.py does not exist"), "\(train)")
         #expect(train.message.contains("define stages.train.command"))
     }
@@ -83,7 +112,10 @@ struct ConfigCheckTests {
         #expect(ConfigCheck.scriptArgument(["-u", "a/b.py", "x"]) == "a/b.py")
         #expect(ConfigCheck.scriptArgument(["-c", "print(1)"]) == nil)
         #expect(ConfigCheck.scriptArgument(["-m", "pkg.main"]) == nil)
-        #expect(ConfigCheck.scriptArgument(["-W", "ignore", "run.py"]) == nil, "an option's value is not taken for a script")
+        #expect(
+            ConfigCheck.scriptArgument(["-W", "ignore", "run.py"]) == nil,
+            "an option's value is not taken for a script"
+        )
         #expect(ConfigCheck.scriptArgument(["train.py"]) == "train.py")
     }
 }

@@ -4,11 +4,19 @@ import Testing
 
 @Suite("Configuration")
 struct ConfigTests {
-    func load(_ yaml: String, env: [String: String] = [:], overrides: ConfigOverrides = ConfigOverrides()) throws -> HeidiConfig {
+    func load(
+        _ yaml: String,
+        env: [String: String] = [:],
+        overrides: ConfigOverrides = ConfigOverrides()
+    ) throws -> HeidiConfig {
         let directory = makeTemporaryDirectory()
         let path = directory + "/heidi.yaml"
         try writeFile(path, yaml)
-        return try ConfigLoader.load(path: path, environment: ["HOME": directory].merging(env) { $1 }, overrides: overrides)
+        return try ConfigLoader.load(
+            path: path,
+            environment: ["HOME": directory].merging(env) { $1 },
+            overrides: overrides
+        )
     }
 
     func error(_ yaml: String, env: [String: String] = [:]) -> ConfigError? {
@@ -17,7 +25,8 @@ struct ConfigTests {
     }
 
     @Test func fileValuesAndRelativePaths() throws {
-        let config = try load("""
+        let config = try load(
+            """
             pipeline: {mode: full, rounds: 4, run_unit_tests: true, vars: {samples: 7}}
             paths: {state_dir: state, repo_root: ../repo}
             stage_defaults: {timeout: 15m, stop_grace: 3s, env: {A: "1"}}
@@ -28,7 +37,8 @@ struct ConfigTests {
               train: {command: [true], timeout: 2h, stop_grace: 120}
               eval: {command: [true]}
             journal: {fsync: batch, rotate_size: 1MiB}
-            """)
+            """
+        )
         #expect(config.mode == .full && config.rounds == 4 && config.runUnitTests)
         #expect(config.stateDir.hasSuffix("/state") && config.stateDir.hasPrefix("/"))
         #expect(!config.repoRoot.contains(".."))
@@ -44,11 +54,23 @@ struct ConfigTests {
     @Test func precedenceDefaultsFileEnvironmentFlags() throws {
         let yaml = "pipeline: {rounds: 2, mode: collect}\n"
         #expect(try load(yaml).rounds == 2)
-        let fromEnv = try load(yaml, env: ["ROUNDS": "5", "PIPELINE_MODE": "full", "RUN_UNIT_TESTS": "1", "OUT_DIR": "/tmp/o",
-                                           "MAX_WALL_TIME_MINUTES": "2", "HEIDI_MOCK_SUBPROCESSES": "1", "RUN_ID": "run_x"])
+        let fromEnv = try load(
+            yaml,
+            env: [
+                "ROUNDS": "5", "PIPELINE_MODE": "full", "RUN_UNIT_TESTS": "1", "OUT_DIR": "/tmp/o",
+                "MAX_WALL_TIME_MINUTES": "2", "HEIDI_MOCK_SUBPROCESSES": "1", "RUN_ID": "run_x",
+            ]
+        )
         #expect(fromEnv.rounds == 5 && fromEnv.mode == .full && fromEnv.runUnitTests)
-        #expect(fromEnv.stateDir == "/tmp/o" && fromEnv.maxWait == 120 && fromEnv.mockSubprocesses && fromEnv.nextRunID == "run_x")
-        let fromFlags = try load(yaml, env: ["ROUNDS": "5"], overrides: ConfigOverrides(stateDir: "/tmp/f", mode: .collect, rounds: 9))
+        #expect(
+            fromEnv.stateDir == "/tmp/o" && fromEnv.maxWait == 120 && fromEnv.mockSubprocesses
+                && fromEnv.nextRunID == "run_x"
+        )
+        let fromFlags = try load(
+            yaml,
+            env: ["ROUNDS": "5"],
+            overrides: ConfigOverrides(stateDir: "/tmp/f", mode: .collect, rounds: 9)
+        )
         #expect(fromFlags.rounds == 9 && fromFlags.stateDir == "/tmp/f" && fromFlags.mode == .collect)
         #expect(try load(yaml, env: ["HEIDI_SOCKET": "/tmp/s.sock"]).socketPath == "/tmp/s.sock")
     }
@@ -84,26 +106,51 @@ struct ConfigTests {
 
     /// Placeholder mistakes are reported where they were written (file, line, the exact key), with a hint, and
     /// YAML's reading of an unquoted `{name}` as a mapping is explained.
-    @Test(arguments: [
-        // A misspelt placeholder: the line of the argument, and the name it was probably meant to be.
-        ("pipeline:\n  vars: {samples: 5}\nstages:\n  generate:\n    command: [gen,\n      \"{sample}\"]\n",
-         6, "stages.generate.command", "did you mean {samples}?"),
-        // pipeline.vars written after the stages still counts.
-        ("stages:\n  train:\n    command: [t, \"{steps}\"]\npipeline:\n  vars: {steps: 3}\n", nil, "", ""),
-        // An unclosed brace in stage_defaults.env is stage_defaults' fault, not the first stage's.
-        ("stage_defaults:\n  env:\n    A: \"1\"\n    OUT: \"{run_dir\"\n", 4, "stage_defaults.env.OUT", "write {{ for a literal brace"),
-        ("stages:\n  eval:\n    command: [e]\n    env: {X: \"{round}\", Y: \"a{b\"}\n", 4, "stages.eval.env.Y", "unclosed '{'"),
-        ("stages:\n  eval:\n    command: [e]\n    cwd: \"{run_dir}/{oops\"\n", 4, "stages.eval.cwd", "unclosed '{'"),
-        // A stray closing brace is refused, not taken into the value.
-        ("stages:\n  train:\n    command: \"echo {round}}\"\n", 3, "stages.train.command", "write }} for a literal brace"),
-        ("stages:\n  train:\n    command: [t, \"x}\"]\n", 3, "stages.train.command", "without a matching '{'"),
-        // An unquoted {samples} is a YAML mapping: say so and how to write it.
-        ("stages:\n  generate:\n    command: [gen, --n,\n              {samples}]\n", 4, "stages.generate.command",
-         "YAML reads an unquoted {...} as a mapping; quote the value, e.g. \"{samples}\""),
-        ("stages:\n  generate:\n    command: [gen]\n    env: {N: {samples}}\n", 4, "stages.generate.env.N", "quote the value"),
-        // ... and where it makes the line invalid YAML, the same hint with the value as written.
-        ("stages:\n  train:\n    command: [python3, {repo_root}/train.py]\n", 3, "", "quote the value, e.g. \"{repo_root}/train.py\""),
-    ] as [(String, Int?, String, String)])
+    @Test(
+        arguments: [
+            // A misspelt placeholder: the line of the argument, and the name it was probably meant to be.
+            (
+                "pipeline:\n  vars: {samples: 5}\nstages:\n  generate:\n    command: [gen,\n      \"{sample}\"]\n",
+                6, "stages.generate.command", "did you mean {samples}?"
+            ),
+            // pipeline.vars written after the stages still counts.
+            ("stages:\n  train:\n    command: [t, \"{steps}\"]\npipeline:\n  vars: {steps: 3}\n", nil, "", ""),
+            // An unclosed brace in stage_defaults.env is stage_defaults' fault, not the first stage's.
+            (
+                "stage_defaults:\n  env:\n    A: \"1\"\n    OUT: \"{run_dir\"\n", 4, "stage_defaults.env.OUT",
+                "write {{ for a literal brace"
+            ),
+            (
+                "stages:\n  eval:\n    command: [e]\n    env: {X: \"{round}\", Y: \"a{b\"}\n", 4, "stages.eval.env.Y",
+                "unclosed '{'"
+            ),
+            (
+                "stages:\n  eval:\n    command: [e]\n    cwd: \"{run_dir}/{oops\"\n", 4, "stages.eval.cwd",
+                "unclosed '{'"
+            ),
+            // A stray closing brace is refused, not taken into the value.
+            (
+                "stages:\n  train:\n    command: \"echo {round}}\"\n", 3, "stages.train.command",
+                "write }} for a literal brace"
+            ),
+            ("stages:\n  train:\n    command: [t, \"x}\"]\n", 3, "stages.train.command", "without a matching '{'"),
+            // An unquoted {samples} is a YAML mapping: say so and how to write it.
+            (
+                "stages:\n  generate:\n    command: [gen, --n,\n              {samples}]\n", 4,
+                "stages.generate.command",
+                "YAML reads an unquoted {...} as a mapping; quote the value, e.g. \"{samples}\""
+            ),
+            (
+                "stages:\n  generate:\n    command: [gen]\n    env: {N: {samples}}\n", 4, "stages.generate.env.N",
+                "quote the value"
+            ),
+            // ... and where it makes the line invalid YAML, the same hint with the value as written.
+            (
+                "stages:\n  train:\n    command: [python3, {repo_root}/train.py]\n", 3, "",
+                "quote the value, e.g. \"{repo_root}/train.py\""
+            ),
+        ] as [(String, Int?, String, String)]
+    )
     func placeholderMistakesNameTheLineAndKey(_ yaml: String, _ line: Int?, _ key: String, _ hint: String) throws {
         guard let line else {
             #expect(error(yaml) == nil)
@@ -134,7 +181,10 @@ struct ConfigTests {
 
     @Test func placeholdersExpandAndEscape() throws {
         let values = ["round": "2", "run_dir": "/r"]
-        #expect(try Placeholders.expand("{run_dir}/raw_{round}.jsonl {{literal}}") { values[$0] }.get() == "/r/raw_2.jsonl {literal}")
+        #expect(
+            try Placeholders.expand("{run_dir}/raw_{round}.jsonl {{literal}}") { values[$0] }.get()
+                == "/r/raw_2.jsonl {literal}"
+        )
         #expect(throws: PlaceholderError.self) { try Placeholders.expand("{unclosed") { values[$0] }.get() }
     }
 
@@ -145,7 +195,9 @@ struct ConfigTests {
         #expect(Units.parseDuration("2h") == 7200)
         #expect(Units.parseDuration("250ms") == 0.25)
         #expect(Units.parseDuration("-1s") == nil && Units.parseDuration("2x") == nil)
-        #expect(Units.parseSize("64MiB") == 64 << 20 && Units.parseSize("1024") == 1024 && Units.parseSize("lots") == nil)
+        #expect(
+            Units.parseSize("64MiB") == 64 << 20 && Units.parseSize("1024") == 1024 && Units.parseSize("lots") == nil
+        )
     }
 
     @Test func runIDsAreUniqueAndSafe() {

@@ -24,7 +24,10 @@ struct ConfigTimeoutTests {
         } catch let failure as ConfigError {
             #expect(failure.key == key, "\(failure)")
             #expect(failure.line == line, "\(failure)")
-            #expect(failure.description.contains("heidi.yaml") && failure.description.contains("longer than 0"), "\(failure)")
+            #expect(
+                failure.description.contains("heidi.yaml") && failure.description.contains("longer than 0"),
+                "\(failure)"
+            )
         }
     }
 

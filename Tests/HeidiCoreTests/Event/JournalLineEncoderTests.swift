@@ -6,16 +6,31 @@ struct JournalEncodingTests {
     let ts = Timestamp(parsing: "2026-11-22T06:27:39.286123Z")!
 
     @Test func exactBytesAndKeyOrder() {
-        let draft = EventDraft(.stageEnd, message: "generate finished (exit 0) in 4.2s", runID: "run_20261122_062700", round: 1,
-                               stage: "generate", usageDelta: ["wall_ms": 4213, "cpu_user_ms": 1210, "cpu_sys_ms": 40, "max_rss_kb": 51200])
+        let draft = EventDraft(
+            .stageEnd,
+            message: "generate finished (exit 0) in 4.2s",
+            runID: "run_20261122_062700",
+            round: 1,
+            stage: "generate",
+            usageDelta: ["wall_ms": 4213, "cpu_user_ms": 1210, "cpu_sys_ms": 40, "max_rss_kb": 51200]
+        )
         let line = JournalLineEncoder.encode(draft, seq: 17, timestamp: ts, prevHash: String(repeating: "a", count: 64))
-        let expected = #"{"event_version":"2","seq":17,"ts":"2026-11-22T06:27:39.286123Z","run_id":"run_20261122_062700","round":1,"stage":"generate","level":"info","event_type":"stage_end","message":"generate finished (exit 0) in 4.2s","counters_delta":{},"usage_delta":{"cpu_sys_ms":40,"cpu_user_ms":1210,"max_rss_kb":51200,"wall_ms":4213},"artifact_paths":[],"prev_hash":""# + String(repeating: "a", count: 64) + "\"}\n"
+        let expected =
+            #"{"event_version":"2","seq":17,"ts":"2026-11-22T06:27:39.286123Z","run_id":"run_20261122_062700","round":1,"stage":"generate","level":"info","event_type":"stage_end","message":"generate finished (exit 0) in 4.2s","counters_delta":{},"usage_delta":{"cpu_sys_ms":40,"cpu_user_ms":1210,"max_rss_kb":51200,"wall_ms":4213},"artifact_paths":[],"prev_hash":""#
+            + String(repeating: "a", count: 64) + "\"}\n"
         #expect(String(decoding: line, as: UTF8.self) == expected)
     }
 
     @Test func nullsAndFractions() {
-        let draft = EventDraft(.daemonStart, message: "m", countersDelta: ["loss": 0.42, "tiny": 1e-7, "nan": .nan, "inf": .infinity])
-        let text = String(decoding: JournalLineEncoder.encode(draft, seq: 1, timestamp: ts, prevHash: SHA256.zeroHex), as: UTF8.self)
+        let draft = EventDraft(
+            .daemonStart,
+            message: "m",
+            countersDelta: ["loss": 0.42, "tiny": 1e-7, "nan": .nan, "inf": .infinity]
+        )
+        let text = String(
+            decoding: JournalLineEncoder.encode(draft, seq: 1, timestamp: ts, prevHash: SHA256.zeroHex),
+            as: UTF8.self
+        )
         #expect(text.contains(#""run_id":null,"round":0,"stage":null"#))
         #expect(text.contains(#""counters_delta":{"loss":0.42,"tiny":1e-07}"#), "NaN/Inf dropped, keys sorted: \(text)")
     }
@@ -30,7 +45,12 @@ struct JournalEncodingTests {
         ("\u{8}\u{C}\u{1F}", #"\b\f\u001f"#),
     ])
     func escaping(_ message: String, _ escaped: String) throws {
-        let line = JournalLineEncoder.encode(EventDraft(.daemonStart, message: message), seq: 1, timestamp: ts, prevHash: SHA256.zeroHex)
+        let line = JournalLineEncoder.encode(
+            EventDraft(.daemonStart, message: message),
+            seq: 1,
+            timestamp: ts,
+            prevHash: SHA256.zeroHex
+        )
         let text = String(decoding: line, as: UTF8.self)
         #expect(text.contains("\"message\":\"\(escaped)\""), "\(text)")
         // The line parses as strict JSON and round-trips the message (ESC is stripped by redaction).
@@ -42,15 +62,25 @@ struct JournalEncodingTests {
 
     @Test func oversizedMessagesAreCutToFit() throws {
         let huge = String(repeating: "ü\"", count: 60_000)
-        let line = JournalLineEncoder.encode(EventDraft(.stageEnd, message: huge), seq: 5, timestamp: ts, prevHash: SHA256.zeroHex)
+        let line = JournalLineEncoder.encode(
+            EventDraft(.stageEnd, message: huge),
+            seq: 5,
+            timestamp: ts,
+            prevHash: SHA256.zeroHex
+        )
         #expect(line.count <= JournalLineEncoder.maxLineBytes)
         let value = try StrictJSONParser.parse(line.dropLast(), compact: true)
         #expect(value["message"]?.stringValue?.hasSuffix("…[truncated]") == true)
     }
 
     @Test func strictParserRejectsWhatJournalsMustNotContain() {
-        for bad in [#"{"a":1,}"#, #"{"a":01}"#, #"{"a":"x"} "#, #"{"a":1,"a":2}"#, "{\"a\":\"\u{1}\"}", #"{"a":"\ud800"}"#, #"{"a": 1}"#] {
-            #expect(throws: JSONParseError.self, "\(bad)") { try StrictJSONParser.parse(Array(bad.utf8), compact: true) }
+        for bad in [
+            #"{"a":1,}"#, #"{"a":01}"#, #"{"a":"x"} "#, #"{"a":1,"a":2}"#, "{\"a\":\"\u{1}\"}", #"{"a":"\ud800"}"#,
+            #"{"a": 1}"#,
+        ] {
+            #expect(throws: JSONParseError.self, "\(bad)") {
+                try StrictJSONParser.parse(Array(bad.utf8), compact: true)
+            }
         }
     }
 }
@@ -71,8 +101,11 @@ struct RedactionTests {
     func secretsAreReplaced(_ input: String, _ marker: String) {
         let output = Redactor.redact(input)
         #expect(output.contains(marker), "\(output)")
-        for secret in ["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUV123", "AKIAABCDEFGHIJKLMNOP",
-                       "abc123", "hunter2", " xyz"] {
+        for secret in [
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUV123",
+            "AKIAABCDEFGHIJKLMNOP",
+            "abc123", "hunter2", " xyz",
+        ] {
             #expect(!output.contains(secret), "leaked \(secret) in \(output)")
         }
     }
@@ -84,14 +117,21 @@ struct RedactionTests {
 
     @Test func privateKeyBlocksAcrossLines() {
         var redactor = LineRedactor()
-        let block = ["-----BEGIN OPENSSH PRIVATE KEY-----", "b3BlbnNzaC1rZXktdjEAAAAABG5vbmU=", "-----END OPENSSH PRIVATE KEY-----", "after"]
+        let block = [
+            "-----BEGIN OPENSSH PRIVATE KEY-----", "b3BlbnNzaC1rZXktdjEAAAAABG5vbmU=",
+            "-----END OPENSSH PRIVATE KEY-----", "after",
+        ]
         let out = block.map { redactor.redact($0) }
         #expect(out == ["[PRIVATE_KEY]", "[PRIVATE_KEY]", "[PRIVATE_KEY]", "after"])
     }
 
     @Test func journalMessagesAreRedacted() {
-        let line = JournalLineEncoder.encode(EventDraft(.stageEnd, message: "leak sk-ABCDEFGHIJKLMNOPQRSTUVWX"), seq: 1,
-                                             timestamp: Timestamp.now(), prevHash: SHA256.zeroHex)
+        let line = JournalLineEncoder.encode(
+            EventDraft(.stageEnd, message: "leak sk-ABCDEFGHIJKLMNOPQRSTUVWX"),
+            seq: 1,
+            timestamp: Timestamp.now(),
+            prevHash: SHA256.zeroHex
+        )
         let text = String(decoding: line, as: UTF8.self)
         #expect(text.contains("[OPENAI_KEY]") && !text.contains("ABCDEFGHIJKLMNOPQRSTUVWX"))
     }

@@ -37,8 +37,12 @@ struct PipelineScenarioTests {
         var d = Driver()
         #expect(d.send(.start(mode: .full, rounds: 2, runUnitTests: true, runID: "r")).isAccepted)
         d.runUntilIdleOrError()
-        #expect(d.started == ["generate@1", "validate@1", "test@1", "train@1", "eval@1",
-                              "generate@2", "validate@2", "test@2", "train@2", "eval@2"])
+        #expect(
+            d.started == [
+                "generate@1", "validate@1", "test@1", "train@1", "eval@1",
+                "generate@2", "validate@2", "test@2", "train@2", "eval@2",
+            ]
+        )
         #expect(d.state.phase == .idle)
         #expect(d.state.legacyStatus == "completed")
         #expect(d.events.last == .pipelineComplete)
@@ -82,16 +86,28 @@ struct PipelineScenarioTests {
 
     @Test func trainNowRefusals() {
         var d = Driver()
-        if case .refused(let why) = d.send(.trainNow) { #expect(why.contains("no run")) } else { Issue.record("accepted idle train-now") }
+        if case .refused(let why) = d.send(.trainNow) {
+            #expect(why.contains("no run"))
+        } else {
+            Issue.record("accepted idle train-now")
+        }
         d.send(.start(mode: .full, rounds: 1, runUnitTests: false, runID: "r"))
-        if case .refused(let why) = d.send(.trainNow) { #expect(why.contains("collect mode only")) } else { Issue.record("full mode") }
+        if case .refused(let why) = d.send(.trainNow) {
+            #expect(why.contains("collect mode only"))
+        } else {
+            Issue.record("full mode")
+        }
         var c = Driver()
         c.send(.start(mode: .collect, rounds: 1, runUnitTests: false, runID: "r"))
         c.send(.trainNow)
         c.finishStage()
         c.finishStage()
         #expect(c.state.phase == .finalizing)
-        if case .refused(let why) = c.send(.trainNow) { #expect(why.contains("already training")) } else { Issue.record("training") }
+        if case .refused(let why) = c.send(.trainNow) {
+            #expect(why.contains("already training"))
+        } else {
+            Issue.record("training")
+        }
         c.finishStage(fail: true)  // train fails
         #expect(c.state.phase == .error)
         if case .refused(let why) = c.send(.trainNow) { #expect(why.contains("ERROR")) } else { Issue.record("error") }
@@ -147,7 +163,9 @@ struct PipelineScenarioTests {
     @Test func evalFailureIsAllowedButOtherFailuresAreFatal() {
         var d = Driver()
         d.send(.start(mode: .full, rounds: 1, runUnitTests: false, runID: "r"))
-        d.finishStage(); d.finishStage(); d.finishStage()
+        d.finishStage()
+        d.finishStage()
+        d.finishStage()
         #expect(d.state.phase == .evaluating)
         d.finishStage(fail: true, allowed: true)
         #expect(d.state.phase == .idle)
@@ -202,13 +220,22 @@ struct PipelineScenarioTests {
         }
         #expect(why.contains("round 2/2 of run r1 is collected") && why.contains("--discard"), "\(why)")
         #expect(d.state == waiting)
-        let t = Pipeline.transition(d.state, .start(mode: .full, rounds: 1, runUnitTests: false, runID: "r2", discard: true))
+        let t = Pipeline.transition(
+            d.state,
+            .start(mode: .full, rounds: 1, runUnitTests: false, runID: "r2", discard: true)
+        )
         #expect(t.outcome.isAccepted && t.state.runID == "r2" && !t.state.awaitingTrainNow)
-        let drafts = t.effects.compactMap { effect -> EventDraft? in if case .record(let d) = effect { return d }; return nil }
+        let drafts = t.effects.compactMap { effect -> EventDraft? in
+            if case .record(let d) = effect { return d }
+            return nil
+        }
         #expect(drafts.map(\.type) == [.pipelineStop, .pipelineStart, .roundStart])
         let stop = drafts.first
         #expect(stop?.level == .warn && stop?.runID == "r1", "the discarded run's own event")
-        #expect(stop?.message.contains("round 2/2 of run r1") == true && stop?.message.contains("discarded") == true, "\(stop?.message ?? "")")
+        #expect(
+            stop?.message.contains("round 2/2 of run r1") == true && stop?.message.contains("discarded") == true,
+            "\(stop?.message ?? "")"
+        )
     }
 
     @Test func allowedFailuresAreCountedShownAndMakeTheCompletionAWarning() {
@@ -217,23 +244,42 @@ struct PipelineScenarioTests {
         var last: Transition?
         while d.state.stageActive {
             let failing = d.state.stage == .eval
-            let failure = failing ? StageFailure(kind: .exit, message: "exit 4 in round \(d.state.round)", exitCode: 4, allowed: true) : nil
+            let failure =
+                failing
+                ? StageFailure(kind: .exit, message: "exit 4 in round \(d.state.round)", exitCode: 4, allowed: true)
+                : nil
             last = Pipeline.transition(d.state, .stageFinished(failure: failure, at: "t\(d.state.round)"))
             d.send(.stageFinished(failure: failure, at: "t\(d.state.round)"))
             if failing && d.state.phase != .idle {
-                #expect(d.state.phase == .collecting && d.state.lastError == nil, "an allowed failure never enters ERROR")
+                #expect(
+                    d.state.phase == .collecting && d.state.lastError == nil,
+                    "an allowed failure never enters ERROR"
+                )
                 #expect(d.state.lastWarning?.message == "exit 4 in round 1")
             }
         }
         #expect(d.state.phase == .idle && d.state.allowedFailures == 2)
-        #expect(d.state.lastWarning == PipelineFailure(stage: "eval", round: 2, message: "exit 4 in round 2", exitCode: 4, signal: nil, at: "t2"))
+        #expect(
+            d.state.lastWarning
+                == PipelineFailure(
+                    stage: "eval",
+                    round: 2,
+                    message: "exit 4 in round 2",
+                    exitCode: 4,
+                    signal: nil,
+                    at: "t2"
+                )
+        )
         let complete = last?.effects.compactMap { effect -> EventDraft? in
             if case .record(let draft) = effect, draft.type == .pipelineComplete { return draft }
             return nil
         }.first
         #expect(complete?.level == .warn)
-        #expect(complete?.message.contains("2 allowed stage failures") == true && complete?.message.contains("eval of round 2") == true,
-                "\(complete?.message ?? "")")
+        #expect(
+            complete?.message.contains("2 allowed stage failures") == true
+                && complete?.message.contains("eval of round 2") == true,
+            "\(complete?.message ?? "")"
+        )
         // A new run starts clean.
         d.send(.start(mode: .full, rounds: 1, runUnitTests: false, runID: "r2"))
         #expect(d.state.lastWarning == nil && d.state.allowedFailures == 0)
@@ -249,11 +295,21 @@ struct PipelineScenarioTests {
         let resumed = Pipeline.recover(persisted, resume: true)
         #expect(resumed.effects.contains(.startStage(.train, round: 2)))
         #expect(resumed.state.phase == .finalizing && resumed.state.stageActive)
-        #expect(resumed.effects.contains { if case .record(let d) = $0 { return d.type == .runRecovered }; return false })
+        #expect(
+            resumed.effects.contains {
+                if case .record(let d) = $0 { return d.type == .runRecovered }
+                return false
+            }
+        )
 
         let idle = Pipeline.recover(persisted, resume: false)
         #expect(idle.state.phase == .idle && !idle.state.stageActive)
-        #expect(!idle.effects.contains { if case .startStage = $0 { return true }; return false })
+        #expect(
+            !idle.effects.contains {
+                if case .startStage = $0 { return true }
+                return false
+            }
+        )
 
         var error = PipelineState()
         error.phase = .error

@@ -8,14 +8,34 @@ import Testing
 struct PipelineStateFileTests {
     static func file(_ state: PipelineState) -> StateFile {
         let status = StatusSnapshot(
-            version: "0.1.0", pid: 1, startedAt: "s", state: state.phase, mode: state.mode, runID: state.runID,
-            round: state.round, rounds: state.rounds, stage: state.stage?.rawValue, paused: state.paused,
-            pauseRequested: state.pauseRequested, trainNowPending: state.trainNowPending,
-            awaitingTrainNow: state.awaitingTrainNow, stopping: state.stopping, child: nil, lastError: state.lastError,
-            lastWarning: state.lastWarning, journal: JournalHead(path: "/j", seq: 0, head: SHA256.zeroHex),
-            supervision: "pgroup", updatedAt: "u")
-        return StateFile(status: status, legacyStatus: state.legacyStatus, stageActive: state.stageActive,
-                         runUnitTests: state.runUnitTests, allowedFailures: state.allowedFailures)
+            version: "0.1.0",
+            pid: 1,
+            startedAt: "s",
+            state: state.phase,
+            mode: state.mode,
+            runID: state.runID,
+            round: state.round,
+            rounds: state.rounds,
+            stage: state.stage?.rawValue,
+            paused: state.paused,
+            pauseRequested: state.pauseRequested,
+            trainNowPending: state.trainNowPending,
+            awaitingTrainNow: state.awaitingTrainNow,
+            stopping: state.stopping,
+            child: nil,
+            lastError: state.lastError,
+            lastWarning: state.lastWarning,
+            journal: JournalHead(path: "/j", seq: 0, head: SHA256.zeroHex),
+            supervision: "pgroup",
+            updatedAt: "u"
+        )
+        return StateFile(
+            status: status,
+            legacyStatus: state.legacyStatus,
+            stageActive: state.stageActive,
+            runUnitTests: state.runUnitTests,
+            allowedFailures: state.allowedFailures
+        )
     }
 
     @Test(arguments: Fixture.allCases, Input.allCases)
@@ -41,7 +61,10 @@ struct PipelineStateFileTests {
         var file = Self.file(PipelineState())
         #expect(!String(decoding: try JSONCoding.encode(file), as: UTF8.self).contains("stage_executor"))
         #expect(try JSONCoding.decode(StateFile.self, from: try JSONCoding.encode(file)).stageExecutor == nil)
-        let record = ExecutorRecord(executor: "slurm", fields: ["job_id": "42", "job_name": "heidi.run_1.r1.generate.a1.x"])
+        let record = ExecutorRecord(
+            executor: "slurm",
+            fields: ["job_id": "42", "job_name": "heidi.run_1.r1.generate.a1.x"]
+        )
         file.stageExecutor = record
         let bytes = try JSONCoding.encode(file)
         #expect(String(decoding: bytes, as: UTF8.self).contains(#""stage_executor":{"#))

@@ -16,7 +16,10 @@ enum Fixture: String, CaseIterable, CustomTestStringConvertible {
         s.rounds = 2
         s.mode = .full
         s.runUnitTests = true
-        func running(_ phase: PipelinePhase) { s.phase = phase; s.stageRun = .running }
+        func running(_ phase: PipelinePhase) {
+            s.phase = phase
+            s.stageRun = .running
+        }
         switch self {
         case .idleFresh: s = PipelineState()
         case .collecting: running(.collecting)
@@ -24,19 +27,48 @@ enum Fixture: String, CaseIterable, CustomTestStringConvertible {
         case .testing: running(.testing)
         case .finalizing: running(.finalizing)
         case .evaluating: running(.evaluating)
-        case .lastRoundEval: running(.evaluating); s.round = 2
+        case .lastRoundEval:
+            running(.evaluating)
+            s.round = 2
         case .error:
             s.phase = .error
-            s.lastError = PipelineFailure(stage: "train", round: 1, message: "exit 1", exitCode: 1, signal: nil, at: "t")
-        case .collectCollecting: s.mode = .collect; running(.collecting)
-        case .collectValidating: s.mode = .collect; running(.validating)
-        case .collectTesting: s.mode = .collect; running(.testing)
-        case .collectAwaiting: s.mode = .collect; s.phase = .idle; s.trainNow = .awaited
-        case .collectQueued: s.mode = .collect; running(.validating); s.trainNow = .queued
-        case .collectTraining: s.mode = .collect; running(.finalizing)
-        case .pausedBeforeValidate: s.phase = .validating; s.hold = .paused
-        case .pauseRequested: running(.collecting); s.hold = .requested
-        case .stopping: running(.finalizing); s.stageRun = .stopping
+            s.lastError = PipelineFailure(
+                stage: "train",
+                round: 1,
+                message: "exit 1",
+                exitCode: 1,
+                signal: nil,
+                at: "t"
+            )
+        case .collectCollecting:
+            s.mode = .collect
+            running(.collecting)
+        case .collectValidating:
+            s.mode = .collect
+            running(.validating)
+        case .collectTesting:
+            s.mode = .collect
+            running(.testing)
+        case .collectAwaiting:
+            s.mode = .collect
+            s.phase = .idle
+            s.trainNow = .awaited
+        case .collectQueued:
+            s.mode = .collect
+            running(.validating)
+            s.trainNow = .queued
+        case .collectTraining:
+            s.mode = .collect
+            running(.finalizing)
+        case .pausedBeforeValidate:
+            s.phase = .validating
+            s.hold = .paused
+        case .pauseRequested:
+            running(.collecting)
+            s.hold = .requested
+        case .stopping:
+            running(.finalizing)
+            s.stageRun = .stopping
         }
         return s
     }
@@ -55,7 +87,10 @@ enum Input: String, CaseIterable, CustomTestStringConvertible {
         case .ok: return .stageFinished(failure: nil, at: "t")
         case .fail: return .stageFinished(failure: StageFailure(kind: .exit, message: "exit 3", exitCode: 3), at: "t")
         case .failAllowed:
-            return .stageFinished(failure: StageFailure(kind: .exit, message: "exit 1", exitCode: 1, allowed: true), at: "t")
+            return .stageFinished(
+                failure: StageFailure(kind: .exit, message: "exit 1", exitCode: 1, allowed: true),
+                at: "t"
+            )
         case .stop: return .stop
         case .trainNow: return .trainNow
         case .pause: return .pause
@@ -204,7 +239,9 @@ struct PipelineTableTests {
         let transition = Pipeline.transition(before, input.value)
         guard let expected = table[fixture]?[input] else {
             guard case .refused(let reason) = transition.outcome else {
-                Issue.record("\(fixture) + \(input) should be refused, got \(transition.outcome) → \(transition.state.phase)")
+                Issue.record(
+                    "\(fixture) + \(input) should be refused, got \(transition.outcome) → \(transition.state.phase)"
+                )
                 return
             }
             #expect(!reason.isEmpty)

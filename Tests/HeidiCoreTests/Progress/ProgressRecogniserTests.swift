@@ -8,17 +8,27 @@ struct ProgressRecogniserTests {
     @Test func originalEngineLines() {
         let reading = auto.reading(in: "[INFO] Generated 10/50 (20%) | 3.21 it/s | ETA 12s")
         #expect(reading == ProgressReading(done: 10, total: 50, rate: 3.21, eta: 12))
-        #expect(auto.reading(in: "[INFO] Generated 50/50 (100%) | 0.00 it/s | ETA 0s") == ProgressReading(done: 50, total: 50, rate: 0, eta: 0))
+        #expect(
+            auto.reading(in: "[INFO] Generated 50/50 (100%) | 0.00 it/s | ETA 0s")
+                == ProgressReading(done: 50, total: 50, rate: 0, eta: 0)
+        )
         #expect(auto.reading(in: "[OK] Wrote 50 samples to /x/raw_round_1.jsonl") == nil)
-        #expect(auto.reading(in: "[INFO] Generated 10/5", complete: false) == nil, "a line caught mid-write is not read")
+        #expect(
+            auto.reading(in: "[INFO] Generated 10/5", complete: false) == nil,
+            "a line caught mid-write is not read"
+        )
     }
 
     @Test func tqdmBars() {
-        #expect(auto.reading(in: " 45%|████▌     | 45/100 [00:01<00:02, 30.10it/s]   ")
-                == ProgressReading(done: 45, total: 100, rate: 30.1, eta: 2))
+        #expect(
+            auto.reading(in: " 45%|████▌     | 45/100 [00:01<00:02, 30.10it/s]   ")
+                == ProgressReading(done: 45, total: 100, rate: 30.1, eta: 2)
+        )
         // The Hugging Face trainer's bar: seconds per step, and a postfix.
-        #expect(auto.reading(in: "  5%|▌         | 1/20 [00:01<01:02:03,  2.00s/it, loss=1.2]")
-                == ProgressReading(done: 1, total: 20, rate: 0.5, eta: 3723))
+        #expect(
+            auto.reading(in: "  5%|▌         | 1/20 [00:01<01:02:03,  2.00s/it, loss=1.2]")
+                == ProgressReading(done: 1, total: 20, rate: 0.5, eta: 3723)
+        )
         #expect(auto.reading(in: "Map: 1.2k/10.0k [00:03<?, ?it/s]") == ProgressReading(done: 1200, total: 10000))
         #expect(auto.reading(in: "45it [00:01, 30.10it/s]") == ProgressReading(done: 45, rate: 30.1))
         #expect(auto.reading(in: " 45%|████▌     | 45/100 [00:01<00:0", complete: false) == nil)
@@ -33,9 +43,15 @@ struct ProgressRecogniserTests {
         #expect(recogniser.reading(in: "epoch 1 step 30 of 120 loss 0.4") == ProgressReading(done: 30, total: 120))
         #expect(recogniser.reading(in: "step 30 of 120", complete: false) == nil)
         #expect(recogniser.reading(in: "nothing here") == nil)
-        guard case .failure(let error) = ProgressFormat.parse("autp") else { Issue.record("accepted"); return }
+        guard case .failure(let error) = ProgressFormat.parse("autp") else {
+            Issue.record("accepted")
+            return
+        }
         #expect(error.description.contains("auto, tqdm, heidi-engine") && error.description.contains("(?<done>"))
-        guard case .failure(.invalidPattern) = ProgressFormat.parse("(?<done>[") else { Issue.record("accepted a bad regex"); return }
+        guard case .failure(.invalidPattern) = ProgressFormat.parse("(?<done>[") else {
+            Issue.record("accepted a bad regex")
+            return
+        }
     }
 
     @Test func scannerFollowsCarriageReturnRedrawsAndSplitReads() {
@@ -73,6 +89,9 @@ struct ProgressRecogniserTests {
         #expect(tracker.current == ChildProgress(done: 1, total: 5, percent: 20))
         let changed = tracker.record(ProgressReading(done: 1, total: 5), at: 106.1)
         #expect(!changed, "an unchanged reading is no change")
-        #expect(ChildProgress(done: 30, total: 110, percent: 27.3, rate: 5, etaSeconds: 16).summary == "30/110 (27.3%) 5/s ETA 16s")
+        #expect(
+            ChildProgress(done: 30, total: 110, percent: 27.3, rate: 5, etaSeconds: 16).summary
+                == "30/110 (27.3%) 5/s ETA 16s"
+        )
     }
 }

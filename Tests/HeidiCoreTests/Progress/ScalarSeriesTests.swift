@@ -41,11 +41,13 @@ struct ScalarSeriesTests {
         series.add(["step": 2, "loss": 0.5])
         store.update(runID: "run_a", round: 2, stage: "train", series: series)
         store.update(runID: "run_a", round: 1, stage: "train", series: series)
-        #expect(String(decoding: store.json(runID: "run_a"), as: UTF8.self) == """
-            {"run_id":"run_a","series":[{"round":1,"stage":"train","stride":1,"points":[{"step":1,"loss":0.75},{"step":2,"loss":0.5}]},\
-            {"round":2,"stage":"train","stride":1,"points":[{"step":1,"loss":0.75},{"step":2,"loss":0.5}]}]}
+        #expect(
+            String(decoding: store.json(runID: "run_a"), as: UTF8.self) == """
+                {"run_id":"run_a","series":[{"round":1,"stage":"train","stride":1,"points":[{"step":1,"loss":0.75},{"step":2,"loss":0.5}]},\
+                {"round":2,"stage":"train","stride":1,"points":[{"step":1,"loss":0.75},{"step":2,"loss":0.5}]}]}
 
-            """)
+                """
+        )
         for index in 0..<20 { store.update(runID: "run_\(index)", round: 1, stage: "train", series: series) }
         #expect(String(decoding: store.json(runID: "run_a"), as: UTF8.self) == "{\"run_id\":\"run_a\",\"series\":[]}\n")
         #expect(String(decoding: store.json(runID: "run_19"), as: UTF8.self).contains("\"loss\":0.5"))

@@ -10,7 +10,10 @@ struct SecretPatternsTests {
     enum Oracle {
         nonisolated(unsafe) static let ansi = #/\x1B(?:[@-Z\\-_]|\[[0-?]*[ -/]*[@-~])/#
         nonisolated(unsafe) static let rules: [(Regex<Substring>, String)] = [
-            (#/-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----)?/#.ignoresCase(), "[PRIVATE_KEY]"),
+            (
+                #/-----BEGIN [A-Z ]*PRIVATE KEY-----(?:.*?-----END [A-Z ]*PRIVATE KEY-----)?/#.ignoresCase(),
+                "[PRIVATE_KEY]"
+            ),
             (#/github_pat_[A-Za-z0-9_]{20,}/#.ignoresCase(), "[GITHUB_TOKEN]"),
             (#/gh[pousr]_[A-Za-z0-9]{30,}/#.ignoresCase(), "[GITHUB_TOKEN]"),
             (#/glpat-[A-Za-z0-9_\-]{20,}/#.ignoresCase(), "[GITLAB_TOKEN]"),
@@ -36,21 +39,29 @@ struct SecretPatternsTests {
     }
 
     static let fragments = [
-        "token", "TOKEN", "Token", "api_key", "API-KEY", "apikey", "secret", "secret_key", "access_key", "passwd", "password",
+        "token", "TOKEN", "Token", "api_key", "API-KEY", "apikey", "secret", "secret_key", "access_key", "passwd",
+        "password",
         "max_tokens", "bearer", "Bearer", "sk-", "SK-", "ghp_", "gho_", "ghr_", "github_pat_", "glpat-", "AKIA", "asia",
         "-----BEGIN ", "-----END ", "RSA ", "OPENSSH ", "PRIVATE KEY", "private key", "-----",
-        "-----BEGIN RSA PRIVATE KEY-----", "-----begin private key-----", "-----END RSA PRIVATE KEY-----", "-----END PRIVATE KEY-----", "=", ":", " ", "  ", "\t",
-        "\"", "'", ",", ";", "[", "]", "[OPENAI_KEY]", "abcdefghij", "ABCDEFGHIJKLMNOP", "0123456789", "abcdefghijABCDEFGHIJ0123456789",
+        "-----BEGIN RSA PRIVATE KEY-----", "-----begin private key-----", "-----END RSA PRIVATE KEY-----",
+        "-----END PRIVATE KEY-----", "=", ":", " ", "  ", "\t",
+        "\"", "'", ",", ";", "[", "]", "[OPENAI_KEY]", "abcdefghij", "ABCDEFGHIJKLMNOP", "0123456789",
+        "abcdefghijABCDEFGHIJ0123456789",
         "abcdefghijABCDEFGHIJ0123456789abcdefghij", "_", "-", ".", "~",
-        "+", "/", "é", "中", "🙂", "\u{A0}", "\u{2028}", "\u{3000}", "\r\n", "\n", "\r", "\u{85}", "\u{0B}", "\u{1B}", "\u{1B}[",
+        "+", "/", "é", "中", "🙂", "\u{A0}", "\u{2028}", "\u{3000}", "\r\n", "\n", "\r", "\u{85}", "\u{0B}", "\u{1B}",
+        "\u{1B}[",
         "[31m", "[0;1m", "m", "x", "@", "\\", "^", "?", "0",
     ]
 
-    static let markers = ["[PRIVATE_KEY]", "[GITHUB_TOKEN]", "[GITLAB_TOKEN]", "[OPENAI_KEY]", "[AWS_KEY]", "[BEARER_TOKEN]", "[REDACTED]"]
+    static let markers = [
+        "[PRIVATE_KEY]", "[GITHUB_TOKEN]", "[GITLAB_TOKEN]", "[OPENAI_KEY]", "[AWS_KEY]", "[BEARER_TOKEN]",
+        "[REDACTED]",
+    ]
 
     /// A line of 1–24 fragments, the same for the same seed.
     static func line(_ random: inout SplitMix) -> String {
-        (0..<(1 + Int(random.next() % 24))).map { _ in fragments[Int(random.next() % UInt64(fragments.count))] }.joined()
+        (0..<(1 + Int(random.next() % 24))).map { _ in fragments[Int(random.next() % UInt64(fragments.count))] }
+            .joined()
     }
 
     @Test func generatedLinesMatchTheRegularExpressions() {
@@ -61,26 +72,40 @@ struct SecretPatternsTests {
             let text = Self.line(&random)
             let bytes = Array(text.utf8)
             let expectedEscapes = Oracle.removeEscapes(text)
-            #expect(String(decoding: SecretPatterns.removeEscapes(from: bytes), as: UTF8.self) == expectedEscapes,
-                    "escapes in \(text.debugDescription)")
+            #expect(
+                String(decoding: SecretPatterns.removeEscapes(from: bytes), as: UTF8.self) == expectedEscapes,
+                "escapes in \(text.debugDescription)"
+            )
             let expected = Oracle.replaceSecrets(text)
-            #expect(String(decoding: SecretPatterns.replaceSecrets(in: bytes), as: UTF8.self) == expected,
-                    "secrets in \(text.debugDescription)")
+            #expect(
+                String(decoding: SecretPatterns.replaceSecrets(in: bytes), as: UTF8.self) == expected,
+                "secrets in \(text.debugDescription)"
+            )
             if expected != text { redactedLines += 1 }
-            for marker in Self.markers where expected.contains(marker) && !text.contains(marker) { linesPerMarker[marker, default: 0] += 1 }
+            for marker in Self.markers where expected.contains(marker) && !text.contains(marker) {
+                linesPerMarker[marker, default: 0] += 1
+            }
         }
         // The generator must reach every pattern, or the comparison proves little.
         #expect(redactedLines > 600, "only \(redactedLines) generated lines had a secret")
         for marker in Self.markers { #expect(linesPerMarker[marker, default: 0] >= 20, "\(marker): \(linesPerMarker)") }
     }
 
-    @Test(arguments: [("github_pat_", "a", 20), ("ghp_", "A", 30), ("ghs_", "9", 30), ("glpat-", "-", 20), ("sk-", "_", 20),
-                      ("AKIA", "Z", 16), ("asia", "1", 16), ("Bearer  ", "~", 16), ("bearer\u{2003}", "=", 16)])
+    @Test(arguments: [
+        ("github_pat_", "a", 20), ("ghp_", "A", 30), ("ghs_", "9", 30), ("glpat-", "-", 20), ("sk-", "_", 20),
+        ("AKIA", "Z", 16), ("asia", "1", 16), ("Bearer  ", "~", 16), ("bearer\u{2003}", "=", 16),
+    ])
     func lengthLimits(_ prefix: String, _ body: String, _ minimum: Int) {
         for length in [minimum - 1, minimum, minimum + 1, minimum + 17] {
-            for text in ["x" + prefix + String(repeating: body, count: length) + ";", prefix + String(repeating: body, count: length)] {
-                #expect(String(decoding: SecretPatterns.replaceSecrets(in: Array(text.utf8)), as: UTF8.self) == Oracle.replaceSecrets(text),
-                        "\(text.debugDescription)")
+            for text in [
+                "x" + prefix + String(repeating: body, count: length) + ";",
+                prefix + String(repeating: body, count: length),
+            ] {
+                #expect(
+                    String(decoding: SecretPatterns.replaceSecrets(in: Array(text.utf8)), as: UTF8.self)
+                        == Oracle.replaceSecrets(text),
+                    "\(text.debugDescription)"
+                )
             }
         }
     }
@@ -89,8 +114,11 @@ struct SecretPatternsTests {
         for byte in UInt8(0x20)...0x7E {
             let character = String(UnicodeScalar(byte))
             for text in ["a\u{1B}\(character)b", "a\u{1B}[12;3 \(character)b", "\u{1B}[?25\(character)"] {
-                #expect(String(decoding: SecretPatterns.removeEscapes(from: Array(text.utf8)), as: UTF8.self) == Oracle.removeEscapes(text),
-                        "\(text.debugDescription)")
+                #expect(
+                    String(decoding: SecretPatterns.removeEscapes(from: Array(text.utf8)), as: UTF8.self)
+                        == Oracle.removeEscapes(text),
+                    "\(text.debugDescription)"
+                )
             }
         }
     }

@@ -9,14 +9,17 @@ import Testing
 struct TextScanTests {
     /// Fragments of training logs and of secrets, so generated lines mix trigger words that start a secret with ones
     /// that do not ("tokens/s", "monkey", "task-1").
-    static let fragments = SecretPatternsTests.fragments + [
-        "tokens/s", "loss", "epoch 3", "step 1200", "lr", "0.0003", "grad_norm", "monkey", "keys", "hotkey", "task-1",
-        "disk-", "asian", "bearer of", "passwords", "secretary", "Tokenizer", "key_padding_mask", "skip", "ghost",
-        "gh", "gl", "pr", "pa", "to", "se", "ke", "be", "as", "ak", "sk", "gi", "y", "Y",
-    ]
+    static let fragments =
+        SecretPatternsTests.fragments + [
+            "tokens/s", "loss", "epoch 3", "step 1200", "lr", "0.0003", "grad_norm", "monkey", "keys", "hotkey",
+            "task-1",
+            "disk-", "asian", "bearer of", "passwords", "secretary", "Tokenizer", "key_padding_mask", "skip", "ghost",
+            "gh", "gl", "pr", "pa", "to", "se", "ke", "be", "as", "ak", "sk", "gi", "y", "Y",
+        ]
 
     static func line(_ random: inout SplitMix) -> String {
-        (0..<(1 + Int(random.next() % 20))).map { _ in fragments[Int(random.next() % UInt64(fragments.count))] }.joined()
+        (0..<(1 + Int(random.next() % 20))).map { _ in fragments[Int(random.next() % UInt64(fragments.count))] }
+            .joined()
     }
 
     /// Every occurrence of every trigger word, ASCII case-insensitively, the slow way.
@@ -45,10 +48,15 @@ struct TextScanTests {
             bytes.insert(contentsOf: Array(repeating: UInt8(ascii: "."), count: Int(random.next() % 40)), at: 0)
             let scan = Redactor.textScan(bytes, scalar: scalar)
             let hits = scan.hits.map { "\($0.offset):\($0.word)" }
-            #expect(hits.sorted() == Self.naiveHits(bytes).sorted(), "\(String(decoding: bytes, as: UTF8.self).debugDescription)")
+            #expect(
+                hits.sorted() == Self.naiveHits(bytes).sorted(),
+                "\(String(decoding: bytes, as: UTF8.self).debugDescription)"
+            )
             hitsSeen += hits.count
             #expect(scan.lines == bytes.filter { $0 == 0x0a }.count)
-            let flags = (bytes.contains(0x1b) ? 1 : 0) | (bytes.contains(0x0d) ? 2 : 0) | (bytes.contains { $0 >= 0x80 } ? 4 : 0)
+            let flags =
+                (bytes.contains(0x1b) ? 1 : 0) | (bytes.contains(0x0d) ? 2 : 0)
+                | (bytes.contains { $0 >= 0x80 } ? 4 : 0)
             #expect(scan.flags == Int32(flags))
         }
         #expect(hitsSeen > 2_500, "the generator must reach the trigger words")
@@ -64,7 +72,10 @@ struct TextScanTests {
             bytes.removeLast(bytes.count - length)
             let scan = Redactor.textScan(bytes, scalar: scalar)
             #expect(scan.lines == bytes.filter { $0 == 0x0a }.count, "\(length) bytes")
-            #expect(scan.hits.map { "\($0.offset):\($0.word)" }.sorted() == Self.naiveHits(bytes).sorted(), "\(length) bytes")
+            #expect(
+                scan.hits.map { "\($0.offset):\($0.word)" }.sorted() == Self.naiveHits(bytes).sorted(),
+                "\(length) bytes"
+            )
         }
     }
 
@@ -78,7 +89,10 @@ struct TextScanTests {
             let fast = bytes.withUnsafeBufferPointer { Redactor.unchangedLineCount($0) }
             var redactor = LineRedactor()
             if fast != nil {
-                #expect(redactor.redact(text) == text, "passed unchanged but redaction changes \(text.debugDescription)")
+                #expect(
+                    redactor.redact(text) == text,
+                    "passed unchanged but redaction changes \(text.debugDescription)"
+                )
                 #expect(!bytes.contains { $0 >= 0x80 || $0 == 0x1b })
                 if !Redactor.textScan(bytes).hits.isEmpty { fastWithTrigger += 1 }
             } else {
@@ -86,7 +100,10 @@ struct TextScanTests {
             }
         }
         // Both ways must be taken often, or the comparison proves little.
-        #expect(fastWithTrigger > 800, "lines with a harmless trigger word must take the fast path (\(fastWithTrigger))")
+        #expect(
+            fastWithTrigger > 800,
+            "lines with a harmless trigger word must take the fast path (\(fastWithTrigger))"
+        )
         #expect(slow > 800, "\(slow)")
     }
 
@@ -97,20 +114,24 @@ struct TextScanTests {
         var fast = 0
         for _ in 0..<2_000 {
             let lines = (0..<(1 + Int(random.next() % 8))).map { _ in
-                (0..<(1 + Int(random.next() % 12))).map { _ in ascii[Int(random.next() % UInt64(ascii.count))] }.joined()
+                (0..<(1 + Int(random.next() % 12))).map { _ in ascii[Int(random.next() % UInt64(ascii.count))] }
+                    .joined()
             }
             let bytes = Array(lines.map { $0 + "\n" }.joined().utf8)
             guard let count = bytes.withUnsafeBufferPointer({ Redactor.unchangedLineCount($0) }) else { continue }
             fast += 1
             #expect(count == lines.count)
             var redactor = LineRedactor()
-            for line in lines { #expect(redactor.redact(line) == line, "passed unchanged in a stretch: \(line.debugDescription)") }
+            for line in lines {
+                #expect(redactor.redact(line) == line, "passed unchanged in a stretch: \(line.debugDescription)")
+            }
         }
         #expect(fast > 200, "\(fast)")
     }
 
     @Test(arguments: [
-        "epoch 3 step 1200 loss 0.4312 tokens/s 51234.5", "y", "monkey keys hotkey", "task-12 disk-3", "bearer of bad news",
+        "epoch 3 step 1200 loss 0.4312 tokens/s 51234.5", "y", "monkey keys hotkey", "task-12 disk-3",
+        "bearer of bad news",
         "max_tokens: 512", "Tokenizer loaded", "secretary passwords", "12345",
     ])
     func harmlessTriggerWordsTakeTheFastPath(_ line: String) {
@@ -119,8 +140,10 @@ struct TextScanTests {
     }
 
     @Test(arguments: [
-        "token=abc", "API_KEY: 'xyz'", "sk-abcdefghijABCDEFGHIJ0123", "Bearer abcdefghijklmnop1234", "AKIAABCDEFGHIJKLMNOP",
-        "ghp_abcdefghijABCDEFGHIJ0123456789", "-----BEGIN PRIVATE KEY-----", "private key", "\u{1B}[31mred", "a\rb", "é",
+        "token=abc", "API_KEY: 'xyz'", "sk-abcdefghijABCDEFGHIJ0123", "Bearer abcdefghijklmnop1234",
+        "AKIAABCDEFGHIJKLMNOP",
+        "ghp_abcdefghijABCDEFGHIJ0123456789", "-----BEGIN PRIVATE KEY-----", "private key", "\u{1B}[31mred", "a\rb",
+        "é",
     ])
     func anythingRedactionOrDecodingMayChangeTakesTheSlowPath(_ line: String) {
         let lines = Array(("fine\n" + line + "\nfine too\n").utf8)

@@ -1,7 +1,8 @@
-@testable import HeidiCore
-@testable import HeidiJournal
 import HeidiTestSupport
 import Testing
+
+@testable import HeidiCore
+@testable import HeidiJournal
 
 /// Files that are not (or no longer) journals get a clear verdict, never a crash or a hang.
 @Suite("Journal verification of bad input")
@@ -14,20 +15,32 @@ struct JournalBadInputTests {
 
     /// A valid first line, to damage.
     func goodLine() throws -> [UInt8] {
-        JournalLineEncoder.encode(EventDraft(.daemonStart, message: "heidid started"), seq: 1, timestamp: fixedTime, prevHash: SHA256.zeroHex)
+        JournalLineEncoder.encode(
+            EventDraft(.daemonStart, message: "heidid started"),
+            seq: 1,
+            timestamp: fixedTime,
+            prevHash: SHA256.zeroHex
+        )
     }
 
     @Test func aFileThatIsNotOurs() throws {
         #expect(brokenReason(try verify(Array("hello world\nsecond line\n".utf8))).contains("not a heidi journal line"))
         #expect(brokenReason(try verify(Array(#"{"level":"info","msg":"x"}"#.utf8) + [0x0a])).contains("event_version"))
-        #expect(brokenReason(try verify(Array(#"{"event_version":"1","seq":1}"#.utf8) + [0x0a])).contains(#"event_version is not "2""#))
+        #expect(
+            brokenReason(try verify(Array(#"{"event_version":"1","seq":1}"#.utf8) + [0x0a])).contains(
+                #"event_version is not "2""#
+            )
+        )
     }
 
     @Test func anEmptyFileIsAnEmptyJournal() throws {
         let report = try verify([])
         #expect(report.verdict == .intact && report.lines == 0 && report.notes.contains("the journal is empty"))
-        let keyed = try JournalVerifier.verify(files: [report.files[0]], options: VerificationOptions(
-            keys: [JournalKey(secret: Array(repeating: 3, count: 32), path: "k")]))
+        let keyed = try JournalVerifier.verify(
+            files: [report.files[0]],
+            options: VerificationOptions(
+                keys: [JournalKey(secret: Array(repeating: 3, count: 32), path: "k")])
+        )
         #expect(brokenReason(keyed).contains("no checkpoint"), "with a key, an empty journal fails closed")
     }
 
@@ -66,7 +79,9 @@ struct JournalBadInputTests {
     }
 
     @Test func garbageAfterTheLastLineIsNotATornTail() throws {
-        #expect(brokenReason(try verify(try goodLine() + Array("garbage".utf8))).contains("not the start of the next event"))
+        #expect(
+            brokenReason(try verify(try goodLine() + Array("garbage".utf8))).contains("not the start of the next event")
+        )
         #expect(try verify(try goodLine() + Array(#"{"event_version":"2","se"#.utf8)).verdict == .tornTail)
     }
 
@@ -95,16 +110,22 @@ struct JournalBadInputTests {
 
     @Test func timestampsAreWrittenExactlyAsTimestampFormatsThemAndReadBack() throws {
         var generator = SystemRandomNumberGenerator()
-        let samples: [Int64] = [0, 1, 999_999, 951_782_400_000_000, 4_107_542_399_999_999, -1, -86_400_000_001]
-            + (0..<2000).map { _ in Int64.random(in: -2_000_000_000_000_000...4_000_000_000_000_000, using: &generator) }
+        let samples: [Int64] =
+            [0, 1, 999_999, 951_782_400_000_000, 4_107_542_399_999_999, -1, -86_400_000_001]
+            + (0..<2000).map { _ in Int64.random(in: -2_000_000_000_000_000...4_000_000_000_000_000, using: &generator)
+            }
         for micros in samples {
             var out: [UInt8] = []
             JSONText.appendTimestamp(micros, to: &out)
             let text = String(decoding: out, as: UTF8.self)
             #expect(text == JSONText.quoted(Timestamp(microseconds: micros).description), "\(micros)")
             guard micros >= 0 else { continue }  // lines carry years 1970 and later
-            let line = JournalLineEncoder.encode(EventDraft(.daemonStart, message: "m"), seq: 1,
-                                                 timestamp: Timestamp(microseconds: micros), prevHash: SHA256.zeroHex)
+            let line = JournalLineEncoder.encode(
+                EventDraft(.daemonStart, message: "m"),
+                seq: 1,
+                timestamp: Timestamp(microseconds: micros),
+                prevHash: SHA256.zeroHex
+            )
             #expect(try JournalLineScanner.scan(line).time == micros, "\(text)")
         }
     }

@@ -1,10 +1,12 @@
+import HeidiTestSupport
+import Testing
+
+@testable import HeidiCore
+@testable import HeidiJournal
+
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import HeidiCore
-@testable import HeidiJournal
-import HeidiTestSupport
-import Testing
 
 /// Keys, signed checkpoints, the sealing rules and their verdicts, `--since-checkpoint`, and retention records.
 @Suite("Journal checkpoints and keys")
@@ -28,12 +30,20 @@ struct JournalCheckpointTests {
     }
 
     @Test func theCheckpointMessageIsStrict() {
-        let good = Checkpoint(keyID: String(repeating: "a", count: 16), seq: 41, head: String(repeating: "b", count: 64), interval: 900,
-                              mac: String(repeating: "c", count: 64))
+        let good = Checkpoint(
+            keyID: String(repeating: "a", count: 16),
+            seq: 41,
+            head: String(repeating: "b", count: 64),
+            interval: 900,
+            mac: String(repeating: "c", count: 64)
+        )
         #expect(Checkpoint(message: Substring(good.message)) == good)
-        for bad in [good.message + " ", " " + good.message, good.message.replacingOccurrences("seq=41", "seq=041"),
-                    good.message.replacingOccurrences("interval=900", "interval=0"), good.message.replacingOccurrences("aaaa", "AAAA"),
-                    good.message.replacingOccurrences(" mac=", "  mac="), "checkpoint v2" + good.message.dropFirst(13)] {
+        for bad in [
+            good.message + " ", " " + good.message, good.message.replacingOccurrences("seq=41", "seq=041"),
+            good.message.replacingOccurrences("interval=900", "interval=0"),
+            good.message.replacingOccurrences("aaaa", "AAAA"),
+            good.message.replacingOccurrences(" mac=", "  mac="), "checkpoint v2" + good.message.dropFirst(13),
+        ] {
             #expect(Checkpoint(message: Substring(bad)) == nil, "\(bad)")
         }
     }
@@ -115,7 +125,11 @@ struct JournalCheckpointTests {
         #expect(line == lines.count && reason.contains("round"))
         // A checkpoint signed with another key is not a place to start from.
         let stranger = JournalKey(secret: Array(repeating: 1, count: 32), path: "other")
-        #expect(try journal.verify(keys: [stranger], sinceCheckpoint: true).notes.contains { $0.contains("no checkpoint verifies") })
+        #expect(
+            try journal.verify(keys: [stranger], sinceCheckpoint: true).notes.contains {
+                $0.contains("no checkpoint verifies")
+            }
+        )
     }
 
     @Test func journalsSignedWithSeveralKeysVerifyWithAllOfThem() throws {
@@ -136,7 +150,10 @@ struct JournalCheckpointTests {
         #expect(plan.map(\.path) == Array(rotated.dropLast()))
         let first = try #require(plan.first?.record)
         let firstLines = try lines(of: rotated[0])
-        #expect(first.file == "events.000000000001.jsonl" && first.firstSeq == 1 && first.lastSeq == UInt64(firstLines.count))
+        #expect(
+            first.file == "events.000000000001.jsonl" && first.firstSeq == 1
+                && first.lastSeq == UInt64(firstLines.count)
+        )
         #expect(first.lastHash == SHA256.hex(try #require(firstLines.last)))
         #expect(first.sha256 == SHA256.hex(try FileSystem.read(rotated[0])))
         #expect(PruneRecord(message: Substring(first.message)) == first)
@@ -153,17 +170,27 @@ struct JournalCheckpointTests {
     @Test func theJournalKeysOfTheConfigFile() throws {
         let directory = makeTemporaryDirectory()
         let path = directory + "/heidi.yaml"
-        try writeFile(path, """
+        try writeFile(
+            path,
+            """
             paths: {state_dir: /srv/heidi}
             journal: {fsync: batch, batch_delay: 5ms, keep_rotated: 3, key_file: keys/journal.key, checkpoint_interval: 1h}
-            """)
+            """
+        )
         let config = try ConfigLoader.load(path: path, environment: [:])
         #expect(config.journalFsync == .batch && config.journalBatchDelay == 0.005 && config.journalKeepRotated == 3)
         #expect(config.journalKeyPath == directory + "/keys/journal.key" && config.journalCheckpointInterval == 3600)
         try writeFile(path, "paths: {state_dir: /srv/heidi}\n")
-        #expect(try ConfigLoader.load(path: path, environment: [:]).journalKeyPath == "/srv/heidi/journal.key", "the default")
-        for (yaml, key) in [("journal: {key_fle: x}", "journal.key_fle"), ("journal: {checkpoint_interval: 0}", "journal.checkpoint_interval"),
-                            ("journal: {batch_delay: 2s}", "journal.batch_delay"), ("journal: {keep_rotated: -1}", "journal.keep_rotated")] {
+        #expect(
+            try ConfigLoader.load(path: path, environment: [:]).journalKeyPath == "/srv/heidi/journal.key",
+            "the default"
+        )
+        for (yaml, key) in [
+            ("journal: {key_fle: x}", "journal.key_fle"),
+            ("journal: {checkpoint_interval: 0}", "journal.checkpoint_interval"),
+            ("journal: {batch_delay: 2s}", "journal.batch_delay"),
+            ("journal: {keep_rotated: -1}", "journal.keep_rotated"),
+        ] {
             try writeFile(path, yaml + "\n")
             #expect { try ConfigLoader.load(path: path, environment: [:]) } throws: { error in
                 "\(error)".contains(key) && "\(error)".contains(path)

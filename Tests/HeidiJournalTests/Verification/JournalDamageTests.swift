@@ -1,9 +1,11 @@
+import Testing
+
+@testable import HeidiCore
+@testable import HeidiJournal
+
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import HeidiCore
-@testable import HeidiJournal
-import Testing
 
 /// What verification says about the line that was changed, and what heidid does with a damaged journal when it
 /// starts: record the finding, keep the damaged bytes aside, and go on from the last trusted line, so the damage
@@ -47,8 +49,12 @@ struct JournalDamageTests {
             return
         }
         #expect(file == rotated && line == lines.count, "\(file) \(line)")
-        #expect(reason.hasPrefix("the last line of \(rotated) (seq \(lines.count)) was changed, or line 1 of \(journal.files[1])'s prev_hash was"),
-                "\(reason)")
+        #expect(
+            reason.hasPrefix(
+                "the last line of \(rotated) (seq \(lines.count)) was changed, or line 1 of \(journal.files[1])'s prev_hash was"
+            ),
+            "\(reason)"
+        )
     }
 
     /// The scenario: the journal is cut back (seq 105 → 101) while state.json records 105. The start-up
@@ -65,9 +71,15 @@ struct JournalDamageTests {
 
         let check = try JournalStartupCheck.run(journal: journal.path, anchor: anchor, at: journal.time)
         let damage = try #require(check.found)
-        #expect(damage.reason.contains("state.json records seq 105 but the journal ends at seq 101"), "\(damage.reason)")
+        #expect(
+            damage.reason.contains("state.json records seq 105 but the journal ends at seq 101"),
+            "\(damage.reason)"
+        )
         #expect(damage.movedAside.isEmpty && damage.lastTrustedSeq == 101)
-        #expect(damage.message.contains("nothing was moved aside") && damage.message.contains("goes on from seq 101"), "\(damage.message)")
+        #expect(
+            damage.message.contains("nothing was moved aside") && damage.message.contains("goes on from seq 101"),
+            "\(damage.message)"
+        )
 
         let writer = try JournalWriter(path: journal.path, fsync: .never)
         #expect(writer.lastSeq == 101 && writer.repair == nil)
@@ -76,9 +88,15 @@ struct JournalDamageTests {
         let newAnchor = JournalAnchor(seq: writer.lastSeq, hash: writer.headHash, source: "state.json")
         writer.close()
 
-        let report = try JournalVerifier.verify(files: journal.files, options: VerificationOptions(anchors: [newAnchor], complete: true))
+        let report = try JournalVerifier.verify(
+            files: journal.files,
+            options: VerificationOptions(anchors: [newAnchor], complete: true)
+        )
         #expect(report.verdict == .damaged, "\(report.outcome)")
-        #expect(report.damage.count == 1 && report.damage.first?.seq == 102 && report.damage.first?.message == damage.message)
+        #expect(
+            report.damage.count == 1 && report.damage.first?.seq == 102
+                && report.damage.first?.message == damage.message
+        )
         // A second start finds nothing new, but still reports what is recorded.
         let again = try JournalStartupCheck.run(journal: journal.path, anchor: newAnchor, at: journal.time)
         #expect(again.found == nil && again.recorded.map(\.seq) == [102])
@@ -100,8 +118,13 @@ struct JournalDamageTests {
         let damage = try #require(check.found)
         #expect(damage.file == journal.path && damage.line == 20 && damage.lastTrustedSeq == 19)
         let moved = try #require(damage.movedAside.first)
-        #expect(damage.movedAside.count == 1 && moved.offset == Int64(kept) && moved.bytes == Int64(original.count - kept))
-        #expect(try FileSystem.read(moved.keptAt) == Array(original[kept...]), "the damaged bytes are kept as they were")
+        #expect(
+            damage.movedAside.count == 1 && moved.offset == Int64(kept) && moved.bytes == Int64(original.count - kept)
+        )
+        #expect(
+            try FileSystem.read(moved.keptAt) == Array(original[kept...]),
+            "the damaged bytes are kept as they were"
+        )
         #expect(moved.sha256 == SHA256.hex(original[kept...]) && damage.message.contains(moved.sha256))
         #expect(try FileSystem.read(journal.path) == Array(original[..<kept]), "the trusted lines stay")
 
@@ -109,7 +132,10 @@ struct JournalDamageTests {
         #expect(writer.lastSeq == 19 && writer.headHash == SHA256.hex(lines[18]))
         try writer.append(EventDraft(.journalDamaged, level: .critical, message: damage.message), at: journal.time)
         writer.close()
-        #expect(try JournalVerifier.verify(files: journal.files, options: VerificationOptions(complete: true)).verdict == .damaged)
+        #expect(
+            try JournalVerifier.verify(files: journal.files, options: VerificationOptions(complete: true)).verdict
+                == .damaged
+        )
     }
 
     /// Garbage after the last line (not a torn write) used to stop heidid from starting; now it is moved aside and
@@ -124,7 +150,9 @@ struct JournalDamageTests {
         #expect(try JournalWriter(path: journal.path, fsync: .never).repair != nil)
 
         try writeBytes(journal.path, clean + Array("garbage, not a journal line".utf8))
-        let damage = try #require(try JournalStartupCheck.run(journal: journal.path, anchor: nil, at: journal.time).found)
+        let damage = try #require(
+            try JournalStartupCheck.run(journal: journal.path, anchor: nil, at: journal.time).found
+        )
         #expect(damage.reason.contains("the file ends in") && damage.movedAside.first?.bytes == 27, "\(damage)")
         #expect(try FileSystem.read(journal.path) == clean)
     }
@@ -141,8 +169,13 @@ struct JournalDamageTests {
         lines[2] = edit(lines[2], "\"message\":\"event", "\"message\":\"evEnt")
         try writeBytes(files[0], lines.flatMap { $0 })
 
-        let damage = try #require(try JournalStartupCheck.run(journal: journal.path, anchor: nil, at: journal.time).found)
-        #expect(damage.lastTrustedSeq == 2 && damage.movedAside.count == files.count, "\(damage.movedAside.map(\.file))")
+        let damage = try #require(
+            try JournalStartupCheck.run(journal: journal.path, anchor: nil, at: journal.time).found
+        )
+        #expect(
+            damage.lastTrustedSeq == 2 && damage.movedAside.count == files.count,
+            "\(damage.movedAside.map(\.file))"
+        )
         #expect(damage.movedAside.dropFirst().allSatisfy { $0.offset == 0 } && !FileSystem.exists(journal.path))
         let writer = try JournalWriter(path: journal.path, fsync: .never)
         #expect(writer.lastSeq == 2)
@@ -161,15 +194,23 @@ extension JournalDamageTests {
         lines[4] = edit(lines[4], "event 5", "event 6")
         try journal.replace(lines)
         journal.writer.close()
-        let damage = try #require(try JournalStartupCheck.run(journal: journal.path, anchor: nil, at: journal.time).found)
+        let damage = try #require(
+            try JournalStartupCheck.run(journal: journal.path, anchor: nil, at: journal.time).found
+        )
         let directory = try #require(damage.directory)
-        #expect(try FileSystem.read(directory + "/" + JournalStartupCheck.findingFile) == Array((damage.message + "\n").utf8))
+        #expect(
+            try FileSystem.read(directory + "/" + JournalStartupCheck.findingFile)
+                == Array((damage.message + "\n").utf8)
+        )
 
         // No journal_damaged was written: the journal itself now verifies, but the finding is still pending.
         let next = try JournalStartupCheck.run(journal: journal.path, anchor: nil, at: journal.time)
         #expect(next.found == nil && next.unrecorded == [damage.message])
         let writer = try JournalWriter(path: journal.path, fsync: .never)
-        try writer.append(EventDraft(.journalDamaged, level: .critical, message: "recorded late: " + damage.message), at: journal.time)
+        try writer.append(
+            EventDraft(.journalDamaged, level: .critical, message: "recorded late: " + damage.message),
+            at: journal.time
+        )
         writer.close()
         let after = try JournalStartupCheck.run(journal: journal.path, anchor: nil, at: journal.time)
         #expect(after.unrecorded.isEmpty && after.recorded.count == 1, "recorded once, then no longer pending")

@@ -1,9 +1,11 @@
+import Testing
+
+@testable import HeidiCore
+@testable import HeidiJournal
+
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import HeidiCore
-@testable import HeidiJournal
-import Testing
 
 /// The negative corpus: every way of changing, removing or cutting records that the verifier must catch, each its
 /// own test, on journals written by the real writer (with checkpoints signed by a real key).
@@ -12,9 +14,12 @@ struct JournalTamperTests {
     /// The byte range of `field`'s key and value in a line.
     static func span(of field: String, in line: [UInt8]) -> Range<Int>? {
         let keys = JournalLineEncoder.keys
-        guard let index = keys.firstIndex(of: field), let start = line.firstRange(of: Array("\"\(field)\":".utf8))?.lowerBound
+        guard let index = keys.firstIndex(of: field),
+            let start = line.firstRange(of: Array("\"\(field)\":".utf8))?.lowerBound
         else { return nil }
-        let end = index + 1 < keys.count ? line.firstRange(of: Array(",\"\(keys[index + 1])\":".utf8))?.lowerBound : line.count - 1
+        let end =
+            index + 1 < keys.count
+            ? line.firstRange(of: Array(",\"\(keys[index + 1])\":".utf8))?.lowerBound : line.count - 1
         return end.map { start..<$0 }
     }
 
@@ -32,7 +37,10 @@ struct JournalTamperTests {
                 try journal.replace(lines)
                 // The chain alone catches it: no key, no anchors.
                 let report = try journal.verify(keys: [])
-                #expect(report.verdict == .broken, "flip of bit \(bit) at byte \(position) (\(field)) not caught: \(report.outcome)")
+                #expect(
+                    report.verdict == .broken,
+                    "flip of bit \(bit) at byte \(position) (\(field)) not caught: \(report.outcome)"
+                )
                 flips += 1
             }
         }
@@ -91,8 +99,12 @@ struct JournalTamperTests {
         var lines = try journal.lines()
         lines.removeLast(4)  // takes the last checkpoint with it
         try journal.replace(lines)
-        #expect(brokenReason(try journal.verify(anchors: [JournalAnchor(seq: head.seq, hash: head.hash, source: "state.json")]))
-            .contains("cut off"))
+        #expect(
+            brokenReason(
+                try journal.verify(anchors: [JournalAnchor(seq: head.seq, hash: head.hash, source: "state.json")])
+            )
+            .contains("cut off")
+        )
         #expect(brokenReason(try journal.verify(journald: journal.journaldHeads)).contains("cut off"))
         // With the key alone: the newest remaining checkpoint is overdue once its interval has passed.
         journal.advance(Int64(journal.interval) + 120)
@@ -105,8 +117,12 @@ struct JournalTamperTests {
         let bytes = try FileSystem.read(journal.path)
         try writeBytes(journal.path, Array(bytes.dropLast(40)))
         #expect(try journal.verify().verdict == .tornTail)
-        #expect(brokenReason(try journal.verify(anchors: [JournalAnchor(seq: head.seq, hash: head.hash, source: "state.json")]))
-            .contains("cut off"))
+        #expect(
+            brokenReason(
+                try journal.verify(anchors: [JournalAnchor(seq: head.seq, hash: head.hash, source: "state.json")])
+            )
+            .contains("cut off")
+        )
     }
 
     @Test func truncationThenReExtensionWithoutTheKeyIsCaughtByCheckpoints() throws {

@@ -5,10 +5,14 @@ import Testing
 
 @Suite("Journal chain, restart, torn tail, verification")
 struct JournalChainTests {
-    func writeEvents(_ path: String, count: Int, fsync: FsyncPolicy = .never, rotate: Int64 = 0) throws -> JournalWriter {
+    func writeEvents(_ path: String, count: Int, fsync: FsyncPolicy = .never, rotate: Int64 = 0) throws -> JournalWriter
+    {
         let writer = try JournalWriter(path: path, fsync: fsync, rotateSize: rotate)
         for i in 0..<count {
-            try writer.append(EventDraft(.stageEnd, message: "event \(i) with \"quotes\" and \\ and \n", round: i), at: Timestamp.now())
+            try writer.append(
+                EventDraft(.stageEnd, message: "event \(i) with \"quotes\" and \\ and \n", round: i),
+                at: Timestamp.now()
+            )
         }
         return writer
     }
@@ -85,7 +89,10 @@ struct JournalChainTests {
         writer.close()
         // As a crash right after a rotation leaves it: the lines in the rotated file, an empty live file.
         let rotated = RotatedJournals.name(for: path, firstSeq: 1)
-        try FileSystem.writeAtomically(rotated, try FileSystem.read(path) + Array(#"{"event_version":"2","seq":4"#.utf8))
+        try FileSystem.writeAtomically(
+            rotated,
+            try FileSystem.read(path) + Array(#"{"event_version":"2","seq":4"#.utf8)
+        )
         try writeFile(path, "")
         let reopened = try JournalWriter(path: path)
         #expect(reopened.lastSeq == 3)
@@ -151,13 +158,32 @@ struct JournalChainTests {
     @Test func stateFileIsWrittenAtomicallyAndReadBack() throws {
         let path = makeTemporaryDirectory() + "/state.json"
         let status = StatusSnapshot(
-            version: "0.1.0", pid: 1, startedAt: "t", state: .finalizing, mode: .collect, runID: "r", round: 2, rounds: 3,
-            stage: "train", paused: false, pauseRequested: false, trainNowPending: false, awaitingTrainNow: false,
-            stopping: false, child: nil, lastError: nil, journal: JournalHead(path: "/j", seq: 9, head: SHA256.zeroHex),
-            supervision: "subreaper+pgroup", updatedAt: "t")
+            version: "0.1.0",
+            pid: 1,
+            startedAt: "t",
+            state: .finalizing,
+            mode: .collect,
+            runID: "r",
+            round: 2,
+            rounds: 3,
+            stage: "train",
+            paused: false,
+            pauseRequested: false,
+            trainNowPending: false,
+            awaitingTrainNow: false,
+            stopping: false,
+            child: nil,
+            lastError: nil,
+            journal: JournalHead(path: "/j", seq: 9, head: SHA256.zeroHex),
+            supervision: "subreaper+pgroup",
+            updatedAt: "t"
+        )
         try StateFile(status: status, legacyStatus: "running", stageActive: true, runUnitTests: false).write(to: path)
         let text = String(decoding: try FileSystem.read(path), as: UTF8.self)
-        for key in ["\"child\":null", "\"last_error\":null", "\"status\":\"running\"", "\"current_round\":2", "\"current_stage\":\"train\""] {
+        for key in [
+            "\"child\":null", "\"last_error\":null", "\"status\":\"running\"", "\"current_round\":2",
+            "\"current_stage\":\"train\"",
+        ] {
             #expect(text.contains(key), "\(key) in \(text)")
         }
         let read = try #require(try StateFile.read(from: path))

@@ -1,10 +1,12 @@
+import HeidiTestSupport
+import Testing
+
+@testable import HeidiCore
+@testable import HeidiJournal
+
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import HeidiCore
-@testable import HeidiJournal
-import HeidiTestSupport
-import Testing
 
 /// A test failure with a readable reason.
 struct TestFailure: Error, CustomStringConvertible {
@@ -21,8 +23,10 @@ final class TinyFilesystem {
         guard mount("tmpfs", path, "tmpfs", 0, "size=\(bytes),mode=0755") == 0 else {
             let reason = String(cString: strerror(errno))
             rmdir(path)
-            throw TestFailure(description: "cannot mount a tmpfs on \(path) (\(reason)): this test needs root (CAP_SYS_ADMIN) "
-                              + "to fill a real file system")
+            throw TestFailure(
+                description: "cannot mount a tmpfs on \(path) (\(reason)): this test needs root (CAP_SYS_ADMIN) "
+                    + "to fill a real file system"
+            )
         }
     }
 
@@ -30,13 +34,17 @@ final class TinyFilesystem {
     func fill() throws -> String {
         let filler = path + "/filler"
         let fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw TestFailure(description: "cannot create \(filler): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw TestFailure(description: "cannot create \(filler): \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         for size in [4096, 1] {
             let block = [UInt8](repeating: 0x2e, count: size)
             while block.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == size {}
         }
-        guard errno == ENOSPC else { throw TestFailure(description: "filling \(filler) stopped with \(String(cString: strerror(errno)))") }
+        guard errno == ENOSPC else {
+            throw TestFailure(description: "filling \(filler) stopped with \(String(cString: strerror(errno)))")
+        }
         return filler
     }
 
@@ -70,8 +78,13 @@ struct JournalDurabilityTests {
         let seq = writer.lastSeq
         let head = writer.headHash
         let report = try JournalVerifier.verify(files: [path])
-        #expect(report.outcome == .intact && report.lastSeq == seq && report.headHash == head, "no half line: \(report.outcome)")
-        #expect(throws: JournalError.self) { try writer.append(EventDraft(.stageEnd, message: bigMessage), at: fixedTime) }
+        #expect(
+            report.outcome == .intact && report.lastSeq == seq && report.headHash == head,
+            "no half line: \(report.outcome)"
+        )
+        #expect(throws: JournalError.self) {
+            try writer.append(EventDraft(.stageEnd, message: bigMessage), at: fixedTime)
+        }
         #expect(writer.lastSeq == seq && writer.headHash == head)
 
         #expect(unlink(filler) == 0)
@@ -86,7 +99,9 @@ struct JournalDurabilityTests {
     func aCrashAtEveryByteOfTheLastLineIsRepaired() throws {
         let path = makeTemporaryDirectory() + "/events.jsonl"
         let writer = try JournalWriter(path: path, fsync: .never, rotateSize: 0)
-        for index in 0..<3 { try writer.append(EventDraft(.stageEnd, message: "event \(index) \"quoted\""), at: fixedTime) }
+        for index in 0..<3 {
+            try writer.append(EventDraft(.stageEnd, message: "event \(index) \"quoted\""), at: fixedTime)
+        }
         writer.close()
         let all = try FileSystem.read(path)
         let lines = try lines(of: path)

@@ -1,7 +1,8 @@
-@testable import HeidiCore
-@testable import HeidiJournal
 import HeidiTestSupport
 import Testing
+
+@testable import HeidiCore
+@testable import HeidiJournal
 
 /// Plays the engine for a feed: owns the writer, pushes every new line into the live buffers (never waiting),
 /// and subscribes a feed only when it has read everything in the files.
@@ -20,8 +21,10 @@ actor FakeJournalOwner {
 
     func append(_ count: Int) throws {
         for index in 0..<count {
-            let written = try writer.append(EventDraft(.stageEnd, message: "line \(index) " + String(repeating: "y", count: 100)),
-                                            at: fixedTime)
+            let written = try writer.append(
+                EventDraft(.stageEnd, message: "line \(index) " + String(repeating: "y", count: 100)),
+                at: fixedTime
+            )
             let before = buffers.count
             buffers.removeAll { !$0.push(written.line) }
             overflows += before - buffers.count

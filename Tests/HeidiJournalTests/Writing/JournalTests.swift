@@ -9,7 +9,10 @@ import Testing
 struct JournalTests {
     func open(_ policy: FsyncPolicy = .batch, interval: Double = 60) throws -> (Journal, JournalKey) {
         let directory = makeTemporaryDirectory()
-        let journal = Journal(writer: try JournalWriter(path: directory + "/events.jsonl", fsync: policy), checkpointInterval: interval)
+        let journal = Journal(
+            writer: try JournalWriter(path: directory + "/events.jsonl", fsync: policy),
+            checkpointInterval: interval
+        )
         let key = try JournalKey.loadOrCreate(directory + "/journal.key").key
         return (journal, key)
     }
@@ -42,7 +45,11 @@ struct JournalTests {
         #expect(recovered.written.draft.type == .journalRecovered)
         #expect(recovered.written.draft.runID == "r1")
         #expect(recovered.written.draft.countersDelta == ["lost_events": 2])
-        #expect(recovered.written.draft.message.contains("(still full); 2 events could not be recorded: stage_start, stage_end"))
+        #expect(
+            recovered.written.draft.message.contains(
+                "(still full); 2 events could not be recorded: stage_start, stage_end"
+            )
+        )
     }
 
     @Test func aCheckpointIsDueOneIntervalAfterTheLast() throws {
@@ -64,8 +71,14 @@ struct JournalTests {
     @Test func aFollowerBehindIsToldSoAndALiveOneGetsEveryNewLineUntilClose() async throws {
         let (journal, _) = try open(.never)
         let first = try journal.append(EventDraft(.daemonStart, message: "a"), at: fixedTime)
-        guard case .behind = journal.subscribe(after: first.seq - 1) else { Issue.record("a feed behind the file was subscribed"); return }
-        guard case .live(let buffer) = journal.subscribe(after: first.seq) else { Issue.record("not subscribed"); return }
+        guard case .behind = journal.subscribe(after: first.seq - 1) else {
+            Issue.record("a feed behind the file was subscribed")
+            return
+        }
+        guard case .live(let buffer) = journal.subscribe(after: first.seq) else {
+            Issue.record("not subscribed")
+            return
+        }
         let second = try journal.append(EventDraft(.stageStart, message: "b"), at: fixedTime)
         journal.close()
         #expect(await buffer.next() == .line(second.line))

@@ -1,4 +1,4 @@
-# heidi: make demo | make test | make python-test | make api-test | make docs-check | make build | make install (DESTDIR=, PREFIX=)
+# heidi: make demo | make test | make python-test | make api-test | make docs-check | make format-check | make build | make install (DESTDIR=, PREFIX=)
 PREFIX ?= /usr/local
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -7,7 +7,7 @@ SYSUSERS_DIR ?= /usr/lib/sysusers.d
 TMPFILES_DIR ?= /usr/lib/tmpfiles.d
 
 .PHONY: deps test-deps build demo test swift-test release install install-docs deb deb-deps lintian systemd-test \
-	systemd-test-deps clean python-test python-deps web-test web-test-deps api-test api-deps docs-check slurm-test slurm-test-deps \
+	systemd-test-deps clean python-test python-deps web-test web-test-deps api-test api-deps docs-check format format-check slurm-test slurm-test-deps \
 	fleet-test fleet-test-deps
 
 ## Install the system packages the build needs (libsystemd-dev, libgcrypt20-dev, libyaml-dev; pkg-config is usually
@@ -142,6 +142,14 @@ api-test: deps api-deps
 ## Every relative link and #anchor in the repository's Markdown files resolves (contrib/docs/check-links.py).
 docs-check:
 	python3 contrib/docs/check-links.py
+
+## The code's format (.swift-format: SwiftNIO's model, 120 columns, ordered imports, file-scoped privacy). format-check
+## fails on any file `swift format` would change or warn about; `make format` rewrites them.
+FORMATTED := Sources Tests contrib/bench/journal
+format:
+	swift format format --in-place --parallel -r $(FORMATTED)
+format-check:
+	swift format lint --strict --parallel -r $(FORMATTED)
 
 ## The installed binaries: static Swift runtime, a static heidictl and heidid's memory-saving link (Package.swift,
 ## HEIDI_STATIC_LINK). A plain `swift build -c release` works too, with an ordinary dynamic link.

@@ -199,7 +199,7 @@ let package = Package(
         .target(
             name: "HeidiFleet",
             dependencies: [
-                "HeidiCore",
+                "HeidiCore", "HeidiJournal",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import HeidiCore
+import HeidiJournal
 
 #if canImport(Glibc)
 import Glibc

@@ -269,7 +269,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "HeidiFleetTests", dependencies: ["HeidiFleet", "HeidiCore", "HeidiTestSupport"]),
+        .testTarget(name: "HeidiFleetTests", dependencies: ["HeidiFleet", "HeidiCore", "HeidiJournal", "HeidiTestSupport"]),
         .testTarget(
             name: "HeidiWebTests",
             dependencies: [

@@ -49,14 +49,7 @@ public struct RequestPolicy: Sendable {
             )
         }
         guard ["GET", "HEAD", "POST"].contains(request.method) else {
-            return .refused(
-                .error(
-                    405,
-                    "method_not_allowed",
-                    "\(request.method) is not allowed; use GET or POST",
-                    headers: [("Allow", "GET, HEAD, POST")]
-                )
-            )
+            return .refused(WebRoutes.wrongMethod(request))
         }
         if request.method == "POST", let refusal = crossSiteRefusal(request, host: host) { return .refused(refusal) }
         let isPublic = Self.publicPaths.contains(request.path)

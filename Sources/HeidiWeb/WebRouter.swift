@@ -92,7 +92,7 @@ public struct WebRouter: Sendable {
         case ("GET", "/status"):
             return await runStatus(request.query["run_id"])
         default:
-            return .error(404, "not_found", "no such endpoint: \(request.method) \(request.path)")
+            return WebRoutes.wrongMethod(request)
         }
     }
 

@@ -1,4 +1,5 @@
 import HeidiCore
+import HeidiJournal
 import HeidiTestSupport
 import Testing
 

@@ -196,7 +196,7 @@ struct RequestPolicyTests {
                     request(
                         "POST",
                         "/api/v1/action/stop",
-                        [withCookie, ("X-CSRF-Token", "0" + session.csrfToken.dropFirst())]
+                        [withCookie, ("X-CSRF-Token", Self.differentFirstCharacter(session.csrfToken))]
                     )
                 )
             ) == 403
@@ -255,6 +255,22 @@ struct RequestPolicyTests {
             status(policy.check(request("DELETE", "/api/v1/status", [Self.basic("operator", Self.password)]))) == 405
         )
         #expect(status(policy.check(request("PUT", "/"))) == 405)
+        #expect(status(policy.check(request("PUT", "/no/such/path"))) == 404)
+    }
+
+    @Test("a known path asked with a method it does not take: 405 with that path's own Allow (RFC 9110)")
+    func allowPerPath() {
+        func allow(_ method: String, _ path: String) -> String? {
+            guard case .refused(let response) = policy.check(request(method, path)) else { return nil }
+            return response.header("Allow")
+        }
+        #expect(allow("DELETE", "/api/v1/status") == "GET, HEAD")
+        #expect(allow("PATCH", "/api/v1/logout") == "POST")
+        #expect(allow("PUT", "/api/v1/action/stop") == "POST")
+        #expect(WebRoutes.wrongMethod(WebRequest(method: "POST", uri: "/health")).status == 405)
+        #expect(WebRoutes.wrongMethod(WebRequest(method: "POST", uri: "/health")).header("Allow") == "GET, HEAD")
+        #expect(WebRoutes.wrongMethod(WebRequest(method: "GET", uri: "/api/v1/logout")).header("Allow") == "POST")
+        #expect(WebRoutes.wrongMethod(WebRequest(method: "GET", uri: "/nothing")).status == 404)
     }
 
     @Test("constant-time compare: equal only for the same bytes")
@@ -277,5 +293,11 @@ struct RequestPolicyTests {
         }
         #expect(store.count == 3)
         #expect(store.lookup(first.id) == nil)
+    }
+
+    /// The token with its first character changed: a wrong token of the right length. (Prefixing "0" to the rest
+    /// was the right token whenever the random one began with "0", one run in sixteen.)
+    static func differentFirstCharacter(_ token: String) -> String {
+        (token.first == "0" ? "1" : "0") + token.dropFirst()
     }
 }

@@ -21,13 +21,14 @@ struct WebConfigReferenceTests {
         )
     }
 
-    /// `WebSection.keys` is what the reader accepts: each key with a wrong-type value fails at that key, not as unknown.
+    /// `WebSection.keys` is what the reader accepts: each key with a wrong-type value (a list of lists: no key takes
+    /// one) fails at that key, not as unknown.
     @Test("heidi-web's reader reads each key of its table", arguments: WebSection.keys)
     func readerAcceptsKey(_ name: String) throws {
         let path = Scratch.directory("web-config-reference") + "/heidi.yaml"
         do {
-            _ = try WebSection.read("web:\n  \(name): {listen: 1}\n", path: path)
-            Issue.record("web.\(name): a mapping value was accepted")
+            _ = try WebSection.read("web:\n  \(name): [[1]]\n", path: path)
+            Issue.record("web.\(name): a list of lists was accepted")
         } catch {
             #expect(
                 !"\(error)".contains("unknown key"),

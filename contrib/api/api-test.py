@@ -36,11 +36,6 @@ CONFIG = os.path.join(ROOT, "contrib", "api", "heidid-api.yaml")
 STREAMING_PARAMETERS = {("/api/v1/status", "get"): "watch", ("/api/v1/events", "get"): "follow",
                         ("/api/v1/logs", "get"): "follow"}
 WEB_NOT_FUZZED = ["/api/v1/stream", "/api/v1/login", "/api/v1/ws"]
-# heidi-web answers a method a documented path does not take with 404 (and methods other than GET, HEAD and POST with
-# 405 and `Allow: GET, HEAD, POST` whatever the path), not with 405 and the path's own `Allow` (RFC 9110): listed as a
-# defect for heidi-web's owners. Until it is fixed those two checks are left out for heidi-web, and check_heidi_web
-# holds the property that matters here instead: such a request is refused (404 or 405) with the error body.
-WEB_EXCLUDED_CHECKS = "unsupported_method,allow_header_conformance"
 PASSWORD = "api-test-operator-password-0123456789"
 
 
@@ -391,7 +386,7 @@ def main():
             failures += check_undocumented(web_server, "heidi-web.yaml", [basic])
             excluded = [option for path in WEB_NOT_FUZZED for option in ("--exclude-path", path)]
             failures += schemathesis(args, os.path.join(specs, "heidi-web.yaml"), f"http://127.0.0.1:{web_server.port}",
-                                     work, "heidi-web", ["--auth", f"operator:{PASSWORD}", "--exclude-checks", WEB_EXCLUDED_CHECKS, *excluded])
+                                     work, "heidi-web", ["--auth", f"operator:{PASSWORD}", *excluded])
             failures += check_heidi_web(web_server)  # last: it trips the failed-login limit
     finally:
         bridge.close()

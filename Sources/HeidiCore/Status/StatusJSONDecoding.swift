@@ -71,7 +71,8 @@ extension ChildStatus {
                     rate: try p.optionalNumber("rate"),
                     etaSeconds: try p.optionalNumber("eta_s")
                 )
-            }
+            },
+            executor: try c.optionalStrings("executor")
         )
     }
 }
@@ -196,6 +197,17 @@ private struct StatusFields {
             numbers[name] = number
         }
         return numbers
+    }
+
+    func optionalStrings(_ key: String) throws(StatusDecodingError) -> [String: String]? {
+        guard let value = present(key) else { return nil }
+        guard case .object(let list) = value else { throw mismatch(key, "an object of strings") }
+        var texts: [String: String] = [:]
+        for (name, item) in list {
+            guard case .string(let text) = item else { throw mismatch(key, "an object of strings") }
+            texts[name] = text
+        }
+        return texts
     }
 
     func optionalObject(_ key: String) throws(StatusDecodingError) -> StatusFields? {

@@ -16,9 +16,15 @@ enum WebRoutes {
     /// The `Allow` value of a path heidi-web serves; nil for a path it does not serve.
     static func allow(_ path: String) -> String? {
         if readable.contains(path) { return "GET, HEAD" }
-        if acting.contains(path) || path.hasPrefix(API.actionPrefix) { return "POST" }
+        if acting.contains(path) || isAction(path) { return "POST" }
         if path == "/api/v1/fleet" || path.hasPrefix("/api/v1/fleet/") { return "GET, HEAD, POST" }
         return nil
+    }
+
+    /// Whether the path names one of heidid's actions (`/api/v1/action/stop`); another name under the prefix is no
+    /// endpoint (404), as on heidid's socket.
+    static func isAction(_ path: String) -> Bool {
+        path.hasPrefix(API.actionPrefix) && Action(rawValue: String(path.dropFirst(API.actionPrefix.count))) != nil
     }
 
     /// The answer to a request whose method the path does not take: 405 with the path's `Allow`, or 404 when

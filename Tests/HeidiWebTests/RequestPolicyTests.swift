@@ -271,6 +271,7 @@ struct RequestPolicyTests {
         #expect(WebRoutes.wrongMethod(WebRequest(method: "POST", uri: "/health")).header("Allow") == "GET, HEAD")
         #expect(WebRoutes.wrongMethod(WebRequest(method: "GET", uri: "/api/v1/logout")).header("Allow") == "POST")
         #expect(WebRoutes.wrongMethod(WebRequest(method: "GET", uri: "/nothing")).status == 404)
+        #expect(WebRoutes.wrongMethod(WebRequest(method: "GET", uri: "/api/v1/action/bogus")).status == 404)
     }
 
     @Test("constant-time compare: equal only for the same bytes")

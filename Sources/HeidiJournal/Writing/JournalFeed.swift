@@ -173,22 +173,43 @@ public actor JournalFeed {
     }
 }
 
-/// Reads whole journal lines after a seq from the live file and its rotated predecessors, following rotation.
-final class JournalFileCursor {
-    let path: String
+/// Reads whole journal lines after a seq from the live file and its rotated predecessors, following rotation: the
+/// one reader of a journal's files by seq, used by the journal's followers and by a fleet worker's shipper. Reading
+/// on from where the last read ended (or from later) costs no rescan; a read after an earlier seq (a rewind) starts
+/// over from the file that holds it. One owner at a time.
+public final class JournalFileCursor {
+    public let path: String
     private var fd: Int32 = -1
     private var offset: Int64 = 0
-    static let chunkSize = 256 * 1024
+    /// The seq of the last line read or passed: the open file's position is valid for any read after it or later.
+    private var positionSeq: UInt64?
+    public static let chunkSize = 256 * 1024
 
-    init(path: String) { self.path = path }
+    public init(path: String) { self.path = path }
 
     deinit { if fd >= 0 { close(fd) } }
 
-    /// Lines with seq in (`after`, `through`] as one chunk of about `chunkSize` bytes at most, or nil when the
+    /// Lines with seq in (`after`, `through`] as one chunk of about `maxBytes` bytes at most, or nil when the
     /// files hold no more.
-    func read(after: UInt64, through: UInt64?) -> (bytes: [UInt8], lastSeq: UInt64)? {
+    public func read(
+        after: UInt64,
+        through: UInt64? = nil,
+        maxBytes: Int = chunkSize
+    ) -> (bytes: [UInt8], lastSeq: UInt64)? {
+        // A rewind starts over from the file holding `after + 1`; reading on past lines already passed needs none
+        // (they are skipped by seq).
+        if let positionSeq, after < positionSeq, fd >= 0 {
+            close(fd)
+            fd = -1
+        }
+        let chunk = readChunk(after: after, through: through, maxBytes: max(maxBytes, 1))
+        positionSeq = chunk?.lastSeq ?? after
+        return chunk
+    }
+
+    private func readChunk(after: UInt64, through: UInt64?, maxBytes: Int) -> (bytes: [UInt8], lastSeq: UInt64)? {
         var moves = 0
-        var buffer = [UInt8](repeating: 0, count: Self.chunkSize + JournalLineEncoder.maxLineBytes)
+        var buffer = [UInt8](repeating: 0, count: maxBytes + JournalLineEncoder.maxLineBytes + 1)
         while moves < 1000 {
             if fd < 0 { locate(after: after) }
             guard fd >= 0 else { return nil }
@@ -204,7 +225,7 @@ final class JournalFileCursor {
             var out: [UInt8] = []
             var lastSeq = after
             var start = 0
-            while start < n, out.count < Self.chunkSize, let newline = buffer[start..<n].firstIndex(of: 0x0a) {
+            while start < n, out.count < maxBytes, let newline = buffer[start..<n].firstIndex(of: 0x0a) {
                 let line = buffer[start...newline]
                 if let seq = JournalLineEncoder.seq(of: line), seq > lastSeq {
                     if let through, seq > through { return out.isEmpty ? nil : (out, lastSeq) }

@@ -111,6 +111,11 @@ struct SlurmExecutorTests {
             "argv as the job saw it: \(String(decoding: written, as: UTF8.self))"
         )
         #expect(Self.log(s, runID).contains("run=\(runID) stage=generate var=stage value ü"), "\(Self.log(s, runID))")
+        // The journal has the intent (the job's name, before sbatch) and then the job id, after stage_start.
+        let records = try s.events().of("stage_executor", stage: "generate").map(\.message)
+        #expect(records.count == 2, "\(records)")
+        #expect(records.first.map { $0.contains("job_name=heidi.") && !$0.contains("job_id=") } ?? false, "\(records)")
+        #expect(records.last.map { $0.contains("job_id=") } ?? false, "\(records)")
     }
 
     @Test("exit 3 fails the stage with exit 3, from Slurm's record")

@@ -46,6 +46,10 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     /// was found, which bytes were moved aside (and their SHA-256), and where the chain goes on. Level critical;
     /// `heidictl journal verify` reports it (verdict `damaged`) for as long as the journal holds it.
     case journalDamaged = "journal_damaged"
+    /// A stage that runs elsewhere (a batch scheduler's job) has a new executor record: before submission the intent
+    /// (for Slurm its job name and output file), after it the job id, and each requeue; the message lists the
+    /// record's fields. `state.json` holds the same record durably for recovery (SPEC §13).
+    case stageExecutor = "stage_executor"
 
     /// A stable journald `MESSAGE_ID` (128-bit, hex) per event type, so `journalctl MESSAGE_ID=…` finds them.
     public var messageID: String {

@@ -16,10 +16,28 @@ extension Engine {
         launch.onExecutorRecord = { [weak self] _ in Task { await self?.executorRecordChanged(token: token) } }
     }
 
-    /// The running stage's handle has a new record (a job id): persisted at once.
+    /// The running stage's handle has a new record (a job id, a requeue): persisted at once, and journaled.
     func executorRecordChanged(token: String) {
-        guard current?.token == token else { return }
+        guard let running = current, running.token == token else { return }
         persist()
+        if let executorRecord = running.handle.executorRecord {
+            journalExecutorRecord(executorRecord, attempt: running.attempt)
+        }
+    }
+
+    /// Journals a stage's executor record (`stage_executor`): the fields, sorted, in the message.
+    func journalExecutorRecord(_ executorRecord: ExecutorRecord, attempt: StageAttempt) {
+        let described = executorRecord.fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        record(
+            EventDraft(
+                .stageExecutor,
+                message: "\(attempt.stage.rawValue) of round \(attempt.round) runs as a \(executorRecord.executor) "
+                    + "stage: \(described.joined(separator: " "))",
+                runID: attempt.runID,
+                round: attempt.round,
+                stage: attempt.stage.rawValue
+            )
+        )
     }
 }
 

@@ -225,7 +225,10 @@ extension Engine {
         )
         // A stage that runs elsewhere is found again by its record: durable before the watcher (which runs on this
         // actor, after this step) lets the launcher submit it.
-        if handle.executorRecord != nil { persist() }
+        if let executorRecord = handle.executorRecord {
+            if adoption == nil { journalExecutorRecord(executorRecord, attempt: attempt) }
+            persist()
+        }
         return true
     }
 

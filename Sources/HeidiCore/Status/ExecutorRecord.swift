@@ -11,4 +11,9 @@ public struct ExecutorRecord: Sendable, Equatable, Codable {
         self.executor = executor
         self.fields = fields
     }
+
+    /// The fields as `key=value` words in key order, for messages (`job_id=42 job_name=heidi.… output=…`).
+    public var described: String {
+        fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+    }
 }

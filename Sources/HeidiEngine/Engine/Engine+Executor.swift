@@ -27,12 +27,11 @@ extension Engine {
 
     /// Journals a stage's executor record (`stage_executor`): the fields, sorted, in the message.
     func journalExecutorRecord(_ executorRecord: ExecutorRecord, attempt: StageAttempt) {
-        let described = executorRecord.fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         record(
             EventDraft(
                 .stageExecutor,
                 message: "\(attempt.stage.rawValue) of round \(attempt.round) runs as a \(executorRecord.executor) "
-                    + "stage: \(described.joined(separator: " "))",
+                    + "stage: \(executorRecord.described)",
                 runID: attempt.runID,
                 round: attempt.round,
                 stage: attempt.stage.rawValue
@@ -71,15 +70,12 @@ extension Engine {
             return false
         }
         let stopIt = config.recovery == .idle || previous.stopping
-        let described = executorRecord.fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
-            separator: " "
-        )
         record(
             EventDraft(
                 .runRecovered,
                 level: .warn,
                 message: "daemon restarted during \(stage.rawValue) of round \(previous.round); re-attached to its "
-                    + "\(executorRecord.executor) stage (\(described))\(stopIt ? "; stopping it" : "")",
+                    + "\(executorRecord.executor) stage (\(executorRecord.described))\(stopIt ? "; stopping it" : "")",
                 runID: previous.runID,
                 round: previous.round,
                 stage: stage.rawValue

@@ -206,21 +206,7 @@ struct ControlServerTests {
 
     @Test func servesHTTPAndEnforcesLimits() async throws {
         let path = "/tmp/heidi-ctl-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
-        var options = ControlServer.Options()
-        options.idleTimeout = 1.5
-        let ready = AsyncStream.makeStream(of: Void.self)
-        let server = ControlServer(
-            socketPath: path,
-            activatedDescriptor: nil,
-            router: ControlRouter(backend: StaticBackend(), authorizer: Authorizer(groupName: nil)),
-            socketGroup: nil,
-            logger: Logger(label: "test"),
-            options: options
-        ) { ready.continuation.yield() }
-        let group = ServiceGroup(services: [server], logger: Logger(label: "test"))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            for await _ in ready.stream { break }
+        try await withTestControlServer(path: path, idleTimeout: 1.5) {
             var st = stat()
             #expect(stat(path, &st) == 0 && st.st_mode & 0o777 == 0o660, "socket mode 0660")
 
@@ -270,9 +256,6 @@ struct ControlServerTests {
                     "{\"ok\":true}"
                 )
             )
-
-            await group.triggerGracefulShutdown()
-            try await tasks.next()
         }
         #expect(!FileSystem.exists(path), "a socket the daemon bound itself is removed on shutdown")
     }

@@ -94,25 +94,7 @@ extension ControlServerTests {
 
         /// Runs a socket-activated server on a copy of `fd` until `body` returns, then shuts it down gracefully.
         static func withServer(fd: Int32, path: String, _ body: () async throws -> Void) async throws {
-            var options = ControlServer.Options()
-            options.idleTimeout = 3
-            let ready = AsyncStream.makeStream(of: Void.self)
-            let server = ControlServer(
-                socketPath: path,
-                activatedDescriptor: dup(fd),
-                router: ControlRouter(backend: StaticBackend(), authorizer: Authorizer(groupName: nil)),
-                socketGroup: nil,
-                logger: Logger(label: "test"),
-                options: options
-            ) { ready.continuation.yield() }
-            let group = ServiceGroup(services: [server], logger: Logger(label: "test"))
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await group.run() }
-                for await _ in ready.stream { break }
-                try await body()
-                await group.triggerGracefulShutdown()
-                try await tasks.next()
-            }
+            try await withTestControlServer(path: path, activatedDescriptor: dup(fd), idleTimeout: 3, body)
         }
 
         @Test("every connection accepted before a graceful shutdown is answered; the rest wait for the next server")

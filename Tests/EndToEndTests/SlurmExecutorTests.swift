@@ -362,8 +362,11 @@ struct SlurmExecutorTests {
         try await s.waitUntil("the first run's line") { Self.log(s, runID).contains("run ") ? true : nil }
         let requeue = try await SlurmCluster.run(["scontrol", "requeue", job])
         #expect(requeue.status == 0, "\(requeue)")
-        // Slurm holds a requeued job back by two minutes (BeginTime); release it at once.
-        try await Task.sleep(nanoseconds: 500_000_000)
+        // Slurm holds a requeued job back by two minutes (BeginTime); release it, but only 2 s after the requeue:
+        // slurmd revokes the first run's credential at the requeue, in whole seconds, so a rerun launched within the
+        // same second is killed by Slurm itself ("Killing non-startable batch JobId=…: Job credential revoked",
+        // exit 1; seen in a CI run after a release 0.5 s after the requeue, and heidi rightly reported FAILED).
+        try await Task.sleep(nanoseconds: 2_000_000_000)
         _ = try await SlurmCluster.run(["scontrol", "update", "JobId=\(job)", "StartTime=now"])
         let (status, end) = try await Self.finish(s, timeout: 60)
         #expect(status.state == .idle && end.contains("finished"), "\(end)\nheidid:\n\(s.daemon?.stderrText ?? "")")

@@ -1,5 +1,6 @@
 import Dispatch
 import HeidiCore
+import HeidiTestSupport
 import Synchronization
 import Testing
 
@@ -44,45 +45,14 @@ struct StatusBoardRaceTests {
     @Test func watchersCancelledWhileTheBoardPublishesNeverDeadlockIt() async {
         let board = StatusBoard()
         board.publish(Self.snapshot(round: 0), live: nil)
-        let published = Atomic<Int>(0)
-        let cancelled = Atomic<Int>(0)
-        let stop = Atomic<Bool>(false)
-        DispatchQueue(label: "publisher").async {
-            var round = 0
-            while !stop.load(ordering: .relaxed) {
-                round += 1
-                board.publish(Self.snapshot(round: round), live: nil)
-                published.add(1, ordering: .relaxed)
+        let result = raceCancellationAgainstPublishing(
+            publish: { round in board.publish(Self.snapshot(round: round), live: nil) },
+            consume: {
+                let documents = board.watch(now: .now())
+                return Task { for await _ in documents {} }
             }
-        }
-        let rounds = 400
-        DispatchQueue(label: "canceller").async {
-            for _ in 0..<rounds where !stop.load(ordering: .relaxed) {
-                let watchers = (0..<8).map { _ in
-                    let documents = board.watch(now: .now())
-                    return Task { for await _ in documents {} }
-                }
-                usleep(200)
-                for watcher in watchers { watcher.cancel() }
-                cancelled.add(1, ordering: .relaxed)
-            }
-        }
-        defer { stop.store(true, ordering: .relaxed) }
-        var last = (published: -1, cancelled: -1)
-        var stalledSince = MonotonicClock.nanoseconds()
-        while cancelled.load(ordering: .relaxed) < rounds {
-            usleep(50_000)
-            let now = (published: published.load(ordering: .relaxed), cancelled: cancelled.load(ordering: .relaxed))
-            if now != last {
-                last = now
-                stalledSince = MonotonicClock.nanoseconds()
-            } else if MonotonicClock.nanoseconds() - stalledSince > 10_000_000_000 {
-                Issue.record(
-                    "the status board deadlocked: no publication and no cancellation for 10 s (\(now.published) published, \(now.cancelled) of \(rounds) rounds cancelled)"
-                )
-                return
-            }
-        }
-        #expect(last.published > 0)
+        )
+        if let stall = result.stall { Issue.record("the status board deadlocked: \(stall)") }
+        #expect(result.published > 0)
     }
 }

@@ -270,6 +270,25 @@ struct SlurmExecutorTests {
         #expect(try s.events().of("stage_start", stage: "generate").count == 1, "not started again")
     }
 
+    @Test("a retry adopted after kill -9 stays attempt 2 of 2: its failure ends the stage, no third attempt")
+    func adoptedRetryKeepsItsAttemptNumber() async throws {
+        let s = try Session()
+        defer { s.tearDown() }
+        // Attempt 1 fails at once; attempt 2 runs long enough for heidid to be killed under it, then fails too.
+        let marker = s.dir.file("attempt-1-ran")
+        let script = "if [ ! -e \(marker) ]; then touch \(marker); exit 1; fi; echo second; sleep 3; exit 4"
+        let runID = try await Self.startRun(s, Self.config(TestConfig.quoted(script), retries: 1))
+        try await s.waitUntil("the second attempt to run") { Self.log(s, runID).contains("second\n") ? true : nil }
+        s.daemon?.forceStop()
+        try await s.startDaemon(environment: Self.daemonEnvironment)
+        let (status, end) = try await Self.finish(s)
+        #expect(status.state == .error && end.contains("exit 4"), "\(status.state): \(end)")
+        #expect(try s.events().of("stage_start", stage: "generate").count == 2, "attempts 1 and 2, no third")
+        let jobs = try await SlurmCluster.jobs(namePrefix: "heidi.\(runID)")
+        #expect(jobs.count == 2 && jobs.allSatisfy { $0.name.contains(".a1.") || $0.name.contains(".a2.") }, "\(jobs)")
+        try await Self.expectQueueClean(runID)
+    }
+
     @Test("SIGTERM of heidid while a job runs: the job runs on, daemon_stop says so, the next heidid adopts it")
     func jobOutlivesDaemonStop() async throws {
         let s = try Session()

@@ -17,6 +17,9 @@ public struct StateFile: Sendable, Equatable, Codable {
     /// The running stage's executor record when it runs elsewhere (a Slurm job's name and id): recovery hands it back
     /// to the launcher, which re-attaches to the job instead of starting the stage again.
     public var stageExecutor: ExecutorRecord?
+    /// The running stage's attempt number (1 for the first): a re-attached stage goes on counting from it, so its
+    /// failure leaves only the retries that were left.
+    public var stageAttempt: Int?
 
     public init(
         status: StatusSnapshot,
@@ -26,7 +29,8 @@ public struct StateFile: Sendable, Equatable, Codable {
         allowedFailures: Int = 0,
         stageInstance: String? = nil,
         stageCgroup: String? = nil,
-        stageExecutor: ExecutorRecord? = nil
+        stageExecutor: ExecutorRecord? = nil,
+        stageAttempt: Int? = nil
     ) {
         self.status = status
         self.legacyStatus = legacyStatus
@@ -36,6 +40,7 @@ public struct StateFile: Sendable, Equatable, Codable {
         self.stageInstance = stageInstance
         self.stageCgroup = stageCgroup
         self.stageExecutor = stageExecutor
+        self.stageAttempt = stageAttempt
     }
 
     enum ExtraKeys: String, CodingKey {
@@ -48,6 +53,7 @@ public struct StateFile: Sendable, Equatable, Codable {
         case stageInstance = "stage_instance"
         case stageCgroup = "stage_cgroup"
         case stageExecutor = "stage_executor"
+        case stageAttempt = "stage_attempt"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -60,6 +66,7 @@ public struct StateFile: Sendable, Equatable, Codable {
         stageInstance = try c.decodeIfPresent(String.self, forKey: .stageInstance)
         stageCgroup = try c.decodeIfPresent(String.self, forKey: .stageCgroup)
         stageExecutor = try c.decodeIfPresent(ExecutorRecord.self, forKey: .stageExecutor)
+        stageAttempt = try c.decodeIfPresent(Int.self, forKey: .stageAttempt)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -74,6 +81,7 @@ public struct StateFile: Sendable, Equatable, Codable {
         try c.encode(stageInstance, forKey: .stageInstance)
         try c.encode(stageCgroup, forKey: .stageCgroup)
         try c.encodeIfPresent(stageExecutor, forKey: .stageExecutor)
+        try c.encodeIfPresent(stageAttempt, forKey: .stageAttempt)
     }
 
     /// Writes `state.json` atomically (temp file, fsync, rename, fsync directory).

@@ -56,13 +56,13 @@ extension Engine {
         guard previous.stageActive, let executorRecord = persisted.stageExecutor, let token = persisted.stageInstance,
             let stage = previous.phase.stage
         else { return false }
-        let retries = config.stages[stage]?.retries ?? 0
+        let total = (config.stages[stage]?.retries ?? 0) + 1
         let attempt = StageAttempt(
             stage: stage,
             round: previous.round,
             runID: previous.runID,
-            number: 1,
-            total: retries + 1
+            number: min(max(persisted.stageAttempt ?? 1, 1), total),
+            total: total
         )
         state = previous
         guard launchAttempt(attempt, adopting: StageAdoption(record: executorRecord, token: token)) else {

@@ -296,7 +296,8 @@ public actor Engine {
             allowedFailures: state.allowedFailures,
             stageInstance: current?.token,
             stageCgroup: current?.cgroupPath,
-            stageExecutor: current?.handle.executorRecord
+            stageExecutor: current?.handle.executorRecord,
+            stageAttempt: current?.attempt.number
         )
         do { try file.write(to: config.stateFilePath) } catch {
             stateFileWriteFailed("\(error)")

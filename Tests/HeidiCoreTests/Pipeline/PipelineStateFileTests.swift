@@ -70,4 +70,15 @@ struct PipelineStateFileTests {
         #expect(String(decoding: bytes, as: UTF8.self).contains(#""stage_executor":{"#))
         #expect(try JSONCoding.decode(StateFile.self, from: bytes).stageExecutor == record)
     }
+
+    @Test("the running stage's attempt number survives the file; a file without one reads as nil")
+    func stageAttemptSurvivesTheFile() throws {
+        var file = Self.file(PipelineState())
+        #expect(!String(decoding: try JSONCoding.encode(file), as: UTF8.self).contains("stage_attempt"))
+        #expect(try JSONCoding.decode(StateFile.self, from: try JSONCoding.encode(file)).stageAttempt == nil)
+        file.stageAttempt = 2
+        let bytes = try JSONCoding.encode(file)
+        #expect(String(decoding: bytes, as: UTF8.self).contains(#""stage_attempt":2"#))
+        #expect(try JSONCoding.decode(StateFile.self, from: bytes).stageAttempt == 2)
+    }
 }

@@ -198,3 +198,14 @@ def test_web_error_mapping() -> None:
     gone = error_for(502, b'{"error":{"code":"unavailable","message":"cannot connect"}}', "u", web=True)
     assert isinstance(gone, heidi.NotRunning) and gone.exit_code == 3 and "cannot reach heidid" in str(gone)
     assert isinstance(error_for(421, b"", "u", web=True), heidi.BadRequest)
+
+
+def test_child_executor_fields() -> None:
+    from heidi._errors import ProtocolError
+    from heidi._types import Child
+    child = {"pid": 7, "pgid": 7, "argv": ["sbatch"], "started_at": "t", "elapsed_s": 1.5, "timeout_s": None}
+    assert Child.from_json(child).executor is None
+    slurm = {"executor": "slurm", "job_id": "42", "state": "RUNNING", "nodes": "n1"}
+    assert Child.from_json({**child, "executor": slurm}).executor == slurm
+    with pytest.raises(ProtocolError, match="executor"):
+        Child.from_json({**child, "executor": {"job_id": 42}})

@@ -94,6 +94,12 @@ class _Fields:
             raise ProtocolError(f"{self.what}: key {key!r} must hold strings")
         return list(value)
 
+    def opt_strings(self, key: str) -> dict[str, str] | None:
+        value = self.opt_obj(key)
+        if value is not None and not all(isinstance(v, str) for v in value.values()):
+            raise ProtocolError(f"{self.what}: key {key!r} must map names to strings")
+        return None if value is None else dict(value)
+
     def numbers(self, key: str) -> dict[str, float]:
         value = self.obj_or_empty(key)
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values()):
@@ -135,6 +141,9 @@ class Child:
     usage: dict[str, float] | None
     #: Parsed progress (``done``/``total``/…), when the daemon reports it.
     progress: Progress | None
+    #: Where the stage runs when it is not heidid's own child (SPEC §13): the executor's fields as strings, e.g.
+    #: ``{"executor": "slurm", "job_id": "42", "state": "RUNNING", "nodes": "n1"}``. None for a local stage.
+    executor: dict[str, str] | None = None
 
     @classmethod
     def from_json(cls, obj: JSONObject) -> Child:
@@ -145,7 +154,8 @@ class Child:
                    f.opt_number("timeout_s"), f.opt_string("status"),
                    f.numbers("counters") if f.opt_obj("counters") is not None else None,
                    f.numbers("usage") if f.opt_obj("usage") is not None else None,
-                   Progress.from_json(progress) if progress else None)
+                   Progress.from_json(progress) if progress else None,
+                   f.opt_strings("executor"))
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ extension ClientError {
         case .incompatible: return "incompatible"
         case .protocolError: return "protocol_error"
         case .io: return "io_error"
+        case .timedOut: return "timeout"
         }
     }
 }

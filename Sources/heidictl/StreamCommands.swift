@@ -142,7 +142,7 @@ extension ClientError {
     var isRetryable: Bool {
         switch self {
         case .noSocket, .staleSocket, .protocolError, .io: return true
-        case .permissionDenied, .incompatible: return false
+        case .permissionDenied, .incompatible, .timedOut: return false
         }
     }
 }

@@ -15,6 +15,8 @@ enum ClientError: Error, CustomStringConvertible {
     case incompatible(String)
     case protocolError(String)
     case io(String)
+    /// Nothing arrived from the daemon for `readTimeout` seconds.
+    case timedOut(String)
 
     var description: String {
         switch self {
@@ -31,6 +33,7 @@ enum ClientError: Error, CustomStringConvertible {
         case .incompatible(let message): return message
         case .protocolError(let message): return "unexpected answer from heidid: \(message)"
         case .io(let message): return message
+        case .timedOut(let path): return "no answer from heidid at \(path) in time"
         }
     }
 
@@ -38,7 +41,7 @@ enum ClientError: Error, CustomStringConvertible {
         switch self {
         case .noSocket, .staleSocket: return 3
         case .permissionDenied: return 4
-        case .protocolError, .io, .incompatible: return 5
+        case .protocolError, .io, .incompatible, .timedOut: return 5
         }
     }
 }
@@ -56,6 +59,8 @@ struct UnixHTTPClient {
     /// The configuration whose `control.group` a permission error explains (read only then).
     var configPath: String? = nil
     var environment: [String: String] = [:]
+    /// Seconds a read may wait for the daemon before it fails with `ClientError.timedOut`; nil waits for ever.
+    var readTimeout: Double? = nil
 
     func request(_ method: String, _ path: String, body: [UInt8]? = nil) throws(ClientError) -> HTTPReply {
         var reply = HTTPReply(status: 0, body: [])
@@ -63,18 +68,25 @@ struct UnixHTTPClient {
         return reply
     }
 
-    /// Sends a request and calls `onChunk` with the status and body bytes as they arrive (for followed streams).
-    /// Returns the status, the headers and the trailers of a chunked body (names lower case).
+    /// Sends a request and calls `onChunk` with the status and body bytes as they arrive (for followed streams),
+    /// until the body ends or `enough` says so after a chunk (the connection is then closed). Returns the status, the
+    /// headers and the trailers of a chunked body (names lower case).
     @discardableResult
     func stream(
         _ method: String,
         _ path: String,
         body: [UInt8]? = nil,
         onHeaders: (Int, [String: String]) -> Void = { _, _ in },
+        enough: () -> Bool = { false },
         onChunk: (Int, [UInt8]) -> Void
     ) throws(ClientError) -> (status: Int, headers: [String: String], trailers: [String: String]) {
         let fd = try connectSocket()
         defer { close(fd) }
+        if let readTimeout {
+            let seconds = max(readTimeout, 0.001)
+            var limit = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1e6))
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        }
         var head = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nUser-Agent: heidictl\r\n"
         if let body {
             head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n"
@@ -83,7 +95,7 @@ struct UnixHTTPClient {
         }
         head += "\r\n"
         try writeAll(fd, Array(head.utf8) + (body ?? []))
-        var reader = SocketReader(fd: fd)
+        var reader = SocketReader(fd: fd, socketPath: socketPath)
         let statusLine = try reader.line()
         let parts = statusLine.split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]) else {
@@ -108,12 +120,13 @@ struct UnixHTTPClient {
                 }
                 if size == 0 { return (status, headers, try reader.fields()) }
                 onChunk(status, try reader.bytes(size))
+                if enough() { return (status, headers, [:]) }
                 _ = try reader.line()
             }
         } else if let length {
             onChunk(status, try reader.bytes(length))
         } else {
-            while let chunk = try reader.some() { onChunk(status, chunk) }
+            while !enough(), let chunk = try reader.some() { onChunk(status, chunk) }
         }
         return (status, headers, [:])
     }
@@ -160,11 +173,16 @@ struct UnixHTTPClient {
 /// Buffered reads from a socket.
 struct SocketReader {
     let fd: Int32
+    /// Named in a timeout.
+    let socketPath: String
     private var buffer: [UInt8] = []
     private var position = 0
     private var eof = false
 
-    init(fd: Int32) { self.fd = fd }
+    init(fd: Int32, socketPath: String) {
+        self.fd = fd
+        self.socketPath = socketPath
+    }
 
     private mutating func fill() throws(ClientError) -> Bool {
         if eof { return false }
@@ -176,6 +194,7 @@ struct SocketReader {
         while true {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { throw .timedOut(socketPath) }
             if n < 0 { throw .io("reading from heidid: \(String(cString: strerror(errno)))") }
             if n == 0 {
                 eof = true

@@ -74,7 +74,7 @@ final class Session {
     /// Every process started for this session (daemon, stages, heidictl) has this environment entry.
     let marker: String
     private(set) var configPath: String?
-    private let environment: [String: String]
+    let environment: [String: String]
     private var daemons: [DaemonProcess] = []
 
     /// The daemon started last.

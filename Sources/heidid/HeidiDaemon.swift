@@ -132,6 +132,7 @@ struct HeidiDaemon: AsyncParsableCommand {
         umask(0o027)
         Self.raiseDescriptorLimit()
         let notifier = SystemdNotifier()
+        defer { notifier.flush() }  // STOPPING=1 and the last STATUS= reach systemd before heidid exits
         let mirror: (any EventMirror)? = FileSystem.exists("/run/systemd/journal/socket") ? JournaldMirror() : nil
         // Local stages are supervised children; `executor: slurm` stages are batch jobs (docs/slurm.md).
         let launcher = ExecutorLauncher(

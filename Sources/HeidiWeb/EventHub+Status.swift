@@ -26,7 +26,7 @@ extension EventHub {
                     }
                 }
             }
-            try? await Task.sleep(nanoseconds: backoff)
+            await LoopSleep.sleep(nanoseconds: backoff)
             backoff = min(backoff * 2, 5_000_000_000)
         }
     }

@@ -37,7 +37,7 @@ extension EventHub {
                 }
                 setConnected(false)
             }
-            try? await Task.sleep(nanoseconds: backoff)
+            await LoopSleep.sleep(nanoseconds: backoff)
             backoff = min(backoff * 2, 5_000_000_000)
         }
     }

@@ -135,7 +135,7 @@ public final class EventHub: Sendable {
                 case .terminated: return false
                 case .dropped:
                     guard waited < backlogPatience else { return false }
-                    try? await Task.sleep(nanoseconds: 5_000_000)
+                    await LoopSleep.sleep(nanoseconds: 5_000_000)
                     waited += 5_000_000
                     continue
                 @unknown default: return false

@@ -1,6 +1,7 @@
 import HeidiAPI
 import HeidiCore
 import HeidiFleet
+import NIOPosix
 
 /// The dashboard's fleet routes (docs/fleet.md): `/fleet/v1/*` for workers (their token or the shared secret; no
 /// cookies, no Host check: a browser cannot send a worker's token), and `/api/v1/fleet*` for the fleet page, behind
@@ -89,11 +90,15 @@ struct FleetRoutes: Sendable {
                 return .error(404, "not_found", "no worker named \(name)")
             }
             let after = UInt64(request.query["after"] ?? "0") ?? 0
-            let batch = JournalSource(path: path).read(after: after, maxBytes: 256 * 1024)
+            // A file read of up to 256 KiB: on NIO's thread pool, not on the event loop this task runs on.
+            let bytes =
+                (try? await NIOThreadPool.singleton.runIfActive {
+                    JournalSource(path: path).read(after: after, maxBytes: 256 * 1024)?.bytes ?? []
+                }) ?? []
             return WebResponse(
                 status: 200,
                 headers: [("Content-Type", "application/x-ndjson")],
-                body: .bytes(batch?.bytes ?? [])
+                body: .bytes(bytes)
             )
         case ("GET", "relay", 7) where ["scalars", "logs", "status", "health"].contains(parts[6]):
             var target = "/api/v1/" + parts[6]

@@ -136,7 +136,8 @@ public struct ControlSocketUpstream: HeidiUpstream {
                         case .body(let buffer):
                             // Backpressure: wait while the consumer is 4096 chunks behind, never drop.
                             while case .dropped = continuation.yield(Array(buffer.readableBytesView)) {
-                                try await Task.sleep(nanoseconds: 10_000_000)
+                                await LoopSleep.sleep(nanoseconds: 10_000_000)
+                                try Task.checkCancellation()
                             }
                         case .end:
                             return

@@ -70,7 +70,7 @@ extension WebRouter {
             items: for await item in items {
                 let bytes = LiveFormat.sse(item)
                 while case .dropped = continuation.yield(bytes) {
-                    try? await Task.sleep(nanoseconds: 5_000_000)
+                    await LoopSleep.sleep(nanoseconds: 5_000_000)
                     if Task.isCancelled { break items }
                 }
             }
@@ -78,7 +78,7 @@ extension WebRouter {
         }
         let ticker = Task {
             while !Task.isCancelled {
-                try? await Task.sleep(nanoseconds: interval * 1_000_000_000)
+                await LoopSleep.sleep(nanoseconds: interval * 1_000_000_000)
                 if Task.isCancelled { break }
                 _ = continuation.yield(Array(": keep-alive\n\n".utf8))
             }

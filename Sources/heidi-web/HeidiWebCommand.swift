@@ -4,16 +4,14 @@ import HeidiFleet
 import HeidiWeb
 import NIOCore
 import NIOPosix
-import UnixSignals
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// `heidi-web`: the dashboard, authenticated telemetry and live events, a client of heidid's control socket
-/// (SPEC §12).
-@main
-struct HeidiWebCommand: AsyncParsableCommand {
+/// (SPEC §12). Its entry point is ``HeidiWebMain``, which parses it and calls ``serve(until:)``.
+struct HeidiWebCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "heidi-web",
         abstract: "The heidi dashboard: serves the page, the API and live events over HTTP(S), as a client of heidid.",
@@ -42,7 +40,9 @@ struct HeidiWebCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Check the configuration, print a summary and exit (0 valid, 2 invalid).")
     var checkConfig = false
 
-    func run() async throws {
+    /// Serves until `stop` completes (``HeidiWebMain`` completes it on SIGTERM or SIGINT); returns at once after
+    /// `--check-config`.
+    func serve(until stop: EventLoopFuture<Void>) async throws {
         let environment = ProcessEnvironment.current()
         let options = WebOptions(
             configPath: config,
@@ -112,7 +112,7 @@ struct HeidiWebCommand: AsyncParsableCommand {
                     group.addTask {
                         while !Task.isCancelled {
                             await fleet.tick()
-                            try? await Task.sleep(nanoseconds: 1_000_000_000)
+                            await LoopSleep.sleep(nanoseconds: 1_000_000_000)
                         }
                     }
                 }
@@ -124,8 +124,7 @@ struct HeidiWebCommand: AsyncParsableCommand {
                 }
             }
         }
-        signal(SIGPIPE, SIG_IGN)
-        for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) { break }
+        try? await stop.get()
         hubTask.cancel()
         fleetTask.cancel()
         try? await channel.close()

@@ -111,8 +111,9 @@ static inline int word_at(const unsigned char *bytes, size_t count, size_t offse
     return 1;
 }
 
-/* Compares the words of `buckets` at `offset` and records each one found (each one that may begin an assignment,
- * for the words that need one, with HEIDI_SCAN_OPTION_ASSIGNMENTS). Inlined: a training log has one on every line. */
+/* Compares the words of `buckets` (not 0) at `offset` and records each one found (each one that may begin an
+ * assignment, for the words that need one, with HEIDI_SCAN_OPTION_ASSIGNMENTS). Inlined: a training log has one on
+ * every line. */
 static inline __attribute__((always_inline)) void check_candidate(const unsigned char *bytes, size_t count,
                                                                   size_t offset, unsigned buckets,
                                                                   const heidi_trigger_table *table, uint32_t *hits,

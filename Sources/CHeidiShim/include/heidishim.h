@@ -99,7 +99,7 @@ int heidi_trigger_table_init(heidi_trigger_table *table, const char *const *word
 
 /// Marks word `word` (an index given to heidi_trigger_table_init) as one whose every secret is an assignment to a
 /// name holding it (`token=…`, `API_KEY: …`): no other pattern can start where it stands. Returns 0, or -1 when
-/// there is no such word.
+/// there is no such word or it holds a byte no name may hold (`[A-Za-z0-9_.-]`).
 int heidi_trigger_table_require_separator(heidi_trigger_table *table, size_t word);
 
 enum { HEIDI_SCAN_ESCAPE = 1, HEIDI_SCAN_CARRIAGE_RETURN = 2, HEIDI_SCAN_NON_ASCII = 4 };

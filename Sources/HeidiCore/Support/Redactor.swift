@@ -31,7 +31,8 @@ public enum Redactor {
         // below still runs for every hit it reports). Not the private key trigger: its hit sends lines the slow way.
         for (index, word) in triggers.enumerated()
         where UInt32(index) != privateKeyTrigger && SecretPatterns.onlyAssignmentsBegin(at: word) {
-            _ = heidi_trigger_table_require_separator(table, index)
+            let marked = heidi_trigger_table_require_separator(table, index)
+            precondition(marked == 0, "the trigger word '\(word)' cannot be filtered by its separator")
         }
         return UnsafePointer(table)
     }()

@@ -63,15 +63,47 @@ int heidi_trigger_table_init(heidi_trigger_table *table, const char *const *word
     return 0;
 }
 
-static int word_at(const unsigned char *bytes, size_t count, size_t offset, const heidi_trigger_table *table, size_t w) {
-    size_t length = table->word_length[w];
-    if (count - offset < length) return 0;
-    size_t k = 0;
-    if (count - offset >= 8) {
+/* What each byte is to an assignment (SecretPatterns' name characters `[A-Za-z0-9_.-]`, ASCII whitespace, quotes,
+ * separators) and bytes >= 0x80, which may begin Unicode whitespace. A table: this runs for every trigger word. */
+enum { NAME = 1, SPACE = 2, QUOTE = 4, SEPARATOR = 8, HIGH = 16 };
+static const unsigned char byte_class[256] = {
+    ['a' ... 'z'] = NAME, ['A' ... 'Z'] = NAME, ['0' ... '9'] = NAME, ['_'] = NAME, ['.'] = NAME, ['-'] = NAME,
+    [' '] = SPACE, ['\t' ... '\r'] = SPACE, ['"'] = QUOTE, ['\''] = QUOTE, ['='] = SEPARATOR, [':'] = SEPARATOR,
+    [0x80 ... 0xff] = HIGH,
+};
+
+int heidi_trigger_table_require_separator(heidi_trigger_table *table, size_t word) {
+    if (word >= table->word_count) return -1;
+    // The name run is skipped from the word's end: every byte of the word must be one of a name.
+    for (size_t k = 0; k < table->word_length[word]; k++) {
+        if (!(byte_class[table->word_text[word][k]] & NAME)) return -1;
+    }
+    table->word_needs_separator[word] = 1;
+    return 0;
+}
+
+/* Whether an assignment's separator may follow the name run that goes on at `index` (the end of a trigger word):
+ * SecretPatterns' separatorEnd (an optional quote, whitespace, `=` or `:`) with any byte >= 0x80 or the buffer's end
+ * counted as a maybe. Most trigger words of ordinary output ("tokens/s", "monkey") fail at the first byte after
+ * the name. */
+static inline int may_be_assigned(const unsigned char *bytes, size_t count, size_t index) {
+    while (index < count && (byte_class[bytes[index]] & NAME)) index++;
+    if (index < count && (byte_class[bytes[index]] & QUOTE)) index++;
+    while (index < count && (byte_class[bytes[index]] & SPACE)) index++;
+    return index >= count || (byte_class[bytes[index]] & (SEPARATOR | HIGH));
+}
+
+static inline int word_at(const unsigned char *bytes, size_t count, size_t offset, const heidi_trigger_table *table,
+                          size_t w) {
+    size_t length = table->word_length[w], left = count - offset, k = 0;
+    if (left >= 8) {
         uint64_t head;
         memcpy(&head, bytes + offset, 8);
         if (((head | table->word_head_fold[w]) & table->word_head_mask[w]) != table->word_head[w]) return 0;
+        if (length <= 8) return 1;  // most words: one load and compare
         k = 8;
+    } else if (left < length) {
+        return 0;
     }
     for (; k < length; k++) {
         if ((bytes[offset + k] | table->word_fold[w][k]) != table->word_text[w][k]) return 0;
@@ -79,18 +111,27 @@ static int word_at(const unsigned char *bytes, size_t count, size_t offset, cons
     return 1;
 }
 
-/* Compares the words of `buckets` at `offset` and records each one found. */
-static void check_candidate(const unsigned char *bytes, size_t count, size_t offset, unsigned buckets,
-                            const heidi_trigger_table *table, uint32_t *hits, size_t capacity, size_t *found) {
-    for (; buckets; buckets &= buckets - 1) {
+/* Compares the words of `buckets` (not 0) at `offset` and records each one found (each one that may begin an
+ * assignment, for the words that need one, with HEIDI_SCAN_OPTION_ASSIGNMENTS). Inlined: a training log has one on
+ * every line. */
+static inline __attribute__((always_inline)) void check_candidate(const unsigned char *bytes, size_t count,
+                                                                  size_t offset, unsigned buckets,
+                                                                  const heidi_trigger_table *table, uint32_t *hits,
+                                                                  size_t capacity, size_t *found, int options) {
+    do {
         int bucket = __builtin_ctz(buckets);
-        for (int i = 0; i < table->bucket_size[bucket]; i++) {
-            size_t w = table->bucket_words[bucket][i];
+        buckets &= buckets - 1;
+        const unsigned char *words = table->bucket_words[bucket];
+        for (int i = 0, size = table->bucket_size[bucket]; i < size; i++) {
+            size_t w = words[i];
             if (!word_at(bytes, count, offset, table, w)) continue;
+            if ((options & HEIDI_SCAN_OPTION_ASSIGNMENTS) && table->word_needs_separator[w]
+                && !may_be_assigned(bytes, count, offset + table->word_length[w]))
+                continue;
             if (*found < capacity) hits[*found] = (uint32_t)(offset << 5 | w);
             *found += 1;
         }
-    }
+    } while (buckets);
 }
 
 /* The buckets whose words may start at `bytes[0]` (three bytes are there). */
@@ -104,7 +145,7 @@ static unsigned scalar_buckets(const heidi_trigger_table *table, const unsigned 
 
 /* Bytes [offset, count) one at a time: the tail after the vector loop, and the whole scan without AVX2. */
 static long scan_scalar(const unsigned char *bytes, size_t count, size_t offset, const heidi_trigger_table *table,
-                        uint32_t *hits, size_t capacity, size_t *found, int *flags) {
+                        uint32_t *hits, size_t capacity, size_t *found, int *flags, int options) {
     long lines = 0;
     for (; offset < count; offset++) {
         unsigned char byte = bytes[offset];
@@ -114,7 +155,7 @@ static long scan_scalar(const unsigned char *bytes, size_t count, size_t offset,
         if (byte >= 0x80) *flags |= HEIDI_SCAN_NON_ASCII;
         if (offset + 2 < count) {
             unsigned buckets = scalar_buckets(table, bytes + offset);
-            if (buckets) check_candidate(bytes, count, offset, buckets, table, hits, capacity, found);
+            if (buckets) check_candidate(bytes, count, offset, buckets, table, hits, capacity, found, options);
         }
     }
     return lines;
@@ -131,7 +172,7 @@ static inline __m256i vector_buckets(__m256i low, __m256i high, __m256i bytes) {
 
 __attribute__((target("avx2")))
 static long scan_avx2(const unsigned char *bytes, size_t count, const heidi_trigger_table *table, uint32_t *hits,
-                      size_t capacity, size_t *found, int *flags) {
+                      size_t capacity, size_t *found, int *flags, int options) {
     __m256i lows[3], highs[3];
     for (int position = 0; position < 3; position++) {
         lows[position] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)table->nibble_low[position]));
@@ -146,7 +187,9 @@ static long scan_avx2(const unsigned char *bytes, size_t count, const heidi_trig
     // 34 bytes per step: the candidate test looks at each byte and the two after it.
     while (offset + 34 <= count) {
         __m256i newlines = zero;
-        for (int step = 0; step < 255 && offset + 34 <= count; step++, offset += 32) {
+        // At most 255 steps, none reading past `count`: one comparison per step.
+        size_t last = count - 34 < offset + 254 * 32 ? count - 34 : offset + 254 * 32;
+        for (; offset <= last; offset += 32) {
             __m256i v = _mm256_loadu_si256((const __m256i *)(bytes + offset));
             __m256i candidates = vector_buckets(lows[0], highs[0], v);
             for (int position = 1; position < 3; position++) {
@@ -163,7 +206,7 @@ static long scan_avx2(const unsigned char *bytes, size_t count, const heidi_trig
                 _mm256_storeu_si256((__m256i *)masks, candidates);
                 while (positions) {
                     int k = __builtin_ctz(positions);
-                    check_candidate(bytes, count, offset + (size_t)k, masks[k], table, hits, capacity, found);
+                    check_candidate(bytes, count, offset + (size_t)k, masks[k], table, hits, capacity, found, options);
                     positions &= positions - 1;
                 }
             }
@@ -175,25 +218,28 @@ static long scan_avx2(const unsigned char *bytes, size_t count, const heidi_trig
     if (_mm256_movemask_epi8(escapes)) *flags |= HEIDI_SCAN_ESCAPE;
     if (_mm256_movemask_epi8(carriages)) *flags |= HEIDI_SCAN_CARRIAGE_RETURN;
     if (_mm256_movemask_epi8(non_ascii)) *flags |= HEIDI_SCAN_NON_ASCII;
-    return lines + scan_scalar(bytes, count, offset, table, hits, capacity, found, flags);
+    return lines + scan_scalar(bytes, count, offset, table, hits, capacity, found, flags, options);
 }
 #endif
 
-long heidi_scan_text(const unsigned char *bytes, size_t count, const heidi_trigger_table *table, uint32_t *hits,
-                     size_t capacity, size_t *hit_count, int *flags) {
+long heidi_scan_text_with(const unsigned char *bytes, size_t count, const heidi_trigger_table *table, uint32_t *hits,
+                          size_t capacity, size_t *hit_count, int *flags, int options) {
+    *hit_count = 0;
+    *flags = 0;
 #if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx2")) {
-        *hit_count = 0;
-        *flags = 0;
-        return scan_avx2(bytes, count, table, hits, capacity, hit_count, flags);
+    if (!(options & HEIDI_SCAN_OPTION_SCALAR) && __builtin_cpu_supports("avx2")) {
+        return scan_avx2(bytes, count, table, hits, capacity, hit_count, flags, options);
     }
 #endif
-    return heidi_scan_text_scalar(bytes, count, table, hits, capacity, hit_count, flags);
+    return scan_scalar(bytes, count, 0, table, hits, capacity, hit_count, flags, options);
+}
+
+long heidi_scan_text(const unsigned char *bytes, size_t count, const heidi_trigger_table *table, uint32_t *hits,
+                     size_t capacity, size_t *hit_count, int *flags) {
+    return heidi_scan_text_with(bytes, count, table, hits, capacity, hit_count, flags, 0);
 }
 
 long heidi_scan_text_scalar(const unsigned char *bytes, size_t count, const heidi_trigger_table *table, uint32_t *hits,
                             size_t capacity, size_t *hit_count, int *flags) {
-    *hit_count = 0;
-    *flags = 0;
-    return scan_scalar(bytes, count, 0, table, hits, capacity, hit_count, flags);
+    return heidi_scan_text_with(bytes, count, table, hits, capacity, hit_count, flags, HEIDI_SCAN_OPTION_SCALAR);
 }

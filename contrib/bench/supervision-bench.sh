@@ -6,15 +6,22 @@
 #   - idle daemon with one quiet running child: CPU ticks over 60 s
 # Builds release binaries into .build-release; installs supervisor with pip when it is missing.
 # Knobs: BLOCK_LINES (4000000 = 280 MB), LINE_LINES (2000000 = 140 MB), REPEAT (5), STOP_TRIALS (5), IDLE_SECONDS (60),
-# BENCH_DIR (where logs go; default /dev/shm, so the disk's writeback decides nothing), PAGE_REPORTING_ORDER (below).
+# BENCH_DIR (where logs go; default /dev/shm, so the disk's writeback decides nothing), PAGE_REPORTING_ORDER (below),
+# BIN_DIR (a directory with heidid and heidictl to measure instead of building them: e.g. an earlier commit's, for a
+# before/after comparison on the same machine).
 set -euo pipefail
 export HEIDI_STATIC_LINK=1  # measure the installed binaries' link (Package.swift), as `make release` builds them
 cd "$(dirname "$0")/../.."
-echo "==> building release binaries"
-for product in heidid heidictl heidi-exec; do
-    swift build -c release --static-swift-stdlib --scratch-path .build-release --product "$product" >/dev/null
-done
-BIN=$(swift build -c release --static-swift-stdlib --scratch-path .build-release --show-bin-path)
+if [[ -n "${BIN_DIR:-}" ]]; then
+    BIN=$(cd "$BIN_DIR" && pwd)
+    echo "==> measuring the binaries in $BIN"
+else
+    echo "==> building release binaries"
+    for product in heidid heidictl heidi-exec; do
+        swift build -c release --static-swift-stdlib --scratch-path .build-release --product "$product" >/dev/null
+    done
+    BIN=$(swift build -c release --static-swift-stdlib --scratch-path .build-release --show-bin-path)
+fi
 python3 -c 'import supervisor' 2>/dev/null || python3 -m pip install -q supervisor
 echo "==> $(nproc) CPUs, $(uname -r), supervisor $(python3 -c 'import supervisor, importlib.metadata as m; print(m.version("supervisor"))')"
 # The facts that explain a difference between machines: the CPU (and whether the text scan's AVX2 path runs), a VM

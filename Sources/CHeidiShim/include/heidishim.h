@@ -87,13 +87,28 @@ typedef struct heidi_trigger_table {
     uint64_t word_head[HEIDI_TRIGGER_WORDS_MAX], word_head_fold[HEIDI_TRIGGER_WORDS_MAX], word_head_mask[HEIDI_TRIGGER_WORDS_MAX];
     unsigned char word_text[HEIDI_TRIGGER_WORDS_MAX][HEIDI_TRIGGER_WORD_LENGTH_MAX];
     unsigned char word_fold[HEIDI_TRIGGER_WORDS_MAX][HEIDI_TRIGGER_WORD_LENGTH_MAX];
+    /// Words that can only begin a secret as part of an assignment's name (set by
+    /// heidi_trigger_table_require_separator): with HEIDI_SCAN_OPTION_ASSIGNMENTS their hits are reported only
+    /// when a separator may follow the name.
+    unsigned char word_needs_separator[HEIDI_TRIGGER_WORDS_MAX];
 } heidi_trigger_table;
 
 /// Prepares `count` trigger words (ASCII, 3 to 16 bytes, letters matched in either case; at most 32 words with at
 /// most 8 different first letters). Returns 0, or -1 when the words do not fit.
 int heidi_trigger_table_init(heidi_trigger_table *table, const char *const *words, size_t count);
 
+/// Marks word `word` (an index given to heidi_trigger_table_init) as one whose every secret is an assignment to a
+/// name holding it (`token=…`, `API_KEY: …`): no other pattern can start where it stands. Returns 0, or -1 when
+/// there is no such word or it holds a byte no name may hold (`[A-Za-z0-9_.-]`).
+int heidi_trigger_table_require_separator(heidi_trigger_table *table, size_t word);
+
 enum { HEIDI_SCAN_ESCAPE = 1, HEIDI_SCAN_CARRIAGE_RETURN = 2, HEIDI_SCAN_NON_ASCII = 4 };
+
+/// Options of heidi_scan_text_with: the scalar loop even where AVX2 runs (tests compare the two); hits of words
+/// marked by heidi_trigger_table_require_separator only where the name run from the hit is followed by an
+/// optional quote, ASCII whitespace and `=` or `:` (or by a byte >= 0x80, which may begin Unicode whitespace, or
+/// by the end of the buffer). A hit left out that way cannot begin an assignment, so it cannot begin a secret.
+enum { HEIDI_SCAN_OPTION_SCALAR = 1, HEIDI_SCAN_OPTION_ASSIGNMENTS = 2 };
 
 /// One pass over `count` bytes: returns the number of newlines; sets `*flags` to the HEIDI_SCAN_ bits of what it
 /// saw (ESC, CR, bytes >= 0x80); stores every occurrence of a trigger word, in order, as `offset << 5 | word` in
@@ -105,6 +120,10 @@ long heidi_scan_text(const unsigned char *bytes, size_t count, const heidi_trigg
 /// heidi_scan_text without vector instructions: what CPUs without AVX2 run (tests compare the two).
 long heidi_scan_text_scalar(const unsigned char *bytes, size_t count, const heidi_trigger_table *table, uint32_t *hits,
                             size_t capacity, size_t *hit_count, int *flags);
+
+/// heidi_scan_text with HEIDI_SCAN_OPTION_ bits.
+long heidi_scan_text_with(const unsigned char *bytes, size_t count, const heidi_trigger_table *table, uint32_t *hits,
+                          size_t capacity, size_t *hit_count, int *flags, int options);
 
 int heidi_wifexited(int status);
 int heidi_wexitstatus(int status);

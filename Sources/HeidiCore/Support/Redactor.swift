@@ -26,6 +26,14 @@ public enum Redactor {
             heidi_trigger_table_init(table, $0.baseAddress, $0.count)
         }
         precondition(status == 0, "the redaction trigger words do not fit heidi_trigger_table")
+        // Words from which only an assignment can begin ("token", "key"): the fast path's scan drops their hits when
+        // no separator follows the name, so the "tokens/s" of every training-log line costs no call (the exact check
+        // below still runs for every hit it reports). Not the private key trigger: its hit sends lines the slow way.
+        for (index, word) in triggers.enumerated()
+        where UInt32(index) != privateKeyTrigger && SecretPatterns.onlyAssignmentsBegin(at: word) {
+            let marked = heidi_trigger_table_require_separator(table, index)
+            precondition(marked == 0, "the trigger word '\(word)' cannot be filtered by its separator")
+        }
         return UnsafePointer(table)
     }()
 
@@ -69,7 +77,16 @@ public enum Redactor {
         guard let base = lines.baseAddress else { return 0 }
         var hitCount = 0
         var flags: Int32 = 0
-        let count = heidi_scan_text(base, lines.count, triggerTable, hits.baseAddress, hits.count, &hitCount, &flags)
+        let count = heidi_scan_text_with(
+            base,
+            lines.count,
+            triggerTable,
+            hits.baseAddress,
+            hits.count,
+            &hitCount,
+            &flags,
+            Int32(HEIDI_SCAN_OPTION_ASSIGNMENTS)
+        )
         guard flags == 0, hitCount <= hits.count else { return nil }
         // Read once, not per hit (a training log has a trigger word on every line: "tokens/s").
         let keyTrigger = privateKeyTrigger
@@ -120,17 +137,28 @@ public enum Redactor {
 
     /// What `heidi_scan_text` (or its scalar version) reports for `bytes`: newlines, flags, and every trigger word
     /// found (for tests).
+    /// `assignments`: as the fast path scans, without the hits of assignment-only words that no separator follows.
     static func textScan(
         _ bytes: [UInt8],
-        scalar: Bool = false
+        scalar: Bool = false,
+        assignments: Bool = false
     ) -> (lines: Int, flags: Int32, hits: [(offset: Int, word: String)]) {
         var hits = [UInt32](repeating: 0, count: bytes.count + 1)
         var hitCount = 0
         var flags: Int32 = 0
-        let scan = scalar ? heidi_scan_text_scalar : heidi_scan_text
+        let options = (scalar ? HEIDI_SCAN_OPTION_SCALAR : 0) | (assignments ? HEIDI_SCAN_OPTION_ASSIGNMENTS : 0)
         let lines = bytes.withUnsafeBufferPointer { buffer in
             hits.withUnsafeMutableBufferPointer {
-                scan(buffer.baseAddress, buffer.count, triggerTable, $0.baseAddress, $0.count, &hitCount, &flags)
+                heidi_scan_text_with(
+                    buffer.baseAddress,
+                    buffer.count,
+                    triggerTable,
+                    $0.baseAddress,
+                    $0.count,
+                    &hitCount,
+                    &flags,
+                    Int32(options)
+                )
             }
         }
         return (lines, flags, hits[0..<hitCount].map { (Int($0 >> 5), triggers[Int($0 & 31)]) })

@@ -80,6 +80,14 @@ enum SecretPatterns {
         return assignment(lines, at: nameStart)?.replacedFrom != nil
     }
 
+    /// Whether every secret that can start where `word` (a trigger word) stands is an assignment to a name holding it:
+    /// no token rule's prefix agrees with `word` as far as both go, so no token can start there.
+    static func onlyAssignmentsBegin(at word: String) -> Bool {
+        let text = lower(word)
+        return !tokenRules.contains { rule in rule.prefixes.contains { $0.starts(with: text) || text.starts(with: $0) }
+        }
+    }
+
     /// The bytes a secret found from the trigger word at `position` occupies, as far as `bytes` shows it: a token
     /// from its prefix, an assignment from the secret name at the end of its name (a cut before that leaves the name's
     /// end, the separator and the value together), a private key block from its `-----BEGIN` line. A cut inside

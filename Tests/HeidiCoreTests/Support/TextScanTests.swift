@@ -79,6 +79,85 @@ struct TextScanTests {
         }
     }
 
+    /// The fast path's scan (`assignments: true`) leaves out the hits of "token", "key", "secret" and "passw" that no
+    /// separator follows. It may leave out only hits from which no secret can start (`mayReplace` false), and must
+    /// leave out the harmless ones, or the exact check still runs at every "tokens/s".
+    @Test(arguments: [false, true])
+    func theFastPathScanDropsOnlyTriggerWordsNoSecretStartsFrom(scalar: Bool) {
+        var random = SplitMix(seed: 0xA551)
+        var dropped = 0
+        var kept = 0
+        for _ in 0..<4_000 {
+            var bytes = Array(Self.line(&random).utf8)
+            bytes.insert(contentsOf: Array(repeating: UInt8(ascii: "."), count: Int(random.next() % 40)), at: 0)
+            let all = Redactor.textScan(bytes, scalar: scalar).hits
+            let filtered = Redactor.textScan(bytes, scalar: scalar, assignments: true)
+            let left = Set(filtered.hits.map { "\($0.offset):\($0.word)" })
+            #expect(left.isSubset(of: all.map { "\($0.offset):\($0.word)" }))
+            for hit in all where !left.contains("\(hit.offset):\(hit.word)") {
+                dropped += 1
+                let secret = bytes.withUnsafeBufferPointer { SecretPatterns.mayReplace(in: $0, at: hit.offset) }
+                #expect(
+                    !secret && hit.word != "private key",
+                    "dropped \(hit.word) at \(hit.offset) of \(String(decoding: bytes, as: UTF8.self).debugDescription)"
+                )
+            }
+            kept += left.count
+        }
+        #expect(dropped > 1_000, "harmless trigger words must be dropped (\(dropped))")
+        #expect(kept > 1_000, "\(kept)")
+    }
+
+    /// Assignments at every offset of a training-log line, with every separator spelling and the name running into
+    /// the end of the buffer: the fast path must send each line with a secret the slow way, exactly as a scan of
+    /// every trigger word with the exact check at each did before the scan filtered them.
+    @Test func assignmentsAtEveryOffsetTakeTheSlowPath() {
+        let line = Array("step 000001234 loss 0.4312 lr 3e-04 tokens/s 51234 elapsed 00:12:31 k".utf8)
+        let secrets = [
+            "token=abc", "TOKEN: x", "api_key =\"v\"", "secret_key\t:\t'v'", "PASSWD= v", "x.token'=v",
+            "my-Key  :  v", "access_key\n=v", "password\"=v", "token=[REDACTED]", "tokens=abc", "tokenizer: x",
+            "token", "key", "api_key=", "secret :",
+        ]
+        for secret in secrets {
+            for offset in 0...line.count {
+                for ending in ["", "\n"] {
+                    var bytes = line
+                    bytes.insert(contentsOf: Array(secret.utf8), at: offset)
+                    bytes += Array(ending.utf8)
+                    let fast = bytes.withUnsafeBufferPointer { Redactor.unchangedLineCount($0) }
+                    #expect(
+                        (fast == nil) == Self.slowPathBeforeTheFilter(bytes),
+                        "\(String(decoding: bytes, as: UTF8.self).debugDescription)"
+                    )
+                }
+            }
+        }
+    }
+
+    /// What `unchangedLineCount` decided before its scan left hits out: nil (the slow path) when any byte needs more
+    /// than a copy, any hit is the private key trigger, or the exact check says a secret may start at any hit.
+    static func slowPathBeforeTheFilter(_ bytes: [UInt8]) -> Bool {
+        let scan = Redactor.textScan(bytes)
+        guard scan.flags == 0 else { return true }
+        return scan.hits.contains { hit in
+            hit.word == "private key"
+                || bytes.withUnsafeBufferPointer { SecretPatterns.mayReplace(in: $0, at: hit.offset) }
+        }
+    }
+
+    /// A training log's progress lines: the fast path's scan leaves no trigger word for the exact check (the
+    /// "tokens/s" of every line used to cost one), across the vector loop's blocks and its scalar tail.
+    @Test(arguments: [false, true])
+    func aTrainingLogLeavesNoTriggerWordForTheExactCheck(scalar: Bool) {
+        var bytes: [UInt8] = []
+        for step in 0..<300 {
+            bytes += Array("step \(100_000 + step) loss 0.4312 lr 3e-04 tokens/s 51234 elapsed 00:12:31 k\n".utf8)
+        }
+        #expect(Redactor.textScan(bytes, scalar: scalar).hits.count == 300)
+        #expect(Redactor.textScan(bytes, scalar: scalar, assignments: true).hits.isEmpty)
+        #expect(bytes.withUnsafeBufferPointer { Redactor.unchangedLineCount($0) } == 300)
+    }
+
     @Test func aLineGoesThroughUnchangedOnlyWhenRedactionWouldLeaveIt() {
         var random = SplitMix(seed: 0xFA57)
         var fastWithTrigger = 0

@@ -172,19 +172,28 @@ struct SocketReader {
             buffer.removeFirst(position)
             position = 0
         }
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { throw .io("reading from heidid: \(String(cString: strerror(errno)))") }
-            if n == 0 {
+            // Read into uninitialised capacity: zeroing 64 KiB first touched 16 pages (16 page faults, a tenth of
+            // a `heidictl status`) for the kilobyte a status answer takes.
+            var failure: Int32 = 0
+            let chunk = [UInt8](unsafeUninitializedCapacity: Self.chunkSize) { storage, count in
+                let n = read(fd, storage.baseAddress, storage.count)
+                failure = n < 0 ? errno : 0
+                count = max(n, 0)
+            }
+            if failure == EINTR { continue }
+            if failure != 0 { throw .io("reading from heidid: \(String(cString: strerror(failure)))") }
+            if chunk.isEmpty {
                 eof = true
                 return false
             }
-            buffer += chunk[0..<n]
+            if buffer.isEmpty { buffer = chunk } else { buffer += chunk }
             return true
         }
     }
+
+    /// The most one read takes in.
+    static let chunkSize = 64 * 1024
 
     mutating func line() throws(ClientError) -> String {
         while true {

@@ -9,10 +9,12 @@
 #   1. idle: a collect pipeline whose stage sleeps; status, events, logs, /metrics and 300 status requests on one
 #      connection (what control-bench.sh measures), then SIGTERM;
 #   2. demo: one full round of the bundled demo pipeline (config/demo.yaml), its status, events and logs, then SIGTERM.
-# The idle run's functions come first. heidictl's order is its `status` and `--json status` against the idle daemon:
-# each run starts a fresh process, so the functions it runs share a few pages instead of faulting in pages all over
-# its 15 MiB of code (82 page faults in .text, 46 with the order; contrib/bench/README.md). Needs valgrind (apt-get install valgrind). Symbols the code no longer has are
-# ignored at link time, so a stale order costs memory, never correctness: regenerate after large changes.
+# The idle run's functions come first. heidictl's order is its `status` and `--json status` against the idle daemon,
+# functions, then the data objects a lackey trace of `status` touches: each run is a fresh process, so what it touches
+# shares a few pages instead of faulting in pages all over its 15 MiB of code and 1.4 MiB of data (182 page faults per
+# status before, 104 with the order; contrib/bench/README.md). Needs valgrind (apt-get install valgrind). Symbols the
+# code no longer has are ignored at link time, so a stale order costs memory, never correctness: regenerate after
+# large changes.
 set -euo pipefail
 export HEIDI_STATIC_LINK=1  # measure the installed binaries' link (Package.swift), as `make release` builds them
 cd "$(dirname "$0")/../.."
@@ -56,6 +58,8 @@ for args in status "--json status"; do
     valgrind --tool=callgrind --dump-instr=yes --demangle=no --callgrind-out-file="$WORK/ctl-${args// /}.callgrind" \
         "$WORK/heidictl" --socket "$SOCK" $args >/dev/null 2>>"$WORK/ctl.log"
 done
+# Every load and store of one `heidictl status`: which data objects its start touches (lackey-data-symbols.py).
+valgrind --tool=lackey --trace-mem=yes --log-file="$WORK/ctl.lackey" "$WORK/heidictl" --socket "$SOCK" status >/dev/null
 ctl events >/dev/null
 ctl logs generate -n 5 >/dev/null 2>&1 || true  # the sleeping stage may not have written a log yet
 printf 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n' >"$WORK/metrics.http"
@@ -79,10 +83,11 @@ finish
 } >contrib/order/heidid.order
 echo "==> contrib/order/heidid.order: $(($(wc -l <contrib/order/heidid.order) - 1)) functions"
 {
-    echo "# Function order for the release heidictl (lld --symbol-ordering-file), written by contrib/order/generate.sh."
+    echo "# Function and data order for the release heidictl (lld --symbol-ordering-file), written by contrib/order/generate.sh."
     contrib/order/callgrind-symbols.py "$WORK/heidictl" "$WORK/ctl-status.callgrind" "$WORK/ctl---jsonstatus.callgrind"
+    contrib/order/lackey-data-symbols.py "$WORK/heidictl" "$WORK/ctl.lackey"
 } >contrib/order/heidictl.order
-echo "==> contrib/order/heidictl.order: $(($(wc -l <contrib/order/heidictl.order) - 1)) functions"
+echo "==> contrib/order/heidictl.order: $(($(wc -l <contrib/order/heidictl.order) - 1)) functions and data objects"
 # SwiftPM does not know the order files are inputs of the link: remove the release binaries so the next build
 # relinks them with the new orders.
 rm -f "$BIN/heidid" .build-release/release/heidid "$BIN/heidictl" .build-release/release/heidictl

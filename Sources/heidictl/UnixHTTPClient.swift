@@ -55,7 +55,9 @@ struct UnixHTTPClient {
     let socketPath: String
     /// The configuration whose `control.group` a permission error explains (read only then).
     var configPath: String? = nil
-    var environment: [String: String] = [:]
+    /// The environment that configuration is read with; nil: the process's, read only when a permission error is
+    /// explained (building it is a tenth of a `heidictl status --socket`, which needs nothing from it otherwise).
+    var environment: [String: String]? = nil
 
     func request(_ method: String, _ path: String, body: [UInt8]? = nil) throws(ClientError) -> HTTPReply {
         var reply = HTTPReply(status: 0, body: [])
@@ -128,6 +130,7 @@ struct UnixHTTPClient {
             case EACCES, EPERM:
                 var blocker = FileOwnership.describeBlocker(of: socketPath)
                 // Only a configuration file that names this socket describes the daemon behind it.
+                let environment = self.environment ?? ProcessEnvironment.current()
                 if ConfigLoader.configPath(explicit: configPath, environment: environment) != nil,
                     let config = try? ConfigLoader.load(path: configPath, environment: environment),
                     config.socketPath == socketPath,

@@ -70,6 +70,9 @@ public protocol ControlBackend: Sendable {
     /// The status now, without waiting for anything (the control server answers it on the connection's event loop);
     /// nil while the daemon is still starting.
     func publishedStatus() -> StatusSnapshot?
+    /// `publishedStatus()`'s JSON followed by a newline, byte for byte (the body of `GET /api/v1/status`); a backend
+    /// that keeps the status encoded answers it without encoding the whole snapshot per request.
+    func publishedStatusJSON() -> [UInt8]?
     /// The status now, then one status object per change (NDJSON), for `GET /api/v1/status?watch=1`.
     func statusUpdates() -> AsyncStream<[UInt8]>
     /// True once the daemon is fully up (journal checked, state recovered).
@@ -111,6 +114,8 @@ extension ControlBackend {
 }
 
 extension ControlBackend {
+    public func publishedStatusJSON() -> [UInt8]? { publishedStatus().map { $0.jsonBytes() + [0x0a] } }
+
     /// Without a change feed: the status now, once.
     public func statusUpdates() -> AsyncStream<[UInt8]> {
         let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self)

@@ -40,8 +40,8 @@ public struct ControlRouter: Sendable {
     /// answered here (`route` answers it the same way).
     public func immediateResponse(method: String, path: String) -> ControlResponse? {
         guard method == "GET" || method == "HEAD", path == API.status else { return nil }
-        guard let status = backend.publishedStatus() else { return .error(.unavailable, "heidid is starting") }
-        return ControlResponse(status: 200, body: .bytes(status.jsonBytes() + [0x0a]))
+        guard let status = backend.publishedStatusJSON() else { return .error(.unavailable, "heidid is starting") }
+        return ControlResponse(status: 200, body: .bytes(status))
     }
 
     public func route(_ request: ControlRequest) async -> ControlResponse {

@@ -107,6 +107,8 @@ struct ControlTarget: Equatable {
     var json = false
 
     var client: UnixHTTPClient {
+        // An explicit socket is the answer without the environment (`SocketLocator.resolve` returns it first).
+        if let socket, !socket.isEmpty { return UnixHTTPClient(socketPath: socket, configPath: config) }
         let environment = ProcessEnvironment.current()
         return UnixHTTPClient(
             socketPath: SocketLocator.resolve(explicit: socket, configPath: config, environment: environment),

@@ -72,8 +72,9 @@ enum Terminal {
     static var isTTY: Bool { isatty(1) == 1 }
     /// Colours only on a terminal, never with NO_COLOR (https://no-color.org) or TERM=dumb.
     static var colors: Bool {
+        guard isTTY else { return false }
         let environment = ProcessEnvironment.current()
-        return isTTY && environment["NO_COLOR"].map(\.isEmpty) ?? true && environment["TERM"] != "dumb"
+        return environment["NO_COLOR"].map(\.isEmpty) ?? true && environment["TERM"] != "dumb"
     }
 }
 

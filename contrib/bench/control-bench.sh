@@ -58,7 +58,10 @@ sleep 1
 
 echo
 echo "== whole-process latency of a status command (posix_spawn + wait, stdout to /dev/null)"
-printf '%-34s ' "heidictl status (static release)"; "$PROBE" spawn "$N_SPAWN" "$BIN/heidictl" --socket "$SOCK" status
+# p50 of a probe's output line ("p50 1.6 ms ..."), for the ratios at the end.
+p50() { awk '{print $2}' <<<"$1"; }
+CTL_LINE=$("$PROBE" spawn "$N_SPAWN" "$BIN/heidictl" --socket "$SOCK" status)
+printf '%-34s %s\n' "heidictl status (static release)" "$CTL_LINE"
 if [ -n "$SUPERVISORCTL" ]; then
     printf '%-34s ' "supervisorctl status"; "$PROBE" spawn 30 "$SUPERVISORCTL" -c "$WORK/supervisord.conf" status
 fi
@@ -69,7 +72,8 @@ if command -v s6-svscan >/dev/null && command -v s6-svstat >/dev/null; then
     s6-svscan "$WORK/s6" >/dev/null 2>&1 &
     S6PID=$!
     sleep 1
-    printf '%-34s ' "s6-svstat"; "$PROBE" spawn "$N_SPAWN" "$(command -v s6-svstat)" "$WORK/s6/sleeper"
+    S6_LINE=$("$PROBE" spawn "$N_SPAWN" "$(command -v s6-svstat)" "$WORK/s6/sleeper")
+    printf '%-34s %s\n' "s6-svstat" "$S6_LINE"
 fi
 if command -v systemctl >/dev/null; then
     printf '%-34s ' "systemctl is-active (no PID-1 systemd)"; "$PROBE" spawn "$N_SPAWN" "$(command -v systemctl)" is-active heidi 2>/dev/null || true
@@ -78,10 +82,22 @@ fi
 echo
 echo "== one persistent connection: request round trip"
 printf 'GET /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n' >"$WORK/status.http"
-printf '%-34s ' "heidid GET /api/v1/status"; "$PROBE" rtt "$SOCK" "$WORK/status.http" "$N_RTT"
+HEIDI_RTT=$("$PROBE" rtt "$SOCK" "$WORK/status.http" "$N_RTT")
+printf '%-34s %s\n' "heidid GET /api/v1/status" "$HEIDI_RTT"
 XML='<?xml version="1.0"?><methodCall><methodName>supervisor.getState</methodName><params></params></methodCall>'
 printf 'POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n\r\n%s' "${#XML}" "$XML" >"$WORK/getstate.http"
-printf '%-34s ' "supervisord XML-RPC getState"; "$PROBE" rtt "$WORK/supervisor.sock" "$WORK/getstate.http" 2000 || true
+SUPERVISOR_RTT=$("$PROBE" rtt "$WORK/supervisor.sock" "$WORK/getstate.http" 2000 || true)
+printf '%-34s %s\n' "supervisord XML-RPC getState" "$SUPERVISOR_RTT"
+
+echo
+echo "== ratios (p50; targets: heidictl status <= 1.5x s6-svstat, round trip >= 5x faster than supervisord)"
+if [ -n "${S6_LINE:-}" ]; then
+    awk -v a="$(p50 "$CTL_LINE")" -v b="$(p50 "$S6_LINE")" 'BEGIN {printf "%-34s %.2fx s6-svstat\n", "heidictl status", a / b}'
+fi
+if [ -n "$SUPERVISOR_RTT" ]; then
+    awk -v a="$(p50 "$SUPERVISOR_RTT")" -v b="$(p50 "$HEIDI_RTT")" \
+        'BEGIN {printf "%-34s %.2fx faster than supervisord getState\n", "GET /api/v1/status round trip", a / b}'
+fi
 
 echo
 echo "== resident memory, idle daemon with one running child"

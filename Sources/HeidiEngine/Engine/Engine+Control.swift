@@ -6,6 +6,9 @@ extension Engine: ControlBackend {
     /// Read from the status board: never waits for the actor, which may be busy with a stage's output.
     public nonisolated func publishedStatus() -> StatusSnapshot? { statusBoard.read(now: clock.now()) }
 
+    /// From the status board's template: only the live parts are encoded per request.
+    public nonisolated func publishedStatusJSON() -> [UInt8]? { statusBoard.readJSON(now: clock.now()) }
+
     /// The status: as published, or (before `open()` has published anything) as the engine sees it.
     public nonisolated func status() async -> StatusSnapshot {
         if let published = publishedStatus() { return published }

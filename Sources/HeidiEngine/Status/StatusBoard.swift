@@ -20,9 +20,18 @@ final class StatusBoard: Sendable {
         var meter: StageProgressMeter?
     }
 
-    private struct Entry {
-        var snapshot: StatusSnapshot
-        var live: LiveStage?
+    /// A publication: immutable, so a read takes it out of the lock with one reference.
+    private final class Entry: Sendable {
+        let snapshot: StatusSnapshot
+        let live: LiveStage?
+        /// The snapshot's JSON, but for what `live` refreshes and `updated_at`.
+        let template: StatusJSONTemplate
+
+        init(snapshot: StatusSnapshot, live: LiveStage?) {
+            self.snapshot = snapshot
+            self.live = live
+            template = StatusJSONTemplate(snapshot)
+        }
     }
 
     private struct Watcher {
@@ -79,8 +88,9 @@ final class StatusBoard: Sendable {
     static let liveUpdatesPerSecond: UInt64 = 4
 
     func publish(_ snapshot: StatusSnapshot, live: LiveStage?) {
+        let published = Entry(snapshot: snapshot, live: live)
         let (behind, tick) = watchers.withLock { watchers in
-            entry.withLock { $0 = Entry(snapshot: snapshot, live: live) }
+            entry.withLock { $0 = published }
             return (watchers.send(snapshot), watchers.startTicker(stageRuns: live != nil))
         }
         finish(behind, startTicker: tick)
@@ -153,12 +163,23 @@ final class StatusBoard: Sendable {
     func read(now: Timestamp) -> StatusSnapshot? {
         guard let entry = entry.withLock({ $0 }) else { return nil }
         var snapshot = entry.snapshot
-        if let live = entry.live, var child = snapshot.child {
-            live.refresh(&child)
-            snapshot.child = child
-        }
+        snapshot.child = Self.refreshed(entry)
         snapshot.updatedAt = now.description
         return snapshot
+    }
+
+    /// `read(now:)`'s JSON and a newline, byte for byte (`GET /api/v1/status`): the published template with the
+    /// live parts filled in, without copying or encoding the rest of the snapshot.
+    func readJSON(now: Timestamp) -> [UInt8]? {
+        guard let entry = entry.withLock({ $0 }) else { return nil }
+        return entry.template.render(child: Self.refreshed(entry), updatedAt: .timestamp(now), newline: true)
+    }
+
+    /// The published child with what moves on its own brought up to now.
+    private static func refreshed(_ entry: Entry) -> ChildStatus? {
+        guard let live = entry.live, var child = entry.snapshot.child else { return entry.snapshot.child }
+        live.refresh(&child)
+        return child
     }
 }
 

@@ -188,20 +188,9 @@ struct OpenAIProviderTests {
     /// re-dialled until its 10 s connect timeout. (The bound on the time is loose: in a full parallel test run the
     /// awaiting task may wait seconds for a cooperative thread; the kind of error is what tells the two apart.)
     @Test func refusedConnectionsFailAtOnceAndSaySo() async throws {
-        // A bound socket that does not listen: the kernel refuses connections to its port.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        try #require(bound)
-        let port = UInt16(bigEndian: address.sin_port)
+        let refusing = try RefusingPort()
+        defer { refusing.close() }
+        let port = refusing.port
         let provider = OpenAIProvider(
             endpoint: .init(baseURL: "http://127.0.0.1:\(port)/v1", apiKey: nil, maxConnections: 1)
         )
@@ -229,9 +218,10 @@ struct OpenAIProviderTests {
     }
 
     @Test func connectionFailuresAreRetriedTransportErrors() async throws {
-        let server = try await OpenAITestServer.start(always: .completion(content: "x"))
-        let closed = server.baseURL
-        await server.stop()
+        // Not a stopped server's port: in a parallel test run another test's server may take it again.
+        let refusing = try RefusingPort()
+        defer { refusing.close() }
+        let closed = "http://127.0.0.1:\(refusing.port)/v1"
         let harness = try JobHarness()
         let provider = OpenAIProvider(
             endpoint: .init(baseURL: closed, apiKey: nil, maxConnections: 1, connectTimeout: 1)
@@ -245,4 +235,29 @@ struct OpenAIProviderTests {
         #expect(report.result.totals.counter("failed_transport") == 1)
         #expect(report.result.totals.requestsSent == 3)
     }
+}
+
+/// A TCP port on 127.0.0.1 that refuses every connection for as long as it is held: a bound socket that does not
+/// listen. Unlike a stopped server's port, no other test can take it meanwhile.
+struct RefusingPort {
+    let fd: Int32
+    let port: UInt16
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        try #require(bound)
+        port = UInt16(bigEndian: address.sin_port)
+    }
+
+    func close() { _ = Glibc.close(fd) }
 }

@@ -14,7 +14,7 @@ struct LoopSleepTests {
         await LoopSleep.sleep(nanoseconds: 200_000_000, on: MultiThreadedEventLoopGroup.singleton.next())
         let elapsed = ContinuousClock.now - start
         #expect(elapsed >= .milliseconds(200), "slept \(elapsed)")
-        #expect(elapsed < .seconds(5), "slept \(elapsed)")
+        #expect(elapsed < .seconds(30), "slept \(elapsed)")  // generous: a loaded test run delays the resumption
     }
 
     @Test("cancelling the task ends a 60 s sleep at once, and one in a task already cancelled does not start")
@@ -26,7 +26,7 @@ struct LoopSleepTests {
         sleeper.cancel()
         await sleeper.value
         let elapsed = ContinuousClock.now - start
-        #expect(elapsed < .seconds(5), "a cancelled 60 s sleep took \(elapsed)")
+        #expect(elapsed < .seconds(30), "a cancelled 60 s sleep took \(elapsed)")
 
         let already = Task {
             withUnsafeCurrentTask { $0?.cancel() }
@@ -35,6 +35,6 @@ struct LoopSleepTests {
             return ContinuousClock.now - before
         }
         let took = await already.value
-        #expect(took < .seconds(5), "a sleep in a cancelled task took \(took)")
+        #expect(took < .seconds(30), "a sleep in a cancelled task took \(took)")
     }
 }

@@ -267,7 +267,7 @@ let package = Package(
             dependencies: ["HeidiEngine", "HeidiCore", "HeidiJournal", "HeidiAPI", "HeidiSupervisor", "HeidiSystemd", "HeidiTestSupport"]
         ),
         // What the test targets that run the built executables share (not a product).
-        .target(name: "HeidiTestSupport", dependencies: ["HeidiCore"], path: "Tests/HeidiTestSupport"),
+        .target(name: "HeidiTestSupport", dependencies: ["CHeidiShim", "HeidiCore"], path: "Tests/HeidiTestSupport"),
         .testTarget(
             name: "EndToEndTests", dependencies: ["HeidiCore", "HeidiJournal", "HeidiAPI", "HeidiTestSupport", "heidid", "heidictl", "heidi-collect"]
         ),

@@ -47,6 +47,10 @@ out:
     return rc;
 }
 
+int heidi_spawn_file_actions_closefrom(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
+
 int heidi_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 int heidi_gettid(void) { return (int)gettid(); }

@@ -16,7 +16,8 @@ import Glibc
 /// Binds `socketPath` itself, or takes a socket-activated descriptor (which it never unlinks). Status requests are
 /// answered on the connection's event loop (`ConnectionFrontHandler`); every other request is served by the
 /// connection's task. Requests over 64 KiB get 413, idle connections are closed, and more than `maxConnections` at
-/// once get 503. Nothing a client sends reaches the engine unless it parses.
+/// once get 503. Nothing a client sends reaches the engine unless it parses. A graceful shutdown stops accepting,
+/// answers every connection already accepted, and leaves the rest in the socket's backlog (`AcceptDrain`).
 public final class ControlServer: Service, Sendable {
     public struct Options: Sendable {
         /// Enough for a thousand polling clients at once (heidid raises its descriptor limit to match).
@@ -65,8 +66,14 @@ public final class ControlServer: Service, Sendable {
     }
 
     public func run() async throws {
+        let drain = AcceptDrain()
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 4096)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(StopAcceptingHandler(drain: drain))
+                }
+            }
         let initializer: @Sendable (Channel) -> EventLoopFuture<Accepted> = { channel in
             let credentials: EventLoopFuture<UCred>
             if let provider = channel as? SocketOptionProvider {
@@ -81,7 +88,7 @@ public final class ControlServer: Service, Sendable {
             let active = self.connections.wrappingAdd(1, ordering: .relaxed).newValue
             channel.closeFuture.whenComplete { _ in self.connections.wrappingSubtract(1, ordering: .relaxed) }
             let overLimit = active > self.options.maxConnections
-            return credentials.flatMapThrowing { cred in
+            let ready = credentials.flatMapThrowing { cred in
                 try Self.configureConnection(
                     channel,
                     router: self.router,
@@ -96,6 +103,9 @@ public final class ControlServer: Service, Sendable {
                     overLimit: overLimit
                 )
             }
+            // NIO drops a connection whose initializer failed; it will not reach the task, so it is settled here.
+            ready.whenFailure { _ in drain.settled() }
+            return ready
         }
         let server: NIOAsyncChannel<Accepted, Never>
         if let activatedDescriptor {
@@ -123,12 +133,27 @@ public final class ControlServer: Service, Sendable {
             try await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { inbound in
                     for try await accepted in inbound {
+                        drain.settled()
                         group.addTask { await self.serve(accepted) }
                     }
                 }
             }
         } onGracefulShutdown: {
-            server.channel.close(promise: nil)
+            // Closing the listening channel at once dropped the connections accepted but not yet set up, unread
+            // (a reset for their clients; see `AcceptDrain`). Stop accepting first, close once every accepted
+            // connection has reached its task (which serves it to its end); the rest wait in the backlog.
+            let channel = server.channel
+            channel.eventLoop.execute {
+                // Auto-read off unregisters the listening socket from the event loop: nothing more is accepted,
+                // so the count of accepted connections is final before the drain starts.
+                _ = try? channel.syncOptions?.setOption(.autoRead, value: false)
+                drain.drain { channel.close(promise: nil) }
+            }
+            // Bounded: an initializer that never completes must not hold the shutdown up forever.
+            let bound = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(self.options.idleTimeout * 1e9))) {
+                channel.close(promise: nil)
+            }
+            channel.closeFuture.whenComplete { _ in bound.cancel() }
         }
     }
 
@@ -293,8 +318,9 @@ extension ControlResponse {
 
 extension NIOAsyncChannel {
     /// Wraps an accepted connection so that, if it is dropped without being served, it is closed instead of
-    /// crashing the daemon. A connection accepted while heidid shuts down can complete its channel initializer
-    /// after the server's inbound stream has finished; NIO then drops it, and the non-deprecated initializer's
+    /// crashing the daemon. A connection accepted while heidid shuts down could complete its channel initializer
+    /// after the server's inbound stream had finished (`AcceptDrain` now waits for it, up to a bound, so this is
+    /// the fallback when the bound expires); NIO then drops it, and the non-deprecated initializer's
     /// writer stops the process in its deinit ("Deinited NIOAsyncWriter without calling finish()": reproduced in
     /// 3 of 15 SIGTERMs under connection load). Served connections still go through `executeThenClose`. NIO marks
     /// this initializer deprecated (it prefers explicit teardown); the one build warning it causes is deliberate.

@@ -2,6 +2,7 @@
 // Small C helpers for what Swift cannot import from Glibc: C-variadic calls (prctl, syscall),
 // _GNU_SOURCE-only APIs (pipe2, POSIX_SPAWN_SETSID, posix_spawn_file_actions_addclosefrom_np,
 // struct ucred) and function-like macros (WIFEXITED & co).
+#include <spawn.h>
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <stddef.h>
@@ -14,6 +15,10 @@
 /// status pipe); then every descriptor from 4 up is closed instead. Returns 0 and stores the pid, or an errno value.
 int heidi_spawn(const char *file, char *const argv[], char *const envp[], const char *cwd,
                 int out_fd, int err_fd, int status_fd, pid_t *pid_out);
+
+/// posix_spawn_file_actions_addclosefrom_np(actions, from): the spawn closes every descriptor from `from` up in
+/// the child (for spawners other than `heidi_spawn`, which does it itself). Returns 0 or an errno value.
+int heidi_spawn_file_actions_closefrom(posix_spawn_file_actions_t *actions, int from);
 
 /// The calling thread's kernel thread id (gettid).
 int heidi_gettid(void);

@@ -54,6 +54,20 @@ struct OutputPipelineTests {
         #expect(wrongStreams.isEmpty, "each line keeps its stream: \(wrongStreams.prefix(3))")
     }
 
+    /// A flood of clean lines is read straight into the batches it is delivered in: the reader copies only the
+    /// lines its reads split and what it reads while the flood starts (the first drain, and any the reader caught
+    /// up in). Before, it copied every byte from its read buffer into the batch.
+    @Test func aFloodIsReadStraightIntoItsBatches() async throws {
+        let count = 200_000
+        let sink = SequenceSink()
+        let stage = try startStage(Fixture.spewer(count: count, perLine: false), onOutput: { sink.add($0) })
+        let result = await stage.waitForEnd()
+        #expect(result.exit.exitCode == 0 && sink.problems.isEmpty && sink.count == count, "\(sink.problems)")
+        let reader = try #require(stage.readerActivity.first { $0.stream == .stdout })
+        #expect(reader.readBytes == count * 70)
+        #expect(reader.copiedBytes < reader.readBytes / 4, "\(reader.copiedBytes) of \(reader.readBytes) bytes copied")
+    }
+
     @Test func aMegabyteWithoutNewlineIsCutIntoMarkedPiecesAndNothingIsLost() async throws {
         let sink = LineSink()
         let stage = try startStage(Fixture.hugeLine(bytes: 1_000_000), sink: sink)

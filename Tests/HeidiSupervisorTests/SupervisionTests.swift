@@ -207,6 +207,79 @@ struct LineAssemblyTests {
         #expect(lines.map(\.text).joined() == "abcdeé€x")
     }
 
+    /// Reading straight into the batch (`fill`, the reader's path in a flood) gives the same bytes as `feed` of the
+    /// whole input, whatever the read sizes, batch capacities and hand-overs to `feed`: secrets, cuts, private
+    /// keys, carriage returns and invalid UTF-8 included, at a small limit (every line near a cut) and the real one.
+    @Test(arguments: [32, LineAssembler.defaultMaxLine])
+    func readingIntoTheBatchAgreesWithFeedingWhateverTheBoundaries(maxLine: Int) {
+        var generator = SystemRandomNumberGenerator()
+        let kinds: [String] = [
+            "0000123 4567", "step 10 loss 0.25 tokens/s 9", "token=abcdef123", "sk-ABCDEFGHIJKLMNOPQRSTUVWX here",
+            "carriage\r", "\u{1b}[1mbold\u{1b}[0m", "caf\u{e9} \u{2588}", "", String(repeating: "9", count: 40),
+            "-----BEGIN PRIVATE KEY-----", "QUJD", "-----END PRIVATE KEY-----",
+            "x TOKEN=" + String(repeating: "Ab9", count: 30),
+        ]
+        var input: [UInt8] = []
+        for _ in 0..<4000 { input += Array((kinds.randomElement(using: &generator) ?? "").utf8) + [0x0a] }
+        input += Array(repeating: UInt8(ascii: "7"), count: 40_000) + [0x0a, 0xff, 0x0a] + Array("no newline".utf8)
+        var expected = OutputBatch(stream: .stdout)
+        var reference = LineAssembler(maxLine: maxLine)
+        input.withUnsafeBytes { reference.feed($0, into: &expected) }
+        reference.finish(into: &expected)
+        for _ in 0..<20 {
+            var assembler = LineAssembler(maxLine: maxLine)
+            var all = OutputBatch(stream: .stdout)
+            var offset = 0
+            while offset < input.count {
+                var batch = OutputBatch(stream: .stdout)
+                var stop = false
+                let before = offset
+                assembler.fill(&batch, capacity: Int.random(in: 1...3000, using: &generator)) { space in
+                    guard !stop, offset < input.count else { return 0 }
+                    let n = min(space.count, Int.random(in: 1...700, using: &generator), input.count - offset)
+                    input[offset..<(offset + n)].withUnsafeBytes { space.copyMemory(from: $0) }
+                    offset += n
+                    stop = Int.random(in: 0..<4, using: &generator) == 0
+                    return n
+                }
+                if offset == before || Bool.random(using: &generator) {  // the reader reads on and feeds
+                    let end = min(input.count, offset + Int.random(in: 1...700, using: &generator))
+                    input[offset..<end].withUnsafeBytes { assembler.feed($0, into: &batch) }
+                    offset = end
+                }
+                all.bytes += batch.bytes
+                all.lineCount += batch.lineCount
+            }
+            assembler.finish(into: &all)
+            #expect(
+                all == expected,
+                "\(all.bytes.count) bytes in \(all.lineCount) lines, \(expected.bytes.count) expected"
+            )
+        }
+    }
+
+    /// On the fast path only a line a read boundary splits is copied in user space: the rest stays where the read
+    /// put it, in the batch that is delivered (before `fill`, every byte was copied from the read buffer).
+    @Test func readingIntoTheBatchCopiesOnlyTheSplitLines() {
+        let line = Array("step 000001234 loss 0.4312 lr 3e-04 tokens/s 51234 elapsed 00:12:31 k\n".utf8)
+        let input = Array((0..<15_000).map { _ in line }.joined())  // ~1 MB
+        var assembler = LineAssembler()
+        var offset = 0
+        var lines = 0
+        while offset < input.count {
+            var batch = OutputBatch(stream: .stdout)
+            assembler.fill(&batch, capacity: 4 * 65_536) { space in
+                let n = min(space.count, 65_536, input.count - offset)
+                input[offset..<(offset + n)].withUnsafeBytes { space.copyMemory(from: $0) }
+                offset += n
+                return n
+            }
+            lines += batch.lineCount
+        }
+        #expect(lines == 15_000)
+        #expect(assembler.copiedBytes < 2 * line.count * 4, "\(assembler.copiedBytes) of \(input.count) bytes copied")
+    }
+
     @Test func theFastPathAndTheLineByLinePathAgreeWhateverTheReadBoundaries() {
         var generator = SystemRandomNumberGenerator()
         let kinds: [String] = [

@@ -19,6 +19,11 @@ public struct ReaderActivity: Sendable, Equatable {
     public var cpuNanoseconds: UInt64 = 0
     /// End of file seen (or reading stopped): the pipe is closed.
     public var finished = false
+    /// Bytes read from the pipe, as of the last drain.
+    public var readBytes = 0
+    /// Bytes of output the reader copied in user space (`LineAssembler.copiedBytes`): for a flood of clean lines
+    /// only the lines the reads split, since they are read straight into the batch they are delivered in.
+    public var copiedBytes = 0
 }
 
 /// Reads a child's stdout and stderr on one thread, blocked in epoll_wait(2) until data or hang-up arrives,
@@ -38,12 +43,12 @@ final class OutputCapture: Sendable {
     /// Bytes per read(2); the pipes themselves are grown to 1 MiB so a fast writer blocks less often.
     static let readSize = 256 * 1024
     private static let pipeSize: Int32 = 1 << 20
-    /// A wake-up that finds at least this much is part of a flood: the batch keeps its storage for the next one
-    /// (unless a consumer still holds it), even when the reader has caught up and its last read came back short.
-    /// Letting a megabyte go and taking it back at every wake-up made the kernel unmap and fault in its pages each
-    /// time: ~750 page faults per 280 MB, each far dearer in a VM whose free memory goes back to the host. Smaller
-    /// wake-ups let the storage go, so a quiet or trickling stage holds no buffer.
+    /// A wake-up that finds at least this much is part of a flood: the next one reads straight into a batch of
+    /// `batchReads` reads (`LineAssembler.fill`). Smaller wake-ups read into the reader's buffer and copy what they
+    /// found, so a quiet or trickling stage allocates no megabyte per wake-up and holds no buffer.
     private static let floodBurst = 64 * 1024
+    /// Reads per batch in a flood: one `write(2)` of the log file per megabyte.
+    private static let batchReads = 4
     /// Index of each pipe in `fds`, `activity` and the epoll ids; the wake pipe is reported as `wakeID`.
     private static let streams: [OutputStream] = [.stdout, .stderr]
     private static let wakeID: UInt32 = 2
@@ -99,6 +104,9 @@ final class OutputCapture: Sendable {
         var assembler = LineAssembler()
         var batch: OutputBatch
         var open = true
+        /// The last drain found a flood: read the next one straight into its batch.
+        var flooding = false
+        var readBytes = 0
         /// The writer side was reported closed: read on to end of file even after a short read.
         var hungUp = false
 
@@ -167,7 +175,9 @@ final class OutputCapture: Sendable {
                 let (bytes, ending) = drain(&pipes[index], buffer)
                 burst += bytes
                 if bytes > 0 { talked.append(index) }
-                flush(&pipes[index].batch, keepStorage: bytes >= Self.floodBurst)
+                pipes[index].flooding = bytes >= Self.floodBurst
+                pipes[index].readBytes += bytes
+                flush(&pipes[index].batch)
                 switch ending {
                 case .empty: break
                 case .more: again.append(index)
@@ -175,6 +185,12 @@ final class OutputCapture: Sendable {
                 }
             }
             queue = again
+            activity.withLock { activity in
+                for index in talked {
+                    activity[index].readBytes = pipes[index].readBytes
+                    activity[index].copiedBytes = pipes[index].assembler.copiedBytes
+                }
+            }
             if queue.isEmpty && talked.count == 1 {
                 let quiet = pipes.indices.filter { pipes[$0].open && $0 != talked[0] }.map { pipes[$0].fd }
                 coalesce(burst: burst, since: drained, watching: quiet)
@@ -206,33 +222,64 @@ final class OutputCapture: Sendable {
     /// reads per batch). A short read leaves the pipe empty, so the next write is a new edge; only a hang-up
     /// already reported (it came with the data, in the same edge) makes the reader go on to end of file. Reading on
     /// after every short read cost a third more CPU per MB on a text flood: tiny reads of what arrived meanwhile,
-    /// each ending inside a line.
+    /// each ending inside a line. In a flood the reads go straight into the batch (`LineAssembler.fill`); what
+    /// `fill` hands back (a line that needs redaction, decoding or a cut) is read on into `buffer` and fed.
     private func drain(_ pipe: inout Pipe, _ buffer: UnsafeMutableRawBufferPointer) -> (bytes: Int, ending: Drained) {
         var total = 0
-        while true {
-            let n = read(pipe.fd, buffer.baseAddress, buffer.count)
-            if n > 0 {
-                tap?(pipe.stream, UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-                total += n
-                // A flood fills batches of up to four reads: size the storage once, not by repeated growth.
-                if total >= Self.floodBurst && pipe.batch.bytes.capacity < 5 * Self.readSize {
-                    pipe.batch.bytes.reserveCapacity(5 * Self.readSize)
+        var ending: Drained?
+        let (fd, stream, hungUp) = (pipe.fd, pipe.stream, pipe.hungUp)
+        if pipe.flooding {
+            var reads = 0
+            pipe.assembler.fill(&pipe.batch, capacity: Self.batchReads * Self.readSize) { space in
+                guard ending == nil else { return 0 }
+                let (n, end) = Self.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: space.prefix(Self.readSize)))
+                guard n > 0 else {
+                    ending = end
+                    return 0
                 }
-                pipe.assembler.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), into: &pipe.batch)
-                if pipe.batch.bytes.count >= 4 * Self.readSize { return (total, .more) }
-                if n < buffer.count && !pipe.hungUp { return (total, .empty) }
-                continue
+                tap?(stream, UnsafeRawBufferPointer(rebasing: space[0..<n]))
+                total += n
+                reads += 1
+                if n < Self.readSize && !hungUp {
+                    ending = .empty
+                } else if reads == Self.batchReads {
+                    ending = .more
+                }
+                return n
             }
+        }
+        while ending == nil {
+            let (n, end) = Self.read(fd, into: buffer)
+            guard n > 0 else { return (total, end) }
+            tap?(stream, UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            total += n
+            // A flood fills batches of up to four reads: size the storage once, not by repeated growth.
+            if total >= Self.floodBurst && pipe.batch.bytes.capacity < (Self.batchReads + 1) * Self.readSize {
+                pipe.batch.bytes.reserveCapacity((Self.batchReads + 1) * Self.readSize)
+            }
+            pipe.assembler.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), into: &pipe.batch)
+            if pipe.batch.bytes.count >= Self.batchReads * Self.readSize { return (total, .more) }
+            if n < buffer.count && !hungUp { return (total, .empty) }
+        }
+        return (total, ending ?? .empty)
+    }
+
+    /// One read(2) of `fd` into `space`, again after EINTR: the count read, or 0 and how the drain ends (EAGAIN:
+    /// empty for now; end of file or an error: closed).
+    private static func read(_ fd: Int32, into space: UnsafeMutableRawBufferPointer) -> (Int, Drained) {
+        while true {
+            let n = Glibc.read(fd, space.baseAddress, space.count)
+            if n > 0 { return (n, .more) }
             if n < 0 && errno == EINTR { continue }
-            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return (total, .empty) }
-            return (total, .closed)
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return (0, .empty) }
+            return (0, .closed)
         }
     }
 
     /// End of a pipe: its unterminated rest, then close and tell.
     private func end(_ pipe: inout Pipe, epoll: Int32) {
         pipe.assembler.finish(into: &pipe.batch)
-        flush(&pipe.batch, keepStorage: false)
+        flush(&pipe.batch)
         if epoll >= 0 { _ = heidi_epoll_remove(epoll, pipe.fd) }
         close(pipe.fd)
         pipe.open = false
@@ -241,20 +288,19 @@ final class OutputCapture: Sendable {
         activity.withLock {
             $0[index].cpuNanoseconds = cpu
             $0[index].finished = true
+            $0[index].readBytes = pipe.readBytes
+            $0[index].copiedBytes = pipe.assembler.copiedBytes
         }
         onClose(pipe.stream)
     }
 
-    private func flush(_ batch: inout OutputBatch, keepStorage: Bool) {
+    /// Delivers the batch and starts an empty one: the next flood batch is a new array read into (`fill`), so the
+    /// consumers own what they were given.
+    private func flush(_ batch: inout OutputBatch) {
         guard batch.lineCount > 0 else { return }
         batch.pid = pid
         deliver(batch)
-        if keepStorage {
-            batch.bytes.removeAll(keepingCapacity: true)
-            batch.lineCount = 0
-        } else {
-            batch = OutputBatch(stream: batch.stream)
-        }
+        batch = OutputBatch(stream: batch.stream)
     }
 
     /// When output trickles, let it gather for a millisecond before the next wait: a child writing a line at a

@@ -80,6 +80,9 @@ public struct LineAssembler: Sendable {
     private var redactor = LineRedactor()
     /// The last cut went through a secret: the bytes that may continue it are dropped.
     private var continuesSecret = false
+    /// Bytes of output this assembler has copied in user space (into a batch, or into and out of `pending`): on the
+    /// fast path of `fill` only a line a read boundary split, so tests can hold the copy to that.
+    public private(set) var copiedBytes = 0
 
     public init(maxLine: Int = LineAssembler.defaultMaxLine) {
         self.maxLine = maxLine
@@ -112,6 +115,7 @@ public struct LineAssembler: Sendable {
             let rest = UnsafeBufferPointer(rebasing: input[start...])
             guard let found = memchr(base + start, 0x0a, rest.count) else {
                 pending.append(contentsOf: rest)
+                copiedBytes += rest.count
                 cutOverlong(lineEnded: false, into: &batch)
                 return
             }
@@ -121,6 +125,7 @@ public struct LineAssembler: Sendable {
                 emit(line, cut: false, into: &batch)
             } else {
                 pending.append(contentsOf: line)
+                copiedBytes += line.count
                 endLine(into: &batch)
             }
             start += newline + 1
@@ -130,10 +135,11 @@ public struct LineAssembler: Sendable {
     /// Appends `lines` (complete lines, together at most `maxLine + 1` bytes, so none needs cutting) as they are
     /// when none needs anything else done: no redaction, no decoding, no carriage return. Returns false, and
     /// appends nothing, otherwise.
-    private func appendPlainLines(_ lines: UnsafeBufferPointer<UInt8>, into batch: inout OutputBatch) -> Bool {
+    private mutating func appendPlainLines(_ lines: UnsafeBufferPointer<UInt8>, into batch: inout OutputBatch) -> Bool {
         guard let count = Redactor.unchangedLineCount(lines) else { return false }
         batch.bytes.append(contentsOf: lines)
         batch.lineCount += count
+        copiedBytes += lines.count
         return true
     }
 
@@ -205,6 +211,7 @@ public struct LineAssembler: Sendable {
         if cut { batch.bytes.append(contentsOf: OutputLine.cutMarker.utf8) }
         batch.bytes.append(0x0a)
         batch.lineCount += 1
+        copiedBytes += raw.count
     }
 
     private static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
@@ -238,6 +245,76 @@ extension LineAssembler {
         var batch = OutputBatch(stream: .stdout)
         finish(into: &batch)
         return batch.lines.first.map { ($0.text, $0.cut) }
+    }
+}
+
+extension LineAssembler {
+    /// Fills the empty `batch` by reading straight into the storage of a new byte array of `capacity` bytes (plus
+    /// the line a read split last time, carried over to its start): clean lines are checked where they are and
+    /// delivered in place, so a byte of a chatty child's output is copied by the kernel into the batch and never
+    /// again in user space. Only the incomplete last line is copied, into `pending`, to start the next batch.
+    ///
+    /// `read` gets the free rest of the storage and returns how many bytes it put at its start; 0 ends the batch.
+    /// At the first line that needs more than the check (a trigger word, non-ASCII, `\r`, a line the limit cuts),
+    /// the bytes from that line on go through `feed` and `fill` returns without reading more: a caller that wants
+    /// more in this batch reads on and feeds. Nothing is read when the state asks for line-by-line work (inside a
+    /// private key, after a cut through a secret, a carried line longer than the limit) or `batch` is not empty.
+    public mutating func fill(
+        _ batch: inout OutputBatch,
+        capacity: Int,
+        read: (UnsafeMutableRawBufferPointer) -> Int
+    ) {
+        guard batch.bytes.isEmpty, !continuesSecret, !redactor.isInsidePrivateKey, pending.count <= maxLine else {
+            return
+        }
+        let window = min(Self.stretch, maxLine + 1)
+        let carried = pending.count
+        var lines = 0
+        var handOver: [UInt8] = []
+        let bytes = [UInt8](unsafeUninitializedCapacity: carried + capacity) { storage, count in
+            let input = UnsafeBufferPointer(storage)
+            var filled = carried
+            var scanned = 0
+            var slow = false
+            reading: while filled < storage.count {
+                let n = read(UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(storage)[filled...]))
+                guard n > 0 else { break }
+                if filled == carried && carried > 0 {
+                    // The line the last read split, in front of its rest: the only bytes copied on the fast path.
+                    pending.withUnsafeBytes { UnsafeMutableRawBufferPointer(storage).copyMemory(from: $0) }
+                    pending.removeAll(keepingCapacity: true)
+                    copiedBytes += carried
+                }
+                filled += n
+                // Stretches of clean lines, as `feed` takes them: at most one line's limit each, so none needs a cut.
+                while true {
+                    let end = min(filled, scanned + window)
+                    guard let last = input[scanned..<end].lastIndex(of: 0x0a) else {
+                        if end - scanned == window { slow = true }  // a line the limit cuts
+                        break
+                    }
+                    guard let count = Redactor.unchangedLineCount(UnsafeBufferPointer(rebasing: input[scanned...last]))
+                    else {
+                        slow = true
+                        break
+                    }
+                    lines += count
+                    scanned = last + 1
+                }
+                if slow { break reading }
+            }
+            count = scanned
+            if filled == carried { return }  // nothing read: `pending` keeps the carried line
+            if slow {
+                handOver = Array(input[scanned..<filled])
+            } else {
+                pending.append(contentsOf: input[scanned..<filled])
+            }
+            copiedBytes += filled - scanned
+        }
+        batch.bytes = bytes
+        batch.lineCount = lines
+        if !handOver.isEmpty { handOver.withUnsafeBytes { feed($0, into: &batch) } }
     }
 }
 

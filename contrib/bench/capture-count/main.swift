@@ -27,7 +27,6 @@ for i in 0..<14_979 {
 }
 let total = megabytes * 1_000_000 / 70 * 70
 let readSize = 256 * 1024
-let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: readSize, alignment: 16)
 let log = try StageLogFile(path: logPath, maxSize: 1 << 40)
 var assembler = LineAssembler()
 var batch = OutputBatch(stream: .stdout)
@@ -40,27 +39,41 @@ func deliver() {
     lines += batch.lineCount
     tail.append(batch.bytes)
     log.append(batch.bytes)
-    batch.bytes.removeAll(keepingCapacity: true)
-    batch.lineCount = 0
+    batch = OutputBatch(stream: .stdout)
 }
-batch.bytes.reserveCapacity(5 * readSize)
-while done < total {
-    // A read of what the pipe holds: 256 KiB, less at the end.
-    let n = min(readSize, total - done)
+/// A read of what the pipe holds into `space`: 256 KiB, less at the end (the kernel's copy out of the pipe).
+func read(into space: UnsafeMutableRawBufferPointer) -> Int {
+    let n = min(readSize, space.count, total - done)
     var filled = 0
     while filled < n {
         let k = min(n - filled, block.count - offset)
         block.withUnsafeBytes { source in
-            UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<(filled + k)])
+            UnsafeMutableRawBufferPointer(rebasing: space[filled..<(filled + k)])
                 .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[offset..<(offset + k)]))
         }
         filled += k
         offset = (offset + k) % block.count
     }
     done += n
-    assembler.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), into: &batch)
-    if batch.bytes.count >= 4 * readSize { deliver() }
+    return n
+}
+// As OutputCapture in a flood: each batch is read straight into its storage, four reads at most (LineAssembler.fill);
+// what fill hands back (none of these lines) would be read on and fed.
+let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: readSize, alignment: 16)
+while done < total {
+    var reads = 0
+    assembler.fill(&batch, capacity: 4 * readSize) { space in
+        let n = read(into: space)
+        if n > 0 { reads += 1 }
+        return n
+    }
+    while reads < 4 && done < total {
+        let n = read(into: buffer)
+        assembler.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), into: &batch)
+        reads += 1
+    }
+    deliver()
 }
 assembler.finish(into: &batch)
 deliver()
-print("lines \(lines) bytes \(total)")
+print("lines \(lines) bytes \(total) copied \(assembler.copiedBytes)")

@@ -62,7 +62,8 @@ public struct OutputBatch: Sendable, Equatable {
 /// Splits a byte stream into lines across reads and turns them into an `OutputBatch`: lines longer than `maxLine`
 /// bytes are emitted in pieces marked cut (never inside a UTF-8 character), invalid UTF-8 becomes U+FFFD, a trailing
 /// `\r` is dropped, and secrets and terminal escapes are redacted. Lines that need none of that (the usual case,
-/// decided by one allocation-free scan) are copied byte for byte. One assembler per pipe.
+/// decided by one allocation-free scan) are copied byte for byte by `feed`, or left where they were read by `fill`,
+/// which reads straight into the batch. One assembler per pipe.
 ///
 /// A cut never splits a secret: each piece is redacted on its own, and neither half of a split key would be
 /// recognisable. So a long line is cut only once `lookahead` bytes past the limit have arrived (or the line has

@@ -71,82 +71,17 @@ public struct WorkerCredentials: Sendable {
         switch parts[0].lowercased() {
         case "bearer":
             var found: String?
-            for entry in tokens where FleetConstantTime.equals(entry.token, value) { found = entry.name }
+            for entry in tokens where ConstantTime.equals(entry.token, value) { found = entry.name }
             return found
         case "basic":
-            guard let sharedSecret, let decoded = FleetBase64.decode(value), let colon = decoded.firstIndex(of: 0x3a)
+            guard let sharedSecret, let decoded = Base64.decode(value), let colon = decoded.firstIndex(of: 0x3a)
             else { return nil }
             let name = String(decoding: decoded[..<colon], as: UTF8.self)
             let password = String(decoding: decoded[(colon + 1)...], as: UTF8.self)
-            guard FleetWire.isValidName(name), FleetConstantTime.equals(password, sharedSecret) else { return nil }
+            guard FleetWire.isValidName(name), ConstantTime.equals(password, sharedSecret) else { return nil }
             return name
         default:
             return nil
         }
-    }
-}
-
-/// Comparison whose time does not depend on where two secrets differ.
-enum FleetConstantTime {
-    static func equals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8)
-        let y = Array(b.utf8)
-        var difference = UInt8(x.count == y.count ? 0 : 1)
-        for index in 0..<max(x.count, y.count) {
-            difference |= (index < x.count ? x[index] : 0) ^ (index < y.count ? y[index] : 0)
-        }
-        return difference == 0
-    }
-}
-
-/// Standard base64 (RFC 4648).
-public enum FleetBase64 {
-    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    public static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        var index = 0
-        while index < bytes.count {
-            let chunk = bytes[index..<min(index + 3, bytes.count)]
-            var bits: UInt32 = 0
-            for (offset, byte) in chunk.enumerated() { bits |= UInt32(byte) << (16 - 8 * UInt32(offset)) }
-            for position in 0..<4 {
-                out.append(
-                    position <= chunk.count
-                        ? alphabet[Int((bits >> (18 - 6 * UInt32(position))) & 63)] : UInt8(ascii: "=")
-                )
-            }
-            index += 3
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    public static func decode(_ text: String) -> [UInt8]? {
-        var values: [UInt32] = []
-        for byte in text.utf8 where byte != UInt8(ascii: "=") {
-            guard let value = alphabet.firstIndex(of: byte) else { return nil }
-            values.append(UInt32(value))
-        }
-        var out: [UInt8] = []
-        var index = 0
-        while index + 1 < values.count {
-            let chunk = values[index..<min(index + 4, values.count)]
-            var bits: UInt32 = 0
-            for (offset, value) in chunk.enumerated() { bits |= value << (18 - 6 * UInt32(offset)) }
-            out.append(UInt8(truncatingIfNeeded: bits >> 16))
-            if chunk.count > 2 { out.append(UInt8(truncatingIfNeeded: bits >> 8)) }
-            if chunk.count > 3 { out.append(UInt8(truncatingIfNeeded: bits)) }
-            index += 4
-        }
-        return out
-    }
-}
-
-extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
-        var view = Substring(self)
-        while let first = view.first, set.contains(first) { view = view.dropFirst() }
-        while let last = view.last, set.contains(last) { view = view.dropLast() }
-        return String(view)
     }
 }

@@ -258,12 +258,3 @@ struct SocketReader {
         return try some()
     }
 }
-
-extension Substring {
-    func trimmingCharacters(in set: String) -> String {
-        var view = self
-        while let first = view.first, set.contains(first) { view = view.dropFirst() }
-        while let last = view.last, set.contains(last) { view = view.dropLast() }
-        return String(view)
-    }
-}

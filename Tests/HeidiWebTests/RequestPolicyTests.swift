@@ -274,15 +274,6 @@ struct RequestPolicyTests {
         #expect(WebRoutes.wrongMethod(WebRequest(method: "GET", uri: "/api/v1/action/bogus")).status == 404)
     }
 
-    @Test("constant-time compare: equal only for the same bytes")
-    func constantTime() {
-        #expect(ConstantTime.equals("abc", "abc"))
-        #expect(!ConstantTime.equals("abd", "abc"))
-        #expect(!ConstantTime.equals("ab", "abc"))
-        #expect(!ConstantTime.equals("abcd", "abc"))
-        #expect(!ConstantTime.equals("", "abc"))
-    }
-
     @Test("the session store is bounded: the least recently used session goes first")
     func boundedSessions() {
         let store = SessionStore(capacity: 3, clock: clock.read)

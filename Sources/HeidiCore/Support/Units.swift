@@ -43,10 +43,5 @@ public enum Units {
 }
 
 extension String {
-    var trimmingSpaces: String {
-        var view = Substring(self)
-        while let first = view.first, first == " " || first == "\t" { view = view.dropFirst() }
-        while let last = view.last, last == " " || last == "\t" { view = view.dropLast() }
-        return String(view)
-    }
+    var trimmingSpaces: String { trimmingCharacters(in: " \t") }
 }

@@ -1,3 +1,5 @@
+import HeidiCore
+
 /// Who made a request, as far as heidi-web could establish it.
 public struct Principal: Sendable, Equatable {
     /// How the credentials came.
@@ -52,35 +54,5 @@ public struct Authenticator: Sendable {
         return (
             String(decoding: decoded[..<colon], as: UTF8.self), String(decoding: decoded[(colon + 1)...], as: UTF8.self)
         )
-    }
-}
-
-/// Standard base64 (RFC 4648), decode only.
-enum Base64 {
-    static func decode(_ text: String) -> [UInt8]? {
-        var values: [UInt8] = []
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): values.append(byte - UInt8(ascii: "A"))
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): values.append(byte - UInt8(ascii: "a") + 26)
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): values.append(byte - UInt8(ascii: "0") + 52)
-            case UInt8(ascii: "+"): values.append(62)
-            case UInt8(ascii: "/"): values.append(63)
-            case UInt8(ascii: "="): continue
-            default: return nil
-            }
-        }
-        var out: [UInt8] = []
-        var index = 0
-        while index + 1 < values.count {
-            let chunk = values[index..<min(index + 4, values.count)].map { UInt32($0) }
-            var bits: UInt32 = 0
-            for (offset, value) in chunk.enumerated() { bits |= value << (18 - 6 * UInt32(offset)) }
-            out.append(UInt8(truncatingIfNeeded: bits >> 16))
-            if chunk.count > 2 { out.append(UInt8(truncatingIfNeeded: bits >> 8)) }
-            if chunk.count > 3 { out.append(UInt8(truncatingIfNeeded: bits)) }
-            index += 4
-        }
-        return out
     }
 }

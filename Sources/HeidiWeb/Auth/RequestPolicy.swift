@@ -1,3 +1,5 @@
+import HeidiCore
+
 /// The security gate every request passes before the router (SPEC §12, issue 17 item 3): the Host allowlist, methods,
 /// Origin / `Sec-Fetch-Site` on POST, rate-limited credentials, CSRF for cookie sessions, and roles.
 public struct RequestPolicy: Sendable {

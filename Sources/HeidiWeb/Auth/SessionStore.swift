@@ -1,3 +1,4 @@
+import HeidiCore
 import NIOConcurrencyHelpers
 
 /// A browser session: what the cookie stands for.

@@ -1,4 +1,5 @@
 import HeidiAPI
+import HeidiCore
 
 /// A request as heidi-web's policy and router see it: no NIO types, so both are tested without a network.
 public struct WebRequest: Sendable {
@@ -49,14 +50,5 @@ public struct WebRequest: Sendable {
             }
         }
         return nil
-    }
-}
-
-extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
-        var view = Substring(self)
-        while let first = view.first, set.contains(first) { view = view.dropFirst() }
-        while let last = view.last, set.contains(last) { view = view.dropLast() }
-        return String(view)
     }
 }

@@ -111,7 +111,7 @@ enum FleetSettingsLoader {
                         message: "\(name) is not a worker name (A-Z a-z 0-9 . _ -, at most 64)"
                     )
                 }
-                authorization = "Basic " + FleetBase64.encode(Array("\(name):\(shared)".utf8))
+                authorization = "Basic " + Base64.encode(Array("\(name):\(shared)".utf8))
             } else {
                 throw FleetConfigError(
                     key: "web.dashboard.token_file",

@@ -169,8 +169,9 @@ public final class ControlServer: Service, Sendable {
                     overLimit: overLimit
                 )
                 // Yielded before it settles, so the drain's close (which ends the stream) comes after it. Once the
-                // stream has ended (the shutdown's bound), the connection is dropped and closed on deinit.
-                handOffs.yield(accepted)
+                // stream has ended (the shutdown's bound), no task can serve it: it is closed now (dropped, its
+                // handlers, added after the connection became active, would keep it open with the request unread).
+                if case .terminated = handOffs.yield(accepted) { channel.close(promise: nil) }
                 settlement.settle()
             }
             try Self.configureConnection(

@@ -186,6 +186,8 @@ extension ControlServerTests {
         /// How the late request of `aFrontServedConnectionGetsItsTaskDuringAShutdown` ended.
         final class Late: Sendable {
             let outcome = Mutex<String?>(nil)
+            /// Whether the request was on its way (set just before it is sent).
+            let sending = Atomic<Bool>(false)
         }
 
         /// Reads from `fd` until a whole `200` answer has arrived (true), or the connection ends or times out first.
@@ -235,6 +237,7 @@ extension ControlServerTests {
                             let health = Array(
                                 "GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8
                             )
+                            shared.sending.store(true, ordering: .relaxed)
                             let sent = health.withUnsafeBytes {
                                 send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
                             }
@@ -249,13 +252,69 @@ extension ControlServerTests {
                         }
                     }
                 }
-                // The server has ended: it must have waited for the connection's last request.
-                let answeredBeforeTheEnd = shared.outcome.withLock { $0 }
+                // The server has ended; it must have waited for the connection's request (sent 0.5 s into the
+                // shutdown, where the idle timeout is 3 s and the bound 6 s).
+                let sentBeforeTheEnd = shared.sending.load(ordering: .relaxed)
                 try await late.waitForAll()
-                #expect(answeredBeforeTheEnd != nil, "the server ended before the connection's request arrived")
+                #expect(sentBeforeTheEnd, "the server ended before the connection's request was sent")
             }
             let text = try #require(shared.outcome.withLock { $0 })
             #expect(text.hasPrefix("HTTP/1.1 200") && text.contains("\"ok\":true"), "\(text)")
+        }
+
+        /// The other side of the shutdown's bound (twice the idle timeout): a client that keeps its kept-alive
+        /// connection busy with status past it does not hold the server up, and a request of it that needs the
+        /// router afterwards, when no task can be started any more, has its connection closed at once (an EOF, not
+        /// a connection left open with the request unread).
+        @Test("a request that needs a task after the shutdown's bound has its connection closed")
+        func aRequestAfterTheBoundIsClosed() async throws {
+            let path = "/tmp/heidi-ctl-bound-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            defer { close(fd) }
+            let shared = Late()
+            let polling = Shared()
+            try await withThrowingTaskGroup(of: Void.self) { client in
+                try await withTestControlServer(path: path, idleTimeout: 0.5) {
+                    var address = sockaddr_un()
+                    address.sun_family = sa_family_t(AF_UNIX)
+                    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                        for (i, b) in path.utf8.enumerated() { raw[i] = b }
+                    }
+                    let connected = withUnsafePointer(to: &address) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                        }
+                    }
+                    try #require(connected == 0)
+                    var timeout = timeval(tv_sec: 3, tv_usec: 0)
+                    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                    client.addTask {
+                        await Blocking.run {
+                            // Status every 0.1 s (within the 0.5 s idle timeout) until the server has ended.
+                            let status = Array("GET /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+                            while !polling.stop.load(ordering: .relaxed) {
+                                _ = status.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                                guard Self.readAnswer(fd) != nil else {
+                                    return shared.outcome.withLock { $0 = "status unanswered" }
+                                }
+                                usleep(100_000)
+                            }
+                        }
+                    }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                // The server ended at the bound, with the connection open.
+                polling.stop.store(true, ordering: .relaxed)
+                try await client.waitForAll()
+                let health = Array("GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+                _ = health.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                let got =
+                    n < 0 ? "no answer and no close within 3 s (errno \(errno))" : n == 0 ? "closed" : "\(n) bytes"
+                shared.outcome.withLock { $0 = $0 ?? got }
+            }
+            #expect(shared.outcome.withLock { $0 } == "closed")
         }
 
         /// The test above counts on the process's other suites: a child one of them spawns while a server has

@@ -7,10 +7,13 @@ import Synchronization
 /// already handed to heidid, whose channel initializer was still running (on the connection's event loop, a hop
 /// away), was then dropped by NIO and closed with its request unread, and Linux answers that with a reset:
 /// heidictl saw "Connection reset by peer" in 1 call of 107 during `systemctl restart heidi`. So a shutdown first
-/// stops accepting (`StopAcceptingHandler`), then closes the listening channel only once every connection accepted
-/// so far has reached the server's task (or failed to set up); the task serves it to its end as usual. The
-/// connections not accepted stay in the socket's backlog, which under socket activation systemd keeps open for
-/// the next heidid.
+/// stops accepting (`StopAcceptingHandler`), then closes the listening channel, which ends the server's stream of
+/// connections handed to tasks, only once every connection accepted so far has settled: handed to its task
+/// (which serves it to its end as usual), or closed without one (answered on its event loop by the front handler,
+/// then closed by the client, its `Connection: close` or the idle timeout; or failed to set up). A connection the
+/// front handler serves keeps the stream open, so a request of it that needs the router still gets its task
+/// during the shutdown. The connections not accepted stay in the socket's backlog, which under socket activation
+/// systemd keeps open for the next heidid.
 final class AcceptDrain: Sendable {
     private struct State {
         var accepted = 0
@@ -36,7 +39,7 @@ final class AcceptDrain: Sendable {
     /// Counts a connection the listening channel accepted, before its initializer runs.
     func accepted() { state.withLock { $0.accepted += 1 } }
 
-    /// Counts an accepted connection that reached the server's task, or whose initializer failed.
+    /// Counts an accepted connection that was handed to the server's task, or closed without one.
     func settled() {
         let action = state.withLock { state in
             state.settled += 1
@@ -55,6 +58,22 @@ final class AcceptDrain: Sendable {
             return state.takeIfDrained()
         }
         action?()
+    }
+}
+
+extension AcceptDrain {
+    /// One accepted connection's settling, counted once whichever comes first: its hand-over or its close.
+    final class Settlement: Sendable {
+        private let drain: AcceptDrain
+        private let done = Atomic<Bool>(false)
+
+        init(_ drain: AcceptDrain) {
+            self.drain = drain
+        }
+
+        func settle() {
+            if !done.exchange(true, ordering: .relaxed) { drain.settled() }
+        }
     }
 }
 

@@ -6,7 +6,8 @@ import NIOHTTP1
 ///
 /// - Answers what the router answers at once (status, from the engine's status board) right here, instead of
 ///   handing the request to the task and the response back: each hand-over is a thread switch, and those switches
-///   were most of a status round trip. Every other request goes on to the task unchanged.
+///   were most of a status round trip. Every other request goes on to the task unchanged; the task is started
+///   (`handOff`) with the first of them, so a connection that asks only for status costs no task at all.
 /// - Closes the connection when a request does not arrive complete within the idle timeout of the connection
 ///   opening or of the last response (idle and slow clients), whichever path served it.
 /// - Closes a connection only once the last byte of its response has reached the socket: a close asked for
@@ -31,6 +32,9 @@ final class ConnectionFrontHandler: ChannelDuplexHandler, RemovableChannelHandle
     private let idleTimeout: TimeAmount
     /// False on a connection over the limit: the task answers its requests with 503.
     private let answersHere: Bool
+    /// Starts the connection's task (wraps the channel for it), before the first request passed on; nil once done,
+    /// or when the task exists already or is not the server's (tests, the fuzz harness).
+    private var handOff: (@Sendable (Channel) throws -> Void)?
     /// Requests passed on to the task whose response has not ended.
     private var withTask = 0
     /// The request being answered here, between its head and its end.
@@ -49,8 +53,15 @@ final class ConnectionFrontHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// A close that waits for the response being written to reach the socket.
     private var heldClose: (mode: CloseMode, promise: EventLoopPromise<Void>?)?
 
-    init(router: ControlRouter, idleTimeout: TimeAmount, stallTimeout: TimeAmount = .seconds(60), answersHere: Bool) {
+    init(
+        router: ControlRouter,
+        idleTimeout: TimeAmount,
+        stallTimeout: TimeAmount = .seconds(60),
+        answersHere: Bool,
+        handOff: (@Sendable (Channel) throws -> Void)? = nil
+    ) {
         self.router = router
+        self.handOff = handOff
         self.idleTimeout = idleTimeout
         self.stallTimeout = stallTimeout
         self.answersHere = answersHere
@@ -103,6 +114,16 @@ final class ConnectionFrontHandler: ChannelDuplexHandler, RemovableChannelHandle
             {
                 answering = (response, head.isKeepAlive, MonotonicClock.nanoseconds())
                 return
+            }
+            if let start = handOff {
+                // The task's handlers join the pipeline after this one now, so they receive this head.
+                handOff = nil
+                do {
+                    try start(context.channel)
+                } catch {
+                    context.close(promise: nil)
+                    return
+                }
             }
             withTask += 1
             context.fireChannelRead(data)

@@ -15,7 +15,7 @@ import Glibc
 ///
 /// Binds `socketPath` itself, or takes a socket-activated descriptor (which it never unlinks). Status requests are
 /// answered on the connection's event loop (`ConnectionFrontHandler`); every other request is served by the
-/// connection's task. Requests over 64 KiB get 413, idle connections are closed, and more than `maxConnections` at
+/// connection's task, which starts with the first such request (a connection that asks only for status has none). Requests over 64 KiB get 413, idle connections are closed, and more than `maxConnections` at
 /// once get 503. Nothing a client sends reaches the engine unless it parses. A graceful shutdown stops accepting,
 /// answers every connection already accepted, and leaves the rest in the socket's backlog (`AcceptDrain`).
 public final class ControlServer: Service, Sendable {
@@ -58,7 +58,7 @@ public final class ControlServer: Service, Sendable {
 
     typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
 
-    /// An accepted connection, ready for its task.
+    /// An accepted connection, handed to its task.
     struct Accepted: Sendable {
         var connection: Connection
         var peer: PeerCredentials
@@ -67,6 +67,8 @@ public final class ControlServer: Service, Sendable {
 
     public func run() async throws {
         let drain = AcceptDrain()
+        // Connections whose requests need the router, for the server's task to serve each in a task of its own.
+        let handOffs = AsyncStream.makeStream(of: Accepted.self)
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelInitializer { channel in
@@ -74,97 +76,126 @@ public final class ControlServer: Service, Sendable {
                     try channel.pipeline.syncOperations.addHandler(StopAcceptingHandler(drain: drain))
                 }
             }
-        let initializer: @Sendable (Channel) -> EventLoopFuture<Accepted> = { channel in
-            let credentials: EventLoopFuture<UCred>
-            if let provider = channel as? SocketOptionProvider {
-                credentials = provider.unsafeGetSocketOption(
-                    level: SocketOptionLevel(SOL_SOCKET),
-                    name: SocketOptionName(SO_PEERCRED)
-                )
-            } else {
-                credentials = channel.eventLoop.makeSucceededFuture(UCred(pid: 0, uid: UInt32.max, gid: UInt32.max))
+            .childChannelInitializer { channel in
+                self.setUpConnection(channel, drain: drain, handOffs: handOffs.continuation)
             }
-            // Counted from accept to close; over the limit, the connection's task answers 503 and closes it.
-            let active = self.connections.wrappingAdd(1, ordering: .relaxed).newValue
-            channel.closeFuture.whenComplete { _ in self.connections.wrappingSubtract(1, ordering: .relaxed) }
-            let overLimit = active > self.options.maxConnections
-            let ready = credentials.flatMapThrowing { cred in
-                try Self.configureConnection(
-                    channel,
-                    router: self.router,
-                    idleTimeout: self.options.idleTimeout,
-                    stallTimeout: self.options.stallTimeout,
-                    answersHere: !overLimit
-                )
-                let connection = try Connection.closingOnDeinit(channel)
-                return Accepted(
-                    connection: connection,
-                    peer: PeerCredentials(pid: cred.pid, uid: cred.uid, gid: cred.gid),
-                    overLimit: overLimit
-                )
-            }
-            // NIO drops a connection whose initializer failed; it will not reach the task, so it is settled here.
-            ready.whenFailure { _ in drain.settled() }
-            return ready
-        }
-        let server: NIOAsyncChannel<Accepted, Never>
+        let server: Channel
         if let activatedDescriptor {
-            server = try await bootstrap.bind(activatedDescriptor, childChannelInitializer: initializer)
+            server = try await bootstrap.withBoundSocket(activatedDescriptor).get()
             logger.info("control socket taken from systemd (socket activation)", metadata: ["socket": "\(socketPath)"])
         } else {
             try ListeningSocket.prepare(socketPath)
             // Bind under a temporary name, set group and mode, then rename into place: the socket never exists
             // at its public path with the wrong owner or mode.
             let staging = ListeningSocket.stagingPath(for: socketPath)
-            server = try await bootstrap.bind(
-                unixDomainSocketPath: staging,
-                cleanupExistingSocketFile: true,
-                childChannelInitializer: initializer
-            )
-            try ListeningSocket.publish(staging, at: socketPath, group: socketGroup)
+            server = try await bootstrap.bind(unixDomainSocketPath: staging, cleanupExistingSocketFile: true).get()
+            do {
+                try ListeningSocket.publish(staging, at: socketPath, group: socketGroup)
+            } catch {
+                try? await server.close()
+                throw error
+            }
             logger.info("control socket listening", metadata: ["socket": "\(socketPath)"])
         }
+        // However the listening channel ends (the drain, the bound below, an error), no more connections come.
+        server.closeFuture.whenComplete { _ in handOffs.continuation.finish() }
         await onListening()
         defer {
             // Never unlink a socket systemd owns: it keeps queueing requests across restarts.
             if activatedDescriptor == nil { unlink(socketPath) }
         }
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                try await server.executeThenClose { inbound in
-                    for try await accepted in inbound {
-                        drain.settled()
-                        group.addTask { await self.serve(accepted) }
-                    }
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                for await accepted in handOffs.stream {
+                    group.addTask { await self.serve(accepted) }
                 }
             }
         } onGracefulShutdown: {
             // Closing the listening channel at once dropped the connections accepted but not yet set up, unread
             // (a reset for their clients; see `AcceptDrain`). Stop accepting first, close once every accepted
-            // connection has reached its task (which serves it to its end); the rest wait in the backlog.
-            let channel = server.channel
-            channel.eventLoop.execute {
+            // connection has settled (handed to its task, which serves it to its end, or closed, answered by the
+            // front handler); the rest wait in the backlog.
+            server.eventLoop.execute {
                 // Auto-read off unregisters the listening socket from the event loop: nothing more is accepted,
                 // so the count of accepted connections is final before the drain starts.
-                _ = try? channel.syncOptions?.setOption(.autoRead, value: false)
-                drain.drain { channel.close(promise: nil) }
+                _ = try? server.syncOptions?.setOption(.autoRead, value: false)
+                drain.drain { server.close(promise: nil) }
             }
-            // Bounded: an initializer that never completes must not hold the shutdown up forever.
-            let bound = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(self.options.idleTimeout * 1e9))) {
-                channel.close(promise: nil)
+            // Bounded: a connection the front handler keeps open (an idle one closes within the idle timeout; a
+            // client polling status on a kept-alive connection need not) must not hold the shutdown up forever.
+            let bound = server.eventLoop.scheduleTask(in: .nanoseconds(Int64(2 * self.options.idleTimeout * 1e9))) {
+                server.close(promise: nil)
             }
-            channel.closeFuture.whenComplete { _ in bound.cancel() }
+            server.closeFuture.whenComplete { _ in bound.cancel() }
+        }
+        // Cancelled rather than shut down gracefully: the listening channel is closed here.
+        try? await server.close()
+    }
+
+    /// Sets up an accepted connection on its event loop. No task is started for it: the front handler answers
+    /// status itself, and hands the connection to the server's task (`handOffs`) only when a request needs the
+    /// router; a connection over the limit is handed over at once, for its 503. (A task per connection, started
+    /// at accept, put two or three thread wake-ups on every `heidictl status`.) The connection settles for the
+    /// drain when it is handed over or, never handed over, when it closes.
+    private func setUpConnection(
+        _ channel: Channel,
+        drain: AcceptDrain,
+        handOffs: AsyncStream<Accepted>.Continuation
+    ) -> EventLoopFuture<Void> {
+        let settlement = AcceptDrain.Settlement(drain)
+        // Counted from accept to close; over the limit, the connection's task answers 503 and closes it. A
+        // connection whose initializer fails is closed by NIO, which settles it too.
+        let active = connections.wrappingAdd(1, ordering: .relaxed).newValue
+        channel.closeFuture.whenComplete { _ in
+            self.connections.wrappingSubtract(1, ordering: .relaxed)
+            settlement.settle()
+        }
+        let overLimit = active > options.maxConnections
+        let credentials: EventLoopFuture<UCred>
+        if let provider = channel as? SocketOptionProvider {
+            credentials = provider.unsafeGetSocketOption(
+                level: SocketOptionLevel(SOL_SOCKET),
+                name: SocketOptionName(SO_PEERCRED)
+            )
+        } else {
+            credentials = channel.eventLoop.makeSucceededFuture(UCred(pid: 0, uid: UInt32.max, gid: UInt32.max))
+        }
+        return credentials.flatMapThrowing { cred in
+            let peer = PeerCredentials(pid: cred.pid, uid: cred.uid, gid: cred.gid)
+            let handOff: @Sendable (Channel) throws -> Void = { channel in
+                let accepted = Accepted(
+                    connection: try Connection.closingOnDeinit(channel),
+                    peer: peer,
+                    overLimit: overLimit
+                )
+                // Yielded before it settles, so the drain's close (which ends the stream) comes after it. Once the
+                // stream has ended (the shutdown's bound), no task can serve it: it is closed now (dropped, its
+                // handlers, added after the connection became active, would keep it open with the request unread).
+                if case .terminated = handOffs.yield(accepted) { channel.close(promise: nil) }
+                settlement.settle()
+            }
+            try Self.configureConnection(
+                channel,
+                router: self.router,
+                idleTimeout: self.options.idleTimeout,
+                stallTimeout: self.options.stallTimeout,
+                answersHere: !overLimit,
+                handOff: overLimit ? nil : handOff
+            )
+            if overLimit { try handOff(channel) }
         }
     }
 
     /// Sets up a connection's pipeline on its event loop: NIO's HTTP codec (with pipelining and error handling),
-    /// then the front handler. Shared with the fuzz harness, so it drives the same pipeline.
+    /// then the front handler. Shared with the fuzz harness, so it drives the same pipeline. `handOff` runs on the
+    /// event loop before the first request the front handler passes on, to start the connection's task.
     public static func configureConnection(
         _ channel: Channel,
         router: ControlRouter,
         idleTimeout: Double,
         stallTimeout: Double = 60,
-        answersHere: Bool
+        answersHere: Bool,
+        handOff: (@Sendable (Channel) throws -> Void)? = nil
     ) throws {
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
         try channel.pipeline.syncOperations.addHandler(
@@ -172,7 +203,8 @@ public final class ControlServer: Service, Sendable {
                 router: router,
                 idleTimeout: .nanoseconds(Int64(idleTimeout * 1e9)),
                 stallTimeout: .nanoseconds(Int64(stallTimeout * 1e9)),
-                answersHere: answersHere
+                answersHere: answersHere,
+                handOff: handOff
             )
         )
     }
@@ -317,13 +349,13 @@ extension ControlResponse {
 }
 
 extension NIOAsyncChannel {
-    /// Wraps an accepted connection so that, if it is dropped without being served, it is closed instead of
-    /// crashing the daemon. A connection accepted while heidid shuts down could complete its channel initializer
-    /// after the server's inbound stream had finished (`AcceptDrain` now waits for it, up to a bound, so this is
-    /// the fallback when the bound expires); NIO then drops it, and the non-deprecated initializer's
-    /// writer stops the process in its deinit ("Deinited NIOAsyncWriter without calling finish()": reproduced in
-    /// 3 of 15 SIGTERMs under connection load). Served connections still go through `executeThenClose`. NIO marks
-    /// this initializer deprecated (it prefers explicit teardown); the one build warning it causes is deliberate.
+    /// Wraps a connection for its task so that, if it is dropped without being served, it is closed instead of
+    /// crashing the daemon. A connection handed over after a shutdown's bound has ended the stream of hand-overs
+    /// (`ControlServer.run`) is dropped; the non-deprecated initializer's writer would then stop the process in
+    /// its deinit ("Deinited NIOAsyncWriter without calling finish()": reproduced in 3 of 15 SIGTERMs under
+    /// connection load, when connections were wrapped at accept). Served connections still go through
+    /// `executeThenClose`. NIO marks this initializer deprecated (it prefers explicit teardown); the one build
+    /// warning it causes is deliberate.
     static func closingOnDeinit(_ channel: Channel) throws -> NIOAsyncChannel {
         try NIOAsyncChannel(synchronouslyWrapping: channel)
     }

@@ -3,6 +3,7 @@ import HeidiFuzzing
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
+import Synchronization
 import Testing
 
 /// The connection pipeline on an embedded channel: what is answered on the event loop, what reaches the task, in
@@ -76,6 +77,43 @@ struct ConnectionFrontHandlerTests {
         let overLimit = try connection(answersHere: false)
         try overLimit.writeInbound(ByteBuffer(string: Self.status))
         #expect(try passedOn(overLimit) == ["/api/v1/status"], "the task answers 503 there")
+    }
+
+    /// Stands in for the connection's task, which `handOff` joins to the pipeline: the request heads it receives.
+    final class TaskStandIn: ChannelInboundHandler, Sendable {
+        typealias InboundIn = HTTPServerRequestPart
+        let uris = Mutex<[String]>([])
+        let starts = Atomic<Int>(0)
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if case .head(let head) = unwrapInboundIn(data) { uris.withLock { $0.append(head.uri) } }
+        }
+    }
+
+    /// The server starts a connection's task only when a request needs the router (a task per connection, started
+    /// at accept, cost every `heidictl status` two or three thread wake-ups): status connections get none, and the
+    /// first other request starts it once, in time to receive that request.
+    @Test func theTaskIsStartedByTheFirstRequestPassedOnAndOnlyThen() throws {
+        let shared = TaskStandIn()
+        let channel = EmbeddedChannel()
+        let router = ControlRouter(backend: StaticBackend(), authorizer: Authorizer(daemonUID: 1000, groupName: nil))
+        try ControlServer.configureConnection(channel, router: router, idleTimeout: 10, answersHere: true) { channel in
+            shared.starts.add(1, ordering: .relaxed)
+            try channel.pipeline.syncOperations.addHandler(shared)
+        }
+        try channel.connect(to: SocketAddress(unixDomainSocketPath: "/heidi-test.sock")).wait()
+        try channel.writeInbound(ByteBuffer(string: Self.status + Self.status))
+        #expect(try written(channel).components(separatedBy: "HTTP/1.1 200 OK").count == 3)
+        #expect(shared.starts.load(ordering: .relaxed) == 0, "status alone starts no task")
+        try channel.writeInbound(ByteBuffer(string: Self.metrics))
+        #expect(shared.starts.load(ordering: .relaxed) == 1)
+        #expect(shared.uris.withLock { $0 } == ["/metrics"], "the task received the request that started it")
+        let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: ["Content-Length": "0"])
+        try channel.writeOutbound(HTTPServerResponsePart.head(head))
+        try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+        try channel.writeInbound(ByteBuffer(string: Self.metrics + Self.status))
+        #expect(shared.starts.load(ordering: .relaxed) == 1, "started once")
+        #expect(shared.uris.withLock { $0 } == ["/metrics", "/metrics"])
     }
 
     @Test func aPipelinedStatusWaitsForTheResponseBeforeIt() throws {

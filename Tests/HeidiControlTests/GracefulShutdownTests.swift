@@ -183,6 +183,140 @@ extension ControlServerTests {
             #expect(failures.isEmpty, "\(failed):\n\(report.joined(separator: "\n"))")
         }
 
+        /// How the late request of `aFrontServedConnectionGetsItsTaskDuringAShutdown` ended.
+        final class Late: Sendable {
+            let outcome = Mutex<String?>(nil)
+            /// Whether the request was on its way (set just before it is sent).
+            let sending = Atomic<Bool>(false)
+        }
+
+        /// Reads from `fd` until a whole `200` answer has arrived (true), or the connection ends or times out first.
+        static func readAnswer(_ fd: Int32) -> [UInt8]? {
+            var answer: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 16384)
+            while expectedLength(of: answer).map({ answer.count < $0 }) ?? true {
+                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if n <= 0 { return nil }
+                answer += buffer[0..<n]
+            }
+            return answer
+        }
+
+        /// A connection the front handler has served (status only, so no task yet) is still open when the shutdown
+        /// starts: the server must wait for it, and a request that needs the router still gets its task and its
+        /// whole answer, then the close. (Settled at accept, as the drain first counted, the connection would
+        /// keep the server from waiting, and the health request would find the stream of hand-overs ended.)
+        @Test("a connection served on its event loop when a shutdown starts still gets its task and its answer")
+        func aFrontServedConnectionGetsItsTaskDuringAShutdown() async throws {
+            let path = "/tmp/heidi-ctl-late-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            defer { close(fd) }
+            let shared = Late()
+            try await withThrowingTaskGroup(of: Void.self) { late in
+                try await withTestControlServer(path: path, idleTimeout: 3) {
+                    var address = sockaddr_un()
+                    address.sun_family = sa_family_t(AF_UNIX)
+                    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                        for (i, b) in path.utf8.enumerated() { raw[i] = b }
+                    }
+                    let connected = withUnsafePointer(to: &address) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                        }
+                    }
+                    try #require(connected == 0)
+                    var timeout = timeval(tv_sec: 5, tv_usec: 0)
+                    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                    let status = Array("GET /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+                    _ = status.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    try #require(Self.readAnswer(fd) != nil, "the status answer (kept alive)")
+                    late.addTask {
+                        await Blocking.run {
+                            // Sent once the shutdown has started (the body has returned), well within the idle timeout.
+                            usleep(500_000)
+                            let health = Array(
+                                "GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8
+                            )
+                            shared.sending.store(true, ordering: .relaxed)
+                            let sent = health.withUnsafeBytes {
+                                send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                            }
+                            guard sent == health.count else { return shared.outcome.withLock { $0 = "send: \(errno)" } }
+                            guard let answer = Self.readAnswer(fd) else {
+                                return shared.outcome.withLock { $0 = "no whole answer (errno \(errno))" }
+                            }
+                            var byte: UInt8 = 0
+                            let eof = recv(fd, &byte, 1, 0) == 0
+                            let text = String(decoding: answer, as: UTF8.self)
+                            shared.outcome.withLock { $0 = eof ? text : "no close after: \(text)" }
+                        }
+                    }
+                }
+                // The server has ended; it must have waited for the connection's request (sent 0.5 s into the
+                // shutdown, where the idle timeout is 3 s and the bound 6 s).
+                let sentBeforeTheEnd = shared.sending.load(ordering: .relaxed)
+                try await late.waitForAll()
+                #expect(sentBeforeTheEnd, "the server ended before the connection's request was sent")
+            }
+            let text = try #require(shared.outcome.withLock { $0 })
+            #expect(text.hasPrefix("HTTP/1.1 200") && text.contains("\"ok\":true"), "\(text)")
+        }
+
+        /// The other side of the shutdown's bound (twice the idle timeout): a client that keeps its kept-alive
+        /// connection busy with status past it does not hold the server up, and a request of it that needs the
+        /// router afterwards, when no task can be started any more, has its connection closed at once (an EOF, not
+        /// a connection left open with the request unread).
+        @Test("a request that needs a task after the shutdown's bound has its connection closed")
+        func aRequestAfterTheBoundIsClosed() async throws {
+            let path = "/tmp/heidi-ctl-bound-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            defer { close(fd) }
+            let shared = Late()
+            let polling = Shared()
+            try await withThrowingTaskGroup(of: Void.self) { client in
+                try await withTestControlServer(path: path, idleTimeout: 0.5) {
+                    var address = sockaddr_un()
+                    address.sun_family = sa_family_t(AF_UNIX)
+                    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                        for (i, b) in path.utf8.enumerated() { raw[i] = b }
+                    }
+                    let connected = withUnsafePointer(to: &address) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                        }
+                    }
+                    try #require(connected == 0)
+                    var timeout = timeval(tv_sec: 3, tv_usec: 0)
+                    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                    client.addTask {
+                        await Blocking.run {
+                            // Status every 0.1 s (within the 0.5 s idle timeout) until the server has ended.
+                            let status = Array("GET /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+                            while !polling.stop.load(ordering: .relaxed) {
+                                _ = status.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                                guard Self.readAnswer(fd) != nil else {
+                                    return shared.outcome.withLock { $0 = "status unanswered" }
+                                }
+                                usleep(100_000)
+                            }
+                        }
+                    }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                // The server ended at the bound, with the connection open.
+                polling.stop.store(true, ordering: .relaxed)
+                try await client.waitForAll()
+                let health = Array("GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+                _ = health.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                let got =
+                    n < 0 ? "no answer and no close within 3 s (errno \(errno))" : n == 0 ? "closed" : "\(n) bytes"
+                shared.outcome.withLock { $0 = $0 ?? got }
+            }
+            #expect(shared.outcome.withLock { $0 } == "closed")
+        }
+
         /// The test above counts on the process's other suites: a child one of them spawns while a server has
         /// connections open (NIO accepts them without close-on-exec) must not inherit them, or the server's close
         /// reaches no client until the child exits. In a full `swift test` run, a heidid that another suite

@@ -3,17 +3,22 @@
 #   - whole-process latency of `heidictl status` vs `supervisorctl status`, `s6-svstat`, `systemctl is-active`
 #   - request round trip on one persistent connection: GET /api/v1/status vs supervisord's XML-RPC getState
 #   - resident memory of the idle daemon with one running child: heidid vs supervisord
-# Builds static release binaries into .build-release; installs supervisor (pip) and s6 (apt) when missing.
+# Builds static release binaries into .build-release (or measures heidid and heidictl in BIN_DIR, for before/after
+# pairs); installs supervisor (pip) and s6 (apt) when missing.
 set -euo pipefail
 export HEIDI_STATIC_LINK=1  # measure the installed binaries' link (Package.swift), as `make release` builds them
 cd "$(dirname "$0")/../.."
 N_SPAWN=${N_SPAWN:-200}
 N_RTT=${N_RTT:-5000}
 
-echo "==> building release binaries (static Swift stdlib)"
-swift build -c release --static-swift-stdlib --scratch-path .build-release --product heidid >/dev/null
-swift build -c release --static-swift-stdlib --scratch-path .build-release --product heidictl >/dev/null
-BIN=$(swift build -c release --scratch-path .build-release --show-bin-path)
+if [ -n "${BIN_DIR:-}" ]; then
+    BIN=$BIN_DIR
+else
+    echo "==> building release binaries (static Swift stdlib)"
+    swift build -c release --static-swift-stdlib --scratch-path .build-release --product heidid >/dev/null
+    swift build -c release --static-swift-stdlib --scratch-path .build-release --product heidictl >/dev/null
+    BIN=$(swift build -c release --scratch-path .build-release --show-bin-path)
+fi
 python3 -c 'import supervisor' 2>/dev/null || python3 -m pip install -q supervisor
 command -v s6-svstat >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq s6 >/dev/null 2>&1 || true; }
 WORK=$(mktemp -d /tmp/heidi-bench.XXXXXX)

@@ -19,7 +19,10 @@ struct EngineProfileTests {
         _ = try requireTool("python3")
         let s = try Session(environment: ["SAMPLES_PER_ROUND": "20", "TRAIN_STEPS": "3"].merging(environment) { $1 })
         s.useConfig(profile)
-        try await s.startDaemon(extraArguments: ["--repo-root", standIn])
+        do { try await s.startDaemon(extraArguments: ["--repo-root", standIn]) } catch {
+            s.tearDown()  // the caller's defer is not set up yet: without this a heidid that answered late stays behind
+            throw error
+        }
         return s
     }
 

@@ -61,30 +61,51 @@ extension ControlServerTests {
             return headEnd.upperBound + length
         }
 
-        /// One `Connection: close` exchange: status (answered in the pipeline) or health (answered by the task).
-        /// Answered means the whole answer, then the server's close (EOF).
-        static func exchange(_ path: String, status: Bool) -> Outcome {
-            // Close-on-exec, like every descriptor of the test process: a child another suite spawns meanwhile
-            // must not hold a connection open.
-            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            defer { close(fd) }
+        static func unixAddress(_ path: String) -> sockaddr_un {
             var address = sockaddr_un()
             address.sun_family = sa_family_t(AF_UNIX)
             withUnsafeMutableBytes(of: &address.sun_path) { raw in
                 for (i, b) in path.utf8.enumerated() { raw[i] = b }
             }
+            return address
+        }
+
+        /// A client socket, close-on-exec like every descriptor of the test process: a child another suite spawns
+        /// meanwhile must not hold a connection open.
+        static func clientSocket() -> Int32 {
+            socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
+
+        /// Connects `fd` to `path`, its reads giving up after `receiveTimeout` seconds; false when refused.
+        static func connect(_ fd: Int32, to path: String, receiveTimeout: Int) -> Bool {
+            var address = unixAddress(path)
             let connected = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                    Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
                 }
             }
-            guard connected == 0 else { return .refused }
-            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            guard connected == 0 else { return false }
+            var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            return true
+        }
+
+        /// Sends `request` whole; false when the socket would not take it.
+        static func sendAll(_ fd: Int32, _ request: String) -> Bool {
+            let bytes = Array(request.utf8)
+            return bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
+        }
+
+        /// One `Connection: close` exchange: status (answered in the pipeline) or health (answered by the task).
+        /// Answered means the whole answer, then the server's close (EOF).
+        static func exchange(_ path: String, status: Bool) -> Outcome {
+            let fd = clientSocket()
+            defer { close(fd) }
+            guard connect(fd, to: path, receiveTimeout: 5) else { return .refused }
             let target = status ? "/api/v1/status" : "/api/v1/health"
-            let request = Array("GET \(target) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8)
-            let sent = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard sent == request.count else { return .reset(errno) }
+            guard sendAll(fd, "GET \(target) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") else {
+                return .reset(errno)
+            }
             var answer: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 16384)
             while true {
@@ -109,11 +130,7 @@ extension ControlServerTests {
         static func listeningSocket(_ path: String) -> Int32 {
             unlink(path)
             let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            withUnsafeMutableBytes(of: &address.sun_path) { raw in
-                for (i, b) in path.utf8.enumerated() { raw[i] = b }
-            }
+            var address = unixAddress(path)
             _ = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
@@ -209,39 +226,22 @@ extension ControlServerTests {
         @Test("a connection served on its event loop when a shutdown starts still gets its task and its answer")
         func aFrontServedConnectionGetsItsTaskDuringAShutdown() async throws {
             let path = "/tmp/heidi-ctl-late-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
-            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            let fd = Self.clientSocket()
             defer { close(fd) }
             let shared = Late()
             try await withThrowingTaskGroup(of: Void.self) { late in
                 try await withTestControlServer(path: path, idleTimeout: 3) {
-                    var address = sockaddr_un()
-                    address.sun_family = sa_family_t(AF_UNIX)
-                    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-                        for (i, b) in path.utf8.enumerated() { raw[i] = b }
-                    }
-                    let connected = withUnsafePointer(to: &address) {
-                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-                        }
-                    }
-                    try #require(connected == 0)
-                    var timeout = timeval(tv_sec: 5, tv_usec: 0)
-                    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-                    let status = Array("GET /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
-                    _ = status.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    try #require(Self.connect(fd, to: path, receiveTimeout: 5))
+                    _ = Self.sendAll(fd, "GET /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n")
                     try #require(Self.readAnswer(fd) != nil, "the status answer (kept alive)")
                     late.addTask {
                         await Blocking.run {
                             // Sent once the shutdown has started (the body has returned), well within the idle timeout.
                             usleep(500_000)
-                            let health = Array(
-                                "GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8
-                            )
                             shared.sending.store(true, ordering: .relaxed)
-                            let sent = health.withUnsafeBytes {
-                                send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-                            }
-                            guard sent == health.count else { return shared.outcome.withLock { $0 = "send: \(errno)" } }
+                            guard
+                                Self.sendAll(fd, "GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                            else { return shared.outcome.withLock { $0 = "send: \(errno)" } }
                             guard let answer = Self.readAnswer(fd) else {
                                 return shared.outcome.withLock { $0 = "no whole answer (errno \(errno))" }
                             }
@@ -269,31 +269,18 @@ extension ControlServerTests {
         @Test("a request that needs a task after the shutdown's bound has its connection closed")
         func aRequestAfterTheBoundIsClosed() async throws {
             let path = "/tmp/heidi-ctl-bound-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
-            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            let fd = Self.clientSocket()
             defer { close(fd) }
             let shared = Late()
             let polling = Shared()
             try await withThrowingTaskGroup(of: Void.self) { client in
                 try await withTestControlServer(path: path, idleTimeout: 0.5) {
-                    var address = sockaddr_un()
-                    address.sun_family = sa_family_t(AF_UNIX)
-                    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-                        for (i, b) in path.utf8.enumerated() { raw[i] = b }
-                    }
-                    let connected = withUnsafePointer(to: &address) {
-                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-                        }
-                    }
-                    try #require(connected == 0)
-                    var timeout = timeval(tv_sec: 3, tv_usec: 0)
-                    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                    try #require(Self.connect(fd, to: path, receiveTimeout: 3))
                     client.addTask {
                         await Blocking.run {
                             // Status every 0.1 s (within the 0.5 s idle timeout) until the server has ended.
-                            let status = Array("GET /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
                             while !polling.stop.load(ordering: .relaxed) {
-                                _ = status.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                                _ = Self.sendAll(fd, "GET /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n")
                                 guard Self.readAnswer(fd) != nil else {
                                     return shared.outcome.withLock { $0 = "status unanswered" }
                                 }
@@ -306,8 +293,7 @@ extension ControlServerTests {
                 // The server ended at the bound, with the connection open.
                 polling.stop.store(true, ordering: .relaxed)
                 try await client.waitForAll()
-                let health = Array("GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
-                _ = health.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                _ = Self.sendAll(fd, "GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
                 var buffer = [UInt8](repeating: 0, count: 4096)
                 let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
                 let got =

@@ -79,7 +79,7 @@ extension AcceptDrain {
 
 /// The first handler of the listening channel: counts each accepted connection for `AcceptDrain` before NIO
 /// sets it up, and once draining passes no read request on (turning auto-read off stops the reads NIO asks for
-/// itself; this stops the ones the stream of accepted connections asks for when its consumer catches up).
+/// itself; this stops any a handler behind it asks for).
 final class StopAcceptingHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = Any
     typealias InboundOut = Any

@@ -98,10 +98,9 @@ struct UnixHTTPClient {
         head += "\r\n"
         try writeAll(fd, Array(head.utf8) + (body ?? []))
         var reader = SocketReader(fd: fd, socketPath: socketPath)
-        let statusLine = try reader.line()
-        let parts = statusLine.split(separator: " ", maxSplits: 2)
-        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]) else {
-            throw .protocolError("bad status line \"\(statusLine)\"")
+        let statusLine = try reader.lineBytes()
+        guard let status = SocketReader.statusCode(statusLine) else {
+            throw .protocolError("bad status line \"\(String(decoding: statusLine, as: UTF8.self))\"")
         }
         var length: Int?
         var chunked = false
@@ -217,28 +216,47 @@ struct SocketReader {
     /// The most one read takes in.
     static let chunkSize = 64 * 1024
 
-    mutating func line() throws(ClientError) -> String {
+    mutating func line() throws(ClientError) -> String { String(decoding: try lineBytes(), as: UTF8.self) }
+
+    /// The next line without its line end. The status line and the fields are read as bytes: String's Unicode-aware
+    /// splitting, lowercasing and trimming cost a short-lived `heidictl status` more page faults and protocol
+    /// conformance lookups than its whole parse.
+    mutating func lineBytes() throws(ClientError) -> ArraySlice<UInt8> {
         while true {
             if let newline = buffer[position...].firstIndex(of: 0x0a) {
                 var end = newline
                 if end > position, buffer[end - 1] == 0x0d { end -= 1 }
-                let text = String(decoding: buffer[position..<end], as: UTF8.self)
-                position = newline + 1
-                return text
+                defer { position = newline + 1 }
+                return buffer[position..<end]
             }
             guard try fill() else { throw .protocolError("connection closed mid-response") }
         }
     }
 
-    /// Header (or trailer) fields up to the empty line, names lower case.
+    /// Header (or trailer) fields up to the empty line: names lower case, values without surrounding blanks.
     mutating func fields() throws(ClientError) -> [String: String] {
         var fields: [String: String] = [:]
         while true {
-            let line = try line()
+            let line = try lineBytes()
             if line.isEmpty { return fields }
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: " \t")
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
+            let name = line[..<colon].map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 }
+            var value = line[(colon + 1)...]
+            while let first = value.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") {
+                value.removeFirst()
+            }
+            while let last = value.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { value.removeLast() }
+            fields[String(decoding: name, as: UTF8.self)] = String(decoding: value, as: UTF8.self)
         }
+    }
+
+    /// The code of an `HTTP/1.x` status line; nil when the line is not one.
+    static func statusCode(_ line: ArraySlice<UInt8>) -> Int? {
+        guard line.starts(with: "HTTP/1.".utf8), let space = line.firstIndex(of: UInt8(ascii: " ")) else { return nil }
+        let digits = line[(space + 1)...].prefix { $0 != UInt8(ascii: " ") }
+        guard (1...9).contains(digits.count), digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+        else { return nil }
+        return digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
     }
 
     mutating func bytes(_ count: Int) throws(ClientError) -> [UInt8] {

@@ -9,7 +9,13 @@
  *                                          next; prints answered/failed, the rate and p50/p90/p99 in
  *                                          milliseconds; exits 1 unless every answer was 200
  *   bench spawn COUNT ARGV...             run ARGV COUNT times (posix_spawn + waitpid, stdout to /dev/null),
- *                                          print p50/p90/p99 of the whole-process time in milliseconds        */
+ *                                          print p50/p90/p99 of the whole-process time in milliseconds
+ *   bench serve SOCKET BODY_BYTES         the floor of a request round trip: one thread, epoll, and for every read a
+ *                                          canned 200 answer with a body of BODY_BYTES (no parsing, no state)
+ *   bench pair COUNT ARGV_A... -- ARGV_B...
+ *                                          run A and B COUNT times each, interleaved (AB, then BA, ...), so that
+ *                                          both see the same machine; print each one's p50 whole-process time and
+ *                                          the median (and quartiles) of the COUNT ratios A/B of neighbouring runs */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <spawn.h>
@@ -177,19 +183,79 @@ static int load(const char *path, const char *request_file, int clients, int req
     return answered == clients * requests ? 0 : 1;
 }
 
-static int spawn_many(int count, char **argv) {
-    double *samples = calloc(count, sizeof(double));
+static int serve(const char *path, int body_bytes) {
+    static char answer[65536];
+    if (body_bytes < 0 || body_bytes > 60000) return 2;
+    int length = snprintf(answer, sizeof answer, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
+                          body_bytes);
+    memset(answer + length, 'x', body_bytes);
+    length += body_bytes;
+    int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    strncpy(addr.sun_path, path, sizeof addr.sun_path - 1);
+    unlink(path);
+    if (bind(listener, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(listener, 128) != 0) { perror(path); return 2; }
+    int ep = epoll_create1(0);
+    struct epoll_event event = {.events = EPOLLIN, .data.fd = listener};
+    epoll_ctl(ep, EPOLL_CTL_ADD, listener, &event);
+    static char buffer[65536];
+    for (;;) {
+        struct epoll_event ready[64];
+        int n = epoll_wait(ep, ready, 64, -1);
+        for (int i = 0; i < n; i++) {
+            int fd = ready[i].data.fd;
+            if (fd == listener) {
+                int client = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+                struct epoll_event in = {.events = EPOLLIN, .data.fd = client};
+                if (client >= 0) epoll_ctl(ep, EPOLL_CTL_ADD, client, &in);
+            } else if (read(fd, buffer, sizeof buffer) <= 0 || write(fd, answer, length) != length) {
+                close(fd);
+            }
+        }
+    }
+}
+
+/* Whole-process time of one run of argv (posix_spawn + waitpid, stdout to /dev/null), in seconds; -1 if it could
+ * not be started. `first` reports an unexpected exit status, once. */
+static double spawn_once(char **argv, int first) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    double start = now();
+    pid_t pid;
+    int failed = posix_spawn(&pid, argv[0], &actions, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (failed) { perror(argv[0]); return -1; }
+    int status;
+    waitpid(pid, &status, 0);
+    double elapsed = now() - start;
+    if (first && !(WIFEXITED(status) && WEXITSTATUS(status) <= 1)) fprintf(stderr, "%s exited %d\n", argv[0], status);
+    return elapsed;
+}
+
+static int spawn_pair(int count, char **a, char **b) {
+    double *ta = calloc(count, sizeof(double)), *tb = calloc(count, sizeof(double)), *ratio = calloc(count, sizeof(double));
     for (int i = 0; i < count; i++) {
-        double start = now();
-        pid_t pid;
-        if (posix_spawn(&pid, argv[0], &actions, NULL, argv, environ) != 0) { perror(argv[0]); return 2; }
-        int status;
-        waitpid(pid, &status, 0);
-        samples[i] = now() - start;
-        if (i == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) <= 1)) fprintf(stderr, "%s exited %d\n", argv[0], status);
+        char **first = i % 2 ? b : a, **second = i % 2 ? a : b;
+        double t1 = spawn_once(first, i < 2), t2 = spawn_once(second, i < 2);
+        if (t1 < 0 || t2 < 0) return 2;
+        ta[i] = i % 2 ? t2 : t1;
+        tb[i] = i % 2 ? t1 : t2;
+        ratio[i] = ta[i] / tb[i];
+    }
+    qsort(ta, count, sizeof(double), cmp);
+    qsort(tb, count, sizeof(double), cmp);
+    qsort(ratio, count, sizeof(double), cmp);
+    printf("A p50 %.2f ms  B p50 %.2f ms  A/B median %.2fx (quartiles %.2fx-%.2fx, n=%d)\n", ta[count / 2] * 1e3,
+           tb[count / 2] * 1e3, ratio[count / 2], ratio[count / 4], ratio[count * 3 / 4], count);
+    return 0;
+}
+
+static int spawn_many(int count, char **argv) {
+    double *samples = calloc(count, sizeof(double));
+    for (int i = 0; i < count; i++) {
+        samples[i] = spawn_once(argv, i == 0);
+        if (samples[i] < 0) return 2;
     }
     report(samples, count, 1e3, "ms");
     return 0;
@@ -199,8 +265,17 @@ int main(int argc, char **argv) {
     if (argc >= 5 && strcmp(argv[1], "rtt") == 0) return rtt(argv[2], argv[3], atoi(argv[4]));
     if (argc >= 6 && strcmp(argv[1], "load") == 0)
         return load(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), argc >= 7 ? atof(argv[6]) / 1e3 : 0);
+    if (argc >= 4 && strcmp(argv[1], "serve") == 0) return serve(argv[2], atoi(argv[3]));
     if (argc >= 4 && strcmp(argv[1], "spawn") == 0) return spawn_many(atoi(argv[2]), argv + 3);
+    if (argc >= 6 && strcmp(argv[1], "pair") == 0) {
+        char **b = argv + 3;
+        while (*b && strcmp(*b, "--") != 0) b++;
+        if (*b && b != argv + 3 && b[1]) {
+            *b = NULL;  /* ends A's argv */
+            return spawn_pair(atoi(argv[2]), argv + 3, b + 1);
+        }
+    }
     fprintf(stderr, "usage: bench rtt SOCKET REQUEST_FILE COUNT | bench load SOCKET REQUEST_FILE CLIENTS REQUESTS | "
-                    "bench spawn COUNT ARGV...\n");
+                    "bench serve SOCKET BODY_BYTES | bench spawn COUNT ARGV... | bench pair COUNT ARGV_A... -- ARGV_B...\n");
     return 2;
 }

@@ -34,7 +34,7 @@ public struct ReaderActivity: Sendable, Equatable {
 /// order of the wake-ups, and a drained pipe goes back on it only at its next write), so the reader drains the
 /// pipes in the order they are reported and delivers their lines in that order, from one thread. Lines a child
 /// writes to both streams faster than the reader wakes up (tens of microseconds) can still come out grouped by
-/// stream; nothing can know their order then. The trickle pause (`coalesce`) gathers one stream only: it is not
+/// stream; nothing can know their order then. The trickle pause (`pause`) gathers one stream only: it is not
 /// taken after a wake-up that found both, and output on the other pipe ends it at once.
 ///
 /// After both pipes hang up (or `forceClose`) the thread ends, so a hung-up pipe never spins; a pipe that stays
@@ -133,7 +133,7 @@ final class OutputCapture: Sendable {
         var pipes = Self.streams.indices.map { Pipe(stream: Self.streams[$0], fd: fds[$0]) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readSize, alignment: 16)
         defer { buffer.deallocate() }
-        let epoll = heidi_epoll_create()
+        var epoll = heidi_epoll_create()
         defer { if epoll >= 0 { close(epoll) } }
         // Edge-triggered: a pipe is reported again only when written after it was drained, so the report order is
         // the order in which the pipes became readable. Level-triggered would report them in the order of the last
@@ -191,11 +191,22 @@ final class OutputCapture: Sendable {
                     activity[index].copiedBytes = pipes[index].assembler.copiedBytes
                 }
             }
-            if queue.isEmpty && talked.count == 1 {
-                let quiet = pipes.indices.filter { pipes[$0].open && $0 != talked[0] }.map { pipes[$0].fd }
-                coalesce(burst: burst, since: drained, watching: quiet)
-            }
+            // The time a burst took to gather runs from the end of the previous drain, across any pause: measured
+            // from after the pause, what gathered during it looked like a flood, and every other wake-up skipped it.
+            let previousDrain = drained
             drained = MonotonicClock.nanoseconds()
+            if queue.isEmpty && talked.count == 1 && pipes[talked[0]].open && trickles(burst, since: previousDrain) {
+                // The pipe that talked is out of the epoll set while the pause lasts (see `pause`), and drained
+                // first after it: it holds what came before the output that may have ended the pause.
+                let (talking, fd) = (talked[0], pipes[talked[0]].fd)
+                let removed = epoll >= 0 && heidi_epoll_remove(epoll, fd) == 0
+                pause(watching: pipes.indices.filter { pipes[$0].open && $0 != talking }.map { pipes[$0].fd })
+                if removed && heidi_epoll_add(epoll, fd, UInt32(talking), 1) != 0 {
+                    close(epoll)  // not back in the set: poll(2) from now on (`pollReady`), nothing is lost
+                    epoll = -1
+                }
+                queue = [talking]
+            }
         }
         for index in pipes.indices where pipes[index].open { end(&pipes[index], epoll: epoll) }
     }
@@ -303,14 +314,25 @@ final class OutputCapture: Sendable {
         batch = OutputBatch(stream: batch.stream)
     }
 
-    /// When output trickles, let it gather for a millisecond before the next wait: a child writing a line at a
-    /// time then costs one wake-up per millisecond instead of one per line, and its output is delayed by at most
-    /// that. Not when it floods: at more than a quarter of the pipe per millisecond the pause could fill the pipe
-    /// and stall the writer, so the reader goes straight back to reading. The pause watches the `quiet` pipes (and
-    /// the wake pipe): output there ends it at once, so lines of the other stream are never merged across it.
-    private func coalesce(burst: Int, since drained: UInt64, watching quiet: [Int32]) {
+    /// Whether output trickles (less than a quarter of the pipe per millisecond since the last drain), so that the
+    /// reader may let it gather (`pause`). When it floods, the pause could fill the pipe and stall the writer: the
+    /// reader goes straight back to reading.
+    private func trickles(_ burst: Int, since drained: UInt64) -> Bool {
         let elapsed = max(1, MonotonicClock.nanoseconds() - drained)
-        guard UInt64(burst) * 1_000_000 / elapsed < UInt64(pipeCapacity / 4) else { return }
+        return UInt64(burst) * 1_000_000 / elapsed < UInt64(pipeCapacity / 4)
+    }
+
+    /// Lets trickling output gather for a millisecond before the next wait: a child writing a line at a time then
+    /// costs one wake-up per millisecond instead of one per line, and its output is delayed by at most that. The
+    /// pause watches the `quiet` pipes (and the wake pipe): output there ends it at once, so lines of the other
+    /// stream are never merged across it.
+    ///
+    /// The pipe that talked is not watched, nor in the epoll set, while the pause lasts: once a pipe has been
+    /// polled, the kernel wakes its waiters at every write, not only at the first into an empty pipe, so with the
+    /// set still watching it, each line the child wrote during the pause paid for an epoll callback; a child writing
+    /// one line per write(2) ran a fifth to a third slower (contrib/bench/README.md). Back in the set,
+    /// edge-triggered, a pipe readable by then is reported at once.
+    private func pause(watching quiet: [Int32]) {
         var fds = quiet.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         fds.append(pollfd(fd: wake.readEnd, events: Int16(POLLIN), revents: 0))
         _ = poll(&fds, nfds_t(fds.count), 1)

@@ -133,7 +133,7 @@ final class OutputCapture: Sendable {
         var pipes = Self.streams.indices.map { Pipe(stream: Self.streams[$0], fd: fds[$0]) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readSize, alignment: 16)
         defer { buffer.deallocate() }
-        var epoll = heidi_epoll_create()
+        let epoll = heidi_epoll_create()
         defer { if epoll >= 0 { close(epoll) } }
         // Edge-triggered: a pipe is reported again only when written after it was drained, so the report order is
         // the order in which the pipes became readable. Level-triggered would report them in the order of the last
@@ -195,17 +195,8 @@ final class OutputCapture: Sendable {
             // from after the pause, what gathered during it looked like a flood, and every other wake-up skipped it.
             let previousDrain = drained
             drained = MonotonicClock.nanoseconds()
-            if queue.isEmpty && talked.count == 1 && pipes[talked[0]].open && trickles(burst, since: previousDrain) {
-                // The pipe that talked is out of the epoll set while the pause lasts (see `pause`), and drained
-                // first after it: it holds what came before the output that may have ended the pause.
-                let (talking, fd) = (talked[0], pipes[talked[0]].fd)
-                let removed = epoll >= 0 && heidi_epoll_remove(epoll, fd) == 0
-                pause(watching: pipes.indices.filter { pipes[$0].open && $0 != talking }.map { pipes[$0].fd })
-                if removed && heidi_epoll_add(epoll, fd, UInt32(talking), 1) != 0 {
-                    close(epoll)  // not back in the set: poll(2) from now on (`pollReady`), nothing is lost
-                    epoll = -1
-                }
-                queue = [talking]
+            if queue.isEmpty && talked.count == 1 && trickles(burst, since: previousDrain) {
+                pause(watching: pipes.indices.filter { pipes[$0].open && $0 != talked[0] }.map { pipes[$0].fd })
             }
         }
         for index in pipes.indices where pipes[index].open { end(&pipes[index], epoll: epoll) }
@@ -325,13 +316,9 @@ final class OutputCapture: Sendable {
     /// Lets trickling output gather for a millisecond before the next wait: a child writing a line at a time then
     /// costs one wake-up per millisecond instead of one per line, and its output is delayed by at most that. The
     /// pause watches the `quiet` pipes (and the wake pipe): output there ends it at once, so lines of the other
-    /// stream are never merged across it.
-    ///
-    /// The pipe that talked is not watched, nor in the epoll set, while the pause lasts: once a pipe has been
-    /// polled, the kernel wakes its waiters at every write, not only at the first into an empty pipe, so with the
-    /// set still watching it, each line the child wrote during the pause paid for an epoll callback; a child writing
-    /// one line per write(2) ran a fifth to a third slower (contrib/bench/README.md). Back in the set,
-    /// edge-triggered, a pipe readable by then is reported at once.
+    /// stream are never merged across it. The pipe that talked stays in the epoll set meanwhile, although each
+    /// write into it then pays for an epoll callback (the kernel wakes a polled pipe's waiters at every write): out
+    /// of the set, nothing would record whether its next output came before or after the other stream's.
     private func pause(watching quiet: [Int32]) {
         var fds = quiet.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         fds.append(pollfd(fd: wake.readEnd, events: Int16(POLLIN), revents: 0))

@@ -205,7 +205,7 @@ struct ControlServerTests {
     }
 
     @Test func servesHTTPAndEnforcesLimits() async throws {
-        let path = "/tmp/heidi-ctl-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+        let path = scratchSocketPath("serve")
         try await withTestControlServer(path: path, idleTimeout: 1.5) {
             var st = stat()
             #expect(stat(path, &st) == 0 && st.st_mode & 0o777 == 0o660, "socket mode 0660")

@@ -152,7 +152,7 @@ extension ControlServerTests {
 
         @Test("every connection accepted before a graceful shutdown is answered; the rest wait for the next server")
         func everyAcceptedConnectionIsAnsweredAcrossARestart() async throws {
-            let path = "/tmp/heidi-ctl-restart-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+            let path = scratchSocketPath("restart")
             let fd = Self.listeningSocket(path)
             defer {
                 close(fd)
@@ -225,7 +225,7 @@ extension ControlServerTests {
         /// keep the server from waiting, and the health request would find the stream of hand-overs ended.)
         @Test("a connection served on its event loop when a shutdown starts still gets its task and its answer")
         func aFrontServedConnectionGetsItsTaskDuringAShutdown() async throws {
-            let path = "/tmp/heidi-ctl-late-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+            let path = scratchSocketPath("late")
             let fd = Self.clientSocket()
             defer { close(fd) }
             let shared = Late()
@@ -268,7 +268,7 @@ extension ControlServerTests {
         /// a connection left open with the request unread).
         @Test("a request that needs a task after the shutdown's bound has its connection closed")
         func aRequestAfterTheBoundIsClosed() async throws {
-            let path = "/tmp/heidi-ctl-bound-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+            let path = scratchSocketPath("bound")
             let fd = Self.clientSocket()
             defer { close(fd) }
             let shared = Late()

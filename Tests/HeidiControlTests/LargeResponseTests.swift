@@ -130,7 +130,7 @@ extension ControlServerTests {
         }
 
         func withServer(_ backend: BigLogBackend, _ body: (String) async throws -> Void) async throws {
-            let path = "/tmp/heidi-ctl-big-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+            let path = scratchSocketPath("big")
             let ready = AsyncStream.makeStream(of: Void.self)
             let server = ControlServer(
                 socketPath: path,

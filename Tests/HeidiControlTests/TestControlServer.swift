@@ -3,6 +3,15 @@ import HeidiFuzzing
 import Logging
 import ServiceLifecycle
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A socket path in /tmp that no other test or run uses at the same time (`name` tells the tests apart).
+func scratchSocketPath(_ name: String) -> String {
+    "/tmp/heidi-ctl-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+}
+
 /// Runs a `ControlServer` with the static backend (on `path`, or on a socket systemd-style `activatedDescriptor`)
 /// until `body` returns, then shuts it down gracefully and waits for it to end.
 func withTestControlServer(

@@ -54,6 +54,43 @@ struct OutputPipelineTests {
         #expect(wrongStreams.isEmpty, "each line keeps its stream: \(wrongStreams.prefix(3))")
     }
 
+    /// A child streams stdout a line per write (tens of kilobytes per millisecond: the reader lets it gather out of
+    /// the epoll set), then writes one line to stderr and waits until the reader has taken both. The stdout lines were all written
+    /// before the stderr line, so they come first: the pause ends at the stderr line, and the reader drains the
+    /// streaming pipe before it (its lines gathered during the pause). Drained in the set's order instead, the
+    /// stderr line came first in every round.
+    @Test func aStreamingPipeKeepsItsPlaceBeforeTheOtherStream() async throws {
+        let rounds = 40
+        let child = """
+            import fcntl, os, struct, termios, time
+            def pending(fd): return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\\0" * 4))[0]
+            for r in range(\(rounds)):
+                for i in range(1500):
+                    os.write(1, b"out %d %d %s\\n" % (r, i, b"x" * 60))
+                    if i % 100 == 99: time.sleep(0.0002)
+                os.write(2, b"err %d\\n" % r)
+                deadline = time.monotonic() + 5
+                while (pending(1) or pending(2)) and time.monotonic() < deadline: time.sleep(0.0002)
+            """
+        let sink = LineSink()
+        let stage = try startStage("exec python3 -c '\(child)'", sink: sink)
+        let result = await stage.waitForEnd()
+        #expect(result.exit.exitCode == 0, "\(result.excerpt)")
+        let padding = String(repeating: "x", count: 60)
+        let expected = (0..<rounds).flatMap { round in
+            (0..<1500).map { "out \(round) \($0) \(padding)" } + ["err \(round)"]
+        }
+        let texts = sink.lines.map(\.text)
+        let firstDifference = zip(texts, expected).enumerated().first { $0.element.0 != $0.element.1 }
+        let inOrder = texts == expected
+        #expect(
+            inOrder,
+            "\(texts.count) of \(expected.count) lines; first out of order: \(firstDifference.map { "line \($0.offset): \($0.element.0)" } ?? "none")"
+        )
+        let stdout = try #require(stage.readerActivity.first { $0.stream == .stdout })
+        #expect(stdout.streamingPauses > 0, "the stdout pipe never gathered out of the epoll set: nothing was tested")
+    }
+
     /// A flood of clean lines is read straight into the batches it is delivered in: the reader copies only the
     /// lines its reads split and what it reads while the flood starts (the first drain, and any the reader caught
     /// up in). Before, it copied every byte from its read buffer into the batch.

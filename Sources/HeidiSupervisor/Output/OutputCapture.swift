@@ -17,6 +17,8 @@ public struct ReaderActivity: Sendable, Equatable {
     public var wakeups = 0
     /// CPU time the reader thread had used at this pipe's last wake-up (or at its end), measured by the thread itself.
     public var cpuNanoseconds: UInt64 = 0
+    /// Pauses this pipe spent out of the epoll set while it streamed (`OutputCapture.pause`).
+    public var streamingPauses = 0
     /// End of file seen (or reading stopped): the pipe is closed.
     public var finished = false
     /// Bytes read from the pipe, as of the last drain.
@@ -47,6 +49,9 @@ final class OutputCapture: Sendable {
     /// `batchReads` reads (`LineAssembler.fill`). Smaller wake-ups read into the reader's buffer and copy what they
     /// found, so a quiet or trickling stage allocates no megabyte per wake-up and holds no buffer.
     private static let floodBurst = 64 * 1024
+    /// A wake-up of a trickle that finds at least this much (a line every few microseconds) pauses with its pipe
+    /// out of the epoll set (`pause`).
+    private static let streamingBurst = 32 * 1024
     /// Reads per batch in a flood: one `write(2)` of the log file per megabyte.
     private static let batchReads = 4
     /// Index of each pipe in `fds`, `activity` and the epoll ids; the wake pipe is reported as `wakeID`.
@@ -133,7 +138,7 @@ final class OutputCapture: Sendable {
         var pipes = Self.streams.indices.map { Pipe(stream: Self.streams[$0], fd: fds[$0]) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readSize, alignment: 16)
         defer { buffer.deallocate() }
-        let epoll = heidi_epoll_create()
+        var epoll = heidi_epoll_create()
         defer { if epoll >= 0 { close(epoll) } }
         // Edge-triggered: a pipe is reported again only when written after it was drained, so the report order is
         // the order in which the pipes became readable. Level-triggered would report them in the order of the last
@@ -195,8 +200,21 @@ final class OutputCapture: Sendable {
             // from after the pause, what gathered during it looked like a flood, and every other wake-up skipped it.
             let previousDrain = drained
             drained = MonotonicClock.nanoseconds()
-            if queue.isEmpty && talked.count == 1 && trickles(burst, since: previousDrain) {
-                pause(watching: pipes.indices.filter { pipes[$0].open && $0 != talked[0] }.map { pipes[$0].fd })
+            if queue.isEmpty && talked.count == 1 && pipes[talked[0]].open && trickles(burst, since: previousDrain) {
+                let talking = talked[0]
+                let quiet = pipes.indices.filter { pipes[$0].open && $0 != talking }.map { pipes[$0].fd }
+                // A streaming pipe gathers out of the epoll set, and is drained first after the pause (`pause`).
+                let leaves =
+                    burst >= Self.streamingBurst && epoll >= 0 && heidi_epoll_remove(epoll, pipes[talking].fd) == 0
+                if leaves { activity.withLock { $0[talking].streamingPauses += 1 } }
+                pause(watching: quiet)
+                if leaves {
+                    if heidi_epoll_add(epoll, pipes[talking].fd, UInt32(talking), 1) != 0 {
+                        close(epoll)  // not back in the set: poll(2) from now on (`pollReady`), nothing is lost
+                        epoll = -1
+                    }
+                    queue = [talking]
+                }
             }
         }
         for index in pipes.indices where pipes[index].open { end(&pipes[index], epoll: epoll) }
@@ -316,9 +334,19 @@ final class OutputCapture: Sendable {
     /// Lets trickling output gather for a millisecond before the next wait: a child writing a line at a time then
     /// costs one wake-up per millisecond instead of one per line, and its output is delayed by at most that. The
     /// pause watches the `quiet` pipes (and the wake pipe): output there ends it at once, so lines of the other
-    /// stream are never merged across it. The pipe that talked stays in the epoll set meanwhile, although each
-    /// write into it then pays for an epoll callback (the kernel wakes a polled pipe's waiters at every write): out
-    /// of the set, nothing would record whether its next output came before or after the other stream's.
+    /// stream are never merged across it.
+    ///
+    /// Whether the pipe that talked stays in the epoll set meanwhile depends on how fast it talks:
+    /// - A pipe that gathered less than `streamingBurst` stays in the set, so the set's ready list records
+    ///   whether its next output came before or after the other stream's (a child alternating streams line by line
+    ///   keeps its order, however late the reader wakes).
+    /// - A streaming pipe leaves the set for the pause and is drained first after it: once a pipe has been polled,
+    ///   the kernel wakes its waiters at every write, not only at the first into an empty pipe, so each line the
+    ///   child wrote into a watched pipe paid for an epoll callback, and a child writing one line per write(2) ran
+    ///   a tenth slower than under a poll(2) reader (contrib/bench/README.md). What that gives up: output on the
+    ///   other stream written after the drain but before the streaming pipe's next line (microseconds, as it
+    ///   streams) comes out after that line; in the set it would come first. Lines of the streaming pipe written
+    ///   after the other stream's come out before it either way, since a drain reads all a pipe holds.
     private func pause(watching quiet: [Int32]) {
         var fds = quiet.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         fds.append(pollfd(fd: wake.readEnd, events: Int16(POLLIN), revents: 0))

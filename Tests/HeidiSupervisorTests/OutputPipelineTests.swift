@@ -28,67 +28,76 @@ struct OutputPipelineTests {
     /// a trickle gather), pairs came out reversed.
     @Test func stdoutAndStderrKeepTheChildsOrderLineByLine() async throws {
         let pairs = 150
-        let child = """
-            import fcntl, os, struct, termios, time
-            def pending(fd): return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\\0" * 4))[0]
+        let (lines, _) = try await runSettlingChild(
+            """
             for i in range(\(pairs)):
                 os.write(1, b"out %d\\n" % i)
                 os.write(2, b"err %d\\n" % i)
-                deadline = time.monotonic() + 5
-                while (pending(1) or pending(2)) and time.monotonic() < deadline: time.sleep(0.0002)
+                settle()
             """
-        let sink = LineSink()
-        let stage = try startStage("exec python3 -c '\(child)'", sink: sink)
-        let result = await stage.waitForEnd()
-        #expect(result.exit.exitCode == 0, "\(result.excerpt)")
-        let expected = (0..<pairs).flatMap { ["out \($0)", "err \($0)"] }
-        let lines = sink.lines
-        let texts = lines.map(\.text)
-        let firstDifference = zip(texts, expected).enumerated().first { $0.element.0 != $0.element.1 }
-        let wrongStreams = lines.filter { $0.stream != ($0.text.hasPrefix("out") ? .stdout : .stderr) }
-        let inOrder = texts == expected
-        #expect(
-            inOrder,
-            "\(texts.count) of \(expected.count) lines; first out of order: \(firstDifference.map { "line \($0.offset): \($0.element.0)" } ?? "none")"
         )
+        expectInOrder(lines.map(\.text), (0..<pairs).flatMap { ["out \($0)", "err \($0)"] })
+        let wrongStreams = lines.filter { $0.stream != ($0.text.hasPrefix("out") ? .stdout : .stderr) }
         #expect(wrongStreams.isEmpty, "each line keeps its stream: \(wrongStreams.prefix(3))")
     }
 
-    /// A child streams stdout a line per write (tens of kilobytes per millisecond: the reader lets it gather out of
-    /// the epoll set), then writes one line to stderr and waits until the reader has taken both. The stdout lines were all written
-    /// before the stderr line, so they come first: the pause ends at the stderr line, and the reader drains the
-    /// streaming pipe before it (its lines gathered during the pause). Drained in the set's order instead, the
-    /// stderr line came first in every round.
+    /// A child streams stdout a line per write (tens of kilobytes per millisecond: the reader lets it gather out
+    /// of the epoll set), then writes one line to stderr and waits until the reader has taken both. The stdout
+    /// lines were all written before the stderr line, so they come first: the pause ends at the stderr line, and
+    /// the reader drains the streaming pipe before it (its lines gathered during the pause). Drained in the set's
+    /// order instead, the stderr line came first in every round.
     @Test func aStreamingPipeKeepsItsPlaceBeforeTheOtherStream() async throws {
         let rounds = 40
-        let child = """
-            import fcntl, os, struct, termios, time
-            def pending(fd): return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\\0" * 4))[0]
+        let (lines, stage) = try await runSettlingChild(
+            """
             for r in range(\(rounds)):
                 for i in range(1500):
                     os.write(1, b"out %d %d %s\\n" % (r, i, b"x" * 60))
                     if i % 100 == 99: time.sleep(0.0002)
                 os.write(2, b"err %d\\n" % r)
-                deadline = time.monotonic() + 5
-                while (pending(1) or pending(2)) and time.monotonic() < deadline: time.sleep(0.0002)
+                settle()
             """
-        let sink = LineSink()
-        let stage = try startStage("exec python3 -c '\(child)'", sink: sink)
-        let result = await stage.waitForEnd()
-        #expect(result.exit.exitCode == 0, "\(result.excerpt)")
+        )
         let padding = String(repeating: "x", count: 60)
         let expected = (0..<rounds).flatMap { round in
             (0..<1500).map { "out \(round) \($0) \(padding)" } + ["err \(round)"]
         }
-        let texts = sink.lines.map(\.text)
+        expectInOrder(lines.map(\.text), expected)
+        let stdout = try #require(stage.readerActivity.first { $0.stream == .stdout })
+        #expect(stdout.streamingPauses > 0, "the stdout pipe never gathered out of the epoll set: nothing was tested")
+    }
+
+    /// Runs the Python `body` as a stage's child, with `settle()` defined: wait (up to 5 s) until the reader has
+    /// taken all that was written to both pipes (FIONREAD on the child's own ends). Returns the lines as delivered.
+    private func runSettlingChild(_ body: String) async throws -> ([OutputLine], RunningStage) {
+        let prelude = """
+            import fcntl, os, struct, termios, time
+            def pending(fd): return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\\0" * 4))[0]
+            def settle():
+                deadline = time.monotonic() + 5
+                while (pending(1) or pending(2)) and time.monotonic() < deadline: time.sleep(0.0002)
+
+            """
+        let sink = LineSink()
+        let stage = try startStage("exec python3 -c '\(prelude + body)'", sink: sink)
+        let result = await stage.waitForEnd()
+        #expect(result.exit.exitCode == 0, "\(result.excerpt)")
+        return (sink.lines, stage)
+    }
+
+    /// Expects the delivered `texts` to be `expected`, naming the first line out of order (not the whole lists).
+    private func expectInOrder(
+        _ texts: [String],
+        _ expected: [String],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         let firstDifference = zip(texts, expected).enumerated().first { $0.element.0 != $0.element.1 }
         let inOrder = texts == expected
         #expect(
             inOrder,
-            "\(texts.count) of \(expected.count) lines; first out of order: \(firstDifference.map { "line \($0.offset): \($0.element.0)" } ?? "none")"
+            "\(texts.count) of \(expected.count) lines; first out of order: \(firstDifference.map { "line \($0.offset): \($0.element.0)" } ?? "none")",
+            sourceLocation: sourceLocation
         )
-        let stdout = try #require(stage.readerActivity.first { $0.stream == .stdout })
-        #expect(stdout.streamingPauses > 0, "the stdout pipe never gathered out of the epoll set: nothing was tested")
     }
 
     /// A flood of clean lines is read straight into the batches it is delivered in: the reader copies only the

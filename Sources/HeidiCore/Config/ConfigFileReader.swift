@@ -10,7 +10,7 @@ struct ConfigFileReader {
     private var defaults = StageDefaults()
     /// Every value that may hold placeholders, with its node and dotted key: checked once the whole file is read
     /// (pipeline.vars may come after the stages), so a bad placeholder is reported where it was written.
-    private var placeholderSites: [(node: YAMLNode, key: String, text: String)] = []
+    var placeholderSites: [(node: YAMLNode, key: String, text: String)] = []
 
     struct StageDefaults {
         var timeout: Double?
@@ -18,7 +18,7 @@ struct ConfigFileReader {
         var env: [String: String] = [:]
     }
 
-    private let fields: YAMLFields<ConfigError>
+    let fields: YAMLFields<ConfigError>
 
     init(path: String, config: HeidiConfig) {
         self.path = path
@@ -26,11 +26,11 @@ struct ConfigFileReader {
         fields = YAMLFields { line, key, message in ConfigError(source: path, line: line, key: key, message: message) }
     }
 
-    private var baseDirectory: String {
+    var baseDirectory: String {
         FileSystem.resolve(FileSystem.dirname(path), against: FileSystem.currentDirectory())
     }
 
-    private func fail(_ node: YAMLNode?, _ key: String, _ message: String) -> ConfigError {
+    func fail(_ node: YAMLNode?, _ key: String, _ message: String) -> ConfigError {
         fields.fail(node, key, message)
     }
 
@@ -290,115 +290,6 @@ struct ConfigFileReader {
             case "journald": config.logsToJournald = try boolean(value, key)
             default: throw unknown(value, key, ConfigKeys.logs)
             }
-        }
-    }
-
-    // MARK: Value readers
-
-    private func unknown(_ node: YAMLNode, _ key: String, _ known: [String]) -> ConfigError {
-        fail(node, key, "unknown key (known: \(known.joined(separator: ", ")))")
-    }
-
-    private func mapping(
-        _ node: YAMLNode,
-        _ prefix: String
-    ) throws(ConfigError) -> [(key: String, value: YAMLNode, name: String)] {
-        try fields.mapping(node, prefix)
-    }
-
-    private func scalar(_ node: YAMLNode, _ key: String) throws(ConfigError) -> String { try fields.string(node, key) }
-
-    private func boolean(_ node: YAMLNode, _ key: String) throws(ConfigError) -> Bool { try fields.boolean(node, key) }
-
-    private func integer(_ node: YAMLNode, _ key: String, minimum: Int) throws(ConfigError) -> Int {
-        try fields.integer(node, key, minimum: minimum)
-    }
-
-    private func enumeration<T: RawRepresentable & CaseIterable>(
-        _ node: YAMLNode,
-        _ key: String,
-        _ type: T.Type
-    ) throws(ConfigError) -> T
-    where T.RawValue == String {
-        try fields.enumeration(node, key, type)
-    }
-
-    private func percent(_ node: YAMLNode, _ key: String) throws(ConfigError) -> Double {
-        try fields.value(node, key, expected: "a percentage in (0, 100]") {
-            Double($0).flatMap { $0 > 0 && $0 <= 100 ? $0 : nil }
-        }
-    }
-
-    private func duration(_ node: YAMLNode, _ key: String) throws(ConfigError) -> Double {
-        let text = try scalar(node, key)
-        guard let value = Units.parseDuration(text) else {
-            throw fail(node, key, "invalid duration \"\(text)\" (use seconds like 90, or \"90s\", \"15m\", \"2h\")")
-        }
-        return value
-    }
-
-    /// A stage timeout: 0 is refused rather than read as "kill at once" (every stage would fail at its start) or as
-    /// "never" (a hung stage would hold the pipeline forever, unsupervised); a long wait is written as one ("30d").
-    private func timeout(_ node: YAMLNode, _ key: String) throws(ConfigError) -> Double {
-        let value = try duration(node, key)
-        guard value > 0 else {
-            throw fail(
-                node,
-                key,
-                "a timeout must be longer than 0 (0 would kill every stage at once; for a long stage "
-                    + "give a long duration such as \"12h\" or \"30d\")"
-            )
-        }
-        return value
-    }
-
-    private func size(_ node: YAMLNode, _ key: String) throws(ConfigError) -> Int64 {
-        let text = try scalar(node, key)
-        guard let value = Units.parseSize(text) else {
-            throw fail(node, key, "invalid size \"\(text)\" (use bytes, or \"512KiB\", \"64MiB\", \"1GiB\")")
-        }
-        return value
-    }
-
-    private func pathValue(_ node: YAMLNode, _ key: String) throws(ConfigError) -> String {
-        let text = try scalar(node, key)
-        guard !text.isEmpty else { throw fail(node, key, "must not be empty") }
-        // Paths with placeholders are expanded per stage and resolved there.
-        return text.contains("{") ? text : FileSystem.resolve(text, against: baseDirectory)
-    }
-
-    private mutating func stringMap(_ node: YAMLNode, _ key: String) throws(ConfigError) -> [String: String] {
-        var result: [String: String] = [:]
-        for (entryKey, value, name) in try mapping(node, key) {
-            let text = try scalar(value, entryKey)
-            result[name] = text
-            placeholderSites.append((value, entryKey, text))
-        }
-        return result
-    }
-
-    private mutating func command(_ node: YAMLNode, _ key: String) throws(ConfigError) -> [String] {
-        switch node.content {
-        case .scalar(let text):
-            // A single string runs through the shell, like a line in a script.
-            guard !text.isEmpty else { throw fail(node, key, "must not be empty") }
-            placeholderSites.append((node, key, text))
-            return ["/bin/sh", "-c", text]
-        case .sequence(let items):
-            var argv: [String] = []
-            for item in items {
-                let text = try scalar(item, key)
-                placeholderSites.append((item, key, text))
-                argv.append(text)
-            }
-            guard !argv.isEmpty else { throw fail(node, key, "must not be empty") }
-            return argv
-        case .mapping:
-            throw fail(
-                node,
-                key,
-                "expected a list of arguments, e.g. [python3, \"{repo_root}/train.py\"], got \(node.shapeDescription)"
-            )
         }
     }
 }

@@ -38,11 +38,7 @@ extension ConfigFileReader {
     }
 
     func duration(_ node: YAMLNode, _ key: String) throws(ConfigError) -> Double {
-        let text = try scalar(node, key)
-        guard let value = Units.parseDuration(text) else {
-            throw fail(node, key, "invalid duration \"\(text)\" (use seconds like 90, or \"90s\", \"15m\", \"2h\")")
-        }
-        return value
+        try withUnit(node, key, Units.parseDuration, "duration", "use seconds like 90, or \"90s\", \"15m\", \"2h\"")
     }
 
     /// A stage timeout: 0 is refused rather than read as "kill at once" (every stage would fail at its start) or as
@@ -61,10 +57,19 @@ extension ConfigFileReader {
     }
 
     func size(_ node: YAMLNode, _ key: String) throws(ConfigError) -> Int64 {
+        try withUnit(node, key, Units.parseSize, "size", "use bytes, or \"512KiB\", \"64MiB\", \"1GiB\"")
+    }
+
+    /// The scalar at `node` read by `parse`, or a failure that quotes it and says how to write a `kind` (`hint`).
+    private func withUnit<Value>(
+        _ node: YAMLNode,
+        _ key: String,
+        _ parse: (String) -> Value?,
+        _ kind: String,
+        _ hint: String
+    ) throws(ConfigError) -> Value {
         let text = try scalar(node, key)
-        guard let value = Units.parseSize(text) else {
-            throw fail(node, key, "invalid size \"\(text)\" (use bytes, or \"512KiB\", \"64MiB\", \"1GiB\")")
-        }
+        guard let value = parse(text) else { throw fail(node, key, "invalid \(kind) \"\(text)\" (\(hint))") }
         return value
     }
 

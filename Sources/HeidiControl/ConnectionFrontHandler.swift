@@ -101,6 +101,15 @@ final class ConnectionFrontHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // A status request answered before the codec (`StatusFastPath`) counts as activity, as one answered here.
+        guard event is StatusFastPath.Answered else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        if withTask == 0 && answering == nil { armIdleClose(context) }
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         updateStallClose(context)
         context.fireChannelWritabilityChanged()

@@ -14,10 +14,12 @@ import Glibc
 /// The HTTP/1.1 control server on a Unix socket (SPEC §5), as a ServiceLifecycle service.
 ///
 /// Binds `socketPath` itself, or takes a socket-activated descriptor (which it never unlinks). Status requests are
-/// answered on the connection's event loop (`ConnectionFrontHandler`); every other request is served by the
-/// connection's task, which starts with the first such request (a connection that asks only for status has none). Requests over 64 KiB get 413, idle connections are closed, and more than `maxConnections` at
-/// once get 503. Nothing a client sends reaches the engine unless it parses. A graceful shutdown stops accepting,
-/// answers every connection already accepted, and leaves the rest in the socket's backlog (`AcceptDrain`).
+/// answered on the connection's event loop (`StatusFastPath` before the HTTP codec, else `ConnectionFrontHandler`);
+/// every other request is served by the connection's task, which starts with the first such request (a connection
+/// that asks only for status has none). Requests over 64 KiB get 413, idle connections are closed, and more than
+/// `maxConnections` at once get 503. Nothing a client sends reaches the engine unless it parses. A graceful shutdown
+/// stops accepting, answers every connection already accepted, and leaves the rest in the socket's backlog
+/// (`AcceptDrain`).
 public final class ControlServer: Service, Sendable {
     public struct Options: Sendable {
         /// Enough for a thousand polling clients at once (heidid raises its descriptor limit to match).
@@ -190,9 +192,10 @@ public final class ControlServer: Service, Sendable {
         }
     }
 
-    /// Sets up a connection's pipeline on its event loop: NIO's HTTP codec (with pipelining and error handling),
-    /// then the front handler. Shared with the fuzz harness, so it drives the same pipeline. `handOff` runs on the
-    /// event loop before the first request the front handler passes on, to start the connection's task.
+    /// Sets up a connection's pipeline on its event loop: the status fast path (`StatusFastPath`, not on a
+    /// connection over the limit), NIO's HTTP codec (with pipelining and error handling), then the front handler.
+    /// Shared with the fuzz harness, so it drives the same pipeline. `handOff` runs on the event loop before the
+    /// first request the front handler passes on, to start the connection's task.
     public static func configureConnection(
         _ channel: Channel,
         router: ControlRouter,
@@ -201,6 +204,7 @@ public final class ControlServer: Service, Sendable {
         answersHere: Bool,
         handOff: (@Sendable (Channel) throws -> Void)? = nil
     ) throws {
+        if answersHere { try channel.pipeline.syncOperations.addHandler(StatusFastPath(router: router)) }
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
         try channel.pipeline.syncOperations.addHandler(
             ConnectionFrontHandler(

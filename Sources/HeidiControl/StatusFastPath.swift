@@ -17,10 +17,10 @@ import NIOHTTP1
 /// request line `GET /api/v1/status HTTP/1.1`, and only the header fields `Host`, `User-Agent`, `Accept`,
 /// `X-Heidi-Actor` and `Connection: close|keep-alive`, with printable values. Anything else (another request, a
 /// query, a body, another field, a request split over reads, pipelined requests, a reader that is not keeping up)
-/// goes to the codec, and from then on the connection is the codec's alone, so responses keep their order. The answer is the router's, with the head the codec path writes
-/// (`ControlResponse.head`); a `StatusFastPath.Answered` event tells the front handler a request was answered (its
-/// idle timeout).
-final class StatusFastPath: ChannelInboundHandler, RemovableChannelHandler {
+/// goes to the codec, and from then on the connection is the codec's alone, so responses keep their order. The
+/// answer is the router's, with the head the codec path writes (`ControlResponse.head`); a `StatusFastPath.Answered`
+/// event tells the front handler a request was answered (its idle timeout).
+final class StatusFastPath: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundOut = IOData
@@ -78,17 +78,15 @@ final class StatusFastPath: ChannelInboundHandler, RemovableChannelHandler {
         var lines = bytes[requestLine.count..<(bytes.count - 2)]
         while !lines.isEmpty {
             guard let cr = lines.firstIndex(of: 13), cr + 1 < lines.endIndex, lines[cr + 1] == 10,
-                let colon = lines[..<cr].firstIndex(of: 58)
+                let field = HTTPFieldLine(UnsafeRawBufferPointer(rebasing: lines[..<cr])),
+                !field.name.isEmpty, field.name.utf8.allSatisfy(isTokenByte),
+                field.value.utf8.allSatisfy({ $0 == 9 || (32...126).contains($0) })
             else { return nil }
-            let name = lines[lines.startIndex..<colon]
-            let value = trimmed(lines[(colon + 1)..<cr])
-            guard !name.isEmpty, name.allSatisfy(isTokenByte), value.allSatisfy({ $0 == 9 || (32...126).contains($0) })
-            else { return nil }
-            switch lowercased(name) {
+            switch field.name {
             case "host", "user-agent", "accept", "x-heidi-actor":
                 break
             case "connection":
-                switch lowercased(value) {
+                switch field.value.lowercased() {
                 case "close": keepAlive = false
                 case "keep-alive": keepAlive = true
                 default: return nil
@@ -119,16 +117,5 @@ final class StatusFastPath: ChannelInboundHandler, RemovableChannelHandler {
 
     private static func isTokenByte(_ byte: UInt8) -> Bool {
         (48...57).contains(byte) || (65...90).contains(byte) || (97...122).contains(byte) || byte == 45
-    }
-
-    private static func trimmed(_ bytes: Slice<UnsafeRawBufferPointer>) -> Slice<UnsafeRawBufferPointer> {
-        var bytes = bytes
-        while let first = bytes.first, first == 32 || first == 9 { bytes = bytes.dropFirst() }
-        while let last = bytes.last, last == 32 || last == 9 { bytes = bytes.dropLast() }
-        return bytes
-    }
-
-    private static func lowercased(_ bytes: Slice<UnsafeRawBufferPointer>) -> String {
-        String(decoding: bytes.map { (65...90).contains($0) ? $0 + 32 : $0 }, as: UTF8.self)
     }
 }

@@ -239,14 +239,8 @@ struct SocketReader {
         while true {
             let line = try lineBytes()
             if line.isEmpty { return fields }
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
-            let name = line[..<colon].map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") ? $0 | 0x20 : $0 }
-            var value = line[(colon + 1)...]
-            while let first = value.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") {
-                value.removeFirst()
-            }
-            while let last = value.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { value.removeLast() }
-            fields[String(decoding: name, as: UTF8.self)] = String(decoding: value, as: UTF8.self)
+            guard let field = line.withUnsafeBytes(HTTPFieldLine.init) else { continue }
+            fields[field.name] = field.value
         }
     }
 

@@ -11,6 +11,7 @@
 #include "heidishim.h"
 #include <string.h>
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -222,16 +223,48 @@ static long scan_avx2(const unsigned char *bytes, size_t count, const heidi_trig
 }
 #endif
 
+#if defined(__x86_64__)
+/* Whether AVX2 runs here: the CPU has it (CPUID leaf 7) and the kernel saves the YMM registers (OSXSAVE, XCR0 bits 1
+ * and 2). Asked on the first scan and kept, not with __builtin_cpu_supports: that links libgcc's constructor, which
+ * issues some thirty CPUID instructions in every process that links this file before main. In a VM each one exits
+ * to the hypervisor, and heidictl, which never scans text, paid ~70 us of its ~1 ms per command for them
+ * (contrib/bench/README.md). 0 unknown, 1 no, 2 yes; two threads that race both compute the same answer. */
+static int avx2_runs(void) {
+    static int known;
+    int answer = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (answer == 0) {
+        unsigned int eax, ebx, ecx, edx;
+        int usable = 0;
+        if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_OSXSAVE)) {
+            unsigned int xcr0_low, xcr0_high;
+            __asm__("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
+            usable = (xcr0_low & 6) == 6 && __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (ebx & bit_AVX2);
+        }
+        answer = usable ? 2 : 1;
+        __atomic_store_n(&known, answer, __ATOMIC_RELAXED);
+    }
+    return answer == 2;
+}
+#endif
+
 long heidi_scan_text_with(const unsigned char *bytes, size_t count, const heidi_trigger_table *table, uint32_t *hits,
                           size_t capacity, size_t *hit_count, int *flags, int options) {
     *hit_count = 0;
     *flags = 0;
 #if defined(__x86_64__)
-    if (!(options & HEIDI_SCAN_OPTION_SCALAR) && __builtin_cpu_supports("avx2")) {
+    if (!(options & HEIDI_SCAN_OPTION_SCALAR) && avx2_runs()) {
         return scan_avx2(bytes, count, table, hits, capacity, hit_count, flags, options);
     }
 #endif
     return scan_scalar(bytes, count, 0, table, hits, capacity, hit_count, flags, options);
+}
+
+int heidi_scan_text_is_vectorized(void) {
+#if defined(__x86_64__)
+    return avx2_runs();
+#else
+    return 0;
+#endif
 }
 
 long heidi_scan_text(const unsigned char *bytes, size_t count, const heidi_trigger_table *table, uint32_t *hits,

@@ -126,6 +126,10 @@ long heidi_scan_text(const unsigned char *bytes, size_t count, const heidi_trigg
 long heidi_scan_text_scalar(const unsigned char *bytes, size_t count, const heidi_trigger_table *table, uint32_t *hits,
                             size_t capacity, size_t *hit_count, int *flags);
 
+/// 1 where heidi_scan_text runs its AVX2 loop (the CPU has AVX2 and the kernel saves its registers), else 0. Asked of
+/// the CPU on the first call (or first scan) and kept.
+int heidi_scan_text_is_vectorized(void);
+
 /// heidi_scan_text with HEIDI_SCAN_OPTION_ bits.
 long heidi_scan_text_with(const unsigned char *bytes, size_t count, const heidi_trigger_table *table, uint32_t *hits,
                           size_t capacity, size_t *hit_count, int *flags, int options);

@@ -1,3 +1,5 @@
+import CHeidiShim
+import Foundation
 import Testing
 
 @testable import HeidiCore
@@ -37,6 +39,19 @@ struct TextScanTests {
     }
 
     static let words = Redactor.triggers.map { Array($0.utf8) }
+
+    /// The vector loop runs exactly where the kernel reports AVX2 (its flags in /proc/cpuinfo): the CPU is asked
+    /// directly, on the first scan, so a wrong bit there would silently give every scan the scalar loop (or fault).
+    @Test func theVectorLoopRunsWhereTheCPUHasAVX2() throws {
+        let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let flags = cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ") ?? []
+        #expect(!flags.isEmpty, "no flags line in /proc/cpuinfo")
+        #if arch(x86_64)
+        #expect((heidi_scan_text_is_vectorized() == 1) == flags.contains("avx2"))
+        #else
+        #expect(heidi_scan_text_is_vectorized() == 0)
+        #endif
+    }
 
     @Test(arguments: [false, true])
     func findsEveryTriggerWordAndCountsLinesAndFlags(scalar: Bool) {

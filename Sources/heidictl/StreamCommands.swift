@@ -69,10 +69,10 @@ struct FollowingStream {
     @discardableResult
     func run(
         path: () -> String,
-        onHeaders: ([String: String]) -> Void = { _ in },
-        isLast: ([String: String]) -> Bool = { _ in false },
+        onHeaders: (HTTPFields) -> Void = { _ in },
+        isLast: (HTTPFields) -> Bool = { _ in false },
         onLine: ([UInt8]) -> [UInt8]
-    ) throws -> [String: String] {
+    ) throws -> HTTPFields {
         var announced = false
         var awaySince: UInt64?
         while true {

@@ -78,10 +78,10 @@ struct UnixHTTPClient {
         _ method: String,
         _ path: String,
         body: [UInt8]? = nil,
-        onHeaders: (Int, [String: String]) -> Void = { _, _ in },
+        onHeaders: (Int, HTTPFields) -> Void = { _, _ in },
         enough: () -> Bool = { false },
         onChunk: (Int, [UInt8]) -> Void
-    ) throws(ClientError) -> (status: Int, headers: [String: String], trailers: [String: String]) {
+    ) throws(ClientError) -> (status: Int, headers: HTTPFields, trailers: HTTPFields) {
         let fd = try connectSocket()
         defer { close(fd) }
         if let readTimeout {
@@ -121,7 +121,7 @@ struct UnixHTTPClient {
                 }
                 if size == 0 { return (status, headers, try reader.fields()) }
                 onChunk(status, try reader.bytes(size))
-                if enough() { return (status, headers, [:]) }
+                if enough() { return (status, headers, HTTPFields()) }
                 _ = try reader.line()
             }
         } else if let length {
@@ -129,7 +129,7 @@ struct UnixHTTPClient {
         } else {
             while !enough(), let chunk = try reader.some() { onChunk(status, chunk) }
         }
-        return (status, headers, [:])
+        return (status, headers, HTTPFields())
     }
 
     private func connectSocket() throws(ClientError) -> Int32 {
@@ -169,6 +169,26 @@ struct UnixHTTPClient {
             }
             offset += n
         }
+    }
+}
+
+/// The header or trailer fields of a response, by lower-case name (a later field replaces an earlier one).
+///
+/// Kept as names and values in one `[String]`, not a `[String: String]`: the first use of a generic type in a
+/// process makes the Swift runtime build its metadata from a mangled name and look up its conformances (~8 µs each
+/// here), and `heidictl status` needs no other dictionary, while `[String]` it has anyway, for its arguments. A
+/// response has a handful of fields, so a linear search costs nothing.
+struct HTTPFields {
+    private var namesAndValues: [String] = []
+
+    subscript(name: String) -> String? { nameIndex(name).map { namesAndValues[$0 + 1] } }
+
+    mutating func set(_ name: String, _ value: String) {
+        if let index = nameIndex(name) { namesAndValues[index + 1] = value } else { namesAndValues += [name, value] }
+    }
+
+    private func nameIndex(_ name: String) -> Int? {
+        stride(from: 0, to: namesAndValues.count, by: 2).first { namesAndValues[$0] == name }
     }
 }
 
@@ -234,13 +254,13 @@ struct SocketReader {
     }
 
     /// Header (or trailer) fields up to the empty line: names lower case, values without surrounding blanks.
-    mutating func fields() throws(ClientError) -> [String: String] {
-        var fields: [String: String] = [:]
+    mutating func fields() throws(ClientError) -> HTTPFields {
+        var fields = HTTPFields()
         while true {
             let line = try lineBytes()
             if line.isEmpty { return fields }
             guard let field = line.withUnsafeBytes(HTTPFieldLine.init) else { continue }
-            fields[field.name] = field.value
+            fields.set(field.name, field.value)
         }
     }
 

@@ -31,6 +31,18 @@ struct ResponseParsingTests {
         #expect(result.stderr.contains("speaks API v99"), "\(result)")
     }
 
+    @Test("a field given twice counts with its later value, whatever the case of its name")
+    func aRepeatedFieldCountsWithItsLaterValue() async throws {
+        let body = try await Self.statusBody()
+        for (first, second, status) in [("99", "\(API.version)", Int32(0)), ("\(API.version)", "99", 5)] {
+            let answer =
+                "HTTP/1.1 200 OK\r\nX-Heidi-API: \(first)\r\nContent-Length: \(body.utf8.count)\r\n"
+                + "x-heidi-api: \(second)\r\n\r\n\(body)"
+            let result = try await Self.heidictlStatus(against: answer)
+            #expect(result.status == status, "\(first) then \(second): \(result)")
+        }
+    }
+
     @Test("a status line that is not HTTP/1.x with a numeric code is refused and quoted (exit 5)")
     func aBadStatusLineIsRefused() async throws {
         for line in ["HTTP/1.1 2x0 OK", "HTTP/2 200 OK", "HTTP/1.1", "hello"] {

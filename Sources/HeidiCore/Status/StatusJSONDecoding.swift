@@ -103,28 +103,31 @@ extension JournalHead {
 
 /// Typed reads of one JSON object's members, each failure naming the member's path.
 private struct StatusFields {
-    let members: [String: JSONValue]
+    /// The members in the document's order (keys are unique: the parser rejects duplicates). Searched, not put in
+    /// a `[String: JSONValue]`: an object holds a few dozen members at most, and that dictionary type would be one
+    /// more the Swift runtime instantiates in every `heidictl status` (see `HTTPFields` in heidictl).
+    let members: [(key: String, value: JSONValue)]
     let path: String
 
     init(_ value: JSONValue, path: String) throws(StatusDecodingError) {
-        guard case .object(let list) = value else {
+        guard case .object(let members) = value else {
             throw StatusDecodingError(path: path, reason: "expected an object")
         }
-        var members: [String: JSONValue] = [:]
-        for (key, value) in list { members[key] = value }
         self.members = members
         self.path = path
     }
 
     private func name(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
+    private func member(_ key: String) -> JSONValue? { members.first { $0.key == key }?.value }
+
     private func mismatch(_ key: String, _ expected: String) -> StatusDecodingError {
-        StatusDecodingError(path: name(key), reason: members[key] == nil ? "missing" : "expected \(expected)")
+        StatusDecodingError(path: name(key), reason: member(key) == nil ? "missing" : "expected \(expected)")
     }
 
     /// The member, nil when missing or null.
     private func present(_ key: String) -> JSONValue? {
-        guard let value = members[key], !value.isNull else { return nil }
+        guard let value = member(key), !value.isNull else { return nil }
         return value
     }
 

@@ -81,7 +81,10 @@ enum Terminal {
 /// The human `status` block.
 enum StatusFormatter {
     static func describe(_ s: StatusSnapshot, colors: Bool = false) -> String {
-        var rows: [(String, String)] = []
+        // Lines, not (name, value) pairs: a `[(String, String)]` would be one more generic type for the Swift
+        // runtime to instantiate in every `heidictl status` (see `HTTPFields`).
+        var lines: [String] = []
+        func row(_ name: String, _ value: String) { lines.append(name.padded(11) + value) }
         var state = s.state.rawValue
         if let stage = s.stage { state += " (\(stage))" }
         if s.paused { state += ", paused" } else if s.pauseRequested { state += ", pause requested" }
@@ -92,40 +95,38 @@ enum StatusFormatter {
             let code = s.state == .error ? "31;1" : (s.state == .idle ? "2" : "32;1")
             state = "\u{1B}[\(code)m\(state)\u{1B}[0m"
         }
-        rows.append(("state", state))
-        rows.append(("round", s.runID == nil ? "-" : "\(s.round)/\(s.rounds)"))
-        rows.append(("mode", s.mode.rawValue))
-        rows.append(("run", s.runID ?? "-"))
+        row("state", state)
+        row("round", s.runID == nil ? "-" : "\(s.round)/\(s.rounds)")
+        row("mode", s.mode.rawValue)
+        row("run", s.runID ?? "-")
         if let child = s.child {
-            rows.append(
-                (
-                    "child",
-                    "pid \(child.pid), \(Units.formatDuration(child.elapsedSeconds)) of \(Units.formatDuration(child.timeoutSeconds)) timeout"
-                )
+            row(
+                "child",
+                "pid \(child.pid), \(Units.formatDuration(child.elapsedSeconds)) of \(Units.formatDuration(child.timeoutSeconds)) timeout"
             )
-            if let executor = child.executor { rows.append(("job", Self.executorSummary(executor))) }
-            if let progress = child.status { rows.append(("progress", TerminalText.neutralised(progress))) }
+            if let executor = child.executor { row("job", Self.executorSummary(executor)) }
+            if let progress = child.status { row("progress", TerminalText.neutralised(progress)) }
             if let progress = child.progress {
-                rows.append((child.status == nil ? "progress" : "output", progress.summary))
+                row(child.status == nil ? "progress" : "output", progress.summary)
             }
-            if let counters = child.counters, !counters.isEmpty { rows.append(("counters", Self.numbers(counters))) }
-            if let usage = child.usage, !usage.isEmpty { rows.append(("usage", Self.numbers(usage))) }
+            if let counters = child.counters, !counters.isEmpty { row("counters", Self.numbers(counters)) }
+            if let usage = child.usage, !usage.isEmpty { row("usage", Self.numbers(usage)) }
         } else {
-            rows.append(("child", "-"))
+            row("child", "-")
         }
         if let error = s.lastError {
-            rows.append(("last error", "\(error.headline) (at \(error.at))"))
+            row("last error", "\(error.headline) (at \(error.at))")
             // The failing stage's last output lines, which say why.
-            for line in error.excerpt.suffix(5) { rows.append(("", "  " + line)) }
+            for line in error.excerpt.suffix(5) { row("", "  " + line) }
         } else {
-            rows.append(("last error", "-"))
+            row("last error", "-")
         }
-        rows.append(("journal", "seq \(s.journal.seq), \(s.journal.path)"))
+        row("journal", "seq \(s.journal.seq), \(s.journal.path)")
         if s.journal.damage != nil {
-            rows.append(("", "  DAMAGE RECORDED (journal_damaged): see 'heidictl journal verify'"))
+            row("", "  DAMAGE RECORDED (journal_damaged): see 'heidictl journal verify'")
         }
-        rows.append(("daemon", "heidid \(s.version), pid \(s.pid), up since \(s.startedAt)"))
-        return rows.map { "\($0.0.padded(11))\($0.1)" }.joined(separator: "\n")
+        row("daemon", "heidid \(s.version), pid \(s.pid), up since \(s.startedAt)")
+        return lines.joined(separator: "\n")
     }
 
     /// `raw_written=120 teacher_failed=3`, sorted by name, numbers as in JSON.

@@ -23,6 +23,7 @@ else
     swift build -c release --static-swift-stdlib --scratch-path .build-release --product heidictl >/dev/null
     BIN=$(swift build -c release --scratch-path .build-release --show-bin-path)
 fi
+contrib/bench/machine-facts.sh
 python3 -c 'import supervisor' 2>/dev/null || python3 -m pip install -q supervisor
 command -v s6-svstat >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq s6 >/dev/null 2>&1 || true; }
 WORK=$(mktemp -d /tmp/heidi-bench.XXXXXX)

@@ -5,6 +5,7 @@ import HeidiCore
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -102,6 +103,8 @@ final class RequestCollector: ChannelInboundHandler, @unchecked Sendable {
 public actor StaticBackend: ControlBackend {
     public private(set) var actions: [Action] = []
     public var refuse = false
+    /// The journal seq `publishedStatus()` reports: a test changes it to change the status, and its length.
+    public nonisolated let journalSeq = Mutex<UInt64>(3)
 
     public init() {}
 
@@ -125,7 +128,7 @@ public actor StaticBackend: ControlBackend {
             stopping: false,
             child: nil,
             lastError: nil,
-            journal: JournalHead(path: "/j", seq: 3, head: SHA256.zeroHex),
+            journal: JournalHead(path: "/j", seq: journalSeq.withLock { $0 }, head: SHA256.zeroHex),
             supervision: "subreaper+pgroup",
             updatedAt: "t"
         )

@@ -54,6 +54,24 @@ struct StatusFastPathTests {
         #expect(fast == codec)
     }
 
+    /// On one kept-alive connection the head is reused while the answer's length stays (`lastHead`): when the
+    /// status changes length, the next answer carries its own Content-Length, the same bytes as the codec's.
+    @Test func aKeptAliveConnectionsAnswersFollowTheStatusLength() throws {
+        let backend = StaticBackend()
+        let channel = try Self.connection(backend)
+        let plain = "GET /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n"
+        for seq: UInt64 in [3, 4, 1_234_567, 1_234_568, 5] {
+            backend.journalSeq.withLock { $0 = seq }
+            try channel.writeInbound(ByteBuffer(string: plain))
+            let fast = try Self.written(channel)
+            let codec = try Self.answer(to: "GET /api/v1/status HTTP/1.1\r\nHost: x\r\nX-Other: 1\r\n\r\n", backend)
+            #expect(fast == codec, "seq \(seq)")
+            let body = fast.components(separatedBy: "\r\n\r\n").last ?? ""
+            #expect(fast.contains("Content-Length: \(body.utf8.count)\r\n"), "seq \(seq): \(fast)")
+            #expect(body.contains("\"seq\":\(seq)"), "seq \(seq): \(body)")
+        }
+    }
+
     /// Once a request went to the codec, a plain status after it is the codec's too (it may owe the answer to the
     /// request before): both are answered, in order.
     @Test func afterTheCodecTookARequestItKeepsTheConnection() throws {
@@ -80,16 +98,16 @@ struct StatusFastPathTests {
         Array(request.utf8).withUnsafeBytes { StatusFastPath.plainStatusRequest($0) }
     }
 
-    static func connection() throws -> EmbeddedChannel {
+    static func connection(_ backend: StaticBackend = StaticBackend()) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
-        let router = ControlRouter(backend: StaticBackend(), authorizer: Authorizer(daemonUID: 1000, groupName: nil))
+        let router = ControlRouter(backend: backend, authorizer: Authorizer(daemonUID: 1000, groupName: nil))
         try ControlServer.configureConnection(channel, router: router, idleTimeout: 10, answersHere: true)
         try channel.connect(to: SocketAddress(unixDomainSocketPath: "/heidi-test.sock")).wait()
         return channel
     }
 
-    static func answer(to request: String) throws -> String {
-        let channel = try connection()
+    static func answer(to request: String, _ backend: StaticBackend = StaticBackend()) throws -> String {
+        let channel = try connection(backend)
         try channel.writeInbound(ByteBuffer(string: request))
         return try written(channel)
     }

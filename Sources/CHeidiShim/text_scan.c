@@ -227,8 +227,8 @@ static long scan_avx2(const unsigned char *bytes, size_t count, const heidi_trig
 /* Whether AVX2 runs here: the CPU has it (CPUID leaf 7) and the kernel saves the YMM registers (OSXSAVE, XCR0 bits 1
  * and 2). Asked on the first scan and kept, not with __builtin_cpu_supports: that links libgcc's constructor, which
  * issues some thirty CPUID instructions in every process that links this file before main. In a VM each one exits
- * to the hypervisor, and heidictl, which never scans text, paid ~70 us of its ~1 ms per command for them
- * (contrib/bench/README.md). 0 unknown, 1 no, 2 yes; two threads that race both compute the same answer. */
+ * to the hypervisor, and heidictl, which never scans text, was ~4 % slower for them (contrib/bench/README.md).
+ * 0 unknown, 1 no, 2 yes; two threads that race both compute the same answer. */
 static int avx2_runs(void) {
     static int known;
     int answer = __atomic_load_n(&known, __ATOMIC_RELAXED);

@@ -178,7 +178,7 @@ let package = Package(
             // time (contrib/bench/control-bench.sh). Not a static PIE: glibc's static-PIE start-up aborts on the
             // $ORIGIN run path SwiftPM adds to every executable. Stack, heap and mmap stay randomised. Linked by lld
             // with the order of the functions and data `heidictl status` touches (contrib/order/heidictl.order, like
-            // heidid's): they share a few pages of the 15 MiB of code and 1.4 MiB of data, 104 page faults per run
+            // heidid's): they share a few pages of the 15 MiB of code and 1.4 MiB of data, 92 page faults per run
             // instead of 166.
             linkerSettings: [.unsafeFlags(heidictlReleaseLinkFlags, .when(platforms: [.linux], configuration: .release))]
         ),

@@ -30,7 +30,9 @@ struct HeidiCtl: ParsableCommand {
     /// With `--json`, every failure also prints an error object on stdout (`CommandFailure`), usage errors too.
     static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
-        let json = arguments.prefix { $0 != "--" }.contains("--json")
+        // No closure here: a closure written in `main` is main-actor isolated, and Swift 6 checks that isolation when
+        // it runs, which starts the concurrency runtime's executors in a program that never uses them.
+        let json = arguments[..<(arguments.firstIndex(of: "--") ?? arguments.endIndex)].contains("--json")
         do {
             let hoisted = GlobalOptions.hoisted(arguments)
             // `heidictl status` with only global options: run it without ArgumentParser, whose reflection and

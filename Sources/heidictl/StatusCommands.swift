@@ -81,10 +81,15 @@ enum Terminal {
 /// The human `status` block.
 enum StatusFormatter {
     static func describe(_ s: StatusSnapshot, colors: Bool = false) -> String {
-        // Lines, not (name, value) pairs: a `[(String, String)]` would be one more generic type for the Swift
-        // runtime to instantiate in every `heidictl status` (see `HTTPFields`).
-        var lines: [String] = []
-        func row(_ name: String, _ value: String) { lines.append(name.padded(11) + value) }
+        // Appended to one String, not (name, value) pairs or lines joined at the end: a `[(String, String)]` would be
+        // one more generic type for the Swift runtime to build in every `heidictl status` (see `HTTPFields`), and
+        // `[String].joined` looks up an associated type at run time, which scans all ~4,000 protocol conformance
+        // records of the binary.
+        var text = ""
+        func row(_ name: String, _ value: String) {
+            if !text.isEmpty { text += "\n" }
+            text += name.padded(11) + value
+        }
         var state = s.state.rawValue
         if let stage = s.stage { state += " (\(stage))" }
         if s.paused { state += ", paused" } else if s.pauseRequested { state += ", pause requested" }
@@ -126,7 +131,7 @@ enum StatusFormatter {
             row("", "  DAMAGE RECORDED (journal_damaged): see 'heidictl journal verify'")
         }
         row("daemon", "heidid \(s.version), pid \(s.pid), up since \(s.startedAt)")
-        return lines.joined(separator: "\n")
+        return text
     }
 
     /// `raw_written=120 teacher_failed=3`, sorted by name, numbers as in JSON.

@@ -8,8 +8,9 @@
  *                                          (0.5-1.5x, at random, so the clients drift apart; default 0) before the
  *                                          next; prints answered/failed, the rate and p50/p90/p99 in
  *                                          milliseconds; exits 1 unless every answer was 200
- *   bench spawn COUNT ARGV...             run ARGV COUNT times (posix_spawn + waitpid, stdout to /dev/null),
- *                                          print p50/p90/p99 of the whole-process time in milliseconds
+ *   bench spawn COUNT ARGV...             run ARGV COUNT times (posix_spawn + wait4, stdout to /dev/null),
+ *                                          print p50/p90/p99 of the whole-process time in milliseconds and the
+ *                                          p50 of its page faults
  *   bench serve SOCKET BODY_BYTES         the floor of a request round trip: one thread, epoll, and for every read a
  *                                          canned 200 answer with a body of BODY_BYTES (no parsing, no state)
  *   bench pair COUNT ARGV_A... -- ARGV_B...
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -215,9 +217,10 @@ static int serve(const char *path, int body_bytes) {
     }
 }
 
-/* Whole-process time of one run of argv (posix_spawn + waitpid, stdout to /dev/null), in seconds; -1 if it could
- * not be started. `first` reports an unexpected exit status, once. */
-static double spawn_once(char **argv, int first) {
+/* Whole-process time of one run of argv (posix_spawn + wait4, stdout to /dev/null), in seconds; -1 if it could
+ * not be started. `first` reports an unexpected exit status, once. The run's page faults (minor + major) go to
+ * `faults` unless it is NULL. */
+static double spawn_once(char **argv, int first, long *faults) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
@@ -227,8 +230,10 @@ static double spawn_once(char **argv, int first) {
     posix_spawn_file_actions_destroy(&actions);
     if (failed) { perror(argv[0]); return -1; }
     int status;
-    waitpid(pid, &status, 0);
+    struct rusage usage;
+    wait4(pid, &status, 0, &usage);
     double elapsed = now() - start;
+    if (faults) *faults = usage.ru_minflt + usage.ru_majflt;
     if (first && !(WIFEXITED(status) && WEXITSTATUS(status) <= 1)) fprintf(stderr, "%s exited %d\n", argv[0], status);
     return elapsed;
 }
@@ -237,7 +242,7 @@ static int spawn_pair(int count, char **a, char **b) {
     double *ta = calloc(count, sizeof(double)), *tb = calloc(count, sizeof(double)), *ratio = calloc(count, sizeof(double));
     for (int i = 0; i < count; i++) {
         char **first = i % 2 ? b : a, **second = i % 2 ? a : b;
-        double t1 = spawn_once(first, i < 2), t2 = spawn_once(second, i < 2);
+        double t1 = spawn_once(first, i < 2, NULL), t2 = spawn_once(second, i < 2, NULL);
         if (t1 < 0 || t2 < 0) return 2;
         ta[i] = i % 2 ? t2 : t1;
         tb[i] = i % 2 ? t1 : t2;
@@ -252,12 +257,17 @@ static int spawn_pair(int count, char **a, char **b) {
 }
 
 static int spawn_many(int count, char **argv) {
-    double *samples = calloc(count, sizeof(double));
+    double *samples = calloc(count, sizeof(double)), *faults = calloc(count, sizeof(double));
     for (int i = 0; i < count; i++) {
-        samples[i] = spawn_once(argv, i == 0);
+        long run_faults = 0;
+        samples[i] = spawn_once(argv, i == 0, &run_faults);
         if (samples[i] < 0) return 2;
+        faults[i] = (double)run_faults;
     }
-    report(samples, count, 1e3, "ms");
+    qsort(samples, count, sizeof(double), cmp);
+    qsort(faults, count, sizeof(double), cmp);
+    printf("p50 %.1f ms  p90 %.1f ms  p99 %.1f ms  (n=%d)  page faults p50 %.0f\n", samples[count / 2] * 1e3,
+           samples[count * 9 / 10] * 1e3, samples[count * 99 / 100] * 1e3, count, faults[count / 2]);
     return 0;
 }
 

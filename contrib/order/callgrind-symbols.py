@@ -4,7 +4,8 @@
 profile in order of first appearance.
 
 Instruction addresses, not callgrind's function names: valgrind cannot name code that has no ELF symbol size or lies
-below main, and a function it cannot name would be left out of the hot region.
+below main, and a function it cannot name would be left out of the hot region. Names the binary defines more than
+once are left out (ambiguous.py).
 
     callgrind-symbols.py BINARY PROFILE...
 """
@@ -12,6 +13,8 @@ import bisect
 import re
 import subprocess
 import sys
+
+from ambiguous import ambiguous_names
 
 binary, profiles = sys.argv[1], sys.argv[2:]
 starts, names = [], []
@@ -21,7 +24,7 @@ for line in subprocess.run(["nm", "-n", "--defined-only", binary], capture_outpu
         starts.append(int(fields[0], 16))
         names.append(fields[2])
 
-ordered, seen = [], set()
+ordered, seen = [], ambiguous_names(binary)
 for profile in profiles:
     objects, current, last = {}, None, 0
     for line in open(profile, errors="replace"):
@@ -44,6 +47,15 @@ for profile in profiles:
             if index >= 0 and names[index] not in seen:
                 seen.add(names[index])
                 ordered.append(names[index])
+# Under valgrind the kernel maps no vDSO into the program, so the start-up code of a static glibc that reads the
+# vDSO's symbol table never ran in a profile; outside valgrind it runs in every process (1 page fault of a `heidictl
+# status`, found with `perf record -e exceptions:page_fault_user`).
+defined = set(names)
+for name in ["_dl_new_object", "_dl_setup_hash", "_dl_add_to_namespace_list", "_dl_lookup_symbol_x", "do_lookup_x",
+             "check_match"]:
+    if name in defined and name not in seen:
+        seen.add(name)
+        ordered.append(name)
 # glibc picks each string function's variant (`__memmove_avx_unaligned_erms`, `__strlen_evex`, ...) by the CPU's
 # features when the program starts, and valgrind's CPU has no AVX-512: the variants the profile names are not the
 # ones a machine with AVX-512 runs, and those were left far from the hot region (3 page faults of a `heidictl

@@ -12,9 +12,9 @@
 # The idle run's functions come first. heidictl's order is its `status` and `--json status` against the idle daemon,
 # functions, then the data objects a lackey trace of `status` touches: each run is a fresh process, so what it touches
 # shares a few pages instead of faulting in pages all over its 15 MiB of code and 1.4 MiB of data (182 page faults per
-# status before, 104 with the order; contrib/bench/README.md). Needs valgrind (apt-get install valgrind). Symbols the
-# code no longer has are ignored at link time, so a stale order costs memory, never correctness: regenerate after
-# large changes.
+# status before, 92 with the order; contrib/bench/README.md). Names the binary defines more than once are left out
+# (contrib/order/ambiguous.py). Needs valgrind (apt-get install valgrind). Symbols the code no longer has are ignored
+# at link time, so a stale order costs memory, never correctness: regenerate after large changes.
 set -euo pipefail
 export HEIDI_STATIC_LINK=1  # measure the installed binaries' link (Package.swift), as `make release` builds them
 cd "$(dirname "$0")/../.."

@@ -3,12 +3,15 @@
 (--tool=lackey --trace-mem=yes), for lld's --symbol-ordering-file: placed together, the variables, caches and
 metadata a short-lived process uses at start share a few pages of .data, .bss and .rodata instead of one page each.
 lld can move only objects that sit in sections of their own (the static Swift runtime's and standard library's do).
+Names the binary defines more than once are left out (ambiguous.py).
 
     lackey-data-symbols.py BINARY TRACE
 """
 import bisect
 import subprocess
 import sys
+
+from ambiguous import ambiguous_names
 
 binary, trace = sys.argv[1], sys.argv[2]
 data_sections = {".data", ".bss", ".rodata", ".data.rel.ro", ".tdata", ".tbss"}
@@ -31,7 +34,7 @@ for line in subprocess.run(["nm", "-n", "-S", "--defined-only", binary], capture
         symbols.append((int(fields[0], 16), max(int(fields[1], 16), 1), fields[3]))
 starts = [symbol[0] for symbol in symbols]
 
-seen = set()
+seen = ambiguous_names(binary)
 with open(trace, errors="replace") as lines:
     for line in lines:
         fields = line.split()

@@ -115,7 +115,7 @@ struct ControlTarget: Equatable {
         return UnixHTTPClient(
             socketPath: SocketLocator.resolve(explicit: socket, configPath: config, environment: environment),
             configPath: config,
-            environment: environment
+            environment: .given(environment)
         )
     }
 

@@ -46,6 +46,22 @@ enum ClientError: Error, CustomStringConvertible {
     }
 }
 
+/// The environment a configuration is read with. Not a `[String: String]?`: destroying that optional goes through
+/// its type's value witnesses, and building the type checks `String: Hashable` against all ~4,000 conformance
+/// records of the binary, once per process, in every `heidictl status --socket` that never reads the environment.
+enum ConfigEnvironment {
+    /// The process's environment, read when needed.
+    case process
+    case given([String: String])
+
+    var variables: [String: String] {
+        switch self {
+        case .process: return ProcessEnvironment.current()
+        case .given(let variables): return variables
+        }
+    }
+}
+
 /// An HTTP response read off the socket.
 struct HTTPReply {
     var status: Int
@@ -58,9 +74,9 @@ struct UnixHTTPClient {
     let socketPath: String
     /// The configuration whose `control.group` a permission error explains (read only then).
     var configPath: String? = nil
-    /// The environment that configuration is read with; nil: the process's, read only when a permission error is
+    /// The environment that configuration is read with: the process's, read only when a permission error is
     /// explained (building it is a tenth of a `heidictl status --socket`, which needs nothing from it otherwise).
-    var environment: [String: String]? = nil
+    var environment: ConfigEnvironment = .process
     /// Seconds a read may wait for the daemon before it fails with `ClientError.timedOut`; nil waits for ever.
     var readTimeout: Double? = nil
 
@@ -142,7 +158,7 @@ struct UnixHTTPClient {
             case EACCES, EPERM:
                 var blocker = FileOwnership.describeBlocker(of: socketPath)
                 // Only a configuration file that names this socket describes the daemon behind it.
-                let environment = self.environment ?? ProcessEnvironment.current()
+                let environment = self.environment.variables
                 if ConfigLoader.configPath(explicit: configPath, environment: environment) != nil,
                     let config = try? ConfigLoader.load(path: configPath, environment: environment),
                     config.socketPath == socketPath,

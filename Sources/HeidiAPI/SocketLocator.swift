@@ -6,10 +6,17 @@ import HeidiCore
 /// daemon uses).
 public enum SocketLocator {
     public static func resolve(explicit: String?, configPath: String?, environment: [String: String]) -> String {
-        if let explicit, !explicit.isEmpty { return explicit }
-        if let fromEnv = environment["HEIDI_SOCKET"], !fromEnv.isEmpty { return fromEnv }
+        if let named = named(explicit: explicit, environmentSocket: environment["HEIDI_SOCKET"]) { return named }
         if let config = try? ConfigLoader.load(path: configPath, environment: environment) { return socket(of: config) }
         return DefaultDirectories(environment: environment).runtimeDir + "/heidi.sock"
+    }
+
+    /// The socket named outright, before any configuration is read: `explicit` (`--socket`), else
+    /// `environmentSocket` (`$HEIDI_SOCKET`); nil when neither is set, an empty value counting as unset.
+    public static func named(explicit: String?, environmentSocket: String?) -> String? {
+        if let explicit, !explicit.isEmpty { return explicit }
+        if let environmentSocket, !environmentSocket.isEmpty { return environmentSocket }
+        return nil
     }
 
     /// The socket the running daemon of `config`'s state directory serves, when its lock file names one that exists

@@ -144,6 +144,18 @@ struct StartupAndConnectionTests {
             last?.status == 0,
             "heidictl --config did not reach the daemon at \(runtime)/heidi.sock: \(String(describing: last))\n\(daemon.stderrText)"
         )
+        // $HEIDI_SOCKET alone finds it, and it comes before the config: heidictl reads it without the rest of the
+        // environment, in the order `SocketLocator.resolve` keeps.
+        var pointed = environment
+        pointed["HEIDI_SOCKET"] = runtime + "/heidi.sock"
+        let throughEnvironment = try await Processes.run([Binaries.heidictl, "status"], environment: pointed)
+        #expect(throughEnvironment.status == 0, "\(throughEnvironment)")
+        pointed["HEIDI_SOCKET"] = s.dir.file("nowhere.sock")
+        let beforeConfig = try await Processes.run(
+            [Binaries.heidictl, "--config", config, "status"],
+            environment: pointed
+        )
+        #expect(beforeConfig.status == 3 && beforeConfig.stderr.contains("nowhere.sock"), "\(beforeConfig)")
         _ = await daemon.terminate()
         // Once the daemon is gone, the message says how to point heidictl at a daemon it cannot find.
         let gone = try await Processes.run([Binaries.heidictl, "--config", config, "status"], environment: environment)

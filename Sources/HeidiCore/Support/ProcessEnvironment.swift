@@ -18,6 +18,11 @@ public enum ProcessEnvironment {
         return result
     }
 
+    /// One variable of the process environment, without building the dictionary of all of them.
+    public static func value(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+
     /// Writes a line to stderr (Swift 6: the C `stderr` global is not concurrency-safe).
     public static func printError(_ message: String) {
         let bytes = Array((message.hasSuffix("\n") ? message : message + "\n").utf8)

@@ -140,6 +140,16 @@ enum Processes {
         }
         return found
     }
+
+    /// The value of `name` in the environment `pid` was started with; nil when it has none.
+    static func environmentValue(_ name: String, of pid: pid_t) -> String? {
+        guard let environment = try? FileSystem.read("/proc/\(pid)/environ") else { return nil }
+        let prefix = Array((name + "=").utf8)
+        for entry in environment.split(separator: 0) where entry.starts(with: prefix) {
+            return String(decoding: entry.dropFirst(prefix.count), as: UTF8.self)
+        }
+        return nil
+    }
 }
 
 /// An unlinked temporary file a child writes its output into.

@@ -203,17 +203,23 @@ struct RestartTests {
             let pids = Processes.withEnvironmentEntry(stageMarker)
             return pids.count == 2 ? pids : nil
         }
+        // The stage's progress socket (a path in the runtime directory) is left behind by a daemon killed with -9.
+        let progressSocket = try #require(
+            old.lazy.compactMap { Processes.environmentValue("HEIDI_NOTIFY_SOCKET", of: $0) }.first
+        )
         kill(first.pid, SIGKILL)
         #expect(await first.waitForExit(timeout: Session.patience) != nil)
         #expect(
             Processes.withEnvironmentEntry(stageMarker).sorted() == old.sorted(),
             "kill -9 of heidid leaves its stage running"
         )
+        #expect(FileSystem.exists(progressSocket), "kill -9 of heidid leaves \(progressSocket)")
 
         try await s.startDaemon()
         let events = try await s.waitForEvent("run_recovered")
         let recovered = try #require(events.of("run_recovered").last)
         #expect(recovered.message.contains("killed 2 processes"), "\(recovered.message)")
+        #expect(!FileSystem.exists(progressSocket), "recovery left the interrupted stage's \(progressSocket)")
         let rerun = try await s.waitForStatus("generate running again") { status in
             status.state == .collecting && status.child.map { !old.contains($0.pid) } == true
         }

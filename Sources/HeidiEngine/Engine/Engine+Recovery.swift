@@ -13,6 +13,18 @@ extension Engine {
 
     private func applyRecovery(from persisted: StateFile) {
         let previous = persisted.pipelineState
+        // A daemon killed during a stage left that stage's progress socket in the runtime directory.
+        if previous.stageActive, let token = persisted.stageInstance,
+            StageNotifyChannel.removeLeftover(
+                directory: config.runtimeDir,
+                name: StageNotifyChannel.name(forInstance: token)
+            )
+        {
+            logger.info(
+                "removed the interrupted stage's progress socket",
+                metadata: ["directory": "\(config.runtimeDir)"]
+            )
+        }
         if adoptInterruptedStage(persisted) { return }
         var note: String?
         // pgid 0: the stage ran elsewhere (a batch job heidid could not re-attach to); there is no local group to kill.

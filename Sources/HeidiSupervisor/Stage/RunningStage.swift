@@ -96,7 +96,7 @@ public final class RunningStage: @unchecked Sendable {
             do {
                 channel = try StageNotifyChannel(
                     directory: progress.directory,
-                    name: "stage-\(instanceToken.prefix(16))",
+                    name: StageNotifyChannel.name(forInstance: instanceToken),
                     watchdog: progress.watchdog,
                     logger: logger
                 )

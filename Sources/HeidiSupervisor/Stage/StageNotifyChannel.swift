@@ -41,10 +41,22 @@ public final class StageNotifyChannel: Sendable {
     /// Largest datagram read; longer ones are refused.
     static let maxDatagram = 64 * 1024
 
+    /// The channel's name for a stage instance (its `HEIDI_STAGE_INSTANCE` token).
+    public static func name(forInstance token: String) -> String { "stage-\(token.prefix(16))" }
+
+    /// Removes the socket a channel named `name` left in `directory` when its daemon was killed before it could
+    /// (kill -9); true when there was one. Nothing else removes it: the next stage has another name.
+    @discardableResult
+    public static func removeLeftover(directory: String, name: String) -> Bool {
+        unlink(path(directory: directory, name: name)) == 0
+    }
+
+    private static func path(directory: String, name: String) -> String { "\(directory)/\(name).notify" }
+
     /// Binds the socket as `<directory>/<name>.notify`, or in the abstract namespace when that path is too long for
     /// an AF_UNIX address.
     public init(directory: String, name: String, watchdog: Double?, logger: Logger) throws(ProgressChannelError) {
-        let candidates = ["\(directory)/\(name).notify", "@heidi/\(getpid())/\(name)"]
+        let candidates = [Self.path(directory: directory, name: name), "@heidi/\(getpid())/\(name)"]
         var bound: (Int32, String)?
         var failure = ""
         for candidate in candidates {

@@ -113,6 +113,8 @@ final class Session {
     ) async throws -> DaemonProcess {
         var arguments = ["--state-dir", stateDir, "--socket", socket, "--log-target", "stderr"]
         if let configPath { arguments += ["--config", configPath] }
+        // The session's own runtime directory: stages' progress sockets stay out of the machine's /run/heidi.
+        if !extraArguments.contains("--runtime-dir") { arguments += ["--runtime-dir", dir.file("run")] }
         let daemon = try DaemonProcess(
             arguments: arguments + extraArguments,
             environment: environment.merging(extra) { _, new in new },

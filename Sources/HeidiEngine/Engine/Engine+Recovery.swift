@@ -15,10 +15,7 @@ extension Engine {
         let previous = persisted.pipelineState
         // A daemon killed during a stage left that stage's progress socket in the runtime directory.
         if previous.stageActive, let token = persisted.stageInstance,
-            StageNotifyChannel.removeLeftover(
-                directory: config.runtimeDir,
-                name: StageNotifyChannel.name(forInstance: token)
-            )
+            StageNotifyChannel.removeLeftover(directory: config.runtimeDir, instance: token)
         {
             logger.info(
                 "removed the interrupted stage's progress socket",

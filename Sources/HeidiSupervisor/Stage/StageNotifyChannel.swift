@@ -44,11 +44,10 @@ public final class StageNotifyChannel: Sendable {
     /// The channel's name for a stage instance (its `HEIDI_STAGE_INSTANCE` token).
     public static func name(forInstance token: String) -> String { "stage-\(token.prefix(16))" }
 
-    /// Removes the socket a channel named `name` left in `directory` when its daemon was killed before it could
-    /// (kill -9); true when there was one. Nothing else removes it: the next stage has another name.
-    @discardableResult
-    public static func removeLeftover(directory: String, name: String) -> Bool {
-        unlink(path(directory: directory, name: name)) == 0
+    /// Removes the socket the channel of stage instance `token` left in `directory` when its daemon was killed before
+    /// it could (kill -9); true when there was one. Nothing else removes it: the next stage has another name.
+    public static func removeLeftover(directory: String, instance token: String) -> Bool {
+        unlink(path(directory: directory, name: name(forInstance: token))) == 0
     }
 
     private static func path(directory: String, name: String) -> String { "\(directory)/\(name).notify" }
